@@ -1,0 +1,111 @@
+// The errors createFetch({ throwOnError: true }) rejects with.
+//
+// Every error carries a marker under Symbol.for('ratewise.error'), so the
+// is…() guards work across realms and duplicate package copies, where
+// `instanceof` does not.
+
+const MARK = Symbol.for('ratewise.error');
+
+/** Base class: a request ratewise gave up on. */
+export class RatewiseError extends Error {
+  constructor(message, details = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'RatewiseError';
+    this.code = 'RATEWISE_ERROR';
+    this.kind = details.kind ?? 'unknown';
+    this.status = details.status ?? 0;
+    this.attempts = details.attempts ?? 0;
+    this.reason = details.reason ?? null;
+    this.classification = details.classification ?? null;
+    this.retryAfterMs = details.retryAfterMs ?? null;
+    this.response = details.response ?? null;
+    Object.defineProperty(this, MARK, { value: true });
+  }
+}
+
+/** The account or project has no quota left: waiting will not help. */
+export class QuotaExhaustedError extends RatewiseError {
+  constructor(message, details) {
+    super(message, details);
+    this.name = 'QuotaExhaustedError';
+    this.code = 'RATEWISE_QUOTA_EXHAUSTED';
+  }
+}
+
+/** Still rate limited after the retries (or the server asked for too long a wait). */
+export class RateLimitError extends RatewiseError {
+  constructor(message, details) {
+    super(message, details);
+    this.name = 'RateLimitError';
+    this.code = 'RATEWISE_RATE_LIMITED';
+  }
+}
+
+/** The provider stayed overloaded or erroring through every retry. */
+export class OverloadedError extends RatewiseError {
+  constructor(message, details) {
+    super(message, details);
+    this.name = 'OverloadedError';
+    this.code = 'RATEWISE_OVERLOADED';
+  }
+}
+
+/** The request was rejected as it stands (auth, bad request, context length, …). */
+export class RequestRejectedError extends RatewiseError {
+  constructor(message, details) {
+    super(message, details);
+    this.name = 'RequestRejectedError';
+    this.code = 'RATEWISE_REQUEST_REJECTED';
+  }
+}
+
+/** No response: the network failed through every retry. */
+export class NetworkError extends RatewiseError {
+  constructor(message, details) {
+    super(message, details);
+    this.name = 'NetworkError';
+    this.code = 'RATEWISE_NETWORK';
+  }
+}
+
+/** The concurrency queue was full (`maxQueue`). */
+export class QueueFullError extends RatewiseError {
+  constructor(message, details) {
+    super(message, details);
+    this.name = 'QueueFullError';
+    this.code = 'RATEWISE_QUEUE_FULL';
+  }
+}
+
+const marked = (e) => e != null && typeof e === 'object' && e[MARK] === true;
+
+/** Whether `e` is any ratewise error, from any realm or package copy. */
+export const isRatewiseError = (e) => marked(e);
+/** Whether `e` is a QuotaExhaustedError. */
+export const isQuotaExhaustedError = (e) => marked(e) && e.code === 'RATEWISE_QUOTA_EXHAUSTED';
+/** Whether `e` is a RateLimitError. */
+export const isRateLimitError = (e) => marked(e) && e.code === 'RATEWISE_RATE_LIMITED';
+/** Whether `e` is an OverloadedError. */
+export const isOverloadedError = (e) => marked(e) && e.code === 'RATEWISE_OVERLOADED';
+/** Whether `e` is a RequestRejectedError. */
+export const isRequestRejectedError = (e) => marked(e) && e.code === 'RATEWISE_REQUEST_REJECTED';
+/** Whether `e` is a NetworkError. */
+export const isNetworkError = (e) => marked(e) && e.code === 'RATEWISE_NETWORK';
+/** Whether `e` is a QueueFullError. */
+export const isQueueFullError = (e) => marked(e) && e.code === 'RATEWISE_QUEUE_FULL';
+
+const CLASSES = {
+  quota_exhausted: QuotaExhaustedError,
+  rate_limit: RateLimitError,
+  overloaded: OverloadedError,
+  server_error: OverloadedError,
+  timeout: NetworkError,
+  network: NetworkError,
+  queue_full: QueueFullError,
+};
+
+/** Used by the wasm module: builds the error for a kind. @internal */
+export function makeError(kind, message, details) {
+  const Class = CLASSES[kind] ?? RequestRejectedError;
+  return new Class(message, details);
+}

@@ -1,0 +1,267 @@
+/**
+ * ratewise: tell an LLM API's rate limit from its empty account.
+ *
+ * OpenAI answers both a real rate limit (`rate_limit_exceeded`) and an empty
+ * account (`insufficient_quota`) with HTTP 429. `classify()` tells them apart;
+ * `createFetch()` retries the first kind and alerts on the second.
+ */
+
+/** The kind of failure a response represents. */
+export type Kind =
+  | 'ok'
+  | 'rate_limit'
+  | 'quota_exhausted'
+  | 'overloaded'
+  | 'server_error'
+  | 'timeout'
+  | 'network'
+  | 'auth'
+  | 'permission'
+  | 'not_found'
+  | 'bad_request'
+  | 'context_length'
+  | 'request_too_large'
+  | 'content_filter'
+  | 'unknown';
+
+/**
+ * What to do: `retry` (rate_limit, overloaded, server_error, timeout, network),
+ * `alert` (quota_exhausted: waiting will not help, tell a human),
+ * `fail` (the request itself is wrong), `none` (success).
+ */
+export type Action = 'none' | 'retry' | 'alert' | 'fail';
+
+/** The provider that answered, from the URL host, headers or body shape. */
+export type Provider =
+  | 'openai'
+  | 'azure'
+  | 'anthropic'
+  | 'gemini'
+  | 'groq'
+  | 'openrouter'
+  | 'mistral'
+  | 'deepseek'
+  | 'unknown';
+
+/** One rate-limit window as the server reported it. */
+export interface RateLimitWindow {
+  limit: number | null;
+  remaining: number | null;
+  /** Milliseconds until the window resets. */
+  resetMs: number | null;
+}
+
+/** The `x-ratelimit-*` / `anthropic-ratelimit-*` windows of a response (also on 2xx). */
+export interface Limits {
+  requests: RateLimitWindow | null;
+  tokens: RateLimitWindow | null;
+  inputTokens: RateLimitWindow | null;
+  outputTokens: RateLimitWindow | null;
+}
+
+/** What a response means and what to do about it. */
+export interface Classification {
+  kind: Kind;
+  action: Action;
+  /**
+   * The server's own wait hint in ms (from `retry-after-ms`, `retry-after`,
+   * an exhausted `x-ratelimit-reset-*`, `anthropic-ratelimit-*-reset`, Gemini
+   * `RetryInfo`, or the message text), clamped to 0..2147483647; `null` if none.
+   */
+  retryAfterMs: number | null;
+  provider: Provider;
+  /** The HTTP status; 0 when there was no response. */
+  status: number;
+  /** The body's `error.code`. */
+  code: string | null;
+  /** The body's `error.type` (Gemini: `error.status`). */
+  type: string | null;
+  /** The body's `error.message`, with anything like an API key masked. */
+  message: string | null;
+  limits: Limits | null;
+  /** One line saying which rule decided the kind. */
+  reason: string;
+}
+
+/** Headers in any of the forms `classify()` reads. */
+export type HeadersInput =
+  | Headers
+  | Record<string, string | string[] | number | null | undefined>
+  | Array<[string, string]>;
+
+/** A response to classify. */
+export interface ClassifyInput {
+  status: number;
+  headers?: HeadersInput;
+  /** The raw body text, or the parsed JSON; only the first 64 KiB are read. */
+  body?: string | object | ArrayBuffer | Uint8Array | null;
+  /** The request URL, for provider detection. */
+  url?: string | URL;
+  /** The current time in ms since the epoch (default `Date.now()`), for date hints. */
+  now?: number;
+}
+
+/** An error thrown by `openai` or `@anthropic-ai/sdk` (APIError and subclasses). */
+export interface SdkErrorInput {
+  status?: number;
+  headers?: HeadersInput;
+  error?: unknown;
+}
+
+/** The Vercel AI SDK's `APICallError`. */
+export interface ApiCallErrorInput {
+  statusCode?: number;
+  responseHeaders?: Record<string, string>;
+  responseBody?: string;
+  url?: string;
+}
+
+/**
+ * Classifies a response, or an error caught from the `openai`,
+ * `@anthropic-ai/sdk` or Vercel AI SDK clients.
+ *
+ * @throws {TypeError | RangeError} naming the field, for malformed input.
+ * @example
+ * classify({ status: 429, body: '{"error":{"type":"insufficient_quota"}}' }).action // 'alert'
+ */
+export function classify(input: ClassifyInput | SdkErrorInput | ApiCallErrorInput | Error): Classification;
+
+/** Passed to `onRetry` and `onEvent` after every attempt. */
+export interface AttemptEvent {
+  /** The attempt number, from 1. */
+  attempt: number;
+  kind: Kind;
+  /** What happens next. */
+  decision: 'retry' | 'stop';
+  /** The wait before the next attempt, when retrying. */
+  delayMs: number | null;
+  /** Why the loop stopped, when stopping. */
+  stop: StopReason | null;
+  /** Time since the call started, ms. */
+  elapsedMs: number;
+  /** The request URL, with secret query values masked. */
+  url: string;
+  classification: Classification;
+}
+
+/** Why a call stopped sending. */
+export type StopReason =
+  | 'success'
+  | 'not_retryable'
+  | 'retries_exhausted'
+  | 'retry_after_too_long'
+  | 'deadline'
+  | 'body_not_replayable'
+  | 'retry_budget_empty';
+
+/** Passed to `onQuotaExhausted`. Never holds the API key. */
+export interface QuotaInfo {
+  classification: Classification;
+  /** The request URL, with secret query values masked. */
+  url: string;
+  attempt: number;
+}
+
+/** Options of `createFetch()`. Unknown keys and wrong types throw. */
+export interface RatewiseOptions {
+  /** Retries after the first attempt. @default 3 */
+  maxRetries?: number;
+  /** First backoff step, ms. @default 500 */
+  baseDelayMs?: number;
+  /** Longest backoff delay, ms. @default 30000 */
+  maxDelayMs?: number;
+  /** How backoff delays are randomised. @default 'full' */
+  jitter?: 'full' | 'equal' | 'decorrelated' | 'none';
+  /** The longest server wait hint that is waited out; a longer one gives up at once. @default 60000 */
+  maxRetryAfterMs?: number;
+  /** Time budget of each call, ms: no attempt starts and no sleep runs past it. */
+  deadlineMs?: number;
+  /** Aborts every call made through this fetch. */
+  signal?: AbortSignal;
+  /** Reject with typed errors instead of returning the failed response. @default false */
+  throwOnError?: boolean;
+  /**
+   * Called once when a quota is exhausted. Return (or resolve to) a Response,
+   * such as a cached or fallback answer, to use it in place of the error.
+   */
+  onQuotaExhausted?: (info: QuotaInfo) => Response | void | Promise<Response | void>;
+  /** Called before every retry sleep. Exceptions are ignored. */
+  onRetry?: (event: AttemptEvent) => void;
+  /** Called after every attempt. Exceptions are ignored. */
+  onEvent?: (event: AttemptEvent) => void;
+  /** The fetch to wrap. @default globalThis.fetch */
+  fetch?: typeof fetch;
+  /** How much of an error body is read to classify it, bytes. @default 65536 */
+  maxErrorBodyBytes?: number;
+}
+
+/** Counters over the life of one `createFetch()` instance. */
+export interface RatewiseStats {
+  calls: number;
+  attempts: number;
+  retries: number;
+  waitedMs: number;
+  byKind: Partial<Record<Kind, number>>;
+  byStop: Partial<Record<StopReason, number>>;
+}
+
+/** A `fetch` that routes every failure by its classification. */
+export interface RatewiseFetch {
+  (input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  /** Counts per kind, retries and total time waited. */
+  stats(): RatewiseStats;
+}
+
+/**
+ * Returns a drop-in `fetch` that retries rate limits and overload with
+ * backoff and server hints, fails fast on exhausted quota (calling
+ * `onQuotaExhausted`), and never retries auth or bad requests.
+ *
+ * @throws {TypeError | RangeError} naming the option, for bad options.
+ * @example
+ * const client = new OpenAI({ fetch: createFetch({ onQuotaExhausted: page }), maxRetries: 0 });
+ */
+export function createFetch(options?: RatewiseOptions): RatewiseFetch;
+
+interface ErrorDetails {
+  kind: Kind | 'queue_full';
+  status: number;
+  attempts: number;
+  reason: StopReason | string | null;
+  classification: Classification | null;
+  retryAfterMs: number | null;
+  response: Response | null;
+}
+
+/** Base class of the errors `throwOnError: true` rejects with. */
+export class RatewiseError extends Error implements ErrorDetails {
+  readonly code: string;
+  kind: Kind | 'queue_full';
+  status: number;
+  attempts: number;
+  reason: StopReason | string | null;
+  classification: Classification | null;
+  retryAfterMs: number | null;
+  response: Response | null;
+}
+/** The quota is exhausted: waiting will not help. `code` is 'RATEWISE_QUOTA_EXHAUSTED'. */
+export class QuotaExhaustedError extends RatewiseError {}
+/** Still rate limited after the retries. `code` is 'RATEWISE_RATE_LIMITED'. */
+export class RateLimitError extends RatewiseError {}
+/** Still overloaded or erroring after the retries. `code` is 'RATEWISE_OVERLOADED'. */
+export class OverloadedError extends RatewiseError {}
+/** Rejected as sent (auth, bad request, context length…). `code` is 'RATEWISE_REQUEST_REJECTED'. */
+export class RequestRejectedError extends RatewiseError {}
+/** No response after the retries. `code` is 'RATEWISE_NETWORK'. */
+export class NetworkError extends RatewiseError {}
+/** The concurrency queue was full. `code` is 'RATEWISE_QUEUE_FULL'. */
+export class QueueFullError extends RatewiseError {}
+
+/** Guards that work across realms and duplicate package copies. */
+export function isRatewiseError(e: unknown): e is RatewiseError;
+export function isQuotaExhaustedError(e: unknown): e is QuotaExhaustedError;
+export function isRateLimitError(e: unknown): e is RateLimitError;
+export function isOverloadedError(e: unknown): e is OverloadedError;
+export function isRequestRejectedError(e: unknown): e is RequestRejectedError;
+export function isNetworkError(e: unknown): e is NetworkError;
+export function isQueueFullError(e: unknown): e is QueueFullError;

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds the npm package into pkg/: cargo (wasm32, release) -> wasm-bindgen
+# (--target web) -> wasm-opt -Oz (npm binaryen) -> pkg-template/ files.
+# Prints the .wasm size raw and gzipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --quiet --target wasm32-unknown-unknown --release
+rm -rf pkg
+wasm-bindgen --target web --out-dir pkg --out-name ratewise target/wasm32-unknown-unknown/release/ratewise.wasm
+
+# Debian's wasm-opt (108) silently breaks the output: use npm's binaryen only.
+wasm_opt=node_modules/binaryen/bin/wasm-opt
+"$wasm_opt" --version | grep -q 'version 132' || { echo "expected binaryen 132 at $wasm_opt" >&2; exit 1; }
+raw_before=$(wc -c < pkg/ratewise_bg.wasm)
+"$wasm_opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  --enable-mutable-globals --enable-reference-types --enable-multivalue \
+  pkg/ratewise_bg.wasm -o pkg/ratewise_bg.wasm
+
+cp pkg-template/* pkg/
+rm -f pkg/.gitignore
+# The error classes live in a wasm-bindgen snippet whose folder name is a
+# hash; give them a stable path so every entry re-exports the same classes.
+snippet=$(cd pkg && ls snippets/*/js/errors.js)
+printf "export * from './%s';\n" "$snippet" > pkg/errors.js
+
+raw=$(wc -c < pkg/ratewise_bg.wasm)
+gz=$(gzip -9 -c pkg/ratewise_bg.wasm | wc -c)
+printf 'ratewise_bg.wasm: %d bytes before wasm-opt, %d bytes after, %d bytes gzipped (budget 51200)\n' "$raw_before" "$raw" "$gz"
+(( gz <= 51200 )) || { echo "over the 50 KB gzip budget" >&2; exit 1; }

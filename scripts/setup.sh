@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs everything the build, the tests and the demo need, idempotently:
+# the wasm32 target, wasm-bindgen-cli pinned to Cargo.lock, the npm dev tools,
+# and (with --browser) Debian's Chromium and ChromeDriver.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_browser=0
+[[ "${1:-}" == "--browser" ]] && want_browser=1
+
+step() { printf '\n== setup: %s\n' "$*"; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  step "rustup target add wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# The CLI must match the wasm-bindgen crate exactly, or the generated glue breaks.
+bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' Cargo.lock)
+if [[ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $bindgen_version" ]]; then
+  step "cargo install wasm-bindgen-cli $bindgen_version (about two minutes)"
+  # No --locked: one of its locked dependencies is missing from the registry.
+  cargo install wasm-bindgen-cli --version "$bindgen_version"
+fi
+
+if [[ ! -d node_modules/binaryen || package.json -nt node_modules/.package-lock.json ]]; then
+  step "npm ci (binaryen's wasm-opt, workerd, playwright-core, esbuild, and the clients we test against)"
+  npm ci --no-audit --no-fund
+fi
+
+if (( want_browser )) && ! { command -v chromium && command -v chromedriver; } >/dev/null; then
+  step "apt-get install chromium chromium-driver"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi

@@ -1,0 +1,240 @@
+//! Response headers as the classifier sees them, and the rate-limit windows
+//! (`x-ratelimit-*`, `anthropic-ratelimit-*`) they describe.
+
+use serde::Serialize;
+
+use crate::duration::{clamp_ms, parse_go_duration};
+use crate::time::parse_rfc3339;
+
+/// Header values longer than this are ignored: no real hint is that long.
+const MAX_VALUE_LEN: usize = 256;
+
+/// A case-insensitive list of response headers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers(Vec<(String, String)>);
+
+impl Headers {
+    /// An empty header list.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a header; the name is stored lower-cased, the value trimmed.
+    pub fn push(&mut self, name: &str, value: &str) {
+        self.0
+            .push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+    }
+
+    /// The first value of `name` (lower-case), if present and of sane length.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| v.len() <= MAX_VALUE_LEN)
+    }
+
+    /// Whether any header name starts with `prefix`.
+    pub fn has_prefix(&self, prefix: &str) -> bool {
+        self.0.iter().any(|(n, _)| n.starts_with(prefix))
+    }
+
+    /// Number of headers.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no headers.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(iter: I) -> Self {
+        let mut headers = Headers::new();
+        for (n, v) in iter {
+            headers.push(n.as_ref(), v.as_ref());
+        }
+        headers
+    }
+}
+
+/// One rate-limit window as the server reported it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Window {
+    /// The most the window allows.
+    pub limit: Option<u64>,
+    /// What is left in the window.
+    pub remaining: Option<u64>,
+    /// Milliseconds until the window resets, relative to the response.
+    pub reset_ms: Option<u64>,
+}
+
+impl Window {
+    /// Whether the server says nothing is left.
+    pub fn exhausted(&self) -> bool {
+        self.remaining == Some(0)
+    }
+}
+
+/// The rate-limit windows a response reports. Present on 2xx responses too.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    /// Requests per window.
+    pub requests: Option<Window>,
+    /// Tokens per window (OpenAI, Groq; Anthropic's combined tokens).
+    pub tokens: Option<Window>,
+    /// Anthropic input tokens per minute.
+    pub input_tokens: Option<Window>,
+    /// Anthropic output tokens per minute.
+    pub output_tokens: Option<Window>,
+}
+
+impl Limits {
+    /// Reads every `x-ratelimit-*` and `anthropic-ratelimit-*` window.
+    /// `None` when the response carries none.
+    pub fn from_headers(headers: &Headers, now_ms: f64) -> Option<Limits> {
+        let openai = |what: &str| {
+            window(
+                headers,
+                &format!("x-ratelimit-limit-{what}"),
+                &format!("x-ratelimit-remaining-{what}"),
+                &format!("x-ratelimit-reset-{what}"),
+                |v| parse_go_duration(v).or_else(|| crate::duration::parse_seconds(v)),
+            )
+        };
+        let anthropic = |what: &str| {
+            window(
+                headers,
+                &format!("anthropic-ratelimit-{what}-limit"),
+                &format!("anthropic-ratelimit-{what}-remaining"),
+                &format!("anthropic-ratelimit-{what}-reset"),
+                |v| parse_rfc3339(v).and_then(|at| clamp_ms((at - now_ms).max(0.0))),
+            )
+        };
+        let limits = Limits {
+            requests: openai("requests").or_else(|| anthropic("requests")),
+            tokens: openai("tokens").or_else(|| anthropic("tokens")),
+            input_tokens: anthropic("input-tokens"),
+            output_tokens: anthropic("output-tokens"),
+        };
+        (limits != Limits::default()).then_some(limits)
+    }
+
+    /// Every window that is present.
+    pub fn windows(&self) -> impl Iterator<Item = &Window> {
+        [
+            &self.requests,
+            &self.tokens,
+            &self.input_tokens,
+            &self.output_tokens,
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// The longest reset among exhausted windows: how long until every
+    /// exhausted budget has room again.
+    pub fn exhausted_reset_ms(&self) -> Option<u64> {
+        self.windows()
+            .filter(|w| w.exhausted())
+            .filter_map(|w| w.reset_ms)
+            .max()
+    }
+}
+
+fn window(
+    headers: &Headers,
+    limit: &str,
+    remaining: &str,
+    reset: &str,
+    parse_reset: impl Fn(&str) -> Option<u64>,
+) -> Option<Window> {
+    let count = |name: &str| headers.get(name).and_then(|v| v.parse::<u64>().ok());
+    let w = Window {
+        limit: count(limit),
+        remaining: count(remaining),
+        reset_ms: headers.get(reset).and_then(parse_reset),
+    };
+    (w != Window::default()).then_some(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_is_case_insensitive_and_trims() {
+        let h: Headers = [("Retry-After", " 20 ")].into_iter().collect();
+        assert_eq!(h.get("retry-after"), Some("20"));
+        assert_eq!(h.get("retry-after-ms"), None);
+    }
+
+    #[test]
+    fn absurdly_long_values_are_ignored() {
+        let long = "9".repeat(10_000);
+        let h: Headers = [("retry-after", long.as_str())].into_iter().collect();
+        assert_eq!(h.get("retry-after"), None);
+    }
+
+    #[test]
+    fn openai_windows() {
+        let h: Headers = [
+            ("x-ratelimit-limit-requests", "60"),
+            ("x-ratelimit-remaining-requests", "0"),
+            ("x-ratelimit-reset-requests", "6m0s"),
+            ("x-ratelimit-limit-tokens", "150000"),
+            ("x-ratelimit-remaining-tokens", "149984"),
+            ("x-ratelimit-reset-tokens", "6ms"),
+        ]
+        .into_iter()
+        .collect();
+        let l = Limits::from_headers(&h, 0.0).unwrap();
+        assert_eq!(
+            l.requests,
+            Some(Window {
+                limit: Some(60),
+                remaining: Some(0),
+                reset_ms: Some(360_000)
+            })
+        );
+        assert_eq!(l.tokens.unwrap().remaining, Some(149_984));
+        assert_eq!(l.exhausted_reset_ms(), Some(360_000));
+    }
+
+    #[test]
+    fn anthropic_windows_are_relative_to_now() {
+        let h: Headers = [
+            ("anthropic-ratelimit-requests-limit", "50"),
+            ("anthropic-ratelimit-requests-remaining", "0"),
+            ("anthropic-ratelimit-requests-reset", "1970-01-01T00:00:30Z"),
+            ("anthropic-ratelimit-output-tokens-remaining", "0"),
+            (
+                "anthropic-ratelimit-output-tokens-reset",
+                "1970-01-01T00:00:45Z",
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let l = Limits::from_headers(&h, 10_000.0).unwrap();
+        assert_eq!(l.requests.unwrap().reset_ms, Some(20_000));
+        assert_eq!(l.exhausted_reset_ms(), Some(35_000));
+        // A reset already in the past is zero, not negative.
+        let l = Limits::from_headers(&h, 99_000.0).unwrap();
+        assert_eq!(l.requests.unwrap().reset_ms, Some(0));
+    }
+
+    #[test]
+    fn no_rate_limit_headers_means_none() {
+        let h: Headers = [
+            ("content-type", "application/json"),
+            ("x-ratelimit-remaining-requests", "lots"),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(Limits::from_headers(&h, 0.0), None);
+    }
+}

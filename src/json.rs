@@ -1,0 +1,270 @@
+//! A small, bounded JSON reader for error bodies.
+//!
+//! Error bodies are tiny and only a few string fields matter, so this keeps
+//! numbers as their source text and never converts them to floats: that
+//! keeps float parsing and formatting (and serde_json) out of the `.wasm`.
+//! Nesting deeper than [`MAX_DEPTH`] is rejected rather than recursed into.
+
+/// The deepest nesting accepted; real error bodies use four levels.
+pub const MAX_DEPTH: usize = 32;
+
+/// A parsed JSON value. Numbers keep their source text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `null`
+    Null,
+    /// `true` / `false`
+    Bool(bool),
+    /// A number, as written (`429`, `1.5e3`).
+    Number(String),
+    /// A string, unescaped.
+    String(String),
+    /// An array.
+    Array(Vec<Value>),
+    /// An object, in source order.
+    Object(Vec<(String, Value)>),
+}
+
+impl Value {
+    /// The member `key` of an object.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The items, if this is an array.
+    pub fn as_array(&self) -> Option<&[Value]> {
+        match self {
+            Value::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+}
+
+/// Parses a complete JSON text; `None` for anything malformed or too deep.
+pub fn parse(text: &str) -> Option<Value> {
+    let mut p = Parser {
+        bytes: text.as_bytes(),
+        pos: 0,
+    };
+    let value = p.value(0)?;
+    p.skip_ws();
+    (p.pos == p.bytes.len()).then_some(value)
+}
+
+struct Parser<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Parser<'_> {
+    fn skip_ws(&mut self) {
+        while matches!(self.bytes.get(self.pos), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        self.skip_ws();
+        let hit = self.bytes.get(self.pos) == Some(&byte);
+        self.pos += usize::from(hit);
+        hit
+    }
+
+    fn literal(&mut self, word: &str, value: Value) -> Option<Value> {
+        let end = self.pos + word.len();
+        (self.bytes.get(self.pos..end)? == word.as_bytes()).then(|| {
+            self.pos = end;
+            value
+        })
+    }
+
+    fn value(&mut self, depth: usize) -> Option<Value> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.skip_ws();
+        match *self.bytes.get(self.pos)? {
+            b'{' => self.object(depth),
+            b'[' => self.array(depth),
+            b'"' => self.string().map(Value::String),
+            b't' => self.literal("true", Value::Bool(true)),
+            b'f' => self.literal("false", Value::Bool(false)),
+            b'n' => self.literal("null", Value::Null),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Option<Value> {
+        self.pos += 1;
+        let mut members = Vec::new();
+        if self.eat(b'}') {
+            return Some(Value::Object(members));
+        }
+        loop {
+            self.skip_ws();
+            let key = self.string()?;
+            if !self.eat(b':') {
+                return None;
+            }
+            members.push((key, self.value(depth + 1)?));
+            if self.eat(b'}') {
+                return Some(Value::Object(members));
+            }
+            if !self.eat(b',') {
+                return None;
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Option<Value> {
+        self.pos += 1;
+        let mut items = Vec::new();
+        if self.eat(b']') {
+            return Some(Value::Array(items));
+        }
+        loop {
+            items.push(self.value(depth + 1)?);
+            if self.eat(b']') {
+                return Some(Value::Array(items));
+            }
+            if !self.eat(b',') {
+                return None;
+            }
+        }
+    }
+
+    fn number(&mut self) -> Option<Value> {
+        let start = self.pos;
+        while matches!(
+            self.bytes.get(self.pos),
+            Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+        ) {
+            self.pos += 1;
+        }
+        let text = std::str::from_utf8(&self.bytes[start..self.pos]).ok()?;
+        let digits_ok = text.bytes().any(|b| b.is_ascii_digit());
+        digits_ok.then(|| Value::Number(text.to_owned()))
+    }
+
+    fn hex4(&mut self) -> Option<u32> {
+        let digits = std::str::from_utf8(self.bytes.get(self.pos..self.pos + 4)?).ok()?;
+        self.pos += 4;
+        u32::from_str_radix(digits, 16).ok()
+    }
+
+    fn string(&mut self) -> Option<String> {
+        if self.bytes.get(self.pos) != Some(&b'"') {
+            return None;
+        }
+        self.pos += 1;
+        let mut out = Vec::new();
+        loop {
+            let byte = *self.bytes.get(self.pos)?;
+            self.pos += 1;
+            match byte {
+                b'"' => return String::from_utf8(out).ok(),
+                b'\\' => {
+                    let escaped = *self.bytes.get(self.pos)?;
+                    self.pos += 1;
+                    let c = match escaped {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => self.unicode_escape()?,
+                        _ => return None,
+                    };
+                    let mut buf = [0; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
+                0..=0x1f => return None,
+                _ => out.push(byte),
+            }
+        }
+    }
+
+    fn unicode_escape(&mut self) -> Option<char> {
+        let first = self.hex4()?;
+        if !(0xD800..0xDC00).contains(&first) {
+            // A lone low surrogate becomes U+FFFD rather than an error.
+            return Some(char::from_u32(first).unwrap_or('\u{FFFD}'));
+        }
+        if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
+            return Some('\u{FFFD}');
+        }
+        self.pos += 2;
+        let second = self.hex4()?;
+        if !(0xDC00..0xE000).contains(&second) {
+            return Some('\u{FFFD}');
+        }
+        char::from_u32(0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_an_error_body() {
+        let v = parse(r#" {"error": {"message": "a\"b\u00e9\ud83d\ude00", "code": 429, "param": null, "ok": [true, false, -1.5e3]}} "#).unwrap();
+        let e = v.get("error").unwrap();
+        assert_eq!(e.get("message").and_then(Value::as_str), Some("a\"bé😀"));
+        assert_eq!(e.get("code"), Some(&Value::Number("429".into())));
+        assert_eq!(e.get("param"), Some(&Value::Null));
+        assert_eq!(
+            e.get("ok").and_then(Value::as_array).map(<[Value]>::len),
+            Some(3)
+        );
+    }
+
+    #[test]
+    fn agrees_with_serde_json_on_validity() {
+        let samples = [
+            "{}",
+            "[]",
+            "null",
+            "\"x\"",
+            "{\"a\":1}",
+            "[1,2,]",
+            "{\"a\":}",
+            "{\"a\" 1}",
+            "{a:1}",
+            "\"\\x\"",
+            "\"\u{1}\"",
+            "[1] x",
+            "tru",
+            "{\"a\":[{\"b\":{}}]}",
+            "",
+        ];
+        for s in samples {
+            let ours = parse(s).is_some();
+            let theirs = serde_json::from_str::<serde_json::Value>(s).is_ok();
+            assert_eq!(ours, theirs, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse(&ok).is_some());
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(parse(&deep), None);
+    }
+}

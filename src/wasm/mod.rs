@@ -1,0 +1,28 @@
+//! The JavaScript boundary: converts values and runs the async loop. No
+//! decisions are made here; they live in the pure modules of the crate.
+
+mod bindings;
+mod fetch;
+mod input;
+mod options;
+
+use wasm_bindgen::prelude::*;
+
+/// Classifies a response, or an error thrown by the `openai`,
+/// `@anthropic-ai/sdk` or Vercel AI SDK clients.
+///
+/// Throws a `TypeError` or `RangeError` naming the field for malformed input;
+/// never panics.
+#[wasm_bindgen]
+pub fn classify(input: JsValue) -> Result<JsValue, JsValue> {
+    let owned = input::ClassifyInput::from_js(&input)?;
+    let classification = owned.classify();
+    bindings::to_js(&classification)
+}
+
+/// Returns a `fetch` that routes every failure by its classification.
+#[wasm_bindgen(js_name = createFetch)]
+pub fn create_fetch(options: JsValue) -> Result<js_sys::Function, JsValue> {
+    let config = options::Config::from_js(&options)?;
+    Ok(fetch::make(config))
+}
