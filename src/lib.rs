@@ -23,7 +23,7 @@ pub mod stats;
 pub mod time;
 
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+pub mod wasm;
 
 pub use backoff::{Backoff, Jitter};
 pub use classify::{classify, Classification, Response};

@@ -36,7 +36,9 @@ extern "C" {
 
 /// Serialises a Rust value into a plain JS object (`None` becomes `null`).
 pub fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    let serializer = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
+    let serializer = serde_wasm_bindgen::Serializer::new()
+        .serialize_missing_as_null(true)
+        .serialize_maps_as_objects(true);
     value.serialize(&serializer).map_err(JsValue::from)
 }
 

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Sets everything up and runs every test tier:
+#   1. native cargo test (the pure core: classifier, parsers, backoff, engine)
+#   2. wasm-bindgen-test in Node, 3. wasm-bindgen-test in headless Chromium
+#   4. the packed npm tarball in Node, 5. in workerd, 6. in Chromium via playwright
+#   7. the mock API's own tests, 8. the demo page in Chromium
+# A tier that cannot run fails the whole run; none is skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh --browser
+
+tier() { printf '\n==== tier %s\n' "$*"; }
+
+tier "1/8 native: cargo test (pure Rust core)"
+cargo test --all-targets
+
+tier "package build"
+./scripts/build.sh
+
+# The wasm-bindgen tests fetch from the mock API; start it first.
+mock_log=$(mktemp)
+node tests/mock/server.mjs --port 0 --quiet > "$mock_log" &
+mock_pid=$!
+trap 'kill $mock_pid 2>/dev/null || true' EXIT
+for _ in $(seq 50); do grep -q listening "$mock_log" && break; sleep 0.1; done
+export RATEWISE_MOCK_URL=$(sed -n 's/.*listening on //p' "$mock_log")
+[[ -n $RATEWISE_MOCK_URL ]] || { echo "mock API did not start" >&2; exit 1; }
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+
+tier "2/8 wasm-bindgen-test in Node $(node --version)"
+cargo test --target wasm32-unknown-unknown --test node
+
+tier "3/8 wasm-bindgen-test in headless $(chromium --version)"
+CHROMEDRIVER=/usr/bin/chromedriver cargo test --target wasm32-unknown-unknown --test browser
+
+kill $mock_pid 2>/dev/null || true
+
+tier "npm pack + install into tests/js (as a user would)"
+tarball=$(cd pkg && npm pack --silent --pack-destination "$PWD/../.cache" 2>/dev/null | tail -1)
+(cd tests/js && npm install --no-save --no-audit --no-fund --no-package-lock "../../.cache/$tarball" >/dev/null)
+
+tier "4/8 package in Node"
+node --test tests/js/node.test.mjs tests/js/readme.test.mjs
+
+tier "5/8 package in workerd"
+node tests/js/run-workerd.mjs
+
+tier "6/8 package in Chromium (playwright-core)"
+node tests/js/run-browser.mjs
+
+tier "7/8 mock LLM API self-test"
+node --test tests/mock/server.test.mjs
+
+tier "8/8 demo page in Chromium"
+node --test tests/demo/
+
+printf '\nall tiers passed\n'

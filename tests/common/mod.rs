@@ -1,0 +1,152 @@
+//! wasm-bindgen tests shared by `tests/node.rs` (Node) and `tests/browser.rs`
+//! (headless Chromium): the exports called from Rust with real JS values,
+//! and createFetch's fetch + gloo-timers sleep against the mock API, whose
+//! URL the test script passes in RATEWISE_MOCK_URL at build time.
+
+use js_sys::{Array, Object, Reflect};
+use ratewise::wasm::{classify, create_fetch};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+/// The mock API's URL, baked in at build time; a test that needs it fails
+/// loudly (never skips) when it is missing.
+fn mock_url() -> &'static str {
+    match option_env!("RATEWISE_MOCK_URL") {
+        Some(url) => url,
+        None => panic!("start the mock API and set RATEWISE_MOCK_URL (scripts/test.sh does)"),
+    }
+}
+const QUOTA: &str = r#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#;
+
+fn object(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &(*k).into(), v).unwrap();
+    }
+    o.into()
+}
+
+fn field(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &key.into()).unwrap()
+}
+
+fn kind_of(input: JsValue) -> String {
+    field(&classify(input).unwrap(), "kind")
+        .as_string()
+        .unwrap()
+}
+
+#[wasm_bindgen_test]
+fn classify_reads_a_web_headers_object() {
+    let headers = web_sys::Headers::new().unwrap();
+    headers.append("Retry-After", "7").unwrap();
+    let c = classify(object(&[
+        ("status", 429.into()),
+        ("headers", headers.into()),
+    ]))
+    .unwrap();
+    assert_eq!(field(&c, "kind").as_string().as_deref(), Some("rate_limit"));
+    assert_eq!(field(&c, "retryAfterMs").as_f64(), Some(7_000.0));
+    assert!(
+        field(&c, "code").is_null(),
+        "absent fields are null, not undefined"
+    );
+}
+
+#[wasm_bindgen_test]
+fn classify_reads_pairs_objects_and_sdk_errors() {
+    let pair = Array::of2(&"retry-after".into(), &"2".into());
+    let pairs = Array::of1(&pair);
+    let c = classify(object(&[("status", 503.into()), ("headers", pairs.into())])).unwrap();
+    assert_eq!(field(&c, "retryAfterMs").as_f64(), Some(2_000.0));
+
+    let inner = js_sys::JSON::parse(QUOTA).unwrap();
+    let openai_error = object(&[("status", 429.into()), ("error", field(&inner, "error"))]);
+    assert_eq!(kind_of(openai_error), "quota_exhausted");
+
+    let vercel = object(&[("statusCode", 429.into()), ("responseBody", QUOTA.into())]);
+    assert_eq!(kind_of(vercel), "quota_exhausted");
+}
+
+#[wasm_bindgen_test]
+fn bad_input_is_a_typed_js_error_not_a_trap() {
+    let err = classify(object(&[("status", 4_290.into())])).unwrap_err();
+    assert!(err.is_instance_of::<js_sys::RangeError>());
+    let err = classify(JsValue::from_str("429")).unwrap_err();
+    assert!(err.is_instance_of::<js_sys::TypeError>());
+    let err = create_fetch(object(&[("retries", 3.into())])).unwrap_err();
+    assert!(err.is_instance_of::<js_sys::TypeError>());
+    let message: String = err.unchecked_into::<js_sys::Error>().message().into();
+    assert!(message.contains("`retries`"), "{message}");
+    // The module still works after rejecting input.
+    assert_eq!(kind_of(object(&[("status", 200.into())])), "ok");
+}
+
+async fn control(path: &str, body: &str) {
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&body.into());
+    let fetch: js_sys::Function = field(&js_sys::global(), "fetch").unchecked_into();
+    let url = format!("{}/__mock/{path}", mock_url());
+    let promise: js_sys::Promise = fetch
+        .call2(&JsValue::NULL, &url.into(), &init.into())
+        .unwrap()
+        .unchecked_into();
+    let response: web_sys::Response = JsFuture::from(promise).await.unwrap().unchecked_into();
+    assert!(response.ok(), "mock control {path}");
+}
+
+fn stats_of(fetch: &js_sys::Function) -> JsValue {
+    field(fetch, "stats")
+        .unchecked_into::<js_sys::Function>()
+        .call0(&JsValue::NULL)
+        .unwrap()
+}
+
+async fn call(fetch: &js_sys::Function) -> web_sys::Response {
+    let init = object(&[
+        ("method", "POST".into()),
+        ("body", r#"{"model":"m"}"#.into()),
+    ]);
+    let url = format!("{}/v1/chat/completions", mock_url());
+    let promise: js_sys::Promise = fetch
+        .call2(&JsValue::NULL, &url.into(), &init)
+        .unwrap()
+        .unchecked_into();
+    JsFuture::from(promise).await.unwrap().unchecked_into()
+}
+
+#[wasm_bindgen_test]
+async fn create_fetch_sleeps_the_hint_with_gloo_timers_then_succeeds() {
+    control("reset", "{}").await;
+    control(
+        "script",
+        r#"{"steps":[{"name":"rate_limit","retryAfterMs":60}]}"#,
+    )
+    .await;
+    let fetch = create_fetch(JsValue::UNDEFINED).unwrap();
+    let started = js_sys::Date::now();
+    let response = call(&fetch).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        js_sys::Date::now() - started >= 60.0,
+        "slept the 60 ms hint"
+    );
+    let stats = stats_of(&fetch);
+    assert_eq!(field(&stats, "retries").as_f64(), Some(1.0));
+}
+
+#[wasm_bindgen_test]
+async fn create_fetch_makes_one_attempt_on_quota() {
+    control("reset", "{}").await;
+    control(
+        "script",
+        r#"{"steps":["insufficient_quota","insufficient_quota"]}"#,
+    )
+    .await;
+    let fetch = create_fetch(object(&[("baseDelayMs", 1.into())])).unwrap();
+    assert_eq!(call(&fetch).await.status(), 429);
+    let stats = stats_of(&fetch);
+    assert_eq!(field(&stats, "attempts").as_f64(), Some(1.0));
+}
