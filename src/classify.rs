@@ -1,7 +1,5 @@
 //! The classifier: status, headers and body in, [`Classification`] out.
 
-use std::borrow::Cow;
-
 use serde::Serialize;
 
 use crate::body::{self, ErrorBody, Shape};
@@ -64,7 +62,7 @@ pub struct Classification {
     /// The rate-limit windows the headers report, on any status.
     pub limits: Option<Limits>,
     /// One line saying which rule decided the kind.
-    pub reason: Cow<'static, str>,
+    pub reason: &'static str,
 }
 
 impl Classification {
@@ -80,7 +78,7 @@ impl Classification {
             error_type: None,
             message: message.map(|m| mask_secrets(&m)),
             limits: None,
-            reason: Cow::Borrowed(reason),
+            reason,
         }
     }
 }
@@ -93,12 +91,13 @@ pub fn classify(response: &Response<'_>) -> Classification {
     } else {
         body::parse(response.body)
     };
+    let recognised = parsed.is_some();
     let error = parsed.unwrap_or_default();
     let (kind, reason) = match rule(status, &error) {
-        Some((kind, reason)) => (kind, Cow::Borrowed(reason)),
+        Some(decided) => decided,
         None => (
             Kind::from_status(status),
-            Cow::Owned(status_reason(status, response.body)),
+            status_reason(response.body, recognised),
         ),
     };
     let limits = Limits::from_headers(response.headers, response.now_ms);
@@ -121,15 +120,14 @@ pub fn classify(response: &Response<'_>) -> Classification {
     }
 }
 
-fn status_reason(status: u16, body: &str) -> String {
-    let what = if body.trim().is_empty() {
-        "an empty body"
-    } else if body::parse(body).is_none() {
-        "a body that is not an API error object"
+fn status_reason(body: &str, recognised: bool) -> &'static str {
+    if body.trim().is_empty() {
+        "decided by the status: the body is empty"
+    } else if recognised {
+        "decided by the status: no rule knows this error object"
     } else {
-        "an error object no rule recognises"
-    };
-    format!("HTTP {status} with {what}")
+        "decided by the status: the body is not an API error object (HTML, text, odd JSON)"
+    }
 }
 
 /// The body rules, most specific first. `None` leaves it to the status.

@@ -97,29 +97,25 @@ impl Limits {
     /// Reads every `x-ratelimit-*` and `anthropic-ratelimit-*` window.
     /// `None` when the response carries none.
     pub fn from_headers(headers: &Headers, now_ms: f64) -> Option<Limits> {
-        let openai = |what: &str| {
-            window(
-                headers,
-                &format!("x-ratelimit-limit-{what}"),
-                &format!("x-ratelimit-remaining-{what}"),
-                &format!("x-ratelimit-reset-{what}"),
-                |v| parse_go_duration(v).or_else(|| crate::duration::parse_seconds(v)),
-            )
+        // Most responses carry none: skip the lookups entirely.
+        if !headers.has_prefix("x-ratelimit-") && !headers.has_prefix("anthropic-ratelimit-") {
+            return None;
+        }
+        let openai = |[limit, remaining, reset]: [&str; 3]| {
+            window(headers, limit, remaining, reset, |v| {
+                parse_go_duration(v).or_else(|| crate::duration::parse_seconds(v))
+            })
         };
-        let anthropic = |what: &str| {
-            window(
-                headers,
-                &format!("anthropic-ratelimit-{what}-limit"),
-                &format!("anthropic-ratelimit-{what}-remaining"),
-                &format!("anthropic-ratelimit-{what}-reset"),
-                |v| parse_rfc3339(v).and_then(|at| clamp_ms((at - now_ms).max(0.0))),
-            )
+        let anthropic = |[limit, remaining, reset]: [&str; 3]| {
+            window(headers, limit, remaining, reset, |v| {
+                parse_rfc3339(v).and_then(|at| clamp_ms((at - now_ms).max(0.0)))
+            })
         };
         let limits = Limits {
-            requests: openai("requests").or_else(|| anthropic("requests")),
-            tokens: openai("tokens").or_else(|| anthropic("tokens")),
-            input_tokens: anthropic("input-tokens"),
-            output_tokens: anthropic("output-tokens"),
+            requests: openai(OPENAI_REQUESTS).or_else(|| anthropic(ANTHROPIC_REQUESTS)),
+            tokens: openai(OPENAI_TOKENS).or_else(|| anthropic(ANTHROPIC_TOKENS)),
+            input_tokens: anthropic(ANTHROPIC_INPUT_TOKENS),
+            output_tokens: anthropic(ANTHROPIC_OUTPUT_TOKENS),
         };
         (limits != Limits::default()).then_some(limits)
     }
@@ -145,6 +141,37 @@ impl Limits {
             .max()
     }
 }
+
+const OPENAI_REQUESTS: [&str; 3] = [
+    "x-ratelimit-limit-requests",
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-reset-requests",
+];
+const OPENAI_TOKENS: [&str; 3] = [
+    "x-ratelimit-limit-tokens",
+    "x-ratelimit-remaining-tokens",
+    "x-ratelimit-reset-tokens",
+];
+const ANTHROPIC_REQUESTS: [&str; 3] = [
+    "anthropic-ratelimit-requests-limit",
+    "anthropic-ratelimit-requests-remaining",
+    "anthropic-ratelimit-requests-reset",
+];
+const ANTHROPIC_TOKENS: [&str; 3] = [
+    "anthropic-ratelimit-tokens-limit",
+    "anthropic-ratelimit-tokens-remaining",
+    "anthropic-ratelimit-tokens-reset",
+];
+const ANTHROPIC_INPUT_TOKENS: [&str; 3] = [
+    "anthropic-ratelimit-input-tokens-limit",
+    "anthropic-ratelimit-input-tokens-remaining",
+    "anthropic-ratelimit-input-tokens-reset",
+];
+const ANTHROPIC_OUTPUT_TOKENS: [&str; 3] = [
+    "anthropic-ratelimit-output-tokens-limit",
+    "anthropic-ratelimit-output-tokens-remaining",
+    "anthropic-ratelimit-output-tokens-reset",
+];
 
 fn window(
     headers: &Headers,

@@ -11,15 +11,21 @@
 
 pub mod backoff;
 pub mod body;
+pub mod breaker;
+pub mod budget;
+pub mod bulkhead;
 pub mod classify;
 pub mod duration;
 pub mod engine;
 pub mod headers;
 pub mod json;
 pub mod kind;
+pub mod limit_key;
 pub mod policy;
 pub mod provider;
+pub mod routes;
 pub mod stats;
+pub mod throttle;
 pub mod time;
 
 #[cfg(target_arch = "wasm32")]

@@ -76,5 +76,7 @@ pub fn get(object: &JsValue, key: &str) -> JsValue {
     if !object.is_object() && !object.is_function() {
         return JsValue::UNDEFINED;
     }
-    js_sys::Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    // Keys are interned: the JS string is made once, not on every call.
+    js_sys::Reflect::get(object, &JsValue::from_str(wasm_bindgen::intern(key)))
+        .unwrap_or(JsValue::UNDEFINED)
 }

@@ -1,0 +1,296 @@
+//! A circuit breaker for exhausted quota, per [`LimitKey`]: once a key's
+//! account is out of money, further calls fail at once with the same
+//! failure and no network call, until a single probe after a cooldown shows
+//! the quota is back.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::limit_key::LimitKey;
+
+/// How long a tripped breaker stays open before one probe may go, ms (5 min).
+pub const DEFAULT_COOLDOWN_MS: f64 = 300_000.0;
+
+/// What [`QuotaBreaker::check`] says about a call.
+#[derive(Debug, PartialEq)]
+pub enum Gate<'a, F> {
+    /// No known quota problem: send.
+    Closed,
+    /// The quota is exhausted: fail at once with `failure`, sending nothing.
+    Open {
+        /// The failure that tripped the breaker.
+        failure: &'a F,
+        /// When the next probe may go, ms since the epoch.
+        retry_at_ms: f64,
+    },
+    /// The cooldown is over and this caller is the probe: send, then report
+    /// the result with `record_success`, `trip` or `probe_failed_otherwise`.
+    Probe,
+}
+
+/// A tripped key: what tripped it, when, and whether a probe is out.
+#[derive(Debug)]
+struct Tripped<F> {
+    failure: F,
+    opened_at_ms: f64,
+    retry_at_ms: f64,
+    trips: u32,
+    probing: bool,
+}
+
+/// Quota breakers for every key; a key that never tripped is closed.
+#[derive(Debug)]
+pub struct QuotaBreaker<F> {
+    cooldown_ms: f64,
+    open: HashMap<LimitKey, Tripped<F>>,
+}
+
+impl<F> Default for QuotaBreaker<F> {
+    fn default() -> Self {
+        QuotaBreaker::new(DEFAULT_COOLDOWN_MS)
+    }
+}
+
+impl<F> QuotaBreaker<F> {
+    /// A breaker whose trips last `cooldown_ms`. NaN means the default;
+    /// negatives mean 0 (probe on the next call); infinity means only
+    /// [`reset`](Self::reset) closes a tripped key.
+    pub fn new(cooldown_ms: f64) -> Self {
+        let cooldown_ms = if cooldown_ms.is_nan() {
+            DEFAULT_COOLDOWN_MS
+        } else {
+            cooldown_ms.max(0.0)
+        };
+        QuotaBreaker {
+            cooldown_ms,
+            open: HashMap::new(),
+        }
+    }
+
+    /// Whether a call to `key` at `now_ms` may go. When the cooldown is over,
+    /// the first caller gets [`Gate::Probe`] and a new cooldown starts, so the
+    /// others keep seeing `Open` until the probe reports; a probe that never
+    /// reports is presumed lost, and the next one goes a cooldown later.
+    pub fn check(&mut self, key: LimitKey, now_ms: f64) -> Gate<'_, F> {
+        let now_ms = sane(now_ms);
+        let cooldown_ms = self.cooldown_ms;
+        let Some(t) = self.open.get_mut(&key) else {
+            return Gate::Closed;
+        };
+        if now_ms >= t.retry_at_ms {
+            t.probing = true;
+            t.retry_at_ms = now_ms + cooldown_ms;
+            return Gate::Probe;
+        }
+        Gate::Open {
+            failure: &t.failure,
+            retry_at_ms: t.retry_at_ms,
+        }
+    }
+
+    /// Opens (or, after a probe, re-opens) the breaker for `key` because a
+    /// call failed with exhausted quota, for a full cooldown from `now_ms`.
+    pub fn trip(&mut self, key: LimitKey, failure: F, now_ms: f64) {
+        let now_ms = sane(now_ms);
+        let trips = self.open.get(&key).map_or(0, |t| t.trips);
+        let tripped = Tripped {
+            failure,
+            opened_at_ms: now_ms,
+            retry_at_ms: now_ms + self.cooldown_ms,
+            trips: trips.saturating_add(1),
+            probing: false,
+        };
+        self.open.insert(key, tripped);
+    }
+
+    /// A call to `key` succeeded (the probe or any other): the quota is back.
+    pub fn record_success(&mut self, key: LimitKey) {
+        self.open.remove(&key);
+    }
+
+    /// The probe for `key` failed for another reason (network, overload, a
+    /// rate limit), which says nothing about the quota. The breaker stays
+    /// open and the next call becomes a new probe at once, so there is still
+    /// at most one probe in flight.
+    pub fn probe_failed_otherwise(&mut self, key: LimitKey, now_ms: f64) {
+        if let Some(t) = self.open.get_mut(&key).filter(|t| t.probing) {
+            t.probing = false;
+            t.retry_at_ms = sane(now_ms);
+        }
+    }
+
+    /// Closes the breaker for one key, or for every key with `None`.
+    pub fn reset(&mut self, key: Option<LimitKey>) {
+        match key {
+            Some(key) => {
+                self.open.remove(&key);
+            }
+            None => self.open.clear(),
+        }
+    }
+
+    /// Every tripped key, sorted by key, for a health endpoint.
+    pub fn states(&self, now_ms: f64) -> Vec<BreakerState> {
+        let now_ms = sane(now_ms);
+        let mut open: Vec<_> = self.open.iter().collect();
+        open.sort_by_key(|(key, _)| **key);
+        open.into_iter()
+            .map(|(key, t)| {
+                let half_open = t.probing || now_ms >= t.retry_at_ms;
+                BreakerState {
+                    key: key.short(),
+                    state: if half_open { "half_open" } else { "open" },
+                    opened_at_ms: t.opened_at_ms,
+                    retry_at_ms: t.retry_at_ms,
+                    trips: t.trips,
+                }
+            })
+            .collect()
+    }
+}
+
+/// One tripped key as a health endpoint reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BreakerState {
+    /// [`LimitKey::short`]: never the API key itself.
+    pub key: String,
+    /// `"open"` while calls fail at once; `"half_open"` once the cooldown is
+    /// over and a probe is in flight or will be the next call.
+    pub state: &'static str,
+    /// When the breaker last tripped, ms since the epoch.
+    pub opened_at_ms: f64,
+    /// When the next probe may go, ms since the epoch.
+    pub retry_at_ms: f64,
+    /// Trips in a row since the key was last closed.
+    pub trips: u32,
+}
+
+/// Times that are NaN or negative count as 0, the earliest possible.
+fn sane(now_ms: f64) -> f64 {
+    if now_ms.is_nan() {
+        0.0
+    } else {
+        now_ms.max(0.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COOL: f64 = 1_000.0;
+
+    fn key(name: &str) -> LimitKey {
+        LimitKey::new("https://api.openai.com", Some(name))
+    }
+
+    /// What `check` says, in words: "closed", "probe" or "open <failure> until <ms>".
+    fn check(b: &mut QuotaBreaker<&str>, key: LimitKey, now_ms: f64) -> String {
+        match b.check(key, now_ms) {
+            Gate::Closed => "closed".into(),
+            Gate::Probe => "probe".into(),
+            Gate::Open {
+                failure,
+                retry_at_ms,
+            } => format!("open {failure} until {retry_at_ms}"),
+        }
+    }
+
+    #[test]
+    fn a_trip_fails_calls_with_the_same_failure_until_the_cooldown() {
+        let (mut b, a) = (QuotaBreaker::new(COOL), key("a"));
+        assert_eq!(check(&mut b, a, 0.0), "closed");
+        b.trip(a, "insufficient_quota", 100.0);
+        let stored = "open insufficient_quota until 1100";
+        assert_eq!(check(&mut b, a, 100.0), stored);
+        assert_eq!(check(&mut b, a, 1_099.0), stored);
+        // Keys are independent.
+        assert_eq!(check(&mut b, key("b"), 500.0), "closed");
+    }
+
+    #[test]
+    fn after_the_cooldown_exactly_one_probe_goes() {
+        let (mut b, a) = (QuotaBreaker::new(COOL), key("a"));
+        b.trip(a, "quota", 0.0);
+        assert_eq!(check(&mut b, a, 1_000.0), "probe");
+        assert_eq!(check(&mut b, a, 1_000.0), "open quota until 2000");
+        assert_eq!(check(&mut b, a, 1_500.0), "open quota until 2000");
+        // A probe that never reports is presumed lost a cooldown later.
+        assert_eq!(check(&mut b, a, 2_000.0), "probe");
+    }
+
+    #[test]
+    fn a_probe_success_closes_and_a_quota_failure_reopens() {
+        let (mut b, a) = (QuotaBreaker::new(COOL), key("a"));
+        b.trip(a, "first", 0.0);
+        assert_eq!(check(&mut b, a, 1_000.0), "probe");
+        b.trip(a, "second", 1_200.0);
+        assert_eq!(check(&mut b, a, 2_199.0), "open second until 2200");
+        assert_eq!(b.states(2_199.0)[0].trips, 2);
+        assert_eq!(check(&mut b, a, 2_200.0), "probe");
+        b.record_success(a);
+        assert_eq!(check(&mut b, a, 2_201.0), "closed");
+        assert!(b.states(2_201.0).is_empty());
+    }
+
+    #[test]
+    fn a_probe_failing_otherwise_hands_over_to_the_next_call() {
+        let (mut b, a) = (QuotaBreaker::new(COOL), key("a"));
+        b.trip(a, "quota", 0.0);
+        b.probe_failed_otherwise(a, 500.0);
+        assert_eq!(
+            check(&mut b, a, 500.0),
+            "open quota until 1000",
+            "no probe was out"
+        );
+        assert_eq!(check(&mut b, a, 1_000.0), "probe");
+        b.probe_failed_otherwise(a, 1_300.0);
+        assert_eq!(check(&mut b, a, 1_300.0), "probe");
+        assert_eq!(check(&mut b, a, 1_300.0), "open quota until 2300");
+    }
+
+    #[test]
+    fn reset_by_hand() {
+        let (mut b, a, c) = (QuotaBreaker::new(COOL), key("a"), key("c"));
+        b.trip(a, "quota", 0.0);
+        b.trip(c, "quota", 0.0);
+        b.reset(Some(a));
+        assert_eq!(check(&mut b, a, 1.0), "closed");
+        assert_eq!(check(&mut b, c, 1.0), "open quota until 1000");
+        b.reset(None);
+        assert_eq!(check(&mut b, c, 1.0), "closed");
+    }
+
+    #[test]
+    fn states_for_a_health_endpoint() {
+        let (mut b, a) = (QuotaBreaker::new(COOL), key("sk-secret"));
+        b.trip(a, (), 10.0);
+        assert_eq!(b.states(1_010.0)[0].state, "half_open");
+        let json = serde_json::to_value(b.states(20.0)).unwrap();
+        let expected = serde_json::json!([{
+            "key": a.short(), "state": "open", "openedAtMs": 10.0, "retryAtMs": 1_010.0, "trips": 1
+        }]);
+        assert_eq!(json, expected);
+        assert!(!json.to_string().contains("sk-secret"));
+    }
+
+    #[test]
+    fn odd_times_and_cooldowns() {
+        let a = key("a");
+        let mut b = QuotaBreaker::new(f64::NAN);
+        b.trip(a, "q", f64::NAN);
+        assert_eq!(
+            check(&mut b, a, -5.0),
+            "open q until 300000",
+            "NaN: default"
+        );
+        let mut b = QuotaBreaker::new(-1.0);
+        b.trip(a, "q", 50.0);
+        assert_eq!(check(&mut b, a, 50.0), "probe");
+        let mut b = QuotaBreaker::new(f64::INFINITY);
+        b.trip(a, "q", 50.0);
+        assert_eq!(check(&mut b, a, 1e300), "open q until inf");
+    }
+}
