@@ -36,8 +36,7 @@ CHROMEDRIVER=/usr/bin/chromedriver cargo test --target wasm32-unknown-unknown --
 kill $mock_pid 2>/dev/null || true
 
 tier "npm pack + install into tests/js (as a user would)"
-tarball=$(cd pkg && npm pack --silent --pack-destination "$PWD/../.cache" 2>/dev/null | tail -1)
-(cd tests/js && npm install --no-save --no-audit --no-fund --no-package-lock "../../.cache/$tarball" >/dev/null)
+./scripts/pack.sh
 
 tier "4/8 package in Node"
 node --test tests/js/node.test.mjs tests/js/readme.test.mjs

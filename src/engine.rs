@@ -3,6 +3,7 @@
 //! are `fetch` and `setTimeout`; in tests, a script and a fake clock.
 
 use crate::classify::Classification;
+use crate::kind::Kind;
 use crate::policy::{Decision, RetryPolicy, State, Stop};
 
 /// How one attempt ended.
@@ -54,6 +55,11 @@ pub trait Transport {
     fn replayable(&self) -> bool;
     /// Called with a response that will not be returned, so it can be released.
     fn discard(&mut self, _response: Self::Response) {}
+    /// The quota is exhausted on the current route: switch to the next
+    /// fallback route if there is one (the next attempt goes there at once).
+    fn fail_over(&mut self) -> bool {
+        false
+    }
 }
 
 /// Tells time, draws random numbers and sleeps.
@@ -134,11 +140,13 @@ where
     let mut attempt = 1;
     let mut previous_delay_ms = 0;
     let mut waited_ms = 0;
+    let mut failovers = 0;
     loop {
         let last = transport.send(attempt).await?;
         let now_ms = clock.now_ms();
         let state = State {
-            retries: attempt - 1,
+            // Switching to a fallback route is not a retry of the same route.
+            retries: attempt - 1 - failovers,
             previous_delay_ms,
             now_ms,
             deadline_ms,
@@ -148,7 +156,11 @@ where
         if decision == Decision::Stop(Stop::Success) {
             budget.record_success();
         }
-        if let Decision::Retry { .. } = decision {
+        let quota = last.classification().kind == Kind::QuotaExhausted;
+        if quota && transport.replayable() && transport.fail_over() {
+            failovers += 1;
+            decision = Decision::Retry { delay_ms: 0 };
+        } else if let Decision::Retry { .. } = decision {
             if !transport.replayable() {
                 decision = Decision::Stop(Stop::BodyNotReplayable);
             } else if !budget.try_spend() {

@@ -39,6 +39,11 @@ impl Headers {
         self.0.iter().any(|(n, _)| n.starts_with(prefix))
     }
 
+    /// Every header as `(name, value)`, names lower-cased.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
     /// Number of headers.
     pub fn len(&self) -> usize {
         self.0.len()

@@ -31,6 +31,17 @@ pub struct Stats {
     pub by_kind: [u64; Kind::ALL.len()],
     /// Calls by why they stopped, indexed like `STOPS`.
     pub by_stop: [u64; STOPS.len()],
+    /// Requests that actually went to the network.
+    pub network_calls: u64,
+    /// Attempts answered by an open quota breaker, without a network call.
+    pub short_circuits: u64,
+    /// Time spent waiting for the proactive throttle, ms.
+    pub throttled_ms: u64,
+    /// Calls that waited in the concurrency queue.
+    pub queued: u64,
+    /// Final answers by route: index 0 is the request as sent, 1.. the
+    /// fallback routes in order.
+    pub by_route: Vec<u64>,
 }
 
 impl Stats {
@@ -54,6 +65,14 @@ impl Stats {
                 }
             }
         }
+    }
+
+    /// Counts the route that gave a call its final answer.
+    pub fn record_route(&mut self, route: usize) {
+        if self.by_route.len() <= route {
+            self.by_route.resize(route + 1, 0);
+        }
+        self.by_route[route] += 1;
     }
 
     /// Attempts of one kind.
@@ -80,13 +99,18 @@ impl<T: Copy> Serialize for Counts<'_, T> {
 
 impl Serialize for Stats {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(6))?;
+        let mut map = s.serialize_map(Some(11))?;
         map.serialize_entry("calls", &self.calls)?;
         map.serialize_entry("attempts", &self.attempts)?;
         map.serialize_entry("retries", &self.retries)?;
         map.serialize_entry("waitedMs", &self.waited_ms)?;
         map.serialize_entry("byKind", &Counts(&Kind::ALL, &self.by_kind, Kind::as_str))?;
         map.serialize_entry("byStop", &Counts(&STOPS, &self.by_stop, Stop::as_str))?;
+        map.serialize_entry("networkCalls", &self.network_calls)?;
+        map.serialize_entry("shortCircuits", &self.short_circuits)?;
+        map.serialize_entry("throttledMs", &self.throttled_ms)?;
+        map.serialize_entry("queued", &self.queued)?;
+        map.serialize_entry("byRoute", &self.by_route)?;
         map.end()
     }
 }
@@ -129,5 +153,8 @@ mod tests {
         );
         assert_eq!(json["byStop"], serde_json::json!({ "success": 1 }));
         assert_eq!(json["waitedMs"], 700);
+        s.record_route(2);
+        s.record_route(0);
+        assert_eq!(s.by_route, [1, 0, 1]);
     }
 }

@@ -1,5 +1,6 @@
 //! Property tests: whatever arrives from the network, the classifier does
 //! not panic and its wait hints stay timer-safe.
+#![cfg(not(target_arch = "wasm32"))]
 
 use proptest::prelude::*;
 use ratewise::duration::MAX_DELAY_MS;

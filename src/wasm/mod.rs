@@ -2,9 +2,13 @@
 //! decisions are made here; they live in the pure modules of the crate.
 
 mod bindings;
+mod clock;
 mod fetch;
 mod input;
 mod options;
+mod request;
+mod shared;
+mod transport;
 
 use wasm_bindgen::prelude::*;
 

@@ -6,10 +6,13 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::bindings::{get, js_string, range_error, type_error, type_name};
 use crate::backoff::{Backoff, Jitter};
+use crate::body::MAX_BODY_BYTES;
+use crate::breaker::DEFAULT_COOLDOWN_MS;
+use crate::budget::{RetryBudget, DEFAULT_CAPACITY, DEFAULT_REFUND, DEFAULT_RETRY_COST};
 use crate::duration::MAX_DELAY_MS;
 use crate::policy::RetryPolicy;
 
-const KNOWN: [&str; 13] = [
+const KNOWN: [&str; 19] = [
     "maxRetries",
     "baseDelayMs",
     "maxDelayMs",
@@ -23,7 +26,27 @@ const KNOWN: [&str; 13] = [
     "onEvent",
     "fetch",
     "maxErrorBodyBytes",
+    "maxConcurrency",
+    "maxQueue",
+    "throttle",
+    "retryBudget",
+    "quotaCooldownMs",
+    "routes",
 ];
+const ROUTE_KEYS: [&str; 3] = ["apiKey", "baseURL", "model"];
+const BUDGET_KEYS: [&str; 3] = ["capacity", "retryCost", "refund"];
+
+/// A fallback route: what to change in the request when the routes before
+/// it are out of quota.
+#[derive(Debug, Clone, Default)]
+pub struct Route {
+    /// Replaces the API key (Authorization bearer, `x-api-key` or `api-key`).
+    pub api_key: Option<String>,
+    /// Replaces the scheme, host and port of the URL; the path is kept.
+    pub base_url: Option<String>,
+    /// Replaces `model` in a JSON request body.
+    pub model: Option<String>,
+}
 
 /// Everything `createFetch()` was configured with.
 pub struct Config {
@@ -45,27 +68,80 @@ pub struct Config {
     pub fetch: Option<Function>,
     /// How much of an error body is read for classification.
     pub max_error_body_bytes: u32,
+    /// Calls in flight at once.
+    pub max_concurrency: usize,
+    /// Calls waiting for a slot; more are rejected.
+    pub max_queue: usize,
+    /// Whether to pace requests from the rate-limit headers.
+    pub throttle: bool,
+    /// The retry budget, or `None` when disabled.
+    pub retry_budget: Option<RetryBudget>,
+    /// How long the quota breaker stays open, ms.
+    pub quota_cooldown_ms: f64,
+    /// Fallback routes, in order.
+    pub routes: Vec<Route>,
 }
 
-struct Options<'a>(&'a JsValue);
+/// An options object, and the path that names its fields in errors.
+struct Options<'a> {
+    value: &'a JsValue,
+    path: &'a str,
+}
 
 impl Options<'_> {
+    fn new<'a>(value: &'a JsValue, path: &'a str) -> Result<Options<'a>, JsValue> {
+        if !value.is_object() || js_sys::Array::is_array(value) {
+            let what = if path.is_empty() {
+                "options"
+            } else {
+                path.trim_end_matches('.')
+            };
+            return Err(type_error(format!(
+                "createFetch: {what} must be an object, got {}",
+                type_name(value)
+            )));
+        }
+        Ok(Options { value, path })
+    }
+
+    fn check_keys(&self, known: &[&str]) -> Result<(), JsValue> {
+        for key in Object::keys(self.value.unchecked_ref::<Object>()).iter() {
+            let key = key.as_string().unwrap_or_default();
+            if !known.contains(&key.as_str()) {
+                let (path, known) = (self.path, known.join(", "));
+                return Err(type_error(format!(
+                    "createFetch: unknown option `{path}{key}` (known: {known})"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn get(&self, key: &str) -> JsValue {
+        get(self.value, key)
+    }
+
+    fn wrong_type(&self, key: &str, want: &str, value: &JsValue) -> JsValue {
+        type_error(format!(
+            "createFetch: `{}{key}` must be {want}, got {}",
+            self.path,
+            type_name(value)
+        ))
+    }
+
     fn number(&self, key: &str, integer: bool, max: f64) -> Result<Option<f64>, JsValue> {
-        let value = get(self.0, key);
+        let value = self.get(key);
         if value.is_undefined() {
             return Ok(None);
         }
         let Some(n) = value.as_f64() else {
-            return Err(type_error(format!(
-                "createFetch: `{key}` must be a number, got {}",
-                type_name(&value)
-            )));
+            return Err(self.wrong_type(key, "a number", &value));
         };
         if n.is_nan() || n < 0.0 || n > max || (integer && n.fract() != 0.0) {
             let what = if integer { "an integer" } else { "a number" };
-            let (max, got) = (js_string(&max.into()), js_string(&value));
+            let (path, max, got) = (self.path, js_string(&max.into()), js_string(&value));
             return Err(range_error(format!(
-                "createFetch: `{key}` must be {what} from 0 to {max}, got {got}"
+                "createFetch: `{path}{key}` must be {what} from 0 to {max}, got {got}"
             )));
         }
         Ok(Some(n))
@@ -77,30 +153,53 @@ impl Options<'_> {
             .map(|n| n.ceil() as u64))
     }
 
+    /// A count that may be `Infinity` (no limit), at least `min`.
+    fn count(&self, key: &str, min: usize) -> Result<Option<usize>, JsValue> {
+        let value = self.get(key);
+        match value.as_f64() {
+            None if value.is_undefined() => Ok(None),
+            None => Err(self.wrong_type(key, "a number", &value)),
+            Some(n) if n == f64::INFINITY => Ok(Some(usize::MAX)),
+            Some(n) if n.fract() == 0.0 && n >= min as f64 && n <= 1e9 => Ok(Some(n as usize)),
+            Some(_) => Err(range_error(format!(
+                "createFetch: `{}{key}` must be an integer from {min} up, or Infinity, got {}",
+                self.path,
+                js_string(&value)
+            ))),
+        }
+    }
+
     fn function(&self, key: &str) -> Result<Option<Function>, JsValue> {
-        let value = get(self.0, key);
+        let value = self.get(key);
         if value.is_undefined() {
             return Ok(None);
         }
-        value.dyn_into::<Function>().map(Some).map_err(|v| {
-            type_error(format!(
-                "createFetch: `{key}` must be a function, got {}",
-                type_name(&v)
-            ))
-        })
+        value
+            .dyn_into::<Function>()
+            .map(Some)
+            .map_err(|v| self.wrong_type(key, "a function", &v))
     }
 
     fn boolean(&self, key: &str) -> Result<Option<bool>, JsValue> {
-        let value = get(self.0, key);
+        let value = self.get(key);
         if value.is_undefined() {
             return Ok(None);
         }
-        value.as_bool().map(Some).ok_or_else(|| {
-            type_error(format!(
-                "createFetch: `{key}` must be a boolean, got {}",
-                type_name(&value)
-            ))
-        })
+        value
+            .as_bool()
+            .map(Some)
+            .ok_or_else(|| self.wrong_type(key, "a boolean", &value))
+    }
+
+    fn string(&self, key: &str) -> Result<Option<String>, JsValue> {
+        let value = self.get(key);
+        if value.is_undefined() {
+            return Ok(None);
+        }
+        match value.as_string() {
+            Some(s) if !s.is_empty() => Ok(Some(s)),
+            _ => Err(self.wrong_type(key, "a non-empty string", &value)),
+        }
     }
 }
 
@@ -119,45 +218,83 @@ pub fn signal(value: &JsValue, field: &str) -> Result<Option<web_sys::AbortSigna
     Ok(Some(value.clone().unchecked_into()))
 }
 
-impl Config {
-    /// Reads and checks `createFetch(options)`.
-    pub fn from_js(options: &JsValue) -> Result<Config, JsValue> {
-        if options.is_undefined() || options.is_null() {
-            return Config::from_js(&Object::new().into());
-        }
-        if !options.is_object() || js_sys::Array::is_array(options) {
-            return Err(type_error(format!(
-                "createFetch: options must be an object, got {}",
-                type_name(options)
-            )));
-        }
-        for key in Object::keys(options.unchecked_ref::<Object>()).iter() {
-            let key = key.as_string().unwrap_or_default();
-            if !KNOWN.contains(&key.as_str()) {
+fn jitter(o: &Options<'_>) -> Result<Jitter, JsValue> {
+    let value = o.get("jitter");
+    if value.is_undefined() {
+        return Ok(Jitter::default());
+    }
+    let name = value
+        .as_string()
+        .ok_or_else(|| o.wrong_type("jitter", "a string", &value))?;
+    Jitter::from_name(&name).ok_or_else(|| {
+        range_error(format!(
+            "createFetch: `jitter` must be 'full', 'equal', 'decorrelated' or 'none', got '{name}'"
+        ))
+    })
+}
+
+fn retry_budget(o: &Options<'_>) -> Result<Option<RetryBudget>, JsValue> {
+    let value = o.get("retryBudget");
+    if value.is_undefined() || value.as_bool() == Some(true) {
+        return Ok(Some(RetryBudget::default()));
+    }
+    if value.as_bool() == Some(false) {
+        return Ok(None);
+    }
+    let b = Options::new(&value, "retryBudget.")?;
+    b.check_keys(&BUDGET_KEYS)?;
+    let n = |key, default| -> Result<u32, JsValue> {
+        Ok(b.number(key, true, 1e9)?.map_or(default, |n| n as u32))
+    };
+    Ok(Some(RetryBudget::new(
+        n("capacity", DEFAULT_CAPACITY)?,
+        n("retryCost", DEFAULT_RETRY_COST)?,
+        n("refund", DEFAULT_REFUND)?,
+    )))
+}
+
+fn routes(o: &Options<'_>) -> Result<Vec<Route>, JsValue> {
+    let value = o.get("routes");
+    if value.is_undefined() {
+        return Ok(Vec::new());
+    }
+    let list = value
+        .dyn_ref::<js_sys::Array>()
+        .ok_or_else(|| o.wrong_type("routes", "an array", &value))?;
+    let mut routes = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        let path = format!("routes[{i}].");
+        let r = Options::new(&item, &path)?;
+        r.check_keys(&ROUTE_KEYS)?;
+        let route = Route {
+            api_key: r.string("apiKey")?,
+            base_url: r.string("baseURL")?,
+            model: r.string("model")?,
+        };
+        if let Some(base) = &route.base_url {
+            if !(base.starts_with("https://") || base.starts_with("http://")) {
                 return Err(type_error(format!(
-                    "createFetch: unknown option `{key}` (known: {})",
-                    KNOWN.join(", ")
+                    "createFetch: `routes[{i}].baseURL` must be an http(s) URL"
                 )));
             }
         }
-        let o = Options(options);
-        let defaults = RetryPolicy::default();
-        let jitter = match get(options, "jitter") {
-            v if v.is_undefined() => Jitter::default(),
-            v => {
-                let name = v.as_string().ok_or_else(|| {
-                    type_error(format!(
-                        "createFetch: `jitter` must be a string, got {}",
-                        type_name(&v)
-                    ))
-                })?;
-                Jitter::from_name(&name).ok_or_else(|| {
-                    range_error(format!(
-                        "createFetch: `jitter` must be 'full', 'equal', 'decorrelated' or 'none', got '{name}'"
-                    ))
-                })?
-            }
+        routes.push(route);
+    }
+    Ok(routes)
+}
+
+impl Config {
+    /// Reads and checks `createFetch(options)`.
+    pub fn from_js(options: &JsValue) -> Result<Config, JsValue> {
+        let empty: JsValue = Object::new().into();
+        let options = if options.is_undefined() || options.is_null() {
+            &empty
+        } else {
+            options
         };
+        let o = Options::new(options, "")?;
+        o.check_keys(&KNOWN)?;
+        let defaults = RetryPolicy::default();
         let base_ms = o.millis("baseDelayMs")?.unwrap_or(defaults.backoff.base_ms);
         let max_ms = o
             .millis("maxDelayMs")?
@@ -175,26 +312,30 @@ impl Config {
                 backoff: Backoff {
                     base_ms,
                     max_ms,
-                    jitter,
+                    jitter: jitter(&o)?,
                 },
                 max_retry_after_ms: o
                     .millis("maxRetryAfterMs")?
                     .unwrap_or(defaults.max_retry_after_ms),
             },
             deadline_ms: o.millis("deadlineMs")?.map(|n| n as f64),
-            signal: signal(&get(options, "signal"), "createFetch: `signal`")?,
+            signal: signal(&o.get("signal"), "createFetch: `signal`")?,
             throw_on_error: o.boolean("throwOnError")?.unwrap_or(false),
             on_quota_exhausted: o.function("onQuotaExhausted")?,
             on_retry: o.function("onRetry")?,
             on_event: o.function("onEvent")?,
             fetch: o.function("fetch")?,
             max_error_body_bytes: o
-                .number(
-                    "maxErrorBodyBytes",
-                    true,
-                    crate::body::MAX_BODY_BYTES as f64,
-                )?
-                .map_or(crate::body::MAX_BODY_BYTES as u32, |n| n as u32),
+                .number("maxErrorBodyBytes", true, MAX_BODY_BYTES as f64)?
+                .map_or(MAX_BODY_BYTES as u32, |n| n as u32),
+            max_concurrency: o.count("maxConcurrency", 1)?.unwrap_or(usize::MAX),
+            max_queue: o.count("maxQueue", 0)?.unwrap_or(usize::MAX),
+            throttle: o.boolean("throttle")?.unwrap_or(true),
+            retry_budget: retry_budget(&o)?,
+            quota_cooldown_ms: o
+                .millis("quotaCooldownMs")?
+                .map_or(DEFAULT_COOLDOWN_MS, |n| n as f64),
+            routes: routes(&o)?,
         })
     }
 }

@@ -57,14 +57,16 @@ test('a ReadableStream body is sent once and never re-sent empty', async () => {
   assert.equal((await mock.stats()).requests, 1);
 });
 
-test('stats() counts calls, retries and time waited', async () => {
+test('stats() counts calls, retries, time waited and breaker answers', async () => {
   await mock.script([{ name: 'rate_limit', retryAfterMs: 30 }, 'insufficient_quota']);
   const fetch = ratewise.createFetch();
-  await fetch(mock.chat, { method: 'POST', body: '{}' });
-  await fetch(mock.chat, { method: 'POST', body: '{}' });
+  await fetch(mock.chat, { method: 'POST', body: '{}' }); // rate limit, then quota: trips the breaker
+  await fetch(mock.chat, { method: 'POST', body: '{}' }); // answered by the open breaker
   const s = fetch.stats();
   assert.deepEqual(
     { calls: s.calls, attempts: s.attempts, retries: s.retries, waitedMs: s.waitedMs, byKind: s.byKind },
-    { calls: 2, attempts: 3, retries: 1, waitedMs: 30, byKind: { ok: 1, rate_limit: 1, quota_exhausted: 1 } },
+    { calls: 2, attempts: 3, retries: 1, waitedMs: 30, byKind: { rate_limit: 1, quota_exhausted: 2 } },
   );
+  assert.deepEqual([s.networkCalls, s.shortCircuits, s.byRoute], [2, 1, [2]]);
+  assert.equal((await mock.stats()).requests, 2);
 });

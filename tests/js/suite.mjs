@@ -210,6 +210,8 @@ export const tests = [
     equal(e.response.status, 429, 'the response is attached');
     check(!JSON.stringify(e).includes('SECRET') && !e.message.includes('SECRET'), 'no key in the error');
 
+    // The quota tripped this instance's breaker for the key; a human fixed billing.
+    fetch.resetBreaker();
     await mock.script([{ name: 'rate_limit', retryAfterMs: 5 }, { name: 'rate_limit', retryAfterMs: 5 }]);
     e = await throws(() => fetch(mock.chat, chatInit()), 'RateLimitError', /rate_limit.*after 2 attempts/, 'rate limit');
     equal([e.code, e.attempts, e.reason, e.retryAfterMs], ['RATEWISE_RATE_LIMITED', 2, 'retries_exhausted', 5], 'fields');
@@ -325,6 +327,109 @@ export const tests = [
     equal(wrapped.status, direct.status, 'status');
     equal(wrapped.headers.get('x-ratelimit-limit-requests'), direct.headers.get('x-ratelimit-limit-requests'), 'headers');
     equal(Object.keys(await wrapped.json()), Object.keys(await direct.json()), 'body');
+  }],
+
+  ['maxConcurrency bounds requests in flight, FIFO', async ({ ratewise, mock }) => {
+    await mock.config({ latencyMs: 60 });
+    let inFlight = 0;
+    let peak = 0;
+    const order = [];
+    const counting = (input, init) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      return fetch(input, init).finally(() => inFlight--);
+    };
+    const limited = ratewise.createFetch({ maxConcurrency: 2, fetch: counting });
+    await Promise.all(
+      Array.from({ length: 6 }, (_, i) => limited(mock.chat, chatInit()).then(() => order.push(i))),
+    );
+    equal(peak, 2, 'peak requests in flight');
+    equal(order, [0, 1, 2, 3, 4, 5], 'completion order of equal-latency calls');
+    equal(limited.stats().queued, 4, 'calls that waited for a slot');
+  }],
+
+  ['a full queue rejects at once, and an abort leaves the queue', async ({ ratewise, mock }) => {
+    await mock.config({ latencyMs: 100 });
+    const limited = ratewise.createFetch({ maxConcurrency: 1, maxQueue: 1 });
+    const controller = new AbortController();
+    const first = limited(mock.chat, chatInit());
+    const queued = limited(mock.chat, chatInit({ signal: controller.signal }));
+    const e = await throws(() => limited(mock.chat, chatInit()), 'QueueFullError', /queue is full/, 'third call');
+    check(ratewise.isQueueFullError(e), 'guard');
+    controller.abort(new Error('not needed any more'));
+    await throws(() => queued, 'Error', /not needed any more/, 'queued call aborted');
+    equal((await first).status, 200, 'first call');
+    equal((await mock.stats()).requests, 1, 'only the first call reached the server');
+  }],
+
+  ['the throttle paces calls from x-ratelimit headers instead of learning from 429s', async ({ ratewise, mock }) => {
+    await mock.config({ limit: 2, windowMs: 600 });
+    const paced = ratewise.createFetch();
+    const started = Date.now();
+    for (let i = 0; i < 5; i++) equal((await paced(mock.chat, chatInit())).status, 200, `call ${i}`);
+    const stats = await mock.stats();
+    equal(stats.byStatus['429'] ?? 0, 0, '429s received with the throttle');
+    check(Date.now() - started >= 1000, 'waited for the windows to reset');
+    check(paced.stats().throttledMs > 0, 'stats count the throttle wait');
+
+    await mock.reset();
+    await mock.config({ limit: 2, windowMs: 600 });
+    const unthrottled = ratewise.createFetch({ throttle: false, maxRetries: 5 });
+    for (let i = 0; i < 5; i++) await unthrottled(mock.chat, chatInit());
+    check(((await mock.stats()).byStatus['429'] ?? 0) > 0, 'without the throttle the same calls meet 429s');
+  }],
+
+  ['the retry budget stops retries during an outage', async ({ ratewise, mock }) => {
+    await mock.script(Array(10).fill('server_error'));
+    const fetch = ratewise.createFetch({ maxRetries: 5, baseDelayMs: 1, retryBudget: { capacity: 10, retryCost: 5, refund: 1 } });
+    equal((await fetch(mock.chat, chatInit())).status, 500, 'first call');
+    equal((await mock.stats()).requests, 3, 'two retries spent the budget');
+    equal((await fetch(mock.chat, chatInit())).status, 500, 'second call');
+    equal((await mock.stats()).requests, 4, 'no retry with an empty budget');
+    equal(fetch.stats().byStop, { retry_budget_empty: 2 }, 'why the calls stopped');
+  }],
+
+  ['the quota breaker answers without a network call, probes after the cooldown, and resets by hand', async ({ ratewise, mock }) => {
+    await mock.config({ quota: true });
+    const hook = [];
+    const fetch = ratewise.createFetch({ quotaCooldownMs: 300, onQuotaExhausted: (i) => hook.push(i.breakerOpen) });
+    equal((await fetch(mock.chat, chatInit())).status, 429, 'first call');
+    const second = await fetch(mock.chat, chatInit());
+    equal([second.status, second.headers.get('x-ratewise-breaker')], [429, 'open'], 'answered by the breaker');
+    equal((await second.json()).error.code, 'insufficient_quota', 'with the same body');
+    equal((await mock.stats()).requests, 1, 'the second call sent nothing');
+    const [state] = fetch.breaker();
+    equal([state.state, state.trips, state.key.length], ['open', 1, 8], 'breaker state');
+    check(!JSON.stringify(fetch.breaker()).includes('SECRET'), 'no key in the breaker state');
+    equal(hook, [false, true], 'hook: the occurrence, then the breaker answer, flagged');
+
+    await new Promise((r) => setTimeout(r, 350));
+    await mock.config({ quota: false });
+    equal((await fetch(mock.chat, chatInit())).status, 200, 'the probe after the cooldown');
+    equal(fetch.breaker(), [], 'a successful probe closes it');
+
+    await mock.config({ quota: true });
+    await fetch(mock.chat, chatInit());
+    fetch.resetBreaker();
+    await mock.config({ quota: false });
+    equal((await fetch(mock.chat, chatInit())).status, 200, 'after resetBreaker() calls go out again');
+    equal((await mock.stats()).requests, 4, 'requests');
+  }],
+
+  ['a fallback route takes over when the first key is out of quota', async ({ ratewise, mock }) => {
+    await mock.config({ quotaKeys: [SECRET] });
+    const events = [];
+    const fetch = ratewise.createFetch({
+      routes: [{ apiKey: 'sk-backup-key-0000', model: 'cheaper-model' }],
+      onEvent: (e) => events.push([e.route, e.kind]),
+    });
+    const res = await fetch(mock.chat, chatInit());
+    equal([res.status, (await res.json()).model], [200, 'cheaper-model'], 'answered by the route, with its model');
+    equal(events, [[0, 'quota_exhausted'], [1, 'ok']], 'events say which route answered');
+    const again = await fetch(mock.chat, chatInit());
+    equal(again.status, 200, 'second call');
+    equal((await mock.stats()).requests, 3, 'the second call skipped the open route');
+    equal(fetch.stats().byRoute, [0, 2], 'stats by route');
   }],
 ];
 

@@ -38,6 +38,8 @@ pub const QUOTA: &str = r#"{"error":{"message":"You exceeded your current quota,
 /// A transport that plays a script and counts what it was asked to send.
 pub struct Scripted<'c> {
     pub steps: Vec<Step>,
+    /// Fallback routes left to switch to.
+    pub routes_left: u32,
     pub sent: u32,
     pub replayable: bool,
     pub discarded: u32,
@@ -48,6 +50,7 @@ impl<'c> Scripted<'c> {
     pub fn new(clock: &'c FakeClock, steps: Vec<Step>) -> Self {
         Scripted {
             steps,
+            routes_left: 0,
             sent: 0,
             replayable: true,
             discarded: 0,
@@ -98,6 +101,12 @@ impl Transport for Scripted<'_> {
 
     fn replayable(&self) -> bool {
         self.replayable
+    }
+
+    fn fail_over(&mut self) -> bool {
+        let ok = self.routes_left > 0;
+        self.routes_left = self.routes_left.saturating_sub(1);
+        ok
     }
 
     fn discard(&mut self, _response: u16) {

@@ -1,0 +1,204 @@
+//! The request of one call as it goes out on each route: the input and init
+//! the caller gave (route 0), or those with a fallback route's key, base URL
+//! or model applied. Each attempt gets a fresh copy, so bodies replay.
+
+use js_sys::{Array, Object, Reflect, JSON};
+use wasm_bindgen::{JsCast, JsValue};
+
+use super::bindings::{get, type_error};
+use super::options::Route;
+use crate::limit_key::{api_key_from_headers, LimitKey};
+
+const KEY_HEADERS: [&str; 3] = ["authorization", "x-api-key", "api-key"];
+
+/// Where one route sends, and under which limit key.
+struct Target {
+    url: String,
+    key: LimitKey,
+    /// `(headers, body)` to put in the init, for a fallback route.
+    changes: Option<(web_sys::Headers, Option<String>)>,
+}
+
+/// The call's request on every route.
+pub struct Outgoing {
+    input: JsValue,
+    request: Option<web_sys::Request>,
+    init: Object,
+    targets: Vec<Target>,
+    /// Whether the body can be sent again (false for a ReadableStream).
+    pub replayable: bool,
+}
+
+fn construct(name: &str, args: &Array) -> Result<JsValue, JsValue> {
+    let ctor: js_sys::Function = get(&js_sys::global(), name)
+        .dyn_into()
+        .map_err(|_| type_error(format!("ratewise: globalThis.{name} is missing")))?;
+    Reflect::construct(&ctor, args)
+}
+
+fn origin_of(url: &str) -> &str {
+    match url.find("://") {
+        Some(at) => {
+            let rest = &url[at + 3..];
+            &url[..at + 3 + rest.find(['/', '?', '#']).unwrap_or(rest.len())]
+        }
+        None => "",
+    }
+}
+
+fn key_of(url: &str, headers: &web_sys::Headers) -> LimitKey {
+    let read = |name: &str| headers.get(name).ok().flatten();
+    let (authorization, x_api_key, api_key) =
+        (read("authorization"), read("x-api-key"), read("api-key"));
+    LimitKey::new(
+        origin_of(url),
+        api_key_from_headers(
+            authorization.as_deref(),
+            x_api_key.as_deref(),
+            api_key.as_deref(),
+        ),
+    )
+}
+
+impl Outgoing {
+    /// Reads `fetch(input, init)`; `signal` replaces the init's signal.
+    pub fn new(
+        input: JsValue,
+        init: &JsValue,
+        signal: &web_sys::AbortSignal,
+        routes: &[Route],
+    ) -> Result<Outgoing, JsValue> {
+        let request = input.dyn_ref::<web_sys::Request>().cloned();
+        let url = match &request {
+            Some(r) => r.url(),
+            None => input
+                .as_string()
+                .or_else(|| get(&input, "href").as_string())
+                .unwrap_or_default(),
+        };
+        let init_copy = Object::new();
+        if init.is_object() {
+            Object::assign(&init_copy, init.unchecked_ref());
+        }
+        Reflect::set(&init_copy, &"signal".into(), signal)?;
+        let body = get(init, "body");
+        let replayable = !get(&body, "getReader").is_function();
+
+        // The headers that go out: the init's, else the Request's.
+        let given = get(init, "headers");
+        let headers: web_sys::Headers = match (&request, given.is_undefined()) {
+            (Some(r), true) => r.headers(),
+            _ if given.is_undefined() => web_sys::Headers::new()?,
+            _ => construct("Headers", &Array::of1(&given))?.unchecked_into(),
+        };
+        let mut targets = vec![Target {
+            key: key_of(&url, &headers),
+            url: url.clone(),
+            changes: None,
+        }];
+        for route in routes {
+            targets.push(Self::target(&url, &headers, &body, route)?);
+        }
+        Ok(Outgoing {
+            input,
+            request,
+            init: init_copy,
+            targets,
+            replayable,
+        })
+    }
+
+    fn target(
+        url: &str,
+        headers: &web_sys::Headers,
+        body: &JsValue,
+        route: &Route,
+    ) -> Result<Target, JsValue> {
+        let url = match &route.base_url {
+            Some(base) => format!(
+                "{}{}",
+                base.trim_end_matches('/'),
+                &url[origin_of(url).len()..]
+            ),
+            None => url.to_owned(),
+        };
+        let headers: web_sys::Headers =
+            construct("Headers", &Array::of1(headers))?.unchecked_into();
+        if let Some(key) = &route.api_key {
+            let present: Vec<&str> = KEY_HEADERS
+                .into_iter()
+                .filter(|h| headers.has(h).unwrap_or(false))
+                .collect();
+            for name in &present {
+                let value = if *name == "authorization" {
+                    format!("Bearer {key}")
+                } else {
+                    key.clone()
+                };
+                headers.set(name, &value)?;
+            }
+            if present.is_empty() {
+                headers.set("authorization", &format!("Bearer {key}"))?;
+            }
+        }
+        let body = match (&route.model, body.as_string()) {
+            (Some(model), Some(text)) => with_model(&text, model),
+            _ => None,
+        };
+        Ok(Target {
+            key: key_of(&url, &headers),
+            url,
+            changes: Some((headers, body)),
+        })
+    }
+
+    /// How many routes: 1 plus the fallbacks.
+    pub fn routes(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// The limit key of a route (origin + a hash of its API key).
+    pub fn key(&self, route: usize) -> LimitKey {
+        self.targets[route.min(self.targets.len() - 1)].key
+    }
+
+    /// The URL a route sends to.
+    pub fn url(&self, route: usize) -> &str {
+        &self.targets[route.min(self.targets.len() - 1)].url
+    }
+
+    /// A fresh `(input, init)` for one attempt on `route`.
+    pub fn build(&self, route: usize) -> Result<(JsValue, JsValue), JsValue> {
+        let target = &self.targets[route.min(self.targets.len() - 1)];
+        let Some((headers, body)) = &target.changes else {
+            let input = match &self.request {
+                Some(r) => web_sys::Request::clone(r)?.into(),
+                None => self.input.clone(),
+            };
+            return Ok((input, self.init.clone().into()));
+        };
+        let init = Object::assign(&Object::new(), &self.init);
+        Reflect::set(&init, &"headers".into(), headers)?;
+        if let Some(body) = body {
+            Reflect::set(&init, &"body".into(), &body.into())?;
+        }
+        let input = match &self.request {
+            Some(r) => {
+                let copy: JsValue = web_sys::Request::clone(r)?.into();
+                construct("Request", &Array::of2(&target.url.clone().into(), &copy))?
+            }
+            None => target.url.clone().into(),
+        };
+        Ok((input, init.into()))
+    }
+}
+
+/// The JSON body with its `model` replaced, or `None` if it has none.
+fn with_model(text: &str, model: &str) -> Option<String> {
+    let value = JSON::parse(text).ok()?;
+    if !value.is_object() || get(&value, "model").is_undefined() {
+        return None;
+    }
+    Reflect::set(&value, &"model".into(), &model.into()).ok()?;
+    JSON::stringify(&value).ok().map(String::from)
+}
