@@ -141,6 +141,8 @@ export interface AttemptEvent {
   elapsedMs: number;
   /** The request URL, with secret query values masked. */
   url: string;
+  /** Which route answered: 0 is the request as sent, 1.. the fallback routes in order. */
+  route: number;
   classification: Classification;
 }
 
@@ -152,7 +154,8 @@ export type StopReason =
   | 'retry_after_too_long'
   | 'deadline'
   | 'body_not_replayable'
-  | 'retry_budget_empty';
+  | 'retry_budget_empty'
+  | 'breaker_open';
 
 /** Passed to `onQuotaExhausted`. Never holds the API key. */
 export interface QuotaInfo {
@@ -160,6 +163,33 @@ export interface QuotaInfo {
   /** The request URL, with secret query values masked. */
   url: string;
   attempt: number;
+  /** The route that was out of quota (0: the request as sent). */
+  route: number;
+  /**
+   * `false` for a quota response from the server (alert on these); `true` when the
+   * open quota breaker answered without a network call (a fallback may still be returned).
+   */
+  breakerOpen: boolean;
+}
+
+/** A fallback route, used when the routes before it are out of quota. */
+export interface Route {
+  /** Replaces the API key (the Authorization bearer, `x-api-key` or `api-key` header). */
+  apiKey?: string;
+  /** Replaces the scheme, host and port of the URL; the path is kept. */
+  baseURL?: string;
+  /** Replaces `model` in a JSON string body. */
+  model?: string;
+}
+
+/** The retry budget: retries cost tokens, successes refund them (AWS SDK "standard" retry quota). */
+export interface RetryBudgetOptions {
+  /** @default 500 */
+  capacity?: number;
+  /** Tokens one retry costs. @default 5 */
+  retryCost?: number;
+  /** Tokens a success refunds. @default 1 */
+  refund?: number;
 }
 
 /** Options of `createFetch()`. Unknown keys and wrong types throw. */
@@ -193,16 +223,58 @@ export interface RatewiseOptions {
   fetch?: typeof fetch;
   /** How much of an error body is read to classify it, bytes. @default 65536 */
   maxErrorBodyBytes?: number;
+  /** Calls in flight at once; more wait in a FIFO queue. @default Infinity */
+  maxConcurrency?: number;
+  /** Calls that may wait for a slot; more reject with QueueFullError. @default Infinity */
+  maxQueue?: number;
+  /**
+   * Pace attempts from the rate-limit headers of every response (2xx included), per
+   * origin and API key, instead of learning the limit from 429s. @default true
+   */
+  throttle?: boolean;
+  /** The retry budget, or `false` to retry without one. @default { capacity: 500, retryCost: 5, refund: 1 } */
+  retryBudget?: boolean | RetryBudgetOptions;
+  /**
+   * After a quota failure, calls with the same origin and key fail at once for this
+   * long (same classification, no network call); then one probe is let through. @default 300000
+   */
+  quotaCooldownMs?: number;
+  /** Fallback routes, tried in order when the one before is out of quota or its breaker is open. */
+  routes?: Route[];
 }
 
 /** Counters over the life of one `createFetch()` instance. */
 export interface RatewiseStats {
   calls: number;
+  /** Attempts, including those answered by the open quota breaker. */
   attempts: number;
   retries: number;
+  /** Time slept before retries, ms. */
   waitedMs: number;
   byKind: Partial<Record<Kind, number>>;
   byStop: Partial<Record<StopReason, number>>;
+  /** Requests that went to the network. */
+  networkCalls: number;
+  /** Attempts answered by the open quota breaker. */
+  shortCircuits: number;
+  /** Time waited for the proactive throttle, ms. */
+  throttledMs: number;
+  /** Calls that waited for a concurrency slot. */
+  queued: number;
+  /** Final answers per route (0: the request as sent). */
+  byRoute: number[];
+}
+
+/** One key's quota breaker, for a health endpoint. Never holds the key. */
+export interface BreakerState {
+  /** 8 hex characters of a hash of the origin and API key. */
+  key: string;
+  state: 'open' | 'half_open';
+  openedAtMs: number;
+  /** When the next probe may go. */
+  retryAtMs: number;
+  /** Trips in a row since the key last worked. */
+  trips: number;
 }
 
 /** A `fetch` that routes every failure by its classification. */
@@ -210,6 +282,10 @@ export interface RatewiseFetch {
   (input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
   /** Counts per kind, retries and total time waited. */
   stats(): RatewiseStats;
+  /** The keys whose quota breaker is open or probing (empty when all is well). */
+  breaker(): BreakerState[];
+  /** Closes every quota breaker, e.g. once billing is fixed. */
+  resetBreaker(): void;
 }
 
 /**
