@@ -79,7 +79,7 @@ pub fn parse(body: &str) -> Option<ErrorBody> {
         Some(err @ Value::Object(_)) => Some(from_error_object(root, err)),
         // Proxies: {"error": "Too many requests"}.
         Some(Value::String(message)) => Some(ErrorBody {
-            message: Some(message.clone()),
+            message: Some(message.to_string()),
             ..ErrorBody::default()
         }),
         // Bare {"message": "..."} bodies.
@@ -95,8 +95,8 @@ pub fn parse(body: &str) -> Option<ErrorBody> {
 
 fn from_error_object(root: &Value, err: &Value) -> ErrorBody {
     let text = |v: Option<&Value>| match v {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.clone()),
+        Some(Value::String(s)) => Some(s.to_string()),
+        Some(Value::Number(n)) => Some((*n).to_owned()),
         _ => None,
     };
     let status = err.get("status").and_then(Value::as_str);

@@ -3,7 +3,7 @@
 //! failure and no network call, until a single probe after a cooldown shows
 //! the quota is back.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
@@ -43,7 +43,7 @@ struct Tripped<F> {
 #[derive(Debug)]
 pub struct QuotaBreaker<F> {
     cooldown_ms: f64,
-    open: HashMap<LimitKey, Tripped<F>>,
+    open: BTreeMap<LimitKey, Tripped<F>>,
 }
 
 impl<F> Default for QuotaBreaker<F> {
@@ -64,7 +64,7 @@ impl<F> QuotaBreaker<F> {
         };
         QuotaBreaker {
             cooldown_ms,
-            open: HashMap::new(),
+            open: BTreeMap::new(),
         }
     }
 
@@ -133,9 +133,9 @@ impl<F> QuotaBreaker<F> {
     /// Every tripped key, sorted by key, for a health endpoint.
     pub fn states(&self, now_ms: f64) -> Vec<BreakerState> {
         let now_ms = sane(now_ms);
-        let mut open: Vec<_> = self.open.iter().collect();
-        open.sort_by_key(|(key, _)| **key);
-        open.into_iter()
+        // A BTreeMap iterates in key order.
+        self.open
+            .iter()
             .map(|(key, t)| {
                 let half_open = t.probing || now_ms >= t.retry_at_ms;
                 BreakerState {

@@ -3,31 +3,34 @@
 //! Error bodies are tiny and only a few string fields matter, so this keeps
 //! numbers as their source text and never converts them to floats: that
 //! keeps float parsing and formatting (and serde_json) out of the `.wasm`.
+//! Strings without escapes are borrowed from the input, not copied.
 //! Nesting deeper than [`MAX_DEPTH`] is rejected rather than recursed into.
+
+use std::borrow::Cow;
 
 /// The deepest nesting accepted; real error bodies use four levels.
 pub const MAX_DEPTH: usize = 32;
 
-/// A parsed JSON value. Numbers keep their source text.
+/// A parsed JSON value, borrowing from the text it was parsed from.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub enum Value<'a> {
     /// `null`
     Null,
     /// `true` / `false`
     Bool(bool),
     /// A number, as written (`429`, `1.5e3`).
-    Number(String),
+    Number(&'a str),
     /// A string, unescaped.
-    String(String),
+    String(Cow<'a, str>),
     /// An array.
-    Array(Vec<Value>),
+    Array(Vec<Value<'a>>),
     /// An object, in source order.
-    Object(Vec<(String, Value)>),
+    Object(Vec<(Cow<'a, str>, Value<'a>)>),
 }
 
-impl Value {
+impl<'a> Value<'a> {
     /// The member `key` of an object.
-    pub fn get(&self, key: &str) -> Option<&Value> {
+    pub fn get(&self, key: &str) -> Option<&Value<'a>> {
         match self {
             Value::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
@@ -43,7 +46,7 @@ impl Value {
     }
 
     /// The items, if this is an array.
-    pub fn as_array(&self) -> Option<&[Value]> {
+    pub fn as_array(&self) -> Option<&[Value<'a>]> {
         match self {
             Value::Array(items) => Some(items),
             _ => None,
@@ -52,49 +55,50 @@ impl Value {
 }
 
 /// Parses a complete JSON text; `None` for anything malformed or too deep.
-pub fn parse(text: &str) -> Option<Value> {
-    let mut p = Parser {
-        bytes: text.as_bytes(),
-        pos: 0,
-    };
+pub fn parse(text: &str) -> Option<Value<'_>> {
+    let mut p = Parser { text, pos: 0 };
     let value = p.value(0)?;
     p.skip_ws();
-    (p.pos == p.bytes.len()).then_some(value)
+    (p.pos == text.len()).then_some(value)
 }
 
 struct Parser<'a> {
-    bytes: &'a [u8],
+    text: &'a str,
     pos: usize,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
     fn skip_ws(&mut self) {
-        while matches!(self.bytes.get(self.pos), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.pos += 1;
         }
     }
 
     fn eat(&mut self, byte: u8) -> bool {
         self.skip_ws();
-        let hit = self.bytes.get(self.pos) == Some(&byte);
+        let hit = self.peek() == Some(byte);
         self.pos += usize::from(hit);
         hit
     }
 
-    fn literal(&mut self, word: &str, value: Value) -> Option<Value> {
+    fn literal(&mut self, word: &str, value: Value<'a>) -> Option<Value<'a>> {
         let end = self.pos + word.len();
-        (self.bytes.get(self.pos..end)? == word.as_bytes()).then(|| {
+        (self.text.as_bytes().get(self.pos..end)? == word.as_bytes()).then(|| {
             self.pos = end;
             value
         })
     }
 
-    fn value(&mut self, depth: usize) -> Option<Value> {
+    fn value(&mut self, depth: usize) -> Option<Value<'a>> {
         if depth > MAX_DEPTH {
             return None;
         }
         self.skip_ws();
-        match *self.bytes.get(self.pos)? {
+        match self.peek()? {
             b'{' => self.object(depth),
             b'[' => self.array(depth),
             b'"' => self.string().map(Value::String),
@@ -106,7 +110,7 @@ impl Parser<'_> {
         }
     }
 
-    fn object(&mut self, depth: usize) -> Option<Value> {
+    fn object(&mut self, depth: usize) -> Option<Value<'a>> {
         self.pos += 1;
         let mut members = Vec::new();
         if self.eat(b'}') {
@@ -128,7 +132,7 @@ impl Parser<'_> {
         }
     }
 
-    fn array(&mut self, depth: usize) -> Option<Value> {
+    fn array(&mut self, depth: usize) -> Option<Value<'a>> {
         self.pos += 1;
         let mut items = Vec::new();
         if self.eat(b']') {
@@ -145,40 +149,56 @@ impl Parser<'_> {
         }
     }
 
-    fn number(&mut self) -> Option<Value> {
+    fn number(&mut self) -> Option<Value<'a>> {
         let start = self.pos;
         while matches!(
-            self.bytes.get(self.pos),
+            self.peek(),
             Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
         ) {
             self.pos += 1;
         }
-        let text = std::str::from_utf8(&self.bytes[start..self.pos]).ok()?;
-        let digits_ok = text.bytes().any(|b| b.is_ascii_digit());
-        digits_ok.then(|| Value::Number(text.to_owned()))
+        let text = self.text.get(start..self.pos)?;
+        text.bytes()
+            .any(|b| b.is_ascii_digit())
+            .then_some(Value::Number(text))
     }
 
     fn hex4(&mut self) -> Option<u32> {
-        let digits = std::str::from_utf8(self.bytes.get(self.pos..self.pos + 4)?).ok()?;
+        let digits = self.text.get(self.pos..self.pos + 4)?;
         self.pos += 4;
         u32::from_str_radix(digits, 16).ok()
     }
 
-    fn string(&mut self) -> Option<String> {
-        if self.bytes.get(self.pos) != Some(&b'"') {
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        if self.peek() != Some(b'"') {
             return None;
         }
         self.pos += 1;
-        let mut out = Vec::new();
+        let start = self.pos;
+        // Fast path: without escapes the string is a slice of the input.
         loop {
-            let byte = *self.bytes.get(self.pos)?;
-            self.pos += 1;
-            match byte {
-                b'"' => return String::from_utf8(out).ok(),
-                b'\\' => {
-                    let escaped = *self.bytes.get(self.pos)?;
+            match self.peek()? {
+                b'"' => {
+                    let s = self.text.get(start..self.pos)?;
                     self.pos += 1;
-                    let c = match escaped {
+                    return Some(Cow::Borrowed(s));
+                }
+                b'\\' => break,
+                0..=0x1f => return None,
+                _ => self.pos += 1,
+            }
+        }
+        let mut out = String::from(self.text.get(start..self.pos)?);
+        loop {
+            let rest = self.text.get(self.pos..)?;
+            let c = rest.chars().next()?;
+            self.pos += c.len_utf8();
+            match c {
+                '"' => return Some(Cow::Owned(out)),
+                '\\' => {
+                    let escaped = self.peek()?;
+                    self.pos += 1;
+                    out.push(match escaped {
                         b'"' => '"',
                         b'\\' => '\\',
                         b'/' => '/',
@@ -189,12 +209,10 @@ impl Parser<'_> {
                         b't' => '\t',
                         b'u' => self.unicode_escape()?,
                         _ => return None,
-                    };
-                    let mut buf = [0; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                    });
                 }
-                0..=0x1f => return None,
-                _ => out.push(byte),
+                '\0'..='\u{1f}' => return None,
+                c => out.push(c),
             }
         }
     }
@@ -205,7 +223,7 @@ impl Parser<'_> {
             // A lone low surrogate becomes U+FFFD rather than an error.
             return Some(char::from_u32(first).unwrap_or('\u{FFFD}'));
         }
-        if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
+        if self.text.as_bytes().get(self.pos..self.pos + 2) != Some(b"\\u") {
             return Some('\u{FFFD}');
         }
         self.pos += 2;
@@ -226,7 +244,16 @@ mod tests {
         let v = parse(r#" {"error": {"message": "a\"b\u00e9\ud83d\ude00", "code": 429, "param": null, "ok": [true, false, -1.5e3]}} "#).unwrap();
         let e = v.get("error").unwrap();
         assert_eq!(e.get("message").and_then(Value::as_str), Some("a\"bé😀"));
-        assert_eq!(e.get("code"), Some(&Value::Number("429".into())));
+        assert_eq!(e.get("code"), Some(&Value::Number("429")));
+        assert!(
+            matches!(e.get("message"), Some(Value::String(Cow::Owned(_)))),
+            "escaped strings are unescaped copies"
+        );
+        let plain = parse(r#"{"a":"borrowed"}"#).unwrap();
+        assert!(matches!(
+            plain.get("a"),
+            Some(Value::String(Cow::Borrowed("borrowed")))
+        ));
         assert_eq!(e.get("param"), Some(&Value::Null));
         assert_eq!(
             e.get("ok").and_then(Value::as_array).map(<[Value]>::len),

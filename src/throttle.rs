@@ -3,7 +3,7 @@
 //! it does not hit the limit. Callers waiting on an exhausted window are
 //! paced across the following windows rather than all woken at the reset.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use crate::duration::clamp_ms;
 use crate::headers::{Limits, Window};
@@ -100,7 +100,7 @@ impl WindowState {
 /// each request.
 #[derive(Debug, Clone, Default)]
 pub struct Throttle {
-    keys: HashMap<LimitKey, [WindowState; 4]>,
+    keys: BTreeMap<LimitKey, [WindowState; 4]>,
 }
 
 impl Throttle {

@@ -1,6 +1,5 @@
 //! The JavaScript this crate imports, and small conversion helpers.
 
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -19,6 +18,76 @@ extern "C" {
     pub fn js_string(value: &JsValue) -> String;
 }
 
+#[wasm_bindgen(module = "/js/convert.js")]
+extern "C" {
+    /// classify()'s input as `[status, statusField, headers, body, url, now, errorName, errorMessage]`.
+    #[wasm_bindgen(js_name = readClassifyInput, catch)]
+    pub fn read_classify_input(input: &JsValue) -> Result<js_sys::Array, JsValue>;
+    /// Headers in any accepted form as "name\nvalue\n…".
+    #[wasm_bindgen(js_name = flattenHeaders, catch)]
+    pub fn flatten_headers(headers: &JsValue, field: &str) -> Result<String, JsValue>;
+    #[wasm_bindgen(js_name = classification)]
+    #[allow(clippy::too_many_arguments)]
+    fn make_classification(
+        kind: &JsValue,
+        action: &JsValue,
+        retry_after_ms: Option<f64>,
+        provider: &JsValue,
+        status: u16,
+        code: Option<String>,
+        error_type: Option<String>,
+        message: Option<String>,
+        limits: Option<Box<[f64]>>,
+        reason: &JsValue,
+    ) -> JsValue;
+}
+
+/// A JS string for a `'static` name, made once and reused.
+fn interned(name: &'static str) -> JsValue {
+    JsValue::from_str(wasm_bindgen::intern(name))
+}
+
+/// A plain object from `(key, value)` pairs; keys are interned.
+pub fn object(pairs: &[(&'static str, JsValue)]) -> JsValue {
+    let o = js_sys::Object::new();
+    for (key, value) in pairs {
+        // Setting a property on a fresh plain object cannot fail.
+        let _ = js_sys::Reflect::set(&o, &interned(key), value);
+    }
+    o.into()
+}
+
+/// An optional number as a JS number or `null`.
+pub fn number_or_null(n: Option<u64>) -> JsValue {
+    n.map_or(JsValue::NULL, |n| JsValue::from_f64(n as f64))
+}
+
+/// The JavaScript `Classification` object (see `index.d.ts`).
+pub fn classification_js(c: &crate::Classification) -> JsValue {
+    let limits = c.limits.map(|l| {
+        let mut numbers = Vec::with_capacity(12);
+        for w in [l.requests, l.tokens, l.input_tokens, l.output_tokens] {
+            let w = w.unwrap_or_default();
+            for v in [w.limit, w.remaining, w.reset_ms] {
+                numbers.push(v.map_or(f64::NAN, |n| n as f64));
+            }
+        }
+        numbers.into_boxed_slice()
+    });
+    make_classification(
+        &interned(c.kind.as_str()),
+        &interned(c.action.as_str()),
+        c.retry_after_ms.map(|ms| ms as f64),
+        &interned(c.provider.as_str()),
+        c.status,
+        c.code.clone(),
+        c.error_type.clone(),
+        c.message.clone(),
+        limits,
+        &interned(c.reason),
+    )
+}
+
 #[wasm_bindgen(module = "/js/signals.js")]
 extern "C" {
     /// The linked abort signal of one call.
@@ -32,14 +101,6 @@ extern "C" {
     pub fn aborted(this: &Linked) -> js_sys::Promise;
     #[wasm_bindgen(method)]
     pub fn finish(this: &Linked);
-}
-
-/// Serialises a Rust value into a plain JS object (`None` becomes `null`).
-pub fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    let serializer = serde_wasm_bindgen::Serializer::new()
-        .serialize_missing_as_null(true)
-        .serialize_maps_as_objects(true);
-    value.serialize(&serializer).map_err(JsValue::from)
 }
 
 /// A `TypeError` with `message`.

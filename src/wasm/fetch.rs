@@ -5,19 +5,20 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::bindings::{self, get, to_js, type_error};
+use super::bindings::{self, classification_js, get, number_or_null, object, type_error};
 use super::clock::JsClock;
 use super::options::{self, Config};
 use super::request::Outgoing;
 use super::shared::{Shared, SharedBudget};
 use super::transport::FetchTransport;
+use crate::breaker::BreakerState;
 use crate::engine::{self, Attempt, Event, Outcome};
 use crate::policy::{Decision, Stop};
 use crate::provider::redact_url;
+use crate::stats::Stats;
 use crate::{Classification, Kind};
 
 /// Builds the fetch function, with `stats()`, `breaker()` and `resetBreaker()` attached.
@@ -32,13 +33,15 @@ pub fn make(config: Config) -> Function {
     );
     let function: Function = fetch.into_js_value().unchecked_into();
     let s = shared.clone();
-    let stats = Closure::<dyn Fn() -> JsValue>::new(move || {
-        to_js(&*s.stats.borrow()).unwrap_or(JsValue::NULL)
-    });
+    let stats = Closure::<dyn Fn() -> JsValue>::new(move || stats_js(&s.stats.borrow()));
     let s = shared.clone();
     let breaker = Closure::<dyn Fn() -> JsValue>::new(move || {
         let states = s.limiters.borrow().breaker.states(js_sys::Date::now());
-        to_js(&states).unwrap_or(JsValue::NULL)
+        states
+            .iter()
+            .map(breaker_state_js)
+            .collect::<Array>()
+            .into()
     });
     let reset = Closure::<dyn Fn()>::new(move || shared.limiters.borrow_mut().breaker.reset(None));
     // Setting properties on a fresh function cannot fail.
@@ -46,6 +49,44 @@ pub fn make(config: Config) -> Function {
     let _ = Reflect::set(&function, &"breaker".into(), &breaker.into_js_value());
     let _ = Reflect::set(&function, &"resetBreaker".into(), &reset.into_js_value());
     function
+}
+
+fn stats_js(s: &Stats) -> JsValue {
+    let counts = |pairs: Vec<(&'static str, u64)>| {
+        let o = Object::new();
+        for (name, n) in pairs.into_iter().filter(|(_, n)| *n > 0) {
+            let _ = Reflect::set(&o, &name.into(), &(n as f64).into());
+        }
+        JsValue::from(o)
+    };
+    let by_route: Array = s
+        .by_route
+        .iter()
+        .map(|n| JsValue::from_f64(*n as f64))
+        .collect();
+    object(&[
+        ("calls", number_or_null(Some(s.calls))),
+        ("attempts", number_or_null(Some(s.attempts))),
+        ("retries", number_or_null(Some(s.retries))),
+        ("waitedMs", number_or_null(Some(s.waited_ms))),
+        ("byKind", counts(s.kinds().collect())),
+        ("byStop", counts(s.stops().collect())),
+        ("networkCalls", number_or_null(Some(s.network_calls))),
+        ("shortCircuits", number_or_null(Some(s.short_circuits))),
+        ("throttledMs", number_or_null(Some(s.throttled_ms))),
+        ("queued", number_or_null(Some(s.queued))),
+        ("byRoute", by_route.into()),
+    ])
+}
+
+fn breaker_state_js(b: &BreakerState) -> JsValue {
+    object(&[
+        ("key", b.key.as_str().into()),
+        ("state", b.state.into()),
+        ("openedAtMs", b.opened_at_ms.into()),
+        ("retryAtMs", b.retry_at_ms.into()),
+        ("trips", b.trips.into()),
+    ])
 }
 
 async fn call(shared: &Shared, input: JsValue, init: JsValue) -> Result<JsValue, JsValue> {
@@ -218,7 +259,7 @@ fn error(
     set("status", &c.status.into())?;
     set("attempts", &attempts.into())?;
     set("reason", &reason.into())?;
-    set("classification", &to_js(c)?)?;
+    set("classification", &classification_js(c))?;
     set(
         "retryAfterMs",
         &c.retry_after_ms
@@ -235,19 +276,6 @@ fn error(
 /// Hooks observe; an exception thrown by one is ignored so that telemetry
 /// never breaks a request.
 fn observe_hooks(config: &Config, e: &Event<'_>, url: &str, route: usize) {
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct AttemptEvent<'a> {
-        attempt: u32,
-        kind: &'static str,
-        decision: &'static str,
-        delay_ms: Option<u64>,
-        stop: Option<&'static str>,
-        elapsed_ms: f64,
-        url: &'a str,
-        route: usize,
-        classification: &'a Classification,
-    }
     if config.on_event.is_none() && config.on_retry.is_none() {
         return;
     }
@@ -255,18 +283,17 @@ fn observe_hooks(config: &Config, e: &Event<'_>, url: &str, route: usize) {
         Decision::Retry { delay_ms } => ("retry", Some(delay_ms), None),
         Decision::Stop(s) => ("stop", None, Some(s.as_str())),
     };
-    let event = AttemptEvent {
-        attempt: e.attempt,
-        kind: e.classification.kind.as_str(),
-        decision,
-        delay_ms,
-        stop,
-        elapsed_ms: e.elapsed_ms,
-        url,
-        route,
-        classification: e.classification,
-    };
-    let Ok(value) = to_js(&event) else { return };
+    let value = object(&[
+        ("attempt", e.attempt.into()),
+        ("kind", e.classification.kind.as_str().into()),
+        ("decision", decision.into()),
+        ("delayMs", number_or_null(delay_ms)),
+        ("stop", stop.map_or(JsValue::NULL, JsValue::from)),
+        ("elapsedMs", e.elapsed_ms.into()),
+        ("url", url.into()),
+        ("route", (route as u32).into()),
+        ("classification", classification_js(e.classification)),
+    ]);
     if let Some(hook) = &config.on_event {
         let _ = hook.call1(&JsValue::UNDEFINED, &value);
     }

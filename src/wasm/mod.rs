@@ -21,7 +21,7 @@ use wasm_bindgen::prelude::*;
 pub fn classify(input: JsValue) -> Result<JsValue, JsValue> {
     let owned = input::ClassifyInput::from_js(&input)?;
     let classification = owned.classify();
-    bindings::to_js(&classification)
+    Ok(bindings::classification_js(&classification))
 }
 
 /// Returns a `fetch` that routes every failure by its classification.

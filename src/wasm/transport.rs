@@ -6,11 +6,10 @@
 use std::cell::Cell;
 
 use js_sys::Promise;
-use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use super::bindings::{self, get, to_js, type_error, Linked};
+use super::bindings::{self, classification_js, get, object, type_error, Linked};
 use super::clock::JsClock;
 use super::input::headers_from_js;
 use super::request::Outgoing;
@@ -52,24 +51,14 @@ impl FetchTransport<'_> {
         let Some(hook) = &self.shared.config.on_quota_exhausted else {
             return Ok(());
         };
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Info<'a> {
-            classification: &'a Classification,
-            url: String,
-            attempt: u32,
-            route: usize,
-            breaker_open: bool,
-        }
         let route = self.route.get();
-        let url = redact_url(self.out.url(route));
-        let info = to_js(&Info {
-            classification: c,
-            url,
-            attempt,
-            route,
-            breaker_open,
-        })?;
+        let info = object(&[
+            ("classification", classification_js(c)),
+            ("url", redact_url(self.out.url(route)).into()),
+            ("attempt", attempt.into()),
+            ("route", (route as u32).into()),
+            ("breakerOpen", breaker_open.into()),
+        ]);
         let mut value = hook.call1(&JsValue::UNDEFINED, &info)?;
         if value.is_instance_of::<Promise>() {
             value = JsFuture::from(value.unchecked_into::<Promise>()).await?;

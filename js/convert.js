@@ -1,0 +1,135 @@
+// Conversion glue for the wasm boundary (internal, not exported by the
+// package). Each field read from Rust costs a boundary crossing and a string
+// copy, so the shapes of JavaScript values are read here, in one call, and
+// results are built here from a few arguments. No decisions are made here:
+// only reading, checking shapes, and building objects.
+
+const MAX_BODY = 65536;
+
+const typeName = (v) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+const oneLine = (s) => String(s).replace(/[\r\n]/g, ' ');
+
+function headerValue(v) {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v.join(', ');
+  return undefined;
+}
+
+/**
+ * Headers in any accepted form (Headers, Map, [name, value] pairs, plain
+ * object) as one string, "name\nvalue\n…". Throws a TypeError naming the field.
+ */
+export function flattenHeaders(h, field) {
+  if (h === undefined || h === null) return '';
+  const parts = [];
+  if (Array.isArray(h) || typeof h.forEach === 'function') {
+    if (typeof h[Symbol.iterator] !== 'function') throw new TypeError(`classify: \`${field}\` is not iterable`);
+    let i = 0;
+    for (const pair of h) {
+      const ok = Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string';
+      const value = ok ? headerValue(pair[1]) : undefined;
+      if (value === undefined) throw new TypeError(`classify: \`${field}[${i}]\` must be a [name, value] pair of strings`);
+      parts.push(oneLine(pair[0]), oneLine(value));
+      i++;
+    }
+  } else if (typeof h === 'object') {
+    for (const name of Object.keys(h)) {
+      const raw = h[name];
+      if (raw === undefined || raw === null) continue;
+      const value = headerValue(raw);
+      if (value === undefined) {
+        throw new TypeError(`classify: \`${field}["${name}"]\` must be a string, got ${typeName(raw)}`);
+      }
+      parts.push(oneLine(name), oneLine(value));
+    }
+  } else {
+    throw new TypeError(
+      `classify: \`${field}\` must be a Headers, a plain object or an array of [name, value] pairs, got ${typeName(h)}`,
+    );
+  }
+  return parts.join('\n');
+}
+
+/** A body as text: strings and bytes as they are, objects as JSON; only the first 64 KiB. */
+function bodyText(b, field) {
+  if (b === undefined || b === null) return '';
+  if (typeof b === 'string') return b.length > MAX_BODY ? b.slice(0, MAX_BODY) : b;
+  if (b instanceof ArrayBuffer || ArrayBuffer.isView(b)) {
+    const bytes = b instanceof ArrayBuffer ? new Uint8Array(b) : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    return new TextDecoder().decode(bytes.subarray(0, MAX_BODY));
+  }
+  if (typeof b === 'object') {
+    let json;
+    try {
+      json = JSON.stringify(b);
+    } catch {
+      throw new TypeError(`classify: \`${field}\` is an object that JSON.stringify cannot serialise`);
+    }
+    return json.slice(0, MAX_BODY);
+  }
+  throw new TypeError(`classify: \`${field}\` must be a string or an object, got ${typeName(b)}`);
+}
+
+/** openai-node keeps the body's inner `error` object; @anthropic-ai/sdk the whole body. */
+function sdkBody(error) {
+  if (error === null || typeof error !== 'object' || Array.isArray(error)) return bodyText(error, 'error');
+  const whole = error.error !== undefined || error.type === 'error';
+  return bodyText(whole ? error : { error }, 'error');
+}
+
+function urlOf(url) {
+  if (url === undefined || url === null) return undefined;
+  if (typeof url === 'string') return url;
+  if (typeof url.href === 'string') return url.href;
+  throw new TypeError(`classify: \`url\` must be a string or URL, got ${typeName(url)}`);
+}
+
+const isError = (v) => v instanceof Error || Object.prototype.toString.call(v) === '[object Error]';
+
+/**
+ * classify()'s input, any accepted form, as
+ * [status, statusField, headers, body, url, now, errorName, errorMessage].
+ */
+export function readClassifyInput(input) {
+  if (input === null || typeof input !== 'object') {
+    throw new TypeError(`classify: input must be an object like { status, headers, body }, got ${typeName(input)}`);
+  }
+  const url = urlOf(input.url);
+  if (input.statusCode !== undefined && input.status === undefined) {
+    // The Vercel AI SDK's APICallError.
+    const headers = flattenHeaders(input.responseHeaders, 'responseHeaders');
+    return [input.statusCode, 'statusCode', headers, bodyText(input.responseBody, 'responseBody'), url, input.now];
+  }
+  if (input.status === undefined || input.status === null) {
+    if (isError(input)) return [undefined, 'status', '', '', url, input.now, String(input.name), String(input.message)];
+    throw new TypeError('classify: `status` is required (a number such as 429)');
+  }
+  const body = input.body !== undefined ? bodyText(input.body, 'body') : sdkBody(input.error);
+  return [input.status, 'status', flattenHeaders(input.headers, 'headers'), body, url, input.now];
+}
+
+const orNull = (x) => (x === undefined || Number.isNaN(x) ? null : x);
+
+function windowAt(a, i) {
+  if (Number.isNaN(a[i]) && Number.isNaN(a[i + 1]) && Number.isNaN(a[i + 2])) return null;
+  return { limit: orNull(a[i]), remaining: orNull(a[i + 1]), resetMs: orNull(a[i + 2]) };
+}
+
+/** A Classification object from its fields; `limits` is 12 numbers (NaN for absent) or undefined. */
+export function classification(kind, action, retryAfterMs, provider, status, code, type, message, limits, reason) {
+  return {
+    kind,
+    action,
+    retryAfterMs: orNull(retryAfterMs),
+    provider,
+    status,
+    code: code ?? null,
+    type: type ?? null,
+    message: message ?? null,
+    limits: limits
+      ? { requests: windowAt(limits, 0), tokens: windowAt(limits, 3), inputTokens: windowAt(limits, 6), outputTokens: windowAt(limits, 9) }
+      : null,
+    reason,
+  };
+}
