@@ -75,24 +75,6 @@ impl Stats {
         self.by_route[route] += 1;
     }
 
-    /// Non-zero attempt counts by kind wire name.
-    pub fn kinds(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        Kind::ALL
-            .iter()
-            .zip(self.by_kind)
-            .map(|(k, n)| (k.as_str(), n))
-            .filter(|(_, n)| *n > 0)
-    }
-
-    /// Non-zero call counts by stop reason.
-    pub fn stops(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        STOPS
-            .iter()
-            .zip(self.by_stop)
-            .map(|(s, n)| (s.as_str(), n))
-            .filter(|(_, n)| *n > 0)
-    }
-
     /// Attempts of one kind.
     pub fn kind(&self, kind: Kind) -> u64 {
         Kind::ALL

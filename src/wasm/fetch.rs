@@ -14,11 +14,9 @@ use super::options::{self, Config};
 use super::request::Outgoing;
 use super::shared::{Shared, SharedBudget};
 use super::transport::FetchTransport;
-use crate::breaker::BreakerState;
 use crate::engine::{self, Attempt, Event, Outcome};
 use crate::policy::{Decision, Stop};
 use crate::provider::redact_url;
-use crate::stats::Stats;
 use crate::{Classification, Kind};
 
 /// Builds the fetch function, with `stats()`, `breaker()` and `resetBreaker()` attached.
@@ -33,15 +31,10 @@ pub fn make(config: Config) -> Function {
     );
     let function: Function = fetch.into_js_value().unchecked_into();
     let s = shared.clone();
-    let stats = Closure::<dyn Fn() -> JsValue>::new(move || stats_js(&s.stats.borrow()));
+    let stats = Closure::<dyn Fn() -> JsValue>::new(move || to_js(&*s.stats.borrow()));
     let s = shared.clone();
     let breaker = Closure::<dyn Fn() -> JsValue>::new(move || {
-        let states = s.limiters.borrow().breaker.states(js_sys::Date::now());
-        states
-            .iter()
-            .map(breaker_state_js)
-            .collect::<Array>()
-            .into()
+        to_js(&s.limiters.borrow().breaker.states(js_sys::Date::now()))
     });
     let reset = Closure::<dyn Fn()>::new(move || shared.limiters.borrow_mut().breaker.reset(None));
     // Setting properties on a fresh function cannot fail.
@@ -51,42 +44,10 @@ pub fn make(config: Config) -> Function {
     function
 }
 
-fn stats_js(s: &Stats) -> JsValue {
-    let counts = |pairs: Vec<(&'static str, u64)>| {
-        let o = Object::new();
-        for (name, n) in pairs.into_iter().filter(|(_, n)| *n > 0) {
-            let _ = Reflect::set(&o, &name.into(), &(n as f64).into());
-        }
-        JsValue::from(o)
-    };
-    let by_route: Array = s
-        .by_route
-        .iter()
-        .map(|n| JsValue::from_f64(*n as f64))
-        .collect();
-    object(&[
-        ("calls", number_or_null(Some(s.calls))),
-        ("attempts", number_or_null(Some(s.attempts))),
-        ("retries", number_or_null(Some(s.retries))),
-        ("waitedMs", number_or_null(Some(s.waited_ms))),
-        ("byKind", counts(s.kinds().collect())),
-        ("byStop", counts(s.stops().collect())),
-        ("networkCalls", number_or_null(Some(s.network_calls))),
-        ("shortCircuits", number_or_null(Some(s.short_circuits))),
-        ("throttledMs", number_or_null(Some(s.throttled_ms))),
-        ("queued", number_or_null(Some(s.queued))),
-        ("byRoute", by_route.into()),
-    ])
-}
-
-fn breaker_state_js(b: &BreakerState) -> JsValue {
-    object(&[
-        ("key", b.key.as_str().into()),
-        ("state", b.state.into()),
-        ("openedAtMs", b.opened_at_ms.into()),
-        ("retryAtMs", b.retry_at_ms.into()),
-        ("trips", b.trips.into()),
-    ])
+/// A serde value as a plain JS object (for the cold paths: stats and breaker states).
+fn to_js<T: serde::Serialize>(value: &T) -> JsValue {
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    value.serialize(&serializer).unwrap_or(JsValue::NULL)
 }
 
 async fn call(shared: &Shared, input: JsValue, init: JsValue) -> Result<JsValue, JsValue> {
