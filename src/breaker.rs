@@ -91,8 +91,14 @@ impl<F> QuotaBreaker<F> {
 
     /// Opens (or, after a probe, re-opens) the breaker for `key` because a
     /// call failed with exhausted quota, for a full cooldown from `now_ms`.
+    ///
+    /// A key that is already open (and not probing) stays as it is: the
+    /// other calls that were in flight when it tripped are the same incident.
     pub fn trip(&mut self, key: LimitKey, failure: F, now_ms: f64) {
         let now_ms = sane(now_ms);
+        if self.open.get(&key).is_some_and(|t| !t.probing) {
+            return;
+        }
         let trips = self.open.get(&key).map_or(0, |t| t.trips);
         let tripped = Tripped {
             failure,

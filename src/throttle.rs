@@ -32,15 +32,28 @@ struct WindowState {
 }
 
 impl WindowState {
-    /// The newest report replaces the old one; only `limit` carries over
-    /// when a response leaves it out.
-    fn observe(&mut self, w: &Window, now: f64) {
+    /// Takes in a server report. The server's remaining count does not
+    /// know about the `in_flight` requests sent since, so they are taken
+    /// off it; and within the same window a report can only lower the local
+    /// count (an older response must not give back slots already handed
+    /// out). A report for a new window replaces the count; `limit` carries
+    /// over when a response leaves it out.
+    fn observe(&mut self, w: &Window, now: f64, in_flight: u64) {
         if let Some(reset) = w.reset_ms {
             self.longest_reset_ms = self.longest_reset_ms.max(reset as f64);
         }
+        let reset_at = w.reset_ms.map(|ms| now + ms as f64);
+        let same_window = match (self.reset_at, reset_at) {
+            (Some(old), Some(new)) => now < old && (new - old).abs() < self.length() / 2.0,
+            _ => false,
+        };
+        let reported = w.remaining.map(|r| r.saturating_sub(in_flight));
         self.limit = w.limit.or(self.limit);
-        self.remaining = w.remaining;
-        self.reset_at = w.reset_ms.map(|ms| now + ms as f64);
+        self.remaining = match (same_window && in_flight > 0, self.remaining, reported) {
+            (true, Some(local), Some(server)) => Some(local.min(server)),
+            _ => reported,
+        };
+        self.reset_at = reset_at;
     }
 
     /// The window's estimated length, ms.
@@ -100,7 +113,14 @@ impl WindowState {
 /// each request.
 #[derive(Debug, Clone, Default)]
 pub struct Throttle {
-    keys: BTreeMap<LimitKey, [WindowState; 4]>,
+    keys: BTreeMap<LimitKey, KeyState>,
+}
+
+/// One key's windows and the requests sent for it that have not answered.
+#[derive(Debug, Clone, Default)]
+struct KeyState {
+    windows: [WindowState; 4],
+    in_flight: u64,
 }
 
 impl Throttle {
@@ -118,16 +138,17 @@ impl Throttle {
         if !valid_time(now_ms) || *limits == Limits::default() {
             return;
         }
-        let states = self.keys.entry(key).or_default();
+        let entry = self.keys.entry(key).or_default();
+        let in_flight = entry.in_flight;
         let windows = [
             limits.requests,
             limits.tokens,
             limits.input_tokens,
             limits.output_tokens,
         ];
-        for (state, window) in states.iter_mut().zip(windows) {
+        for (state, window) in entry.windows.iter_mut().zip(windows) {
             if let Some(window) = window {
-                state.observe(&window, now_ms);
+                state.observe(&window, now_ms, in_flight);
             }
         }
     }
@@ -148,9 +169,15 @@ impl Throttle {
     /// [`crate::duration::MAX_DELAY_MS`]. A NaN, infinite or negative
     /// `now_ms` gives 0 and books nothing.
     pub fn reserve(&mut self, key: LimitKey, now_ms: f64, random: f64) -> u64 {
-        let Some(states) = self.keys.get_mut(&key).filter(|_| valid_time(now_ms)) else {
+        if !valid_time(now_ms) {
             return 0;
-        };
+        }
+        // Every request is counted in flight until `answered`, even for a
+        // key nothing is known about yet: the first answer must not hand
+        // out slots that the requests already on their way will use.
+        let entry = self.keys.entry(key).or_default();
+        entry.in_flight += 1;
+        let states = &mut entry.windows;
         let random = if random.is_finite() {
             random.clamp(0.0, 1.0)
         } else {
@@ -163,6 +190,15 @@ impl Throttle {
         clamp_ms(send_at - now_ms).unwrap_or(0)
     }
 
+    /// A request booked by [`reserve`](Self::reserve) was answered (or
+    /// failed): it is no longer in flight. Call it before
+    /// [`observe`](Self::observe) for that response.
+    pub fn answered(&mut self, key: LimitKey) {
+        if let Some(entry) = self.keys.get_mut(&key) {
+            entry.in_flight = entry.in_flight.saturating_sub(1);
+        }
+    }
+
     /// Drops everything known about `key`.
     pub fn forget(&mut self, key: LimitKey) {
         self.keys.remove(&key);
@@ -171,8 +207,8 @@ impl Throttle {
     /// The smallest local remaining count among `key`'s windows, as of the
     /// last `observe` or `reserve`; for debugging and tests.
     pub fn remaining(&self, key: LimitKey) -> Option<u64> {
-        let states = self.keys.get(&key)?;
-        states.iter().filter_map(|s| s.remaining).min()
+        let entry = self.keys.get(&key)?;
+        entry.windows.iter().filter_map(|s| s.remaining).min()
     }
 }
 
@@ -241,8 +277,44 @@ mod tests {
         assert_eq!([wait(&mut t, 0.0, 0.0), wait(&mut t, 0.0, 0.0)], [0, 0]);
         assert_eq!(t.remaining(k()), Some(0));
         assert_eq!(wait(&mut t, 0.0, 0.0), 60_000, "the third waits");
+        (0..3).for_each(|_| t.answered(k()));
         t.observe(k(), &requests(Some(10), 5, 59_000), T0 + 1.0);
-        assert_eq!(t.remaining(k()), Some(5), "the newest report wins");
+        assert_eq!(
+            t.remaining(k()),
+            Some(5),
+            "with nothing in flight the newest report wins"
+        );
+    }
+
+    #[test]
+    fn the_first_answer_does_not_hand_out_slots_already_in_use() {
+        let mut t = Throttle::new();
+        // Ten requests go out before anything is known.
+        assert!((0..10).all(|_| wait(&mut t, 0.0, 0.0) == 0));
+        t.answered(k());
+        // The first answer says 9 left, but the other 9 are on their way.
+        t.observe(k(), &requests(Some(10), 9, 1_000), T0 + 50.0);
+        assert_eq!(t.remaining(k()), Some(0));
+        assert_eq!(
+            wait(&mut t, 50.0, 0.0),
+            1_000,
+            "the eleventh waits for the reset"
+        );
+    }
+
+    #[test]
+    fn an_older_report_cannot_give_back_booked_slots() {
+        let mut t = throttle(requests(Some(10), 3, 1_000));
+        assert!((0..3).all(|_| wait(&mut t, 0.0, 0.0) == 0));
+        assert_eq!(t.remaining(k()), Some(0));
+        t.answered(k());
+        // A response sent before the three were booked says 5 left.
+        t.observe(k(), &requests(Some(10), 5, 990), T0 + 10.0);
+        assert_eq!(t.remaining(k()), Some(0));
+        assert!(
+            wait(&mut t, 10.0, 0.0) >= 980,
+            "no double booking of the window"
+        );
     }
 
     #[test]
@@ -317,6 +389,7 @@ mod tests {
         }
         for step in 1..=4 {
             let at = T0 + 1_000.0 * f64::from(step);
+            t.answered(k());
             t.observe(k(), &requests(Some(2), 1, 1_000), at);
         }
         assert_eq!(wait(&mut t, 4_000.0, 0.0), 0);

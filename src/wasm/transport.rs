@@ -183,19 +183,33 @@ impl Transport for FetchTransport<'_> {
         };
         let route = self.route.get();
         let key = self.out.key(route);
-        // The throttle: wait for this caller's share of the window.
-        if shared.config.throttle {
-            let delay = shared.limiters.borrow_mut().throttle.reserve(
-                key,
-                js_sys::Date::now(),
-                js_sys::Math::random(),
-            );
+        // The throttle: wait for this caller's share of the window. The
+        // request counts as in flight from its booking to its answer.
+        let throttled = shared.config.throttle;
+        let answered = || {
+            if throttled {
+                shared.limiters.borrow_mut().throttle.answered(key);
+            }
+        };
+        if throttled {
+            let now = js_sys::Date::now();
+            let delay =
+                shared
+                    .limiters
+                    .borrow_mut()
+                    .throttle
+                    .reserve(key, now, js_sys::Math::random());
             if delay > 0 {
                 shared.stats.borrow_mut().throttled_ms += delay;
-                self.clock.sleep_abortable(delay).await?;
+                if let Err(reason) = self.clock.sleep_abortable(delay).await {
+                    answered();
+                    return Err(reason);
+                }
             }
         }
-        let (attempt_result, snapshot) = self.fetch_once(route).await?;
+        let fetched = self.fetch_once(route).await;
+        answered();
+        let (attempt_result, snapshot) = fetched?;
         self.answered.set(route);
         let now = js_sys::Date::now();
         let classification = attempt_result.classification().clone();
