@@ -24,8 +24,11 @@ if [[ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $bindgen_
 fi
 
 if [[ ! -d node_modules/binaryen || package.json -nt node_modules/.package-lock.json ]]; then
-  step "npm ci (binaryen's wasm-opt, workerd, playwright-core, esbuild, and the clients we test against)"
-  npm ci --no-audit --no-fund
+  step "npm install (binaryen's wasm-opt, workerd, playwright-core, esbuild, and the clients we test against)"
+  # Not `npm ci`: the registry here lacks workerd's darwin/windows optional
+  # packages, which `npm ci` insists on; `npm install` follows the lock file
+  # for everything that exists and leaves it unchanged.
+  npm install --no-audit --no-fund
 fi
 
 if (( want_browser )) && ! { command -v chromium && command -v chromedriver; } >/dev/null; then
