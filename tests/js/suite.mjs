@@ -309,6 +309,31 @@ export const tests = [
     equal([res.status, (await res.json()).model], [200, 'replay-check-model'], 'the retry carried the body');
   }],
 
+  ['every replayable body type is sent again in full on a retry', async ({ ratewise, mock }) => {
+    const text = '{"model":"replay-check-model","messages":[]}';
+    const bodies = {
+      string: () => text,
+      ArrayBuffer: () => new TextEncoder().encode(text).buffer,
+      Uint8Array: () => new TextEncoder().encode(text),
+      Blob: () => new Blob([text]),
+      URLSearchParams: () => new URLSearchParams({ model: 'replay-check-model' }),
+      FormData: () => {
+        const form = new FormData();
+        form.append('model', 'replay-check-model');
+        return form;
+      },
+    };
+    const fetch = ratewise.createFetch({ baseDelayMs: 1 });
+    for (const [name, make] of Object.entries(bodies)) {
+      await mock.reset();
+      await mock.script(['server_error']);
+      const res = await fetch(mock.chat, { method: 'POST', body: make() });
+      equal(res.status, 200, `${name}: status after the retry`);
+      const [first, second] = (await mock.stats()).log.map((entry) => entry.bytes);
+      check(first > 0 && first === second, `${name}: bodies of ${first} and ${second} bytes`);
+    }
+  }],
+
   ['network errors are retried, then rethrown as fetch would', async ({ ratewise }) => {
     // Nothing listens on port 1. Whatever this runtime's fetch rejects with
     // (TypeError in Node and browsers, Error in workerd), so does ratewise's.

@@ -821,7 +821,14 @@ function recordRequest(state, ctx, status) {
   s.requests += 1;
   s.byStatus[status] = (s.byStatus[status] || 0) + 1;
   s.byPath[ctx.path] = (s.byPath[ctx.path] || 0) + 1;
-  s.log.push({ t: ctx.started - state.startedAt, method: ctx.method, path: ctx.path, status, key: ctx.key ? hashKey(ctx.key) : null });
+  s.log.push({
+    t: ctx.started - state.startedAt,
+    method: ctx.method,
+    path: ctx.path,
+    status,
+    bytes: ctx.bytes ?? 0, // request body size: shows a replayed body was not re-sent empty
+    key: ctx.key ? hashKey(ctx.key) : null,
+  });
   if (s.log.length > LOG_CAP) s.log.shift();
   if (!state.config.quiet) process.stderr.write(`[mock] ${ctx.method} ${ctx.path} -> ${status || 'no response'}\n`);
 }
@@ -910,8 +917,10 @@ async function streamCompletion(state, res, response, ctx) {
 
 async function handleLlm(state, req, res, route, url) {
   const started = Date.now();
-  const body = parseLenient(await readBody(req));
+  const raw = await readBody(req);
+  const body = parseLenient(raw);
   const ctx = {
+    bytes: Buffer.byteLength(raw),
     provider: route.provider,
     model: route.model || (typeof body.model === 'string' && body.model) || DEFAULT_MODEL[route.provider],
     stream: body.stream === true,
