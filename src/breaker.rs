@@ -3,11 +3,9 @@
 //! failure and no network call, until a single probe after a cooldown shows
 //! the quota is back.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
-use crate::limit_key::LimitKey;
+use crate::limit_key::{KeyMap, LimitKey};
 
 /// How long a tripped breaker stays open before one probe may go, ms (5 min).
 pub const DEFAULT_COOLDOWN_MS: f64 = 300_000.0;
@@ -43,7 +41,7 @@ struct Tripped<F> {
 #[derive(Debug)]
 pub struct QuotaBreaker<F> {
     cooldown_ms: f64,
-    open: BTreeMap<LimitKey, Tripped<F>>,
+    open: KeyMap<Tripped<F>>,
 }
 
 impl<F> Default for QuotaBreaker<F> {
@@ -64,7 +62,7 @@ impl<F> QuotaBreaker<F> {
         };
         QuotaBreaker {
             cooldown_ms,
-            open: BTreeMap::new(),
+            open: KeyMap::default(),
         }
     }
 
@@ -139,7 +137,7 @@ impl<F> QuotaBreaker<F> {
     /// Every tripped key, sorted by key, for a health endpoint.
     pub fn states(&self, now_ms: f64) -> Vec<BreakerState> {
         let now_ms = sane(now_ms);
-        // A BTreeMap iterates in key order.
+        // A KeyMap iterates in key order.
         self.open
             .iter()
             .map(|(key, t)| {

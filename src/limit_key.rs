@@ -62,6 +62,76 @@ pub fn api_key_from_headers<'a>(
         .find(|key| !key.is_empty())
 }
 
+/// A small map from [`LimitKey`] to `V`, kept as a sorted `Vec`.
+///
+/// An instance talks to a handful of keys, so a sorted vector is as fast as
+/// a tree or hash map here, iterates in key order, and keeps their code out
+/// of the `.wasm`.
+#[derive(Debug, Clone)]
+pub struct KeyMap<V>(Vec<(LimitKey, V)>);
+
+impl<V> Default for KeyMap<V> {
+    fn default() -> Self {
+        KeyMap(Vec::new())
+    }
+}
+
+impl<V> KeyMap<V> {
+    fn position(&self, key: &LimitKey) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.cmp(key))
+    }
+
+    /// The value for `key`.
+    pub fn get(&self, key: &LimitKey) -> Option<&V> {
+        self.position(key).ok().map(|i| &self.0[i].1)
+    }
+
+    /// The value for `key`, mutably.
+    pub fn get_mut(&mut self, key: &LimitKey) -> Option<&mut V> {
+        self.position(key).ok().map(|i| &mut self.0[i].1)
+    }
+
+    /// Sets the value for `key`.
+    pub fn insert(&mut self, key: LimitKey, value: V) {
+        match self.position(&key) {
+            Ok(i) => self.0[i].1 = value,
+            Err(i) => self.0.insert(i, (key, value)),
+        }
+    }
+
+    /// The value for `key`, inserting `V::default()` first if absent.
+    pub fn entry_or_default(&mut self, key: LimitKey) -> &mut V
+    where
+        V: Default,
+    {
+        let i = match self.position(&key) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, (key, V::default()));
+                i
+            }
+        };
+        &mut self.0[i].1
+    }
+
+    /// Removes `key`.
+    pub fn remove(&mut self, key: &LimitKey) {
+        if let Ok(i) = self.position(key) {
+            self.0.remove(i);
+        }
+    }
+
+    /// Removes every key.
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// Every entry, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&LimitKey, &V)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +191,29 @@ mod tests {
         assert_eq!(f(Some("Bearersk-1"), None, None), None);
         assert_eq!(f(Some("sk-1"), Some("  "), None), None);
         assert_eq!(f(None, None, None), None);
+    }
+
+    #[test]
+    fn key_map_keeps_keys_sorted_and_unique() {
+        let keys: Vec<LimitKey> = (0..5)
+            .map(|i| LimitKey::new("https://a", Some(&format!("k{i}"))))
+            .collect();
+        let mut m = KeyMap::default();
+        for (i, k) in keys.iter().enumerate().rev() {
+            m.insert(*k, i);
+        }
+        m.insert(keys[2], 20);
+        *m.entry_or_default(keys[1]) += 100;
+        m.remove(&keys[3]);
+        let listed: Vec<LimitKey> = m.iter().map(|(k, _)| *k).collect();
+        let mut sorted = listed.clone();
+        sorted.sort();
+        assert_eq!(listed, sorted);
+        assert_eq!(
+            (m.get(&keys[2]), m.get(&keys[1]), m.get(&keys[3])),
+            (Some(&20), Some(&101), None)
+        );
+        m.clear();
+        assert_eq!(m.iter().count(), 0);
     }
 }

@@ -3,11 +3,9 @@
 //! it does not hit the limit. Callers waiting on an exhausted window are
 //! paced across the following windows rather than all woken at the reset.
 
-use std::collections::BTreeMap;
-
 use crate::duration::clamp_ms;
 use crate::headers::{Limits, Window};
-use crate::limit_key::LimitKey;
+use crate::limit_key::{KeyMap, LimitKey};
 
 /// The shortest window length assumed, ms: a window's length is estimated
 /// as the longest reset seen for it, but never less than this.
@@ -113,7 +111,7 @@ impl WindowState {
 /// each request.
 #[derive(Debug, Clone, Default)]
 pub struct Throttle {
-    keys: BTreeMap<LimitKey, KeyState>,
+    keys: KeyMap<KeyState>,
 }
 
 /// One key's windows and the requests sent for it that have not answered.
@@ -138,7 +136,7 @@ impl Throttle {
         if !valid_time(now_ms) || *limits == Limits::default() {
             return;
         }
-        let entry = self.keys.entry(key).or_default();
+        let entry = self.keys.entry_or_default(key);
         let in_flight = entry.in_flight;
         let windows = [
             limits.requests,
@@ -175,7 +173,7 @@ impl Throttle {
         // Every request is counted in flight until `answered`, even for a
         // key nothing is known about yet: the first answer must not hand
         // out slots that the requests already on their way will use.
-        let entry = self.keys.entry(key).or_default();
+        let entry = self.keys.entry_or_default(key);
         entry.in_flight += 1;
         let states = &mut entry.windows;
         let random = if random.is_finite() {

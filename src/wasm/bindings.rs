@@ -42,9 +42,24 @@ extern "C" {
     ) -> JsValue;
 }
 
-/// A JS string for a `'static` name, made once and reused.
-fn interned(name: &'static str) -> JsValue {
-    JsValue::from_str(wasm_bindgen::intern(name))
+thread_local! {
+    /// JS strings made for `'static` names, by the name's address.
+    static INTERNED: std::cell::RefCell<Vec<((usize, usize), JsValue)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A JS string for a `'static` name, made once and reused: copying a string
+/// across the boundary costs more than finding it among a few dozen.
+pub fn interned(name: &'static str) -> JsValue {
+    let address = (name.as_ptr() as usize, name.len());
+    INTERNED.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((_, value)) = cache.iter().find(|(a, _)| *a == address) {
+            return value.clone();
+        }
+        let value = JsValue::from_str(name);
+        cache.push((address, value.clone()));
+        value
+    })
 }
 
 /// A plain object from `(key, value)` pairs; keys are interned.
@@ -133,7 +148,7 @@ pub fn type_name(value: &JsValue) -> String {
 }
 
 /// `object[key]`, or `undefined` if `object` is not an object.
-pub fn get(object: &JsValue, key: &str) -> JsValue {
+pub fn get(object: &JsValue, key: &'static str) -> JsValue {
     if !object.is_object() && !object.is_function() {
         return JsValue::UNDEFINED;
     }

@@ -117,11 +117,11 @@ impl Options<'_> {
         Ok(())
     }
 
-    fn get(&self, key: &str) -> JsValue {
+    fn get(&self, key: &'static str) -> JsValue {
         get(self.value, key)
     }
 
-    fn wrong_type(&self, key: &str, want: &str, value: &JsValue) -> JsValue {
+    fn wrong_type(&self, key: &'static str, want: &str, value: &JsValue) -> JsValue {
         type_error(format!(
             "createFetch: `{}{key}` must be {want}, got {}",
             self.path,
@@ -129,7 +129,7 @@ impl Options<'_> {
         ))
     }
 
-    fn number(&self, key: &str, integer: bool, max: f64) -> Result<Option<f64>, JsValue> {
+    fn number(&self, key: &'static str, integer: bool, max: f64) -> Result<Option<f64>, JsValue> {
         let value = self.get(key);
         if value.is_undefined() {
             return Ok(None);
@@ -147,14 +147,14 @@ impl Options<'_> {
         Ok(Some(n))
     }
 
-    fn millis(&self, key: &str) -> Result<Option<u64>, JsValue> {
+    fn millis(&self, key: &'static str) -> Result<Option<u64>, JsValue> {
         Ok(self
             .number(key, false, MAX_DELAY_MS as f64)?
             .map(|n| n.ceil() as u64))
     }
 
     /// A count that may be `Infinity` (no limit), at least `min`.
-    fn count(&self, key: &str, min: usize) -> Result<Option<usize>, JsValue> {
+    fn count(&self, key: &'static str, min: usize) -> Result<Option<usize>, JsValue> {
         let value = self.get(key);
         match value.as_f64() {
             None if value.is_undefined() => Ok(None),
@@ -169,7 +169,7 @@ impl Options<'_> {
         }
     }
 
-    fn function(&self, key: &str) -> Result<Option<Function>, JsValue> {
+    fn function(&self, key: &'static str) -> Result<Option<Function>, JsValue> {
         let value = self.get(key);
         if value.is_undefined() {
             return Ok(None);
@@ -180,7 +180,7 @@ impl Options<'_> {
             .map_err(|v| self.wrong_type(key, "a function", &v))
     }
 
-    fn boolean(&self, key: &str) -> Result<Option<bool>, JsValue> {
+    fn boolean(&self, key: &'static str) -> Result<Option<bool>, JsValue> {
         let value = self.get(key);
         if value.is_undefined() {
             return Ok(None);
@@ -191,7 +191,7 @@ impl Options<'_> {
             .ok_or_else(|| self.wrong_type(key, "a boolean", &value))
     }
 
-    fn string(&self, key: &str) -> Result<Option<String>, JsValue> {
+    fn string(&self, key: &'static str) -> Result<Option<String>, JsValue> {
         let value = self.get(key);
         if value.is_undefined() {
             return Ok(None);

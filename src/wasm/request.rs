@@ -29,7 +29,7 @@ pub struct Outgoing {
     pub replayable: bool,
 }
 
-fn construct(name: &str, args: &Array) -> Result<JsValue, JsValue> {
+fn construct(name: &'static str, args: &Array) -> Result<JsValue, JsValue> {
     let ctor: js_sys::Function = get(&js_sys::global(), name)
         .dyn_into()
         .map_err(|_| type_error(format!("ratewise: globalThis.{name} is missing")))?;

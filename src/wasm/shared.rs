@@ -3,7 +3,6 @@
 //! budget, quota breaker). Borrows are never held across an `await`.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
@@ -45,7 +44,8 @@ pub struct Shared {
     pub config: Config,
     pub stats: RefCell<Stats>,
     pub limiters: RefCell<Limiters>,
-    waiters: RefCell<HashMap<u64, Function>>,
+    /// Queued calls' wake-up functions, in ticket order.
+    waiters: RefCell<Vec<(u64, Function)>>,
     next_ticket: Cell<u64>,
 }
 
@@ -82,12 +82,12 @@ impl Shared {
             Admission::Queued => {
                 self.stats.borrow_mut().queued += 1;
                 let woken = Promise::new(&mut |resolve, _reject| {
-                    self.waiters.borrow_mut().insert(ticket, resolve);
+                    self.waiters.borrow_mut().push((ticket, resolve));
                 });
                 match until_aborted(woken, &linked.aborted()).await {
                     Ok(_) => Ok(Slot(self)),
                     Err(reason) => {
-                        self.waiters.borrow_mut().remove(&ticket);
+                        self.take_waiter(ticket);
                         let was_queued = self.limiters.borrow_mut().bulkhead.cancel(ticket);
                         if !was_queued {
                             // The slot was handed over as the abort fired: pass it on.
@@ -100,9 +100,15 @@ impl Shared {
         }
     }
 
+    fn take_waiter(&self, ticket: u64) -> Option<Function> {
+        let mut waiters = self.waiters.borrow_mut();
+        let i = waiters.iter().position(|(t, _)| *t == ticket)?;
+        Some(waiters.remove(i).1)
+    }
+
     fn release(&self) {
         let next = self.limiters.borrow_mut().bulkhead.release();
-        if let Some(resolve) = next.and_then(|t| self.waiters.borrow_mut().remove(&t)) {
+        if let Some(resolve) = next.and_then(|t| self.take_waiter(t)) {
             let _ = resolve.call0(&JsValue::UNDEFINED);
         }
     }
