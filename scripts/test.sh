@@ -41,6 +41,8 @@ tier "npm pack + install into tests/js (as a user would)"
 
 tier "4/10 package in Node"
 node --test tests/js/node.test.mjs tests/js/readme.test.mjs
+echo "# TypeScript: index.d.ts against tests/js/types.test.ts"
+node_modules/.bin/tsc -p tests/js && echo "types: 1 passed, 0 failed"
 
 tier "5/10 package in workerd"
 node tests/js/run-workerd.mjs

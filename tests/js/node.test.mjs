@@ -3,6 +3,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
+import { createOpenAI } from '@ai-sdk/openai';
+import { APICallError, generateText } from 'ai';
 import * as ratewise from 'ratewise';
 import { startMock } from '../mock/server.mjs';
 import { tests, mockClient } from './suite.mjs';
@@ -68,5 +71,45 @@ test('stats() counts calls, retries, time waited and breaker answers', async () 
     { calls: 2, attempts: 3, retries: 1, waitedMs: 30, byKind: { rate_limit: 1, quota_exhausted: 2 } },
   );
   assert.deepEqual([s.networkCalls, s.shortCircuits, s.byRoute], [2, 1, [2]]);
+  assert.equal((await mock.stats()).requests, 2);
+});
+
+test('Vercel AI SDK: createOpenAI({ fetch }) rides out a rate limit', async () => {
+  await mock.script([{ name: 'rate_limit', retryAfterMs: 30 }]);
+  const provider = createOpenAI({ apiKey: 'sk-test', baseURL: `${server.url}/v1`, fetch: ratewise.createFetch() });
+  const { text } = await generateText({ model: provider.chat('gpt-4o-mini'), prompt: 'hi', maxRetries: 0 });
+  assert.equal(text, 'Hello from the mock');
+  assert.equal((await mock.stats()).requests, 2);
+});
+
+test("Vercel AI SDK: its APICallError for insufficient_quota classifies as quota_exhausted, after one request", async () => {
+  await mock.script(['insufficient_quota', 'insufficient_quota']);
+  const provider = createOpenAI({ apiKey: 'sk-test', baseURL: `${server.url}/v1`, fetch: ratewise.createFetch() });
+  await assert.rejects(generateText({ model: provider.chat('gpt-4o-mini'), prompt: 'hi', maxRetries: 0 }), (e) => {
+    assert.ok(APICallError.isInstance(e), `got ${e?.name}`);
+    const c = ratewise.classify(e);
+    assert.deepEqual([c.kind, c.action, c.code], ['quota_exhausted', 'alert', 'insufficient_quota']);
+    return true;
+  });
+  assert.equal((await mock.stats()).requests, 1);
+});
+
+test('@anthropic-ai/sdk: an empty credit balance is not retried, and its error classifies as quota_exhausted', async () => {
+  await mock.script(['anthropic_credit', 'anthropic_credit']);
+  const client = new Anthropic({ apiKey: 'sk-ant-test', baseURL: server.url, maxRetries: 0, fetch: ratewise.createFetch() });
+  const ask = client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
+  await assert.rejects(ask, (e) => {
+    assert.equal(e.status, 400);
+    assert.equal(ratewise.classify(e).kind, 'quota_exhausted');
+    return true;
+  });
+  assert.equal((await mock.stats()).requests, 1);
+});
+
+test('@anthropic-ai/sdk: a 529 overloaded_error is retried', async () => {
+  await mock.script([{ name: 'anthropic_overloaded', retryAfterMs: 20 }]);
+  const client = new Anthropic({ apiKey: 'sk-ant-test', baseURL: server.url, maxRetries: 0, fetch: ratewise.createFetch() });
+  const message = await client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
+  assert.equal(message.role, 'assistant');
   assert.equal((await mock.stats()).requests, 2);
 });
