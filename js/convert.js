@@ -133,3 +133,13 @@ export function classification(kind, action, retryAfterMs, provider, status, cod
     reason,
   };
 }
+
+/**
+ * The function createFetch() returns: a plain `(input, init) => Promise`
+ * (so `fetch.length` is 2 and no wasm-bindgen internals show), with the
+ * instance's methods attached.
+ */
+export function makeFetch(call, stats, breaker, resetBreaker) {
+  const fetch = (input, init) => call(input, init);
+  return Object.assign(fetch, { stats, breaker, resetBreaker });
+}

@@ -26,6 +26,14 @@ extern "C" {
     /// Headers in any accepted form as "name\nvalue\n…".
     #[wasm_bindgen(js_name = flattenHeaders, catch)]
     pub fn flatten_headers(headers: &JsValue, field: &str) -> Result<String, JsValue>;
+    /// The fetch function createFetch() returns, with its methods.
+    #[wasm_bindgen(js_name = makeFetch)]
+    pub fn make_fetch(
+        call: JsValue,
+        stats: JsValue,
+        breaker: JsValue,
+        reset_breaker: JsValue,
+    ) -> js_sys::Function;
     #[wasm_bindgen(js_name = classification)]
     #[allow(clippy::too_many_arguments)]
     fn make_classification(

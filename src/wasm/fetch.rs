@@ -29,7 +29,6 @@ pub fn make(config: Config) -> Function {
             future_to_promise(async move { call(&s, input, init).await })
         },
     );
-    let function: Function = fetch.into_js_value().unchecked_into();
     let s = shared.clone();
     let stats = Closure::<dyn Fn() -> JsValue>::new(move || to_js(&*s.stats.borrow()));
     let s = shared.clone();
@@ -37,11 +36,12 @@ pub fn make(config: Config) -> Function {
         to_js(&s.limiters.borrow().breaker.states(js_sys::Date::now()))
     });
     let reset = Closure::<dyn Fn()>::new(move || shared.limiters.borrow_mut().breaker.reset(None));
-    // Setting properties on a fresh function cannot fail.
-    let _ = Reflect::set(&function, &"stats".into(), &stats.into_js_value());
-    let _ = Reflect::set(&function, &"breaker".into(), &breaker.into_js_value());
-    let _ = Reflect::set(&function, &"resetBreaker".into(), &reset.into_js_value());
-    function
+    bindings::make_fetch(
+        fetch.into_js_value(),
+        stats.into_js_value(),
+        breaker.into_js_value(),
+        reset.into_js_value(),
+    )
 }
 
 /// A serde value as a plain JS object (for the cold paths: stats and breaker states).
