@@ -78,6 +78,8 @@ async fn run(
     init: &JsValue,
 ) -> Result<JsValue, JsValue> {
     let config = &shared.config;
+    // The deadline counts from the call, queueing included (as the abort timer does).
+    let deadline = config.deadline_ms.map(|d| js_sys::Date::now() + d);
     let out = Outgoing::new(input, init, &linked.signal(), &config.routes)?;
     let _slot = shared.admit(linked).await?;
     let answered = Cell::new(0);
@@ -90,13 +92,13 @@ async fn run(
         clock: JsClock {
             aborted: linked.aborted(),
         },
+        deadline_ms: deadline,
         short_circuited: false,
         fallback: None,
     };
     let mut clock = JsClock {
         aborted: linked.aborted(),
     };
-    let deadline = config.deadline_ms.map(|d| js_sys::Date::now() + d);
     let mut observe = |e: &Event<'_>| {
         shared.stats.borrow_mut().record(e);
         if let Decision::Stop(_) = e.decision {

@@ -29,6 +29,8 @@ pub struct FetchTransport<'a> {
     /// The route that answered the last attempt; read by the event hook.
     pub answered: &'a Cell<usize>,
     pub clock: JsClock,
+    /// The call's absolute deadline, ms since the epoch.
+    pub deadline_ms: Option<f64>,
     /// The last answer came from the open breaker, not the network.
     pub short_circuited: bool,
     /// A Response returned by `onQuotaExhausted`, used if nothing better comes.
@@ -193,12 +195,16 @@ impl Transport for FetchTransport<'_> {
         };
         if throttled {
             let now = js_sys::Date::now();
-            let delay =
+            let booked =
                 shared
                     .limiters
                     .borrow_mut()
                     .throttle
                     .reserve(key, now, js_sys::Math::random());
+            let delay = shared
+                .config
+                .policy
+                .paced_wait(booked, now, self.deadline_ms);
             if delay > 0 {
                 shared.stats.borrow_mut().throttled_ms += delay;
                 if let Err(reason) = self.clock.sleep_abortable(delay).await {

@@ -404,6 +404,21 @@ export const tests = [
     check(((await mock.stats()).byStatus['429'] ?? 0) > 0, 'without the throttle the same calls meet 429s');
   }],
 
+  ['the throttle never sleeps longer than maxRetryAfterMs: a day-long window lets the server decide', async ({ ratewise, mock }) => {
+    const exhaustedForHours = {
+      status: 200,
+      headers: { 'content-type': 'application/json', 'x-ratelimit-limit-requests': '200', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '6h0m0s' },
+      body: '{"id":"chatcmpl-1","object":"chat.completion","choices":[]}',
+    };
+    await mock.script([exhaustedForHours]);
+    const fetch = ratewise.createFetch();
+    equal((await fetch(mock.chat, chatInit())).status, 200, 'first call');
+    const started = Date.now();
+    equal((await fetch(mock.chat, chatInit())).status, 200, 'second call');
+    check(Date.now() - started < 2000, 'the second call went out instead of waiting six hours');
+    equal((await mock.stats()).requests, 2, 'requests');
+  }],
+
   ['the retry budget stops retries during an outage', async ({ ratewise, mock }) => {
     await mock.script(Array(10).fill('server_error'));
     const fetch = ratewise.createFetch({ maxRetries: 5, baseDelayMs: 1, retryBudget: { capacity: 10, retryCost: 5, refund: 1 } });
