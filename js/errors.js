@@ -23,76 +23,49 @@ export class RatewiseError extends Error {
   }
 }
 
+/** A named subclass with a stable `code`. */
+function subclass(name, code) {
+  const Class = class extends RatewiseError {
+    constructor(message, details) {
+      super(message, details);
+      this.name = name;
+      this.code = code;
+    }
+  };
+  Object.defineProperty(Class, 'name', { value: name });
+  return Class;
+}
+
 /** The account or project has no quota left: waiting will not help. */
-export class QuotaExhaustedError extends RatewiseError {
-  constructor(message, details) {
-    super(message, details);
-    this.name = 'QuotaExhaustedError';
-    this.code = 'RATEWISE_QUOTA_EXHAUSTED';
-  }
-}
-
+export const QuotaExhaustedError = subclass('QuotaExhaustedError', 'RATEWISE_QUOTA_EXHAUSTED');
 /** Still rate limited after the retries (or the server asked for too long a wait). */
-export class RateLimitError extends RatewiseError {
-  constructor(message, details) {
-    super(message, details);
-    this.name = 'RateLimitError';
-    this.code = 'RATEWISE_RATE_LIMITED';
-  }
-}
-
+export const RateLimitError = subclass('RateLimitError', 'RATEWISE_RATE_LIMITED');
 /** The provider stayed overloaded or erroring through every retry. */
-export class OverloadedError extends RatewiseError {
-  constructor(message, details) {
-    super(message, details);
-    this.name = 'OverloadedError';
-    this.code = 'RATEWISE_OVERLOADED';
-  }
-}
-
+export const OverloadedError = subclass('OverloadedError', 'RATEWISE_OVERLOADED');
 /** The request was rejected as it stands (auth, bad request, context length, …). */
-export class RequestRejectedError extends RatewiseError {
-  constructor(message, details) {
-    super(message, details);
-    this.name = 'RequestRejectedError';
-    this.code = 'RATEWISE_REQUEST_REJECTED';
-  }
-}
-
+export const RequestRejectedError = subclass('RequestRejectedError', 'RATEWISE_REQUEST_REJECTED');
 /** No response: the network failed through every retry. */
-export class NetworkError extends RatewiseError {
-  constructor(message, details) {
-    super(message, details);
-    this.name = 'NetworkError';
-    this.code = 'RATEWISE_NETWORK';
-  }
-}
-
+export const NetworkError = subclass('NetworkError', 'RATEWISE_NETWORK');
 /** The concurrency queue was full (`maxQueue`). */
-export class QueueFullError extends RatewiseError {
-  constructor(message, details) {
-    super(message, details);
-    this.name = 'QueueFullError';
-    this.code = 'RATEWISE_QUEUE_FULL';
-  }
-}
+export const QueueFullError = subclass('QueueFullError', 'RATEWISE_QUEUE_FULL');
 
 const marked = (e) => e != null && typeof e === 'object' && e[MARK] === true;
+const guard = (code) => (e) => marked(e) && e.code === code;
 
 /** Whether `e` is any ratewise error, from any realm or package copy. */
 export const isRatewiseError = (e) => marked(e);
 /** Whether `e` is a QuotaExhaustedError. */
-export const isQuotaExhaustedError = (e) => marked(e) && e.code === 'RATEWISE_QUOTA_EXHAUSTED';
+export const isQuotaExhaustedError = guard('RATEWISE_QUOTA_EXHAUSTED');
 /** Whether `e` is a RateLimitError. */
-export const isRateLimitError = (e) => marked(e) && e.code === 'RATEWISE_RATE_LIMITED';
+export const isRateLimitError = guard('RATEWISE_RATE_LIMITED');
 /** Whether `e` is an OverloadedError. */
-export const isOverloadedError = (e) => marked(e) && e.code === 'RATEWISE_OVERLOADED';
+export const isOverloadedError = guard('RATEWISE_OVERLOADED');
 /** Whether `e` is a RequestRejectedError. */
-export const isRequestRejectedError = (e) => marked(e) && e.code === 'RATEWISE_REQUEST_REJECTED';
+export const isRequestRejectedError = guard('RATEWISE_REQUEST_REJECTED');
 /** Whether `e` is a NetworkError. */
-export const isNetworkError = (e) => marked(e) && e.code === 'RATEWISE_NETWORK';
+export const isNetworkError = guard('RATEWISE_NETWORK');
 /** Whether `e` is a QueueFullError. */
-export const isQueueFullError = (e) => marked(e) && e.code === 'RATEWISE_QUEUE_FULL';
+export const isQueueFullError = guard('RATEWISE_QUEUE_FULL');
 
 const CLASSES = {
   quota_exhausted: QuotaExhaustedError,
