@@ -70,6 +70,42 @@ fn classify_reads_pairs_objects_and_sdk_errors() {
 }
 
 #[wasm_bindgen_test]
+fn classify_reads_plain_object_headers_and_object_bodies() {
+    let headers = object(&[
+        ("Retry-After-Ms", "1500".into()),
+        ("X-Ignored", JsValue::NULL),
+    ]);
+    let body = js_sys::JSON::parse(QUOTA).unwrap();
+    let c = classify(object(&[
+        ("status", 429.into()),
+        ("headers", headers),
+        ("body", body),
+    ]))
+    .unwrap();
+    assert_eq!(
+        field(&c, "kind").as_string().as_deref(),
+        Some("quota_exhausted")
+    );
+    assert_eq!(field(&c, "retryAfterMs").as_f64(), Some(1_500.0));
+
+    // @anthropic-ai/sdk keeps the whole body in `error`.
+    let anthropic = js_sys::JSON::parse(
+        r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+    )
+    .unwrap();
+    let c = classify(object(&[("status", 529.into()), ("error", anthropic)])).unwrap();
+    assert_eq!(field(&c, "kind").as_string().as_deref(), Some("overloaded"));
+    assert_eq!(
+        field(&c, "provider").as_string().as_deref(),
+        Some("anthropic")
+    );
+
+    // A fetch TypeError (no status) is a network failure.
+    let error: JsValue = js_sys::TypeError::new("fetch failed").into();
+    assert_eq!(kind_of(error), "network");
+}
+
+#[wasm_bindgen_test]
 fn bad_input_is_a_typed_js_error_not_a_trap() {
     let err = classify(object(&[("status", 4_290.into())])).unwrap_err();
     assert!(err.is_instance_of::<js_sys::RangeError>());
