@@ -7,6 +7,7 @@ use crate::duration::{clamp_ms, parse_message_hint, parse_millis, parse_seconds}
 use crate::headers::{Headers, Limits};
 use crate::kind::{Action, Kind};
 use crate::provider::{self, Provider};
+use crate::secrets::mask_secrets;
 use crate::time::parse_http_date;
 
 /// `error.code` values OpenAI uses for an empty account or a hit budget.
@@ -18,9 +19,6 @@ const QUOTA_CODES: [&str; 6] = [
     "organization_usage_limit_exceeded",
     "billing_hard_limit_reached",
 ];
-
-/// Messages longer than this are cut (on a character boundary).
-const MAX_MESSAGE_LEN: usize = 1_000;
 
 /// What the classifier reads: one HTTP response.
 #[derive(Debug, Clone, Copy)]
@@ -281,36 +279,6 @@ fn wait_hint(
         .or_else(|| parse_message_hint(e.message.as_deref()?))
 }
 
-/// Masks anything that looks like an API key (`sk-…`, `sk-ant-…`, `AIza…`)
-/// and cuts the text to a bounded length.
-pub fn mask_secrets(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(MAX_MESSAGE_LEN));
-    for (i, word) in text.split(' ').enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        let bare = word.trim_end_matches(['.', ',', ';', ')', '"', '\'']);
-        let secret = (bare.starts_with("sk-") || bare.starts_with("AIza")) && bare.len() > 12;
-        if secret {
-            out.push_str(&bare[..bare.find('-').map_or(4, |i| i + 1)]);
-            out.push_str("***");
-            out.push_str(&word[bare.len()..]);
-        } else {
-            out.push_str(word);
-        }
-        if out.len() > MAX_MESSAGE_LEN {
-            let mut end = MAX_MESSAGE_LEN;
-            while !out.is_char_boundary(end) {
-                end -= 1;
-            }
-            out.truncate(end);
-            out.push('…');
-            break;
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -427,16 +395,6 @@ mod tests {
         assert_eq!(c.kind, Kind::ServerError);
         assert!(c.reason.contains("not an API error object"), "{}", c.reason);
         assert_eq!(run(429, &[], "").kind, Kind::RateLimit);
-    }
-
-    #[test]
-    fn secrets_are_masked() {
-        let m =
-            mask_secrets("Incorrect API key provided: sk-proj-abcdefghijklmnop1234. You can find");
-        assert_eq!(m, "Incorrect API key provided: sk-***. You can find");
-        assert!(!mask_secrets("key AIzaSyA1234567890abcdef, bad").contains("1234567890"));
-        assert_eq!(mask_secrets("sk-"), "sk-");
-        assert!(mask_secrets(&"word ".repeat(1000)).len() <= MAX_MESSAGE_LEN + 3);
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod limit_key;
 pub mod policy;
 pub mod provider;
 pub mod routes;
+pub mod secrets;
 pub mod stats;
 pub mod throttle;
 pub mod time;

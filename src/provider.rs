@@ -110,40 +110,6 @@ pub fn detect(url: Option<&str>, headers: &Headers, shape: Option<Shape>) -> Pro
         .unwrap_or(Provider::Unknown)
 }
 
-/// Query parameters whose values are secrets (Gemini passes `?key=`).
-const SECRET_PARAMS: [&str; 5] = ["key", "api_key", "api-key", "apikey", "access_token"];
-
-/// The URL with credentials and secret query values replaced by `***`,
-/// safe for events, errors and logs.
-pub fn redact_url(url: &str) -> String {
-    let without_fragment = url.split('#').next().unwrap_or_default();
-    let (base, query) = match without_fragment.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (without_fragment, None),
-    };
-    let base = match base.split_once("://") {
-        Some((scheme, rest)) => match rest.split('/').next().and_then(|a| a.rsplit_once('@')) {
-            Some((_, host)) => format!(
-                "{scheme}://***@{host}{}",
-                &rest[rest.find('/').unwrap_or(rest.len())..]
-            ),
-            None => base.to_owned(),
-        },
-        None => base.to_owned(),
-    };
-    let Some(query) = query else { return base };
-    let params: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if SECRET_PARAMS.contains(&name.to_ascii_lowercase().as_str()) => {
-                format!("{name}=***")
-            }
-            _ => pair.to_owned(),
-        })
-        .collect();
-    format!("{base}?{}", params.join("&"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,22 +166,5 @@ mod tests {
             let json = serde_json::to_string(&p).unwrap();
             assert_eq!(json, format!("\"{}\"", p.as_str()));
         }
-    }
-
-    #[test]
-    fn redaction() {
-        assert_eq!(
-            redact_url("https://generativelanguage.googleapis.com/v1beta/models/g:generateContent?alt=sse&key=AIzaSecret#x"),
-            "https://generativelanguage.googleapis.com/v1beta/models/g:generateContent?alt=sse&key=***"
-        );
-        assert_eq!(
-            redact_url("https://user:pw@example.com/a?b=1"),
-            "https://***@example.com/a?b=1"
-        );
-        assert_eq!(
-            redact_url("https://api.openai.com/v1/chat/completions"),
-            "https://api.openai.com/v1/chat/completions"
-        );
-        assert_eq!(redact_url("/relative?API_KEY=x"), "/relative?API_KEY=***");
     }
 }

@@ -16,7 +16,7 @@ use super::shared::{Shared, SharedBudget};
 use super::transport::FetchTransport;
 use crate::engine::{self, Attempt, Event, Outcome};
 use crate::policy::{Decision, Stop};
-use crate::provider::redact_url;
+use crate::secrets::redact_url;
 use crate::{Classification, Kind};
 
 /// Builds the fetch function, with `stats()`, `breaker()` and `resetBreaker()` attached.
@@ -104,12 +104,7 @@ async fn run(
         if let Decision::Stop(_) = e.decision {
             shared.stats.borrow_mut().record_route(answered.get());
         }
-        observe_hooks(
-            config,
-            e,
-            &redact_url(out.url(answered.get())),
-            answered.get(),
-        );
+        observe_hooks(config, e, out.url(answered.get()), answered.get());
     };
     let outcome = engine::run(
         &config.policy,
@@ -242,6 +237,7 @@ fn observe_hooks(config: &Config, e: &Event<'_>, url: &str, route: usize) {
     if config.on_event.is_none() && config.on_retry.is_none() {
         return;
     }
+    let url = redact_url(url);
     let (decision, delay_ms, stop) = match e.decision {
         Decision::Retry { delay_ms } => ("retry", Some(delay_ms), None),
         Decision::Stop(s) => ("stop", None, Some(s.as_str())),
@@ -253,7 +249,7 @@ fn observe_hooks(config: &Config, e: &Event<'_>, url: &str, route: usize) {
         ("delayMs", number_or_null(delay_ms)),
         ("stop", stop.map_or(JsValue::NULL, JsValue::from)),
         ("elapsedMs", e.elapsed_ms.into()),
-        ("url", url.into()),
+        ("url", url.as_str().into()),
         ("route", (route as u32).into()),
         ("classification", classification_js(e.classification)),
     ]);

@@ -16,7 +16,7 @@ use super::request::Outgoing;
 use super::shared::{Shared, Snapshot};
 use crate::breaker::Gate;
 use crate::engine::{Attempt, Transport};
-use crate::provider::redact_url;
+use crate::secrets::redact_url;
 use crate::{classify, Classification, Kind, Response};
 
 /// The transport of one call.
