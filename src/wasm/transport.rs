@@ -16,6 +16,8 @@ use super::request::Outgoing;
 use super::shared::{Shared, Snapshot};
 use crate::breaker::Gate;
 use crate::engine::{Attempt, Transport};
+use crate::limit_key::LimitKey;
+use crate::routes::{first_available, RouteChoice};
 use crate::secrets::redact_url;
 use crate::{classify, Classification, Kind, Response};
 
@@ -153,35 +155,45 @@ impl Transport for FetchTransport<'_> {
         }
         let shared = self.shared;
         self.short_circuited = false;
-        // The breaker: skip open routes; with none left, answer from it.
-        let probe = loop {
-            let route = self.route.get();
-            let key = self.out.key(route);
-            let open = match shared
-                .limiters
-                .borrow_mut()
-                .breaker
-                .check(key, js_sys::Date::now())
-            {
-                Gate::Closed => None,
-                Gate::Probe => break true,
-                Gate::Open { failure, .. } => Some(failure.clone()),
-            };
-            let Some(snapshot) = open else { break false };
-            if route + 1 < self.out.routes() {
-                self.route.set(route + 1);
-                continue;
+        // The breaker: the first route from here on that is closed or may
+        // probe; with every one open, answer from the first one's snapshot.
+        let now = js_sys::Date::now();
+        let start = self.route.get();
+        let keys: Vec<LimitKey> = (start..self.out.routes())
+            .map(|r| self.out.key(r))
+            .collect();
+        let choice = first_available(&keys, &mut shared.limiters.borrow_mut().breaker, now);
+        let probe = match choice {
+            RouteChoice::Route { index, probe } => {
+                self.route.set(start + index);
+                probe
             }
-            self.short_circuited = true;
-            self.answered.set(route);
-            shared.stats.borrow_mut().short_circuits += 1;
-            let mut classification = snapshot.classification.clone();
-            classification.reason = "the quota breaker is open: answered without a network call";
-            self.quota_hook(&classification, attempt, true).await?;
-            return Ok(Attempt::Answered {
-                response: replay(&snapshot)?,
-                classification,
-            });
+            RouteChoice::AllOpen { first_open } => {
+                let route = start + first_open;
+                let stored = keys.get(first_open).and_then(|key| {
+                    match shared.limiters.borrow_mut().breaker.check(*key, now) {
+                        Gate::Open { failure, .. } => Some(failure.clone()),
+                        _ => None,
+                    }
+                });
+                let Some(snapshot) = stored else {
+                    return Err(type_error(
+                        "ratewise: the quota breaker changed state unexpectedly",
+                    ));
+                };
+                self.short_circuited = true;
+                self.answered.set(route);
+                shared.stats.borrow_mut().short_circuits += 1;
+                let mut classification = snapshot.classification.clone();
+                classification.reason =
+                    "the quota breaker is open: answered without a network call";
+                self.quota_hook(&classification, attempt, true).await?;
+                let response = replay(&snapshot)?;
+                return Ok(Attempt::Answered {
+                    response,
+                    classification,
+                });
+            }
         };
         let route = self.route.get();
         let key = self.out.key(route);
