@@ -229,7 +229,8 @@ export interface RatewiseOptions {
   maxQueue?: number;
   /**
    * Pace attempts from the rate-limit headers of every response (2xx included), per
-   * origin and API key, instead of learning the limit from 429s. @default true
+   * origin and API key, instead of learning the limit from 429s. A wait longer than
+   * `maxRetryAfterMs` or past the deadline is not waited out: the request goes. @default true
    */
   throttle?: boolean;
   /** The retry budget, or `false` to retry without one. @default { capacity: 500, retryCost: 5, refund: 1 } */
