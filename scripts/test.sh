@@ -3,7 +3,8 @@
 #   1. native cargo test (the pure core: classifier, parsers, backoff, engine)
 #   2. wasm-bindgen-test in Node, 3. wasm-bindgen-test in headless Chromium
 #   4. the packed npm tarball in Node, 5. in workerd, 6. in Chromium via playwright,
-#   7. in Deno, 8. in Bun, 9. the mock API's own tests, 10. the demo page in Chromium
+#   7. bundled by Vite in Chromium, 8. in Deno, 9. in Bun, 10. the mock API's own tests,
+#   11. the demo page in Chromium
 # A tier that cannot run fails the whole run; none is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +13,7 @@ started=$(date +%s)
 
 tier() { printf '\n==== tier %s\n' "$*"; }
 
-tier "1/10 native: cargo test (pure Rust core)"
+tier "1/11 native: cargo test (pure Rust core)"
 cargo test --all-targets
 
 tier "package build"
@@ -28,10 +29,10 @@ export RATEWISE_MOCK_URL=$(sed -n 's/.*listening on //p' "$mock_log")
 [[ -n $RATEWISE_MOCK_URL ]] || { echo "mock API did not start" >&2; exit 1; }
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 
-tier "2/10 wasm-bindgen-test in Node $(node --version)"
+tier "2/11 wasm-bindgen-test in Node $(node --version)"
 cargo test --target wasm32-unknown-unknown --test node
 
-tier "3/10 wasm-bindgen-test in headless $(chromium --version)"
+tier "3/11 wasm-bindgen-test in headless $(chromium --version)"
 CHROMEDRIVER=/usr/bin/chromedriver cargo test --target wasm32-unknown-unknown --test browser
 
 kill $mock_pid 2>/dev/null || true
@@ -39,27 +40,30 @@ kill $mock_pid 2>/dev/null || true
 tier "npm pack + install into tests/js (as a user would)"
 ./scripts/pack.sh
 
-tier "4/10 package in Node"
+tier "4/11 package in Node"
 node --test tests/js/node.test.mjs tests/js/readme.test.mjs
 echo "# TypeScript: index.d.ts against tests/js/types.test.ts"
 node_modules/.bin/tsc -p tests/js && echo "types: 1 passed, 0 failed"
 
-tier "5/10 package in workerd"
+tier "5/11 package in workerd"
 node tests/js/run-workerd.mjs
 
-tier "6/10 package in Chromium (playwright-core)"
+tier "6/11 package in Chromium (playwright-core)"
 node tests/js/run-browser.mjs
 
-tier "7/10 package in Deno"
+tier "7/11 package bundled by Vite, in Chromium"
+node tests/js/run-vite.mjs
+
+tier "8/11 package in Deno"
 node tests/js/run-runtime.mjs deno
 
-tier "8/10 package in Bun"
+tier "9/11 package in Bun"
 node tests/js/run-runtime.mjs bun
 
-tier "9/10 mock LLM API self-test"
+tier "10/11 mock LLM API self-test"
 node --test tests/mock/server.test.mjs
 
-tier "10/10 demo page in Chromium"
+tier "11/11 demo page in Chromium"
 node --test tests/demo/
 
-printf '\nall tiers passed in %d s\ntiers: 10 passed, 0 failed\n' "$(( $(date +%s) - started ))"
+printf '\nall tiers passed in %d s\ntiers: 11 passed, 0 failed\n' "$(( $(date +%s) - started ))"
