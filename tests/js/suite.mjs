@@ -142,6 +142,49 @@ export const tests = [
     equal(c.retryAfterMs, 2147483647, 'a huge hint is clamped to the longest timer');
   }],
 
+  ['classify survives 2,000 random inputs from JavaScript: a result or a TypeError/RangeError, never a crash', ({ ratewise }) => {
+    let seed = 42;
+    const rand = (n) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * n;
+    const pick = (xs) => xs[Math.floor(rand(xs.length))];
+    const junk = () =>
+      pick([
+        () => undefined,
+        () => null,
+        () => rand(1e6) - 5e5,
+        () => NaN,
+        () => Infinity,
+        () => 'x'.repeat(Math.floor(rand(5000))),
+        () => '{"error":{"type":' + '['.repeat(Math.floor(rand(200))),
+        () => '\u0000\ud800' + String.fromCharCode(Math.floor(rand(65536))),
+        () => ({ error: { type: pick(['insufficient_quota', 5, null, {}]), message: pick(['Please try again in 9999999h', 7, '']) } }),
+        () => [['retry-after', pick(['1', '-1', 'Wed, 21 Oct 2015 07:28:00 GMT', '1e309', '\n'])]],
+        () => ({ 'retry-after': pick(['5', {}, [], ['1', 2]]), 'x-ratelimit-reset-requests': pick(['6m0s', '9'.repeat(400), 'm']) }),
+        () => new Uint8Array(Math.floor(rand(100))).fill(123),
+        () => Symbol('s'),
+        () => () => 1,
+        () => new Map([[1, 2]]),
+      ])();
+    let results = 0;
+    for (let i = 0; i < 2000; i++) {
+      const input = pick([
+        () => ({ status: pick([429, 500, 200, 0, 999, -1, 1.5, '429', rand(2000)]), headers: junk(), body: junk(), url: pick([undefined, 'https://api.openai.com/v1', junk()]), now: pick([undefined, 0, junk()]) }),
+        () => ({ statusCode: junk(), responseHeaders: junk(), responseBody: junk() }),
+        () => ({ status: 429, error: junk() }),
+        () => junk(),
+      ])();
+      try {
+        const c = ratewise.classify(input);
+        check(typeof c.kind === 'string' && typeof c.action === 'string', 'a classification');
+        check(c.retryAfterMs === null || (c.retryAfterMs >= 0 && c.retryAfterMs <= 2147483647), `hint ${c.retryAfterMs} in range`);
+        results++;
+      } catch (e) {
+        check(e instanceof TypeError || e instanceof RangeError, `threw ${e?.name}: ${e?.message}`);
+      }
+    }
+    check(results > 100, `some inputs classified (${results})`);
+    equal(ratewise.classify({ status: 429, body: QUOTA_BODY }).kind, 'quota_exhausted', 'still working afterwards');
+  }],
+
   ['createFetch rejects bad options by name', async ({ ratewise }) => {
     const bad = [
       [{ maxRetry: 3 }, 'TypeError', /unknown option `maxRetry`/],
