@@ -136,7 +136,13 @@ fn rule(status: u16, e: &ErrorBody) -> Option<(Kind, &'static str)> {
     let code = e.code.as_deref().unwrap_or_default();
     let ty = e.error_type.as_deref().unwrap_or_default();
     let message = e.message.as_deref().unwrap_or_default();
-    let lower = message.to_ascii_lowercase();
+    // Lower-cased only if a rule gets as far as reading the message.
+    let lowered = std::cell::OnceCell::new();
+    let lower = || {
+        lowered
+            .get_or_init(|| message.to_ascii_lowercase())
+            .as_str()
+    };
     let gemini = e.shape == Some(Shape::Gemini);
 
     Some(if ty == "insufficient_quota" {
@@ -149,12 +155,12 @@ fn rule(status: u16, e: &ErrorBody) -> Option<(Kind, &'static str)> {
             Kind::QuotaExhausted,
             "error.code names an exhausted quota or spend limit",
         )
-    } else if lower.contains("credit balance is too low") {
+    } else if lower().contains("credit balance is too low") {
         (
             Kind::QuotaExhausted,
             "the message says the credit balance is too low",
         )
-    } else if lower.contains("reached your specified api usage limits") {
+    } else if lower().contains("reached your specified api usage limits") {
         (
             Kind::QuotaExhausted,
             "the workspace's spend limit is reached: it lifts when a human raises it",
@@ -178,9 +184,9 @@ fn rule(status: u16, e: &ErrorBody) -> Option<(Kind, &'static str)> {
             "the quota limit is zero or the credit balance is insufficient",
         )
     } else if code == "context_length_exceeded"
-        || lower.starts_with("prompt is too long")
-        || lower.contains("maximum context length")
-        || lower.contains("exceeds model context window")
+        || lower().starts_with("prompt is too long")
+        || lower().contains("maximum context length")
+        || lower().contains("exceeds model context window")
     {
         (
             Kind::ContextLength,
@@ -210,7 +216,7 @@ fn rule(status: u16, e: &ErrorBody) -> Option<(Kind, &'static str)> {
         || ty == "server_is_overloaded"
     {
         (Kind::Overloaded, "the provider reports overload")
-    } else if status >= 429 && (lower.contains("overloaded") || (gemini && ty == "UNAVAILABLE")) {
+    } else if status >= 429 && (lower().contains("overloaded") || (gemini && ty == "UNAVAILABLE")) {
         (
             Kind::Overloaded,
             "the message says the engine or model is overloaded",
@@ -225,7 +231,7 @@ fn rule(status: u16, e: &ErrorBody) -> Option<(Kind, &'static str)> {
     } else if code == "invalid_api_key"
         || ty == "authentication_error"
         || (gemini && ty == "UNAUTHENTICATED")
-        || lower.contains("api key not valid")
+        || lower().contains("api key not valid")
     {
         (Kind::Auth, "the API key is missing or invalid")
     } else if code == "unsupported_country_region_territory"

@@ -102,11 +102,14 @@ pub fn parse_seconds(text: &str) -> Option<u64> {
 /// Accepts Go-style tokens (`1.574s`, `644ms`, `9m38.016s`) and a number
 /// followed by a unit word (`6 seconds`, `1 minute`, `500 milliseconds`).
 pub fn parse_message_hint(message: &str) -> Option<u64> {
-    const PHRASES: [&str; 3] = ["try again in ", "retry after ", "reset after "];
-    let lower = message.to_ascii_lowercase();
+    // The phrases without their first letter, so "Try again in" and "try
+    // again in" both match without lower-casing the whole message.
+    const PHRASES: [&str; 3] = ["ry again in ", "etry after ", "eset after "];
     PHRASES.iter().find_map(|phrase| {
-        let at = lower.find(phrase)? + phrase.len();
-        parse_hint_token(&lower[at..])
+        let at = message.find(phrase)? + phrase.len();
+        // Only the few words after the phrase matter: lower-case just those.
+        let tail: String = message[at..].chars().take(32).collect();
+        parse_hint_token(&tail.to_ascii_lowercase())
     })
 }
 

@@ -176,17 +176,18 @@ impl<'a> Parser<'a> {
         self.pos += 1;
         let start = self.pos;
         // Fast path: without escapes the string is a slice of the input.
-        loop {
-            match self.peek()? {
-                b'"' => {
-                    let s = self.text.get(start..self.pos)?;
-                    self.pos += 1;
-                    return Some(Cow::Borrowed(s));
-                }
-                b'\\' => break,
-                0..=0x1f => return None,
-                _ => self.pos += 1,
+        let stop = self.text.as_bytes()[start..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        self.pos = start + stop;
+        match self.peek()? {
+            b'"' => {
+                let s = self.text.get(start..self.pos)?;
+                self.pos += 1;
+                return Some(Cow::Borrowed(s));
             }
+            b'\\' => {}
+            _ => return None,
         }
         let mut out = String::from(self.text.get(start..self.pos)?);
         loop {
