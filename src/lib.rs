@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! ratewise tells an LLM API's rate limit from its empty account.
 //!
 //! OpenAI answers both "slow down" (`rate_limit_exceeded`) and "your account
