@@ -113,3 +113,24 @@ test('@anthropic-ai/sdk: a 529 overloaded_error is retried', async () => {
   assert.equal(message.role, 'assistant');
   assert.equal((await mock.stats()).requests, 2);
 });
+
+test('a fallback route with a baseURL sends the same path to another origin, with the same key and body', async () => {
+  const backup = await startMock();
+  try {
+    await mock.config({ quota: true });
+    const fetch = ratewise.createFetch({ routes: [{ baseURL: backup.url }] });
+    const res = await fetch(`${server.url}/v1/chat/completions?trace=1`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer sk-primary-0000' },
+      body: JSON.stringify({ model: 'route-check' }),
+    });
+    assert.equal(res.status, 200);
+    assert.equal((await res.json()).model, 'route-check');
+    assert.equal((await mock.stats()).requests, 1, 'the primary was asked once');
+    const [sent] = backup.stats().log;
+    assert.equal(sent.path, '/v1/chat/completions', 'same path on the backup origin');
+    assert.equal(sent.key, (await mock.stats()).log[0].key, 'same API key (as its hash)');
+  } finally {
+    await backup.close();
+  }
+});
