@@ -7,7 +7,13 @@
 const MAX_BODY = 65536;
 
 const typeName = (v) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
-const oneLine = (s) => String(s).replace(/[\r\n]/g, ' ');
+const oneLine = (s) => (s.includes('\n') || s.includes('\r') ? s.replace(/[\r\n]/g, ' ') : s);
+
+// The only headers the classifier reads (kept equal to READ_HEADER_PREFIXES
+// in src/headers.rs, which a Rust test checks). The rest (cookies, CDN ids,
+// security headers) are not copied into wasm memory at all.
+const HEADER_PREFIXES = ['retry-after', 'x-ratelimit-', 'anthropic-', 'openai-', 'x-groq-region', 'apim-request-id', 'x-ms-region'];
+const wanted = (name) => HEADER_PREFIXES.some((p) => name.startsWith(p));
 
 function headerValue(v) {
   if (typeof v === 'string') return v;
@@ -18,9 +24,11 @@ function headerValue(v) {
 
 /**
  * Headers in any accepted form (Headers, Map, [name, value] pairs, plain
- * object) as one string, "name\nvalue\n…". Throws a TypeError naming the field.
+ * object) as one string, "name\nvalue\n…", names lower-cased: only those the
+ * classifier reads, or `all` of them. Throws a TypeError naming the field.
  */
-export function flattenHeaders(h, field) {
+export function flattenHeaders(h, field, all = false) {
+  const keep = all ? () => true : wanted;
   if (h === undefined || h === null) return '';
   const parts = [];
   if (Array.isArray(h) || typeof h.forEach === 'function') {
@@ -30,18 +38,20 @@ export function flattenHeaders(h, field) {
       const ok = Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string';
       const value = ok ? headerValue(pair[1]) : undefined;
       if (value === undefined) throw new TypeError(`classify: \`${field}[${i}]\` must be a [name, value] pair of strings`);
-      parts.push(oneLine(pair[0]), oneLine(value));
+      const name = pair[0].trim().toLowerCase();
+      if (keep(name)) parts.push(oneLine(name), oneLine(value));
       i++;
     }
   } else if (typeof h === 'object') {
-    for (const name of Object.keys(h)) {
-      const raw = h[name];
+    for (const key of Object.keys(h)) {
+      const raw = h[key];
       if (raw === undefined || raw === null) continue;
       const value = headerValue(raw);
       if (value === undefined) {
-        throw new TypeError(`classify: \`${field}["${name}"]\` must be a string, got ${typeName(raw)}`);
+        throw new TypeError(`classify: \`${field}["${key}"]\` must be a string, got ${typeName(raw)}`);
       }
-      parts.push(oneLine(name), oneLine(value));
+      const name = key.trim().toLowerCase();
+      if (keep(name)) parts.push(oneLine(name), oneLine(value));
     }
   } else {
     throw new TypeError(

@@ -6,6 +6,19 @@ use serde::Serialize;
 use crate::duration::{clamp_ms, parse_go_duration};
 use crate::time::parse_rfc3339;
 
+/// Every header the classifier reads starts with one of these. The wasm
+/// boundary copies only these headers into wasm memory (`js/convert.js`
+/// keeps the same list; a test below checks the two agree).
+pub const READ_HEADER_PREFIXES: [&str; 7] = [
+    "retry-after",
+    "x-ratelimit-",
+    "anthropic-",
+    "openai-",
+    "x-groq-region",
+    "apim-request-id",
+    "x-ms-region",
+];
+
 /// Header values longer than this are ignored: no real hint is that long.
 const MAX_VALUE_LEN: usize = 256;
 
@@ -197,6 +210,17 @@ fn window(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_boundary_copies_exactly_the_headers_read_here() {
+        let glue = include_str!("../js/convert.js");
+        let line = glue
+            .lines()
+            .find(|l| l.starts_with("const HEADER_PREFIXES = "))
+            .expect("the list in js/convert.js");
+        let listed: Vec<&str> = line.split('\'').skip(1).step_by(2).collect();
+        assert_eq!(listed, READ_HEADER_PREFIXES);
+    }
 
     #[test]
     fn lookup_is_case_insensitive_and_trims() {

@@ -25,7 +25,7 @@ extern "C" {
     pub fn read_classify_input(input: &JsValue) -> Result<js_sys::Array, JsValue>;
     /// Headers in any accepted form as "name\nvalue\n…".
     #[wasm_bindgen(js_name = flattenHeaders, catch)]
-    pub fn flatten_headers(headers: &JsValue, field: &str) -> Result<String, JsValue>;
+    pub fn flatten_headers(headers: &JsValue, field: &str, all: bool) -> Result<String, JsValue>;
     /// The fetch function createFetch() returns, with its methods.
     #[wasm_bindgen(js_name = makeFetch)]
     pub fn make_fetch(

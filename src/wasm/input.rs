@@ -121,7 +121,8 @@ fn headers_from_text(text: &str) -> Headers {
     headers
 }
 
-/// Reads a `Headers` (or any accepted headers form) into the core's type.
-pub fn headers_from_js(value: &JsValue, field: &str) -> Result<Headers, JsValue> {
-    Ok(headers_from_text(&flatten_headers(value, field)?))
+/// Reads the headers the classifier uses from a `Headers` (or any accepted
+/// form), or `all` of them, into the core's type.
+pub fn headers_from_js(value: &JsValue, field: &str, all: bool) -> Result<Headers, JsValue> {
+    Ok(headers_from_text(&flatten_headers(value, field, all)?))
 }

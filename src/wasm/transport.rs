@@ -91,9 +91,15 @@ impl FetchTransport<'_> {
         match settled {
             Ok(value) if is_response(&value) => {
                 let response: web_sys::Response = value.unchecked_into();
-                let snapshot = self.classify(&response, route).await;
+                let mut snapshot = self.classify(&response, route).await;
                 let classification = snapshot.classification.clone();
-                let keep = (classification.kind == Kind::QuotaExhausted).then_some(snapshot);
+                let keep = (classification.kind == Kind::QuotaExhausted).then(|| {
+                    // The breaker replays this response later: keep every header, not
+                    // just the ones the classifier read.
+                    let all = headers_from_js(&response.headers().into(), "headers", true);
+                    snapshot.headers = all.unwrap_or(snapshot.headers);
+                    snapshot
+                });
                 Ok((
                     Attempt::Answered {
                         response,
@@ -120,7 +126,8 @@ impl FetchTransport<'_> {
 
     async fn classify(&self, response: &web_sys::Response, route: usize) -> Snapshot {
         let status = response.status();
-        let headers = headers_from_js(&response.headers().into(), "headers").unwrap_or_default();
+        let headers =
+            headers_from_js(&response.headers().into(), "headers", false).unwrap_or_default();
         let ok = (200..300).contains(&status);
         let body = if ok {
             String::new()

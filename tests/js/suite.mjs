@@ -479,6 +479,7 @@ export const tests = [
     equal((await fetch(mock.chat, chatInit())).status, 429, 'first call');
     const second = await fetch(mock.chat, chatInit());
     equal([second.status, second.headers.get('x-ratewise-breaker')], [429, 'open'], 'answered by the breaker');
+    equal(second.headers.get('content-type')?.split(';')[0], 'application/json', 'with the original headers');
     equal((await second.json()).error.code, 'insufficient_quota', 'with the same body');
     equal((await mock.stats()).requests, 1, 'the second call sent nothing');
     const [state] = fetch.breaker();
