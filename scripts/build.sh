@@ -18,6 +18,7 @@ raw_before=$(wc -c < pkg/ratewise_bg.wasm)
   pkg/ratewise_bg.wasm -o pkg/ratewise_bg.wasm
 
 cp pkg-template/* pkg/
+cp README.md pkg/
 rm -f pkg/.gitignore
 # The error classes live in a wasm-bindgen snippet whose folder name is a
 # hash; give them a stable path so every entry re-exports the same classes.
