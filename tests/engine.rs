@@ -303,33 +303,20 @@ fn an_empty_budget_stops_retries() {
 #[test]
 fn quota_fails_over_to_the_next_route_at_once_without_using_a_retry() {
     let clock = FakeClock::new(vec![]);
-    let mut t = Scripted::new(
-        &clock,
-        vec![
-            Step::Http(429, vec![], QUOTA),
-            Step::Http(429, vec![], QUOTA),
-            Step::Http(200, vec![], ""),
-        ],
-    );
+    let steps = vec![
+        Step::Http(429, vec![], QUOTA),
+        Step::Http(429, vec![], QUOTA),
+        Step::Http(200, vec![], ""),
+    ];
+    let mut t = Scripted::new(&clock, steps);
     t.routes_left = 2;
-    let mut kinds = Vec::new();
-    let out = block_on(engine::run(
-        &policy(0, Jitter::None),
-        None,
-        &mut t,
-        &mut &clock,
-        &mut Unlimited,
-        &mut |e| kinds.push((e.classification.kind, e.decision)),
-    ))
-    .unwrap();
-    assert_eq!((out.stop, out.attempts, t.sent), (Stop::Success, 3, 3));
-    assert_eq!(clock.sleeps(), [0, 0], "failover does not back off");
+    // maxRetries 0: switching route is not a retry.
+    let r = run_with(&policy(0, Jitter::None), None, &clock, t, &mut Unlimited).unwrap();
+    assert_eq!((r.stop, r.attempts, r.sent), (Stop::Success, 3, 3));
+    assert_eq!(r.sleeps, [0, 0], "failover does not back off");
     assert_eq!(
-        kinds[0],
-        (
-            Kind::QuotaExhausted,
-            ratewise::Decision::Retry { delay_ms: 0 }
-        )
+        r.kinds,
+        [Kind::QuotaExhausted, Kind::QuotaExhausted, Kind::Ok]
     );
 }
 
@@ -344,14 +331,6 @@ fn quota_with_no_route_left_stops() {
         ],
     );
     t.routes_left = 1;
-    let out = block_on(engine::run(
-        &policy(3, Jitter::None),
-        None,
-        &mut t,
-        &mut &clock,
-        &mut Unlimited,
-        &mut |_| {},
-    ))
-    .unwrap();
-    assert_eq!((out.stop, t.sent), (Stop::NotRetryable, 2));
+    let r = run_with(&policy(3, Jitter::None), None, &clock, t, &mut Unlimited).unwrap();
+    assert_eq!((r.stop, r.sent), (Stop::NotRetryable, 2));
 }
