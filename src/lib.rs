@@ -10,32 +10,18 @@
 //! Everything in this crate outside `wasm` is plain Rust with no JavaScript
 //! types, so it is tested natively; the `wasm` module only converts values.
 
-pub mod backoff;
-pub mod body;
-pub mod breaker;
-pub mod budget;
-pub mod bulkhead;
 pub mod classify;
-pub mod duration;
-pub mod engine;
-pub mod headers;
-pub mod json;
-pub mod kind;
-pub mod limit_key;
-pub mod policy;
-pub mod provider;
-pub mod routes;
+pub mod limits;
+pub mod retry;
 pub mod secrets;
 pub mod stats;
-pub mod throttle;
-pub mod time;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
-pub use backoff::{Backoff, Jitter};
+pub use classify::headers::{Headers, Limits, Window};
+pub use classify::kind::{Action, Kind};
+pub use classify::provider::Provider;
 pub use classify::{classify, Classification, Response};
-pub use headers::{Headers, Limits, Window};
-pub use kind::{Action, Kind};
-pub use policy::{Decision, RetryPolicy, Stop};
-pub use provider::Provider;
+pub use retry::backoff::{Backoff, Jitter};
+pub use retry::policy::{Decision, RetryPolicy, Stop};

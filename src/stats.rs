@@ -2,9 +2,9 @@
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::engine::Event;
-use crate::kind::Kind;
-use crate::policy::{Decision, Stop};
+use crate::classify::kind::Kind;
+use crate::retry::engine::Event;
+use crate::retry::policy::{Decision, Stop};
 
 const STOPS: [Stop; 7] = [
     Stop::Success,

@@ -3,4 +3,4 @@
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-mod common;
+mod wasm_suite;

@@ -3,7 +3,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use proptest::prelude::*;
-use ratewise::duration::MAX_DELAY_MS;
+use ratewise::classify::duration::MAX_DELAY_MS;
 use ratewise::{classify, Action, Headers, Kind, Response};
 
 /// Header names the classifier reads, so the generator hits real code paths.
@@ -79,6 +79,6 @@ proptest! {
 
     #[test]
     fn json_reader_never_panics(text in "\\PC{0,300}") {
-        let _ = ratewise::json::parse(&text);
+        let _ = ratewise::classify::json::parse(&text);
     }
 }

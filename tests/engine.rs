@@ -1,10 +1,10 @@
 //! The retry loop driven by a scripted transport and a fake clock.
 
-mod support;
+mod fakes;
 
-use ratewise::engine::{self, Attempt, Budget, Unlimited};
+use fakes::{block_on, FakeClock, Scripted, Step, QUOTA, RATE_LIMIT};
+use ratewise::retry::engine::{self, Attempt, Budget, Unlimited};
 use ratewise::{Backoff, Jitter, Kind, RetryPolicy, Stop};
-use support::{block_on, FakeClock, Scripted, Step, QUOTA, RATE_LIMIT};
 
 fn policy(max_retries: u32, jitter: Jitter) -> RetryPolicy {
     RetryPolicy {

@@ -9,8 +9,8 @@ use js_sys::Promise;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::duration::MAX_DELAY_MS;
-use crate::engine::Clock;
+use crate::classify::duration::MAX_DELAY_MS;
+use crate::retry::engine::Clock;
 
 /// A clock whose sleeps end early when `aborted` (the call's linked abort
 /// promise) rejects.

@@ -10,12 +10,12 @@ use wasm_bindgen_futures::future_to_promise;
 
 use super::bindings::{self, classification_js, get, number_or_null, object, type_error};
 use super::clock::JsClock;
+use super::instance::{Shared, SharedBudget};
 use super::options::{self, Config};
 use super::request::Outgoing;
-use super::shared::{Shared, SharedBudget};
 use super::transport::FetchTransport;
-use crate::engine::{self, Attempt, Event, Outcome};
-use crate::policy::{Decision, Stop};
+use crate::retry::engine::{self, Attempt, Event, Outcome};
+use crate::retry::policy::{Decision, Stop};
 use crate::secrets::redact_url;
 use crate::{Classification, Kind};
 

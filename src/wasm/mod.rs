@@ -5,9 +5,9 @@ mod bindings;
 mod clock;
 mod fetch;
 mod input;
+mod instance;
 mod options;
 mod request;
-mod shared;
 mod transport;
 
 use wasm_bindgen::prelude::*;

@@ -5,12 +5,12 @@ use js_sys::{Function, Object};
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::bindings::{get, js_string, range_error, type_error, type_name};
-use crate::backoff::{Backoff, Jitter};
-use crate::body::MAX_BODY_BYTES;
-use crate::breaker::DEFAULT_COOLDOWN_MS;
-use crate::budget::{RetryBudget, DEFAULT_CAPACITY, DEFAULT_REFUND, DEFAULT_RETRY_COST};
-use crate::duration::MAX_DELAY_MS;
-use crate::policy::RetryPolicy;
+use crate::classify::body::MAX_BODY_BYTES;
+use crate::classify::duration::MAX_DELAY_MS;
+use crate::limits::breaker::DEFAULT_COOLDOWN_MS;
+use crate::limits::budget::{RetryBudget, DEFAULT_CAPACITY, DEFAULT_REFUND, DEFAULT_RETRY_COST};
+use crate::retry::backoff::{Backoff, Jitter};
+use crate::retry::policy::RetryPolicy;
 
 const KNOWN: [&str; 19] = [
     "maxRetries",

@@ -7,7 +7,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::bindings::{get, type_error};
 use super::options::Route;
-use crate::limit_key::{api_key_from_headers, LimitKey};
+use crate::limits::key::{api_key_from_headers, LimitKey};
 
 const KEY_HEADERS: [&str; 3] = ["authorization", "x-api-key", "api-key"];
 

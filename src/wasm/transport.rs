@@ -12,12 +12,12 @@ use wasm_bindgen_futures::JsFuture;
 use super::bindings::{self, classification_js, get, object, type_error, Linked};
 use super::clock::JsClock;
 use super::input::headers_from_js;
+use super::instance::{Shared, Snapshot};
 use super::request::Outgoing;
-use super::shared::{Shared, Snapshot};
-use crate::breaker::Gate;
-use crate::engine::{Attempt, Transport};
-use crate::limit_key::LimitKey;
-use crate::routes::{first_available, RouteChoice};
+use crate::limits::breaker::Gate;
+use crate::limits::key::LimitKey;
+use crate::limits::routes::{first_available, RouteChoice};
+use crate::retry::engine::{Attempt, Transport};
 use crate::secrets::redact_url;
 use crate::{classify, Classification, Kind, Response};
 

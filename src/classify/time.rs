@@ -115,7 +115,7 @@ pub fn parse_rfc3339(text: &str) -> Option<f64> {
     let mut c = clock.splitn(3, ':');
     let h = c.next()?.parse().ok()?;
     let min = c.next()?.parse().ok()?;
-    let sec = crate::duration::parse_fixed9(c.next()?)? as f64 / 1e9;
+    let sec = crate::classify::duration::parse_fixed9(c.next()?)? as f64 / 1e9;
     Some(epoch_ms(year, month, day, h, min, sec)? - offset_ms)
 }
 

@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use crate::duration::{clamp_ms, parse_go_duration};
-use crate::time::parse_rfc3339;
+use crate::classify::duration::{clamp_ms, parse_go_duration};
+use crate::classify::time::parse_rfc3339;
 
 /// Every header the classifier reads starts with one of these. The wasm
 /// boundary copies only these headers into wasm memory (`js/convert.js`
@@ -121,7 +121,7 @@ impl Limits {
         }
         let openai = |[limit, remaining, reset]: [&str; 3]| {
             window(headers, limit, remaining, reset, |v| {
-                parse_go_duration(v).or_else(|| crate::duration::parse_seconds(v))
+                parse_go_duration(v).or_else(|| crate::classify::duration::parse_seconds(v))
             })
         };
         let anthropic = |[limit, remaining, reset]: [&str; 3]| {
@@ -213,7 +213,7 @@ mod tests {
 
     #[test]
     fn the_boundary_copies_exactly_the_headers_read_here() {
-        let glue = include_str!("../js/convert.js");
+        let glue = include_str!("../../js/convert.js");
         let line = glue
             .lines()
             .find(|l| l.starts_with("const HEADER_PREFIXES = "))

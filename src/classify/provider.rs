@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use crate::body::Shape;
-use crate::headers::Headers;
+use crate::classify::body::Shape;
+use crate::classify::headers::Headers;
 
 /// The API provider a response came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -1,9 +1,9 @@
 //! The retry decision: given what the last attempt was, whether to send
 //! again and after how long. Pure: the caller supplies time and randomness.
 
-use crate::backoff::Backoff;
+use crate::classify::kind::Action;
 use crate::classify::Classification;
-use crate::kind::Action;
+use crate::retry::backoff::Backoff;
 
 /// Why the loop stopped sending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,8 +133,8 @@ impl RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backoff::Jitter;
-    use crate::kind::Kind;
+    use crate::classify::kind::Kind;
+    use crate::retry::backoff::Jitter;
 
     fn c(kind: Kind, hint: Option<u64>) -> Classification {
         let mut c = Classification::without_response(kind, None, "test");

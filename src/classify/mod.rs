@@ -1,14 +1,22 @@
 //! The classifier: status, headers and body in, [`Classification`] out.
 
+pub mod body;
+pub mod duration;
+pub mod headers;
+pub mod json;
+pub mod kind;
+pub mod provider;
+pub mod time;
+
 use serde::Serialize;
 
-use crate::body::{self, ErrorBody, Shape};
-use crate::duration::{clamp_ms, parse_message_hint, parse_millis, parse_seconds};
-use crate::headers::{Headers, Limits};
-use crate::kind::{Action, Kind};
-use crate::provider::{self, Provider};
+use crate::classify::duration::{clamp_ms, parse_message_hint, parse_millis, parse_seconds};
+use crate::classify::headers::{Headers, Limits};
+use crate::classify::kind::{Action, Kind};
+use crate::classify::time::parse_http_date;
 use crate::secrets::mask_secrets;
-use crate::time::parse_http_date;
+use body::{ErrorBody, Shape};
+use provider::Provider;
 
 /// `error.code` values OpenAI uses for an empty account or a hit budget.
 const QUOTA_CODES: [&str; 6] = [

@@ -10,12 +10,12 @@ use wasm_bindgen::JsValue;
 use super::bindings::{make_error, Linked};
 use super::clock::until_aborted;
 use super::options::Config;
-use crate::breaker::QuotaBreaker;
-use crate::budget::RetryBudget;
-use crate::bulkhead::{Admission, Bulkhead};
-use crate::engine::Budget;
+use crate::limits::breaker::QuotaBreaker;
+use crate::limits::budget::RetryBudget;
+use crate::limits::bulkhead::{Admission, Bulkhead};
+use crate::limits::throttle::Throttle;
+use crate::retry::engine::Budget;
 use crate::stats::Stats;
-use crate::throttle::Throttle;
 use crate::{Classification, Headers};
 
 /// A quota failure kept by the breaker, replayed to callers while it is open.

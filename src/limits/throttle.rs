@@ -3,9 +3,9 @@
 //! it does not hit the limit. Callers waiting on an exhausted window are
 //! paced across the following windows rather than all woken at the reset.
 
-use crate::duration::clamp_ms;
-use crate::headers::{Limits, Window};
-use crate::limit_key::{KeyMap, LimitKey};
+use crate::classify::duration::clamp_ms;
+use crate::classify::headers::{Limits, Window};
+use crate::limits::key::{KeyMap, LimitKey};
 
 /// The shortest window length assumed, ms: a window's length is estimated
 /// as the longest reset seen for it, but never less than this.
@@ -164,7 +164,7 @@ impl Throttle {
     ///   [`MAX_JITTER_MS`]. A newcomer queues behind earlier waiters.
     ///
     /// The longest wait any window asks for wins, capped at
-    /// [`crate::duration::MAX_DELAY_MS`]. A NaN, infinite or negative
+    /// [`crate::classify::duration::MAX_DELAY_MS`]. A NaN, infinite or negative
     /// `now_ms` gives 0 and books nothing.
     pub fn reserve(&mut self, key: LimitKey, now_ms: f64, random: f64) -> u64 {
         if !valid_time(now_ms) {
@@ -217,7 +217,7 @@ fn valid_time(now_ms: f64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::duration::MAX_DELAY_MS;
+    use crate::classify::duration::MAX_DELAY_MS;
 
     const T0: f64 = 1_700_000_000_000.0;
 

@@ -2,9 +2,9 @@
 //! makes one attempt and a [`Clock`] that tells time and sleeps. In wasm they
 //! are `fetch` and `setTimeout`; in tests, a script and a fake clock.
 
+use crate::classify::kind::Kind;
 use crate::classify::Classification;
-use crate::kind::Kind;
-use crate::policy::{Decision, RetryPolicy, State, Stop};
+use crate::retry::policy::{Decision, RetryPolicy, State, Stop};
 
 /// How one attempt ended.
 #[derive(Debug)]

@@ -6,9 +6,9 @@
 //! Anything else (HTML, empty, truncated, odd JSON) yields `None`: the
 //! classifier then falls back to the status and headers.
 
-use crate::json::{self, Value};
+use crate::classify::json::{self, Value};
 
-use crate::duration::parse_go_duration;
+use crate::classify::duration::parse_go_duration;
 
 /// Only this many bytes of a body are examined. Real error bodies are a few
 /// hundred bytes; a longer one is not an API error object.

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use ratewise::engine::{Attempt, Clock, Transport};
+use ratewise::retry::engine::{Attempt, Clock, Transport};
 use ratewise::{classify, Classification, Headers, Kind, Response};
 
 /// Polls a future that never waits on real I/O to completion.

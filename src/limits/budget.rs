@@ -10,7 +10,7 @@
 //! there is no separate cost for timeouts, and every success refunds the
 //! same amount.
 
-use crate::engine::Budget;
+use crate::retry::engine::Budget;
 
 /// Tokens in a full budget (AWS `INITIAL_RETRY_TOKENS`).
 pub const DEFAULT_CAPACITY: u32 = 500;

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::limit_key::{KeyMap, LimitKey};
+use crate::limits::key::{KeyMap, LimitKey};
 
 /// How long a tripped breaker stays open before one probe may go, ms (5 min).
 pub const DEFAULT_COOLDOWN_MS: f64 = 300_000.0;

@@ -1,8 +1,8 @@
 //! Fallback routes: given routes in order of preference (say, a primary API
 //! key and a backup), pick the first whose quota breaker lets a call through.
 
-use crate::breaker::{Gate, QuotaBreaker};
-use crate::limit_key::LimitKey;
+use crate::limits::breaker::{Gate, QuotaBreaker};
+use crate::limits::key::LimitKey;
 
 /// Which route a call should take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Exponential backoff with jitter, as a pure function of the retry number,
 //! the previous delay and a random number.
 
-use crate::duration::MAX_DELAY_MS;
+use crate::classify::duration::MAX_DELAY_MS;
 
 /// How randomness spreads the delays of clients that failed together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
