@@ -15,11 +15,18 @@ const oneLine = (s) => (s.includes('\n') || s.includes('\r') ? s.replace(/[\r\n]
 const HEADER_PREFIXES = ['retry-after', 'x-ratelimit-', 'anthropic-', 'openai-', 'x-groq-region', 'apim-request-id', 'x-ms-region'];
 const wanted = (name) => HEADER_PREFIXES.some((p) => name.startsWith(p));
 
+// Header values are cut to this many characters before they cross into wasm
+// memory (as bodies are cut to MAX_BODY): no header the classifier reads is
+// longer, and a 50 MB value must not grow the wasm memory for good.
+const MAX_HEADER_VALUE = 8192;
+
 function headerValue(v) {
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v.join(', ');
-  return undefined;
+  let s;
+  if (typeof v === 'string') s = v;
+  else if (typeof v === 'number' || typeof v === 'boolean') s = String(v);
+  else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) s = v.join(', ');
+  else return undefined;
+  return s.length > MAX_HEADER_VALUE ? s.slice(0, MAX_HEADER_VALUE) : s;
 }
 
 /**

@@ -1,28 +1,48 @@
 // Signal glue for createFetch (internal): one AbortSignal that fires when any
 // caller signal aborts or the deadline passes, and a promise that rejects
-// with its reason, so a pending sleep can be cut short.
+// with its reason, so a pending sleep can be cut short. `finish` removes
+// every listener it added, so a long-lived signal shared by many calls does
+// not collect one per call. With one caller signal and no deadline, fetch
+// gets that signal itself (so aborting it later still cancels the body);
+// with none, no signal is made at all.
+
+
+/** The error a call's deadline aborts it with. */
+export function deadlineError(deadlineMs) {
+  return new DOMException(`ratewise: deadline of ${deadlineMs} ms exceeded`, 'TimeoutError');
+}
 
 export function linkSignals(signals, deadlineMs) {
+  const given = signals.filter((s) => s != null);
+  if (given.length === 0 && deadlineMs == null) return { signal: undefined, aborted: undefined, finish() {} };
   const controller = new AbortController();
   const abort = (reason) => {
     if (!controller.signal.aborted) controller.abort(reason);
   };
-  for (const s of signals) {
-    if (s == null) continue;
-    if (s.aborted) abort(s.reason);
-    else s.addEventListener('abort', () => abort(s.reason), { once: true });
+  const listening = [];
+  for (const s of given) {
+    if (s.aborted) {
+      abort(s.reason);
+      continue;
+    }
+    const listener = () => abort(s.reason);
+    s.addEventListener('abort', listener, { once: true });
+    listening.push([s, listener]);
   }
   let timer;
   if (deadlineMs != null && !controller.signal.aborted) {
-    timer = setTimeout(
-      () => abort(new DOMException(`ratewise: deadline of ${deadlineMs} ms exceeded`, 'TimeoutError')),
-      deadlineMs,
-    );
+    timer = setTimeout(() => abort(deadlineError(deadlineMs)), deadlineMs);
   }
   const aborted = new Promise((_, reject) => {
     if (controller.signal.aborted) reject(controller.signal.reason);
     else controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
   });
   aborted.catch(() => {});
-  return { signal: controller.signal, aborted, finish: () => clearTimeout(timer) };
+  const finish = () => {
+    clearTimeout(timer);
+    for (const [s, listener] of listening) s.removeEventListener('abort', listener);
+    listening.length = 0;
+  };
+  const signal = given.length === 1 && deadlineMs == null ? given[0] : controller.signal;
+  return { signal, aborted, finish };
 }

@@ -143,6 +143,8 @@ export interface AttemptEvent {
   url: string;
   /** Which route answered: 0 is the request as sent, 1.. the fallback routes in order. */
   route: number;
+  /** Whether a network request was made, or the open quota breaker answered. */
+  source: 'network' | 'breaker';
   classification: Classification;
 }
 

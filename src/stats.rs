@@ -3,18 +3,10 @@
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::classify::kind::Kind;
-use crate::retry::engine::Event;
+use crate::retry::engine::{Event, Source};
 use crate::retry::policy::{Decision, Stop};
 
-const STOPS: [Stop; 7] = [
-    Stop::Success,
-    Stop::NotRetryable,
-    Stop::RetriesExhausted,
-    Stop::HintTooLong,
-    Stop::Deadline,
-    Stop::BodyNotReplayable,
-    Stop::BudgetEmpty,
-];
+const STOPS: [Stop; 8] = Stop::ALL;
 
 /// Counters over the life of one `createFetch()` instance.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -57,18 +49,25 @@ impl Stats {
         {
             self.by_kind[i] += 1;
         }
+        match event.source {
+            Source::Network => self.network_calls += 1,
+            Source::Breaker => self.short_circuits += 1,
+        }
+        self.throttled_ms += event.paced_ms;
+        self.queued += u64::from(event.queued);
         match event.decision {
             Decision::Retry { delay_ms } => self.waited_ms += delay_ms,
             Decision::Stop(stop) => {
                 if let Some(i) = STOPS.iter().position(|s| *s == stop) {
                     self.by_stop[i] += 1;
                 }
+                self.record_route(event.route);
             }
         }
     }
 
     /// Counts the route that gave a call its final answer.
-    pub fn record_route(&mut self, route: usize) {
+    fn record_route(&mut self, route: usize) {
         if self.by_route.len() <= route {
             self.by_route.resize(route + 1, 0);
         }
@@ -130,12 +129,20 @@ mod tests {
             classification: &rate,
             decision: Decision::Retry { delay_ms: 700 },
             elapsed_ms: 0.0,
+            route: 0,
+            source: Source::Network,
+            paced_ms: 40,
+            queued: true,
         });
         s.record(&Event {
             attempt: 2,
             classification: &ok,
             decision: Decision::Stop(Stop::Success),
             elapsed_ms: 0.0,
+            route: 2,
+            source: Source::Breaker,
+            paced_ms: 0,
+            queued: false,
         });
         assert_eq!((s.attempts, s.retries, s.waited_ms), (2, 1, 700));
         assert_eq!(
@@ -153,8 +160,10 @@ mod tests {
         );
         assert_eq!(json["byStop"], serde_json::json!({ "success": 1 }));
         assert_eq!(json["waitedMs"], 700);
-        s.record_route(2);
-        s.record_route(0);
-        assert_eq!(s.by_route, [1, 0, 1]);
+        assert_eq!(s.by_route, [0, 0, 1], "the route of the final answer");
+        assert_eq!(
+            (s.network_calls, s.short_circuits, s.throttled_ms, s.queued),
+            (1, 1, 40, 1)
+        );
     }
 }

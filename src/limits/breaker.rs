@@ -5,7 +5,28 @@
 
 use serde::Serialize;
 
-use crate::limits::key::{KeyMap, LimitKey};
+use crate::limits::key::{Idle, KeyMap, LimitKey};
+
+/// Whether a header of a quota failure is carried by the breaker's replays
+/// of it: what the caller needs (the content type, the rate-limit and
+/// request-id headers), never cookies or anything else that belongs to the
+/// caller who tripped it.
+pub fn replayed_header(name: &str) -> bool {
+    const EXACT: [&str; 6] = [
+        "content-type",
+        "retry-after",
+        "retry-after-ms",
+        "x-request-id",
+        "request-id",
+        "apim-request-id",
+    ];
+    const PREFIXES: [&str; 2] = ["x-ratelimit-", "anthropic-ratelimit-"];
+    EXACT.iter().any(|n| name.eq_ignore_ascii_case(n))
+        || PREFIXES.iter().any(|p| {
+            name.get(..p.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(p))
+        })
+}
 
 /// How long a tripped breaker stays open before one probe may go, ms (5 min).
 pub const DEFAULT_COOLDOWN_MS: f64 = 300_000.0;
@@ -37,6 +58,16 @@ struct Tripped<F> {
     probing: bool,
 }
 
+impl<F> Idle for Tripped<F> {
+    /// Due for a probe a whole cooldown ago (any probe sent is presumed
+    /// lost by then): forgetting the key only means the next call goes out
+    /// as its probe would have.
+    fn idle(&self, now_ms: f64) -> bool {
+        let cooldown = self.retry_at_ms - self.opened_at_ms;
+        now_ms >= self.retry_at_ms + cooldown
+    }
+}
+
 /// Quota breakers for every key; a key that never tripped is closed.
 #[derive(Debug)]
 pub struct QuotaBreaker<F> {
@@ -51,6 +82,11 @@ impl<F> Default for QuotaBreaker<F> {
 }
 
 impl<F> QuotaBreaker<F> {
+    /// Keys held (never more than [`crate::limits::key::DEFAULT_MAX_KEYS`]).
+    pub fn keys(&self) -> usize {
+        self.open.len()
+    }
+
     /// A breaker whose trips last `cooldown_ms`. NaN means the default;
     /// negatives mean 0 (probe on the next call); infinity means only
     /// [`reset`](Self::reset) closes a tripped key.
@@ -105,7 +141,7 @@ impl<F> QuotaBreaker<F> {
             trips: trips.saturating_add(1),
             probing: false,
         };
-        self.open.insert(key, tripped);
+        self.open.insert(key, tripped, now_ms);
     }
 
     /// A call to `key` succeeded (the probe or any other): the quota is back.
@@ -278,6 +314,33 @@ mod tests {
         }]);
         assert_eq!(json, expected);
         assert!(!json.to_string().contains("sk-secret"));
+    }
+
+    #[test]
+    fn replays_carry_only_what_the_caller_needs() {
+        for kept in [
+            "content-type",
+            "Retry-After",
+            "retry-after-ms",
+            "x-request-id",
+            "request-id",
+            "x-ratelimit-remaining-requests",
+            "anthropic-ratelimit-tokens-reset",
+        ] {
+            assert!(replayed_header(kept), "{kept}");
+        }
+        for dropped in [
+            "set-cookie",
+            "openai-organization",
+            "openai-project",
+            "cf-ray",
+            "x-ratelimit",
+            "authorization",
+            "content-length",
+            "",
+        ] {
+            assert!(!replayed_header(dropped), "{dropped}");
+        }
     }
 
     #[test]

@@ -10,8 +10,6 @@
 //! there is no separate cost for timeouts, and every success refunds the
 //! same amount.
 
-use crate::retry::engine::Budget;
-
 /// Tokens in a full budget (AWS `INITIAL_RETRY_TOKENS`).
 pub const DEFAULT_CAPACITY: u32 = 500;
 /// Tokens one retry costs (AWS `RETRY_COST`): 100 retries empty the budget.
@@ -54,9 +52,9 @@ impl Default for RetryBudget {
     }
 }
 
-impl Budget for RetryBudget {
+impl RetryBudget {
     /// Takes `retry_cost` tokens; `false`, taking nothing, when fewer are left.
-    fn try_spend(&mut self) -> bool {
+    pub fn try_spend(&mut self) -> bool {
         match self.tokens.checked_sub(self.retry_cost) {
             Some(left) => {
                 self.tokens = left;
@@ -67,7 +65,7 @@ impl Budget for RetryBudget {
     }
 
     /// Gives back `refund` tokens, never beyond the capacity.
-    fn record_success(&mut self) {
+    pub fn record_success(&mut self) {
         self.tokens = self.tokens.saturating_add(self.refund).min(self.capacity);
     }
 }

@@ -1,18 +1,36 @@
 //! A concurrency limit with a bounded FIFO queue: at most `max_concurrency`
 //! requests in flight, the next `max_queue` waiting in arrival order, the
-//! rest turned away. The caller owns the waiting; this only keeps the books.
+//! rest turned away.
+//!
+//! Nobody is ever woken by another caller. A freed slot is granted to the
+//! first waiting ticket here, in the books, and each waiter finds out by
+//! polling with its own timer: in Workers, a promise resolved from another
+//! invocation's context never wakes the waiter (workerd cancels it as hung).
+//! Slots are leases: one held past [`SLOT_LEASE_MS`] is presumed lost (its
+//! caller's invocation was cancelled mid-request) and handed on.
 
 use std::collections::VecDeque;
 
-/// What [`Bulkhead::acquire`] decided for a caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How long a slot may be held before it is presumed lost, ms (10 min,
+/// OpenAI's own client timeout).
+pub const SLOT_LEASE_MS: f64 = 600_000.0;
+/// The shortest and longest pause between a waiter's polls, ms.
+pub const POLL_MS: (f64, f64) = (2.0, 1_000.0);
+/// The hold time assumed before any slot was released, ms.
+const INITIAL_HOLD_MS: f64 = 100.0;
+
+/// What [`Bulkhead::acquire`] and [`Bulkhead::poll`] decided for a caller.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Admission {
-    /// A slot was free: send now, and call [`Bulkhead::release`] when done.
+    /// The ticket holds a slot: send now, and [`Bulkhead::release`] it when done.
     Run,
-    /// All slots are busy: wait until [`Bulkhead::release`] returns this
-    /// ticket (the slot is then yours), or give up with [`Bulkhead::cancel`].
-    Queued,
-    /// The queue is full too: fail at once.
+    /// All slots are busy: poll again after `ms`, or give up with
+    /// [`Bulkhead::release`].
+    Wait {
+        /// How long to sleep before the next poll.
+        ms: u64,
+    },
+    /// The queue is full too (or the ticket is unknown): fail at once.
     Rejected,
 }
 
@@ -21,66 +39,107 @@ pub enum Admission {
 pub struct Bulkhead {
     max_concurrency: usize,
     max_queue: usize,
-    in_flight: usize,
+    /// Tickets holding a slot and since when, in ticket order (slots are
+    /// granted in arrival order, so it is also the order they were taken).
+    running: VecDeque<(u64, f64)>,
+    /// Tickets waiting, in arrival (and ticket) order.
     queue: VecDeque<u64>,
+    /// A moving average of how long a slot is held, ms.
+    hold_ms: f64,
 }
 
 impl Bulkhead {
     /// A bulkhead that runs `max_concurrency` requests at once and queues up
     /// to `max_queue` more. `usize::MAX` means unlimited. A concurrency of 0
     /// is treated as 1, since a bulkhead that runs nothing would only ever
-    /// queue callers that never wake.
+    /// queue callers that never run.
     pub fn new(max_concurrency: usize, max_queue: usize) -> Self {
         Bulkhead {
             max_concurrency: max_concurrency.max(1),
             max_queue,
-            in_flight: 0,
+            running: VecDeque::new(),
             queue: VecDeque::new(),
+            hold_ms: INITIAL_HOLD_MS,
         }
     }
 
-    /// Asks for a slot for `ticket`, a number the caller picks to recognise
-    /// itself when it is woken; tickets should be unique among waiters.
-    /// Queued callers keep their place: a newcomer never overtakes them.
-    pub fn acquire(&mut self, ticket: u64) -> Admission {
-        if self.in_flight < self.max_concurrency && self.queue.is_empty() {
-            self.in_flight += 1;
+    /// Asks for a slot for `ticket` at `now_ms`. Tickets must increase from
+    /// call to call. Queued callers keep their place: a newcomer never
+    /// overtakes them.
+    pub fn acquire(&mut self, ticket: u64, now_ms: f64) -> Admission {
+        self.expire(now_ms);
+        if self.running.len() < self.max_concurrency && self.queue.is_empty() {
+            self.running.push_back((ticket, now_ms));
             Admission::Run
         } else if self.queue.len() < self.max_queue {
             self.queue.push_back(ticket);
-            Admission::Queued
+            self.poll(ticket, now_ms)
         } else {
             Admission::Rejected
         }
     }
 
-    /// Frees the caller's slot. If anyone is queued, the slot passes straight
-    /// to the front ticket, which is returned so the caller can wake it; that
-    /// ticket now holds the slot and must `release` it in turn, even if it
-    /// no longer wants to run. A release with nothing in flight is ignored.
-    pub fn release(&mut self) -> Option<u64> {
-        if self.in_flight == 0 {
-            return None;
+    /// Whether a queued `ticket` has been granted a slot; if not, how long
+    /// to sleep before asking again: half the expected wait (its place in
+    /// the queue times the average hold, shared among the slots), within
+    /// [`POLL_MS`].
+    pub fn poll(&mut self, ticket: u64, now_ms: f64) -> Admission {
+        self.expire(now_ms);
+        if self.running.binary_search_by_key(&ticket, |r| r.0).is_ok() {
+            return Admission::Run;
         }
-        let next = self.queue.pop_front();
-        if next.is_none() {
-            self.in_flight -= 1;
-        }
-        next
+        let Ok(place) = self.queue.binary_search(&ticket) else {
+            return Admission::Rejected;
+        };
+        let expected = (place + 1) as f64 * self.hold_ms / self.max_concurrency.min(1 << 20) as f64;
+        let ms = (expected / 2.0).clamp(POLL_MS.0, POLL_MS.1);
+        Admission::Wait { ms: ms as u64 }
     }
 
-    /// Removes a queued `ticket` (its caller aborted). `false` if it was not
-    /// queued, for example because it was already handed a slot.
-    pub fn cancel(&mut self, ticket: u64) -> bool {
-        match self.queue.iter().position(|&t| t == ticket) {
-            Some(i) => self.queue.remove(i).is_some(),
-            None => false,
+    /// Ends `ticket`'s claim at `now_ms`: frees its slot (granting it to the
+    /// first waiter), or takes it out of the queue. Unknown tickets are
+    /// ignored, so releasing twice is harmless.
+    pub fn release(&mut self, ticket: u64, now_ms: f64) {
+        if let Ok(i) = self.queue.binary_search(&ticket) {
+            self.queue.remove(i);
+            return;
+        }
+        if let Ok(i) = self.running.binary_search_by_key(&ticket, |r| r.0) {
+            if let Some((_, since)) = self.running.remove(i) {
+                let held = now_ms - since;
+                if held.is_finite() && held >= 0.0 {
+                    self.hold_ms = 0.8 * self.hold_ms + 0.2 * held;
+                }
+            }
+            self.grant(now_ms);
+        }
+    }
+
+    /// Slots held past their lease are presumed lost and handed on.
+    fn expire(&mut self, now_ms: f64) {
+        while self
+            .running
+            .front()
+            .is_some_and(|&(_, since)| now_ms - since >= SLOT_LEASE_MS)
+        {
+            self.running.pop_front();
+        }
+        self.grant(now_ms);
+    }
+
+    /// Hands free slots to the first waiters.
+    fn grant(&mut self, now_ms: f64) {
+        while self.running.len() < self.max_concurrency {
+            let Some(next) = self.queue.pop_front() else {
+                break;
+            };
+            self.running.push_back((next, now_ms));
         }
     }
 
     /// Requests holding a slot.
     pub fn in_flight(&self) -> usize {
-        self.in_flight
+        self.running.len()
     }
 
     /// Tickets waiting for a slot.
@@ -94,54 +153,106 @@ mod tests {
     use super::*;
     use Admission::*;
 
+    fn waits(a: Admission) -> bool {
+        matches!(a, Wait { .. })
+    }
+
     #[test]
     fn runs_up_to_the_limit_then_queues_then_rejects() {
         let mut b = Bulkhead::new(2, 1);
-        assert_eq!([b.acquire(1), b.acquire(2)], [Run, Run]);
-        assert_eq!(b.acquire(3), Queued);
-        assert_eq!(b.acquire(4), Rejected);
+        assert_eq!([b.acquire(1, 0.0), b.acquire(2, 0.0)], [Run, Run]);
+        assert!(waits(b.acquire(3, 0.0)));
+        assert_eq!(b.acquire(4, 0.0), Rejected);
         assert_eq!((b.in_flight(), b.queued()), (2, 1));
     }
 
     #[test]
-    fn slots_pass_to_waiters_in_arrival_order() {
+    fn slots_are_granted_in_the_books_and_found_by_polling() {
         let mut b = Bulkhead::new(1, 10);
-        assert_eq!(b.acquire(1), Run);
+        assert_eq!(b.acquire(1, 0.0), Run);
         for t in 2..=4 {
-            assert_eq!(b.acquire(t), Queued);
+            assert!(waits(b.acquire(t, 0.0)));
         }
-        assert_eq!(b.release(), Some(2));
-        assert_eq!(b.acquire(5), Queued, "no overtaking while others wait");
-        assert_eq!(b.release(), Some(3));
-        assert_eq!(b.release(), Some(4));
-        assert_eq!(b.release(), Some(5));
-        assert_eq!(b.in_flight(), 1, "the slot was handed over, not freed");
-        assert_eq!(b.release(), None);
+        b.release(1, 10.0);
+        assert_eq!(b.poll(2, 10.0), Run, "the first waiter holds the slot now");
+        assert!(waits(b.poll(3, 10.0)));
+        assert!(waits(b.acquire(5, 10.0)), "no overtaking while others wait");
+        b.release(2, 20.0);
+        b.release(3, 20.0); // never ran: it was granted, then gives it back
+        assert_eq!(b.poll(4, 20.0), Run);
+        b.release(4, 30.0);
+        assert_eq!(b.poll(5, 30.0), Run);
+        b.release(5, 30.0);
         assert_eq!((b.in_flight(), b.queued()), (0, 0));
-        assert_eq!(b.release(), None, "a stray release is ignored");
-        assert_eq!(b.in_flight(), 0);
+        b.release(5, 30.0);
+        assert_eq!(b.in_flight(), 0, "a stray release is ignored");
+        assert_eq!(b.poll(9, 30.0), Rejected, "unknown ticket");
     }
 
     #[test]
-    fn cancel_removes_only_queued_tickets() {
+    fn release_takes_a_waiter_out_of_the_queue() {
         let mut b = Bulkhead::new(1, 2);
-        b.acquire(1);
-        b.acquire(2);
-        b.acquire(3);
-        assert!(b.cancel(2));
-        assert!(!b.cancel(2), "already gone");
-        assert!(!b.cancel(1), "running, not queued");
-        assert_eq!(b.acquire(4), Queued, "the cancelled place is free again");
-        assert_eq!(b.release(), Some(3));
-        assert_eq!(b.release(), Some(4));
+        b.acquire(1, 0.0);
+        b.acquire(2, 0.0);
+        b.acquire(3, 0.0);
+        b.release(2, 1.0);
+        assert_eq!(b.poll(2, 1.0), Rejected, "gone");
+        assert!(waits(b.acquire(4, 1.0)), "the place is free again");
+        b.release(1, 2.0);
+        assert_eq!(b.poll(3, 2.0), Run);
+        assert!(waits(b.poll(4, 2.0)));
+    }
+
+    #[test]
+    fn polls_come_sooner_near_the_front_and_stay_in_bounds() {
+        let mut b = Bulkhead::new(2, usize::MAX);
+        b.acquire(0, 0.0);
+        b.acquire(1, 0.0);
+        for t in 2..2_000 {
+            b.acquire(t, 0.0);
+        }
+        let ms = |b: &mut Bulkhead, t| match b.poll(t, 0.0) {
+            Wait { ms } => ms,
+            other => panic!("{other:?}"),
+        };
+        // Hold 100 ms over 2 slots: the first waiter expects 50 ms, polls at 25.
+        assert_eq!(ms(&mut b, 2), 25);
+        assert!(ms(&mut b, 50) > ms(&mut b, 10));
+        assert_eq!(ms(&mut b, 1_999), 1_000, "capped");
+        // Fast turnover brings the polls down to the floor.
+        for t in 0..20 {
+            b.release(t, 0.0);
+        }
+        assert_eq!(ms(&mut b, 22), 2);
+    }
+
+    #[test]
+    fn a_slot_held_past_its_lease_is_handed_on() {
+        let mut b = Bulkhead::new(1, 1);
+        assert_eq!(b.acquire(1, 0.0), Run);
+        assert!(waits(b.acquire(2, 0.0)));
+        assert!(waits(b.poll(2, SLOT_LEASE_MS - 1.0)));
+        // Ticket 1's invocation was cancelled and never released.
+        assert_eq!(b.poll(2, SLOT_LEASE_MS), Run);
+        b.release(1, SLOT_LEASE_MS + 1.0);
+        assert_eq!(
+            b.in_flight(),
+            1,
+            "a late release of a lost lease frees nothing"
+        );
     }
 
     #[test]
     fn zero_concurrency_is_one_and_max_is_unlimited() {
         let mut b = Bulkhead::new(0, 0);
-        assert_eq!([b.acquire(1), b.acquire(2)], [Run, Rejected]);
+        assert_eq!([b.acquire(1, 0.0), b.acquire(2, 0.0)], [Run, Rejected]);
         let mut b = Bulkhead::new(usize::MAX, 0);
-        assert!((0..10_000).all(|t| b.acquire(t) == Run));
+        assert!((0..10_000).all(|t| b.acquire(t, 0.0) == Run));
+        assert!((0..10_000).rev().all(|t| {
+            b.release(t, 1.0);
+            true
+        }));
+        assert_eq!(b.in_flight(), 0);
     }
 
     #[cfg(not(target_arch = "wasm32"))]
@@ -152,54 +263,52 @@ mod tests {
         #[derive(Debug, Clone)]
         enum Op {
             Acquire,
-            Release,
-            Cancel(u64),
+            Release(u64),
         }
 
         fn op() -> impl Strategy<Value = Op> {
-            prop_oneof![
-                Just(Op::Acquire),
-                Just(Op::Release),
-                (0..40u64).prop_map(Op::Cancel)
-            ]
+            prop_oneof![Just(Op::Acquire), (0..40u64).prop_map(Op::Release)]
         }
 
         proptest! {
             /// Against a simple model: never more than the limit in flight,
-            /// never more than the bound queued, and wake-ups in FIFO order.
+            /// never more than the bound queued, and grants in FIFO order.
             #[test]
             fn matches_the_model(max in 1..4usize, queue in 0..4usize, ops in prop::collection::vec(op(), 0..40)) {
                 let mut b = Bulkhead::new(max, queue);
-                let (mut running, mut waiting) = (0usize, VecDeque::new());
+                let (mut running, mut waiting) = (Vec::new(), VecDeque::new());
                 for (ticket, op) in (0u64..).zip(ops) {
                     match op {
-                        Op::Acquire => match b.acquire(ticket) {
+                        Op::Acquire => match b.acquire(ticket, 0.0) {
                             Run => {
-                                prop_assert!(running < max && waiting.is_empty());
-                                running += 1;
+                                prop_assert!(running.len() < max && waiting.is_empty());
+                                running.push(ticket);
                             }
-                            Queued => {
-                                prop_assert_eq!(running, max);
+                            Wait { .. } => {
+                                prop_assert_eq!(running.len(), max);
                                 waiting.push_back(ticket);
                             }
-                            Rejected => prop_assert!(running == max && waiting.len() == queue),
+                            Rejected => prop_assert!(running.len() == max && waiting.len() == queue),
                         },
-                        Op::Release if running > 0 => {
-                            let woken = b.release();
-                            prop_assert_eq!(woken, waiting.pop_front());
-                            if woken.is_none() {
-                                running -= 1;
+                        Op::Release(t) => {
+                            b.release(t, 0.0);
+                            if let Some(i) = running.iter().position(|&r| r == t) {
+                                running.remove(i);
+                                if let Some(next) = waiting.pop_front() {
+                                    running.push(next);
+                                }
+                            } else {
+                                waiting.retain(|&w| w != t);
                             }
                         }
-                        Op::Release => prop_assert_eq!(b.release(), None),
-                        Op::Cancel(t) => {
-                            let was_waiting = waiting.iter().position(|&w| w == t);
-                            prop_assert_eq!(b.cancel(t), was_waiting.is_some());
-                            waiting.retain(|&w| w != t);
-                        }
                     }
-                    prop_assert!(running <= max && waiting.len() <= queue);
-                    prop_assert_eq!((b.in_flight(), b.queued()), (running, waiting.len()));
+                    for &t in &running {
+                        prop_assert_eq!(b.poll(t, 0.0), Run);
+                    }
+                    for &t in &waiting {
+                        prop_assert!(waits(b.poll(t, 0.0)));
+                    }
+                    prop_assert_eq!((b.in_flight(), b.queued()), (running.len(), waiting.len()));
                 }
             }
         }

@@ -42,93 +42,167 @@ impl fmt::Debug for LimitKey {
     }
 }
 
-/// The API key a request carries, from whichever header the provider uses:
-/// `Authorization: Bearer <key>` (OpenAI and most others; the scheme is
-/// case-insensitive), `x-api-key` (Anthropic) or `api-key` (Azure OpenAI),
-/// in that order. Blank values and other schemes (`Basic …`) are skipped.
-pub fn api_key_from_headers<'a>(
-    authorization: Option<&'a str>,
-    x_api_key: Option<&'a str>,
-    api_key: Option<&'a str>,
-) -> Option<&'a str> {
-    let bearer = authorization.and_then(|value| {
-        let (scheme, token) = value.trim().split_once([' ', '\t'])?;
-        scheme.eq_ignore_ascii_case("bearer").then_some(token)
-    });
-    [bearer, x_api_key, api_key]
-        .into_iter()
-        .flatten()
-        .map(str::trim)
-        .find(|key| !key.is_empty())
+/// The request headers that say whose limits and quota a request draws on:
+/// the credential in whichever header the provider uses (`Authorization`
+/// with any scheme, Anthropic's `x-api-key`, Azure's `api-key`, Gemini's
+/// `x-goog-api-key`), and OpenAI's organization and project, since one key
+/// in another project has a quota of its own.
+pub const IDENTITY_HEADERS: [&str; 6] = [
+    "authorization",
+    "x-api-key",
+    "api-key",
+    "x-goog-api-key",
+    "openai-organization",
+    "openai-project",
+];
+
+/// The query parameters that carry a credential (Gemini's `?key=`).
+pub const IDENTITY_PARAMS: [&str; 2] = ["key", "api_key"];
+
+/// Everything that identifies a caller, as one string to hash into a
+/// [`LimitKey`] (never stored or shown): `values` are the
+/// [`IDENTITY_HEADERS`] in order, `query` the URL's query string. Blank
+/// values count as absent, so no credential at all gives `""`.
+pub fn identity(values: &[Option<&str>], query: Option<&str>) -> String {
+    let mut out = String::new();
+    let headers = IDENTITY_HEADERS.iter().zip(values);
+    let params = query
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter_map(|(name, value)| {
+            let known = IDENTITY_PARAMS
+                .iter()
+                .find(|p| p.eq_ignore_ascii_case(name))?;
+            Some((known, Some(value)))
+        });
+    for (name, value) in headers.map(|(n, v)| (n, *v)).chain(params) {
+        let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        out.push_str(name);
+        out.push('=');
+        out.push_str(value);
+        out.push('\n');
+    }
+    out
 }
 
-/// A small map from [`LimitKey`] to `V`, kept as a sorted `Vec`.
+/// The most keys a [`KeyMap`] holds by default: past it, idle entries are
+/// dropped first, then the least recently used.
+pub const DEFAULT_MAX_KEYS: usize = 10_000;
+
+/// Per-key state that can tell when it no longer matters.
+pub trait Idle {
+    /// Whether the entry holds nothing worth keeping at `now_ms` (its
+    /// windows have reset, its breaker has long cooled down, …).
+    fn idle(&self, now_ms: f64) -> bool;
+}
+
+/// A bounded map from [`LimitKey`] to `V`: O(log n) per lookup, and never
+/// more than its capacity, whatever the number of keys a process meets.
 ///
-/// An instance talks to a handful of keys, so a sorted vector is as fast as
-/// a tree or hash map here, iterates in key order, and keeps their code out
-/// of the `.wasm`.
+/// When a new key would pass the capacity, the map first drops every idle
+/// entry, then, if it is still full, the least recently used quarter, so
+/// the sweep's cost is spread over the inserts that follow it.
 #[derive(Debug, Clone)]
-pub struct KeyMap<V>(Vec<(LimitKey, V)>);
+pub struct KeyMap<V> {
+    entries: std::collections::BTreeMap<LimitKey, (V, f64)>,
+    max_keys: usize,
+}
 
 impl<V> Default for KeyMap<V> {
     fn default() -> Self {
-        KeyMap(Vec::new())
+        KeyMap::with_capacity(DEFAULT_MAX_KEYS)
     }
 }
 
 impl<V> KeyMap<V> {
-    fn position(&self, key: &LimitKey) -> Result<usize, usize> {
-        self.0.binary_search_by(|(k, _)| k.cmp(key))
+    /// An empty map that holds at most `max_keys` keys (at least 1).
+    pub fn with_capacity(max_keys: usize) -> Self {
+        KeyMap {
+            entries: std::collections::BTreeMap::new(),
+            max_keys: max_keys.max(1),
+        }
     }
 
     /// The value for `key`.
     pub fn get(&self, key: &LimitKey) -> Option<&V> {
-        self.position(key).ok().map(|i| &self.0[i].1)
+        self.entries.get(key).map(|(v, _)| v)
     }
 
     /// The value for `key`, mutably.
     pub fn get_mut(&mut self, key: &LimitKey) -> Option<&mut V> {
-        self.position(key).ok().map(|i| &mut self.0[i].1)
-    }
-
-    /// Sets the value for `key`.
-    pub fn insert(&mut self, key: LimitKey, value: V) {
-        match self.position(&key) {
-            Ok(i) => self.0[i].1 = value,
-            Err(i) => self.0.insert(i, (key, value)),
-        }
-    }
-
-    /// The value for `key`, inserting `V::default()` first if absent.
-    pub fn entry_or_default(&mut self, key: LimitKey) -> &mut V
-    where
-        V: Default,
-    {
-        let i = match self.position(&key) {
-            Ok(i) => i,
-            Err(i) => {
-                self.0.insert(i, (key, V::default()));
-                i
-            }
-        };
-        &mut self.0[i].1
+        self.entries.get_mut(key).map(|(v, _)| v)
     }
 
     /// Removes `key`.
     pub fn remove(&mut self, key: &LimitKey) {
-        if let Ok(i) = self.position(key) {
-            self.0.remove(i);
-        }
+        self.entries.remove(key);
     }
 
     /// Removes every key.
     pub fn clear(&mut self) {
-        self.0.clear();
+        self.entries.clear();
+    }
+
+    /// How many keys are held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
     /// Every entry, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&LimitKey, &V)> {
-        self.0.iter().map(|(k, v)| (k, v))
+        self.entries.iter().map(|(k, (v, _))| (k, v))
+    }
+}
+
+impl<V: Idle> KeyMap<V> {
+    /// Sets the value for `key`, used at `now_ms`.
+    pub fn insert(&mut self, key: LimitKey, value: V, now_ms: f64) {
+        self.make_room(&key, now_ms);
+        self.entries.insert(key, (value, now_ms));
+    }
+
+    /// The value for `key`, used at `now_ms`, inserting `V::default()` first
+    /// if absent.
+    pub fn entry_or_default(&mut self, key: LimitKey, now_ms: f64) -> &mut V
+    where
+        V: Default,
+    {
+        self.make_room(&key, now_ms);
+        let entry = self
+            .entries
+            .entry(key)
+            .or_insert_with(|| (V::default(), now_ms));
+        entry.1 = entry.1.max(now_ms);
+        &mut entry.0
+    }
+
+    /// Before a new key goes in: at capacity, drop the idle entries, then
+    /// the least recently used until a quarter of the room is free.
+    fn make_room(&mut self, key: &LimitKey, now_ms: f64) {
+        if self.entries.len() < self.max_keys || self.entries.contains_key(key) {
+            return;
+        }
+        self.entries.retain(|_, (v, _)| !v.idle(now_ms));
+        let keep = self.max_keys - self.max_keys.div_ceil(4);
+        if self.entries.len() > keep {
+            let mut used: Vec<f64> = self.entries.values().map(|(_, t)| *t).collect();
+            let cut = self.entries.len() - keep;
+            let (_, &mut threshold, _) = used.select_nth_unstable_by(cut - 1, f64::total_cmp);
+            let mut dropped = 0;
+            self.entries.retain(|_, (_, t)| {
+                let drop = dropped < cut && *t <= threshold;
+                dropped += usize::from(drop);
+                !drop
+            });
+        }
     }
 }
 
@@ -177,20 +251,91 @@ mod tests {
     }
 
     #[test]
-    fn api_key_is_found_in_each_providers_header() {
-        let f = api_key_from_headers;
-        assert_eq!(f(Some("Bearer sk-1"), None, None), Some("sk-1"));
-        assert_eq!(f(Some("bearer   sk-1 "), None, None), Some("sk-1"));
-        assert_eq!(f(Some("BEARER\tsk-1"), None, None), Some("sk-1"));
-        assert_eq!(f(None, Some("sk-ant-1"), None), Some("sk-ant-1"));
-        assert_eq!(f(None, None, Some("azure-1")), Some("azure-1"));
-        // Authorization wins; unusable values fall through to the next header.
-        assert_eq!(f(Some("Bearer a"), Some("b"), Some("c")), Some("a"));
-        assert_eq!(f(Some("Basic dXNlcg=="), Some("b"), None), Some("b"));
-        assert_eq!(f(Some("Bearer "), None, Some("c")), Some("c"));
-        assert_eq!(f(Some("Bearersk-1"), None, None), None);
-        assert_eq!(f(Some("sk-1"), Some("  "), None), None);
-        assert_eq!(f(None, None, None), None);
+    fn identity_reads_every_credential_and_the_project() {
+        let f = |values: [Option<&str>; 6], query| identity(&values, query);
+        let none = [None; 6];
+        assert_eq!(f(none, None), "");
+        assert_eq!(
+            f([Some("Bearer sk-1"), None, None, None, None, None], None),
+            "authorization=Bearer sk-1\n"
+        );
+        // Basic auth, Gemini's header and ?key= are credentials too.
+        let basic = f(
+            [Some("Basic dXNlcjpwdw=="), None, None, None, None, None],
+            None,
+        );
+        let other = f(
+            [Some("Basic b3RoZXI6cHc="), None, None, None, None, None],
+            None,
+        );
+        assert_ne!(basic, other);
+        let goog = f([None, None, None, Some("AIza-a"), None, None], None);
+        assert_ne!(
+            goog,
+            f([None, None, None, Some("AIza-b"), None, None], None)
+        );
+        assert_eq!(f(none, Some("alt=sse&key=AIza-a")), "key=AIza-a\n");
+        assert_ne!(f(none, Some("key=AIza-a")), f(none, Some("key=AIza-b")));
+        assert_eq!(
+            f(none, Some("monkey=1&keys=2")),
+            "",
+            "only whole parameter names"
+        );
+        // The same key in another project or organization is another quota.
+        let key = Some("Bearer sk-1");
+        let p1 = f([key, None, None, None, None, Some("proj_1")], None);
+        let p2 = f([key, None, None, None, None, Some("proj_2")], None);
+        let o1 = f([key, None, None, None, Some("org-1"), None], None);
+        assert!(p1 != p2 && p1 != o1);
+        assert_eq!(
+            f([Some("  "), Some(""), None, None, None, None], Some("key=")),
+            ""
+        );
+    }
+
+    /// A value that is idle when even.
+    #[derive(Debug, Default, PartialEq)]
+    struct N(usize);
+
+    impl Idle for N {
+        fn idle(&self, _now_ms: f64) -> bool {
+            self.0 % 2 == 0
+        }
+    }
+
+    fn nth(i: usize) -> LimitKey {
+        LimitKey::new("https://a", Some(&format!("k{i}")))
+    }
+
+    #[test]
+    fn key_map_is_bounded_dropping_idle_then_least_recently_used() {
+        let mut m = KeyMap::with_capacity(8);
+        for i in 0..8 {
+            m.insert(nth(i), N(i), i as f64);
+        }
+        // Full: the idle (even) entries go first.
+        m.insert(nth(100), N(101), 100.0);
+        assert_eq!(m.len(), 5);
+        assert!([1, 3, 5, 7].iter().all(|&i| m.get(&nth(i)).is_some()));
+        // Touching keeps an entry fresh.
+        m.entry_or_default(nth(1), 200.0);
+        for i in 0..3 {
+            m.insert(nth(1_000 + i), N(1_001), 300.0 + i as f64);
+        }
+        // Full again with nothing idle: the least recently used go.
+        assert_eq!(m.len(), 8);
+        m.insert(nth(2_000), N(1), 400.0);
+        assert!(m.len() <= 8);
+        assert!(
+            m.get(&nth(3)).is_none() && m.get(&nth(5)).is_none(),
+            "oldest dropped"
+        );
+        assert!(m.get(&nth(1)).is_some() && m.get(&nth(2_000)).is_some());
+        // Many keys: the size never passes the capacity.
+        for i in 0..10_000 {
+            m.insert(nth(10_000 + i), N(1), 500.0 + i as f64);
+            assert!(m.len() <= 8);
+        }
     }
 
     #[test]
@@ -200,10 +345,10 @@ mod tests {
             .collect();
         let mut m = KeyMap::default();
         for (i, k) in keys.iter().enumerate().rev() {
-            m.insert(*k, i);
+            m.insert(*k, N(i), 0.0);
         }
-        m.insert(keys[2], 20);
-        *m.entry_or_default(keys[1]) += 100;
+        m.insert(keys[2], N(20), 0.0);
+        m.entry_or_default(keys[1], 0.0).0 += 100;
         m.remove(&keys[3]);
         let listed: Vec<LimitKey> = m.iter().map(|(k, _)| *k).collect();
         let mut sorted = listed.clone();
@@ -211,7 +356,7 @@ mod tests {
         assert_eq!(listed, sorted);
         assert_eq!(
             (m.get(&keys[2]), m.get(&keys[1]), m.get(&keys[3])),
-            (Some(&20), Some(&101), None)
+            (Some(&N(20)), Some(&N(101)), None)
         );
         m.clear();
         assert_eq!(m.iter().count(), 0);

@@ -1,6 +1,14 @@
-//! The limiters one client instance keeps per API origin and key: a
-//! concurrency queue, a proactive throttle, a retry budget, a quota breaker
-//! and fallback routes.
+//! The limiters one client instance keeps, composed in one place: a
+//! concurrency queue ([`bulkhead`]), a proactive throttle ([`throttle`]), a
+//! retry budget ([`budget`]), a quota breaker ([`breaker`]) and fallback
+//! routes ([`routes`]), per API origin and caller ([`key`]).
+//!
+//! The retry loop asks [`Limiters::before`] before every attempt and gets a
+//! decision back as a value, a [`Plan`]: send on a route after waiting so
+//! long, or answer from the open breaker without a network call. It reports
+//! the outcome with [`Limiters::after`]. Every method takes `now`, so the
+//! whole composition is tested with a fake clock. Adding a policy is one
+//! file here and a line in `before` or `after`.
 
 pub mod breaker;
 pub mod budget;
@@ -8,3 +16,235 @@ pub mod bulkhead;
 pub mod key;
 pub mod routes;
 pub mod throttle;
+
+use crate::classify::kind::Kind;
+use crate::classify::Classification;
+use crate::retry::policy::RetryPolicy;
+use breaker::{BreakerState, Gate, QuotaBreaker};
+use budget::RetryBudget;
+use bulkhead::{Admission, Bulkhead};
+use key::LimitKey;
+use routes::{first_available, RouteChoice};
+use throttle::Throttle;
+
+/// How an instance's limiters are set up.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// Calls in flight at once (`usize::MAX`: unlimited).
+    pub max_concurrency: usize,
+    /// Calls that may wait for a slot.
+    pub max_queue: usize,
+    /// Whether the proactive throttle paces attempts.
+    pub throttle: bool,
+    /// The retry budget, if any.
+    pub retry_budget: Option<RetryBudget>,
+    /// How long a quota breaker stays open, ms.
+    pub quota_cooldown_ms: f64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_concurrency: usize::MAX,
+            max_queue: usize::MAX,
+            throttle: true,
+            retry_budget: Some(RetryBudget::default()),
+            quota_cooldown_ms: breaker::DEFAULT_COOLDOWN_MS,
+        }
+    }
+}
+
+/// A call's place in the concurrency queue, from [`Limiters::enter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket(u64);
+
+/// Permission to send one attempt, from [`Limiters::before`]; hand it back
+/// to [`Limiters::after`] (or [`Limiters::abandon`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pass {
+    /// The route to send on.
+    pub route: usize,
+    /// That route's limit key.
+    pub key: LimitKey,
+    /// How long to wait first (the throttle's pacing), ms.
+    pub wait_ms: u64,
+    /// Whether this attempt is the route's breaker probe.
+    pub probe: bool,
+}
+
+/// What to do for the next attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan<S> {
+    /// Send, as the pass says.
+    Send(Pass),
+    /// Every route from here on is out of quota: answer with the failure
+    /// stored for `route`, sending nothing.
+    Replay {
+        /// The route whose failure is replayed.
+        route: usize,
+        /// The stored failure.
+        failure: S,
+    },
+}
+
+/// The limiters of one instance; `S` is what the breaker keeps of a quota
+/// failure to replay it.
+#[derive(Debug)]
+pub struct Limiters<S> {
+    bulkhead: Bulkhead,
+    throttle: Option<Throttle>,
+    budget: Option<RetryBudget>,
+    breaker: QuotaBreaker<S>,
+    next_ticket: u64,
+}
+
+impl<S: Clone> Limiters<S> {
+    /// Limiters as `settings` say, knowing nothing yet.
+    pub fn new(settings: Settings) -> Self {
+        Limiters {
+            bulkhead: Bulkhead::new(settings.max_concurrency, settings.max_queue),
+            throttle: settings.throttle.then(Throttle::new),
+            budget: settings.retry_budget,
+            breaker: QuotaBreaker::new(settings.quota_cooldown_ms),
+            next_ticket: 0,
+        }
+    }
+
+    /// A call arrives at `now_ms`: its ticket, and whether it may run, must
+    /// poll again later, or is turned away. Every ticket must be handed to
+    /// [`leave`](Self::leave) when the call ends, however it ends.
+    pub fn enter(&mut self, now_ms: f64) -> (Ticket, Admission) {
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        (Ticket(ticket), self.bulkhead.acquire(ticket, now_ms))
+    }
+
+    /// Whether a waiting call may run now.
+    pub fn poll(&mut self, ticket: Ticket, now_ms: f64) -> Admission {
+        self.bulkhead.poll(ticket.0, now_ms)
+    }
+
+    /// The call ended (or gave up waiting): its slot goes to the next waiter.
+    pub fn leave(&mut self, ticket: Ticket, now_ms: f64) {
+        self.bulkhead.release(ticket.0, now_ms);
+    }
+
+    /// Decides the next attempt of a call whose routes have `keys` and that
+    /// is on route `from`: the first route from there whose breaker lets it
+    /// through (its probe, or closed), with the throttle's wait for that
+    /// route's key, bounded as the policy bounds server hints; or, with
+    /// every breaker open, a replay of the first one's failure.
+    pub fn before(
+        &mut self,
+        keys: &[LimitKey],
+        from: usize,
+        now_ms: f64,
+        random: f64,
+        policy: &RetryPolicy,
+        deadline_ms: Option<f64>,
+    ) -> Plan<S> {
+        let from = from.min(keys.len().saturating_sub(1));
+        let rest = keys.get(from..).unwrap_or_default();
+        let (index, probe) = match first_available(rest, &mut self.breaker, now_ms) {
+            RouteChoice::Route { index, probe } => (index, probe),
+            RouteChoice::AllOpen { first_open } => {
+                let route = from + first_open;
+                let stored =
+                    rest.get(first_open)
+                        .and_then(|&key| match self.breaker.check(key, now_ms) {
+                            Gate::Open { failure, .. } => Some(failure.clone()),
+                            _ => None,
+                        });
+                match stored {
+                    Some(failure) => return Plan::Replay { route, failure },
+                    // No routes at all: nothing to replay, so send.
+                    None => (first_open, false),
+                }
+            }
+        };
+        let route = from + index;
+        let key = keys
+            .get(route)
+            .copied()
+            .unwrap_or_else(|| LimitKey::new("", None));
+        let wait_ms = match &mut self.throttle {
+            Some(throttle) => {
+                let booked = throttle.reserve(key, now_ms, random);
+                policy.paced_wait(booked, now_ms, deadline_ms)
+            }
+            None => 0,
+        };
+        Plan::Send(Pass {
+            route,
+            key,
+            wait_ms,
+            probe,
+        })
+    }
+
+    /// Hears how an attempt sent with `pass` ended: the throttle learns the
+    /// windows the answer reported, a quota failure (with what to replay)
+    /// trips the route's breaker, a success closes it, and a probe that
+    /// failed for another reason hands the probe to the next call.
+    pub fn after(&mut self, pass: &Pass, c: &Classification, failure: Option<S>, now_ms: f64) {
+        if let Some(throttle) = &mut self.throttle {
+            throttle.answered(pass.key, now_ms);
+            if let Some(limits) = &c.limits {
+                throttle.observe(pass.key, limits, now_ms);
+            }
+        }
+        match (c.kind, failure) {
+            (Kind::QuotaExhausted, Some(failure)) => self.breaker.trip(pass.key, failure, now_ms),
+            (Kind::Ok, _) => self.breaker.record_success(pass.key),
+            _ if pass.probe => self.breaker.probe_failed_otherwise(pass.key, now_ms),
+            _ => {}
+        }
+    }
+
+    /// The attempt sent with `pass` was cancelled before any answer: it is
+    /// no longer in flight, and a probe goes to the next call.
+    pub fn abandon(&mut self, pass: &Pass, now_ms: f64) {
+        if let Some(throttle) = &mut self.throttle {
+            throttle.answered(pass.key, now_ms);
+        }
+        if pass.probe {
+            self.breaker.probe_failed_otherwise(pass.key, now_ms);
+        }
+    }
+
+    /// Takes the cost of one retry from the budget; `false` if it is empty.
+    pub fn try_spend(&mut self) -> bool {
+        self.budget.as_mut().is_none_or(RetryBudget::try_spend)
+    }
+
+    /// A call succeeded: the budget gets a refund.
+    pub fn record_success(&mut self) {
+        if let Some(budget) = &mut self.budget {
+            budget.record_success();
+        }
+    }
+
+    /// Every open breaker, for a health endpoint.
+    pub fn breakers(&self, now_ms: f64) -> Vec<BreakerState> {
+        self.breaker.states(now_ms)
+    }
+
+    /// Closes every breaker (billing was fixed).
+    pub fn reset_breakers(&mut self) {
+        self.breaker.reset(None);
+    }
+
+    /// Keys held by the throttle and the breaker (each bounded by
+    /// [`key::DEFAULT_MAX_KEYS`]).
+    pub fn keys_held(&self) -> (usize, usize) {
+        (
+            self.throttle.as_ref().map_or(0, Throttle::keys),
+            self.breaker.keys(),
+        )
+    }
+
+    /// Requests counted in flight for `key` by the throttle.
+    pub fn in_flight(&self, key: LimitKey) -> u64 {
+        self.throttle.as_ref().map_or(0, |t| t.in_flight(key))
+    }
+}

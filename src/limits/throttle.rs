@@ -5,7 +5,7 @@
 
 use crate::classify::duration::clamp_ms;
 use crate::classify::headers::{Limits, Window};
-use crate::limits::key::{KeyMap, LimitKey};
+use crate::limits::key::{Idle, KeyMap, LimitKey};
 
 /// The shortest window length assumed, ms: a window's length is estimated
 /// as the longest reset seen for it, but never less than this.
@@ -114,11 +114,41 @@ pub struct Throttle {
     keys: KeyMap<KeyState>,
 }
 
+/// After this long with no booking and no answer for a key, requests still
+/// counted in flight are presumed lost (a Worker invocation cancelled
+/// mid-request never reports back), ms: OpenAI's own client timeout.
+pub const IN_FLIGHT_LEASE_MS: f64 = 600_000.0;
+
 /// One key's windows and the requests sent for it that have not answered.
 #[derive(Debug, Clone, Default)]
 struct KeyState {
     windows: [WindowState; 4],
     in_flight: u64,
+    /// The last booking or answer, ms since the epoch.
+    active_at: f64,
+}
+
+impl KeyState {
+    /// Drops in-flight counts whose requests are presumed lost.
+    fn expire(&mut self, now_ms: f64) {
+        if now_ms - self.active_at >= IN_FLIGHT_LEASE_MS {
+            self.in_flight = 0;
+        }
+        self.active_at = self.active_at.max(now_ms);
+    }
+}
+
+impl Idle for KeyState {
+    /// Nothing in flight, no waiter booked ahead and every window reset:
+    /// what is left is only an estimate of the window lengths.
+    fn idle(&self, now_ms: f64) -> bool {
+        let quiet = self.in_flight == 0 || now_ms - self.active_at >= IN_FLIGHT_LEASE_MS;
+        quiet
+            && self
+                .windows
+                .iter()
+                .all(|w| w.next_slot_at <= now_ms && w.reset_at.is_none_or(|at| at <= now_ms))
+    }
 }
 
 impl Throttle {
@@ -136,7 +166,8 @@ impl Throttle {
         if !valid_time(now_ms) || *limits == Limits::default() {
             return;
         }
-        let entry = self.keys.entry_or_default(key);
+        let entry = self.keys.entry_or_default(key, now_ms);
+        entry.expire(now_ms);
         let in_flight = entry.in_flight;
         let windows = [
             limits.requests,
@@ -173,7 +204,8 @@ impl Throttle {
         // Every request is counted in flight until `answered`, even for a
         // key nothing is known about yet: the first answer must not hand
         // out slots that the requests already on their way will use.
-        let entry = self.keys.entry_or_default(key);
+        let entry = self.keys.entry_or_default(key, now_ms);
+        entry.expire(now_ms);
         entry.in_flight += 1;
         let states = &mut entry.windows;
         let random = if random.is_finite() {
@@ -191,10 +223,23 @@ impl Throttle {
     /// A request booked by [`reserve`](Self::reserve) was answered (or
     /// failed): it is no longer in flight. Call it before
     /// [`observe`](Self::observe) for that response.
-    pub fn answered(&mut self, key: LimitKey) {
+    pub fn answered(&mut self, key: LimitKey, now_ms: f64) {
         if let Some(entry) = self.keys.get_mut(&key) {
             entry.in_flight = entry.in_flight.saturating_sub(1);
+            if valid_time(now_ms) {
+                entry.active_at = entry.active_at.max(now_ms);
+            }
         }
+    }
+
+    /// Requests for `key` counted in flight; for tests and debugging.
+    pub fn in_flight(&self, key: LimitKey) -> u64 {
+        self.keys.get(&key).map_or(0, |e| e.in_flight)
+    }
+
+    /// Keys held (never more than [`crate::limits::key::DEFAULT_MAX_KEYS`]).
+    pub fn keys(&self) -> usize {
+        self.keys.len()
     }
 
     /// Drops everything known about `key`.
@@ -275,7 +320,7 @@ mod tests {
         assert_eq!([wait(&mut t, 0.0, 0.0), wait(&mut t, 0.0, 0.0)], [0, 0]);
         assert_eq!(t.remaining(k()), Some(0));
         assert_eq!(wait(&mut t, 0.0, 0.0), 60_000, "the third waits");
-        (0..3).for_each(|_| t.answered(k()));
+        (0..3).for_each(|_| t.answered(k(), 0.0));
         t.observe(k(), &requests(Some(10), 5, 59_000), T0 + 1.0);
         assert_eq!(
             t.remaining(k()),
@@ -289,7 +334,7 @@ mod tests {
         let mut t = Throttle::new();
         // Ten requests go out before anything is known.
         assert!((0..10).all(|_| wait(&mut t, 0.0, 0.0) == 0));
-        t.answered(k());
+        t.answered(k(), 0.0);
         // The first answer says 9 left, but the other 9 are on their way.
         t.observe(k(), &requests(Some(10), 9, 1_000), T0 + 50.0);
         assert_eq!(t.remaining(k()), Some(0));
@@ -305,7 +350,7 @@ mod tests {
         let mut t = throttle(requests(Some(10), 3, 1_000));
         assert!((0..3).all(|_| wait(&mut t, 0.0, 0.0) == 0));
         assert_eq!(t.remaining(k()), Some(0));
-        t.answered(k());
+        t.answered(k(), 0.0);
         // A response sent before the three were booked says 5 left.
         t.observe(k(), &requests(Some(10), 5, 990), T0 + 10.0);
         assert_eq!(t.remaining(k()), Some(0));
@@ -387,7 +432,7 @@ mod tests {
         }
         for step in 1..=4 {
             let at = T0 + 1_000.0 * f64::from(step);
-            t.answered(k());
+            t.answered(k(), 0.0);
             t.observe(k(), &requests(Some(2), 1, 1_000), at);
         }
         assert_eq!(wait(&mut t, 4_000.0, 0.0), 0);

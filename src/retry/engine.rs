@@ -1,9 +1,15 @@
 //! The retry loop, written once against two seams: a [`Transport`] that
 //! makes one attempt and a [`Clock`] that tells time and sleeps. In wasm they
-//! are `fetch` and `setTimeout`; in tests, a script and a fake clock.
+//! are `fetch` and `setTimeout`; in tests, a script and a fake clock. The
+//! [`Limiters`] decide, around every attempt, whether, where and when it goes.
+
+use std::cell::RefCell;
 
 use crate::classify::kind::Kind;
 use crate::classify::Classification;
+use crate::limits::bulkhead::Admission;
+use crate::limits::key::LimitKey;
+use crate::limits::{Limiters, Plan};
 use crate::retry::policy::{Decision, RetryPolicy, State, Stop};
 
 /// How one attempt ended.
@@ -36,7 +42,28 @@ impl<R, F> Attempt<R, F> {
     }
 }
 
-/// Makes one attempt of the request.
+/// Where an answer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The network: a request was sent.
+    Network,
+    /// The open quota breaker: nothing was sent.
+    Breaker,
+}
+
+impl Source {
+    /// A short stable name for events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Network => "network",
+            Source::Breaker => "breaker",
+        }
+    }
+}
+
+/// Makes one attempt of the request on a route. It only builds the
+/// request, sends it and classifies the answer: which route, when, and
+/// whether at all is decided by the [`Limiters`].
 // The loop runs on one thread (wasm has no others), so no `Send` bounds.
 #[allow(async_fn_in_trait)]
 pub trait Transport {
@@ -46,19 +73,43 @@ pub trait Transport {
     type Failure;
     /// Why the whole call was cancelled (an abort reason).
     type Abort;
-    /// Sends attempt `attempt` (1-based).
+    /// What the quota breaker keeps of a quota failure, to replay it.
+    type Snapshot: Clone;
+    /// The limit key of every route, in order (the request as given first).
+    fn keys(&self) -> &[LimitKey];
+    /// Sends attempt `attempt` (1-based) on `route`; for a quota failure,
+    /// also what the breaker should keep of it.
     async fn send(
         &mut self,
+        route: usize,
         attempt: u32,
+    ) -> Result<
+        (
+            Attempt<Self::Response, Self::Failure>,
+            Option<Self::Snapshot>,
+        ),
+        Self::Abort,
+    >;
+    /// The answer the open breaker gives for `route`, rebuilt from what it kept.
+    fn replay(
+        &mut self,
+        route: usize,
+        snapshot: &Self::Snapshot,
     ) -> Result<Attempt<Self::Response, Self::Failure>, Self::Abort>;
     /// Whether the request can be sent again (false for a consumed stream body).
     fn replayable(&self) -> bool;
     /// Called with a response that will not be returned, so it can be released.
     fn discard(&mut self, _response: Self::Response) {}
-    /// The quota is exhausted on the current route: switch to the next
-    /// fallback route if there is one (the next attempt goes there at once).
-    fn fail_over(&mut self) -> bool {
-        false
+    /// Told of every quota failure (from the network or the breaker); may
+    /// return a fallback answer (the `onQuotaExhausted` hook's).
+    async fn quota_exhausted(
+        &mut self,
+        _c: &Classification,
+        _attempt: u32,
+        _route: usize,
+        _source: Source,
+    ) -> Result<Option<Self::Response>, Self::Abort> {
+        Ok(None)
     }
 }
 
@@ -75,25 +126,6 @@ pub trait Clock {
     async fn sleep(&mut self, ms: u64) -> Result<(), Self::Abort>;
 }
 
-/// Asks whether a retry may be spent (the retry budget), and hears outcomes.
-pub trait Budget {
-    /// Takes the cost of one retry; `false` if the budget is empty.
-    fn try_spend(&mut self) -> bool;
-    /// Records a success (which refunds the budget).
-    fn record_success(&mut self);
-}
-
-/// A budget that never runs out.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Unlimited;
-
-impl Budget for Unlimited {
-    fn try_spend(&mut self) -> bool {
-        true
-    }
-    fn record_success(&mut self) {}
-}
-
 /// What the loop reports after every attempt.
 #[derive(Debug)]
 pub struct Event<'a> {
@@ -103,8 +135,16 @@ pub struct Event<'a> {
     pub classification: &'a Classification,
     /// What the loop does next.
     pub decision: Decision,
-    /// Time since the loop started, ms.
+    /// Time since the call started, ms.
     pub elapsed_ms: f64,
+    /// The route that answered.
+    pub route: usize,
+    /// Whether the network or the breaker answered.
+    pub source: Source,
+    /// How long the throttle paced this attempt, ms.
+    pub paced_ms: u64,
+    /// Whether the call waited in the concurrency queue (first attempt only).
+    pub queued: bool,
 }
 
 /// The end of a run: the last attempt and why the loop stopped.
@@ -118,78 +158,216 @@ pub struct Outcome<R, F> {
     pub stop: Stop,
     /// Total time slept between attempts, ms.
     pub waited_ms: u64,
+    /// The route of the last attempt.
+    pub route: usize,
+    /// Whether the network or the breaker gave the last answer.
+    pub source: Source,
+    /// The first fallback answer offered for a quota failure, if any: the
+    /// caller gets it when the call ends out of quota.
+    pub fallback: Option<R>,
 }
 
-/// Runs the request until it succeeds or the policy says stop.
+/// Why a call ended without an outcome.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Halt<A> {
+    /// The caller aborted (or the deadline fired): the abort reason.
+    Aborted(A),
+    /// The concurrency queue is full.
+    QueueFull,
+    /// The deadline passed while the call was queued: nothing was sent.
+    DeadlineQueued,
+}
+
+/// Runs one call: waits for a concurrency slot, then sends until the call
+/// succeeds or the policy says stop, asking the limiters before every
+/// attempt and telling them after.
 ///
 /// `observe` sees every attempt with the decision taken on it.
-pub async fn run<T, C, B>(
+pub async fn run<T, C>(
     policy: &RetryPolicy,
     deadline_ms: Option<f64>,
+    limiters: &RefCell<Limiters<T::Snapshot>>,
     transport: &mut T,
     clock: &mut C,
-    budget: &mut B,
     observe: &mut dyn FnMut(&Event<'_>),
-) -> Result<Outcome<T::Response, T::Failure>, T::Abort>
+) -> Result<Outcome<T::Response, T::Failure>, Halt<T::Abort>>
 where
     T: Transport,
     C: Clock<Abort = T::Abort>,
-    B: Budget + ?Sized,
 {
     let started = clock.now_ms();
-    let mut attempt = 1;
-    let mut previous_delay_ms = 0;
-    let mut waited_ms = 0;
-    let mut failovers = 0;
-    loop {
-        let last = transport.send(attempt).await?;
-        let now_ms = clock.now_ms();
-        let state = State {
-            // Switching to a fallback route is not a retry of the same route.
-            retries: attempt - 1 - failovers,
-            previous_delay_ms,
-            now_ms,
-            deadline_ms,
-        };
-        let random = clock.random();
-        let mut decision = policy.decide(last.classification(), state, random);
-        if decision == Decision::Stop(Stop::Success) {
-            budget.record_success();
-        }
-        let quota = last.classification().kind == Kind::QuotaExhausted;
-        if quota && transport.replayable() && transport.fail_over() {
-            failovers += 1;
-            decision = Decision::Retry { delay_ms: 0 };
-        } else if let Decision::Retry { .. } = decision {
-            if !transport.replayable() {
-                decision = Decision::Stop(Stop::BodyNotReplayable);
-            } else if !budget.try_spend() {
-                decision = Decision::Stop(Stop::BudgetEmpty);
-            }
-        }
-        observe(&Event {
-            attempt,
-            classification: last.classification(),
-            decision,
-            elapsed_ms: now_ms - started,
-        });
-        match decision {
-            Decision::Stop(stop) => {
-                return Ok(Outcome {
-                    last,
-                    attempts: attempt,
-                    stop,
-                    waited_ms,
-                })
-            }
-            Decision::Retry { delay_ms } => {
-                if let Attempt::Answered { response, .. } = last {
-                    transport.discard(response);
+    let (ticket, mut admission) = limiters.borrow_mut().enter(started);
+    let queued = admission != Admission::Run;
+    // Wait for a slot, polling with this call's own timer: no other call
+    // ever wakes it.
+    let admitted = loop {
+        match admission {
+            Admission::Run => break Ok(()),
+            Admission::Rejected => break Err(Halt::QueueFull),
+            Admission::Wait { ms } => {
+                if let Err(abort) = clock.sleep(ms).await {
+                    break Err(Halt::Aborted(abort));
                 }
-                clock.sleep(delay_ms).await?;
-                waited_ms += delay_ms;
-                previous_delay_ms = delay_ms;
-                attempt += 1;
+                admission = limiters.borrow_mut().poll(ticket, clock.now_ms());
+            }
+        }
+    };
+    let result = match admitted {
+        Ok(()) if deadline_ms.is_some_and(|d| clock.now_ms() >= d) => Err(Halt::DeadlineQueued),
+        Ok(()) => {
+            let call = Call {
+                policy,
+                deadline_ms,
+                limiters,
+                started,
+                queued,
+            };
+            call.attempts(transport, clock, observe).await
+        }
+        Err(halt) => Err(halt),
+    };
+    limiters.borrow_mut().leave(ticket, clock.now_ms());
+    result
+}
+
+/// One admitted call.
+struct Call<'a, S> {
+    policy: &'a RetryPolicy,
+    deadline_ms: Option<f64>,
+    limiters: &'a RefCell<Limiters<S>>,
+    started: f64,
+    queued: bool,
+}
+
+impl<S: Clone> Call<'_, S> {
+    async fn attempts<T, C>(
+        &self,
+        transport: &mut T,
+        clock: &mut C,
+        observe: &mut dyn FnMut(&Event<'_>),
+    ) -> Result<Outcome<T::Response, T::Failure>, Halt<T::Abort>>
+    where
+        T: Transport<Snapshot = S>,
+        C: Clock<Abort = T::Abort>,
+    {
+        let mut attempt = 1;
+        let mut route = 0;
+        let mut retries = 0;
+        let mut previous_delay_ms = 0;
+        let mut waited_ms = 0;
+        let mut fallback = None;
+        loop {
+            let now_ms = clock.now_ms();
+            // One draw per attempt: the throttle's jitter before it, the
+            // backoff's after it.
+            let random = clock.random();
+            let plan = self.limiters.borrow_mut().before(
+                transport.keys(),
+                route,
+                now_ms,
+                random,
+                self.policy,
+                self.deadline_ms,
+            );
+            let (last, source, paced_ms) = match plan {
+                Plan::Replay { route: r, failure } => {
+                    route = r;
+                    let last = transport.replay(r, &failure).map_err(Halt::Aborted)?;
+                    (last, Source::Breaker, 0)
+                }
+                Plan::Send(pass) => {
+                    route = pass.route;
+                    let paced = match pass.wait_ms {
+                        0 => Ok(()),
+                        ms => clock.sleep(ms).await,
+                    };
+                    let sent = match paced {
+                        Ok(()) => transport.send(pass.route, attempt).await,
+                        Err(abort) => Err(abort),
+                    };
+                    let now_ms = clock.now_ms();
+                    let mut limiters = self.limiters.borrow_mut();
+                    match sent {
+                        Ok((last, snapshot)) => {
+                            limiters.after(&pass, last.classification(), snapshot, now_ms);
+                            (last, Source::Network, pass.wait_ms)
+                        }
+                        Err(abort) => {
+                            limiters.abandon(&pass, now_ms);
+                            return Err(Halt::Aborted(abort));
+                        }
+                    }
+                }
+            };
+            let c = last.classification();
+            if c.kind == Kind::QuotaExhausted {
+                let offered = transport
+                    .quota_exhausted(c, attempt, route, source)
+                    .await
+                    .map_err(Halt::Aborted)?;
+                fallback = fallback.or(offered);
+            }
+            let now_ms = clock.now_ms();
+            let state = State {
+                retries,
+                previous_delay_ms,
+                now_ms,
+                deadline_ms: self.deadline_ms,
+            };
+            let mut decision = self.policy.decide(c, state, random);
+            if decision == Decision::Stop(Stop::Success) {
+                self.limiters.borrow_mut().record_success();
+            }
+            let next_route = route + 1 < transport.keys().len();
+            let failover = c.kind == Kind::QuotaExhausted && next_route && transport.replayable();
+            if source == Source::Breaker {
+                decision = Decision::Stop(Stop::BreakerOpen);
+            } else if failover {
+                // Switching to a fallback route is not a retry of the same route.
+                decision = Decision::Retry { delay_ms: 0 };
+            } else if let Decision::Retry { .. } = decision {
+                if !transport.replayable() {
+                    decision = Decision::Stop(Stop::BodyNotReplayable);
+                } else if !self.limiters.borrow_mut().try_spend() {
+                    decision = Decision::Stop(Stop::BudgetEmpty);
+                }
+            }
+            observe(&Event {
+                attempt,
+                classification: c,
+                decision,
+                elapsed_ms: now_ms - self.started,
+                route,
+                source,
+                paced_ms,
+                queued: self.queued && attempt == 1,
+            });
+            match decision {
+                Decision::Stop(stop) => {
+                    return Ok(Outcome {
+                        last,
+                        attempts: attempt,
+                        stop,
+                        waited_ms,
+                        route,
+                        source,
+                        fallback,
+                    })
+                }
+                Decision::Retry { delay_ms } => {
+                    if let Attempt::Answered { response, .. } = last {
+                        transport.discard(response);
+                    }
+                    if failover {
+                        route += 1;
+                    } else {
+                        retries += 1;
+                    }
+                    clock.sleep(delay_ms).await.map_err(Halt::Aborted)?;
+                    waited_ms += delay_ms;
+                    previous_delay_ms = delay_ms;
+                    attempt += 1;
+                }
             }
         }
     }

@@ -22,9 +22,23 @@ pub enum Stop {
     BodyNotReplayable,
     /// The retry budget is empty: retrying now would amplify an outage.
     BudgetEmpty,
+    /// The quota breaker answered: every route is out of quota, nothing was sent.
+    BreakerOpen,
 }
 
 impl Stop {
+    /// Every reason, in a fixed order (for counters).
+    pub const ALL: [Stop; 8] = [
+        Stop::Success,
+        Stop::NotRetryable,
+        Stop::RetriesExhausted,
+        Stop::HintTooLong,
+        Stop::Deadline,
+        Stop::BodyNotReplayable,
+        Stop::BudgetEmpty,
+        Stop::BreakerOpen,
+    ];
+
     /// A short stable name for events and errors.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -35,6 +49,7 @@ impl Stop {
             Stop::Deadline => "deadline",
             Stop::BodyNotReplayable => "body_not_replayable",
             Stop::BudgetEmpty => "retry_budget_empty",
+            Stop::BreakerOpen => "breaker_open",
         }
     }
 }

@@ -113,17 +113,39 @@ pub fn classification_js(c: &crate::Classification) -> JsValue {
 
 #[wasm_bindgen(module = "/js/signals.js")]
 extern "C" {
+    /// The `TimeoutError` a call's deadline aborts it with.
+    #[wasm_bindgen(js_name = deadlineError)]
+    pub fn deadline_error(deadline_ms: f64) -> JsValue;
     /// The linked abort signal of one call.
     pub type Linked;
     /// Links caller signals and a deadline into one signal.
     #[wasm_bindgen(js_name = linkSignals)]
     pub fn link_signals(signals: &js_sys::Array, deadline_ms: Option<f64>) -> Linked;
+    /// The signal fetch gets: `undefined` when nothing can abort the call.
     #[wasm_bindgen(method, getter)]
-    pub fn signal(this: &Linked) -> web_sys::AbortSignal;
+    pub fn signal(this: &Linked) -> JsValue;
+    /// Rejects with the abort reason; `undefined` when nothing can abort the call.
     #[wasm_bindgen(method, getter)]
-    pub fn aborted(this: &Linked) -> js_sys::Promise;
+    pub fn aborted(this: &Linked) -> JsValue;
     #[wasm_bindgen(method)]
     pub fn finish(this: &Linked);
+}
+
+#[wasm_bindgen(module = "/js/io.js")]
+extern "C" {
+    /// At most `limit` bytes of a clone of the body, read for at most `timeout_ms`; never rejects.
+    #[wasm_bindgen(js_name = readPrefix)]
+    pub fn read_prefix(
+        response: &web_sys::Response,
+        limit: u32,
+        timeout_ms: f64,
+    ) -> js_sys::Promise;
+    /// Cancels a body that will not be read, handling the promise.
+    #[wasm_bindgen(js_name = cancelBody)]
+    pub fn cancel_body(response: &web_sys::Response);
+    /// Whether a request body can be sent again.
+    #[wasm_bindgen(js_name = replayable)]
+    pub fn replayable_body(body: &JsValue) -> bool;
 }
 
 /// A `TypeError` with `message`.

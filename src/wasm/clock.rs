@@ -6,24 +6,37 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use js_sys::Promise;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::classify::duration::MAX_DELAY_MS;
 use crate::retry::engine::Clock;
 
 /// A clock whose sleeps end early when `aborted` (the call's linked abort
-/// promise) rejects.
+/// promise) rejects. Its timers belong to the call that sleeps: in Workers,
+/// a timer or promise of another invocation would never wake it.
 pub struct JsClock {
-    /// Rejects with the abort reason when the call is aborted.
-    pub aborted: Promise,
+    /// Rejects with the abort reason when the call is aborted; `None` when
+    /// nothing can abort it.
+    pub aborted: Option<Promise>,
 }
 
 impl JsClock {
+    /// A clock for a call whose abort promise is `aborted` (`undefined` if none).
+    pub fn new(aborted: JsValue) -> JsClock {
+        JsClock {
+            aborted: aborted.dyn_into::<Promise>().ok(),
+        }
+    }
+
     /// Sleeps `ms` (clamped to a timer-safe value), or fails with the abort reason.
     pub async fn sleep_abortable(&self, ms: u64) -> Result<(), JsValue> {
         let timer = gloo_timers::future::TimeoutFuture::new(ms.min(MAX_DELAY_MS) as u32);
-        let aborted = JsFuture::from(self.aborted.clone());
+        let Some(aborted) = &self.aborted else {
+            timer.await;
+            return Ok(());
+        };
+        let aborted = JsFuture::from(aborted.clone());
         match (Race { timer, aborted }).await {
             Some(reason) => Err(reason),
             None => Ok(()),
@@ -67,10 +80,4 @@ where
         }
         Pin::new(&mut self.timer).poll(cx).map(|()| None)
     }
-}
-
-/// Waits for `promise`, or fails with the abort reason first.
-pub async fn until_aborted(promise: Promise, aborted: &Promise) -> Result<JsValue, JsValue> {
-    let race = Promise::race(&js_sys::Array::of2(&promise, aborted));
-    JsFuture::from(race).await
 }

@@ -1,41 +1,42 @@
 //! `createFetch()`: the engine's loop run with the global `fetch` as its
-//! transport and gloo-timers as its clock, behind the instance's bulkhead.
+//! transport and gloo-timers as its clock, over the instance's limiters.
 
-use std::cell::Cell;
 use std::rc::Rc;
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::bindings::{self, classification_js, get, number_or_null, object, type_error};
+use super::bindings::{
+    self, classification_js, get, make_error, number_or_null, object, type_error,
+};
 use super::clock::JsClock;
-use super::instance::{Shared, SharedBudget};
+use super::instance::Instance;
 use super::options::{self, Config};
 use super::request::Outgoing;
 use super::transport::FetchTransport;
-use crate::retry::engine::{self, Attempt, Event, Outcome};
+use crate::retry::engine::{self, Attempt, Event, Halt, Outcome};
 use crate::retry::policy::{Decision, Stop};
 use crate::secrets::redact_url;
 use crate::{Classification, Kind};
 
 /// Builds the fetch function, with `stats()`, `breaker()` and `resetBreaker()` attached.
 pub fn make(config: Config) -> Function {
-    let shared = Rc::new(Shared::new(config));
-    let s = shared.clone();
+    let instance = Rc::new(Instance::new(config));
+    let s = instance.clone();
     let fetch = Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(
         move |input: JsValue, init: JsValue| {
             let s = s.clone();
             future_to_promise(async move { call(&s, input, init).await })
         },
     );
-    let s = shared.clone();
+    let s = instance.clone();
     let stats = Closure::<dyn Fn() -> JsValue>::new(move || to_js(&*s.stats.borrow()));
-    let s = shared.clone();
+    let s = instance.clone();
     let breaker = Closure::<dyn Fn() -> JsValue>::new(move || {
-        to_js(&s.limiters.borrow().breaker.states(js_sys::Date::now()))
+        to_js(&s.limiters.borrow().breakers(js_sys::Date::now()))
     });
-    let reset = Closure::<dyn Fn()>::new(move || shared.limiters.borrow_mut().breaker.reset(None));
+    let reset = Closure::<dyn Fn()>::new(move || instance.limiters.borrow_mut().reset_breakers());
     bindings::make_fetch(
         fetch.into_js_value(),
         stats.into_js_value(),
@@ -50,9 +51,9 @@ fn to_js<T: serde::Serialize>(value: &T) -> JsValue {
     value.serialize(&serializer).unwrap_or(JsValue::NULL)
 }
 
-async fn call(shared: &Shared, input: JsValue, init: JsValue) -> Result<JsValue, JsValue> {
-    let config = &shared.config;
-    shared.stats.borrow_mut().calls += 1;
+async fn call(instance: &Instance, input: JsValue, init: JsValue) -> Result<JsValue, JsValue> {
+    let config = &instance.config;
+    instance.stats.borrow_mut().calls += 1;
     if !init.is_undefined() && !init.is_null() && !init.is_object() {
         return Err(type_error("fetch: `init` must be an object"));
     }
@@ -66,70 +67,64 @@ async fn call(shared: &Shared, input: JsValue, init: JsValue) -> Result<JsValue,
         signals.push(&s);
     }
     let linked = bindings::link_signals(&signals, config.deadline_ms);
-    let result = run(shared, &linked, input, &init).await;
+    let result = run(instance, &linked, input, &init).await;
     linked.finish();
     result
 }
 
 async fn run(
-    shared: &Shared,
+    instance: &Instance,
     linked: &bindings::Linked,
     input: JsValue,
     init: &JsValue,
 ) -> Result<JsValue, JsValue> {
-    let config = &shared.config;
+    let config = &instance.config;
     // The deadline counts from the call, queueing included (as the abort timer does).
     let deadline = config.deadline_ms.map(|d| js_sys::Date::now() + d);
     let out = Outgoing::new(input, init, &linked.signal(), &config.routes)?;
-    let _slot = shared.admit(linked).await?;
-    let answered = Cell::new(0);
     let mut transport = FetchTransport {
-        shared,
+        instance,
         out: &out,
         linked,
-        route: Cell::new(0),
-        answered: &answered,
-        clock: JsClock {
-            aborted: linked.aborted(),
-        },
-        deadline_ms: deadline,
-        short_circuited: false,
-        fallback: None,
     };
-    let mut clock = JsClock {
-        aborted: linked.aborted(),
-    };
+    let mut clock = JsClock::new(linked.aborted());
     let mut observe = |e: &Event<'_>| {
-        shared.stats.borrow_mut().record(e);
-        if let Decision::Stop(_) = e.decision {
-            shared.stats.borrow_mut().record_route(answered.get());
-        }
-        observe_hooks(config, e, out.url(answered.get()), answered.get());
+        instance.stats.borrow_mut().record(e);
+        observe_hooks(config, e, out.url(e.route));
     };
     let outcome = engine::run(
         &config.policy,
         deadline,
+        &instance.limiters,
         &mut transport,
         &mut clock,
-        &mut SharedBudget(shared),
         &mut observe,
     )
-    .await?;
-    let (fallback, short_circuited) = (transport.fallback.take(), transport.short_circuited);
-    settle(config, outcome, fallback, short_circuited)
+    .await;
+    match outcome {
+        Ok(outcome) => settle(config, outcome),
+        Err(Halt::Aborted(reason)) => Err(reason),
+        Err(Halt::QueueFull) => Err(make_error(
+            "queue_full",
+            "ratewise: the concurrency queue is full (maxQueue)",
+            &JsValue::UNDEFINED,
+        )),
+        Err(Halt::DeadlineQueued) => {
+            Err(bindings::deadline_error(config.deadline_ms.unwrap_or(0.0)))
+        }
+    }
 }
 
 /// Turns the loop's outcome into what the caller gets.
 fn settle(
     config: &Config,
     outcome: Outcome<web_sys::Response, JsValue>,
-    fallback: Option<JsValue>,
-    short_circuited: bool,
 ) -> Result<JsValue, JsValue> {
     let Outcome {
         last,
         attempts,
         stop,
+        fallback,
         ..
     } = outcome;
     match last {
@@ -139,22 +134,16 @@ fn settle(
         } => {
             if classification.kind == Kind::QuotaExhausted {
                 if let Some(fallback) = fallback {
-                    return Ok(fallback);
+                    return Ok(fallback.into());
                 }
             }
             if !config.throw_on_error || classification.kind == Kind::Ok {
                 return Ok(response.into());
             }
-            let reason = if short_circuited {
-                "breaker_open"
-            } else {
-                stop.as_str()
-            };
             Err(error(
                 &classification,
                 attempts,
                 stop,
-                reason,
                 response.into(),
                 JsValue::UNDEFINED,
             )?)
@@ -170,7 +159,6 @@ fn settle(
                 &classification,
                 attempts,
                 stop,
-                stop.as_str(),
                 JsValue::NULL,
                 cause,
             )?)
@@ -182,29 +170,29 @@ fn error(
     c: &Classification,
     attempts: u32,
     stop: Stop,
-    reason: &str,
     response: JsValue,
     cause: JsValue,
 ) -> Result<JsValue, JsValue> {
+    let reason = stop.as_str();
     let what = match &c.code {
         Some(code) => format!("HTTP {} {code}", c.status),
         None if c.status == 0 => "no response".to_owned(),
         None => format!("HTTP {}", c.status),
     };
-    let why = match (reason, stop) {
-        ("breaker_open", _) => "the quota breaker is open for this key, so nothing was sent".to_owned(),
-        (_, Stop::NotRetryable) => "it is not retryable".to_owned(),
-        (_, Stop::RetriesExhausted) => "the retries are used up".to_owned(),
-        (_, Stop::HintTooLong) => {
+    let why = match stop {
+        Stop::BreakerOpen => "the quota breaker is open for this key, so nothing was sent".to_owned(),
+        Stop::NotRetryable => "it is not retryable".to_owned(),
+        Stop::RetriesExhausted => "the retries are used up".to_owned(),
+        Stop::HintTooLong => {
             format!("the server asked to wait {} ms, over maxRetryAfterMs", c.retry_after_ms.unwrap_or(0))
         }
-        (_, Stop::Deadline) => "waiting again would pass the deadline".to_owned(),
-        (_, Stop::BodyNotReplayable) => {
-            "the request body is a ReadableStream, which was consumed by the first attempt and cannot be sent again"
+        Stop::Deadline => "waiting again would pass the deadline".to_owned(),
+        Stop::BodyNotReplayable => {
+            "the request body is a stream (a ReadableStream, an async iterable or a Node Readable), which was consumed by the first attempt and cannot be sent again"
                 .to_owned()
         }
-        (_, Stop::BudgetEmpty) => "the retry budget is empty, so failures are not multiplied".to_owned(),
-        (_, Stop::Success) => "it succeeded".to_owned(),
+        Stop::BudgetEmpty => "the retry budget is empty, so failures are not multiplied".to_owned(),
+        Stop::Success => "it succeeded".to_owned(),
     };
     let plural = if attempts == 1 { "" } else { "s" };
     let message = format!(
@@ -233,7 +221,7 @@ fn error(
 /// Calls `onEvent` for every attempt and `onRetry` before every retry.
 /// Hooks observe; an exception thrown by one is ignored so that telemetry
 /// never breaks a request.
-fn observe_hooks(config: &Config, e: &Event<'_>, url: &str, route: usize) {
+fn observe_hooks(config: &Config, e: &Event<'_>, url: &str) {
     if config.on_event.is_none() && config.on_retry.is_none() {
         return;
     }
@@ -250,7 +238,8 @@ fn observe_hooks(config: &Config, e: &Event<'_>, url: &str, route: usize) {
         ("stop", stop.map_or(JsValue::NULL, JsValue::from)),
         ("elapsedMs", e.elapsed_ms.into()),
         ("url", url.as_str().into()),
-        ("route", (route as u32).into()),
+        ("route", (e.route as u32).into()),
+        ("source", e.source.as_str().into()),
         ("classification", classification_js(e.classification)),
     ]);
     if let Some(hook) = &config.on_event {

@@ -117,8 +117,9 @@ impl Options<'_> {
         Ok(())
     }
 
-    fn get(&self, key: &'static str) -> JsValue {
-        get(self.value, key)
+    /// `options[key]`; a getter that throws makes `createFetch` throw too.
+    fn get(&self, key: &'static str) -> Result<JsValue, JsValue> {
+        js_sys::Reflect::get(self.value, &JsValue::from_str(key))
     }
 
     fn wrong_type(&self, key: &'static str, want: &str, value: &JsValue) -> JsValue {
@@ -130,7 +131,7 @@ impl Options<'_> {
     }
 
     fn number(&self, key: &'static str, integer: bool, max: f64) -> Result<Option<f64>, JsValue> {
-        let value = self.get(key);
+        let value = self.get(key)?;
         if value.is_undefined() {
             return Ok(None);
         }
@@ -155,7 +156,7 @@ impl Options<'_> {
 
     /// A count that may be `Infinity` (no limit), at least `min`.
     fn count(&self, key: &'static str, min: usize) -> Result<Option<usize>, JsValue> {
-        let value = self.get(key);
+        let value = self.get(key)?;
         match value.as_f64() {
             None if value.is_undefined() => Ok(None),
             None => Err(self.wrong_type(key, "a number", &value)),
@@ -170,7 +171,7 @@ impl Options<'_> {
     }
 
     fn function(&self, key: &'static str) -> Result<Option<Function>, JsValue> {
-        let value = self.get(key);
+        let value = self.get(key)?;
         if value.is_undefined() {
             return Ok(None);
         }
@@ -181,7 +182,7 @@ impl Options<'_> {
     }
 
     fn boolean(&self, key: &'static str) -> Result<Option<bool>, JsValue> {
-        let value = self.get(key);
+        let value = self.get(key)?;
         if value.is_undefined() {
             return Ok(None);
         }
@@ -192,7 +193,7 @@ impl Options<'_> {
     }
 
     fn string(&self, key: &'static str) -> Result<Option<String>, JsValue> {
-        let value = self.get(key);
+        let value = self.get(key)?;
         if value.is_undefined() {
             return Ok(None);
         }
@@ -219,7 +220,7 @@ pub fn signal(value: &JsValue, field: &str) -> Result<Option<web_sys::AbortSigna
 }
 
 fn jitter(o: &Options<'_>) -> Result<Jitter, JsValue> {
-    let value = o.get("jitter");
+    let value = o.get("jitter")?;
     if value.is_undefined() {
         return Ok(Jitter::default());
     }
@@ -234,7 +235,7 @@ fn jitter(o: &Options<'_>) -> Result<Jitter, JsValue> {
 }
 
 fn retry_budget(o: &Options<'_>) -> Result<Option<RetryBudget>, JsValue> {
-    let value = o.get("retryBudget");
+    let value = o.get("retryBudget")?;
     if value.is_undefined() || value.as_bool() == Some(true) {
         return Ok(Some(RetryBudget::default()));
     }
@@ -254,7 +255,7 @@ fn retry_budget(o: &Options<'_>) -> Result<Option<RetryBudget>, JsValue> {
 }
 
 fn routes(o: &Options<'_>) -> Result<Vec<Route>, JsValue> {
-    let value = o.get("routes");
+    let value = o.get("routes")?;
     if value.is_undefined() {
         return Ok(Vec::new());
     }
@@ -272,9 +273,14 @@ fn routes(o: &Options<'_>) -> Result<Vec<Route>, JsValue> {
             model: r.string("model")?,
         };
         if let Some(base) = &route.base_url {
-            if !(base.starts_with("https://") || base.starts_with("http://")) {
+            let host = base
+                .strip_prefix("https://")
+                .or_else(|| base.strip_prefix("http://"))
+                .and_then(|rest| rest.split(['/', '?', '#']).next())
+                .filter(|host| !host.is_empty());
+            if host.is_none() {
                 return Err(type_error(format!(
-                    "createFetch: `routes[{i}].baseURL` must be an http(s) URL"
+                    "createFetch: `routes[{i}].baseURL` must be an http(s) URL with a host"
                 )));
             }
         }
@@ -319,7 +325,7 @@ impl Config {
                     .unwrap_or(defaults.max_retry_after_ms),
             },
             deadline_ms: o.millis("deadlineMs")?.map(|n| n as f64),
-            signal: signal(&o.get("signal"), "createFetch: `signal`")?,
+            signal: signal(&o.get("signal")?, "createFetch: `signal`")?,
             throw_on_error: o.boolean("throwOnError")?.unwrap_or(false),
             on_quota_exhausted: o.function("onQuotaExhausted")?,
             on_retry: o.function("onRetry")?,

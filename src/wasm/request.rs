@@ -5,16 +5,16 @@
 use js_sys::{Array, Object, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::bindings::{get, type_error};
+use super::bindings::{get, replayable_body, type_error};
 use super::options::Route;
-use crate::limits::key::{api_key_from_headers, LimitKey};
+use crate::limits::key::{identity, LimitKey, IDENTITY_HEADERS};
 
-const KEY_HEADERS: [&str; 3] = ["authorization", "x-api-key", "api-key"];
+/// The headers a route's `apiKey` replaces, where present.
+const KEY_HEADERS: [&str; 4] = ["authorization", "x-api-key", "api-key", "x-goog-api-key"];
 
-/// Where one route sends, and under which limit key.
+/// Where one route sends.
 struct Target {
     url: String,
-    key: LimitKey,
     /// `(headers, body)` to put in the init, for a fallback route.
     changes: Option<(web_sys::Headers, Option<String>)>,
 }
@@ -25,6 +25,8 @@ pub struct Outgoing {
     request: Option<web_sys::Request>,
     init: Object,
     targets: Vec<Target>,
+    /// Each route's limit key, in route order.
+    keys: Vec<LimitKey>,
     /// Whether the body can be sent again (false for a ReadableStream).
     pub replayable: bool,
 }
@@ -46,18 +48,17 @@ fn origin_of(url: &str) -> &str {
     }
 }
 
+/// The limit key of a request: its origin and every credential it carries
+/// (headers and the query `key`), hashed.
 fn key_of(url: &str, headers: &web_sys::Headers) -> LimitKey {
-    let read = |name: &str| headers.get(name).ok().flatten();
-    let (authorization, x_api_key, api_key) =
-        (read("authorization"), read("x-api-key"), read("api-key"));
-    LimitKey::new(
-        origin_of(url),
-        api_key_from_headers(
-            authorization.as_deref(),
-            x_api_key.as_deref(),
-            api_key.as_deref(),
-        ),
-    )
+    let values = IDENTITY_HEADERS.map(|name| headers.get(name).ok().flatten());
+    let values = values.each_ref().map(Option::as_deref);
+    let query = url
+        .split('#')
+        .next()
+        .and_then(|u| u.split_once('?'))
+        .map(|(_, q)| q);
+    LimitKey::new(origin_of(url), Some(&identity(&values, query)))
 }
 
 impl Outgoing {
@@ -65,7 +66,7 @@ impl Outgoing {
     pub fn new(
         input: JsValue,
         init: &JsValue,
-        signal: &web_sys::AbortSignal,
+        signal: &JsValue,
         routes: &[Route],
     ) -> Result<Outgoing, JsValue> {
         let request = input.dyn_ref::<web_sys::Request>().cloned();
@@ -80,9 +81,11 @@ impl Outgoing {
         if init.is_object() {
             Object::assign(&init_copy, init.unchecked_ref());
         }
-        Reflect::set(&init_copy, &"signal".into(), signal)?;
+        if !signal.is_undefined() {
+            Reflect::set(&init_copy, &"signal".into(), signal)?;
+        }
         let body = get(init, "body");
-        let replayable = !get(&body, "getReader").is_function();
+        let replayable = replayable_body(&body);
 
         // The headers that go out: the init's, else the Request's.
         let given = get(init, "headers");
@@ -91,19 +94,22 @@ impl Outgoing {
             _ if given.is_undefined() => web_sys::Headers::new()?,
             _ => construct("Headers", &Array::of1(&given))?.unchecked_into(),
         };
+        let mut keys = vec![key_of(&url, &headers)];
         let mut targets = vec![Target {
-            key: key_of(&url, &headers),
             url: url.clone(),
             changes: None,
         }];
         for route in routes {
-            targets.push(Self::target(&url, &headers, &body, route)?);
+            let (target, key) = Self::target(&url, &headers, &body, route)?;
+            targets.push(target);
+            keys.push(key);
         }
         Ok(Outgoing {
             input,
             request,
             init: init_copy,
             targets,
+            keys,
             replayable,
         })
     }
@@ -113,7 +119,7 @@ impl Outgoing {
         headers: &web_sys::Headers,
         body: &JsValue,
         route: &Route,
-    ) -> Result<Target, JsValue> {
+    ) -> Result<(Target, LimitKey), JsValue> {
         let url = match &route.base_url {
             Some(base) => format!(
                 "{}{}",
@@ -145,21 +151,17 @@ impl Outgoing {
             (Some(model), Some(text)) => with_model(&text, model),
             _ => None,
         };
-        Ok(Target {
-            key: key_of(&url, &headers),
+        let key = key_of(&url, &headers);
+        let target = Target {
             url,
             changes: Some((headers, body)),
-        })
+        };
+        Ok((target, key))
     }
 
-    /// How many routes: 1 plus the fallbacks.
-    pub fn routes(&self) -> usize {
-        self.targets.len()
-    }
-
-    /// The limit key of a route (origin + a hash of its API key).
-    pub fn key(&self, route: usize) -> LimitKey {
-        self.targets[route.min(self.targets.len() - 1)].key
+    /// Every route's limit key (origin + a hash of its credentials), in order.
+    pub fn keys(&self) -> &[LimitKey] {
+        &self.keys
     }
 
     /// The URL a route sends to.

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
+use ratewise::limits::key::LimitKey;
 use ratewise::retry::engine::{Attempt, Clock, Transport};
 use ratewise::{classify, Classification, Headers, Kind, Response};
 
@@ -38,8 +39,12 @@ pub const QUOTA: &str = r#"{"error":{"message":"You exceeded your current quota,
 /// A transport that plays a script and counts what it was asked to send.
 pub struct Scripted<'c> {
     pub steps: Vec<Step>,
-    /// Fallback routes left to switch to.
-    pub routes_left: u32,
+    /// The limit key of each route (one per route; the first is the request as given).
+    pub keys: Vec<LimitKey>,
+    /// The route of every request sent, in order.
+    pub routes: Vec<usize>,
+    /// Answers replayed by the breaker.
+    pub replayed: u32,
     pub sent: u32,
     pub replayable: bool,
     pub discarded: u32,
@@ -50,7 +55,9 @@ impl<'c> Scripted<'c> {
     pub fn new(clock: &'c FakeClock, steps: Vec<Step>) -> Self {
         Scripted {
             steps,
-            routes_left: 0,
+            keys: vec![route_key(0)],
+            routes: Vec::new(),
+            replayed: 0,
             sent: 0,
             replayable: true,
             discarded: 0,
@@ -59,12 +66,50 @@ impl<'c> Scripted<'c> {
     }
 }
 
+/// The limit key of route `n` (the same origin, another API key).
+pub fn route_key(n: usize) -> LimitKey {
+    LimitKey::new("https://api.openai.com", Some(&format!("sk-route-{n}")))
+}
+
+impl Scripted<'_> {
+    /// Gives the call `n` routes.
+    pub fn with_routes(mut self, n: usize) -> Self {
+        self.keys = (0..n).map(route_key).collect();
+        self
+    }
+}
+
+/// What the breaker keeps of a quota failure: its status and meaning.
+pub type Snapshot = (u16, Classification);
+
 impl Transport for Scripted<'_> {
     type Response = u16;
     type Failure = &'static str;
     type Abort = &'static str;
+    type Snapshot = Snapshot;
 
-    async fn send(&mut self, attempt: u32) -> Result<Attempt<u16, &'static str>, &'static str> {
+    fn keys(&self) -> &[LimitKey] {
+        &self.keys
+    }
+
+    fn replay(
+        &mut self,
+        _route: usize,
+        snapshot: &Snapshot,
+    ) -> Result<Attempt<u16, &'static str>, &'static str> {
+        self.replayed += 1;
+        Ok(Attempt::Answered {
+            response: snapshot.0,
+            classification: snapshot.1.clone(),
+        })
+    }
+
+    async fn send(
+        &mut self,
+        route: usize,
+        attempt: u32,
+    ) -> Result<(Attempt<u16, &'static str>, Option<Snapshot>), &'static str> {
+        self.routes.push(route);
         assert_eq!(
             attempt,
             self.sent + 1,
@@ -86,27 +131,33 @@ impl Transport for Scripted<'_> {
                     url: None,
                     now_ms: self.clock.now_ms(),
                 });
-                Ok(Attempt::Answered {
-                    response: status,
-                    classification,
-                })
+                let snapshot = (classification.kind == Kind::QuotaExhausted)
+                    .then(|| (status, classification.clone()));
+                Ok((
+                    Attempt::Answered {
+                        response: status,
+                        classification,
+                    },
+                    snapshot,
+                ))
             }
-            Step::NetworkError => Ok(Attempt::Failed {
-                error: "fetch failed",
-                classification: Classification::without_response(Kind::Network, None, "scripted"),
-            }),
+            Step::NetworkError => Ok((
+                Attempt::Failed {
+                    error: "fetch failed",
+                    classification: Classification::without_response(
+                        Kind::Network,
+                        None,
+                        "scripted",
+                    ),
+                },
+                None,
+            )),
             Step::Abort => Err("aborted"),
         }
     }
 
     fn replayable(&self) -> bool {
         self.replayable
-    }
-
-    fn fail_over(&mut self) -> bool {
-        let ok = self.routes_left > 0;
-        self.routes_left = self.routes_left.saturating_sub(1);
-        ok
     }
 
     fn discard(&mut self, _response: u16) {
