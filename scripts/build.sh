@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 cargo build --quiet --target wasm32-unknown-unknown --release
 rm -rf pkg
-wasm-bindgen --target web --out-dir pkg --out-name ratewise target/wasm32-unknown-unknown/release/ratewise.wasm
+wasm-bindgen --target web --out-dir pkg --out-name ratewise "$(scripts/target-dir.sh)/wasm32-unknown-unknown/release/ratewise.wasm"
 
 # Debian's wasm-opt (108) silently breaks the output: use npm's binaryen only.
 wasm_opt=node_modules/binaryen/bin/wasm-opt
