@@ -14,7 +14,8 @@ const ANTHROPIC_ORG = '7e57e57e-0000-4000-8000-00000000c0de';
 export const TOKEN_LIMIT = 150000; // fixed nominal tokens-per-window limit
 export const TOKENS_PER_REQUEST = 100; // nominal tokens charged per served request
 const DEFAULT_SCRIPTED_WAIT_MS = 1000; // wait advertised by scripted rate-limit entries
-const REPLY_TEXT = 'Hello from the mock';
+/** What every successful answer says (the text of a chat completion, message or candidate). */
+export const REPLY_TEXT = 'Hello from the mock';
 const STREAM_PIECES = ['Hello', ' from', ' the', ' mock'];
 
 export const DEFAULT_MODEL = {
