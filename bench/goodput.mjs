@@ -332,7 +332,7 @@ console.log(`# ratewise goodput benchmark`);
 console.log(``);
 console.log(
   `K=${K} requests, C=${C} workers, mock limit L=${L} per ${WINDOW_MS} ms fixed window; floor = K/L × window = ${fmtMs(FLOOR_MS)}; ` +
-    `cap ${fmtMs(TIMEOUT_MS)} per contender (quota scenario ${fmtMs(QUOTA_TIMEOUT_MS)}). Node ${process.version}, ratewise from ${fileURLToPath(ratewiseUrl).replace(process.cwd() + '/', '')}.`,
+    `cap ${fmtMs(TIMEOUT_MS)} per contender (quota scenario ${fmtMs(QUOTA_TIMEOUT_MS)}). Node ${process.version}, ratewise from ${fileURLToPath(ratewiseUrl).replace(`${process.cwd()}/`, '')}.`,
 );
 console.log(``);
 

@@ -29,9 +29,9 @@ function explain(c) {
         ? `The account is out of credit or quota. Alert a human and stop retrying: the ${wait} hint will not refill it.`
         : 'The account is out of credit or quota. Waiting will not help: alert a human and stop retrying.';
     case 'overloaded':
-      return 'The provider is overloaded, not you. Retry with backoff' + (wait ? `, after ${wait}.` : '.');
+      return `The provider is overloaded, not you. Retry with backoff${wait ? `, after ${wait}.` : '.'}`;
     case 'server_error':
-      return 'A server or gateway error, usually brief. Retry with backoff' + (wait ? `, after ${wait}.` : '.');
+      return `A server or gateway error, usually brief. Retry with backoff${wait ? `, after ${wait}.` : '.'}`;
     case 'timeout':
       return 'The request timed out upstream. Retry with backoff.';
     case 'network':
@@ -83,11 +83,11 @@ function linkify(text) {
   const out = [];
   const re = /(https?:\/\/[^\s)]+)|([\w.-]+\/[\w.-]+)#(\d+)/g;
   let last = 0;
-  for (let m; (m = re.exec(text)); ) {
+  for (const m of text.matchAll(re)) {
     if (m.index > last) out.push(text.slice(last, m.index));
     const href = m[1] || `https://github.com/${m[2]}/issues/${m[3]}`;
     out.push(el('a', { href, target: '_blank', rel: 'noopener noreferrer' }, m[0]));
-    last = re.lastIndex;
+    last = m.index + m[0].length;
   }
   if (last < text.length) out.push(text.slice(last));
   return out;
@@ -173,7 +173,7 @@ function renderLimits(limits) {
     ['tokens', 'Tokens'],
     ['inputTokens', 'Input tokens'],
     ['outputTokens', 'Output tokens'],
-  ].filter(([k]) => limits && limits[k]);
+  ].filter(([k]) => limits?.[k]);
   if (!rows.length) {
     box.replaceChildren(el('p', { class: 'muted small' }, 'None in these headers.'));
     return;
@@ -191,7 +191,7 @@ function renderLimits(limits) {
         const meter =
           pct === null
             ? null
-            : el('span', { class: 'meter' + (w.remaining === 0 ? ' empty' : ''), 'aria-hidden': 'true' },
+            : el('span', { class: `meter${w.remaining === 0 ? ' empty' : ''}`, 'aria-hidden': 'true' },
                 el('span', { style: `width:${(pct * 100).toFixed(1)}%` }));
         return el(
           'tr',

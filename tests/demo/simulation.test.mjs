@@ -100,8 +100,8 @@ test('summary rows and the comparison, from hand-made runs', () => {
   assert.equal(summarize(rw).wall, null, 'nothing is final before the run ends');
   assert.deepEqual(compareSummaries({ ratewise: summarize(rw), baseline: summarize(base) }), []);
 
-  rw.lanes.forEach((l) => Object.assign(l, { outcome: 'ok', attempts: [{}] }));
-  base.lanes.forEach((l) => Object.assign(l, { outcome: 'failed', attempts: [{}, {}, {}] }));
+  for (const l of rw.lanes) Object.assign(l, { outcome: 'ok', attempts: [{}] });
+  for (const l of base.lanes) Object.assign(l, { outcome: 'failed', attempts: [{}, {}, {}] });
   Object.assign(rw, { end: 1000, server: { requests: 2, byStatus: { 200: 2 } } });
   Object.assign(base, { end: 3000, server: { requests: 6, byStatus: { 429: 6 } } });
   const s = { ratewise: summarize(rw), baseline: summarize(base) };

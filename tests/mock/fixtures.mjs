@@ -417,22 +417,22 @@ export const SCRIPTS = {
   },
   // Source: anthropics/anthropic-sdk-typescript#616 — 529 {"type":"error","error":{"type":"overloaded_error",
   // "message":"Overloaded"}} with headers request-id and x-should-retry: true, no retry-after.
-  anthropic_overloaded(ctx, entry) {
+  anthropic_overloaded(_ctx, entry) {
     const headers = { ...anthropicBaseHeaders(), 'x-should-retry': 'true', ...explicitRetryHeaders(entry) };
     return { status: 529, headers, body: anthropicError('overloaded_error', 'Overloaded', headers['request-id']) };
   },
-  anthropic_rate_limit(ctx, entry, config) {
+  anthropic_rate_limit(_ctx, entry, config) {
     const waitMs = entryWaitMs(entry);
     const limit = config.limit ?? 50;
     const view = { limit, remaining: 0, tokensRemaining: TOKEN_LIMIT, leftMs: waitMs };
     const headers = { ...anthropicBaseHeaders(), ...anthropicRateHeaders(view), ...retryHeaders(waitMs, 'seconds', entry) };
     return { status: 429, headers, body: anthropicError('rate_limit_error', anthropicRateLimitMessage(limit), headers['request-id']) };
   },
-  anthropic_credit(ctx, entry) {
+  anthropic_credit(_ctx, entry) {
     const headers = { ...anthropicBaseHeaders(), ...explicitRetryHeaders(entry) };
     return { status: 400, headers, body: anthropicError('invalid_request_error', ANTHROPIC_CREDIT_MESSAGE, headers['request-id']) };
   },
-  bad_gateway_html(ctx, entry) {
+  bad_gateway_html(_ctx, entry) {
     const headers = { 'content-type': 'text/html; charset=UTF-8', server: 'cloudflare', 'cf-ray': `${crypto.randomBytes(8).toString('hex')}-SJC`, ...explicitRetryHeaders(entry) };
     return { status: 502, headers, body: cloudflare502Html() };
   },
