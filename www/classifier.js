@@ -141,7 +141,8 @@ function loadSample(id) {
   $('source-short').replaceChildren(...linkify(s.source));
   $('source-note').textContent = s.note || '';
   $('source-box').classList.toggle('no-note', !s.note);
-  for (const b of document.querySelectorAll('.quick-pick')) b.setAttribute('aria-pressed', String(b.dataset.sample === s.id));
+  for (const b of document.querySelectorAll('.quick-pick'))
+    b.setAttribute('aria-pressed', String(b.dataset.sample === s.id));
   if (location.hash !== `#${s.id}` && document.documentElement.dataset.ready) {
     history.replaceState(null, '', `#${s.id}`);
   }
@@ -191,8 +192,11 @@ function renderLimits(limits) {
         const meter =
           pct === null
             ? null
-            : el('span', { class: `meter${w.remaining === 0 ? ' empty' : ''}`, 'aria-hidden': 'true' },
-                el('span', { style: `width:${(pct * 100).toFixed(1)}%` }));
+            : el(
+                'span',
+                { class: `meter${w.remaining === 0 ? ' empty' : ''}`, 'aria-hidden': 'true' },
+                el('span', { style: `width:${(pct * 100).toFixed(1)}%` }),
+              );
         return el(
           'tr',
           { 'data-window': k },
@@ -241,7 +245,9 @@ function updateClassification() {
     return showClassifyError(`classify() threw ${e.name}: ${e.message}`);
   }
   if (!c || typeof c !== 'object' || typeof c.kind !== 'string') {
-    return showClassifyError(`classify() returned ${c === null ? 'null' : typeof c}, not a Classification. Rebuild the package with ./scripts/build.sh.`);
+    return showClassifyError(
+      `classify() returned ${c === null ? 'null' : typeof c}, not a Classification. Rebuild the package with ./scripts/build.sh.`,
+    );
   }
   $('result').dataset.state = 'ok';
   const badge = $('out-action');

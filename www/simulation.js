@@ -48,7 +48,9 @@ export async function mockControl(path, body, { fetch = globalThis.fetch, baseUr
 export async function prepareMock(params, env = {}) {
   // Open the connections first (control calls are not counted as LLM
   // requests), so neither contender pays for connection setup in its timeline.
-  await Promise.all(Array.from({ length: Math.min(params.concurrency, 6) }, () => mockControl('config', undefined, env)));
+  await Promise.all(
+    Array.from({ length: Math.min(params.concurrency, 6) }, () => mockControl('config', undefined, env)),
+  );
   await mockControl('reset', {}, env);
   await mockControl(
     'config',
@@ -110,7 +112,10 @@ function chatInit(i) {
   return {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: 'Bearer sk-demo-key' },
-    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `Say hello (request ${i + 1})` }] }),
+    body: JSON.stringify({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: `Say hello (request ${i + 1})` }],
+    }),
   };
 }
 
@@ -433,7 +438,11 @@ export function summarize(run) {
     failures: done ? lanes.filter((l) => l.outcome && l.outcome !== 'ok').length : null,
     alerts: run.contender === 'ratewise' ? (done ? run.alerts : null) : 'n/a',
     shortcircuits:
-      run.contender === 'ratewise' ? (done ? lanes.filter((l) => l.blocked && l.outcome === 'alert').length : null) : 'n/a',
+      run.contender === 'ratewise'
+        ? done
+          ? lanes.filter((l) => l.blocked && l.outcome === 'alert').length
+          : null
+        : 'n/a',
     blocked: lanes.filter((l) => l.blocked).length,
     clientCalls: run.clientCalls,
   };
@@ -446,7 +455,11 @@ export function compareSummaries(s) {
   const out = [];
   if (s.ratewise?.wall == null || s.baseline?.wall == null) return out;
   const pick = (key, ratewiseBetter) =>
-    out.push({ key, better: ratewiseBetter ? 'ratewise' : 'baseline', worse: ratewiseBetter ? 'baseline' : 'ratewise' });
+    out.push({
+      key,
+      better: ratewiseBetter ? 'ratewise' : 'baseline',
+      worse: ratewiseBetter ? 'baseline' : 'ratewise',
+    });
   for (const key of LOWER_IS_BETTER) {
     const a = s.ratewise[key];
     const b = s.baseline[key];

@@ -42,11 +42,28 @@ before(async () => {
 });
 after(() => mock?.close());
 
-const params = (over = {}) => clampParams({ requests: 8, concurrency: 4, limit: 4, windowMs: 1000, retries: 2, latencyMs: 0, ...over });
+const params = (over = {}) =>
+  clampParams({ requests: 8, concurrency: 4, limit: 4, windowMs: 1000, retries: 2, latencyMs: 0, ...over });
 
 test('clampParams: whole numbers within bounds, defaults for junk, switches kept', () => {
-  const p = clampParams({ requests: '999', concurrency: '0', limit: 'x', windowMs: 12.6, retries: -3, latencyMs: '40' });
-  assert.deepEqual(p, { quota: false, throttle: true, requests: 200, concurrency: 1, limit: 5, windowMs: 100, retries: 0, latencyMs: 40 });
+  const p = clampParams({
+    requests: '999',
+    concurrency: '0',
+    limit: 'x',
+    windowMs: 12.6,
+    retries: -3,
+    latencyMs: '40',
+  });
+  assert.deepEqual(p, {
+    quota: false,
+    throttle: true,
+    requests: 200,
+    concurrency: 1,
+    limit: 5,
+    windowMs: 100,
+    retries: 0,
+    latencyMs: 40,
+  });
   assert.equal(clampParams({ quota: true, throttle: false }).throttle, false);
   assert.equal(clampParams({ quota: true }).quota, true);
 });
@@ -65,9 +82,18 @@ test("statusOnlyRetryable and statusOnlyDelay follow openai-node's rules", () =>
   const fromDate = statusOnlyDelay(new Headers({ 'retry-after': date }), 2, 2);
   assert.ok(fromDate > 3000 && fromDate <= 5000, `an HTTP-date hint: ${fromDate} ms`);
   // No hint: 0.5 s * 2^n, less up to 25 % jitter, at most 8 s.
-  assert.equal(statusOnlyDelay(new Headers(), 2, 2, () => 0), 500);
-  assert.equal(statusOnlyDelay(new Headers(), 1, 2, () => 1), 750);
-  assert.equal(statusOnlyDelay(new Headers(), 0, 10, () => 0), 8000);
+  assert.equal(
+    statusOnlyDelay(new Headers(), 2, 2, () => 0),
+    500,
+  );
+  assert.equal(
+    statusOnlyDelay(new Headers(), 1, 2, () => 1),
+    750,
+  );
+  assert.equal(
+    statusOnlyDelay(new Headers(), 0, 10, () => 0),
+    8000,
+  );
 });
 
 test('timeline geometry: tick steps, the shared scale, attempt classes, lane signatures', () => {
@@ -107,7 +133,18 @@ test('summary rows and the comparison, from hand-made runs', () => {
   const s = { ratewise: summarize(rw), baseline: summarize(base) };
   assert.deepEqual(
     { ...s.ratewise },
-    { wall: 1000, calls: 2, r429: 0, retries: 0, succeeded: 2, failures: 0, alerts: 0, shortcircuits: 0, blocked: 0, clientCalls: 0 },
+    {
+      wall: 1000,
+      calls: 2,
+      r429: 0,
+      retries: 0,
+      succeeded: 2,
+      failures: 0,
+      alerts: 0,
+      shortcircuits: 0,
+      blocked: 0,
+      clientCalls: 0,
+    },
   );
   assert.equal(s.baseline.alerts, 'n/a');
   const better = Object.fromEntries(compareSummaries(s).map((c) => [c.key, c.better]));
@@ -146,7 +183,12 @@ async function simulate(contender, p) {
   const now = () => performance.now() - t0;
   const run = newRun(contender, p, { start: now() });
   if (contender === 'ratewise') {
-    await runRatewise(run, { ...env, now, createFetch: ratewise.createFetch, isQuotaExhaustedError: ratewise.isQuotaExhaustedError });
+    await runRatewise(run, {
+      ...env,
+      now,
+      createFetch: ratewise.createFetch,
+      isQuotaExhaustedError: ratewise.isQuotaExhaustedError,
+    });
   } else {
     await runBaseline(run, { ...env, now });
   }
@@ -164,7 +206,10 @@ test('a rate limit: every request succeeds through both; the lanes count what th
     assert.ok(run.end >= run.start);
   }
   assert.ok(runs.baseline.server.byStatus['429'] > 0, 'the burst of 8 hit the limit of 4');
-  assert.ok(runs.ratewise.lanes.every((l) => l.outcome === 'ok'), 'ratewise waited out the limit');
+  assert.ok(
+    runs.ratewise.lanes.every((l) => l.outcome === 'ok'),
+    'ratewise waited out the limit',
+  );
   assert.equal(runs.ratewise.stats.calls, p.requests);
   const s = { ratewise: summarize(runs.ratewise), baseline: summarize(runs.baseline) };
   assert.equal(s.ratewise.succeeded, p.requests);
@@ -176,7 +221,10 @@ test('an empty account: ratewise alerts after the first wave; the loop retries e
   const runs = { ratewise: await simulate('ratewise', p), baseline: await simulate('baseline', p) };
   const rw = runs.ratewise;
   assert.ok(rw.alerts >= 1, 'onQuotaExhausted fired for a real quota answer');
-  assert.ok(rw.server.requests <= p.concurrency, `the breaker kept later calls off the network (${rw.server.requests})`);
+  assert.ok(
+    rw.server.requests <= p.concurrency,
+    `the breaker kept later calls off the network (${rw.server.requests})`,
+  );
   assert.ok(rw.lanes.every((l) => l.outcome === 'alert' && l.attempts.length <= 1));
   assert.equal(rw.lanes.filter((l) => l.blocked).length, p.requests - rw.server.requests);
   assert.ok(Array.isArray(rw.breaker) && rw.breaker.length === 1, 'fetch.breaker() lists the open key');

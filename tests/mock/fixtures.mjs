@@ -256,7 +256,9 @@ const ANTHROPIC_CREDIT_MESSAGE =
 
 const GEMINI_HELP = {
   '@type': 'type.googleapis.com/google.rpc.Help',
-  links: [{ description: 'Learn more about Gemini API quotas', url: 'https://ai.google.dev/gemini-api/docs/rate-limits' }],
+  links: [
+    { description: 'Learn more about Gemini API quotas', url: 'https://ai.google.dev/gemini-api/docs/rate-limits' },
+  ],
 };
 
 // Source: google-gemini/gemini-cli packages/core/src/utils/googleQuotaErrors.test.ts
@@ -364,7 +366,12 @@ export function rateLimitedResponse(ctx, view, style) {
   }
   if (ctx.provider === 'gemini') {
     // The Gemini API sends no retry-after / rate-limit headers: the delay is only in the body.
-    const body = geminiQuotaBody({ model: ctx.model, quotaId: GEMINI_PER_MINUTE, quotaValue: view.limit, waitMs: view.leftMs });
+    const body = geminiQuotaBody({
+      model: ctx.model,
+      quotaId: GEMINI_PER_MINUTE,
+      quotaValue: view.limit,
+      waitMs: view.leftMs,
+    });
     return { status: 429, headers: geminiBaseHeaders(), body };
   }
   const headers = { ...openaiBaseHeaders(ctx), ...openaiRateHeaders(view), ...retryHeaders(view.leftMs, style) };
@@ -375,10 +382,19 @@ export function rateLimitedResponse(ctx, view, style) {
 export function quotaResponse(ctx) {
   if (ctx.provider === 'anthropic') {
     const headers = anthropicBaseHeaders();
-    return { status: 400, headers, body: anthropicError('invalid_request_error', ANTHROPIC_CREDIT_MESSAGE, headers['request-id']) };
+    return {
+      status: 400,
+      headers,
+      body: anthropicError('invalid_request_error', ANTHROPIC_CREDIT_MESSAGE, headers['request-id']),
+    };
   }
   if (ctx.provider === 'gemini') {
-    const body = geminiQuotaBody({ model: ctx.model, quotaId: GEMINI_PER_DAY, quotaValue: GEMINI_DAILY_LIMIT, waitMs: GEMINI_DAILY_WAIT_MS });
+    const body = geminiQuotaBody({
+      model: ctx.model,
+      quotaId: GEMINI_PER_DAY,
+      quotaValue: GEMINI_DAILY_LIMIT,
+      waitMs: GEMINI_DAILY_WAIT_MS,
+    });
     return { status: 429, headers: geminiBaseHeaders(), body };
   }
   return { status: 429, headers: openaiBaseHeaders(ctx), body: OPENAI_INSUFFICIENT_QUOTA };
@@ -394,26 +410,54 @@ export const SCRIPTS = {
     const waitMs = entryWaitMs(entry);
     const limit = config.limit ?? 500;
     const view = { limit, remaining: 0, tokensRemaining: TOKEN_LIMIT, leftMs: waitMs };
-    const headers = { ...openaiBaseHeaders(ctx), ...openaiRateHeaders(view), ...retryHeaders(waitMs, config.retryAfterStyle, entry) };
+    const headers = {
+      ...openaiBaseHeaders(ctx),
+      ...openaiRateHeaders(view),
+      ...retryHeaders(waitMs, config.retryAfterStyle, entry),
+    };
     return { status: 429, headers, body: openaiRateLimitBody(ctx.model, limit, limit, waitMs) };
   },
   insufficient_quota(ctx, entry) {
-    return { status: 429, headers: { ...openaiBaseHeaders(ctx), ...explicitRetryHeaders(entry) }, body: OPENAI_INSUFFICIENT_QUOTA };
+    return {
+      status: 429,
+      headers: { ...openaiBaseHeaders(ctx), ...explicitRetryHeaders(entry) },
+      body: OPENAI_INSUFFICIENT_QUOTA,
+    };
   },
   request_too_large(ctx, entry) {
-    return { status: 429, headers: { ...openaiBaseHeaders(ctx), ...explicitRetryHeaders(entry) }, body: openaiRequestTooLargeBody(ctx.model) };
+    return {
+      status: 429,
+      headers: { ...openaiBaseHeaders(ctx), ...explicitRetryHeaders(entry) },
+      body: openaiRequestTooLargeBody(ctx.model),
+    };
   },
   overloaded(ctx, entry) {
-    return { status: 503, headers: { ...openaiBaseHeaders(ctx), ...explicitRetryHeaders(entry) }, body: OPENAI_OVERLOADED };
+    return {
+      status: 503,
+      headers: { ...openaiBaseHeaders(ctx), ...explicitRetryHeaders(entry) },
+      body: OPENAI_OVERLOADED,
+    };
   },
   server_error(ctx, entry) {
-    return { status: 500, headers: { ...openaiBaseHeaders(ctx), ...explicitRetryHeaders(entry) }, body: OPENAI_SERVER_ERROR };
+    return {
+      status: 500,
+      headers: { ...openaiBaseHeaders(ctx), ...explicitRetryHeaders(entry) },
+      body: OPENAI_SERVER_ERROR,
+    };
   },
   invalid_api_key(ctx, entry) {
-    return { status: 401, headers: { ...openaiBaseHeaders(ctx), ...explicitRetryHeaders(entry) }, body: OPENAI_INVALID_API_KEY };
+    return {
+      status: 401,
+      headers: { ...openaiBaseHeaders(ctx), ...explicitRetryHeaders(entry) },
+      body: OPENAI_INVALID_API_KEY,
+    };
   },
   context_length(ctx, entry) {
-    return { status: 400, headers: { ...openaiBaseHeaders(ctx), ...explicitRetryHeaders(entry) }, body: OPENAI_CONTEXT_LENGTH };
+    return {
+      status: 400,
+      headers: { ...openaiBaseHeaders(ctx), ...explicitRetryHeaders(entry) },
+      body: OPENAI_CONTEXT_LENGTH,
+    };
   },
   // Source: anthropics/anthropic-sdk-typescript#616 — 529 {"type":"error","error":{"type":"overloaded_error",
   // "message":"Overloaded"}} with headers request-id and x-should-retry: true, no retry-after.
@@ -425,25 +469,52 @@ export const SCRIPTS = {
     const waitMs = entryWaitMs(entry);
     const limit = config.limit ?? 50;
     const view = { limit, remaining: 0, tokensRemaining: TOKEN_LIMIT, leftMs: waitMs };
-    const headers = { ...anthropicBaseHeaders(), ...anthropicRateHeaders(view), ...retryHeaders(waitMs, 'seconds', entry) };
-    return { status: 429, headers, body: anthropicError('rate_limit_error', anthropicRateLimitMessage(limit), headers['request-id']) };
+    const headers = {
+      ...anthropicBaseHeaders(),
+      ...anthropicRateHeaders(view),
+      ...retryHeaders(waitMs, 'seconds', entry),
+    };
+    return {
+      status: 429,
+      headers,
+      body: anthropicError('rate_limit_error', anthropicRateLimitMessage(limit), headers['request-id']),
+    };
   },
   anthropic_credit(_ctx, entry) {
     const headers = { ...anthropicBaseHeaders(), ...explicitRetryHeaders(entry) };
-    return { status: 400, headers, body: anthropicError('invalid_request_error', ANTHROPIC_CREDIT_MESSAGE, headers['request-id']) };
+    return {
+      status: 400,
+      headers,
+      body: anthropicError('invalid_request_error', ANTHROPIC_CREDIT_MESSAGE, headers['request-id']),
+    };
   },
   bad_gateway_html(_ctx, entry) {
-    const headers = { 'content-type': 'text/html; charset=UTF-8', server: 'cloudflare', 'cf-ray': `${crypto.randomBytes(8).toString('hex')}-SJC`, ...explicitRetryHeaders(entry) };
+    const headers = {
+      'content-type': 'text/html; charset=UTF-8',
+      server: 'cloudflare',
+      'cf-ray': `${crypto.randomBytes(8).toString('hex')}-SJC`,
+      ...explicitRetryHeaders(entry),
+    };
     return { status: 502, headers, body: cloudflare502Html() };
   },
   gemini_rate_limit(ctx, entry, config) {
     const model = ctx.provider === 'gemini' ? ctx.model : DEFAULT_MODEL.gemini;
-    const body = geminiQuotaBody({ model, quotaId: GEMINI_PER_MINUTE, quotaValue: config.limit ?? 15, waitMs: entryWaitMs(entry) });
+    const body = geminiQuotaBody({
+      model,
+      quotaId: GEMINI_PER_MINUTE,
+      quotaValue: config.limit ?? 15,
+      waitMs: entryWaitMs(entry),
+    });
     return { status: 429, headers: { ...geminiBaseHeaders(), ...explicitRetryHeaders(entry) }, body };
   },
   gemini_daily(ctx, entry) {
     const model = ctx.provider === 'gemini' ? ctx.model : DEFAULT_MODEL.gemini;
-    const body = geminiQuotaBody({ model, quotaId: GEMINI_PER_DAY, quotaValue: GEMINI_DAILY_LIMIT, waitMs: entryWaitMs(entry, GEMINI_DAILY_WAIT_MS) });
+    const body = geminiQuotaBody({
+      model,
+      quotaId: GEMINI_PER_DAY,
+      quotaValue: GEMINI_DAILY_LIMIT,
+      waitMs: entryWaitMs(entry, GEMINI_DAILY_WAIT_MS),
+    });
     return { status: 429, headers: { ...geminiBaseHeaders(), ...explicitRetryHeaders(entry) }, body };
   },
 };
@@ -504,12 +575,20 @@ function geminiContent(model) {
 
 export function successResponse(ctx, view) {
   if (ctx.provider === 'anthropic') {
-    return { status: 200, headers: { ...anthropicBaseHeaders(), ...anthropicRateHeaders(view) }, body: anthropicMessage(ctx.model) };
+    return {
+      status: 200,
+      headers: { ...anthropicBaseHeaders(), ...anthropicRateHeaders(view) },
+      body: anthropicMessage(ctx.model),
+    };
   }
   if (ctx.provider === 'gemini') {
     return { status: 200, headers: geminiBaseHeaders(), body: geminiContent(ctx.model) };
   }
-  return { status: 200, headers: { ...openaiBaseHeaders(ctx), ...openaiRateHeaders(view) }, body: openaiCompletion(ctx.model) };
+  return {
+    status: 200,
+    headers: { ...openaiBaseHeaders(ctx), ...openaiRateHeaders(view) },
+    body: openaiCompletion(ctx.model),
+  };
 }
 
 /** SSE chunks of a streamed chat completion, ending with data: [DONE]. */
@@ -528,5 +607,7 @@ export function streamChunks(model) {
     chunk({ role: 'assistant', content: '', refusal: null }, null),
     ...STREAM_PIECES.map((piece) => chunk({ content: piece }, null)),
     chunk({}, 'stop'),
-  ].map((c) => `data: ${JSON.stringify(c)}\n\n`).concat('data: [DONE]\n\n');
+  ]
+    .map((c) => `data: ${JSON.stringify(c)}\n\n`)
+    .concat('data: [DONE]\n\n');
 }

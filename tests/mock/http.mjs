@@ -104,7 +104,11 @@ function sleep(state, ms) {
 export function send(res, { status, headers, body }) {
   if (res.destroyed || res.writableEnded) return;
   const payload = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', ...headers, 'content-length': Buffer.byteLength(payload) });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    ...headers,
+    'content-length': Buffer.byteLength(payload),
+  });
   res.end(payload);
 }
 
@@ -156,7 +160,12 @@ async function runScriptStep(state, req, res, entry, ctx) {
 async function streamCompletion(state, res, response, ctx) {
   if (res.destroyed) return;
   const { 'content-type': _ignored, ...headers } = response.headers;
-  res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  res.writeHead(200, {
+    ...headers,
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+  });
   res.flushHeaders();
   res.socket?.setNoDelay(true);
   const events = streamChunks(ctx.model);
@@ -284,7 +293,9 @@ function serveStatic(state, req, res, pathname) {
 function streamFile(req, res, file, st) {
   res.writeHead(200, { 'content-type': contentType(file), 'content-length': st.size, 'cache-control': 'no-store' });
   if (req.method === 'HEAD') return res.end();
-  fs.createReadStream(file).on('error', () => res.destroy()).pipe(res);
+  fs.createReadStream(file)
+    .on('error', () => res.destroy())
+    .pipe(res);
 }
 
 export async function handleRequest(state, req, res) {

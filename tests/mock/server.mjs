@@ -145,16 +145,36 @@ function parseArgs(argv) {
       return v;
     };
     switch (flag) {
-      case '--port': opts.port = toInt(flag, value()); break;
-      case '--limit': opts.limit = toInt(flag, value()); break;
-      case '--window-ms': opts.windowMs = toInt(flag, value()); break;
-      case '--latency-ms': opts.latencyMs = toInt(flag, value()); break;
-      case '--stream-gap-ms': opts.streamGapMs = toInt(flag, value()); break;
-      case '--retry-after-style': opts.retryAfterStyle = value(); break;
-      case '--quota': opts.quota = true; break;
-      case '--no-expose-headers': opts.exposeHeaders = false; break;
-      case '--quiet': opts.quiet = true; break;
-      case '--static': opts.static = path.resolve(value()); break;
+      case '--port':
+        opts.port = toInt(flag, value());
+        break;
+      case '--limit':
+        opts.limit = toInt(flag, value());
+        break;
+      case '--window-ms':
+        opts.windowMs = toInt(flag, value());
+        break;
+      case '--latency-ms':
+        opts.latencyMs = toInt(flag, value());
+        break;
+      case '--stream-gap-ms':
+        opts.streamGapMs = toInt(flag, value());
+        break;
+      case '--retry-after-style':
+        opts.retryAfterStyle = value();
+        break;
+      case '--quota':
+        opts.quota = true;
+        break;
+      case '--no-expose-headers':
+        opts.exposeHeaders = false;
+        break;
+      case '--quiet':
+        opts.quiet = true;
+        break;
+      case '--static':
+        opts.static = path.resolve(value());
+        break;
       case '--mount': {
         const spec = value();
         const sep = spec.indexOf('=');

@@ -95,7 +95,8 @@ function mergeConfig(base, patch = {}) {
         next.quotaKeys = value.map(String);
         break;
       case 'retryAfterStyle':
-        if (!['seconds', 'ms', 'none'].includes(value)) throw new Error("retryAfterStyle must be 'seconds', 'ms' or 'none'");
+        if (!['seconds', 'ms', 'none'].includes(value))
+          throw new Error("retryAfterStyle must be 'seconds', 'ms' or 'none'");
         next.retryAfterStyle = value;
         break;
       case 'preflightMaxAge':
