@@ -9,7 +9,12 @@ import { classify } from '../pkg/node.js';
 
 const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 1;
 const cases = JSON.parse(readFileSync(new URL('../tests/data/classify_cases.json', import.meta.url), 'utf8'));
-const inputs = cases.map((c) => ({ status: c.input.status, headers: c.input.headers ?? {}, body: c.input.body ?? '', url: c.input.url }));
+const inputs = cases.map((c) => ({
+  status: c.input.status,
+  headers: c.input.headers ?? {},
+  body: c.input.body ?? '',
+  url: c.input.url,
+}));
 
 /** What a careful user writes by hand: the two 429s, overload, auth, and retry-after. */
 function handWritten({ status, headers, body }) {
@@ -54,10 +59,14 @@ const agree = inputs.filter((input) => classify(input).kind === handWritten(inpu
 const wasm = measure(classify);
 const js = measure(handWritten);
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
-console.log(`classify() benchmark: ${inputs.length} real bodies, Node ${process.version}, best of 3 rounds over ${seconds} s\n`);
+console.log(
+  `classify() benchmark: ${inputs.length} real bodies, Node ${process.version}, best of 3 rounds over ${seconds} s\n`,
+);
 console.log('| classifier | calls/s | µs/call |');
 console.log('|---|---:|---:|');
 console.log(`| ratewise classify() (wasm) | ${fmt(wasm)} | ${(1e6 / wasm).toFixed(2)} |`);
 console.log(`| hand-written JS (JSON.parse + checks) | ${fmt(js)} | ${(1e6 / js).toFixed(2)} |`);
 console.log(`\nratio ratewise / hand-written: ${(wasm / js).toFixed(2)}x`);
-console.log(`the hand-written version agrees with ratewise on ${agree} of ${inputs.length} kinds (it knows 7 kinds, ratewise 15)`);
+console.log(
+  `the hand-written version agrees with ratewise on ${agree} of ${inputs.length} kinds (it knows 7 kinds, ratewise 15)`,
+);

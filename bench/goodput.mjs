@@ -77,7 +77,9 @@ if (!['fetch', 'openai'].includes(VIA)) {
 }
 
 // The package as installed by scripts/pack.sh; the raw build output as a fallback.
-const candidates = ['../tests/js/node_modules/ratewise/node.js', '../pkg/node.js'].map((p) => new URL(p, import.meta.url));
+const candidates = ['../tests/js/node_modules/ratewise/node.js', '../pkg/node.js'].map(
+  (p) => new URL(p, import.meta.url),
+);
 const ratewiseUrl = candidates.find((u) => existsSync(fileURLToPath(u)));
 if (!ratewiseUrl) {
   console.error('ratewise is not built: run ./scripts/build.sh && ./scripts/pack.sh');
@@ -127,12 +129,18 @@ const contenders = [
       return {
         extra,
         async one() {
-          const res = await rw(`${url}/v1/chat/completions`, { method: 'POST', headers: HEADERS, body: JSON.stringify(BODY) });
+          const res = await rw(`${url}/v1/chat/completions`, {
+            method: 'POST',
+            headers: HEADERS,
+            body: JSON.stringify(BODY),
+          });
           const text = await res.text();
           if (res.status !== 200) {
             const code = safeJson(text)?.error?.code;
             const breaker = res.headers.get('x-ratewise-breaker') === 'open' ? ' (breaker)' : '';
-            throw Object.assign(new Error(`HTTP ${res.status}`), { label: `Response ${res.status} ${code ?? ''}${breaker}`.trim() });
+            throw Object.assign(new Error(`HTTP ${res.status}`), {
+              label: `Response ${res.status} ${code ?? ''}${breaker}`.trim(),
+            });
           }
           return JSON.parse(text);
         },
@@ -160,7 +168,12 @@ const contenders = [
     config: 'pRetry(fn, { retries: 10 }) (defaults: factor 2, minTimeout 1 s, no retry-after); fn throws on 429/5xx',
     make({ url, fetch, signal }) {
       const attempt = async () => {
-        const res = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: HEADERS, body: JSON.stringify(BODY), signal });
+        const res = await fetch(`${url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: HEADERS,
+          body: JSON.stringify(BODY),
+          signal,
+        });
         const text = await res.text();
         if (res.ok) return JSON.parse(text);
         const err = Object.assign(new Error(`HTTP ${res.status}`), {
@@ -175,13 +188,22 @@ const contenders = [
   },
   {
     name: 'ky',
-    config: "ky.post(url, { retry: { limit: 10, methods: ['post'], statusCodes: [408, 413, 429, 500, 502, 503, 504] } })",
+    config:
+      "ky.post(url, { retry: { limit: 10, methods: ['post'], statusCodes: [408, 413, 429, 500, 502, 503, 504] } })",
     make({ url, fetch, signal }) {
       const retry = { limit: 10, methods: ['post'], statusCodes: [408, 413, 429, 500, 502, 503, 504] };
       return {
         one: async () => {
           try {
-            return await ky.post(`${url}/v1/chat/completions`, { json: BODY, headers: { authorization: HEADERS.authorization }, retry, signal, fetch }).json();
+            return await ky
+              .post(`${url}/v1/chat/completions`, {
+                json: BODY,
+                headers: { authorization: HEADERS.authorization },
+                retry,
+                signal,
+                fetch,
+              })
+              .json();
           } catch (e) {
             if (e?.response) {
               const code = safeJson(await e.response.text().catch(() => ''))?.error?.code;
@@ -268,7 +290,10 @@ async function runContender(contender, mockOptions, capMs) {
   const firstFailure = failures.reduce((m, r) => Math.min(m, r.at), Infinity);
   // The first non-2xx answer to reach the client's fetch layer, and the network calls sent
   // before it (already in flight) and at or after it (sent knowing the answer).
-  const firstBadAnswer = fetchLog.reduce((m, f) => (f.status !== null && (f.status < 200 || f.status > 299) ? Math.min(m, f.end) : m), Infinity);
+  const firstBadAnswer = fetchLog.reduce(
+    (m, f) => (f.status !== null && (f.status < 200 || f.status > 299) ? Math.min(m, f.end) : m),
+    Infinity,
+  );
   const sentBefore = fetchLog.filter((f) => f.start < firstBadAnswer).length;
   const sentAfter = fetchLog.length - sentBefore;
   const answered = fetchLog.filter((f) => f.status !== null).length;
@@ -322,17 +347,22 @@ const checks = [];
 /** Client-side fetch counts against the mock's: equal, unless calls were cut off in flight at the cap. */
 function crossCheck(r, scenario) {
   if (r.capped ? !(r.answered <= r.requests && r.requests <= r.clientFetches) : r.clientFetches !== r.requests)
-    checks.push(`${r.name} (${scenario}): client sent ${r.clientFetches} fetches (${r.answered} answered), mock counted ${r.requests}`);
+    checks.push(
+      `${r.name} (${scenario}): client sent ${r.clientFetches} fetches (${r.answered} answered), mock counted ${r.requests}`,
+    );
   if (r.extras && r.extras.stats.networkCalls !== r.clientFetches)
-    checks.push(`ratewise (${scenario}): stats().networkCalls ${r.extras.stats.networkCalls} ≠ ${r.clientFetches} fetches seen by the wrapped fetch`);
-  if (r.extras && r.extras.stats.calls !== K - r.timedOut && !r.capped) checks.push(`ratewise (${scenario}): stats().calls ${r.extras.stats.calls} ≠ ${K}`);
+    checks.push(
+      `ratewise (${scenario}): stats().networkCalls ${r.extras.stats.networkCalls} ≠ ${r.clientFetches} fetches seen by the wrapped fetch`,
+    );
+  if (r.extras && r.extras.stats.calls !== K - r.timedOut && !r.capped)
+    checks.push(`ratewise (${scenario}): stats().calls ${r.extras.stats.calls} ≠ ${K}`);
 }
 
 console.log(`# ratewise goodput benchmark`);
 console.log(``);
 console.log(
   `K=${K} requests, C=${C} workers, mock limit L=${L} per ${WINDOW_MS} ms fixed window; floor = K/L × window = ${fmtMs(FLOOR_MS)}; ` +
-    `cap ${fmtMs(TIMEOUT_MS)} per contender (quota scenario ${fmtMs(QUOTA_TIMEOUT_MS)}). Node ${process.version}, ratewise from ${fileURLToPath(ratewiseUrl).replace(process.cwd() + '/', '')}.`,
+    `cap ${fmtMs(TIMEOUT_MS)} per contender (quota scenario ${fmtMs(QUOTA_TIMEOUT_MS)}). Node ${process.version}, ratewise from ${fileURLToPath(ratewiseUrl).replace(`${process.cwd()}/`, '')}.`,
 );
 console.log(``);
 
@@ -343,7 +373,9 @@ for (const c of contenders) rl.push(await runContender(c, { limit: L, windowMs: 
 
 console.log(`## Scenario 1: rate limit (${L} per ${WINDOW_MS} ms), ${K} requests at concurrency ${C}`);
 console.log(``);
-console.log('| contender | wall | ÷ floor | ok | failed | timed out | 429s (server) | network calls (server) | 429 share | notes |');
+console.log(
+  '| contender | wall | ÷ floor | ok | failed | timed out | 429s (server) | network calls (server) | 429 share | notes |',
+);
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const r of rl) {
   const r429 = r.byStatus[429] ?? 0;
@@ -360,7 +392,8 @@ for (const r of rl) {
     `| ${r.name} | ${r.capped ? `>${fmtMs(r.wallMs)}` : fmtMs(r.wallMs)} | ${(r.wallMs / FLOOR_MS).toFixed(2)}× | ${r.ok} | ${r.failed} | ${r.timedOut} | ${r429} | ${r.requests} | ${pct(r429, r.requests)} | ${notes.join('; ') || '–'} |`,
   );
   crossCheck(r, 'rate limit');
-  if ((r.byStatus[200] ?? 0) < r.ok) checks.push(`${r.name} (rate limit): ${r.ok} successes but only ${r.byStatus[200] ?? 0} 200s at the mock`);
+  if ((r.byStatus[200] ?? 0) < r.ok)
+    checks.push(`${r.name} (rate limit): ${r.ok} successes but only ${r.byStatus[200] ?? 0} 200s at the mock`);
 }
 console.log(``);
 
@@ -369,7 +402,9 @@ console.log(``);
 const qs = [];
 for (const c of contenders) qs.push(await runContender(c, { quota: true }, QUOTA_TIMEOUT_MS));
 
-console.log(`## Scenario 2: quota exhausted (every request answered 429 insufficient_quota), ${K} requests at concurrency ${C}, cap ${fmtMs(QUOTA_TIMEOUT_MS)}`);
+console.log(
+  `## Scenario 2: quota exhausted (every request answered 429 insufficient_quota), ${K} requests at concurrency ${C}, cap ${fmtMs(QUOTA_TIMEOUT_MS)}`,
+);
 console.log(``);
 console.log(
   '| contender | caller first saw a failure at | network calls (server) | sent before the 1st quota answer arrived | sent after it | failed | unfinished at cap | wall | what the caller saw |',
@@ -421,6 +456,10 @@ console.log(
     `${fmtMs((Math.ceil(K / L) - 1) * WINDOW_MS)} + one round trip (its last window opens at (⌈K/L⌉−1) × window), so ratios a little under 1.00× are possible. ` +
     `Timed-out contenders were abandoned at the cap (their mock closed), not waited for.`,
 );
-console.log(checks.length ? `\nCHECKS FAILED:\n${checks.map((c) => `- ${c}`).join('\n')}` : `Cross-checks passed: client-side fetch counts equal the mock's request counts for every run${rwr.extras ? ", and equal ratewise's stats().networkCalls" : ''}.`);
+console.log(
+  checks.length
+    ? `\nCHECKS FAILED:\n${checks.map((c) => `- ${c}`).join('\n')}`
+    : `Cross-checks passed: client-side fetch counts equal the mock's request counts for every run${rwr.extras ? ", and equal ratewise's stats().networkCalls" : ''}.`,
+);
 
 process.exit(0);

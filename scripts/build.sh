@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the npm package into pkg/: cargo (wasm32, release) -> wasm-bindgen
-# (--target web) -> wasm-opt -Oz (npm binaryen) -> pkg-template/ files.
+# (--target web) -> wasm-opt -Oz (npm binaryen) -> pkg-template/ files, the README,
+# the licenses and the changelog.
 # Prints the .wasm size raw and gzipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --quiet --target wasm32-unknown-unknown --release
 rm -rf pkg
-wasm-bindgen --target web --out-dir pkg --out-name ratewise target/wasm32-unknown-unknown/release/ratewise.wasm
+wasm-bindgen --target web --out-dir pkg --out-name ratewise "$(scripts/target-dir.sh)/wasm32-unknown-unknown/release/ratewise.wasm"
 
 # Debian's wasm-opt (108) silently breaks the output: use npm's binaryen only.
 wasm_opt=node_modules/binaryen/bin/wasm-opt
@@ -18,7 +19,7 @@ raw_before=$(wc -c < pkg/ratewise_bg.wasm)
   pkg/ratewise_bg.wasm -o pkg/ratewise_bg.wasm
 
 cp pkg-template/* pkg/
-cp README.md pkg/
+cp README.md LICENSE-MIT LICENSE-APACHE CHANGELOG.md pkg/
 rm -f pkg/.gitignore
 # The error classes live in a wasm-bindgen snippet whose folder name is a
 # hash; give them a stable path so every entry re-exports the same classes.

@@ -23,12 +23,13 @@ if [[ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $bindgen_
   cargo install wasm-bindgen-cli --version "$bindgen_version"
 fi
 
-if [[ ! -d node_modules/binaryen || package.json -nt node_modules/.package-lock.json ]]; then
-  step "npm install (binaryen's wasm-opt, workerd, playwright-core, esbuild, and the clients we test against)"
-  # Not `npm ci`: the registry here lacks workerd's darwin/windows optional
-  # packages, which `npm ci` insists on; `npm install` follows the lock file
-  # for everything that exists and leaves it unchanged.
-  npm install --no-audit --no-fund
+# npm ci installs exactly the lock file (which lists every platform's optional
+# packages) and never rewrites it; run it only when node_modules is missing or
+# older than the lock. (npm ci writes node_modules/.package-lock.json last.)
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json \
+      || package.json -nt node_modules/.package-lock.json ]]; then
+  step "npm ci (binaryen's wasm-opt, workerd, playwright-core, esbuild, biome, and the clients we test against)"
+  npm ci --no-audit --no-fund
 fi
 
 if (( want_browser )) && ! { command -v chromium && command -v chromedriver; } >/dev/null; then

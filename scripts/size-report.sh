@@ -5,10 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
+# One target dir per opt-level, kept under cargo's own (CARGO_TARGET_DIR is
+# honoured), so a rerun rebuilds only what changed.
+builds="$(scripts/target-dir.sh)/size-report"
 printf '| rustc opt-level | wasm-opt | raw bytes | gzip -9 bytes |\n|---|---|---|---|\n'
 for level in z s 3; do
-  CARGO_PROFILE_RELEASE_OPT_LEVEL=$level cargo build --quiet --target wasm32-unknown-unknown --release --target-dir "$out/target-$level"
-  wasm-bindgen --target web --out-dir "$out/$level" "$out/target-$level/wasm32-unknown-unknown/release/ratewise.wasm"
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=$level cargo build --quiet --target wasm32-unknown-unknown --release --target-dir "$builds/opt-$level"
+  wasm-bindgen --target web --out-dir "$out/$level" "$builds/opt-$level/wasm32-unknown-unknown/release/ratewise.wasm"
   for flags in none -Oz -O3; do
     f="$out/$level/ratewise_bg.wasm"
     if [[ $flags != none ]]; then

@@ -4,7 +4,7 @@
 #   2. wasm-bindgen-test in Node, 3. wasm-bindgen-test in headless Chromium
 #   4. the packed npm tarball in Node, 5. in workerd, 6. in Chromium via playwright,
 #   7. bundled by Vite in Chromium, 8. in Deno, 9. in Bun, 10. the mock API's own tests,
-#   11. the demo page in Chromium
+#   11. the demo: its simulation logic in Node, then the page in Chromium
 # A tier that cannot run fails the whole run; none is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,7 +63,7 @@ node tests/js/run-runtime.mjs bun
 tier "10/11 mock LLM API self-test"
 node --test tests/mock/server.test.mjs
 
-tier "11/11 demo page in Chromium"
+tier "11/11 demo: simulation logic in Node (www/simulation.js), the page in Chromium"
 node --test tests/demo/
 
 printf '\nall tiers passed in %d s\ntiers: 11 passed, 0 failed\n' "$(( $(date +%s) - started ))"

@@ -1,9 +1,8 @@
-#![warn(missing_docs)]
 //! ratewise tells an LLM API's rate limit from its empty account.
 //!
 //! OpenAI answers both "slow down" (`rate_limit_exceeded`) and "your account
 //! has no money" (`insufficient_quota`) with HTTP 429. The first heals in
-//! seconds; the second never heals by waiting. [`classify`] reads status,
+//! seconds; the second never heals by waiting. [`classify()`] reads status,
 //! headers and body and says which [`Kind`] of failure a response is, what
 //! [`Action`] to take, and how long the server asked us to wait.
 //!

@@ -32,7 +32,11 @@ function post(urlPath, body = {}, headers = {}) {
 const chat = (body = {}, headers = {}) =>
   post('/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], ...body }, headers);
 const messages = (headers = {}) =>
-  post('/v1/messages', { model: 'claude-3-5-haiku-latest', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }, headers);
+  post(
+    '/v1/messages',
+    { model: 'claude-3-5-haiku-latest', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] },
+    headers,
+  );
 const gemini = (model = 'gemini-2.0-flash') => post(`/v1beta/models/${model}:generateContent`, { contents: [] });
 
 /** Raw GET that keeps the path exactly as written (fetch would normalise "..") */
@@ -176,7 +180,10 @@ test('gemini: 200 candidates; 429 RESOURCE_EXHAUSTED with QuotaFailure, Help and
   const { error } = await limited.json();
   assert.equal(error.code, 429);
   assert.equal(error.status, 'RESOURCE_EXHAUSTED');
-  assert.match(error.message, /^You exceeded your current quota.*limit: 1, model: gemini-2\.5-flash\nPlease retry in [\d.]+s\.$/s);
+  assert.match(
+    error.message,
+    /^You exceeded your current quota.*limit: 1, model: gemini-2\.5-flash\nPlease retry in [\d.]+s\.$/s,
+  );
   const [failure, help, retry] = error.details;
   assert.equal(failure['@type'], 'type.googleapis.com/google.rpc.QuotaFailure');
   assert.equal(failure.violations[0].quotaId, 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier');
@@ -292,7 +299,10 @@ test('every named script entry sends its provider-documented status and body', a
       const { error } = await res.json();
       assert.equal(error.code, 'invalid_api_key');
       assert.equal(error.type, 'invalid_request_error');
-      assert.match(error.message, /^Incorrect API key provided: sk-.*You can find your API key at https:\/\/platform\.openai\.com\/account\/api-keys\.$/);
+      assert.match(
+        error.message,
+        /^Incorrect API key provided: sk-.*You can find your API key at https:\/\/platform\.openai\.com\/account\/api-keys\.$/,
+      );
     },
     context_length: async (res) => {
       assert.equal(res.status, 400);
@@ -397,7 +407,13 @@ test("script 'hang' never answers until the client aborts", async () => {
   mock.script(['hang']);
   const controller = new AbortController();
   const pending = fetch(`${mock.url}/v1/chat/completions`, { method: 'POST', body: '{}', signal: controller.signal });
-  const raced = await Promise.race([pending.then(() => 'answered', () => 'failed'), sleep(200).then(() => 'pending')]);
+  const raced = await Promise.race([
+    pending.then(
+      () => 'answered',
+      () => 'failed',
+    ),
+    sleep(200).then(() => 'pending'),
+  ]);
   assert.equal(raced, 'pending');
   assert.equal(mock.state.hung.size, 1);
   controller.abort();
@@ -426,7 +442,10 @@ test('stream: SSE chunks are flushed separately, the first arrives before the la
     if (firstAt === null && text.includes('data: ')) firstAt = Date.now();
   }
   const endAt = Date.now();
-  const events = text.split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''));
+  const events = text
+    .split('\n\n')
+    .filter(Boolean)
+    .map((e) => e.replace(/^data: /, ''));
   assert.equal(events.at(-1), '[DONE]');
   const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
   assert.ok(chunks.length >= 4);
@@ -454,12 +473,18 @@ test('stats: counts by status and path, preflights apart, keys only as sha256 pr
   assert.deepEqual(stats.byPath, { '/v1/chat/completions': 2, '/v1/messages': 1 });
   assert.equal(stats.preflights, 1);
   assert.equal(stats.log.length, 3);
-  assert.deepEqual(stats.log.map((e) => [e.method, e.path, e.status]), [
-    ['POST', '/v1/chat/completions', 200],
-    ['POST', '/v1/messages', 200],
-    ['POST', '/v1/chat/completions', 429],
-  ]);
-  assert.deepEqual(stats.log.map((e) => e.key), [sha8(secret), sha8('sk-ant-other-key'), sha8(secret)]);
+  assert.deepEqual(
+    stats.log.map((e) => [e.method, e.path, e.status]),
+    [
+      ['POST', '/v1/chat/completions', 200],
+      ['POST', '/v1/messages', 200],
+      ['POST', '/v1/chat/completions', 429],
+    ],
+  );
+  assert.deepEqual(
+    stats.log.map((e) => e.key),
+    [sha8(secret), sha8('sk-ant-other-key'), sha8(secret)],
+  );
   assert.ok(stats.log.every((e) => typeof e.t === 'number' && e.t >= 0));
   const overHttp = await (await fetch(`${mock.url}/__mock/stats`)).text();
   for (const dump of [JSON.stringify(stats), overHttp]) {
@@ -488,7 +513,15 @@ test('CORS: preflight 204 echoes requested headers; responses expose rate-limit 
   const limited = await chat({}, { origin: 'http://example.test' });
   assert.equal(limited.headers.get('access-control-allow-origin'), '*');
   const exposed = limited.headers.get('access-control-expose-headers').split(/,\s*/);
-  for (const h of ['retry-after', 'retry-after-ms', 'x-ratelimit-reset-requests', 'x-ratelimit-remaining-tokens', 'anthropic-ratelimit-requests-reset', 'request-id', 'x-request-id']) {
+  for (const h of [
+    'retry-after',
+    'retry-after-ms',
+    'x-ratelimit-reset-requests',
+    'x-ratelimit-remaining-tokens',
+    'anthropic-ratelimit-requests-reset',
+    'request-id',
+    'x-request-id',
+  ]) {
     assert.ok(exposed.includes(h), h);
   }
   const control = await fetch(`${mock.url}/__mock/config`);
@@ -531,7 +564,14 @@ test('static files: content types, mounts, directory index, traversal refused', 
     await expectType('/pkg/ratewise.js', 'text/javascript');
     assert.equal((await fetch(`${site.url}/missing.js`)).status, 404);
 
-    for (const attack of ['/../secret.txt', '/%2e%2e/secret.txt', '/..%2fsecret.txt', '/%2e%2e%2fsecret.txt', '/pkg/..%2f..%2fsecret.txt', '/pkg/%2e%2e%2fwww%2f..%2f..%2fsecret.txt']) {
+    for (const attack of [
+      '/../secret.txt',
+      '/%2e%2e/secret.txt',
+      '/..%2fsecret.txt',
+      '/%2e%2e%2fsecret.txt',
+      '/pkg/..%2f..%2fsecret.txt',
+      '/pkg/%2e%2e%2fwww%2f..%2f..%2fsecret.txt',
+    ]) {
       const res = await rawGet(site.port, attack);
       assert.equal(res.status, 404, attack);
       assert.ok(!res.body.includes('TOP-SECRET'), attack);
@@ -553,7 +593,10 @@ test('control API over HTTP: config merge, script, stats, reset back to startup 
   assert.equal((await chat()).status, 200);
   assert.equal((await chat()).status, 429);
 
-  assert.deepEqual(await (await control('script', { steps: ['overloaded', { name: 'anthropic_overloaded' }] })).json(), { pending: 2 });
+  assert.deepEqual(
+    await (await control('script', { steps: ['overloaded', { name: 'anthropic_overloaded' }] })).json(),
+    { pending: 2 },
+  );
   assert.equal((await chat()).status, 503);
   assert.equal((await messages()).status, 529);
 
@@ -575,9 +618,13 @@ test('control API over HTTP: config merge, script, stats, reset back to startup 
 });
 
 test('CLI prints exactly one line, serves with its flags and exits on SIGTERM', { timeout: 5000 }, async () => {
-  const child = spawn(process.execPath, [SERVER_PATH, '--port', '0', '--limit', '1', '--window-ms', '5000', '--quiet'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [SERVER_PATH, '--port', '0', '--limit', '1', '--window-ms', '5000', '--quiet'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   try {
     let stdout = '';

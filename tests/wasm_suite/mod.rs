@@ -9,12 +9,30 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 
-/// The mock API's URL, baked in at build time; a test that needs it fails
-/// loudly (never skips) when it is missing.
+// The mock API's URL is baked in at build time. Without it these tests do not
+// build: the compiler prints this one message, instead of every test that
+// fetches failing with a panic trace. (Clippy checks these tests with no mock
+// running, so it skips the check.)
+#[cfg(not(clippy))]
+const _: () = assert!(
+    option_env!("RATEWISE_MOCK_URL").is_some(),
+    "RATEWISE_MOCK_URL is not set: run scripts/test.sh, which starts the mock API and sets it \
+     (by hand: node tests/mock/server.mjs --port 0, then RATEWISE_MOCK_URL=<the URL it prints> cargo test ...)"
+);
+
+/// The mock API's URL, from RATEWISE_MOCK_URL at build time.
 fn mock_url() -> &'static str {
-    match option_env!("RATEWISE_MOCK_URL") {
-        Some(url) => url,
-        None => panic!("start the mock API and set RATEWISE_MOCK_URL (scripts/test.sh does)"),
+    option_env!("RATEWISE_MOCK_URL").unwrap_or_default()
+}
+
+/// Awaits a fetch to the mock; if nothing answers, the panic names the URL.
+async fn fetch_mock(promise: js_sys::Promise, url: &str) -> web_sys::Response {
+    match JsFuture::from(promise).await {
+        Ok(response) => response.unchecked_into(),
+        Err(err) => panic!(
+            "the mock API did not answer at {url}: {err:?} (RATEWISE_MOCK_URL is baked in at build time: \
+             is that mock still running? scripts/test.sh starts one)"
+        ),
     }
 }
 const QUOTA: &str = r#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#;
@@ -126,10 +144,10 @@ async fn control(path: &str, body: &str) {
     let fetch: js_sys::Function = field(&js_sys::global(), "fetch").unchecked_into();
     let url = format!("{}/__mock/{path}", mock_url());
     let promise: js_sys::Promise = fetch
-        .call2(&JsValue::NULL, &url.into(), &init.into())
+        .call2(&JsValue::NULL, &url.as_str().into(), &init.into())
         .unwrap()
         .unchecked_into();
-    let response: web_sys::Response = JsFuture::from(promise).await.unwrap().unchecked_into();
+    let response = fetch_mock(promise, &url).await;
     assert!(response.ok(), "mock control {path}");
 }
 
@@ -147,10 +165,10 @@ async fn call(fetch: &js_sys::Function) -> web_sys::Response {
     ]);
     let url = format!("{}/v1/chat/completions", mock_url());
     let promise: js_sys::Promise = fetch
-        .call2(&JsValue::NULL, &url.into(), &init)
+        .call2(&JsValue::NULL, &url.as_str().into(), &init)
         .unwrap()
         .unchecked_into();
-    JsFuture::from(promise).await.unwrap().unchecked_into()
+    fetch_mock(promise, &url).await
 }
 
 #[wasm_bindgen_test]

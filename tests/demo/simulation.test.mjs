@@ -1,0 +1,236 @@
+// The demo's simulation logic (www/simulation.js) in Node, with no browser: the pure helpers
+// on hand-made runs, then both contenders against the real mock API, with ratewise from the
+// built package (./scripts/build.sh -> pkg/; RATEWISE_PKG_DIR tests another build).
+//
+//   node --test tests/demo/simulation.test.mjs
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { startMock } from '../mock/server.mjs';
+import {
+  attemptClass,
+  clampParams,
+  compareSummaries,
+  laneSignature,
+  mockControl,
+  newRun,
+  niceStep,
+  prepareMock,
+  ratewiseCode,
+  runBaseline,
+  runRatewise,
+  scaleMs,
+  statusOnlyDelay,
+  statusOnlyRetryable,
+  summarize,
+  verdict,
+  warmUp,
+} from '../../www/simulation.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const PKG = path.resolve(process.env.RATEWISE_PKG_DIR || path.join(ROOT, 'pkg'));
+
+let mock;
+let ratewise;
+before(async () => {
+  const entry = path.join(PKG, 'node.js');
+  if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: build the package first with ./scripts/build.sh`);
+  ratewise = await import(pathToFileURL(entry).href);
+  mock = await startMock();
+});
+after(() => mock?.close());
+
+const params = (over = {}) =>
+  clampParams({ requests: 8, concurrency: 4, limit: 4, windowMs: 1000, retries: 2, latencyMs: 0, ...over });
+
+test('clampParams: whole numbers within bounds, defaults for junk, switches kept', () => {
+  const p = clampParams({
+    requests: '999',
+    concurrency: '0',
+    limit: 'x',
+    windowMs: 12.6,
+    retries: -3,
+    latencyMs: '40',
+  });
+  assert.deepEqual(p, {
+    quota: false,
+    throttle: true,
+    requests: 200,
+    concurrency: 1,
+    limit: 5,
+    windowMs: 100,
+    retries: 0,
+    latencyMs: 40,
+  });
+  assert.equal(clampParams({ quota: true, throttle: false }).throttle, false);
+  assert.equal(clampParams({ quota: true }).quota, true);
+});
+
+test("statusOnlyRetryable and statusOnlyDelay follow openai-node's rules", () => {
+  const res = (status, headers = {}) => ({ status, headers: new Headers(headers) });
+  assert.equal(statusOnlyRetryable(res(429)), true);
+  assert.equal(statusOnlyRetryable(res(503)), true);
+  assert.equal(statusOnlyRetryable(res(400)), false);
+  assert.equal(statusOnlyRetryable(res(400, { 'x-should-retry': 'true' })), true);
+  assert.equal(statusOnlyRetryable(res(429, { 'x-should-retry': 'false' })), false);
+
+  assert.equal(statusOnlyDelay(new Headers({ 'retry-after-ms': '250' }), 2, 2), 250);
+  assert.equal(statusOnlyDelay(new Headers({ 'retry-after': '3' }), 2, 2), 3000);
+  const date = new Date(Date.now() + 5000).toUTCString();
+  const fromDate = statusOnlyDelay(new Headers({ 'retry-after': date }), 2, 2);
+  assert.ok(fromDate > 3000 && fromDate <= 5000, `an HTTP-date hint: ${fromDate} ms`);
+  // No hint: 0.5 s * 2^n, less up to 25 % jitter, at most 8 s.
+  assert.equal(
+    statusOnlyDelay(new Headers(), 2, 2, () => 0),
+    500,
+  );
+  assert.equal(
+    statusOnlyDelay(new Headers(), 1, 2, () => 1),
+    750,
+  );
+  assert.equal(
+    statusOnlyDelay(new Headers(), 0, 10, () => 0),
+    8000,
+  );
+});
+
+test('timeline geometry: tick steps, the shared scale, attempt classes, lane signatures', () => {
+  assert.equal(niceStep(1000), 200);
+  assert.equal(niceStep(60_000, 4), 15000);
+  assert.equal(niceStep(10_000_000), 120000);
+  const a = newRun('ratewise', params(), { start: 0 });
+  const b = newRun('baseline', params(), { start: 100 });
+  assert.equal(scaleMs({ ratewise: null, baseline: null }, 0), 1200, 'at least 1 s, rounded up to a tick');
+  a.end = 2000;
+  assert.equal(scaleMs({ ratewise: a, baseline: b }, 4100), 4500, 'the unfinished run counts up to now');
+
+  const att = (o) => ({ start: 0, end: 10, status: 429, kind: null, decision: null, ...o });
+  assert.equal(attemptClass('ratewise', att({ end: null })), 'pending');
+  assert.equal(attemptClass('ratewise', att({ status: 200 })), 'ok');
+  assert.equal(attemptClass('ratewise', att({ kind: 'quota_exhausted' })), 'quota');
+  assert.equal(attemptClass('ratewise', att({ kind: 'rate_limit' })), 'r429');
+  assert.equal(attemptClass('baseline', att({ kind: 'HTTP 429' })), 'r429', 'the loop cannot tell a quota 429');
+  assert.equal(attemptClass('baseline', att({ status: 500 })), 'err');
+
+  const lane = a.lanes[0];
+  const before = laneSignature(lane);
+  lane.attempts.push(att({ end: null }));
+  assert.notEqual(laneSignature(lane), before, 'a new attempt redraws the lane');
+});
+
+test('summary rows and the comparison, from hand-made runs', () => {
+  const rw = newRun('ratewise', params({ requests: 2 }), { start: 0 });
+  const base = newRun('baseline', params({ requests: 2 }), { start: 0 });
+  assert.equal(summarize(rw).wall, null, 'nothing is final before the run ends');
+  assert.deepEqual(compareSummaries({ ratewise: summarize(rw), baseline: summarize(base) }), []);
+
+  for (const l of rw.lanes) Object.assign(l, { outcome: 'ok', attempts: [{}] });
+  for (const l of base.lanes) Object.assign(l, { outcome: 'failed', attempts: [{}, {}, {}] });
+  Object.assign(rw, { end: 1000, server: { requests: 2, byStatus: { 200: 2 } } });
+  Object.assign(base, { end: 3000, server: { requests: 6, byStatus: { 429: 6 } } });
+  const s = { ratewise: summarize(rw), baseline: summarize(base) };
+  assert.deepEqual(
+    { ...s.ratewise },
+    {
+      wall: 1000,
+      calls: 2,
+      r429: 0,
+      retries: 0,
+      succeeded: 2,
+      failures: 0,
+      alerts: 0,
+      shortcircuits: 0,
+      blocked: 0,
+      clientCalls: 0,
+    },
+  );
+  assert.equal(s.baseline.alerts, 'n/a');
+  const better = Object.fromEntries(compareSummaries(s).map((c) => [c.key, c.better]));
+  assert.deepEqual(better, {
+    wall: 'ratewise',
+    calls: 'ratewise',
+    r429: 'ratewise',
+    retries: 'ratewise',
+    failures: 'ratewise',
+    succeeded: 'ratewise',
+  });
+  const v = verdict(s, { ratewise: rw, baseline: base });
+  assert.equal(v.mode, 'rate');
+  assert.match(v.text, /^Rate limit of 4 per 1\u00a0s: ratewise finished in 1\.00 s with 2 network calls and 0 429s/);
+  assert.match(v.text, /gave up on 2 requests\./);
+});
+
+test('the code box shows the options runRatewise passes', () => {
+  const code = ratewiseCode(params({ requests: 150 }));
+  assert.match(code, /maxRetries: 2,/);
+  assert.match(code, /maxConcurrency: 4,/);
+  assert.match(code, /maxQueue: 150,/);
+  assert.match(code, /throttle: true,/);
+  assert.match(code, /quotaCooldownMs: 60_000,/);
+});
+
+test('warmUp runs ratewise against a stub, with no network', async () => {
+  await warmUp(ratewise.createFetch);
+});
+
+/** Runs one contender the way the page does, and returns its run with the mock's stats. */
+async function simulate(contender, p) {
+  const env = { baseUrl: mock.url };
+  await prepareMock(p, env);
+  const t0 = performance.now();
+  const now = () => performance.now() - t0;
+  const run = newRun(contender, p, { start: now() });
+  if (contender === 'ratewise') {
+    await runRatewise(run, {
+      ...env,
+      now,
+      createFetch: ratewise.createFetch,
+      isQuotaExhaustedError: ratewise.isQuotaExhaustedError,
+    });
+  } else {
+    await runBaseline(run, { ...env, now });
+  }
+  run.server = await mockControl('stats', undefined, env);
+  return run;
+}
+
+test('a rate limit: every request succeeds through both; the lanes count what the mock served', async () => {
+  const p = params();
+  const runs = { ratewise: await simulate('ratewise', p), baseline: await simulate('baseline', p) };
+  for (const run of Object.values(runs)) {
+    const calls = run.lanes.reduce((n, l) => n + l.attempts.length, 0);
+    assert.equal(calls, run.server.requests, `${run.contender}: one attempt per request the mock saw`);
+    assert.equal(run.clientCalls, run.server.requests);
+    assert.ok(run.end >= run.start);
+  }
+  assert.ok(runs.baseline.server.byStatus['429'] > 0, 'the burst of 8 hit the limit of 4');
+  assert.ok(
+    runs.ratewise.lanes.every((l) => l.outcome === 'ok'),
+    'ratewise waited out the limit',
+  );
+  assert.equal(runs.ratewise.stats.calls, p.requests);
+  const s = { ratewise: summarize(runs.ratewise), baseline: summarize(runs.baseline) };
+  assert.equal(s.ratewise.succeeded, p.requests);
+  assert.equal(verdict(s, runs).mode, 'rate');
+});
+
+test('an empty account: ratewise alerts after the first wave; the loop retries every request', async () => {
+  const p = params({ quota: true });
+  const runs = { ratewise: await simulate('ratewise', p), baseline: await simulate('baseline', p) };
+  const rw = runs.ratewise;
+  assert.ok(rw.alerts >= 1, 'onQuotaExhausted fired for a real quota answer');
+  assert.ok(
+    rw.server.requests <= p.concurrency,
+    `the breaker kept later calls off the network (${rw.server.requests})`,
+  );
+  assert.ok(rw.lanes.every((l) => l.outcome === 'alert' && l.attempts.length <= 1));
+  assert.equal(rw.lanes.filter((l) => l.blocked).length, p.requests - rw.server.requests);
+  assert.ok(Array.isArray(rw.breaker) && rw.breaker.length === 1, 'fetch.breaker() lists the open key');
+  assert.equal(runs.baseline.server.requests, p.requests * (p.retries + 1), 'the loop retried every 429');
+  const v = verdict({ ratewise: summarize(rw), baseline: summarize(runs.baseline) }, runs);
+  assert.equal(v.mode, 'quota');
+  assert.match(v.text, /^Empty account: ratewise raised the alert/);
+  assert.match(v.text, /fetch\.breaker\(\) lists 1 key as open/);
+});
