@@ -1,0 +1,201 @@
+// Node tier: regressions for production defects, each reproduced against an
+// earlier main (issue #9). Stub fetches make broken servers deterministic;
+// the mock API counts real requests.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
+import { Readable } from 'node:stream';
+import * as ratewise from 'ratewise';
+import { startMock } from '../mock/server.mjs';
+import { mockClient } from './suite.mjs';
+
+const server = await startMock();
+const mock = mockClient(server.url);
+test.after(() => server.close());
+test.beforeEach(() => mock.reset());
+
+const QUOTA = '{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A body that sends `first` and then never ends, or fails with `error`. */
+function stalled(first, error) {
+  return new ReadableStream({
+    start(c) {
+      c.enqueue(new TextEncoder().encode(first));
+      if (error) setTimeout(() => c.error(error), 20);
+    },
+  });
+}
+
+test('a broken or endless error body never becomes an unhandled rejection', async () => {
+  const unhandled = [];
+  const onUnhandled = (e) => unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    const reset = ratewise.createFetch({
+      maxRetries: 1,
+      baseDelayMs: 1,
+      fetch: async () => new Response(stalled('{"error":', new TypeError('terminated: other side closed')), { status: 503 }),
+    });
+    const res = await reset('https://api.openai.com/v1/chat/completions');
+    assert.equal(res.status, 503);
+    const endless = ratewise.createFetch({
+      deadlineMs: 150,
+      fetch: async (_, init) => new Response(stalled('{"error":{"code":"rate_limit_exceeded"'), { status: 429, headers: { 'retry-after': '1' }, signal: init.signal }),
+    });
+    await endless('https://api.openai.com/v1/chat/completions').catch(() => {});
+    await sleep(200);
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+});
+
+test('a stalled error body is read for a bounded time, then the response is returned', async () => {
+  const fetch = ratewise.createFetch({
+    maxRetries: 0,
+    fetch: async () => new Response(stalled('{"error":{"code":"rate_limit_exceeded"'), { status: 429 }),
+  });
+  const started = Date.now();
+  const res = await fetch('https://api.openai.com/v1/chat/completions');
+  assert.equal(res.status, 429);
+  const took = Date.now() - started;
+  assert.ok(took >= 4_500 && took < 8_000, `took ${took} ms`);
+});
+
+test('a long-lived signal does not collect a listener per call', async () => {
+  const controller = new AbortController();
+  const shared = ratewise.createFetch({ signal: controller.signal, fetch: async () => new Response('ok') });
+  const plain = ratewise.createFetch({ fetch: async () => new Response('ok'), deadlineMs: 60_000 });
+  for (let i = 0; i < 500; i++) {
+    await shared('https://api.openai.com/v1/models');
+    await plain('https://api.openai.com/v1/models', { signal: controller.signal });
+  }
+  assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
+});
+
+for (const [name, make] of [
+  ['an async iterable', () => (async function* () { yield new TextEncoder().encode('{"model":"x"}'); })()],
+  ['a Node Readable', () => Readable.from([Buffer.from('{"model":"x"}')])],
+]) {
+  test(`${name} body is sent once and never re-sent empty`, async () => {
+    await mock.script(['server_error']);
+    const fetch = ratewise.createFetch({ throwOnError: true, baseDelayMs: 1 });
+    await assert.rejects(fetch(`${server.url}/v1/chat/completions`, { method: 'POST', body: make(), duplex: 'half' }), (e) => {
+      assert.equal(e.reason, 'body_not_replayable');
+      assert.equal(e.status, 500, 'the server answer is kept');
+      return true;
+    });
+    assert.equal((await mock.stats()).requests, 1);
+  });
+}
+
+for (const [name, tenant] of [
+  ['Gemini ?key=', (k) => [`/v1/chat/completions?key=${k}`, {}]],
+  ['x-goog-api-key', (k) => ['/v1/chat/completions', { 'x-goog-api-key': k }]],
+  ['Basic auth', (k) => ['/v1/chat/completions', { authorization: `Basic ${btoa(`${k}:pw`)}` }]],
+  ['OpenAI-Project', (k) => ['/v1/chat/completions', { authorization: 'Bearer sk-same', 'openai-project': k }]],
+  ['OpenAI-Organization', (k) => ['/v1/chat/completions', { authorization: 'Bearer sk-same', 'openai-organization': k }]],
+]) {
+  test(`one tenant's quota breaker never answers for another (${name})`, async () => {
+    await mock.script(['insufficient_quota']);
+    const fetch = ratewise.createFetch();
+    const call = (k) => {
+      const [path, headers] = tenant(k);
+      return fetch(`${server.url}${path}`, { method: 'POST', headers, body: '{}' });
+    };
+    assert.equal((await call('tenant-a')).status, 429);
+    assert.equal((await call('tenant-a')).headers.get('x-ratewise-breaker'), 'open', 'A is held by its breaker');
+    const b = await call('tenant-b');
+    assert.equal(b.status, 200, 'B goes to the network');
+    assert.equal((await mock.stats()).requests, 2);
+  });
+}
+
+test('a breaker replay carries only what the caller needs, and tells SDKs not to retry', async () => {
+  const fetch = ratewise.createFetch({
+    fetch: async () =>
+      new Response(QUOTA, {
+        status: 429,
+        headers: {
+          'content-type': 'application/json',
+          'set-cookie': '__cf_bm=secret; path=/',
+          'openai-organization': 'org-tenant-a',
+          'x-request-id': 'req_123',
+          'x-ratelimit-limit-requests': '500',
+        },
+      }),
+  });
+  await fetch('https://api.openai.com/v1/chat/completions', { headers: { authorization: 'Bearer sk-a' } });
+  const replay = await fetch('https://api.openai.com/v1/chat/completions', { headers: { authorization: 'Bearer sk-a' } });
+  assert.equal(replay.headers.get('x-ratewise-breaker'), 'open');
+  assert.equal(replay.headers.get('x-should-retry'), 'false');
+  assert.equal(replay.headers.get('set-cookie'), null);
+  assert.equal(replay.headers.get('openai-organization'), null);
+  assert.equal(replay.headers.get('x-request-id'), 'req_123');
+  assert.equal(replay.headers.get('x-ratelimit-limit-requests'), '500');
+  assert.equal(replay.headers.get('content-type'), 'application/json');
+  assert.equal((await replay.json()).error.code, 'insufficient_quota');
+});
+
+test('a 50 MB header value does not grow memory for good', async () => {
+  const huge = 'x'.repeat(50 * 1024 * 1024);
+  ratewise.classify({ status: 429, headers: { 'retry-after': '1' } });
+  const before = process.memoryUsage().arrayBuffers;
+  const c = ratewise.classify({ status: 429, headers: { 'retry-after': '2', 'x-ratelimit-reset-requests': huge } });
+  assert.equal(c.retryAfterMs, 2_000);
+  const grown = process.memoryUsage().arrayBuffers - before;
+  assert.ok(grown < 4 * 1024 * 1024, `wasm memory grew by ${grown} bytes`);
+});
+
+test('option errors: a throwing getter throws, a baseURL without a host is refused', () => {
+  const options = {
+    get maxRetries() {
+      throw new Error('getter exploded');
+    },
+  };
+  assert.throws(() => ratewise.createFetch(options), /getter exploded/);
+  for (const baseURL of ['https://', 'http://', 'https:///v1', 'ftp://x']) {
+    assert.throws(() => ratewise.createFetch({ routes: [{ baseURL }] }), (e) => e instanceof TypeError && /routes\[0\]\.baseURL/.test(e.message), baseURL);
+  }
+  ratewise.createFetch({ routes: [{ baseURL: 'https://backup.example/v1' }] });
+});
+
+test('a call whose deadline passes while queued never starts a fetch', async () => {
+  let fetches = 0;
+  const fetch = ratewise.createFetch({
+    maxConcurrency: 1,
+    fetch: (_, init) =>
+      new Promise((resolve, reject) => {
+        fetches++;
+        init.signal?.addEventListener('abort', () => reject(init.signal.reason));
+        setTimeout(() => resolve(new Response('ok')), 400);
+      }),
+  });
+  const first = fetch('https://api.openai.com/v1/models');
+  const queued = fetch('https://api.openai.com/v1/models', { signal: AbortSignal.timeout(100) });
+  await assert.rejects(queued, (e) => e.name === 'TimeoutError' || e.name === 'AbortError');
+  assert.equal((await first).status, 200);
+  assert.equal(fetches, 1);
+});
+
+test('10,000 concurrent calls, queue on and off: all settle, no listener or timer left', async () => {
+  for (const maxConcurrency of [Infinity, 50]) {
+    const controller = new AbortController();
+    const fetch = ratewise.createFetch({
+      maxConcurrency,
+      signal: controller.signal,
+      deadlineMs: 30_000,
+      fetch: async () => {
+        await sleep(1);
+        return new Response('ok');
+      },
+    });
+    const settled = await Promise.allSettled(Array.from({ length: 10_000 }, () => fetch('https://api.openai.com/v1/models')));
+    assert.equal(settled.filter((s) => s.status === 'fulfilled').length, 10_000, `maxConcurrency ${maxConcurrency}`);
+    assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
+    assert.equal(fetch.stats().calls, 10_000);
+  }
+  const handles = process.getActiveResourcesInfo().filter((r) => r === 'Timeout');
+  assert.ok(handles.length <= 2, `timers left: ${handles.length}`);
+});
