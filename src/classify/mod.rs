@@ -2,6 +2,7 @@
 
 pub mod body;
 pub mod duration;
+pub mod failure;
 pub mod headers;
 pub mod json;
 pub mod kind;
@@ -16,6 +17,7 @@ use crate::classify::kind::{Action, Kind};
 use crate::classify::time::parse_http_date;
 use crate::secrets::mask_secrets;
 use body::{ErrorBody, Shape};
+pub use failure::classify_failure;
 use provider::Provider;
 
 /// `error.code` values OpenAI uses for an empty account or a hit budget.
