@@ -41,8 +41,9 @@ pub struct Response<'a> {
     pub body: &'a str,
     /// The request URL, for provider detection.
     pub url: Option<&'a str>,
-    /// The current time in ms since the Unix epoch, for HTTP-date and
-    /// RFC 3339 wait hints.
+    /// The current local time in ms since the Unix epoch. Absolute wait
+    /// hints (HTTP-date, RFC 3339, epoch) are measured against the
+    /// response's `Date` header when it has one, and against this otherwise.
     pub now_ms: f64,
 }
 
@@ -112,7 +113,8 @@ pub fn classify(response: &Response<'_>) -> Classification {
     let retry_after_ms = if kind == Kind::Ok {
         None
     } else {
-        wait_hint(response.headers, limits.as_ref(), &error, response.now_ms)
+        let server_now = headers::server_now_ms(response.headers, response.now_ms);
+        wait_hint(response.headers, limits.as_ref(), &error, server_now)
     };
     Classification {
         kind,
@@ -276,7 +278,8 @@ fn requested_over_limit(message: &str) -> bool {
     matches!((number_after("Limit "), number_after("Requested ")), (Some(limit), Some(requested)) if requested > limit)
 }
 
-/// The server's wait hint, from the first source present, in the documented order.
+/// The server's wait hint, from the first source present, in the documented
+/// order. `now_ms` is the server's clock ([`headers::server_now_ms`]).
 fn wait_hint(
     headers: &Headers,
     limits: Option<&Limits>,
