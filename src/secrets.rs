@@ -41,6 +41,12 @@ pub fn mask_secrets(text: &str) -> String {
         while !out.is_char_boundary(end) {
             end -= 1;
         }
+        // Never leave half a word: it could read as (half) a key.
+        if out[end..].starts_with(is_word_char) {
+            end = out[..end]
+                .rfind(|c: char| !is_word_char(c))
+                .map_or(0, |i| i + out[i..].chars().next().map_or(0, char::len_utf8));
+        }
         out.truncate(end);
         out.push('…');
     }
@@ -77,10 +83,13 @@ fn redact_urls_in(text: &str) -> Cow<'_, str> {
     let mut search = 0;
     while let Some(found) = text[search..].find("://") {
         let sep = search + found;
-        let start = text[..sep]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-            .map_or(0, |i| i + 1)
-            .max(done);
+        // Scheme characters are ASCII, so this stays on a char boundary.
+        let scheme_len = text.as_bytes()[..sep]
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+            .count();
+        let start = (sep - scheme_len).max(done);
         let end = text[sep..]
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`'))
             .map_or(text.len(), |i| sep + i);
@@ -103,7 +112,6 @@ fn redact_urls_in(text: &str) -> Cow<'_, str> {
 fn mask_tokens(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    let mut after_bearer = false;
     while !rest.is_empty() {
         let word_len = rest.find(|c: char| !is_word_char(c)).unwrap_or(rest.len());
         if word_len == 0 {
@@ -113,20 +121,9 @@ fn mask_tokens(text: &str) -> String {
             rest = &rest[sep_len..];
             continue;
         }
-        if after_bearer {
-            after_bearer = false;
-            // The credential runs to the next whitespace, base64 included.
-            let run_len = rest.find(char::is_whitespace).unwrap_or(rest.len());
-            let run = rest[..run_len].trim_end_matches(['"', '\'', ',', ';', ')', ']', '}', '.']);
-            if run.len() >= 8 && run.bytes().any(|b| b.is_ascii_digit()) {
-                out.push_str(MASK);
-                rest = &rest[run.len()..];
-                continue;
-            }
-        }
         let word = &rest[..word_len];
-        // A sentence's full stop is not part of the key.
-        let bare = word.trim_end_matches('.');
+        // A sentence's full stop (or the `…` of a cut) is not part of the key.
+        let bare = word.trim_end_matches(['.', '…']);
         match kept_prefix(bare) {
             Some(prefix) => {
                 out.push_str(prefix);
@@ -141,7 +138,14 @@ fn mask_tokens(text: &str) -> String {
             if spaces > 0 {
                 out.push_str(&rest[..spaces]);
                 rest = &rest[spaces..];
-                after_bearer = true;
+                // The credential runs to the next whitespace, base64 included.
+                let run_len = rest.find(char::is_whitespace).unwrap_or(rest.len());
+                let run = rest[..run_len]
+                    .trim_end_matches(['"', '\'', ',', ';', ')', ']', '}', '.', '…']);
+                if run.len() >= 8 && run.bytes().any(|b| b.is_ascii_digit()) {
+                    out.push_str(MASK);
+                    rest = &rest[run.len()..];
+                }
             }
         }
     }
@@ -193,9 +197,14 @@ fn kept_prefix(word: &str) -> Option<&'static str> {
     None
 }
 
-/// A provider's echo of a key with its middle elided (`abc…xyz`, `ab***yz`).
+/// A provider's echo of a key with its middle elided (`abc…xyz`,
+/// `ab***yz`, `abc...xyz`): something on both sides of the elision.
 fn echoed(rest: &str) -> bool {
-    !rest.is_empty() && (rest.contains('…') || rest.contains("**") || rest.contains("..."))
+    ["…", "**", "..."].iter().any(|gap| {
+        rest.split_once(gap).is_some_and(|(before, after)| {
+            !before.is_empty() && !after.trim_start_matches(['*', '.', '…']).is_empty()
+        })
+    })
 }
 
 /// `eyJ<base64url>.<base64url>.<base64url>`, at least 20 characters.

@@ -22,6 +22,7 @@ const MASKED: &[(&str, &str)] = &[
         "Incorrect API key provided: sk-abcdefghijklmnop1234. You can find",
         "Incorrect API key provided: sk-***. You can find",
     ),
+    ("Incorrect API key provided: sk-abc…wxyz.", "Incorrect API key provided: sk-***."),
     // After =, (, :, quotes, newline and tab.
     ("key=sk-abcdefghijklmnop1234&x=1", "key=sk-***&x=1"),
     ("(sk-abcdefghijklmnop1234)", "(sk-***)"),
@@ -97,6 +98,14 @@ fn every_secret_form_is_masked() {
     for (input, want) in MASKED {
         assert_eq!(mask_secrets(input), *want, "input: {input:?}");
     }
+}
+
+#[test]
+fn a_cut_never_leaves_half_a_word() {
+    let text = format!("{}sk-proj-AbCdEfGh12345678 tail", "x ".repeat(496));
+    let m = mask_secrets(&text);
+    assert!(m.len() <= 1_000 && m.ends_with(" …"), "{m}");
+    assert_eq!(mask_secrets(&m), m);
 }
 
 #[test]
