@@ -12,7 +12,7 @@ const oneLine = (s) => (s.includes('\n') || s.includes('\r') ? s.replace(/[\r\n]
 // The only headers the classifier reads (kept equal to READ_HEADER_PREFIXES
 // in src/headers.rs, which a Rust test checks). The rest (cookies, CDN ids,
 // security headers) are not copied into wasm memory at all.
-const HEADER_PREFIXES = ['retry-after', 'x-ratelimit-', 'anthropic-', 'openai-', 'x-groq-region', 'apim-request-id', 'x-ms-region'];
+const HEADER_PREFIXES = ['retry-after', 'date', 'x-ratelimit-', 'anthropic-', 'openai-', 'x-groq-region', 'apim-request-id', 'x-ms-region'];
 const wanted = (name) => HEADER_PREFIXES.some((p) => name.startsWith(p));
 
 // Header values are cut to this many characters before they cross into wasm

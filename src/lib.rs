@@ -14,6 +14,7 @@ pub mod limits;
 pub mod retry;
 pub mod secrets;
 pub mod stats;
+pub mod url;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

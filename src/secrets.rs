@@ -1,72 +1,301 @@
 //! Keeping secrets out of what ratewise shows: API keys in provider
 //! messages, and keys in URL credentials or query strings (Gemini's `?key=`),
 //! before anything reaches an error, an event or a log.
+//!
+//! A secret is recognised by its shape, as a whole "word": a run of
+//! `[A-Za-z0-9_.*…-]` characters, so a key after `=`, `(`, `:`, a quote, a
+//! newline or a tab is found as well as one after a space. What stays
+//! visible is the provider's public prefix (`sk-proj-`, `gsk_`, `AIza`, …)
+//! followed by `***`: never any character of the secret part itself.
 
-/// Messages longer than this are cut (on a character boundary).
-const MAX_MESSAGE_LEN: usize = 1_000;
+use std::borrow::Cow;
 
-/// Masks anything that looks like an API key (`sk-…`, `sk-ant-…`, `AIza…`)
-/// and cuts the text to a bounded length.
+use crate::url;
+
+/// Messages longer than this (in bytes) are cut on a character boundary and
+/// end with `…`; the result is never longer.
+pub const MAX_MESSAGE_LEN: usize = 1_000;
+
+/// Only this much of a message is examined; the rest could not be shown.
+const MAX_INPUT_LEN: usize = 8 * MAX_MESSAGE_LEN;
+
+/// What replaces a secret.
+const MASK: &str = "***";
+
+/// Masks API keys and tokens in free text, redacts every URL in it (see
+/// [`redact_url`]) and cuts the result to [`MAX_MESSAGE_LEN`] bytes.
+///
+/// Recognised: OpenAI `sk-…`/`sk-proj-…`/`sk-svcacct-…`/`sk-admin-…`,
+/// Anthropic `sk-ant-api03-…`, OpenRouter `sk-or-v1-…`, Groq `gsk_…`, xAI
+/// `xai-…`, Google `AIza…`, JWTs (`eyJ…` in three dot-separated parts), the
+/// token after `Bearer`, and 32 letters and digits (with at least one digit)
+/// as Mistral and Azure keys are. Request ids (`req_…`), UUIDs, model names
+/// and ordinary words are left alone. `mask_secrets(mask_secrets(x))` equals
+/// `mask_secrets(x)`.
 pub fn mask_secrets(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(MAX_MESSAGE_LEN));
-    for (i, word) in text.split(' ').enumerate() {
-        if i > 0 {
-            out.push(' ');
+    let text = precut(text);
+    let text = redact_urls_in(text);
+    let mut out = mask_tokens(&text);
+    if out.len() > MAX_MESSAGE_LEN {
+        let mut end = MAX_MESSAGE_LEN - '…'.len_utf8();
+        while !out.is_char_boundary(end) {
+            end -= 1;
         }
-        let bare = word.trim_end_matches(['.', ',', ';', ')', '"', '\'']);
-        let secret = (bare.starts_with("sk-") || bare.starts_with("AIza")) && bare.len() > 12;
-        if secret {
-            out.push_str(&bare[..bare.find('-').map_or(4, |i| i + 1)]);
-            out.push_str("***");
-            out.push_str(&word[bare.len()..]);
+        // Never leave half a word: it could read as (half) a key.
+        if out[end..].starts_with(is_word_char) {
+            end = out[..end]
+                .rfind(|c: char| !is_word_char(c))
+                .map_or(0, |i| i + out[i..].chars().next().map_or(0, char::len_utf8));
+        }
+        out.truncate(end);
+        out.push('…');
+    }
+    out
+}
+
+/// Cuts a huge input before any work, dropping the last (possibly cut)
+/// whitespace-separated word so no secret is seen half.
+fn precut(text: &str) -> &str {
+    if text.len() <= MAX_INPUT_LEN {
+        return text;
+    }
+    let mut end = MAX_INPUT_LEN;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = &text[..end];
+    cut.rfind(char::is_whitespace).map_or("", |at| &cut[..at])
+}
+
+/// Characters a key, token or word is made of; anything else separates.
+fn is_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '*' | '…')
+}
+
+/// Replaces every absolute URL (`scheme://…` up to whitespace, a quote or
+/// an angle bracket; trailing punctuation excluded) by [`redact_url`]'s form.
+fn redact_urls_in(text: &str) -> Cow<'_, str> {
+    if !text.contains("://") {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut done = 0; // bytes of `text` already copied to `out`
+    let mut search = 0;
+    while let Some(found) = text[search..].find("://") {
+        let sep = search + found;
+        // Scheme characters are ASCII, so this stays on a char boundary.
+        let scheme_len = text.as_bytes()[..sep]
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+            .count();
+        let start = (sep - scheme_len).max(done);
+        let end = text[sep..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`'))
+            .map_or(text.len(), |i| sep + i);
+        let trimmed = text[start..end].trim_end_matches(['.', ',', ';', ':', ')', ']', '}', '!']);
+        let url_end = start + trimmed.len();
+        out.push_str(&text[done..start]);
+        if start < sep {
+            out.push_str(&redact_structure(trimmed));
         } else {
-            out.push_str(word);
+            out.push_str(trimmed); // "://" with no scheme before it
         }
-        if out.len() > MAX_MESSAGE_LEN {
-            let mut end = MAX_MESSAGE_LEN;
-            while !out.is_char_boundary(end) {
-                end -= 1;
+        done = url_end;
+        search = end.max(sep + 3);
+    }
+    out.push_str(&text[done..]);
+    Cow::Owned(out)
+}
+
+/// Masks every word that has a secret's shape, and the token after `Bearer`.
+fn mask_tokens(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let word_len = rest.find(|c: char| !is_word_char(c)).unwrap_or(rest.len());
+        if word_len == 0 {
+            // A separator: copy it (and the separators after it).
+            let sep_len = rest.find(is_word_char).unwrap_or(rest.len());
+            out.push_str(&rest[..sep_len]);
+            rest = &rest[sep_len..];
+            continue;
+        }
+        let word = &rest[..word_len];
+        // A sentence's full stop (or the `…` of a cut) is not part of the key.
+        let bare = word.trim_end_matches(['.', '…']);
+        match kept_prefix(bare) {
+            Some(prefix) => {
+                out.push_str(prefix);
+                out.push_str(MASK);
+                out.push_str(&word[bare.len()..]);
             }
-            out.truncate(end);
-            out.push('…');
-            break;
+            None => out.push_str(word),
+        }
+        rest = &rest[word_len..];
+        if bare.eq_ignore_ascii_case("bearer") {
+            let spaces = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+            if spaces > 0 {
+                out.push_str(&rest[..spaces]);
+                rest = &rest[spaces..];
+                // The credential runs to the next whitespace, base64 included.
+                let run_len = rest.find(char::is_whitespace).unwrap_or(rest.len());
+                let run = rest[..run_len]
+                    .trim_end_matches(['"', '\'', ',', ';', ')', ']', '}', '.', '…']);
+                if run.len() >= 8 && run.bytes().any(|b| b.is_ascii_digit()) {
+                    out.push_str(MASK);
+                    rest = &rest[run.len()..];
+                }
+            }
         }
     }
     out
 }
 
-/// Query parameters whose values are secrets (Gemini passes `?key=`).
-const SECRET_PARAMS: [&str; 5] = ["key", "api_key", "api-key", "apikey", "access_token"];
+/// Public key prefixes, longest first, with how many characters must follow
+/// for the word to be a key rather than, say, `sk-learn` or `xai-grok-2`.
+const PREFIXES: [(&str, usize); 11] = [
+    ("sk-ant-admin01-", 3),
+    ("sk-ant-api03-", 3),
+    ("sk-ant-", 8),
+    ("sk-or-v1-", 3),
+    ("sk-svcacct-", 3),
+    ("sk-admin-", 3),
+    ("sk-proj-", 3),
+    ("sk-None-", 3),
+    ("gsk_", 16),
+    ("xai-", 16),
+    ("AIza", 16),
+];
 
-/// The URL with credentials and secret query values replaced by `***`,
-/// safe for events, errors and logs.
-pub fn redact_url(url: &str) -> String {
-    let without_fragment = url.split('#').next().unwrap_or_default();
-    let (base, query) = match without_fragment.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (without_fragment, None),
-    };
-    let base = match base.split_once("://") {
-        Some((scheme, rest)) => match rest.split('/').next().and_then(|a| a.rsplit_once('@')) {
-            Some((_, host)) => format!(
-                "{scheme}://***@{host}{}",
-                &rest[rest.find('/').unwrap_or(rest.len())..]
-            ),
-            None => base.to_owned(),
-        },
-        None => base.to_owned(),
-    };
-    let Some(query) = query else { return base };
-    let params: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if SECRET_PARAMS.contains(&name.to_ascii_lowercase().as_str()) => {
-                format!("{name}=***")
+/// For a word shaped like a secret, the part that may stay visible.
+fn kept_prefix(word: &str) -> Option<&'static str> {
+    // An already masked word (`sk-proj-***`) maps to itself.
+    for (prefix, min_rest) in PREFIXES {
+        if let Some(rest) = word.strip_prefix(prefix) {
+            if rest.len() >= min_rest || echoed(rest) {
+                return Some(prefix);
             }
-            _ => pair.to_owned(),
+        }
+    }
+    if let Some(rest) = word.strip_prefix("sk-") {
+        // Classic keys are sk- and 48 characters; an echoed key is shown
+        // with "…" or "***" in its middle.
+        if rest.len() >= 16 || echoed(rest) {
+            return Some("sk-");
+        }
+    }
+    if is_jwt(word) {
+        return Some("eyJ");
+    }
+    if word.len() == 32
+        && word.bytes().all(|b| b.is_ascii_alphanumeric())
+        && word.bytes().any(|b| b.is_ascii_digit())
+    {
+        return Some("");
+    }
+    None
+}
+
+/// A provider's echo of a key with its middle elided (`abc…xyz`,
+/// `ab***yz`, `abc...xyz`): something on both sides of the elision.
+fn echoed(rest: &str) -> bool {
+    ["…", "**", "..."].iter().any(|gap| {
+        rest.split_once(gap).is_some_and(|(before, after)| {
+            !before.is_empty() && !after.trim_start_matches(['*', '.', '…']).is_empty()
         })
-        .collect();
-    format!("{base}?{}", params.join("&"))
+    })
+}
+
+/// `eyJ<base64url>.<base64url>.<base64url>`, at least 20 characters.
+fn is_jwt(word: &str) -> bool {
+    let mut parts = word.split('.');
+    let b64 = |p: &str| {
+        p.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    word.len() >= 20
+        && word.starts_with("eyJ")
+        && matches!(
+            (parts.next(), parts.next(), parts.next(), parts.next()),
+            (Some(h), Some(p), Some(s), None)
+                if !h.is_empty() && !p.is_empty() && b64(h) && b64(p) && b64(s)
+        )
+}
+
+/// Query parameter names whose values are secrets (compared lower-cased).
+const SECRET_PARAMS: [&str; 14] = [
+    "key",
+    "api_key",
+    "api-key",
+    "apikey",
+    "x-api-key",
+    "x-goog-api-key",
+    "token",
+    "auth",
+    "authorization",
+    "sig",
+    "signature",
+    "secret",
+    "password",
+    "pwd",
+];
+
+/// Name endings that mark a secret too (`access_token`, `client_secret`,
+/// `X-Amz-Signature`, `X-Amz-Credential`, `subscription-key`).
+const SECRET_SUFFIXES: [&str; 7] = [
+    "token",
+    "secret",
+    "_key",
+    "-key",
+    "signature",
+    "credential",
+    "password",
+];
+
+fn is_secret_param(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    SECRET_PARAMS.contains(&name.as_str()) || SECRET_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
+/// The URL with credentials (`user:pass@`) and secret query values (`key`,
+/// `api_key`, `access_token`, Azure SAS `sig`, …) replaced by `***`, the
+/// fragment dropped, and any key-shaped word masked as [`mask_secrets`]
+/// does: safe for events, errors and logs.
+pub fn redact_url(url: &str) -> String {
+    mask_tokens(&redact_structure(url))
+}
+
+fn redact_structure(url: &str) -> String {
+    let p = url::split(url);
+    let mut out = String::with_capacity(url.len());
+    if let Some(scheme) = p.scheme {
+        out.push_str(scheme);
+        out.push_str("://");
+        if p.userinfo.is_some() {
+            out.push_str(MASK);
+            out.push('@');
+        }
+        out.push_str(p.host_port);
+    }
+    out.push_str(p.path);
+    if let Some(query) = p.query {
+        out.push('?');
+        for (i, pair) in query.split('&').enumerate() {
+            if i > 0 {
+                out.push('&');
+            }
+            match pair.split_once('=') {
+                Some((name, _)) if is_secret_param(name) => {
+                    out.push_str(name);
+                    out.push('=');
+                    out.push_str(MASK);
+                }
+                _ => out.push_str(pair),
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -74,29 +303,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secrets_are_masked() {
-        let m =
-            mask_secrets("Incorrect API key provided: sk-proj-abcdefghijklmnop1234. You can find");
-        assert_eq!(m, "Incorrect API key provided: sk-***. You can find");
-        assert!(!mask_secrets("key AIzaSyA1234567890abcdef, bad").contains("1234567890"));
+    fn long_messages_are_cut_within_the_limit() {
+        let long = "word ".repeat(1000);
+        let m = mask_secrets(&long);
+        assert!(
+            m.len() <= MAX_MESSAGE_LEN && m.ends_with('…'),
+            "{}",
+            m.len()
+        );
+        assert_eq!(mask_secrets(&m), m, "cutting is idempotent");
         assert_eq!(mask_secrets("sk-"), "sk-");
-        assert!(mask_secrets(&"word ".repeat(1000)).len() <= MAX_MESSAGE_LEN + 3);
     }
 
     #[test]
-    fn redaction() {
-        assert_eq!(
-            redact_url("https://generativelanguage.googleapis.com/v1beta/models/g:generateContent?alt=sse&key=AIzaSecret#x"),
-            "https://generativelanguage.googleapis.com/v1beta/models/g:generateContent?alt=sse&key=***"
-        );
-        assert_eq!(
-            redact_url("https://user:pw@example.com/a?b=1"),
-            "https://***@example.com/a?b=1"
-        );
-        assert_eq!(
-            redact_url("https://api.openai.com/v1/chat/completions"),
-            "https://api.openai.com/v1/chat/completions"
-        );
-        assert_eq!(redact_url("/relative?API_KEY=x"), "/relative?API_KEY=***");
+    fn a_huge_input_never_shows_half_a_secret() {
+        let mut text = "a ".repeat(MAX_INPUT_LEN / 2 - 4);
+        text.push_str("https://user:hunter2@x.com/");
+        let m = mask_secrets(&text);
+        assert!(!m.contains("hunter2"));
     }
 }

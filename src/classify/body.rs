@@ -66,7 +66,9 @@ pub fn parse(body: &str) -> Option<ErrorBody> {
     if !text.starts_with(['{', '[']) {
         return None;
     }
-    let value = json::parse(text)?;
+    let Some(value) = json::parse(text) else {
+        return salvage(text);
+    };
     // Some Gemini endpoints wrap the error in a one-element array.
     let root = match &value {
         Value::Array(items) => items.first()?,
@@ -91,6 +93,66 @@ pub fn parse(body: &str) -> Option<ErrorBody> {
                 ..ErrorBody::default()
             }),
     }
+}
+
+/// The error object's fields from a body that is not complete JSON, most
+/// often one cut by the reader's byte limit: every `"field":"value"` of the
+/// `error` object read in full still counts. `None` when none was read.
+fn salvage(text: &str) -> Option<ErrorBody> {
+    let mut body = ErrorBody::default();
+    let mut anthropic = false;
+    let mut status: Option<String> = None;
+    let mut found = false;
+    json::scan_prefix(text, |path, key, value| {
+        let text = match value {
+            Value::String(s) => s.as_ref(),
+            Value::Number(n) => n,
+            _ => return,
+        };
+        let mut named = path.iter().filter_map(|k| k.as_deref());
+        match (named.next(), named.next()) {
+            (None, _) => anthropic |= key == "type" && text == "error",
+            (Some("error"), None) => {
+                let slot = match key {
+                    "code" => &mut body.code,
+                    "type" => &mut body.error_type,
+                    "message" => &mut body.message,
+                    "status" => &mut status,
+                    _ => return,
+                };
+                found = true;
+                slot.get_or_insert_with(|| text.to_owned());
+            }
+            (Some("error"), Some("innererror")) if key == "code" => {
+                body.inner_code = Some(text.to_owned());
+            }
+            (Some("error"), Some("details")) => match key {
+                "quotaId" => body.quota_ids.push(text.to_owned()),
+                "reason" => body.reason = Some(text.to_owned()),
+                "quota_limit_value" => body.zero_limit |= text == "0",
+                "retryDelay" => body.retry_delay_ms = parse_go_duration(text),
+                _ => {}
+            },
+            _ => {}
+        }
+    });
+    if !found {
+        return None;
+    }
+    let gemini = status
+        .as_deref()
+        .is_some_and(|s| s.chars().all(|c| c.is_ascii_uppercase() || c == '_'));
+    body.shape = Some(if anthropic {
+        Shape::Anthropic
+    } else if gemini {
+        Shape::Gemini
+    } else {
+        Shape::OpenAi
+    });
+    if gemini {
+        body.error_type = status;
+    }
+    Some(body)
 }
 
 fn from_error_object(root: &Value, err: &Value) -> ErrorBody {
@@ -220,12 +282,15 @@ mod tests {
         let big = "é".repeat(MAX_BODY_BYTES);
         let cut = bounded(&big);
         assert!(cut.len() <= MAX_BODY_BYTES && cut.len() >= MAX_BODY_BYTES - 1);
-        // A huge valid-looking body is cut, so it is not parsed at all.
+        // A huge body is cut: the fields read before the cut still count,
+        // the message cut in its middle does not.
         let huge = format!(
             r#"{{"error":{{"type":"insufficient_quota","message":"{}"}}}}"#,
             "x".repeat(MAX_BODY_BYTES)
         );
-        assert_eq!(parse(&huge), None);
+        let salvaged = parse(&huge).unwrap();
+        assert_eq!(salvaged.error_type.as_deref(), Some("insufficient_quota"));
+        assert_eq!(salvaged.message, None);
     }
 
     #[test]

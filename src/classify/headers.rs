@@ -3,14 +3,44 @@
 
 use serde::Serialize;
 
-use crate::classify::duration::{clamp_ms, parse_go_duration};
-use crate::classify::time::parse_rfc3339;
+use crate::classify::duration::{clamp_ms, parse_fixed9, parse_go_duration, parse_seconds};
+use crate::classify::time::{parse_http_date, parse_rfc3339};
+
+/// The time the server says it answered, in ms since the epoch: its `Date`
+/// header when present and readable, else `now_ms` (the local clock).
+///
+/// Absolute times in other headers (an HTTP-date `retry-after`, RFC 3339
+/// `anthropic-ratelimit-*-reset`, epoch `x-ratelimit-reset-*`) come from the
+/// same server clock, so measuring them against `Date` gives the wait the
+/// server meant even when the local clock is ahead or behind.
+pub fn server_now_ms(headers: &Headers, now_ms: f64) -> f64 {
+    headers
+        .get("date")
+        .and_then(parse_http_date)
+        .unwrap_or(now_ms)
+}
+
+/// Milliseconds from `now_ms` until an epoch timestamp written as a plain
+/// number: seconds from 10^9 (2001), milliseconds from 10^12. Smaller
+/// numbers are durations, not timestamps: `None`.
+fn until_epoch(text: &str, now_ms: f64) -> Option<u64> {
+    let value = parse_fixed9(text.trim())? as f64 / 1e9;
+    let at_ms = if value >= 1e12 {
+        value
+    } else if value >= 1e9 {
+        value * 1000.0
+    } else {
+        return None;
+    };
+    clamp_ms((at_ms - now_ms).max(0.0))
+}
 
 /// Every header the classifier reads starts with one of these. The wasm
 /// boundary copies only these headers into wasm memory (`js/convert.js`
 /// keeps the same list; a test below checks the two agree).
-pub const READ_HEADER_PREFIXES: [&str; 7] = [
+pub const READ_HEADER_PREFIXES: [&str; 8] = [
     "retry-after",
+    "date",
     "x-ratelimit-",
     "anthropic-",
     "openai-",
@@ -113,15 +143,19 @@ pub struct Limits {
 
 impl Limits {
     /// Reads every `x-ratelimit-*` and `anthropic-ratelimit-*` window.
-    /// `None` when the response carries none.
+    /// `None` when the response carries none. Absolute reset times are
+    /// measured from [`server_now_ms`] (the `Date` header, else `now_ms`).
     pub fn from_headers(headers: &Headers, now_ms: f64) -> Option<Limits> {
         // Most responses carry none: skip the lookups entirely.
         if !headers.has_prefix("x-ratelimit-") && !headers.has_prefix("anthropic-ratelimit-") {
             return None;
         }
+        let now_ms = server_now_ms(headers, now_ms);
         let openai = |[limit, remaining, reset]: [&str; 3]| {
             window(headers, limit, remaining, reset, |v| {
-                parse_go_duration(v).or_else(|| crate::classify::duration::parse_seconds(v))
+                parse_go_duration(v)
+                    .or_else(|| until_epoch(v, now_ms))
+                    .or_else(|| parse_seconds(v))
             })
         };
         let anthropic = |[limit, remaining, reset]: [&str; 3]| {

@@ -62,6 +62,75 @@ pub fn parse(text: &str) -> Option<Value<'_>> {
     (p.pos == text.len()).then_some(value)
 }
 
+/// Reads a JSON text that may be cut short (a body read only up to a byte
+/// limit) from the start, and calls `visit(path, key, value)` for every
+/// object member whose value is a string or number read in full.
+///
+/// `path` holds, outermost first, the key each enclosing container sits
+/// under (`None` for the root and for array items). Reading stops at the
+/// first thing that is malformed or cut, or deeper than [`MAX_DEPTH`]. It
+/// keeps one small stack and never recurses, so any input is safe.
+pub fn scan_prefix<'a>(
+    text: &'a str,
+    mut visit: impl FnMut(&[Option<Cow<'a, str>>], &str, &Value<'a>),
+) {
+    let mut p = Parser { text, pos: 0 };
+    // Per open container: the key it sits under, and whether it is an object.
+    let mut path: Vec<Option<Cow<'a, str>>> = Vec::new();
+    let mut objects: Vec<bool> = Vec::new();
+    let mut key: Option<Cow<'a, str>> = None;
+    loop {
+        p.skip_ws();
+        let in_object = objects.last() == Some(&true);
+        match p.peek() {
+            Some(open @ (b'{' | b'[')) => {
+                if objects.len() > MAX_DEPTH {
+                    return;
+                }
+                p.pos += 1;
+                path.push(key.take());
+                objects.push(open == b'{');
+            }
+            Some(b'}' | b']') => {
+                p.pos += 1;
+                path.pop();
+                objects.pop();
+                key = None;
+            }
+            Some(b',') => {
+                p.pos += 1;
+                key = None;
+            }
+            Some(b':') => p.pos += 1,
+            Some(b'"') => {
+                let Some(s) = p.string() else { return };
+                if !in_object {
+                    continue;
+                }
+                match key.take() {
+                    // A string where a key is due is the key.
+                    None => key = Some(s),
+                    Some(k) => visit(&path, &k, &Value::String(s)),
+                }
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let Some(n) = p.number() else { return };
+                // "42" at the very end may be "429" cut short.
+                if p.pos == text.len() {
+                    return;
+                }
+                if let (true, Some(k)) = (in_object, key.take()) {
+                    visit(&path, &k, &n);
+                }
+            }
+            Some(b't') if p.literal("true", Value::Null).is_some() => key = None,
+            Some(b'f') if p.literal("false", Value::Null).is_some() => key = None,
+            Some(b'n') if p.literal("null", Value::Null).is_some() => key = None,
+            _ => return,
+        }
+    }
+}
+
 struct Parser<'a> {
     text: &'a str,
     pos: usize,
@@ -286,6 +355,34 @@ mod tests {
             let theirs = serde_json::from_str::<serde_json::Value>(s).is_ok();
             assert_eq!(ours, theirs, "{s:?}");
         }
+    }
+
+    #[test]
+    fn scan_prefix_reads_complete_members_of_a_cut_text() {
+        let mut seen = Vec::new();
+        scan_prefix(
+            r#"[{"type":"error","error":{"code":429,"a":[1,"x"],"b":{"c":"d"},"message":"cut"#,
+            |path, key, value| {
+                let path: Vec<_> = path
+                    .iter()
+                    .map(|k| k.as_deref().unwrap_or("-").to_owned())
+                    .collect();
+                seen.push(format!("{}/{key}={value:?}", path.join("/")));
+            },
+        );
+        assert_eq!(
+            seen,
+            [
+                r#"-/-/type=String("error")"#,
+                r#"-/-/error/code=Number("429")"#,
+                r#"-/-/error/b/c=String("d")"#,
+            ]
+        );
+        let mut n = 0;
+        scan_prefix(r#"{"code":42"#, |_, _, _| n += 1);
+        scan_prefix(&"[".repeat(100_000), |_, _, _| n += 1);
+        scan_prefix(&r#"{"a":"#.repeat(100_000), |_, _, _| n += 1);
+        assert_eq!(n, 0);
     }
 
     #[test]

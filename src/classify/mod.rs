@@ -2,6 +2,7 @@
 
 pub mod body;
 pub mod duration;
+pub mod failure;
 pub mod headers;
 pub mod json;
 pub mod kind;
@@ -16,6 +17,7 @@ use crate::classify::kind::{Action, Kind};
 use crate::classify::time::parse_http_date;
 use crate::secrets::mask_secrets;
 use body::{ErrorBody, Shape};
+pub use failure::classify_failure;
 use provider::Provider;
 
 /// `error.code` values OpenAI uses for an empty account or a hit budget.
@@ -39,8 +41,9 @@ pub struct Response<'a> {
     pub body: &'a str,
     /// The request URL, for provider detection.
     pub url: Option<&'a str>,
-    /// The current time in ms since the Unix epoch, for HTTP-date and
-    /// RFC 3339 wait hints.
+    /// The current local time in ms since the Unix epoch. Absolute wait
+    /// hints (HTTP-date, RFC 3339, epoch) are measured against the
+    /// response's `Date` header when it has one, and against this otherwise.
     pub now_ms: f64,
 }
 
@@ -110,7 +113,8 @@ pub fn classify(response: &Response<'_>) -> Classification {
     let retry_after_ms = if kind == Kind::Ok {
         None
     } else {
-        wait_hint(response.headers, limits.as_ref(), &error, response.now_ms)
+        let server_now = headers::server_now_ms(response.headers, response.now_ms);
+        wait_hint(response.headers, limits.as_ref(), &error, server_now)
     };
     Classification {
         kind,
@@ -274,7 +278,8 @@ fn requested_over_limit(message: &str) -> bool {
     matches!((number_after("Limit "), number_after("Requested ")), (Some(limit), Some(requested)) if requested > limit)
 }
 
-/// The server's wait hint, from the first source present, in the documented order.
+/// The server's wait hint, from the first source present, in the documented
+/// order. `now_ms` is the server's clock ([`headers::server_now_ms`]).
 fn wait_hint(
     headers: &Headers,
     limits: Option<&Limits>,

@@ -50,11 +50,7 @@ impl Provider {
 
 /// The host of an absolute URL, lower-cased, without port or credentials.
 pub fn host_of(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host = authority.rsplit('@').next()?;
-    let host = host.split(':').next()?;
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+    crate::url::host(url).map(str::to_ascii_lowercase)
 }
 
 fn from_host(host: &str) -> Option<Provider> {
