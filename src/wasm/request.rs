@@ -38,16 +38,6 @@ fn construct(name: &'static str, args: &Array) -> Result<JsValue, JsValue> {
     Reflect::construct(&ctor, args)
 }
 
-fn origin_of(url: &str) -> &str {
-    match url.find("://") {
-        Some(at) => {
-            let rest = &url[at + 3..];
-            &url[..at + 3 + rest.find(['/', '?', '#']).unwrap_or(rest.len())]
-        }
-        None => "",
-    }
-}
-
 /// The limit key of a request: its origin and every credential it carries
 /// (headers and the query `key`), hashed.
 fn key_of(url: &str, headers: &web_sys::Headers) -> LimitKey {
@@ -58,7 +48,17 @@ fn key_of(url: &str, headers: &web_sys::Headers) -> LimitKey {
         .next()
         .and_then(|u| u.split_once('?'))
         .map(|(_, q)| q);
-    LimitKey::new(origin_of(url), Some(&identity(&values, query)))
+    let origin = crate::url::origin(url).unwrap_or_default();
+    LimitKey::new(&origin, Some(&identity(&values, query)))
+}
+
+/// Everything after the host of `url` (its path, query and fragment).
+fn path_and_query(url: &str) -> &str {
+    let Some(at) = url.find("://") else {
+        return url;
+    };
+    let rest = &url[at + 3..];
+    &rest[rest.find(['/', '?', '#']).unwrap_or(rest.len())..]
 }
 
 impl Outgoing {
@@ -121,11 +121,7 @@ impl Outgoing {
         route: &Route,
     ) -> Result<(Target, LimitKey), JsValue> {
         let url = match &route.base_url {
-            Some(base) => format!(
-                "{}{}",
-                base.trim_end_matches('/'),
-                &url[origin_of(url).len()..]
-            ),
+            Some(base) => format!("{}{}", base.trim_end_matches('/'), path_and_query(url)),
             None => url.to_owned(),
         };
         let headers: web_sys::Headers =

@@ -11,6 +11,7 @@ use super::bindings::{self, classification_js, get, object, type_error, Linked};
 use super::input::headers_from_js;
 use super::instance::{Instance, Snapshot};
 use super::request::Outgoing;
+use crate::classify::classify_failure;
 use crate::limits::breaker::replayed_header;
 use crate::limits::key::LimitKey;
 use crate::retry::engine::{Attempt, Source, Transport};
@@ -205,16 +206,10 @@ fn replay(snapshot: &Snapshot) -> Result<web_sys::Response, JsValue> {
     web_sys::Response::new_with_opt_str_and_init(Some(&snapshot.body), &init)
 }
 
+/// What a fetch rejection means (a timeout, a failure that never heals, or
+/// a network failure), decided by the core.
 fn failure_kind(error: &JsValue) -> Classification {
     let name = get(error, "name").as_string().unwrap_or_default();
     let message = get(error, "message").as_string();
-    if name == "TimeoutError" {
-        Classification::without_response(
-            Kind::Timeout,
-            message,
-            "the request timed out before a response",
-        )
-    } else {
-        Classification::without_response(Kind::Network, message, "fetch rejected before a response")
-    }
+    classify_failure(&name, message.as_deref())
 }

@@ -137,7 +137,9 @@ export const tests = [
     equal(ratewise.classify({ status: 429, body: '' }).kind, 'rate_limit', 'empty 429');
     equal(ratewise.classify({ status: 400, body: '{"error": [1, 2]}' }).kind, 'bad_request', 'odd JSON');
     const huge = `{"error":{"type":"insufficient_quota","message":"${'x'.repeat(2_000_000)}"}}`;
-    equal(ratewise.classify({ status: 503, body: huge }).kind, 'overloaded', 'a 2 MB body is cut, not parsed whole');
+    equal(ratewise.classify({ status: 503, body: huge }).kind, 'quota_exhausted', 'a 2 MB body is cut; a decisive field before the cut still counts');
+    const late = `{"error":{"message":"${'x'.repeat(2_000_000)}","type":"insufficient_quota"}}`;
+    equal(ratewise.classify({ status: 503, body: late }).kind, 'overloaded', 'a 2 MB body is cut, not parsed whole');
     const c = ratewise.classify({ status: 429, headers: { 'retry-after': '999999999999' } });
     equal(c.retryAfterMs, 2147483647, 'a huge hint is clamped to the longest timer');
   }],
