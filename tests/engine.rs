@@ -352,6 +352,16 @@ mod composed {
         })
     }
 
+    /// One concurrency slot, nothing else.
+    fn one_slot() -> RefCell<Limiters<Snapshot>> {
+        limiters(Settings {
+            max_concurrency: 1,
+            throttle: false,
+            retry_budget: None,
+            ..Settings::default()
+        })
+    }
+
     fn call(
         clock: &FakeClock,
         l: &RefCell<Limiters<Snapshot>>,
@@ -431,12 +441,7 @@ mod composed {
     #[test]
     fn a_queued_call_runs_once_a_lost_slot_expires() {
         let clock = FakeClock::new(vec![]);
-        let l = limiters(Settings {
-            max_concurrency: 1,
-            throttle: false,
-            retry_budget: None,
-            ..Settings::default()
-        });
+        let l = one_slot();
         // A call whose invocation was cancelled holds the only slot forever.
         l.borrow_mut().enter(clock.now.get());
         let r = call(&clock, &l, 1, vec![Step::Http(200, vec![], "")]);
@@ -455,12 +460,7 @@ mod composed {
     #[test]
     fn a_call_whose_deadline_passes_in_the_queue_sends_nothing() {
         let clock = FakeClock::new(vec![]);
-        let l = limiters(Settings {
-            max_concurrency: 1,
-            throttle: false,
-            retry_budget: None,
-            ..Settings::default()
-        });
+        let l = one_slot();
         l.borrow_mut().enter(clock.now.get());
         let t = Scripted::new(&clock, vec![Step::Http(200, vec![], "")]);
         let r = run_with(&policy(0, Jitter::None), Some(5_000.0), &clock, t, &l);
