@@ -6,8 +6,6 @@ use crate::classify::kind::Kind;
 use crate::retry::engine::{Event, Source};
 use crate::retry::policy::{Decision, Stop};
 
-const STOPS: [Stop; 8] = Stop::ALL;
-
 /// Counters over the life of one `createFetch()` instance.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stats {
@@ -21,8 +19,8 @@ pub struct Stats {
     pub waited_ms: u64,
     /// Attempts by classification kind, indexed like [`Kind::ALL`].
     pub by_kind: [u64; Kind::ALL.len()],
-    /// Calls by why they stopped, indexed like `STOPS`.
-    pub by_stop: [u64; STOPS.len()],
+    /// Calls by why they stopped, indexed like `Stop::ALL`.
+    pub by_stop: [u64; Stop::ALL.len()],
     /// Requests that actually went to the network.
     pub network_calls: u64,
     /// Attempts answered by an open quota breaker, without a network call.
@@ -58,7 +56,7 @@ impl Stats {
         match event.decision {
             Decision::Retry { delay_ms } => self.waited_ms += delay_ms,
             Decision::Stop(stop) => {
-                if let Some(i) = STOPS.iter().position(|s| *s == stop) {
+                if let Some(i) = Stop::ALL.iter().position(|s| *s == stop) {
                     self.by_stop[i] += 1;
                 }
                 self.record_route(event.route);
@@ -104,7 +102,7 @@ impl Serialize for Stats {
         map.serialize_entry("retries", &self.retries)?;
         map.serialize_entry("waitedMs", &self.waited_ms)?;
         map.serialize_entry("byKind", &Counts(&Kind::ALL, &self.by_kind, Kind::as_str))?;
-        map.serialize_entry("byStop", &Counts(&STOPS, &self.by_stop, Stop::as_str))?;
+        map.serialize_entry("byStop", &Counts(&Stop::ALL, &self.by_stop, Stop::as_str))?;
         map.serialize_entry("networkCalls", &self.network_calls)?;
         map.serialize_entry("shortCircuits", &self.short_circuits)?;
         map.serialize_entry("throttledMs", &self.throttled_ms)?;

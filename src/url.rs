@@ -93,9 +93,32 @@ pub fn origin(url: &str) -> Option<String> {
     Some(format!("{scheme}://{}", parts.host_port))
 }
 
+/// Everything after the authority, as written: the path, query and
+/// fragment (`/v1/x?key=1#f`); the whole input for a relative URL. A
+/// fallback route puts this after its own base URL.
+pub fn path_onwards(url: &str) -> &str {
+    let parts = split(url);
+    let Some(scheme) = parts.scheme else {
+        return url;
+    };
+    let userinfo = parts.userinfo.map_or(0, |u| u.len() + 1);
+    url.get(scheme.len() + 3 + userinfo + parts.host_port.len()..)
+        .unwrap_or("")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_onwards_keeps_path_query_and_fragment() {
+        let f = path_onwards;
+        assert_eq!(f("https://u:pw@h:1/v1/x?key=1#f"), "/v1/x?key=1#f");
+        assert_eq!(f("https://h?x=1"), "?x=1");
+        assert_eq!(f("https://h#f"), "#f");
+        assert_eq!(f("https://h"), "");
+        assert_eq!(f("/v1/chat?x"), "/v1/chat?x");
+    }
 
     #[test]
     fn absolute_urls_split_into_every_part() {

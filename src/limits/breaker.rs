@@ -123,6 +123,11 @@ impl<F> QuotaBreaker<F> {
         }
     }
 
+    /// The failure stored for an open `key`, without asking for a probe.
+    pub fn stored(&self, key: LimitKey) -> Option<&F> {
+        self.open.get(&key).map(|t| &t.failure)
+    }
+
     /// Opens (or, after a probe, re-opens) the breaker for `key` because a
     /// call failed with exhausted quota, for a full cooldown from `now_ms`.
     ///

@@ -20,7 +20,7 @@ pub mod throttle;
 use crate::classify::kind::Kind;
 use crate::classify::Classification;
 use crate::retry::policy::RetryPolicy;
-use breaker::{BreakerState, Gate, QuotaBreaker};
+use breaker::{BreakerState, QuotaBreaker};
 use budget::RetryBudget;
 use bulkhead::{Admission, Bulkhead};
 use key::LimitKey;
@@ -149,14 +149,15 @@ impl<S: Clone> Limiters<S> {
             RouteChoice::Route { index, probe } => (index, probe),
             RouteChoice::AllOpen { first_open } => {
                 let route = from + first_open;
-                let stored =
-                    rest.get(first_open)
-                        .and_then(|&key| match self.breaker.check(key, now_ms) {
-                            Gate::Open { failure, .. } => Some(failure.clone()),
-                            _ => None,
-                        });
+                // The breakers were just asked: read what the first one keeps.
+                let stored = rest
+                    .get(first_open)
+                    .and_then(|&key| self.breaker.stored(key));
                 match stored {
-                    Some(failure) => return Plan::Replay { route, failure },
+                    Some(failure) => {
+                        let failure = failure.clone();
+                        return Plan::Replay { route, failure };
+                    }
                     // No routes at all: nothing to replay, so send.
                     None => (first_open, false),
                 }

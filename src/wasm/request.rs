@@ -43,22 +43,9 @@ fn construct(name: &'static str, args: &Array) -> Result<JsValue, JsValue> {
 fn key_of(url: &str, headers: &web_sys::Headers) -> LimitKey {
     let values = IDENTITY_HEADERS.map(|name| headers.get(name).ok().flatten());
     let values = values.each_ref().map(Option::as_deref);
-    let query = url
-        .split('#')
-        .next()
-        .and_then(|u| u.split_once('?'))
-        .map(|(_, q)| q);
+    let query = crate::url::split(url).query;
     let origin = crate::url::origin(url).unwrap_or_default();
     LimitKey::new(&origin, Some(&identity(&values, query)))
-}
-
-/// Everything after the host of `url` (its path, query and fragment).
-fn path_and_query(url: &str) -> &str {
-    let Some(at) = url.find("://") else {
-        return url;
-    };
-    let rest = &url[at + 3..];
-    &rest[rest.find(['/', '?', '#']).unwrap_or(rest.len())..]
 }
 
 impl Outgoing {
@@ -121,7 +108,11 @@ impl Outgoing {
         route: &Route,
     ) -> Result<(Target, LimitKey), JsValue> {
         let url = match &route.base_url {
-            Some(base) => format!("{}{}", base.trim_end_matches('/'), path_and_query(url)),
+            Some(base) => format!(
+                "{}{}",
+                base.trim_end_matches('/'),
+                crate::url::path_onwards(url)
+            ),
             None => url.to_owned(),
         };
         let headers: web_sys::Headers =

@@ -41,7 +41,7 @@ test('a broken or endless error body never becomes an unhandled rejection', asyn
     assert.equal(res.status, 503);
     const endless = ratewise.createFetch({
       deadlineMs: 150,
-      fetch: async (_, init) => new Response(stalled('{"error":{"code":"rate_limit_exceeded"'), { status: 429, headers: { 'retry-after': '1' }, signal: init.signal }),
+      fetch: async () => new Response(stalled('{"error":{"code":"rate_limit_exceeded"'), { status: 429, headers: { 'retry-after': '1' } }),
     });
     await endless('https://api.openai.com/v1/chat/completions').catch(() => {});
     await sleep(200);
