@@ -12,7 +12,16 @@ const oneLine = (s) => (s.includes('\n') || s.includes('\r') ? s.replace(/[\r\n]
 // The only headers the classifier reads (kept equal to READ_HEADER_PREFIXES
 // in src/headers.rs, which a Rust test checks). The rest (cookies, CDN ids,
 // security headers) are not copied into wasm memory at all.
-const HEADER_PREFIXES = ['retry-after', 'date', 'x-ratelimit-', 'anthropic-', 'openai-', 'x-groq-region', 'apim-request-id', 'x-ms-region'];
+const HEADER_PREFIXES = [
+  'retry-after',
+  'date',
+  'x-ratelimit-',
+  'anthropic-',
+  'openai-',
+  'x-groq-region',
+  'apim-request-id',
+  'x-ms-region',
+];
 const wanted = (name) => HEADER_PREFIXES.some((p) => name.startsWith(p));
 
 // Header values are cut to this many characters before they cross into wasm
@@ -44,7 +53,8 @@ export function flattenHeaders(h, field, all = false) {
     for (const pair of h) {
       const ok = Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string';
       const value = ok ? headerValue(pair[1]) : undefined;
-      if (value === undefined) throw new TypeError(`classify: \`${field}[${i}]\` must be a [name, value] pair of strings`);
+      if (value === undefined)
+        throw new TypeError(`classify: \`${field}[${i}]\` must be a [name, value] pair of strings`);
       const name = pair[0].trim().toLowerCase();
       if (keep(name)) parts.push(oneLine(name), oneLine(value));
       i++;
@@ -145,7 +155,12 @@ export function classification(kind, action, retryAfterMs, provider, status, cod
     type: type ?? null,
     message: message ?? null,
     limits: limits
-      ? { requests: windowAt(limits, 0), tokens: windowAt(limits, 3), inputTokens: windowAt(limits, 6), outputTokens: windowAt(limits, 9) }
+      ? {
+          requests: windowAt(limits, 0),
+          tokens: windowAt(limits, 3),
+          inputTokens: windowAt(limits, 6),
+          outputTokens: windowAt(limits, 9),
+        }
       : null,
     reason,
   };

@@ -6,7 +6,6 @@
 // gets that signal itself (so aborting it later still cancels the body);
 // with none, no signal is made at all.
 
-
 /** The error a call's deadline aborts it with. */
 export function deadlineError(deadlineMs) {
   return new DOMException(`ratewise: deadline of ${deadlineMs} ms exceeded`, 'TimeoutError');

@@ -216,7 +216,7 @@ export interface RatewiseOptions {
    * Called once when a quota is exhausted. Return (or resolve to) a Response,
    * such as a cached or fallback answer, to use it in place of the error.
    */
-  onQuotaExhausted?: (info: QuotaInfo) => Response | void | Promise<Response | void>;
+  onQuotaExhausted?: (info: QuotaInfo) => Response | undefined | Promise<Response | undefined>;
   /** Called before every retry sleep. Exceptions are ignored. */
   onRetry?: (event: AttemptEvent) => void;
   /** Called after every attempt. Exceptions are ignored. */

@@ -15,7 +15,14 @@ export async function runPage(url, { timeout = 60_000 } = {}) {
     executablePath,
     // Without the background-networking flags Chromium keeps dialling out
     // through this machine's closed network.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
   try {
     const page = await browser.newPage();

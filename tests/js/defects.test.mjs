@@ -14,7 +14,8 @@ const mock = mockClient(server.url);
 test.after(() => server.close());
 test.beforeEach(() => mock.reset());
 
-const QUOTA = '{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}';
+const QUOTA =
+  '{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A body that sends `first` and then never ends, or fails with `error`. */
@@ -35,13 +36,18 @@ test('a broken or endless error body never becomes an unhandled rejection', asyn
     const reset = ratewise.createFetch({
       maxRetries: 1,
       baseDelayMs: 1,
-      fetch: async () => new Response(stalled('{"error":', new TypeError('terminated: other side closed')), { status: 503 }),
+      fetch: async () =>
+        new Response(stalled('{"error":', new TypeError('terminated: other side closed')), { status: 503 }),
     });
     const res = await reset('https://api.openai.com/v1/chat/completions');
     assert.equal(res.status, 503);
     const endless = ratewise.createFetch({
       deadlineMs: 150,
-      fetch: async () => new Response(stalled('{"error":{"code":"rate_limit_exceeded"'), { status: 429, headers: { 'retry-after': '1' } }),
+      fetch: async () =>
+        new Response(stalled('{"error":{"code":"rate_limit_exceeded"'), {
+          status: 429,
+          headers: { 'retry-after': '1' },
+        }),
     });
     await endless('https://api.openai.com/v1/chat/completions').catch(() => {});
     await sleep(200);
@@ -75,17 +81,26 @@ test('a long-lived signal does not collect a listener per call', async () => {
 });
 
 for (const [name, make] of [
-  ['an async iterable', () => (async function* () { yield new TextEncoder().encode('{"model":"x"}'); })()],
+  [
+    'an async iterable',
+    () =>
+      (async function* () {
+        yield new TextEncoder().encode('{"model":"x"}');
+      })(),
+  ],
   ['a Node Readable', () => Readable.from([Buffer.from('{"model":"x"}')])],
 ]) {
   test(`${name} body is sent once and never re-sent empty`, async () => {
     await mock.script(['server_error']);
     const fetch = ratewise.createFetch({ throwOnError: true, baseDelayMs: 1 });
-    await assert.rejects(fetch(`${server.url}/v1/chat/completions`, { method: 'POST', body: make(), duplex: 'half' }), (e) => {
-      assert.equal(e.reason, 'body_not_replayable');
-      assert.equal(e.status, 500, 'the server answer is kept');
-      return true;
-    });
+    await assert.rejects(
+      fetch(`${server.url}/v1/chat/completions`, { method: 'POST', body: make(), duplex: 'half' }),
+      (e) => {
+        assert.equal(e.reason, 'body_not_replayable');
+        assert.equal(e.status, 500, 'the server answer is kept');
+        return true;
+      },
+    );
     assert.equal((await mock.stats()).requests, 1);
   });
 }
@@ -95,7 +110,10 @@ for (const [name, tenant] of [
   ['x-goog-api-key', (k) => ['/v1/chat/completions', { 'x-goog-api-key': k }]],
   ['Basic auth', (k) => ['/v1/chat/completions', { authorization: `Basic ${btoa(`${k}:pw`)}` }]],
   ['OpenAI-Project', (k) => ['/v1/chat/completions', { authorization: 'Bearer sk-same', 'openai-project': k }]],
-  ['OpenAI-Organization', (k) => ['/v1/chat/completions', { authorization: 'Bearer sk-same', 'openai-organization': k }]],
+  [
+    'OpenAI-Organization',
+    (k) => ['/v1/chat/completions', { authorization: 'Bearer sk-same', 'openai-organization': k }],
+  ],
 ]) {
   test(`one tenant's quota breaker never answers for another (${name})`, async () => {
     await mock.script(['insufficient_quota']);
@@ -127,7 +145,9 @@ test('a breaker replay carries only what the caller needs, and tells SDKs not to
       }),
   });
   await fetch('https://api.openai.com/v1/chat/completions', { headers: { authorization: 'Bearer sk-a' } });
-  const replay = await fetch('https://api.openai.com/v1/chat/completions', { headers: { authorization: 'Bearer sk-a' } });
+  const replay = await fetch('https://api.openai.com/v1/chat/completions', {
+    headers: { authorization: 'Bearer sk-a' },
+  });
   assert.equal(replay.headers.get('x-ratewise-breaker'), 'open');
   assert.equal(replay.headers.get('x-should-retry'), 'false');
   assert.equal(replay.headers.get('set-cookie'), null);
@@ -157,7 +177,11 @@ test('option errors: a throwing getter throws, a baseURL without a host is refus
   };
   assert.throws(() => ratewise.createFetch(options), /getter exploded/);
   for (const baseURL of ['https://', 'http://', 'https:///v1', 'ftp://x']) {
-    assert.throws(() => ratewise.createFetch({ routes: [{ baseURL }] }), (e) => e instanceof TypeError && /routes\[0\]\.baseURL/.test(e.message), baseURL);
+    assert.throws(
+      () => ratewise.createFetch({ routes: [{ baseURL }] }),
+      (e) => e instanceof TypeError && /routes\[0\]\.baseURL/.test(e.message),
+      baseURL,
+    );
   }
   ratewise.createFetch({ routes: [{ baseURL: 'https://backup.example/v1' }] });
 });
@@ -192,7 +216,9 @@ test('10,000 concurrent calls, queue on and off: all settle, no listener or time
         return new Response('ok');
       },
     });
-    const settled = await Promise.allSettled(Array.from({ length: 10_000 }, () => fetch('https://api.openai.com/v1/models')));
+    const settled = await Promise.allSettled(
+      Array.from({ length: 10_000 }, () => fetch('https://api.openai.com/v1/models')),
+    );
     assert.equal(settled.filter((s) => s.status === 'fulfilled').length, 10_000, `maxConcurrency ${maxConcurrency}`);
     assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
     assert.equal(fetch.stats().calls, 10_000);
@@ -202,7 +228,11 @@ test('10,000 concurrent calls, queue on and off: all settle, no listener or time
 });
 
 test('fetch failures that never heal are not retried; their messages hide secrets', async () => {
-  for (const message of ['Failed to parse URL from not a url', 'Too many subrequests.', 'fetch failed: unknown scheme']) {
+  for (const message of [
+    'Failed to parse URL from not a url',
+    'Too many subrequests.',
+    'fetch failed: unknown scheme',
+  ]) {
     let calls = 0;
     const fetch = ratewise.createFetch({
       throwOnError: true,
@@ -224,7 +254,9 @@ test('fetch failures that never heal are not retried; their messages hide secret
     baseDelayMs: 1,
     onEvent: (e) => events.push(e),
     fetch: async () => {
-      throw new TypeError('connect ECONNREFUSED https://user:hunter2@gw.example/v1?key=AIzaSyA-secret-key-0123456789abcdef');
+      throw new TypeError(
+        'connect ECONNREFUSED https://user:hunter2@gw.example/v1?key=AIzaSyA-secret-key-0123456789abcdef',
+      );
     },
   });
   await leaky('https://user:hunter2@gw.example/v1?key=AIzaSyA-secret-key-0123456789abcdef').catch(() => {});

@@ -20,8 +20,14 @@ console.log(`# runtime: Node ${process.version}, wasm from the packed ratewise t
 for (const [name, fn] of tests) test(name, () => fn({ ratewise, mock }));
 
 const client = (options = {}) =>
-  new OpenAI({ apiKey: 'sk-test-key-never-logged', baseURL: `${server.url}/v1`, maxRetries: 0, fetch: ratewise.createFetch(options) });
-const ask = (openai) => openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+  new OpenAI({
+    apiKey: 'sk-test-key-never-logged',
+    baseURL: `${server.url}/v1`,
+    maxRetries: 0,
+    fetch: ratewise.createFetch(options),
+  });
+const ask = (openai) =>
+  openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
 
 test('openai client: a 429 rate_limit_exceeded followed by a 200 succeeds', async () => {
   await mock.script([{ name: 'rate_limit', retryAfterMs: 50 }]);
@@ -82,7 +88,7 @@ test('Vercel AI SDK: createOpenAI({ fetch }) rides out a rate limit', async () =
   assert.equal((await mock.stats()).requests, 2);
 });
 
-test("Vercel AI SDK: its APICallError for insufficient_quota classifies as quota_exhausted, after one request", async () => {
+test('Vercel AI SDK: its APICallError for insufficient_quota classifies as quota_exhausted, after one request', async () => {
   await mock.script(['insufficient_quota', 'insufficient_quota']);
   const provider = createOpenAI({ apiKey: 'sk-test', baseURL: `${server.url}/v1`, fetch: ratewise.createFetch() });
   await assert.rejects(generateText({ model: provider.chat('gpt-4o-mini'), prompt: 'hi', maxRetries: 0 }), (e) => {
@@ -96,8 +102,17 @@ test("Vercel AI SDK: its APICallError for insufficient_quota classifies as quota
 
 test('@anthropic-ai/sdk: an empty credit balance is not retried, and its error classifies as quota_exhausted', async () => {
   await mock.script(['anthropic_credit', 'anthropic_credit']);
-  const client = new Anthropic({ apiKey: 'sk-ant-test', baseURL: server.url, maxRetries: 0, fetch: ratewise.createFetch() });
-  const ask = client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
+  const client = new Anthropic({
+    apiKey: 'sk-ant-test',
+    baseURL: server.url,
+    maxRetries: 0,
+    fetch: ratewise.createFetch(),
+  });
+  const ask = client.messages.create({
+    model: 'claude-sonnet-4-5',
+    max_tokens: 16,
+    messages: [{ role: 'user', content: 'hi' }],
+  });
   await assert.rejects(ask, (e) => {
     assert.equal(e.status, 400);
     assert.equal(ratewise.classify(e).kind, 'quota_exhausted');
@@ -108,8 +123,17 @@ test('@anthropic-ai/sdk: an empty credit balance is not retried, and its error c
 
 test('@anthropic-ai/sdk: a 529 overloaded_error is retried', async () => {
   await mock.script([{ name: 'anthropic_overloaded', retryAfterMs: 20 }]);
-  const client = new Anthropic({ apiKey: 'sk-ant-test', baseURL: server.url, maxRetries: 0, fetch: ratewise.createFetch() });
-  const message = await client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
+  const client = new Anthropic({
+    apiKey: 'sk-ant-test',
+    baseURL: server.url,
+    maxRetries: 0,
+    fetch: ratewise.createFetch(),
+  });
+  const message = await client.messages.create({
+    model: 'claude-sonnet-4-5',
+    max_tokens: 16,
+    messages: [{ role: 'user', content: 'hi' }],
+  });
   assert.equal(message.role, 'assistant');
   assert.equal((await mock.stats()).requests, 2);
 });

@@ -18,7 +18,9 @@ try {
   await mock.close();
 }
 const { result, version } = run;
-console.log(`# runtime: Chromium ${version} (headless), wasm from the packed ratewise tarball (browser condition, import map)`);
+console.log(
+  `# runtime: Chromium ${version} (headless), wasm from the packed ratewise tarball (browser condition, import map)`,
+);
 for (const r of result.results) {
   console.log(r.ok ? `ok - ${r.name}` : `not ok - ${r.name}\n  ${r.error.split('\n').join('\n  ')}`);
 }

@@ -37,7 +37,9 @@ try {
 } finally {
   await mock.close();
 }
-console.log(`# runtime: ${name} ${version}, wasm from the packed ratewise tarball (resolved to ratewise/${result.entry})`);
+console.log(
+  `# runtime: ${name} ${version}, wasm from the packed ratewise tarball (resolved to ratewise/${result.entry})`,
+);
 for (const r of result.results) {
   console.log(r.ok ? `ok - ${r.name}` : `not ok - ${r.name}\n  ${r.error.split('\n').join('\n  ')}`);
 }

@@ -125,26 +125,32 @@ async function sharedInstance() {
       if (workerdLog.includes(bad)) throw new Error(`workerd logged "${bad}"`);
     }
   };
-  await check('workerd: 8 concurrent invocations through one module-scope maxConcurrency 1 instance all answer', async () => {
-    await mock.setConfig({ latencyMs: 300 });
-    const answers = await Promise.all(Array.from({ length: 8 }, () => hit()));
-    if (!answers.every((a) => a.status === 200)) throw new Error(JSON.stringify(answers.map((a) => a.status)));
-    const { stats } = answers.at(-1);
-    if (stats.queued < 1) throw new Error(`nothing queued: ${JSON.stringify(stats)}`);
-    quiet();
-    // The isolate still works afterwards.
-    if ((await hit()).status !== 200) throw new Error('the isolate is jammed');
-  });
-  await check('workerd: the throttle and the breaker across invocations: every invocation answers, no warning', async () => {
-    await mock.setConfig({ latencyMs: 50, limit: 3, windowMs: 400 });
-    const paced = await Promise.all(Array.from({ length: 6 }, () => hit('sk-paced')));
-    if (!paced.every((a) => a.status === 200)) throw new Error(JSON.stringify(paced.map((a) => a.status)));
-    await mock.setConfig({ latencyMs: 50, limit: Infinity, quota: true });
-    const tripped = await Promise.all(Array.from({ length: 6 }, () => hit('sk-broke')));
-    if (!tripped.every((a) => a.status === 429)) throw new Error(JSON.stringify(tripped.map((a) => a.status)));
-    if (!tripped.some((a) => a.breaker === 'open')) throw new Error('the breaker never answered');
-    quiet();
-  });
+  await check(
+    'workerd: 8 concurrent invocations through one module-scope maxConcurrency 1 instance all answer',
+    async () => {
+      await mock.setConfig({ latencyMs: 300 });
+      const answers = await Promise.all(Array.from({ length: 8 }, () => hit()));
+      if (!answers.every((a) => a.status === 200)) throw new Error(JSON.stringify(answers.map((a) => a.status)));
+      const { stats } = answers.at(-1);
+      if (stats.queued < 1) throw new Error(`nothing queued: ${JSON.stringify(stats)}`);
+      quiet();
+      // The isolate still works afterwards.
+      if ((await hit()).status !== 200) throw new Error('the isolate is jammed');
+    },
+  );
+  await check(
+    'workerd: the throttle and the breaker across invocations: every invocation answers, no warning',
+    async () => {
+      await mock.setConfig({ latencyMs: 50, limit: 3, windowMs: 400 });
+      const paced = await Promise.all(Array.from({ length: 6 }, () => hit('sk-paced')));
+      if (!paced.every((a) => a.status === 200)) throw new Error(JSON.stringify(paced.map((a) => a.status)));
+      await mock.setConfig({ latencyMs: 50, limit: Infinity, quota: true });
+      const tripped = await Promise.all(Array.from({ length: 6 }, () => hit('sk-broke')));
+      if (!tripped.every((a) => a.status === 429)) throw new Error(JSON.stringify(tripped.map((a) => a.status)));
+      if (!tripped.some((a) => a.breaker === 'open')) throw new Error('the breaker never answered');
+      quiet();
+    },
+  );
   return results;
 }
 

@@ -4,7 +4,7 @@
 import * as ratewise from 'ratewise';
 import { runSuite } from './suite.mjs';
 
-const mockUrl = (globalThis.Deno?.args ?? globalThis.process?.argv.slice(2))[0];
+const mockUrl = (globalThis.Deno?.args ?? globalThis.process?.argv.slice(2) ?? [])[0];
 const result = await runSuite({ ratewise, mockUrl });
 const entry = import.meta.resolve('ratewise').split('/').pop();
 console.log(JSON.stringify({ ...result, entry }));

@@ -4,7 +4,7 @@ import {
   classify,
   createFetch,
   isQuotaExhaustedError,
-  QuotaExhaustedError,
+  type QuotaExhaustedError,
   type AttemptEvent,
   type Classification,
   type Kind,

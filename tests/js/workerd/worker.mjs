@@ -15,11 +15,18 @@ export default {
       // `key` picks the tenant; the mock decides what it answers.
       const res = await shared(`${env.MOCK_URL}/v1/chat/completions`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${url.searchParams.get('key') ?? 'sk-shared'}`, 'content-type': 'application/json' },
+        headers: {
+          authorization: `Bearer ${url.searchParams.get('key') ?? 'sk-shared'}`,
+          'content-type': 'application/json',
+        },
         body: '{"model":"gpt-4o-mini"}',
       });
       await res.arrayBuffer();
-      return Response.json({ status: res.status, breaker: res.headers.get('x-ratewise-breaker'), stats: shared.stats() });
+      return Response.json({
+        status: res.status,
+        breaker: res.headers.get('x-ratewise-breaker'),
+        stats: shared.stats(),
+      });
     }
     const only = new URL(request.url).searchParams.get('only') ?? undefined;
     const result = await runSuite({ ratewise, mockUrl: env.MOCK_URL, only });
