@@ -32,6 +32,19 @@ pub enum Provider {
 }
 
 impl Provider {
+    /// Every provider, in declaration order.
+    pub const ALL: [Provider; 9] = [
+        Provider::OpenAi,
+        Provider::Azure,
+        Provider::Anthropic,
+        Provider::Gemini,
+        Provider::Groq,
+        Provider::OpenRouter,
+        Provider::Mistral,
+        Provider::DeepSeek,
+        Provider::Unknown,
+    ];
+
     /// The stable wire name, as JavaScript sees it.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -1,0 +1,149 @@
+//! The contract between the Rust core and the JavaScript package, checked
+//! from the sources: adding a kind, provider, stop reason or option on one
+//! side without the other fails here, not in a user's type checker.
+//!
+//! The JavaScript and TypeScript files are read with `include_str!` and
+//! scanned for the few declarations compared (string unions, an interface's
+//! property names, constant values), so no JS toolchain is needed.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::collections::BTreeSet;
+
+use ratewise::classify::body::MAX_BODY_BYTES;
+use ratewise::retry::policy::Stop;
+use ratewise::{Action, Kind, Provider};
+
+const DTS: &str = include_str!("../pkg-template/index.d.ts");
+const ERRORS_JS: &str = include_str!("../js/errors.js");
+const CONVERT_JS: &str = include_str!("../js/convert.js");
+const OPTIONS_RS: &str = include_str!("../src/wasm/options.rs");
+const PACKAGE_JSON: &str = include_str!("../pkg-template/package.json");
+
+/// The text from `start` up to the first `end` after it.
+fn between<'a>(src: &'a str, start: &str, end: &str) -> &'a str {
+    let from = src
+        .find(start)
+        .unwrap_or_else(|| panic!("`{start}` not found"));
+    let rest = &src[from + start.len()..];
+    let to = rest
+        .find(end)
+        .unwrap_or_else(|| panic!("no `{end}` after `{start}`"));
+    &rest[..to]
+}
+
+/// Every string literal in `src` quoted with `quote`.
+fn quoted(src: &str, quote: char) -> Vec<&str> {
+    src.split(quote).skip(1).step_by(2).collect()
+}
+
+/// The names of a TypeScript interface's properties (two-space indented
+/// `name:` or `name?:` lines).
+fn properties(src: &str, interface: &str) -> BTreeSet<String> {
+    let body = between(src, &format!("export interface {interface} {{"), "\n}");
+    body.lines()
+        .filter_map(|l| l.strip_prefix("  "))
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_alphabetic()))
+        .filter_map(|l| l.split(':').next())
+        .map(|name| name.trim_end_matches('?').to_owned())
+        .collect()
+}
+
+/// A `const NAME: [&str; N] = [...]` list in Rust source.
+fn rust_list<'a>(src: &'a str, name: &str) -> BTreeSet<&'a str> {
+    let decl = between(src, &format!("const {name}: [&str; "), "];");
+    quoted(decl, '"').into_iter().collect()
+}
+
+fn union(name: &str) -> Vec<&'static str> {
+    quoted(between(DTS, &format!("export type {name} ="), ";"), '\'')
+}
+
+#[test]
+fn index_d_ts_unions_list_every_kind_provider_action_and_stop_reason() {
+    let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+    assert_eq!(union("Kind"), kinds);
+    let providers: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
+    assert_eq!(union("Provider"), providers);
+    let stops: Vec<&str> = Stop::ALL.iter().map(|s| s.as_str()).collect();
+    assert_eq!(union("StopReason"), stops);
+    let actions: BTreeSet<&str> = Kind::ALL.iter().map(|k| k.action().as_str()).collect();
+    let declared: BTreeSet<&str> = union("Action").into_iter().collect();
+    assert_eq!(
+        declared, actions,
+        "every Action a Kind maps to, and no other"
+    );
+    assert!(declared.contains(Action::None.as_str()));
+}
+
+#[test]
+fn the_options_read_are_the_options_typed() {
+    let known: BTreeSet<String> = rust_list(OPTIONS_RS, "KNOWN")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(properties(DTS, "RatewiseOptions"), known);
+    let route: BTreeSet<String> = rust_list(OPTIONS_RS, "ROUTE_KEYS")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(properties(DTS, "Route"), route);
+    let budget: BTreeSet<String> = rust_list(OPTIONS_RS, "BUDGET_KEYS")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(properties(DTS, "RetryBudgetOptions"), budget);
+}
+
+#[test]
+fn every_error_class_is_declared_and_every_kind_that_is_retried_or_alerted_has_one() {
+    // errors.js: `export const XError = subclass('XError', 'RATEWISE_X')`.
+    let defined: BTreeSet<&str> = ERRORS_JS
+        .lines()
+        .filter_map(|l| l.strip_prefix("export const "))
+        .filter(|l| l.contains("= subclass("))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let declared: BTreeSet<&str> = DTS
+        .lines()
+        .filter_map(|l| l.strip_prefix("export class "))
+        .filter_map(|l| l.split(' ').next())
+        .filter(|name| *name != "RatewiseError")
+        .collect();
+    assert_eq!(defined, declared, "errors.js against index.d.ts");
+
+    // `const CLASSES = { kind: Class, ... }`: keys are kinds (or the queue's
+    // own halt), and every kind that is retried or alerted on has a class;
+    // the rest fall back to RequestRejectedError.
+    let table = between(ERRORS_JS, "const CLASSES = {", "};");
+    let mut mapped = BTreeSet::new();
+    for entry in table.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (kind, class) = entry.split_once(':').expect("`kind: Class`");
+        let (kind, class) = (kind.trim(), class.trim());
+        assert!(defined.contains(class), "{class} is not defined");
+        assert!(
+            kind == "queue_full" || Kind::ALL.iter().any(|k| k.as_str() == kind),
+            "{kind} is not a Kind"
+        );
+        mapped.insert(kind);
+    }
+    for kind in Kind::ALL {
+        if matches!(kind.action(), Action::Retry | Action::Alert) {
+            assert!(
+                mapped.contains(kind.as_str()),
+                "{kind:?} has no error class"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_glue_cuts_bodies_where_the_core_does() {
+    let cap = between(CONVERT_JS, "const MAX_BODY = ", ";");
+    assert_eq!(cap.trim().parse::<usize>().ok(), Some(MAX_BODY_BYTES));
+}
+
+#[test]
+fn the_package_version_is_the_crate_version() {
+    let version = between(PACKAGE_JSON, "\"version\": \"", "\"");
+    assert_eq!(version, env!("CARGO_PKG_VERSION"));
+}
