@@ -186,3 +186,16 @@ pub fn get(object: &JsValue, key: &'static str) -> JsValue {
     js_sys::Reflect::get(object, &JsValue::from_str(wasm_bindgen::intern(key)))
         .unwrap_or(JsValue::UNDEFINED)
 }
+
+/// Whether `value` looks like a Response (checked by shape, across realms).
+pub fn is_response(value: &JsValue) -> bool {
+    get(value, "status").as_f64().is_some() && get(value, "headers").is_object()
+}
+
+/// What a fetch rejection means (a timeout, a failure that never heals, or
+/// a network failure), decided by the core.
+pub fn failure_kind(error: &JsValue) -> crate::Classification {
+    let name = get(error, "name").as_string().unwrap_or_default();
+    let message = get(error, "message").as_string();
+    crate::classify::classify_failure(&name, message.as_deref())
+}

@@ -6,22 +6,9 @@
 use std::cell::RefCell;
 
 use super::options::Config;
+use super::snapshot::Snapshot;
 use crate::limits::{Limiters, Settings};
 use crate::stats::Stats;
-use crate::{Classification, Headers};
-
-/// A quota failure kept by the breaker, replayed to callers while it is open.
-#[derive(Clone)]
-pub struct Snapshot {
-    /// The response's status.
-    pub status: u16,
-    /// The headers a replay carries (see [`crate::limits::breaker::replayed_header`]).
-    pub headers: Headers,
-    /// The bounded prefix of its body that was read.
-    pub body: String,
-    /// What it meant.
-    pub classification: Classification,
-}
 
 /// One instance's state.
 pub struct Instance {

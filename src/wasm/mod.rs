@@ -8,6 +8,7 @@ mod input;
 mod instance;
 mod options;
 mod request;
+mod snapshot;
 mod transport;
 
 use wasm_bindgen::prelude::*;

@@ -7,20 +7,14 @@ use js_sys::Promise;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use super::bindings::{self, classification_js, get, object, type_error, Linked};
-use super::input::headers_from_js;
-use super::instance::{Instance, Snapshot};
+use super::bindings::{self, classification_js, object, type_error, Linked};
+use super::instance::Instance;
 use super::request::Outgoing;
-use crate::classify::classify_failure;
-use crate::limits::breaker::replayed_header;
+use super::snapshot::{self, Snapshot};
+use crate::classify::Classification;
 use crate::limits::key::LimitKey;
 use crate::retry::engine::{Attempt, Source, Transport};
 use crate::secrets::redact_url;
-use crate::{classify, Classification, Kind, Response};
-
-/// How long an error body may take to arrive before it is classified on
-/// what came, ms. The response itself is returned either way.
-pub const ERROR_BODY_TIMEOUT_MS: f64 = 5_000.0;
 
 /// The transport of one call.
 pub struct FetchTransport<'a> {
@@ -34,37 +28,6 @@ impl FetchTransport<'_> {
         let signal = self.linked.signal();
         let signal = signal.dyn_ref::<web_sys::AbortSignal>()?;
         signal.aborted().then(|| signal.reason())
-    }
-
-    async fn classify(&self, response: &web_sys::Response, route: usize) -> Snapshot {
-        let status = response.status();
-        let headers =
-            headers_from_js(&response.headers().into(), "headers", false).unwrap_or_default();
-        let body = if (200..300).contains(&status) {
-            String::new()
-        } else {
-            let limit = self.instance.config.max_error_body_bytes;
-            let read = bindings::read_prefix(response, limit, ERROR_BODY_TIMEOUT_MS);
-            JsFuture::from(read)
-                .await
-                .ok()
-                .and_then(|b| b.as_string())
-                .unwrap_or_default()
-        };
-        let url = Some(response.url()).filter(|u| !u.is_empty());
-        let classification = classify(&Response {
-            status,
-            headers: &headers,
-            body: &body,
-            url: url.as_deref().or(Some(self.out.url(route))),
-            now_ms: js_sys::Date::now(),
-        });
-        Snapshot {
-            status,
-            headers,
-            body,
-            classification,
-        }
     }
 }
 
@@ -101,7 +64,7 @@ impl Transport for FetchTransport<'_> {
                 if let Some(reason) = self.abort_reason() {
                     return Err(reason);
                 }
-                let classification = failure_kind(&error);
+                let classification = bindings::failure_kind(&error);
                 return Ok((
                     Attempt::Failed {
                         classification,
@@ -111,24 +74,14 @@ impl Transport for FetchTransport<'_> {
                 ));
             }
         };
-        if !is_response(&value) {
+        if !bindings::is_response(&value) {
             return Err(type_error(
                 "fetch resolved with a value that is not a Response",
             ));
         }
         let response: web_sys::Response = value.unchecked_into();
-        let mut snapshot = self.classify(&response, route).await;
-        let classification = snapshot.classification.clone();
-        let keep = (classification.kind == Kind::QuotaExhausted).then(|| {
-            // A replay carries only what the caller needs, never cookies.
-            let all = headers_from_js(&response.headers().into(), "headers", true);
-            let all = all.unwrap_or_default();
-            snapshot.headers = all
-                .iter()
-                .filter(|(name, _)| replayed_header(name))
-                .collect();
-            snapshot
-        });
+        let max_body = self.instance.config.max_error_body_bytes;
+        let (classification, keep) = snapshot::read(&response, self.out.url(route), max_body).await;
         Ok((
             Attempt::Answered {
                 response,
@@ -146,7 +99,7 @@ impl Transport for FetchTransport<'_> {
         let mut classification = snapshot.classification.clone();
         classification.reason = "the quota breaker is open: answered without a network call";
         Ok(Attempt::Answered {
-            response: replay(snapshot)?,
+            response: snapshot.replay()?,
             classification,
         })
     }
@@ -182,34 +135,6 @@ impl Transport for FetchTransport<'_> {
         if value.is_instance_of::<Promise>() {
             value = JsFuture::from(value.unchecked_into::<Promise>()).await?;
         }
-        Ok(is_response(&value).then(|| value.unchecked_into()))
+        Ok(bindings::is_response(&value).then(|| value.unchecked_into()))
     }
-}
-
-/// Whether `value` looks like a Response (checked by shape, across realms).
-pub fn is_response(value: &JsValue) -> bool {
-    get(value, "status").as_f64().is_some() && get(value, "headers").is_object()
-}
-
-/// A Response rebuilt from a breaker snapshot, marked as such. SDKs left at
-/// their default retries see `x-should-retry: false` and do not ask again.
-fn replay(snapshot: &Snapshot) -> Result<web_sys::Response, JsValue> {
-    let headers = web_sys::Headers::new()?;
-    for (name, value) in snapshot.headers.iter() {
-        headers.append(name, value)?;
-    }
-    headers.set("x-ratewise-breaker", "open")?;
-    headers.set("x-should-retry", "false")?;
-    let init = web_sys::ResponseInit::new();
-    init.set_status(snapshot.status);
-    init.set_headers(&headers);
-    web_sys::Response::new_with_opt_str_and_init(Some(&snapshot.body), &init)
-}
-
-/// What a fetch rejection means (a timeout, a failure that never heals, or
-/// a network failure), decided by the core.
-fn failure_kind(error: &JsValue) -> Classification {
-    let name = get(error, "name").as_string().unwrap_or_default();
-    let message = get(error, "message").as_string();
-    classify_failure(&name, message.as_deref())
 }
