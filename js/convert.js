@@ -171,7 +171,13 @@ export function classification(kind, action, retryAfterMs, provider, status, cod
  * (so `fetch.length` is 2 and no wasm-bindgen internals show), with the
  * instance's methods attached.
  */
-export function makeFetch(call, stats, breaker, resetBreaker) {
+export function makeFetch(call, stats, breaker, resetBreaker, forInvocation) {
   const fetch = (input, init) => call(input, init);
-  return Object.assign(fetch, { stats, breaker, resetBreaker });
+  return Object.assign(fetch, { stats, breaker, resetBreaker, forInvocation });
+}
+
+/** The fetch `forInvocation()` returns: the instance's, counting subrequests. */
+export function makeInvocationFetch(call, subrequests) {
+  const fetch = (input, init) => call(input, init);
+  return Object.assign(fetch, { subrequests });
 }

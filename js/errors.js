@@ -48,6 +48,8 @@ export const RequestRejectedError = subclass('RequestRejectedError', 'RATEWISE_R
 export const NetworkError = subclass('NetworkError', 'RATEWISE_NETWORK');
 /** The concurrency queue was full (`maxQueue`). */
 export const QueueFullError = subclass('QueueFullError', 'RATEWISE_QUEUE_FULL');
+/** The invocation's subrequest budget (`forInvocation`) was spent before the call: nothing was sent. */
+export const SubrequestsSpentError = subclass('SubrequestsSpentError', 'RATEWISE_SUBREQUESTS_SPENT');
 
 const marked = (e) => e != null && typeof e === 'object' && e[MARK] === true;
 const guard = (code) => (e) => marked(e) && e.code === code;
@@ -66,6 +68,8 @@ export const isRequestRejectedError = guard('RATEWISE_REQUEST_REJECTED');
 export const isNetworkError = guard('RATEWISE_NETWORK');
 /** Whether `e` is a QueueFullError. */
 export const isQueueFullError = guard('RATEWISE_QUEUE_FULL');
+/** Whether `e` is a SubrequestsSpentError. */
+export const isSubrequestsSpentError = guard('RATEWISE_SUBREQUESTS_SPENT');
 
 const CLASSES = {
   quota_exhausted: QuotaExhaustedError,
@@ -75,6 +79,7 @@ const CLASSES = {
   timeout: NetworkError,
   network: NetworkError,
   queue_full: QueueFullError,
+  subrequests_spent: SubrequestsSpentError,
 };
 
 /** Used by the wasm module: builds the error for a kind. @internal */

@@ -157,7 +157,8 @@ export type StopReason =
   | 'deadline'
   | 'body_not_replayable'
   | 'retry_budget_empty'
-  | 'breaker_open';
+  | 'breaker_open'
+  | 'subrequests_spent';
 
 /** Passed to `onQuotaExhausted`. Never holds the API key. */
 export interface QuotaInfo {
@@ -289,6 +290,28 @@ export interface RatewiseFetch {
   breaker(): BreakerState[];
   /** Closes every quota breaker, e.g. once billing is fixed. */
   resetBreaker(): void;
+  /**
+   * A fetch for one Workers invocation: the same instance (queue, throttle, breaker),
+   * with every network attempt of its calls (first attempts, retries, fallback routes)
+   * counted against one subrequest budget. A call stops with its last answer
+   * (`stop: 'subrequests_spent'`) rather than make one attempt too many; a call made
+   * with nothing left rejects with `SubrequestsSpentError`. Breaker answers are free.
+   * Fetches made outside ratewise count against Cloudflare's limit too: leave room for them.
+   */
+  forInvocation(options?: InvocationOptions): InvocationFetch;
+}
+
+/** Options of `forInvocation()`. */
+export interface InvocationOptions {
+  /** Network attempts this invocation may make through ratewise. @default 50 (the Workers free plan) */
+  subrequests?: number;
+}
+
+/** The fetch `forInvocation()` returns. */
+export interface InvocationFetch {
+  (input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  /** The budget and how much of it is spent (reserved or sent). */
+  subrequests(): { limit: number; spent: number };
 }
 
 /**
@@ -335,6 +358,8 @@ export class RequestRejectedError extends RatewiseError {}
 export class NetworkError extends RatewiseError {}
 /** The concurrency queue was full. `code` is 'RATEWISE_QUEUE_FULL'. */
 export class QueueFullError extends RatewiseError {}
+/** The invocation's subrequest budget was spent before the call: nothing was sent. */
+export class SubrequestsSpentError extends RatewiseError {}
 
 /** Guards that work across realms and duplicate package copies. */
 export function isRatewiseError(e: unknown): e is RatewiseError;
@@ -344,3 +369,4 @@ export function isOverloadedError(e: unknown): e is OverloadedError;
 export function isRequestRejectedError(e: unknown): e is RequestRejectedError;
 export function isNetworkError(e: unknown): e is NetworkError;
 export function isQueueFullError(e: unknown): e is QueueFullError;
+export function isSubrequestsSpentError(e: unknown): e is SubrequestsSpentError;

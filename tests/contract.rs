@@ -18,6 +18,10 @@ const ERRORS_JS: &str = include_str!("../js/errors.js");
 const CONVERT_JS: &str = include_str!("../js/convert.js");
 const OPTIONS_RS: &str = include_str!("../src/wasm/options.rs");
 const PACKAGE_JSON: &str = include_str!("../pkg-template/package.json");
+const FETCH_RS: &str = include_str!("../src/wasm/fetch.rs");
+
+/// The halts (`retry::engine::Halt`) that reject with an error class of their own.
+const HALTS: [&str; 2] = ["queue_full", "subrequests_spent"];
 
 /// The text from `start` up to the first `end` after it.
 fn between<'a>(src: &'a str, start: &str, end: &str) -> &'a str {
@@ -92,6 +96,11 @@ fn the_options_read_are_the_options_typed() {
         .map(str::to_owned)
         .collect();
     assert_eq!(properties(DTS, "RetryBudgetOptions"), budget);
+    let invocation: BTreeSet<String> = rust_list(OPTIONS_RS, "INVOCATION_KEYS")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(properties(DTS, "InvocationOptions"), invocation);
 }
 
 #[test]
@@ -111,8 +120,8 @@ fn every_error_class_is_declared_and_every_kind_that_is_retried_or_alerted_has_o
         .collect();
     assert_eq!(defined, declared, "errors.js against index.d.ts");
 
-    // `const CLASSES = { kind: Class, ... }`: keys are kinds (or the queue's
-    // own halt), and every kind that is retried or alerted on has a class;
+    // `const CLASSES = { kind: Class, ... }`: keys are kinds (or the engine's
+    // halts that src/wasm/fetch.rs names), and every kind that is retried or alerted on has a class;
     // the rest fall back to RequestRejectedError.
     let table = between(ERRORS_JS, "const CLASSES = {", "};");
     let mut mapped = BTreeSet::new();
@@ -121,10 +130,18 @@ fn every_error_class_is_declared_and_every_kind_that_is_retried_or_alerted_has_o
         let (kind, class) = (kind.trim(), class.trim());
         assert!(defined.contains(class), "{class} is not defined");
         assert!(
-            kind == "queue_full" || Kind::ALL.iter().any(|k| k.as_str() == kind),
+            HALTS.contains(&kind) || Kind::ALL.iter().any(|k| k.as_str() == kind),
             "{kind} is not a Kind"
         );
         mapped.insert(kind);
+    }
+    for halt in HALTS {
+        assert!(mapped.contains(halt), "{halt} has no error class");
+        let raised = format!("\"{halt}\"");
+        assert!(
+            FETCH_RS.contains(&raised),
+            "src/wasm/fetch.rs raises {halt}"
+        );
     }
     for kind in Kind::ALL {
         if matches!(kind.action(), Action::Retry | Action::Alert) {

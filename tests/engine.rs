@@ -6,7 +6,8 @@ use std::cell::RefCell;
 
 use fakes::{block_on, route_key, FakeClock, Scripted, Snapshot, Step, QUOTA, RATE_LIMIT};
 use ratewise::limits::budget::RetryBudget;
-use ratewise::limits::{Limiters, Settings};
+use ratewise::limits::subrequests::Subrequests;
+use ratewise::limits::{Limiters, Scope, Settings};
 use ratewise::retry::engine::{self, Attempt, Halt, Source};
 use ratewise::{Backoff, Jitter, Kind, RetryPolicy, Stop};
 
@@ -50,6 +51,7 @@ struct Run {
 fn run_with(
     policy: &RetryPolicy,
     deadline: Option<f64>,
+    subrequests: Option<&RefCell<Subrequests>>,
     clock: &FakeClock,
     mut transport: Scripted<'_>,
     limiters: &RefCell<Limiters<Snapshot>>,
@@ -57,10 +59,13 @@ fn run_with(
     let mut kinds = Vec::new();
     let mut sources = Vec::new();
     let mut clock_ref = clock;
-    let deadline = deadline.map(|d| clock.now.get() + d);
+    let scope = Scope {
+        deadline_ms: deadline.map(|d| clock.now.get() + d),
+        subrequests,
+    };
     let out = block_on(engine::run(
         policy,
-        deadline,
+        scope,
         limiters,
         &mut transport,
         &mut clock_ref,
@@ -87,7 +92,15 @@ fn run_with(
 }
 
 fn run(policy: &RetryPolicy, clock: &FakeClock, steps: Vec<Step>) -> Run {
-    run_with(policy, None, clock, Scripted::new(clock, steps), &open()).unwrap()
+    run_with(
+        policy,
+        None,
+        None,
+        clock,
+        Scripted::new(clock, steps),
+        &open(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -188,6 +201,7 @@ fn the_deadline_is_respected() {
     let r = run_with(
         &policy(9, Jitter::Full),
         Some(3_500.0),
+        None,
         &clock,
         Scripted::new(&clock, steps),
         &open(),
@@ -205,7 +219,7 @@ fn a_stream_body_is_sent_once() {
         vec![Step::Http(429, vec![("retry-after", "1")], RATE_LIMIT)],
     );
     t.replayable = false;
-    let r = run_with(&policy(3, Jitter::Full), None, &clock, t, &open()).unwrap();
+    let r = run_with(&policy(3, Jitter::Full), None, None, &clock, t, &open()).unwrap();
     assert_eq!(
         (r.stop, r.sent, r.sleeps.len()),
         (Stop::BodyNotReplayable, 1, 0)
@@ -219,6 +233,7 @@ fn an_abort_during_a_sleep_ends_the_run() {
     let steps = vec![Step::Http(503, vec![], ""); 5];
     let err = run_with(
         &policy(5, Jitter::None),
+        None,
         None,
         &clock,
         Scripted::new(&clock, steps),
@@ -234,6 +249,7 @@ fn an_abort_during_a_send_ends_the_run() {
     let clock = FakeClock::new(vec![]);
     let r = run_with(
         &policy(5, Jitter::None),
+        None,
         None,
         &clock,
         Scripted::new(&clock, vec![Step::Http(503, vec![], ""), Step::Abort]),
@@ -255,7 +271,7 @@ fn discarded_responses_are_released() {
     );
     block_on(engine::run(
         &policy(3, Jitter::None),
-        None,
+        Scope::default(),
         &open(),
         &mut t,
         &mut &clock,
@@ -292,15 +308,15 @@ fn an_empty_budget_stops_retries() {
     let steps = vec![Step::Http(503, vec![], ""); 5];
     let l = budget(1);
     let t = Scripted::new(&clock, steps);
-    let r = run_with(&policy(5, Jitter::None), None, &clock, t, &l).unwrap();
+    let r = run_with(&policy(5, Jitter::None), None, None, &clock, t, &l).unwrap();
     assert_eq!((r.stop, r.sent), (Stop::BudgetEmpty, 2));
     // A success refunds a token: the next failure may retry once.
     let t = Scripted::new(&clock, vec![Step::Http(200, vec![], "")]);
-    let r = run_with(&policy(5, Jitter::None), None, &clock, t, &l).unwrap();
+    let r = run_with(&policy(5, Jitter::None), None, None, &clock, t, &l).unwrap();
     assert_eq!(r.stop, Stop::Success);
     let steps = vec![Step::Http(503, vec![], ""); 5];
     let t = Scripted::new(&clock, steps);
-    let r = run_with(&policy(5, Jitter::None), None, &clock, t, &l).unwrap();
+    let r = run_with(&policy(5, Jitter::None), None, None, &clock, t, &l).unwrap();
     assert_eq!((r.stop, r.sent), (Stop::BudgetEmpty, 2));
 }
 
@@ -314,7 +330,7 @@ fn quota_fails_over_to_the_next_route_at_once_without_using_a_retry() {
     ];
     let t = Scripted::new(&clock, steps).with_routes(3);
     // maxRetries 0: switching route is not a retry.
-    let r = run_with(&policy(0, Jitter::None), None, &clock, t, &open()).unwrap();
+    let r = run_with(&policy(0, Jitter::None), None, None, &clock, t, &open()).unwrap();
     assert_eq!((r.stop, r.attempts, r.sent), (Stop::Success, 3, 3));
     assert_eq!(r.routes, [0, 1, 2]);
     assert_eq!(r.sleeps, [0, 0], "failover does not back off");
@@ -335,7 +351,7 @@ fn quota_with_no_route_left_stops() {
         ],
     )
     .with_routes(2);
-    let r = run_with(&policy(3, Jitter::None), None, &clock, t, &open()).unwrap();
+    let r = run_with(&policy(3, Jitter::None), None, None, &clock, t, &open()).unwrap();
     assert_eq!((r.stop, r.sent), (Stop::NotRetryable, 2));
 }
 
@@ -369,7 +385,7 @@ mod composed {
         steps: Vec<Step>,
     ) -> Run {
         let t = Scripted::new(clock, steps).with_routes(routes);
-        run_with(&policy(0, Jitter::None), None, clock, t, l).unwrap()
+        run_with(&policy(0, Jitter::None), None, None, clock, t, l).unwrap()
     }
 
     #[test]
@@ -420,7 +436,7 @@ mod composed {
         assert_eq!(l.borrow().in_flight(key), 0);
         // Nor is one whose call was aborted mid-request.
         let t = Scripted::new(&clock, vec![Step::Abort]);
-        let r = run_with(&policy(0, Jitter::None), None, &clock, t, &l);
+        let r = run_with(&policy(0, Jitter::None), None, None, &clock, t, &l);
         assert_eq!(r.err(), Some(Halt::Aborted("aborted")));
         assert_eq!(l.borrow().in_flight(key), 0);
     }
@@ -463,7 +479,7 @@ mod composed {
         let l = one_slot();
         l.borrow_mut().enter(clock.now.get());
         let t = Scripted::new(&clock, vec![Step::Http(200, vec![], "")]);
-        let r = run_with(&policy(0, Jitter::None), Some(5_000.0), &clock, t, &l);
+        let r = run_with(&policy(0, Jitter::None), Some(5_000.0), None, &clock, t, &l);
         assert_eq!(r.err(), Some(Halt::DeadlineQueued));
     }
 
@@ -477,7 +493,72 @@ mod composed {
         });
         l.borrow_mut().enter(clock.now.get());
         let t = Scripted::new(&clock, vec![]);
-        let r = run_with(&policy(0, Jitter::None), None, &clock, t, &l);
+        let r = run_with(&policy(0, Jitter::None), None, None, &clock, t, &l);
         assert_eq!(r.err(), Some(Halt::QueueFull));
+    }
+
+    /// Calls of one invocation sharing a budget of `limit` subrequests.
+    fn invocation(
+        clock: &FakeClock,
+        budget: &RefCell<Subrequests>,
+        retries: u32,
+        routes: usize,
+        steps: Vec<Step>,
+    ) -> Result<Run, Halt<&'static str>> {
+        let t = Scripted::new(clock, steps).with_routes(routes);
+        run_with(
+            &policy(retries, Jitter::None),
+            None,
+            Some(budget),
+            clock,
+            t,
+            &open(),
+        )
+    }
+
+    #[test]
+    fn retries_and_routes_all_spend_the_invocations_subrequests() {
+        let clock = FakeClock::new(vec![]);
+        let budget = RefCell::new(Subrequests::new(5));
+        // 2 sends: a 503 and a success.
+        let steps = vec![Step::Http(503, vec![], ""), Step::Http(200, vec![], "")];
+        let r = invocation(&clock, &budget, 3, 1, steps).unwrap();
+        assert_eq!((r.stop, r.sent), (Stop::Success, 2));
+        // 2 more: a quota failure, then the next route answers.
+        let steps = vec![Step::Http(429, vec![], QUOTA), Step::Http(200, vec![], "")];
+        let r = invocation(&clock, &budget, 3, 2, steps).unwrap();
+        assert_eq!((r.stop, r.sent), (Stop::Success, 2));
+        assert_eq!(budget.borrow().spent(), 4);
+        // One left: a retry would need a second, so the call stops with
+        // the answer it has.
+        let steps = vec![Step::Http(503, vec![], ""); 4];
+        let r = invocation(&clock, &budget, 3, 1, steps).unwrap();
+        assert_eq!(
+            (r.stop, r.sent, r.last_status),
+            (Stop::SubrequestsSpent, 1, Some(503))
+        );
+        assert_eq!(budget.borrow().spent(), 5);
+        // Nothing left: the next call sends nothing.
+        let r = invocation(&clock, &budget, 3, 1, vec![Step::Http(200, vec![], "")]);
+        assert_eq!(r.err(), Some(Halt::SubrequestsSpent));
+        assert_eq!(
+            budget.borrow().spent(),
+            5,
+            "a refused call gives its unit back"
+        );
+    }
+
+    #[test]
+    fn a_breaker_answer_spends_no_subrequest() {
+        let clock = FakeClock::new(vec![]);
+        let l = breaker(60_000.0);
+        let budget = RefCell::new(Subrequests::new(1));
+        let t = Scripted::new(&clock, vec![Step::Http(429, vec![], QUOTA)]);
+        run_with(&policy(0, Jitter::None), None, Some(&budget), &clock, t, &l).unwrap();
+        assert_eq!(budget.borrow().spent(), 1);
+        let t = Scripted::new(&clock, vec![]);
+        let r = run_with(&policy(0, Jitter::None), None, Some(&budget), &clock, t, &l).unwrap();
+        assert_eq!((r.stop, r.sent), (Stop::BreakerOpen, 0));
+        assert_eq!(budget.borrow().spent(), 1);
     }
 }

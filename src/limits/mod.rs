@@ -1,7 +1,8 @@
 //! The limiters one client instance keeps, composed in one place: a
 //! concurrency queue ([`bulkhead`]), a proactive throttle ([`throttle`]), a
 //! retry budget ([`budget`]), a quota breaker ([`breaker`]) and fallback
-//! routes ([`routes`]), per API origin and caller ([`key`]).
+//! routes ([`routes`]), per API origin and caller ([`key`]); and, per call,
+//! the subrequest budget of the invocation it belongs to ([`subrequests`]).
 //!
 //! The retry loop asks [`Limiters::before`] before every attempt and gets a
 //! decision back as a value, a [`Plan`]: send on a route after waiting so
@@ -15,16 +16,20 @@ pub mod budget;
 pub mod bulkhead;
 pub mod key;
 pub mod routes;
+pub mod subrequests;
 pub mod throttle;
+
+use std::cell::RefCell;
 
 use crate::classify::kind::Kind;
 use crate::classify::Classification;
-use crate::retry::policy::RetryPolicy;
+use crate::retry::policy::{RetryPolicy, Stop};
 use breaker::{BreakerState, QuotaBreaker};
 use budget::RetryBudget;
 use bulkhead::{Admission, Bulkhead};
 use key::LimitKey;
 use routes::{first_available, RouteChoice};
+use subrequests::{Claim, Subrequests};
 use throttle::Throttle;
 
 /// How an instance's limiters are set up.
@@ -51,6 +56,23 @@ impl Default for Settings {
             retry_budget: Some(RetryBudget::default()),
             quota_cooldown_ms: breaker::DEFAULT_COOLDOWN_MS,
         }
+    }
+}
+
+/// What one call brings besides the instance's limiters: its deadline and
+/// the subrequest budget of the invocation it belongs to.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scope<'a> {
+    /// When the call must be over, ms since the epoch.
+    pub deadline_ms: Option<f64>,
+    /// The invocation's subrequest budget, shared with its other calls.
+    pub subrequests: Option<&'a RefCell<Subrequests>>,
+}
+
+impl<'a> Scope<'a> {
+    /// The call's hold on its invocation's subrequest budget.
+    pub fn claim(&self) -> Claim<'a> {
+        Claim::new(self.subrequests)
     }
 }
 
@@ -213,9 +235,19 @@ impl<S: Clone> Limiters<S> {
         }
     }
 
-    /// Takes the cost of one retry from the budget; `false` if it is empty.
-    pub fn try_spend(&mut self) -> bool {
-        self.budget.as_mut().is_none_or(RetryBudget::try_spend)
+    /// Whether the call holding `claim` may make another attempt: a
+    /// `retry` of the same route (which costs the retry budget) or a move
+    /// to the next route (which does not). Either way the attempt needs a
+    /// subrequest, reserved here so the call still holds its last answer
+    /// if there is none.
+    pub fn permit(&mut self, claim: &mut Claim<'_>, retry: bool) -> Result<(), Stop> {
+        if !claim.reserve() {
+            return Err(Stop::SubrequestsSpent);
+        }
+        if retry && !self.budget.as_mut().is_none_or(RetryBudget::try_spend) {
+            return Err(Stop::BudgetEmpty);
+        }
+        Ok(())
     }
 
     /// A call succeeded: the budget gets a refund.

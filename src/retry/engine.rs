@@ -9,7 +9,7 @@ use crate::classify::kind::Kind;
 use crate::classify::Classification;
 use crate::limits::bulkhead::Admission;
 use crate::limits::key::LimitKey;
-use crate::limits::{Limiters, Plan};
+use crate::limits::{Limiters, Plan, Scope};
 use crate::retry::policy::{Decision, RetryPolicy, State, Stop};
 
 /// How one attempt ended.
@@ -176,6 +176,9 @@ pub enum Halt<A> {
     QueueFull,
     /// The deadline passed while the call was queued: nothing was sent.
     DeadlineQueued,
+    /// The invocation's subrequest budget was spent before this call's
+    /// first attempt: nothing was sent.
+    SubrequestsSpent,
 }
 
 /// Runs one call: waits for a concurrency slot, then sends until the call
@@ -185,7 +188,7 @@ pub enum Halt<A> {
 /// `observe` sees every attempt with the decision taken on it.
 pub async fn run<T, C>(
     policy: &RetryPolicy,
-    deadline_ms: Option<f64>,
+    scope: Scope<'_>,
     limiters: &RefCell<Limiters<T::Snapshot>>,
     transport: &mut T,
     clock: &mut C,
@@ -213,11 +216,13 @@ where
         }
     };
     let result = match admitted {
-        Ok(()) if deadline_ms.is_some_and(|d| clock.now_ms() >= d) => Err(Halt::DeadlineQueued),
+        Ok(()) if scope.deadline_ms.is_some_and(|d| clock.now_ms() >= d) => {
+            Err(Halt::DeadlineQueued)
+        }
         Ok(()) => {
             let call = Call {
                 policy,
-                deadline_ms,
+                scope,
                 limiters,
                 started,
                 queued,
@@ -233,7 +238,7 @@ where
 /// One admitted call.
 struct Call<'a, S> {
     policy: &'a RetryPolicy,
-    deadline_ms: Option<f64>,
+    scope: Scope<'a>,
     limiters: &'a RefCell<Limiters<S>>,
     started: f64,
     queued: bool,
@@ -256,6 +261,7 @@ impl<S: Clone> Call<'_, S> {
         let mut previous_delay_ms = 0;
         let mut waited_ms = 0;
         let mut fallback = None;
+        let mut claim = self.scope.claim();
         loop {
             let now_ms = clock.now_ms();
             // One draw per attempt: the throttle's jitter before it, the
@@ -267,7 +273,7 @@ impl<S: Clone> Call<'_, S> {
                 now_ms,
                 random,
                 self.policy,
-                self.deadline_ms,
+                self.scope.deadline_ms,
             );
             let (last, source, paced_ms) = match plan {
                 Plan::Replay { route: r, failure } => {
@@ -277,12 +283,20 @@ impl<S: Clone> Call<'_, S> {
                 }
                 Plan::Send(pass) => {
                     route = pass.route;
+                    // Reserved already, unless this is the first attempt.
+                    if !claim.reserve() {
+                        self.limiters.borrow_mut().abandon(&pass, clock.now_ms());
+                        return Err(Halt::SubrequestsSpent);
+                    }
                     let paced = match pass.wait_ms {
                         0 => Ok(()),
                         ms => clock.sleep(ms).await,
                     };
                     let sent = match paced {
-                        Ok(()) => transport.send(pass.route, attempt).await,
+                        Ok(()) => {
+                            claim.sent();
+                            transport.send(pass.route, attempt).await
+                        }
                         Err(abort) => Err(abort),
                     };
                     let now_ms = clock.now_ms();
@@ -312,7 +326,7 @@ impl<S: Clone> Call<'_, S> {
                 retries,
                 previous_delay_ms,
                 now_ms,
-                deadline_ms: self.deadline_ms,
+                deadline_ms: self.scope.deadline_ms,
             };
             let mut decision = self.policy.decide(c, state, random);
             if decision == Decision::Stop(Stop::Success) {
@@ -324,12 +338,15 @@ impl<S: Clone> Call<'_, S> {
                 decision = Decision::Stop(Stop::BreakerOpen);
             } else if failover {
                 // Switching to a fallback route is not a retry of the same route.
-                decision = Decision::Retry { delay_ms: 0 };
+                decision = match self.limiters.borrow_mut().permit(&mut claim, false) {
+                    Ok(()) => Decision::Retry { delay_ms: 0 },
+                    Err(stop) => Decision::Stop(stop),
+                };
             } else if let Decision::Retry { .. } = decision {
                 if !transport.replayable() {
                     decision = Decision::Stop(Stop::BodyNotReplayable);
-                } else if !self.limiters.borrow_mut().try_spend() {
-                    decision = Decision::Stop(Stop::BudgetEmpty);
+                } else if let Err(stop) = self.limiters.borrow_mut().permit(&mut claim, true) {
+                    decision = Decision::Stop(stop);
                 }
             }
             observe(&Event {

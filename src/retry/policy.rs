@@ -24,11 +24,13 @@ pub enum Stop {
     BudgetEmpty,
     /// The quota breaker answered: every route is out of quota, nothing was sent.
     BreakerOpen,
+    /// The invocation's subrequest budget has no attempt left for this call.
+    SubrequestsSpent,
 }
 
 impl Stop {
     /// Every reason, in a fixed order (for counters).
-    pub const ALL: [Stop; 8] = [
+    pub const ALL: [Stop; 9] = [
         Stop::Success,
         Stop::NotRetryable,
         Stop::RetriesExhausted,
@@ -37,6 +39,7 @@ impl Stop {
         Stop::BodyNotReplayable,
         Stop::BudgetEmpty,
         Stop::BreakerOpen,
+        Stop::SubrequestsSpent,
     ];
 
     /// A short stable name for events and errors.
@@ -50,6 +53,7 @@ impl Stop {
             Stop::BodyNotReplayable => "body_not_replayable",
             Stop::BudgetEmpty => "retry_budget_empty",
             Stop::BreakerOpen => "breaker_open",
+            Stop::SubrequestsSpent => "subrequests_spent",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `createFetch()`: the engine's loop run with the global `fetch` as its
 //! transport and gloo-timers as its clock, over the instance's limiters.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
@@ -15,21 +16,30 @@ use super::instance::Instance;
 use super::options::{self, Config};
 use super::request::Outgoing;
 use super::transport::FetchTransport;
+use crate::limits::subrequests::Subrequests;
+use crate::limits::Scope;
 use crate::retry::engine::{self, Attempt, Event, Halt, Outcome};
 use crate::retry::policy::{Decision, Stop};
 use crate::secrets::redact_url;
 use crate::{Classification, Kind};
 
-/// Builds the fetch function, with `stats()`, `breaker()` and `resetBreaker()` attached.
+/// Builds the fetch function, with `stats()`, `breaker()`, `resetBreaker()`
+/// and `forInvocation()` attached.
 pub fn make(config: Config) -> Function {
     let instance = Rc::new(Instance::new(config));
+    let fetch = calls(instance.clone(), None);
     let s = instance.clone();
-    let fetch = Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(
-        move |input: JsValue, init: JsValue| {
-            let s = s.clone();
-            future_to_promise(async move { call(&s, input, init).await })
-        },
-    );
+    let for_invocation =
+        Closure::<dyn Fn(JsValue) -> Result<JsValue, JsValue>>::new(move |options: JsValue| {
+            let budget = Rc::new(RefCell::new(options::subrequests(&options)?));
+            let b = budget.clone();
+            let spent = Closure::<dyn Fn() -> JsValue>::new(move || {
+                let b = b.borrow();
+                object(&[("limit", b.limit().into()), ("spent", b.spent().into())])
+            });
+            let fetch = calls(s.clone(), Some(budget));
+            Ok(bindings::make_invocation_fetch(fetch, spent.into_js_value()).into())
+        });
     let s = instance.clone();
     let stats = Closure::<dyn Fn() -> JsValue>::new(move || to_js(&*s.stats.borrow()));
     let s = instance.clone();
@@ -38,11 +48,22 @@ pub fn make(config: Config) -> Function {
     });
     let reset = Closure::<dyn Fn()>::new(move || instance.limiters.borrow_mut().reset_breakers());
     bindings::make_fetch(
-        fetch.into_js_value(),
+        fetch,
         stats.into_js_value(),
         breaker.into_js_value(),
         reset.into_js_value(),
+        for_invocation.into_js_value(),
     )
+}
+
+/// The `(input, init) => Promise<Response>` function of an instance, its
+/// calls sharing `subrequests` if given (one invocation's budget).
+fn calls(instance: Rc<Instance>, subrequests: Option<Rc<RefCell<Subrequests>>>) -> JsValue {
+    Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(move |input: JsValue, init: JsValue| {
+        let (s, b) = (instance.clone(), subrequests.clone());
+        future_to_promise(async move { call(&s, b.as_deref(), input, init).await })
+    })
+    .into_js_value()
 }
 
 /// A serde value as a plain JS object (for the cold paths: stats and breaker states).
@@ -51,7 +72,12 @@ fn to_js<T: serde::Serialize>(value: &T) -> JsValue {
     value.serialize(&serializer).unwrap_or(JsValue::NULL)
 }
 
-async fn call(instance: &Instance, input: JsValue, init: JsValue) -> Result<JsValue, JsValue> {
+async fn call(
+    instance: &Instance,
+    subrequests: Option<&RefCell<Subrequests>>,
+    input: JsValue,
+    init: JsValue,
+) -> Result<JsValue, JsValue> {
     let config = &instance.config;
     instance.stats.borrow_mut().calls += 1;
     if !init.is_undefined() && !init.is_null() && !init.is_object() {
@@ -67,20 +93,24 @@ async fn call(instance: &Instance, input: JsValue, init: JsValue) -> Result<JsVa
         signals.push(&s);
     }
     let linked = bindings::link_signals(&signals, config.deadline_ms);
-    let result = run(instance, &linked, input, &init).await;
+    let result = run(instance, subrequests, &linked, input, &init).await;
     linked.finish();
     result
 }
 
 async fn run(
     instance: &Instance,
+    subrequests: Option<&RefCell<Subrequests>>,
     linked: &bindings::Linked,
     input: JsValue,
     init: &JsValue,
 ) -> Result<JsValue, JsValue> {
     let config = &instance.config;
     // The deadline counts from the call, queueing included (as the abort timer does).
-    let deadline = config.deadline_ms.map(|d| js_sys::Date::now() + d);
+    let scope = Scope {
+        deadline_ms: config.deadline_ms.map(|d| js_sys::Date::now() + d),
+        subrequests,
+    };
     let out = Outgoing::new(input, init, &linked.signal(), &config.routes)?;
     let mut transport = FetchTransport {
         instance,
@@ -94,7 +124,7 @@ async fn run(
     };
     let outcome = engine::run(
         &config.policy,
-        deadline,
+        scope,
         &instance.limiters,
         &mut transport,
         &mut clock,
@@ -111,6 +141,17 @@ async fn run(
         )),
         Err(Halt::DeadlineQueued) => {
             Err(bindings::deadline_error(config.deadline_ms.unwrap_or(0.0)))
+        }
+        Err(Halt::SubrequestsSpent) => {
+            let limit = subrequests.map_or(0, |b| b.borrow().limit());
+            let message = format!(
+                "ratewise: this invocation's {limit} subrequests are spent (forInvocation), so nothing was sent"
+            );
+            Err(make_error(
+                "subrequests_spent",
+                &message,
+                &JsValue::UNDEFINED,
+            ))
         }
     }
 }
@@ -192,6 +233,9 @@ fn error(
                 .to_owned()
         }
         Stop::BudgetEmpty => "the retry budget is empty, so failures are not multiplied".to_owned(),
+        Stop::SubrequestsSpent => {
+            "this invocation's subrequest budget has no attempt left".to_owned()
+        }
         Stop::Success => "it succeeded".to_owned(),
     };
     let plural = if attempts == 1 { "" } else { "s" };

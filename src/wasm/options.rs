@@ -9,6 +9,7 @@ use crate::classify::body::MAX_BODY_BYTES;
 use crate::classify::duration::MAX_DELAY_MS;
 use crate::limits::breaker::DEFAULT_COOLDOWN_MS;
 use crate::limits::budget::{RetryBudget, DEFAULT_CAPACITY, DEFAULT_REFUND, DEFAULT_RETRY_COST};
+use crate::limits::subrequests::{Subrequests, DEFAULT_SUBREQUESTS};
 use crate::retry::backoff::{Backoff, Jitter};
 use crate::retry::policy::RetryPolicy;
 
@@ -35,6 +36,7 @@ const KNOWN: [&str; 19] = [
 ];
 const ROUTE_KEYS: [&str; 3] = ["apiKey", "baseURL", "model"];
 const BUDGET_KEYS: [&str; 3] = ["capacity", "retryCost", "refund"];
+const INVOCATION_KEYS: [&str; 1] = ["subrequests"];
 
 /// A fallback route: what to change in the request when the routes before
 /// it are out of quota.
@@ -86,10 +88,20 @@ pub struct Config {
 struct Options<'a> {
     value: &'a JsValue,
     path: &'a str,
+    /// The function whose options these are, for errors.
+    caller: &'static str,
 }
 
 impl Options<'_> {
     fn new<'a>(value: &'a JsValue, path: &'a str) -> Result<Options<'a>, JsValue> {
+        Options::of("createFetch", value, path)
+    }
+
+    fn of<'a>(
+        caller: &'static str,
+        value: &'a JsValue,
+        path: &'a str,
+    ) -> Result<Options<'a>, JsValue> {
         if !value.is_object() || js_sys::Array::is_array(value) {
             let what = if path.is_empty() {
                 "options"
@@ -97,20 +109,24 @@ impl Options<'_> {
                 path.trim_end_matches('.')
             };
             return Err(type_error(format!(
-                "createFetch: {what} must be an object, got {}",
+                "{caller}: {what} must be an object, got {}",
                 type_name(value)
             )));
         }
-        Ok(Options { value, path })
+        Ok(Options {
+            value,
+            path,
+            caller,
+        })
     }
 
     fn check_keys(&self, known: &[&str]) -> Result<(), JsValue> {
         for key in Object::keys(self.value.unchecked_ref::<Object>()).iter() {
             let key = key.as_string().unwrap_or_default();
             if !known.contains(&key.as_str()) {
-                let (path, known) = (self.path, known.join(", "));
+                let (caller, path, known) = (self.caller, self.path, known.join(", "));
                 return Err(type_error(format!(
-                    "createFetch: unknown option `{path}{key}` (known: {known})"
+                    "{caller}: unknown option `{path}{key}` (known: {known})"
                 )));
             }
         }
@@ -124,7 +140,8 @@ impl Options<'_> {
 
     fn wrong_type(&self, key: &'static str, want: &str, value: &JsValue) -> JsValue {
         type_error(format!(
-            "createFetch: `{}{key}` must be {want}, got {}",
+            "{}: `{}{key}` must be {want}, got {}",
+            self.caller,
             self.path,
             type_name(value)
         ))
@@ -142,7 +159,8 @@ impl Options<'_> {
             let what = if integer { "an integer" } else { "a number" };
             let (path, max, got) = (self.path, js_string(&max.into()), js_string(&value));
             return Err(range_error(format!(
-                "createFetch: `{path}{key}` must be {what} from 0 to {max}, got {got}"
+                "{}: `{path}{key}` must be {what} from 0 to {max}, got {got}",
+                self.caller
             )));
         }
         Ok(Some(n))
@@ -163,7 +181,8 @@ impl Options<'_> {
             Some(n) if n == f64::INFINITY => Ok(Some(usize::MAX)),
             Some(n) if n.fract() == 0.0 && n >= min as f64 && n <= 1e9 => Ok(Some(n as usize)),
             Some(_) => Err(range_error(format!(
-                "createFetch: `{}{key}` must be an integer from {min} up, or Infinity, got {}",
+                "{}: `{}{key}` must be an integer from {min} up, or Infinity, got {}",
+                self.caller,
                 self.path,
                 js_string(&value)
             ))),
@@ -287,6 +306,22 @@ fn routes(o: &Options<'_>) -> Result<Vec<Route>, JsValue> {
         routes.push(route);
     }
     Ok(routes)
+}
+
+/// Reads and checks `forInvocation(options)`: the invocation's budget.
+pub fn subrequests(options: &JsValue) -> Result<Subrequests, JsValue> {
+    let empty: JsValue = Object::new().into();
+    let options = if options.is_undefined() {
+        &empty
+    } else {
+        options
+    };
+    let o = Options::of("forInvocation", options, "")?;
+    o.check_keys(&INVOCATION_KEYS)?;
+    let limit = o.number("subrequests", true, 1e9)?;
+    Ok(Subrequests::new(
+        limit.map_or(DEFAULT_SUBREQUESTS, |n| n as u32),
+    ))
 }
 
 impl Config {

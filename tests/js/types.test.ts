@@ -49,4 +49,9 @@ classify({ status: '429' });
 // @ts-expect-error routes hold objects
 createFetch({ routes: ['sk-backup'] });
 
-void [kind, wait, waited, open];
+const perInvocation = createFetch().forInvocation({ subrequests: 40 });
+const left: number = perInvocation.subrequests().limit - perInvocation.subrequests().spent;
+// @ts-expect-error the budget is a number
+createFetch().forInvocation({ subrequests: '40' });
+
+void [kind, wait, waited, open, left];
