@@ -6,6 +6,9 @@ use std::cell::RefCell;
 
 use fakes::{block_on, route_key, FakeClock, Scripted, Snapshot, Step, QUOTA, RATE_LIMIT};
 use ratewise::limits::budget::RetryBudget;
+use ratewise::limits::key::LimitKey;
+use ratewise::limits::shared::REFRESH_MS;
+use ratewise::limits::shared::{Change, Local, Store, Trip};
 use ratewise::limits::subrequests::Subrequests;
 use ratewise::limits::{Limiters, Scope, Settings};
 use ratewise::retry::engine::{self, Attempt, Halt, Source};
@@ -53,20 +56,33 @@ fn run_with(
     deadline: Option<f64>,
     subrequests: Option<&RefCell<Subrequests>>,
     clock: &FakeClock,
-    mut transport: Scripted<'_>,
+    transport: Scripted<'_>,
     limiters: &RefCell<Limiters<Snapshot>>,
 ) -> Result<Run, Halt<&'static str>> {
-    let mut kinds = Vec::new();
-    let mut sources = Vec::new();
-    let mut clock_ref = clock;
     let scope = Scope {
         deadline_ms: deadline.map(|d| clock.now.get() + d),
         subrequests,
     };
+    run_in(policy, scope, clock, transport, limiters, &Local)
+}
+
+/// One call of an instance whose limiters are `limiters`, sharing `store`.
+fn run_in(
+    policy: &RetryPolicy,
+    scope: Scope<'_>,
+    clock: &FakeClock,
+    mut transport: Scripted<'_>,
+    limiters: &RefCell<Limiters<Snapshot>>,
+    store: &impl Store<Snapshot>,
+) -> Result<Run, Halt<&'static str>> {
+    let mut kinds = Vec::new();
+    let mut sources = Vec::new();
+    let mut clock_ref = clock;
     let out = block_on(engine::run(
         policy,
         scope,
         limiters,
+        store,
         &mut transport,
         &mut clock_ref,
         &mut |e| {
@@ -273,6 +289,7 @@ fn discarded_responses_are_released() {
         &policy(3, Jitter::None),
         Scope::default(),
         &open(),
+        &Local,
         &mut t,
         &mut &clock,
         &mut |_| {},
@@ -560,5 +577,125 @@ mod composed {
         let r = run_with(&policy(0, Jitter::None), None, Some(&budget), &clock, t, &l).unwrap();
         assert_eq!((r.stop, r.sent), (Stop::BreakerOpen, 0));
         assert_eq!(budget.borrow().spent(), 1);
+    }
+
+    /// A store several instances share, as a coordinator would be; it can
+    /// be made to fail.
+    #[derive(Default)]
+    struct Memory {
+        trips: RefCell<Vec<(LimitKey, Trip<Snapshot>)>>,
+        down: std::cell::Cell<bool>,
+        lookups: std::cell::Cell<u32>,
+    }
+
+    impl Store<Snapshot> for Memory {
+        type Error = ();
+        async fn publish(&self, change: &Change<Snapshot>) -> Result<(), ()> {
+            if self.down.get() {
+                return Err(());
+            }
+            let mut trips = self.trips.borrow_mut();
+            match change {
+                Change::Tripped {
+                    key,
+                    failure,
+                    retry_at_ms,
+                } => trips.push((
+                    *key,
+                    Trip {
+                        failure: failure.clone(),
+                        retry_at_ms: *retry_at_ms,
+                    },
+                )),
+                Change::Closed { key } => trips.retain(|(k, _)| k != key),
+            }
+            Ok(())
+        }
+        async fn lookup(&self, key: LimitKey) -> Result<Option<Trip<Snapshot>>, ()> {
+            self.lookups.set(self.lookups.get() + 1);
+            if self.down.get() {
+                return Err(());
+            }
+            let trips = self.trips.borrow();
+            Ok(trips
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, t)| t.clone()))
+        }
+    }
+
+    fn shared_call(
+        clock: &FakeClock,
+        l: &RefCell<Limiters<Snapshot>>,
+        store: &Memory,
+        steps: Vec<Step>,
+    ) -> Run {
+        let t = Scripted::new(clock, steps);
+        run_in(
+            &policy(0, Jitter::None),
+            Scope::default(),
+            clock,
+            t,
+            l,
+            store,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_quota_trip_seen_by_one_instance_opens_the_breaker_of_another() {
+        let clock = FakeClock::new(vec![]);
+        let (a, b, store) = (breaker(60_000.0), breaker(60_000.0), Memory::default());
+        // B has been calling the key: it knows it as closed.
+        let r = shared_call(&clock, &b, &store, vec![Step::Http(200, vec![], "")]);
+        assert_eq!(r.sent, 1);
+        let r = shared_call(&clock, &a, &store, vec![Step::Http(429, vec![], QUOTA)]);
+        assert_eq!((r.stop, r.sent), (Stop::NotRetryable, 1));
+        // Within a refresh interval B still trusts what it knew...
+        clock.now.set(clock.now.get() + REFRESH_MS);
+        // ...then asks, and answers from the breaker without a network call.
+        let r = shared_call(&clock, &b, &store, vec![]);
+        assert_eq!(
+            (r.stop, r.sent, r.last_status),
+            (Stop::BreakerOpen, 0, Some(429))
+        );
+        // Another instance's probe finds the quota back and says so: A,
+        // whose own cooldown has most of a minute to run, hears it on its
+        // next refresh and sends again.
+        clock.now.set(clock.now.get() + REFRESH_MS);
+        let closed = Change::Closed { key: route_key(0) };
+        block_on(store.publish(&closed)).unwrap();
+        let r = shared_call(&clock, &a, &store, vec![Step::Http(200, vec![], "")]);
+        assert_eq!((r.stop, r.sent), (Stop::Success, 1), "A learned it closed");
+    }
+
+    #[test]
+    fn a_store_is_asked_at_most_once_per_refresh_interval_per_key() {
+        let clock = FakeClock::new(vec![]);
+        let (l, store) = (breaker(60_000.0), Memory::default());
+        for _ in 0..5 {
+            shared_call(&clock, &l, &store, vec![Step::Http(200, vec![], "")]);
+        }
+        assert_eq!(store.lookups.get(), 1);
+        clock.now.set(clock.now.get() + REFRESH_MS);
+        shared_call(&clock, &l, &store, vec![Step::Http(200, vec![], "")]);
+        assert_eq!(store.lookups.get(), 2);
+    }
+
+    #[test]
+    fn a_store_that_fails_leaves_calls_on_local_state() {
+        let clock = FakeClock::new(vec![]);
+        let (l, store) = (breaker(60_000.0), Memory::default());
+        store.down.set(true);
+        let r = shared_call(&clock, &l, &store, vec![Step::Http(200, vec![], "")]);
+        assert_eq!((r.stop, r.sent), (Stop::Success, 1));
+        let r = shared_call(&clock, &l, &store, vec![Step::Http(429, vec![], QUOTA)]);
+        assert_eq!(r.stop, Stop::NotRetryable);
+        let r = shared_call(&clock, &l, &store, vec![]);
+        assert_eq!(
+            (r.stop, r.sent),
+            (Stop::BreakerOpen, 0),
+            "the local breaker still works"
+        );
     }
 }

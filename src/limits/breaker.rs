@@ -130,28 +130,53 @@ impl<F> QuotaBreaker<F> {
 
     /// Opens (or, after a probe, re-opens) the breaker for `key` because a
     /// call failed with exhausted quota, for a full cooldown from `now_ms`.
+    /// Returns when the next probe may go if the breaker opened, `None` if
+    /// it was open already.
     ///
     /// A key that is already open (and not probing) stays as it is: the
     /// other calls that were in flight when it tripped are the same incident.
-    pub fn trip(&mut self, key: LimitKey, failure: F, now_ms: f64) {
+    pub fn trip(&mut self, key: LimitKey, failure: F, now_ms: f64) -> Option<f64> {
         let now_ms = sane(now_ms);
         if self.open.get(&key).is_some_and(|t| !t.probing) {
-            return;
+            return None;
         }
         let trips = self.open.get(&key).map_or(0, |t| t.trips);
+        let retry_at_ms = now_ms + self.cooldown_ms;
         let tripped = Tripped {
             failure,
             opened_at_ms: now_ms,
-            retry_at_ms: now_ms + self.cooldown_ms,
+            retry_at_ms,
             trips: trips.saturating_add(1),
+            probing: false,
+        };
+        self.open.insert(key, tripped, now_ms);
+        Some(retry_at_ms)
+    }
+
+    /// Opens the breaker for `key` because another instance tripped it (a
+    /// coordinator said so), until `retry_at_ms`. A breaker open here
+    /// already keeps its own state.
+    pub fn adopt(&mut self, key: LimitKey, failure: F, retry_at_ms: f64, now_ms: f64) {
+        let now_ms = sane(now_ms);
+        if self.open.get(&key).is_some() {
+            return;
+        }
+        let tripped = Tripped {
+            failure,
+            opened_at_ms: now_ms,
+            retry_at_ms: sane(retry_at_ms),
+            trips: 1,
             probing: false,
         };
         self.open.insert(key, tripped, now_ms);
     }
 
-    /// A call to `key` succeeded (the probe or any other): the quota is back.
-    pub fn record_success(&mut self, key: LimitKey) {
+    /// A call to `key` succeeded (the probe or any other): the quota is
+    /// back. Returns whether the breaker was open.
+    pub fn record_success(&mut self, key: LimitKey) -> bool {
+        let was_open = self.open.get(&key).is_some();
         self.open.remove(&key);
+        was_open
     }
 
     /// The probe for `key` failed for another reason (network, overload, a

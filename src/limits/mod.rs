@@ -7,15 +7,24 @@
 //! The retry loop asks [`Limiters::before`] before every attempt and gets a
 //! decision back as a value, a [`Plan`]: send on a route after waiting so
 //! long, or answer from the open breaker without a network call. It reports
-//! the outcome with [`Limiters::after`]. Every method takes `now`, so the
-//! whole composition is tested with a fake clock. Adding a policy is one
-//! file here and a line in `before` or `after`.
+//! the outcome with [`Limiters::after`], and asks [`Limiters::permit`]
+//! before a retry or a move to the next route. Every method takes `now`, so
+//! the whole composition is tested with a fake clock.
+//!
+//! What other instances know arrives through a [`shared::Store`] (the seam
+//! of a Durable Object coordinator): [`Limiters::due`] says when to ask,
+//! [`Limiters::learn`] takes the answer, and `after` returns the change to
+//! publish.
+//!
+//! Adding a policy is one file here and a line in `before`, `after` or
+//! `permit` ([`subrequests`] is an example).
 
 pub mod breaker;
 pub mod budget;
 pub mod bulkhead;
 pub mod key;
 pub mod routes;
+pub mod shared;
 pub mod subrequests;
 pub mod throttle;
 
@@ -29,6 +38,7 @@ use budget::RetryBudget;
 use bulkhead::{Admission, Bulkhead};
 use key::LimitKey;
 use routes::{first_available, RouteChoice};
+use shared::{Change, Freshness, Trip};
 use subrequests::{Claim, Subrequests};
 use throttle::Throttle;
 
@@ -117,6 +127,7 @@ pub struct Limiters<S> {
     throttle: Option<Throttle>,
     budget: Option<RetryBudget>,
     breaker: QuotaBreaker<S>,
+    freshness: Freshness,
     next_ticket: u64,
 }
 
@@ -128,6 +139,7 @@ impl<S: Clone> Limiters<S> {
             throttle: settings.throttle.then(Throttle::new),
             budget: settings.retry_budget,
             breaker: QuotaBreaker::new(settings.quota_cooldown_ms),
+            freshness: Freshness::default(),
             next_ticket: 0,
         }
     }
@@ -208,19 +220,61 @@ impl<S: Clone> Limiters<S> {
     /// Hears how an attempt sent with `pass` ended: the throttle learns the
     /// windows the answer reported, a quota failure (with what to replay)
     /// trips the route's breaker, a success closes it, and a probe that
-    /// failed for another reason hands the probe to the next call.
-    pub fn after(&mut self, pass: &Pass, c: &Classification, failure: Option<S>, now_ms: f64) {
+    /// failed for another reason hands the probe to the next call. Returns
+    /// the change other instances should hear of (a breaker that opened or
+    /// closed), for the [`shared::Store`].
+    pub fn after(
+        &mut self,
+        pass: &Pass,
+        c: &Classification,
+        failure: Option<S>,
+        now_ms: f64,
+    ) -> Option<Change<S>> {
         if let Some(throttle) = &mut self.throttle {
             throttle.answered(pass.key, now_ms);
             if let Some(limits) = &c.limits {
                 throttle.observe(pass.key, limits, now_ms);
             }
         }
+        let key = pass.key;
         match (c.kind, failure) {
-            (Kind::QuotaExhausted, Some(failure)) => self.breaker.trip(pass.key, failure, now_ms),
-            (Kind::Ok, _) => self.breaker.record_success(pass.key),
-            _ if pass.probe => self.breaker.probe_failed_otherwise(pass.key, now_ms),
-            _ => {}
+            (Kind::QuotaExhausted, Some(failure)) => {
+                let retry_at_ms = self.breaker.trip(key, failure.clone(), now_ms)?;
+                Some(Change::Tripped {
+                    key,
+                    failure,
+                    retry_at_ms,
+                })
+            }
+            (Kind::Ok, _) => self
+                .breaker
+                .record_success(key)
+                .then_some(Change::Closed { key }),
+            _ if pass.probe => {
+                self.breaker.probe_failed_otherwise(key, now_ms);
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the [`shared::Store`] should be asked about `key` now (at
+    /// most once per [`shared::REFRESH_MS`]).
+    pub fn due(&mut self, key: LimitKey, now_ms: f64) -> bool {
+        self.freshness.due(key, now_ms)
+    }
+
+    /// What the store said about `key`: open as another instance tripped
+    /// it, or closed.
+    pub fn learn(&mut self, key: LimitKey, trip: Option<Trip<S>>, now_ms: f64) {
+        match trip {
+            Some(Trip {
+                failure,
+                retry_at_ms,
+            }) => self.breaker.adopt(key, failure, retry_at_ms, now_ms),
+            None => {
+                self.breaker.record_success(key);
+            }
         }
     }
 

@@ -9,6 +9,7 @@ use crate::classify::kind::Kind;
 use crate::classify::Classification;
 use crate::limits::bulkhead::Admission;
 use crate::limits::key::LimitKey;
+use crate::limits::shared::Store;
 use crate::limits::{Limiters, Plan, Scope};
 use crate::retry::policy::{Decision, RetryPolicy, State, Stop};
 
@@ -183,13 +184,15 @@ pub enum Halt<A> {
 
 /// Runs one call: waits for a concurrency slot, then sends until the call
 /// succeeds or the policy says stop, asking the limiters before every
-/// attempt and telling them after.
+/// attempt and telling them after. What other instances know comes from
+/// `store` before an attempt, and what this one learns goes to it after.
 ///
 /// `observe` sees every attempt with the decision taken on it.
-pub async fn run<T, C>(
+pub async fn run<T, C, St>(
     policy: &RetryPolicy,
     scope: Scope<'_>,
     limiters: &RefCell<Limiters<T::Snapshot>>,
+    store: &St,
     transport: &mut T,
     clock: &mut C,
     observe: &mut dyn FnMut(&Event<'_>),
@@ -197,6 +200,7 @@ pub async fn run<T, C>(
 where
     T: Transport,
     C: Clock<Abort = T::Abort>,
+    St: Store<T::Snapshot>,
 {
     let started = clock.now_ms();
     let (ticket, mut admission) = limiters.borrow_mut().enter(started);
@@ -227,7 +231,7 @@ where
                 started,
                 queued,
             };
-            call.attempts(transport, clock, observe).await
+            call.attempts(store, transport, clock, observe).await
         }
         Err(halt) => Err(halt),
     };
@@ -245,8 +249,9 @@ struct Call<'a, S> {
 }
 
 impl<S: Clone> Call<'_, S> {
-    async fn attempts<T, C>(
+    async fn attempts<T, C, St>(
         &self,
+        store: &St,
         transport: &mut T,
         clock: &mut C,
         observe: &mut dyn FnMut(&Event<'_>),
@@ -254,6 +259,7 @@ impl<S: Clone> Call<'_, S> {
     where
         T: Transport<Snapshot = S>,
         C: Clock<Abort = T::Abort>,
+        St: Store<S>,
     {
         let mut attempt = 1;
         let mut route = 0;
@@ -263,6 +269,14 @@ impl<S: Clone> Call<'_, S> {
         let mut fallback = None;
         let mut claim = self.scope.claim();
         loop {
+            if store.shared() {
+                self.refresh(
+                    store,
+                    transport.keys().get(route..).unwrap_or_default(),
+                    clock,
+                )
+                .await;
+            }
             let now_ms = clock.now_ms();
             // One draw per attempt: the throttle's jitter before it, the
             // backoff's after it.
@@ -300,14 +314,19 @@ impl<S: Clone> Call<'_, S> {
                         Err(abort) => Err(abort),
                     };
                     let now_ms = clock.now_ms();
-                    let mut limiters = self.limiters.borrow_mut();
                     match sent {
                         Ok((last, snapshot)) => {
-                            limiters.after(&pass, last.classification(), snapshot, now_ms);
+                            let c = last.classification();
+                            let change =
+                                self.limiters.borrow_mut().after(&pass, c, snapshot, now_ms);
+                            if let Some(change) = change.filter(|_| store.shared()) {
+                                // A store that fails is a missed update, never a failed call.
+                                let _ = store.publish(&change).await;
+                            }
                             (last, Source::Network, pass.wait_ms)
                         }
                         Err(abort) => {
-                            limiters.abandon(&pass, now_ms);
+                            self.limiters.borrow_mut().abandon(&pass, now_ms);
                             return Err(Halt::Aborted(abort));
                         }
                     }
@@ -385,6 +404,19 @@ impl<S: Clone> Call<'_, S> {
                     previous_delay_ms = delay_ms;
                     attempt += 1;
                 }
+            }
+        }
+    }
+
+    /// Asks the store about each of `keys` that is due, and tells the
+    /// limiters what it said. A store that fails leaves them as they are.
+    async fn refresh<St: Store<S>, C: Clock>(&self, store: &St, keys: &[LimitKey], clock: &C) {
+        for &key in keys {
+            if !self.limiters.borrow_mut().due(key, clock.now_ms()) {
+                continue;
+            }
+            if let Ok(trip) = store.lookup(key).await {
+                self.limiters.borrow_mut().learn(key, trip, clock.now_ms());
             }
         }
     }

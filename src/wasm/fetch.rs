@@ -16,6 +16,7 @@ use super::instance::Instance;
 use super::options::{self, Config};
 use super::request::Outgoing;
 use super::transport::FetchTransport;
+use crate::limits::shared::Local;
 use crate::limits::subrequests::Subrequests;
 use crate::limits::Scope;
 use crate::retry::engine::{self, Attempt, Event, Halt, Outcome};
@@ -126,6 +127,7 @@ async fn run(
         &config.policy,
         scope,
         &instance.limiters,
+        &Local,
         &mut transport,
         &mut clock,
         &mut observe,
