@@ -305,6 +305,31 @@ export const tests = [
   ],
 
   [
+    'forInvocation: an invocation makes at most its subrequest budget of fetches, retries and routes included',
+    async ({ ratewise, mock }) => {
+      await mock.script(['insufficient_quota', ...Array.from({ length: 10 }, () => 'overloaded')]);
+      const llm = ratewise.createFetch({
+        maxRetries: 10,
+        baseDelayMs: 1,
+        maxDelayMs: 2,
+        retryBudget: false,
+        routes: [{ apiKey: 'sk-backup' }],
+      });
+      const invocation = llm.forInvocation({ subrequests: 3 });
+      const res = await invocation(mock.chat, chatInit());
+      equal(res.status, 503, 'the last real answer, not a platform error');
+      equal((await mock.stats()).requests, 3, 'requests the mock received');
+      let error;
+      await invocation(mock.chat, chatInit()).catch((e) => {
+        error = e;
+      });
+      check(ratewise.isSubrequestsSpentError(error), `a call with nothing left rejects: ${error}`);
+      equal(invocation.subrequests(), { limit: 3, spent: 3 }, 'the budget');
+      equal((await mock.stats()).requests, 3, 'nothing more was sent');
+    },
+  ],
+
+  [
     'insufficient_quota is never retried and calls onQuotaExhausted once, without the key',
     async ({ ratewise, mock }) => {
       await mock.script(['insufficient_quota']);

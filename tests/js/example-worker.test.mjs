@@ -1,0 +1,72 @@
+// workerd tier: examples/worker/src/index.js, the README's Worker, run in the
+// real workerd against the local mock API: an answer, a quota failure that
+// alerts through ctx.waitUntil, invocations in parallel on the module-scope
+// instance, and the subrequest count of each invocation.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startMock } from '../mock/server.mjs';
+import { mockClient } from './suite.mjs';
+import { CROSS_REQUEST_WARNINGS, startWorkerd } from './workerd-harness.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const KEY = 'sk-proj-EXAMPLESECRET0123456789';
+const server = await startMock();
+const mock = mockClient(server.url);
+const worker = await startWorkerd({
+  name: 'example-worker',
+  entry: join(root, 'examples', 'worker', 'src', 'index.js'),
+  bindings: { OPENAI_BASE_URL: `${server.url}/v1`, OPENAI_API_KEY: KEY },
+});
+test.after(async () => {
+  await worker.stop();
+  await server.close();
+});
+test.beforeEach(() => mock.reset());
+
+const ask = () =>
+  fetch(worker.url, {
+    method: 'POST',
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+  });
+
+const waitForLog = async (text) => {
+  for (let i = 0; i < 50 && !worker.log().includes(text); i++) await new Promise((r) => setTimeout(r, 20));
+  return worker.log().includes(text);
+};
+
+test('the example Worker answers through ratewise, one subrequest per call', async () => {
+  const res = await ask();
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).object, 'chat.completion');
+  assert.ok(await waitForLog('subrequests {"limit":40,"spent":1}'), worker.log());
+});
+
+test('a rate limit is retried inside the invocation, each retry counted', async () => {
+  await mock.script([{ name: 'rate_limit', retryAfterMs: 50 }]);
+  const res = await ask();
+  assert.equal(res.status, 200);
+  assert.ok(await waitForLog('subrequests {"limit":40,"spent":2}'), worker.log());
+});
+
+test('parallel invocations share the module-scope instance; none is cancelled as hung', async () => {
+  await mock.config({ latencyMs: 100 });
+  const answers = await Promise.all(Array.from({ length: 12 }, ask));
+  assert.deepEqual(
+    answers.map((r) => r.status),
+    Array(12).fill(200),
+  );
+  for (const bad of CROSS_REQUEST_WARNINGS) assert.ok(!worker.log().includes(bad), `workerd logged "${bad}"`);
+});
+
+// Last: the quota breaker stays open for this key in the module-scope instance.
+test('an empty account answers 503 at once and alerts through ctx.waitUntil, without the key', async () => {
+  await mock.config({ quota: true });
+  const res = await ask();
+  assert.equal(res.status, 503);
+  assert.match((await res.json()).error, /out of quota/);
+  assert.ok(await waitForLog('alert: You exceeded your current quota'), worker.log());
+  assert.equal((await mock.stats()).requests, 1);
+  assert.ok(!worker.log().includes(KEY), 'the API key never reaches the log');
+});
