@@ -245,6 +245,33 @@ export interface RatewiseOptions {
   quotaCooldownMs?: number;
   /** Fallback routes, tried in order when the one before is out of quota or its breaker is open. */
   routes?: Route[];
+  /**
+   * A `RatewiseCoordinator` Durable Object namespace binding (`env.RATEWISE`): a quota seen by any
+   * isolate opens the breaker in all of them. Usually passed per invocation to `forInvocation`,
+   * where `env` is at hand.
+   */
+  coordinator?: CoordinatorNamespace;
+  /** Called when the coordinator fails or takes over a second; the call goes on with local state. */
+  onCoordinatorError?: (info: { op: 'lookup' | 'publish'; message: string }) => void;
+}
+
+/** The part of a Durable Object namespace binding ratewise uses. */
+export interface CoordinatorNamespace {
+  idFromName(name: string): unknown;
+  get(id: never): { fetch(input: string, init?: RequestInit): Promise<Response> };
+}
+
+/**
+ * The Durable Object that shares quota breakers across Worker isolates, one object per
+ * limit key (named by a hash, never the credentials). Re-export it from your Worker
+ * (`export { RatewiseCoordinator } from 'ratewise'`) and bind it in wrangler.toml.
+ */
+export class RatewiseCoordinator {
+  constructor(ctx: {
+    storage: { get(key: string): Promise<unknown>; put(key: string, value: unknown): Promise<void> };
+    blockConcurrencyWhile<T>(fn: () => Promise<T>): Promise<T>;
+  });
+  fetch(request: Request): Promise<Response>;
 }
 
 /** Counters over the life of one `createFetch()` instance. */
@@ -267,6 +294,8 @@ export interface RatewiseStats {
   queued: number;
   /** Final answers per route (0: the request as sent). */
   byRoute: number[];
+  /** Coordinator lookups and reports that failed or timed out (calls went on with local state). */
+  coordinatorErrors: number;
 }
 
 /** One key's quota breaker, for a health endpoint. Never holds the key. */
@@ -305,6 +334,8 @@ export interface RatewiseFetch {
 export interface InvocationOptions {
   /** Network attempts this invocation may make through ratewise. @default 50 (the Workers free plan) */
   subrequests?: number;
+  /** The coordinator for this invocation's calls (`env.RATEWISE`), in place of the instance's. */
+  coordinator?: CoordinatorNamespace;
 }
 
 /** The fetch `forInvocation()` returns. */

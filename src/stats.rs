@@ -32,6 +32,9 @@ pub struct Stats {
     /// Final answers by route: index 0 is the request as sent, 1.. the
     /// fallback routes in order.
     pub by_route: Vec<u64>,
+    /// Lookups and reports the coordinator did not answer (calls went on
+    /// with the instance's own state).
+    pub coordinator_errors: u64,
 }
 
 impl Stats {
@@ -96,7 +99,7 @@ impl<T: Copy> Serialize for Counts<'_, T> {
 
 impl Serialize for Stats {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(11))?;
+        let mut map = s.serialize_map(Some(12))?;
         map.serialize_entry("calls", &self.calls)?;
         map.serialize_entry("attempts", &self.attempts)?;
         map.serialize_entry("retries", &self.retries)?;
@@ -108,6 +111,7 @@ impl Serialize for Stats {
         map.serialize_entry("throttledMs", &self.throttled_ms)?;
         map.serialize_entry("queued", &self.queued)?;
         map.serialize_entry("byRoute", &self.by_route)?;
+        map.serialize_entry("coordinatorErrors", &self.coordinator_errors)?;
         map.end()
     }
 }

@@ -3,6 +3,7 @@
 
 mod bindings;
 mod clock;
+mod coordinator;
 mod fetch;
 mod input;
 mod instance;

@@ -5,6 +5,7 @@ use js_sys::{Function, Object};
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::bindings::{get, js_string, range_error, type_error, type_name};
+use super::coordinator;
 use crate::classify::body::MAX_BODY_BYTES;
 use crate::classify::duration::MAX_DELAY_MS;
 use crate::limits::breaker::DEFAULT_COOLDOWN_MS;
@@ -13,7 +14,7 @@ use crate::limits::subrequests::{Subrequests, DEFAULT_SUBREQUESTS};
 use crate::retry::backoff::{Backoff, Jitter};
 use crate::retry::policy::RetryPolicy;
 
-const KNOWN: [&str; 19] = [
+const KNOWN: [&str; 21] = [
     "maxRetries",
     "baseDelayMs",
     "maxDelayMs",
@@ -33,10 +34,12 @@ const KNOWN: [&str; 19] = [
     "retryBudget",
     "quotaCooldownMs",
     "routes",
+    "coordinator",
+    "onCoordinatorError",
 ];
 const ROUTE_KEYS: [&str; 3] = ["apiKey", "baseURL", "model"];
 const BUDGET_KEYS: [&str; 3] = ["capacity", "retryCost", "refund"];
-const INVOCATION_KEYS: [&str; 1] = ["subrequests"];
+const INVOCATION_KEYS: [&str; 2] = ["subrequests", "coordinator"];
 
 /// A fallback route: what to change in the request when the routes before
 /// it are out of quota.
@@ -80,6 +83,10 @@ pub struct Config {
     pub retry_budget: Option<RetryBudget>,
     /// How long the quota breaker stays open, ms.
     pub quota_cooldown_ms: f64,
+    /// The Durable Object namespace that shares breakers across isolates.
+    pub coordinator: Option<JsValue>,
+    /// Called when the coordinator fails or is late.
+    pub on_coordinator_error: Option<Function>,
     /// Fallback routes, in order.
     pub routes: Vec<Route>,
 }
@@ -308,8 +315,16 @@ fn routes(o: &Options<'_>) -> Result<Vec<Route>, JsValue> {
     Ok(routes)
 }
 
-/// Reads and checks `forInvocation(options)`: the invocation's budget.
-pub fn subrequests(options: &JsValue) -> Result<Subrequests, JsValue> {
+/// What `forInvocation(options)` sets for one invocation.
+pub struct Invocation {
+    /// Its subrequest budget.
+    pub subrequests: Subrequests,
+    /// Its coordinator, in place of the instance's.
+    pub coordinator: Option<JsValue>,
+}
+
+/// Reads and checks `forInvocation(options)`.
+pub fn invocation(options: &JsValue) -> Result<Invocation, JsValue> {
     let empty: JsValue = Object::new().into();
     let options = if options.is_undefined() {
         &empty
@@ -319,9 +334,10 @@ pub fn subrequests(options: &JsValue) -> Result<Subrequests, JsValue> {
     let o = Options::of("forInvocation", options, "")?;
     o.check_keys(&INVOCATION_KEYS)?;
     let limit = o.number("subrequests", true, 1e9)?;
-    Ok(Subrequests::new(
-        limit.map_or(DEFAULT_SUBREQUESTS, |n| n as u32),
-    ))
+    Ok(Invocation {
+        subrequests: Subrequests::new(limit.map_or(DEFAULT_SUBREQUESTS, |n| n as u32)),
+        coordinator: coordinator::namespace(o.get("coordinator")?, "forInvocation: `coordinator`")?,
+    })
 }
 
 impl Config {
@@ -377,6 +393,11 @@ impl Config {
                 .millis("quotaCooldownMs")?
                 .map_or(DEFAULT_COOLDOWN_MS, |n| n as f64),
             routes: routes(&o)?,
+            coordinator: coordinator::namespace(
+                o.get("coordinator")?,
+                "createFetch: `coordinator`",
+            )?,
+            on_coordinator_error: o.function("onCoordinatorError")?,
         })
     }
 }
