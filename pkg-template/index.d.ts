@@ -253,6 +253,18 @@ export interface RatewiseOptions {
   coordinator?: CoordinatorNamespace;
   /** Called when the coordinator fails or takes over a second; the call goes on with local state. */
   onCoordinatorError?: (info: { op: 'lookup' | 'publish'; message: string }) => void;
+  /**
+   * Read a 2xx `text/event-stream` up to its first event (16 KB, 5 s at most) before answering: if
+   * that event is an error (`event: error`, `response.failed`, a `data: {"error":…}` line), the
+   * attempt is routed as the answer it stands for (retry, alert, breaker, fallback). The returned
+   * stream still yields every byte, in order, unbuffered after the peek. @default false
+   */
+  peekStream?: boolean;
+  /**
+   * With `peekStream`, called for an error event that comes after output reached the caller: it is
+   * passed through to the caller and never retried. Exceptions are ignored.
+   */
+  onStreamError?: (info: { classification: Classification }) => void;
 }
 
 /** The part of a Durable Object namespace binding ratewise uses. */

@@ -7,6 +7,7 @@ pub mod headers;
 pub mod json;
 pub mod kind;
 pub mod provider;
+pub mod stream;
 pub mod time;
 
 use serde::Serialize;

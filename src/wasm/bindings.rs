@@ -144,6 +144,15 @@ extern "C" {
         limit: u32,
         timeout_ms: f64,
     ) -> js_sys::Promise;
+    /// `[prefix, response]`: a stream read up to its first event, and a
+    /// Response that still yields every byte; never rejects.
+    #[wasm_bindgen(js_name = peekStream)]
+    pub fn peek_stream(
+        response: &web_sys::Response,
+        limit: u32,
+        timeout_ms: f64,
+        watch: &JsValue,
+    ) -> js_sys::Promise;
     /// Cancels a body that will not be read, handling the promise.
     #[wasm_bindgen(js_name = cancelBody)]
     pub fn cancel_body(response: &web_sys::Response);

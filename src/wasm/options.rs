@@ -14,7 +14,7 @@ use crate::limits::subrequests::{Subrequests, DEFAULT_SUBREQUESTS};
 use crate::retry::backoff::{Backoff, Jitter};
 use crate::retry::policy::RetryPolicy;
 
-const KNOWN: [&str; 21] = [
+const KNOWN: [&str; 23] = [
     "maxRetries",
     "baseDelayMs",
     "maxDelayMs",
@@ -36,6 +36,8 @@ const KNOWN: [&str; 21] = [
     "routes",
     "coordinator",
     "onCoordinatorError",
+    "peekStream",
+    "onStreamError",
 ];
 const ROUTE_KEYS: [&str; 3] = ["apiKey", "baseURL", "model"];
 const BUDGET_KEYS: [&str; 3] = ["capacity", "retryCost", "refund"];
@@ -87,6 +89,11 @@ pub struct Config {
     pub coordinator: Option<JsValue>,
     /// Called when the coordinator fails or is late.
     pub on_coordinator_error: Option<Function>,
+    /// Whether a 2xx event stream is read up to its first event, to route
+    /// an error event as the answer it stands for.
+    pub peek_stream: bool,
+    /// Called with an error event that came after output reached the caller.
+    pub on_stream_error: Option<Function>,
     /// Fallback routes, in order.
     pub routes: Vec<Route>,
 }
@@ -398,6 +405,8 @@ impl Config {
                 "createFetch: `coordinator`",
             )?,
             on_coordinator_error: o.function("onCoordinatorError")?,
+            peek_stream: o.boolean("peekStream")?.unwrap_or(false),
+            on_stream_error: o.function("onStreamError")?,
         })
     }
 }
