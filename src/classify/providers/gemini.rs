@@ -35,7 +35,10 @@ const RULES: [Rule; 12] = [
     },
     Rule {
         ty: &["RESOURCE_EXHAUSTED"],
-        ..Rule::new(Kind::RateLimit, "RESOURCE_EXHAUSTED on a per-minute quota")
+        ..Rule::new(
+            Kind::RateLimit,
+            "RESOURCE_EXHAUSTED on a quota that is neither per day nor zero: it heals by waiting",
+        )
     },
     Rule {
         ty: &["UNAVAILABLE"],
