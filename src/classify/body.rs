@@ -315,6 +315,86 @@ mod tests {
     }
 
     #[test]
+    fn other_providers_shapes() {
+        let xai = parse(r#"{"code":"Some resource has been exhausted","error":"Your team t has either used all available credits"}"#).unwrap();
+        assert_eq!(xai.hint, Some(Provider::XAi));
+        assert_eq!(
+            xai.code.as_deref(),
+            Some("Some resource has been exhausted")
+        );
+        assert!(xai.message.unwrap().starts_with("Your team"));
+
+        let fireworks = parse(
+            r#"{"error":"Too Many Requests","message":"You have exceeded your usage limits."}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            fireworks.message.as_deref(),
+            Some("You have exceeded your usage limits.")
+        );
+        assert_eq!(fireworks.hint, None);
+
+        let cohere = parse(r#"{"id":"x","message":"You are using a Trial key"}"#).unwrap();
+        assert_eq!(cohere.hint, Some(Provider::Cohere));
+
+        let aws = parse(
+            r#"{"__type":"com.amazon.coral.service#ThrottlingException","Message":"slow down"}"#,
+        )
+        .unwrap();
+        assert_eq!(aws.error_type.as_deref(), Some("ThrottlingException"));
+        assert_eq!(aws.message.as_deref(), Some("slow down"));
+        assert_eq!(aws.hint, Some(Provider::Bedrock));
+
+        let mistral = parse(r#"{"object":"error","message":"Rate limit exceeded","type":"rate_limited","param":null,"code":"1300"}"#).unwrap();
+        assert_eq!(
+            (mistral.error_type.as_deref(), mistral.code.as_deref()),
+            (Some("rate_limited"), Some("1300"))
+        );
+        let gateway = parse(r#"{"message":"m","type":"t","code":"c"}"#).unwrap();
+        assert_eq!(
+            (gateway.error_type, gateway.code),
+            (None, None),
+            "type and code count only in Mistral's shape"
+        );
+
+        let anthropic = parse(r#"{"type":"error","error":{"type":"rate_limit_error","message":"m","details":{"error_code":"enforced_spend_limit_reached"}}}"#).unwrap();
+        assert_eq!(
+            anthropic.inner_code.as_deref(),
+            Some("enforced_spend_limit_reached")
+        );
+        let cut = parse(r#"{"type":"error","error":{"type":"rate_limit_error","details":{"error_code":"enforced_spend_limit_reached"},"message":"cu"#).unwrap();
+        assert_eq!(
+            cut.inner_code.as_deref(),
+            Some("enforced_spend_limit_reached")
+        );
+
+        let openrouter = parse(
+            r#"{"error":{"message":"Provider returned error","code":429,"metadata":{"raw":"x"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (openrouter.hint, openrouter.numeric_code),
+            (Some(Provider::OpenRouter), Some(429))
+        );
+        let odd = parse(r#"{"error":{"message":"m","code":42}}"#).unwrap();
+        assert_eq!(odd.numeric_code, None, "only HTTP statuses count");
+    }
+
+    #[test]
+    fn aws_names() {
+        assert_eq!(
+            aws_name("ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/"),
+            "ThrottlingException"
+        );
+        assert_eq!(
+            aws_name("com.amazon.coral#ValidationException"),
+            "ValidationException"
+        );
+        assert_eq!(aws_name("ValidationException"), "ValidationException");
+        assert_eq!(aws_name(""), "");
+    }
+
+    #[test]
     fn non_json_and_odd_shapes() {
         assert_eq!(parse(""), None);
         assert_eq!(parse("<html><body>502 Bad Gateway</body></html>"), None);

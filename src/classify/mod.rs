@@ -304,6 +304,52 @@ mod tests {
     }
 
     #[test]
+    fn aws_exception_from_the_header_alone() {
+        let h = [(
+            "X-Amzn-ErrorType",
+            "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/",
+        )];
+        let c = run(400, &h, "");
+        assert_eq!((c.kind, c.provider), (Kind::RateLimit, Provider::Bedrock));
+        assert_eq!(c.error_type.as_deref(), Some("ThrottlingException"));
+        // A body's own type wins over the header.
+        let c = run(
+            400,
+            &h,
+            r#"{"error":{"type":"invalid_request_error","message":"m"}}"#,
+        );
+        assert_eq!(c.error_type.as_deref(), Some("invalid_request_error"));
+    }
+
+    #[test]
+    fn a_2xx_is_ok_unless_its_body_is_an_error_object() {
+        let with = |body: &str| run(200, &[], body);
+        assert_eq!(with(r#"{"error":"quota"}"#).kind, Kind::Ok);
+        assert_eq!(
+            with(r#"{"error":{"message":"m","code":200}}"#).kind,
+            Kind::Ok
+        );
+        assert_eq!(with(r#"{"choices":[],"error":null}"#).kind, Kind::Ok);
+        let c = with(r#"{"choices":[],"error":{"message":"Provider returned error","code":502}}"#);
+        assert_eq!((c.kind, c.status), (Kind::ServerError, 200));
+        assert!(c.reason.contains("2xx"), "{}", c.reason);
+        let c = with(r#"{"error":{"message":"Insufficient credits","code":402}}"#);
+        assert_eq!((c.kind, c.action), (Kind::QuotaExhausted, Action::Alert));
+    }
+
+    #[test]
+    fn windows_are_named_only_for_limits() {
+        let day = r#"{"error":{"message":"Rate limit reached for model `m` on tokens per day (TPD): Limit 100000, Used 99677, Requested 1565. Please try again in 14m24s.","type":"tokens","code":"rate_limit_exceeded"}}"#;
+        let c = run(429, &[], day);
+        assert_eq!((c.kind, c.window), (Kind::RateLimit, Some(Period::Day)));
+        assert_eq!(c.retry_after_ms, Some(864_000));
+        assert_eq!(run(429, &[], RATE).window, Some(Period::Minute));
+        assert_eq!(run(429, &[], QUOTA).window, None);
+        let overloaded = r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded per minute"}}"#;
+        assert_eq!(run(529, &[], overloaded).window, None);
+    }
+
+    #[test]
     fn without_response() {
         let c = Classification::without_response(
             Kind::Network,
