@@ -145,7 +145,19 @@ function windowAt(a, i) {
 }
 
 /** A Classification object from its fields; `limits` is 12 numbers (NaN for absent) or undefined. */
-export function classification(kind, action, retryAfterMs, limitWindow, provider, status, code, type, message, limits, reason) {
+export function classification(
+  kind,
+  action,
+  retryAfterMs,
+  limitWindow,
+  provider,
+  status,
+  code,
+  type,
+  message,
+  limits,
+  reason,
+) {
   return {
     kind,
     action,
