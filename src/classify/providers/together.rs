@@ -14,7 +14,7 @@ pub const DEF: Def = Def {
     rules: &[
         Rule {
             ty: &["credit_limit"],
-            says: &["credit limit exceeded", "add credit", "credit card on file"],
+            says: &["credit limit exceeded", "add credit"],
             ..Rule::new(
                 Kind::QuotaExhausted,
                 "the credit limit is reached: a human must add credit",
