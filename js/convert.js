@@ -10,7 +10,7 @@ const typeName = (v) => (v === null ? 'null' : Array.isArray(v) ? 'array' : type
 const oneLine = (s) => (s.includes('\n') || s.includes('\r') ? s.replace(/[\r\n]/g, ' ') : s);
 
 // The only headers the classifier reads (kept equal to READ_HEADER_PREFIXES
-// in src/headers.rs, which a Rust test checks). The rest (cookies, CDN ids,
+// in src/classify/headers.rs, which a Rust test checks). The rest (cookies, CDN ids,
 // security headers) are not copied into wasm memory at all.
 const HEADER_PREFIXES = [
   'retry-after',
@@ -21,6 +21,7 @@ const HEADER_PREFIXES = [
   'x-groq-region',
   'apim-request-id',
   'x-ms-region',
+  'x-amzn-errortype',
 ];
 const wanted = (name) => HEADER_PREFIXES.some((p) => name.startsWith(p));
 
@@ -144,11 +145,24 @@ function windowAt(a, i) {
 }
 
 /** A Classification object from its fields; `limits` is 12 numbers (NaN for absent) or undefined. */
-export function classification(kind, action, retryAfterMs, provider, status, code, type, message, limits, reason) {
+export function classification(
+  kind,
+  action,
+  retryAfterMs,
+  limitWindow,
+  provider,
+  status,
+  code,
+  type,
+  message,
+  limits,
+  reason,
+) {
   return {
     kind,
     action,
     retryAfterMs: orNull(retryAfterMs),
+    window: limitWindow ?? null,
     provider,
     status,
     code: code ?? null,

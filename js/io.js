@@ -126,7 +126,11 @@ export async function peekStream(response, limit, timeoutMs, watch) {
     },
     { highWaterMark: 0 },
   );
-  const copy = new Response(stream, { status: response.status, statusText: response.statusText, headers: response.headers });
+  const copy = new Response(stream, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
   Object.defineProperty(copy, 'url', { value: response.url });
   Object.defineProperty(copy, 'redirected', { value: response.redirected });
   return [text, copy];

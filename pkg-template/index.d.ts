@@ -41,7 +41,20 @@ export type Provider =
   | 'openrouter'
   | 'mistral'
   | 'deepseek'
+  | 'vertex'
+  | 'bedrock'
+  | 'xai'
+  | 'cohere'
+  | 'together'
+  | 'fireworks'
   | 'unknown';
+
+/**
+ * The window of the rate limit or quota that was hit, when the response
+ * names it ("tokens per day (TPD)", a `…PerDay…` quota, "1000 API calls /
+ * month"). `day` and `month` heal in hours: fail over instead of waiting.
+ */
+export type LimitWindow = 'minute' | 'hour' | 'day' | 'week' | 'month';
 
 /** One rate-limit window as the server reported it. */
 export interface RateLimitWindow {
@@ -69,6 +82,8 @@ export interface Classification {
    * `RetryInfo`, or the message text), clamped to 0..2147483647; `null` if none.
    */
   retryAfterMs: number | null;
+  /** The window of the limit that was hit (rate_limit, quota_exhausted, request_too_large), when named; else `null`. */
+  window: LimitWindow | null;
   provider: Provider;
   /** The HTTP status; 0 when there was no response. */
   status: number;

@@ -38,7 +38,7 @@ fn until_epoch(text: &str, now_ms: f64) -> Option<u64> {
 /// Every header the classifier reads starts with one of these. The wasm
 /// boundary copies only these headers into wasm memory (`js/convert.js`
 /// keeps the same list; a test below checks the two agree).
-pub const READ_HEADER_PREFIXES: [&str; 8] = [
+pub const READ_HEADER_PREFIXES: [&str; 9] = [
     "retry-after",
     "date",
     "x-ratelimit-",
@@ -47,6 +47,7 @@ pub const READ_HEADER_PREFIXES: [&str; 8] = [
     "x-groq-region",
     "apim-request-id",
     "x-ms-region",
+    "x-amzn-errortype",
 ];
 
 /// Header values longer than this are ignored: no real hint is that long.
