@@ -379,6 +379,36 @@ export const tests = [
   ],
 
   [
+    'peekStream: a quota error in the stream trips the breaker and fails over to the next route',
+    async ({ ratewise, mock }) => {
+      const quota =
+        'event: error\ndata: {"type":"error","code":"insufficient_quota","message":"You exceeded your current quota"}\n\n';
+      await mock.script([{ status: 200, chunks: [quota] }]);
+      const routes = [];
+      const fetch = ratewise.createFetch({
+        peekStream: true,
+        routes: [{ apiKey: 'sk-backup-project' }],
+        onEvent: (e) => routes.push([e.route, e.kind, e.source]),
+      });
+      const res = await fetch(mock.chat, chatInit());
+      equal(res.status, 200, 'the backup answered');
+      equal((await res.json()).object, 'chat.completion', 'with a completion');
+      const again = await fetch(mock.chat, chatInit());
+      await again.text();
+      equal(
+        routes,
+        [
+          [0, 'quota_exhausted', 'network'],
+          [1, 'ok', 'network'],
+          [1, 'ok', 'network'],
+        ],
+        'the tripped route is skipped on the next call',
+      );
+      equal((await mock.stats()).requests, 3, 'requests');
+    },
+  ],
+
+  [
     'peekStream: an ordinary stream yields every byte in order; a later error is reported, never retried',
     async ({ ratewise, mock }) => {
       const first = 'data: {"id":"chatcmpl-1","choices":[{"delta":{"content":"Hel"}}]}\n\n';
