@@ -7,8 +7,8 @@ pub mod headers;
 pub mod json;
 pub mod kind;
 pub mod provider;
-pub mod stream;
 pub(crate) mod providers;
+pub mod stream;
 pub mod time;
 
 use serde::Serialize;
