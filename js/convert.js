@@ -40,6 +40,30 @@ function headerValue(v) {
 }
 
 /**
+ * The headers of a Headers object named in `groups` (lower-case), as
+ * "name\nvalue\n…", skipping the rest of a group whose first name is
+ * absent: a lookup each, which on a success costs less than walking (and,
+ * in undici, sorting) every header the server sent.
+ */
+export function pickHeaders(headers, groups) {
+  let out = '';
+  let seen;
+  for (const group of groups) {
+    const first = headers.get(group[0]);
+    if (first === null) continue;
+    seen ??= new Set();
+    for (let i = 0; i < group.length; i++) {
+      const name = group[i];
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const value = i === 0 ? first : headers.get(name);
+      if (value !== null) out += `${name}\n${oneLine(headerValue(value))}\n`;
+    }
+  }
+  return out;
+}
+
+/**
  * Headers in any accepted form (Headers, Map, [name, value] pairs, plain
  * object) as one string, "name\nvalue\n…", names lower-cased: only those the
  * classifier reads, or `all` of them. Throws a TypeError naming the field.

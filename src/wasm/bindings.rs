@@ -26,6 +26,10 @@ extern "C" {
     /// Headers in any accepted form as "name\nvalue\n…".
     #[wasm_bindgen(js_name = flattenHeaders, catch)]
     pub fn flatten_headers(headers: &JsValue, field: &str, all: bool) -> Result<String, JsValue>;
+    /// The headers named in `groups` (a group is skipped when its first
+    /// name is absent), as "name\nvalue\n…".
+    #[wasm_bindgen(js_name = pickHeaders)]
+    pub fn pick_headers(headers: &web_sys::Headers, groups: &js_sys::Array) -> String;
     /// The fetch function createFetch() returns, with its methods.
     #[wasm_bindgen(js_name = makeFetch)]
     pub fn make_fetch(
@@ -198,8 +202,7 @@ pub fn get(object: &JsValue, key: &'static str) -> JsValue {
         return JsValue::UNDEFINED;
     }
     // Keys are interned: the JS string is made once, not on every call.
-    js_sys::Reflect::get(object, &JsValue::from_str(wasm_bindgen::intern(key)))
-        .unwrap_or(JsValue::UNDEFINED)
+    js_sys::Reflect::get(object, &interned(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// Whether `value` looks like a Response (checked by shape, across realms).

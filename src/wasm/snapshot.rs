@@ -7,7 +7,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::bindings;
-use super::input::headers_from_js;
+use super::input::{headers_from_js, headers_from_text};
+use crate::classify::headers::SUCCESS_HEADER_GROUPS;
 use crate::classify::stream::first_event_error;
 use crate::limits::breaker::replayed_header;
 use crate::{classify, Classification, Headers, Kind, Response};
@@ -39,6 +40,19 @@ pub struct Peek<'a> {
     pub watch: &'a JsValue,
 }
 
+thread_local! {
+    /// [`SUCCESS_HEADER_GROUPS`] as JS arrays, made once.
+    static SUCCESS_NAMES: Array = SUCCESS_HEADER_GROUPS
+        .iter()
+        .map(|group| JsValue::from(group.iter().map(|n| JsValue::from_str(n)).collect::<Array>()))
+        .collect();
+}
+
+/// The headers a success is read for, looked up by name.
+fn success_headers(headers: &web_sys::Headers) -> Headers {
+    SUCCESS_NAMES.with(|names| headers_from_text(&bindings::pick_headers(headers, names)))
+}
+
 /// Classifies `response` (reading at most `max_body` bytes of an error body
 /// from a clone, or with `peek` the first event of a 2xx event stream) and,
 /// for a quota failure, keeps what a replay needs. Returns the response to
@@ -50,13 +64,19 @@ pub async fn read(
     peek: Option<Peek<'_>>,
 ) -> (web_sys::Response, Classification, Option<Snapshot>) {
     let status = response.status();
-    let headers = headers_from_js(&response.headers().into(), "headers", false).unwrap_or_default();
+    let success = (200..300).contains(&status);
+    let headers = if success {
+        // A success is read only for its windows, by name.
+        success_headers(&response.headers())
+    } else {
+        headers_from_js(&response.headers().into(), "headers", false).unwrap_or_default()
+    };
     let mut response = response;
     let mut stream_error = None;
     // Only the headers the classifier reads were copied: ask for this one.
     let content_type = response.headers().get("content-type").ok().flatten();
     let event_stream = content_type.is_some_and(|t| t.starts_with("text/event-stream"));
-    let body = if (200..300).contains(&status) {
+    let body = if success {
         match peek.filter(|_| event_stream) {
             Some(Peek { watch }) => {
                 let peeked =
