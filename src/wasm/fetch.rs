@@ -15,6 +15,7 @@ use super::clock::JsClock;
 use super::coordinator::Coordinated;
 use super::instance::Instance;
 use super::options::{self, Config};
+use super::report;
 use super::request::Outgoing;
 use super::transport::FetchTransport;
 use crate::limits::subrequests::Subrequests;
@@ -49,10 +50,10 @@ pub fn make(config: Config) -> Function {
             Ok(bindings::make_invocation_fetch(fetch, spent.into_js_value()).into())
         });
     let s = instance.clone();
-    let stats = Closure::<dyn Fn() -> JsValue>::new(move || to_js(&*s.stats.borrow()));
+    let stats = Closure::<dyn Fn() -> JsValue>::new(move || report::stats_js(&s.stats.borrow()));
     let s = instance.clone();
     let breaker = Closure::<dyn Fn() -> JsValue>::new(move || {
-        to_js(&s.limiters.borrow().breakers(js_sys::Date::now()))
+        report::breakers_js(&s.limiters.borrow().breakers(js_sys::Date::now()))
     });
     let reset = Closure::<dyn Fn()>::new(move || instance.limiters.borrow_mut().reset_breakers());
     bindings::make_fetch(
@@ -78,12 +79,6 @@ fn calls(instance: Rc<Instance>, invocation: Option<Rc<Invocation>>) -> JsValue 
         future_to_promise(async move { call(&s, i.as_deref(), input, init).await })
     })
     .into_js_value()
-}
-
-/// A serde value as a plain JS object (for the cold paths: stats and breaker states).
-fn to_js<T: serde::Serialize>(value: &T) -> JsValue {
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    value.serialize(&serializer).unwrap_or(JsValue::NULL)
 }
 
 async fn call(

@@ -8,6 +8,7 @@ mod fetch;
 mod input;
 mod instance;
 mod options;
+mod report;
 mod request;
 mod snapshot;
 mod transport;
