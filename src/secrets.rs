@@ -170,15 +170,17 @@ const PREFIXES: [(&str, usize); 11] = [
 
 /// For a word shaped like a secret, the part that may stay visible.
 fn kept_prefix(word: &str) -> Option<&'static str> {
+    // Most words start with none of the prefixes' letters: skip them fast.
+    let keyed = matches!(word.as_bytes().first(), Some(b's' | b'g' | b'x' | b'A'));
     // An already masked word (`sk-proj-***`) maps to itself.
-    for (prefix, min_rest) in PREFIXES {
+    for (prefix, min_rest) in PREFIXES.iter().copied().filter(|_| keyed) {
         if let Some(rest) = word.strip_prefix(prefix) {
             if rest.len() >= min_rest || echoed(rest) {
                 return Some(prefix);
             }
         }
     }
-    if let Some(rest) = word.strip_prefix("sk-") {
+    if let Some(rest) = word.strip_prefix("sk-").filter(|_| keyed) {
         // Classic keys are sk- and 48 characters; an echoed key is shown
         // with "…" or "***" in its middle.
         if rest.len() >= 16 || echoed(rest) {

@@ -195,18 +195,13 @@ pub fn rank(kind: Kind) -> u8 {
     }
 }
 
-/// The strongest rule that matches, from every provider's table.
+/// The strongest rule that matches, from every provider's table: rules
+/// are tried kind by kind, strongest first (registry order among equals),
+/// and the first match wins, so a quota body stops at the first quota rule.
 pub fn decide(s: &Signals<'_>) -> Option<&'static Rule> {
-    let mut best: Option<&'static Rule> = None;
-    for def in REGISTRY {
-        for rule in def.rules {
-            let stronger = best.is_none_or(|b| rank(rule.kind) < rank(b.kind));
-            if stronger && rule.matches(s) {
-                best = Some(rule);
-            }
-        }
-    }
-    best
+    let rules = || REGISTRY.iter().flat_map(|d| d.rules);
+    (0..=rank(Kind::Unknown))
+        .find_map(|r| rules().find(|rule| rank(rule.kind) == r && rule.matches(s)))
 }
 
 /// Whether `host` (lower-case) matches a [`Def::hosts`] pattern.
