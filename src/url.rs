@@ -133,10 +133,7 @@ pub fn rebase(url: &str, base: &str) -> String {
 /// Whether a path segment names an API version: `v1`, `v2`, `v1beta`.
 fn is_version(segment: &str) -> bool {
     let b = segment.as_bytes();
-    b.len() >= 2
-        && b[0] == b'v'
-        && b[1].is_ascii_digit()
-        && b.iter().all(u8::is_ascii_alphanumeric)
+    b.len() >= 2 && b[0] == b'v' && b[1].is_ascii_digit() && b.iter().all(u8::is_ascii_alphanumeric)
 }
 
 /// The part of a request path after its API base, which ends with the first
@@ -272,7 +269,8 @@ mod tests {
             "https://backup.example/v1/chat/completions"
         );
         // Whole segments only: /v1 is not shared with /v1beta.
-        let gemini = "https://generativelanguage.googleapis.com/v1beta/models/m:generateContent?alt=sse";
+        let gemini =
+            "https://generativelanguage.googleapis.com/v1beta/models/m:generateContent?alt=sse";
         assert_eq!(
             rebase(gemini, "https://gw.example/google/v1"),
             "https://gw.example/google/v1/v1beta/models/m:generateContent?alt=sse"
@@ -299,7 +297,10 @@ mod tests {
         assert_eq!(api_path("/v1/chat/completions"), "/chat/completions");
         assert_eq!(api_path("/openai/v1/chat/completions"), "/chat/completions");
         assert_eq!(api_path("/api/v1/embeddings"), "/embeddings");
-        assert_eq!(api_path("/v1beta/models/m:generateContent"), "/models/m:generateContent");
+        assert_eq!(
+            api_path("/v1beta/models/m:generateContent"),
+            "/models/m:generateContent"
+        );
         assert_eq!(api_path("/chat/completions"), "/chat/completions");
         assert_eq!(api_path("/v1"), "");
         assert_eq!(api_path("/video/v/x"), "/video/v/x", "not a version");
