@@ -85,10 +85,9 @@ impl Outgoing {
         };
         // The request's model: in a Gemini-style path, else in a JSON body
         // (read only when there are routes, which need it).
-        let parsed = match routes.is_empty() {
-            true => None,
-            false => Some(json_object(&body)).filter(JsValue::is_object),
-        };
+        let parsed = (!routes.is_empty())
+            .then(|| json_object(&body))
+            .filter(JsValue::is_object);
         let model = crate::url::path_model(&url)
             .map(str::to_owned)
             .or_else(|| parsed.as_ref().and_then(|v| get(v, "model").as_string()));
