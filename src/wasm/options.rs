@@ -419,13 +419,10 @@ fn failover_on(o: &Options<'_>) -> Result<KindSet, JsValue> {
             )));
         };
         let Some(kind) = FAILOVER_KINDS.into_iter().find(|k| k.as_str() == name) else {
-            let known: Vec<String> = FAILOVER_KINDS
-                .iter()
-                .map(|k| format!("'{}'", k.as_str()))
-                .collect();
+            let known: Vec<&str> = FAILOVER_KINDS.iter().map(|k| k.as_str()).collect();
             return Err(range_error(format!(
-                "createFetch: `failoverOn[{i}]` must be one of {}, got '{name}'",
-                known.join(", ")
+                "createFetch: `failoverOn[{i}]` must be one of '{}', got '{name}'",
+                known.join("', '")
             )));
         };
         kinds.push(kind);
