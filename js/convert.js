@@ -10,7 +10,7 @@ const typeName = (v) => (v === null ? 'null' : Array.isArray(v) ? 'array' : type
 const oneLine = (s) => (s.includes('\n') || s.includes('\r') ? s.replace(/[\r\n]/g, ' ') : s);
 
 // The only headers the classifier reads (kept equal to READ_HEADER_PREFIXES
-// in src/headers.rs, which a Rust test checks). The rest (cookies, CDN ids,
+// in src/classify/headers.rs, which a Rust test checks). The rest (cookies, CDN ids,
 // security headers) are not copied into wasm memory at all.
 const HEADER_PREFIXES = [
   'retry-after',
@@ -21,6 +21,7 @@ const HEADER_PREFIXES = [
   'x-groq-region',
   'apim-request-id',
   'x-ms-region',
+  'x-amzn-errortype',
 ];
 const wanted = (name) => HEADER_PREFIXES.some((p) => name.startsWith(p));
 
@@ -36,6 +37,30 @@ function headerValue(v) {
   else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) s = v.join(', ');
   else return undefined;
   return s.length > MAX_HEADER_VALUE ? s.slice(0, MAX_HEADER_VALUE) : s;
+}
+
+/**
+ * The headers of a Headers object named in `groups` (lower-case), as
+ * "name\nvalue\n…", skipping the rest of a group whose first name is
+ * absent: a lookup each, which on a success costs less than walking (and,
+ * in undici, sorting) every header the server sent.
+ */
+export function pickHeaders(headers, groups) {
+  let out = '';
+  let seen;
+  for (const group of groups) {
+    const first = headers.get(group[0]);
+    if (first === null) continue;
+    seen ??= new Set();
+    for (let i = 0; i < group.length; i++) {
+      const name = group[i];
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const value = i === 0 ? first : headers.get(name);
+      if (value !== null) out += `${name}\n${oneLine(headerValue(value))}\n`;
+    }
+  }
+  return out;
 }
 
 /**
@@ -144,11 +169,24 @@ function windowAt(a, i) {
 }
 
 /** A Classification object from its fields; `limits` is 12 numbers (NaN for absent) or undefined. */
-export function classification(kind, action, retryAfterMs, provider, status, code, type, message, limits, reason) {
+export function classification(
+  kind,
+  action,
+  retryAfterMs,
+  limitWindow,
+  provider,
+  status,
+  code,
+  type,
+  message,
+  limits,
+  reason,
+) {
   return {
     kind,
     action,
     retryAfterMs: orNull(retryAfterMs),
+    window: limitWindow ?? null,
     provider,
     status,
     code: code ?? null,

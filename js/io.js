@@ -46,6 +46,96 @@ export async function readPrefix(response, limit, timeoutMs) {
   return new TextDecoder().decode(bytes);
 }
 
+/** Whether `text` holds a complete event (a block with a `data:` or `event:` line), comments aside. */
+function hasEvent(text) {
+  const blocks = text.split(/\r?\n\r?\n/);
+  blocks.pop(); // the last block is not complete yet
+  return blocks.some((b) => /^(data|event):/m.test(b));
+}
+
+/**
+ * Reads a `text/event-stream` response up to its first complete event (at
+ * most `limit` bytes, for at most `timeoutMs`) and returns `[prefix, response]`:
+ * the text read, and a Response that yields every byte in order, the peeked
+ * ones first, then the rest as the caller reads it (nothing is buffered
+ * ahead). `watch(text)` sees each later chunk that may hold an error event.
+ * Never rejects: a failure mid-peek reaches the caller's reader instead.
+ */
+export async function peekStream(response, limit, timeoutMs, watch) {
+  const body = response.body;
+  if (!body || body.locked) return ['', response];
+  const reader = body.getReader();
+  const chunks = [];
+  const decoder = new TextDecoder();
+  let text = '';
+  let size = 0;
+  let done = false;
+  let failure = null;
+  let pending = null; // a read the timeout overtook: its chunk still belongs to the caller
+  let timer;
+  const timeout = new Promise((resolve) => {
+    timer = setTimeout(resolve, timeoutMs, null);
+  });
+  try {
+    while (size < limit && !hasEvent(text)) {
+      const read = reader.read();
+      read.catch(ignore);
+      const next = await Promise.race([read, timeout]);
+      if (next === null) {
+        pending = read;
+        break;
+      }
+      if (next.done) {
+        done = true;
+        break;
+      }
+      chunks.push(next.value);
+      size += next.value.length;
+      text += decoder.decode(next.value, { stream: true });
+    }
+  } catch (e) {
+    failure = e;
+  } finally {
+    clearTimeout(timer);
+  }
+  const later = new TextDecoder();
+  const stream = new ReadableStream(
+    {
+      start(controller) {
+        for (const chunk of chunks) controller.enqueue(chunk);
+        if (done) controller.close();
+      },
+      async pull(controller) {
+        if (failure) return controller.error(failure);
+        try {
+          const next = await (pending ?? reader.read());
+          pending = null;
+          if (next.done) return controller.close();
+          controller.enqueue(next.value);
+          if (watch) {
+            const part = later.decode(next.value, { stream: true });
+            if (part.includes('error')) watch(part);
+          }
+        } catch (e) {
+          controller.error(e);
+        }
+      },
+      cancel(reason) {
+        return reader.cancel(reason).catch(ignore);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  const copy = new Response(stream, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+  Object.defineProperty(copy, 'url', { value: response.url });
+  Object.defineProperty(copy, 'redirected', { value: response.redirected });
+  return [text, copy];
+}
+
 /** Releases a response that will not be returned (Workers allow six open connections). */
 export function cancelBody(response) {
   const body = response.body;

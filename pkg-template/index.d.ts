@@ -41,7 +41,20 @@ export type Provider =
   | 'openrouter'
   | 'mistral'
   | 'deepseek'
+  | 'vertex'
+  | 'bedrock'
+  | 'xai'
+  | 'cohere'
+  | 'together'
+  | 'fireworks'
   | 'unknown';
+
+/**
+ * The window of the rate limit or quota that was hit, when the response
+ * names it ("tokens per day (TPD)", a `…PerDay…` quota, "1000 API calls /
+ * month"). `day` and `month` heal in hours: fail over instead of waiting.
+ */
+export type LimitWindow = 'minute' | 'hour' | 'day' | 'week' | 'month';
 
 /** One rate-limit window as the server reported it. */
 export interface RateLimitWindow {
@@ -69,6 +82,8 @@ export interface Classification {
    * `RetryInfo`, or the message text), clamped to 0..2147483647; `null` if none.
    */
   retryAfterMs: number | null;
+  /** The window of the limit that was hit (rate_limit, quota_exhausted, request_too_large), when named; else `null`. */
+  window: LimitWindow | null;
   provider: Provider;
   /** The HTTP status; 0 when there was no response. */
   status: number;
@@ -320,6 +335,45 @@ export interface RatewiseOptions {
   onBreakerOpen?: (event: BreakerEvent) => void;
   /** Called once when a breaker closes (a call on its route succeeded). Exceptions are ignored. */
   onBreakerClose?: (event: BreakerEvent) => void;
+  /**
+   * A `RatewiseCoordinator` Durable Object namespace binding (`env.RATEWISE`): a quota seen by any
+   * isolate opens the breaker in all of them. Usually passed per invocation to `forInvocation`,
+   * where `env` is at hand.
+   */
+  coordinator?: CoordinatorNamespace;
+  /** Called when the coordinator fails or takes over a second; the call goes on with local state. */
+  onCoordinatorError?: (info: { op: 'lookup' | 'publish'; message: string }) => void;
+  /**
+   * Read a 2xx `text/event-stream` up to its first event (16 KB, 5 s at most) before answering: if
+   * that event is an error (`event: error`, `response.failed`, a `data: {"error":…}` line), the
+   * attempt is routed as the answer it stands for (retry, alert, breaker, fallback). The returned
+   * stream still yields every byte, in order, unbuffered after the peek. @default false
+   */
+  peekStream?: boolean;
+  /**
+   * With `peekStream`, called for an error event that comes after output reached the caller: it is
+   * passed through to the caller and never retried. Exceptions are ignored.
+   */
+  onStreamError?: (info: { classification: Classification }) => void;
+}
+
+/** The part of a Durable Object namespace binding ratewise uses. */
+export interface CoordinatorNamespace {
+  idFromName(name: string): unknown;
+  get(id: never): { fetch(input: string, init?: RequestInit): Promise<Response> };
+}
+
+/**
+ * The Durable Object that shares quota breakers across Worker isolates, one object per
+ * limit key (named by a hash, never the credentials). Re-export it from your Worker
+ * (`export { RatewiseCoordinator } from 'ratewise'`) and bind it in wrangler.toml.
+ */
+export class RatewiseCoordinator {
+  constructor(ctx: {
+    storage: { get(key: string): Promise<unknown>; put(key: string, value: unknown): Promise<void> };
+    blockConcurrencyWhile<T>(fn: () => Promise<T>): Promise<T>;
+  });
+  fetch(request: Request): Promise<Response>;
 }
 
 /** Counters over the life of one `createFetch()` instance. */
@@ -342,6 +396,8 @@ export interface RatewiseStats {
   queued: number;
   /** Final answers per route (0: the request as sent). */
   byRoute: number[];
+  /** Coordinator lookups and reports that failed or timed out (calls went on with local state). */
+  coordinatorErrors: number;
 }
 
 /** One key's open breaker, for a health endpoint. Never holds the key. */
@@ -382,6 +438,8 @@ export interface RatewiseFetch {
 export interface InvocationOptions {
   /** Network attempts this invocation may make through ratewise. @default 50 (the Workers free plan) */
   subrequests?: number;
+  /** The coordinator for this invocation's calls (`env.RATEWISE`), in place of the instance's. */
+  coordinator?: CoordinatorNamespace;
 }
 
 /** The fetch `forInvocation()` returns. */

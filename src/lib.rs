@@ -20,7 +20,7 @@ pub mod url;
 pub mod wasm;
 
 pub use classify::headers::{Headers, Limits, Window};
-pub use classify::kind::{Action, Kind};
+pub use classify::kind::{Action, Kind, Period};
 pub use classify::provider::Provider;
 pub use classify::{classify, Classification, Response};
 pub use retry::backoff::{Backoff, Jitter};

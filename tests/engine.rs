@@ -450,6 +450,11 @@ mod composed {
         // So the very next call probes again instead of waiting a cooldown.
         let r = call(&clock, &l, 1, vec![Step::Http(200, vec![], "")]);
         assert_eq!((r.stop, r.sent), (Stop::Success, 1));
+        assert_eq!(
+            l.borrow().breakers(clock.now.get()),
+            [],
+            "the success closed it"
+        );
         let r = call(&clock, &l, 1, vec![Step::Http(200, vec![], "")]);
         assert_eq!((r.stop, r.sent), (Stop::Success, 1), "closed again");
     }

@@ -143,7 +143,7 @@ fn header_value() -> BoxedStrategy<String> {
     .boxed()
 }
 
-const HEADER_NAMES: [&str; 16] = [
+const HEADER_NAMES: [&str; 17] = [
     "retry-after",
     "retry-after-ms",
     "date",
@@ -160,6 +160,7 @@ const HEADER_NAMES: [&str; 16] = [
     "x-groq-region",
     "openai-organization",
     "content-type",
+    "x-amzn-errortype",
 ];
 
 fn headers() -> impl Strategy<Value = Vec<(String, String)>> {
@@ -195,6 +196,10 @@ fn body() -> BoxedStrategy<String> {
         Just("error"),
         Just("Please try again in 9m38.016s"),
         Just("credit balance is too low"),
+        Just("ThrottlingException"),
+        Just("credit_limit"),
+        Just("billing_not_active"),
+        Just("tokens per day (TPD)"),
         Just("sk-proj-AbCdEfGh12345678"),
     ];
     let cut_real =
@@ -266,7 +271,22 @@ fn fuzz_classify() {
             });
             hint_ok(c.retry_after_ms)?;
             prop_assert_eq!(c.action, c.kind.action());
-            prop_assert_eq!(c.kind == Kind::Ok, (200..300).contains(&status));
+            // Ok only for a 2xx, and a 2xx is Ok unless its body is an error object
+            // (OpenRouter reports failures mid-generation in a 200).
+            if c.kind == Kind::Ok || !(200..300).contains(&status) {
+                prop_assert_eq!(c.kind == Kind::Ok, (200..300).contains(&status));
+            } else {
+                prop_assert!(
+                    body.contains("\"error\""),
+                    "a 2xx without an error object is Ok"
+                );
+            }
+            if c.window.is_some() {
+                prop_assert!(matches!(
+                    c.kind,
+                    Kind::RateLimit | Kind::QuotaExhausted | Kind::RequestTooLarge
+                ));
+            }
             if c.kind == Kind::Ok {
                 prop_assert_eq!(c.action, Action::None);
                 prop_assert!(c.retry_after_ms.is_none());

@@ -3,12 +3,16 @@
 //! `{"type":"error","error":{"type","message"}}` and Gemini's
 //! `{"error":{"code","status","message","details":[…]}}`.
 //!
+//! Also read: AWS's `{"message"}` with `__type`, xAI's `{"code","error"}`,
+//! Cohere's `{"id","message"}` and OpenRouter's `error.metadata`.
+//!
 //! Anything else (HTML, empty, truncated, odd JSON) yields `None`: the
 //! classifier then falls back to the status and headers.
 
 use crate::classify::json::{self, Value};
 
 use crate::classify::duration::parse_go_duration;
+use crate::classify::provider::Provider;
 
 /// Only this many bytes of a body are examined. Real error bodies are a few
 /// hundred bytes; a longer one is not an API error object.
@@ -36,16 +40,24 @@ pub struct ErrorBody {
     pub error_type: Option<String>,
     /// `error.message`.
     pub message: Option<String>,
-    /// Azure's `error.innererror.code`.
+    /// A nested, more specific code: Azure's `error.innererror.code`,
+    /// Anthropic's `error.details.error_code`.
     pub inner_code: Option<String>,
     /// Gemini `RetryInfo.retryDelay`, in ms.
     pub retry_delay_ms: Option<u64>,
-    /// Gemini `QuotaFailure` quota ids.
+    /// Gemini `QuotaFailure` quota ids and `ErrorInfo` quota limit names.
     pub quota_ids: Vec<String>,
     /// Gemini `ErrorInfo.reason` (`RATE_LIMIT_EXCEEDED`, `API_KEY_INVALID`, …).
     pub reason: Option<String>,
     /// Gemini `ErrorInfo.metadata.quota_limit_value` is `"0"`: a limit of zero never heals.
     pub zero_limit: bool,
+    /// A shape only one provider sends (OpenRouter's `error.metadata`,
+    /// xAI's top-level `code` + `error` string, Cohere's `id` + `message`,
+    /// AWS's `__type`).
+    pub hint: Option<Provider>,
+    /// The error object carries a numeric `code` (OpenRouter, Gemini): an
+    /// HTTP status, even inside a 200 response.
+    pub numeric_code: Option<u16>,
 }
 
 /// Cuts `body` to at most [`MAX_BODY_BYTES`] on a character boundary.
@@ -77,22 +89,49 @@ pub fn parse(body: &str) -> Option<ErrorBody> {
     if !matches!(root, Value::Object(_)) {
         return None;
     }
+    let text = |key: &str| root.get(key).and_then(Value::as_str).map(str::to_owned);
+    let message = || text("message").or_else(|| text("Message"));
     match root.get("error") {
         Some(err @ Value::Object(_)) => Some(from_error_object(root, err)),
-        // Proxies: {"error": "Too many requests"}.
-        Some(Value::String(message)) => Some(ErrorBody {
-            message: Some(message.to_string()),
+        // Proxies: {"error": "Too many requests"}; Fireworks adds a
+        // top-level message, xAI a top-level code.
+        Some(Value::String(error)) => Some(ErrorBody {
+            message: message().or_else(|| Some(error.to_string())),
+            code: text("code"),
+            hint: text("code").map(|_| Provider::XAi),
             ..ErrorBody::default()
         }),
-        // Bare {"message": "..."} bodies.
-        _ => root
-            .get("message")
-            .and_then(Value::as_str)
-            .map(|m| ErrorBody {
-                message: Some(m.to_owned()),
+        // Bare {"message": "..."} bodies: AWS (with `__type`), Cohere
+        // (with `id`), Mistral's `{"object":"error","type","code"}` and
+        // gateways.
+        _ => message().map(|m| {
+            let listed = text("object").as_deref() == Some("error");
+            let aws = text("__type").map(|t| aws_name(&t).to_owned());
+            let hint = if aws.is_some() {
+                Some(Provider::Bedrock)
+            } else if text("id").is_some() {
+                Some(Provider::Cohere)
+            } else {
+                None
+            };
+            ErrorBody {
+                message: Some(m),
+                error_type: aws.or_else(|| text("type").filter(|_| listed)),
+                code: text("code").filter(|_| listed),
+                hint,
                 ..ErrorBody::default()
-            }),
+            }
+        }),
     }
+}
+
+/// The exception name in an AWS error type: `ThrottlingException` from
+/// `ThrottlingException:http://internal.amazon.com/coral/…` (the
+/// `x-amzn-ErrorType` header) or `com.amazon.coral#ThrottlingException`
+/// (the body's `__type`).
+pub fn aws_name(raw: &str) -> &str {
+    let name = raw.rsplit('#').next().unwrap_or(raw);
+    name.split(':').next().unwrap_or(name).trim()
 }
 
 /// The error object's fields from a body that is not complete JSON, most
@@ -130,6 +169,8 @@ fn salvage(text: &str) -> Option<ErrorBody> {
                 "quotaId" => body.quota_ids.push(text.to_owned()),
                 "reason" => body.reason = Some(text.to_owned()),
                 "quota_limit_value" => body.zero_limit |= text == "0",
+                "quota_limit" => body.quota_ids.push(text.to_owned()),
+                "error_code" => body.inner_code = Some(text.to_owned()),
                 "retryDelay" => body.retry_delay_ms = parse_go_duration(text),
                 _ => {}
             },
@@ -169,16 +210,24 @@ fn from_error_object(root: &Value, err: &Value) -> ErrorBody {
     } else {
         Shape::OpenAi
     };
+    let nested = |outer: &str, key: &str| {
+        err.get(outer)
+            .and_then(|inner| inner.get(key))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let numeric_code = match err.get("code") {
+        Some(Value::Number(n)) => n.parse::<u16>().ok().filter(|c| (100..=599).contains(c)),
+        _ => None,
+    };
     let mut body = ErrorBody {
         shape: Some(shape),
         code: text(err.get("code")),
         error_type: text(err.get("type")),
         message: text(err.get("message")),
-        inner_code: err
-            .get("innererror")
-            .and_then(|inner| inner.get("code"))
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        inner_code: nested("innererror", "code").or_else(|| nested("details", "error_code")),
+        hint: matches!(err.get("metadata"), Some(Value::Object(_))).then_some(Provider::OpenRouter),
+        numeric_code,
         ..ErrorBody::default()
     };
     if shape == Shape::Gemini {
@@ -204,10 +253,15 @@ fn read_gemini_details(details: Option<&Value>, body: &mut ErrorBody) {
                 .get("reason")
                 .and_then(Value::as_str)
                 .map(str::to_owned);
-            let limit = detail
-                .get("metadata")
-                .and_then(|m| m.get("quota_limit_value"));
+            let metadata = detail.get("metadata");
+            let limit = metadata.and_then(|m| m.get("quota_limit_value"));
             body.zero_limit |= limit.and_then(Value::as_str) == Some("0");
+            if let Some(name) = metadata
+                .and_then(|m| m.get("quota_limit"))
+                .and_then(Value::as_str)
+            {
+                body.quota_ids.push(name.to_owned());
+            }
         } else if kind.ends_with("google.rpc.QuotaFailure") {
             let violations = detail
                 .get("violations")
@@ -258,6 +312,86 @@ mod tests {
             b.quota_ids,
             ["GenerateRequestsPerDayPerProjectPerModel-FreeTier"]
         );
+    }
+
+    #[test]
+    fn other_providers_shapes() {
+        let xai = parse(r#"{"code":"Some resource has been exhausted","error":"Your team t has either used all available credits"}"#).unwrap();
+        assert_eq!(xai.hint, Some(Provider::XAi));
+        assert_eq!(
+            xai.code.as_deref(),
+            Some("Some resource has been exhausted")
+        );
+        assert!(xai.message.unwrap().starts_with("Your team"));
+
+        let fireworks = parse(
+            r#"{"error":"Too Many Requests","message":"You have exceeded your usage limits."}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            fireworks.message.as_deref(),
+            Some("You have exceeded your usage limits.")
+        );
+        assert_eq!(fireworks.hint, None);
+
+        let cohere = parse(r#"{"id":"x","message":"You are using a Trial key"}"#).unwrap();
+        assert_eq!(cohere.hint, Some(Provider::Cohere));
+
+        let aws = parse(
+            r#"{"__type":"com.amazon.coral.service#ThrottlingException","Message":"slow down"}"#,
+        )
+        .unwrap();
+        assert_eq!(aws.error_type.as_deref(), Some("ThrottlingException"));
+        assert_eq!(aws.message.as_deref(), Some("slow down"));
+        assert_eq!(aws.hint, Some(Provider::Bedrock));
+
+        let mistral = parse(r#"{"object":"error","message":"Rate limit exceeded","type":"rate_limited","param":null,"code":"1300"}"#).unwrap();
+        assert_eq!(
+            (mistral.error_type.as_deref(), mistral.code.as_deref()),
+            (Some("rate_limited"), Some("1300"))
+        );
+        let gateway = parse(r#"{"message":"m","type":"t","code":"c"}"#).unwrap();
+        assert_eq!(
+            (gateway.error_type, gateway.code),
+            (None, None),
+            "type and code count only in Mistral's shape"
+        );
+
+        let anthropic = parse(r#"{"type":"error","error":{"type":"rate_limit_error","message":"m","details":{"error_code":"enforced_spend_limit_reached"}}}"#).unwrap();
+        assert_eq!(
+            anthropic.inner_code.as_deref(),
+            Some("enforced_spend_limit_reached")
+        );
+        let cut = parse(r#"{"type":"error","error":{"type":"rate_limit_error","details":{"error_code":"enforced_spend_limit_reached"},"message":"cu"#).unwrap();
+        assert_eq!(
+            cut.inner_code.as_deref(),
+            Some("enforced_spend_limit_reached")
+        );
+
+        let openrouter = parse(
+            r#"{"error":{"message":"Provider returned error","code":429,"metadata":{"raw":"x"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (openrouter.hint, openrouter.numeric_code),
+            (Some(Provider::OpenRouter), Some(429))
+        );
+        let odd = parse(r#"{"error":{"message":"m","code":42}}"#).unwrap();
+        assert_eq!(odd.numeric_code, None, "only HTTP statuses count");
+    }
+
+    #[test]
+    fn aws_names() {
+        assert_eq!(
+            aws_name("ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/"),
+            "ThrottlingException"
+        );
+        assert_eq!(
+            aws_name("com.amazon.coral#ValidationException"),
+            "ValidationException"
+        );
+        assert_eq!(aws_name("ValidationException"), "ValidationException");
+        assert_eq!(aws_name(""), "");
     }
 
     #[test]

@@ -97,14 +97,15 @@ pub fn parse_seconds(text: &str) -> Option<u64> {
     parse_fixed9(text.trim()).map(ns_to_ms)
 }
 
-/// Finds a wait hint in free text, after "try again in" or "retry after".
+/// Finds a wait hint in free text, after "try again in", "retry after",
+/// "retry in" or "reset after".
 ///
 /// Accepts Go-style tokens (`1.574s`, `644ms`, `9m38.016s`) and a number
 /// followed by a unit word (`6 seconds`, `1 minute`, `500 milliseconds`).
 pub fn parse_message_hint(message: &str) -> Option<u64> {
     // The phrases without their first letter, so "Try again in" and "try
     // again in" both match without lower-casing the whole message.
-    const PHRASES: [&str; 3] = ["ry again in ", "etry after ", "eset after "];
+    const PHRASES: [&str; 4] = ["ry again in ", "etry after ", "eset after ", "etry in "];
     PHRASES.iter().find_map(|phrase| {
         let at = message.find(phrase)? + phrase.len();
         // Only the few words after the phrase matter: lower-case just those.
@@ -199,6 +200,10 @@ mod tests {
             ("please retry after 1 second", 1_000),
             ("Please try again in 20s.", 20_000),
             ("Your quota will reset after 26s.", 26_000),
+            (
+                "limit: 0, model: gemini-3-pro\nPlease retry in 45.578569677s.",
+                45_579,
+            ),
         ];
         for (msg, want) in cases {
             assert_eq!(parse_message_hint(msg), Some(want), "{msg}");

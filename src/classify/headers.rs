@@ -38,7 +38,7 @@ fn until_epoch(text: &str, now_ms: f64) -> Option<u64> {
 /// Every header the classifier reads starts with one of these. The wasm
 /// boundary copies only these headers into wasm memory (`js/convert.js`
 /// keeps the same list; a test below checks the two agree).
-pub const READ_HEADER_PREFIXES: [&str; 8] = [
+pub const READ_HEADER_PREFIXES: [&str; 9] = [
     "retry-after",
     "date",
     "x-ratelimit-",
@@ -47,6 +47,7 @@ pub const READ_HEADER_PREFIXES: [&str; 8] = [
     "x-groq-region",
     "apim-request-id",
     "x-ms-region",
+    "x-amzn-errortype",
 ];
 
 /// Header values longer than this are ignored: no real hint is that long.
@@ -194,6 +195,48 @@ impl Limits {
     }
 }
 
+/// The exact headers a successful answer is read for, in groups: its
+/// rate-limit windows, and the server's clock (which Anthropic's reset
+/// timestamps are measured against). The wasm layer asks for these by name
+/// on a 2xx instead of copying every header, and skips the rest of a group
+/// whose first name is absent.
+pub const SUCCESS_HEADER_GROUPS: [&[&str]; 6] = [
+    &[
+        "x-ratelimit-remaining-requests",
+        "x-ratelimit-limit-requests",
+        "x-ratelimit-reset-requests",
+    ],
+    &[
+        "x-ratelimit-remaining-tokens",
+        "x-ratelimit-limit-tokens",
+        "x-ratelimit-reset-tokens",
+    ],
+    &[
+        "anthropic-ratelimit-requests-remaining",
+        "anthropic-ratelimit-requests-limit",
+        "anthropic-ratelimit-requests-reset",
+        "date",
+    ],
+    &[
+        "anthropic-ratelimit-tokens-remaining",
+        "anthropic-ratelimit-tokens-limit",
+        "anthropic-ratelimit-tokens-reset",
+        "date",
+    ],
+    &[
+        "anthropic-ratelimit-input-tokens-remaining",
+        "anthropic-ratelimit-input-tokens-limit",
+        "anthropic-ratelimit-input-tokens-reset",
+        "date",
+    ],
+    &[
+        "anthropic-ratelimit-output-tokens-remaining",
+        "anthropic-ratelimit-output-tokens-limit",
+        "anthropic-ratelimit-output-tokens-reset",
+        "date",
+    ],
+];
+
 const OPENAI_REQUESTS: [&str; 3] = [
     "x-ratelimit-limit-requests",
     "x-ratelimit-remaining-requests",
@@ -254,6 +297,27 @@ mod tests {
         let list = &glue[start..start + glue[start..].find("];").expect("the list's end")];
         let listed: Vec<&str> = list.split('\'').skip(1).step_by(2).collect();
         assert_eq!(listed, READ_HEADER_PREFIXES);
+    }
+
+    #[test]
+    fn a_success_is_read_for_every_window_header() {
+        let windows = [
+            OPENAI_REQUESTS,
+            OPENAI_TOKENS,
+            ANTHROPIC_REQUESTS,
+            ANTHROPIC_TOKENS,
+            ANTHROPIC_INPUT_TOKENS,
+            ANTHROPIC_OUTPUT_TOKENS,
+        ];
+        for window in windows {
+            let group = SUCCESS_HEADER_GROUPS
+                .iter()
+                .find(|g| g.contains(&window[0]));
+            let group = group.unwrap_or_else(|| panic!("no group for {window:?}"));
+            // The group is asked for its window's `remaining` first.
+            assert_eq!(group[0], window[1]);
+            assert!(window.iter().all(|name| group.contains(name)), "{window:?}");
+        }
     }
 
     #[test]

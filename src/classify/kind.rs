@@ -42,6 +42,38 @@ pub enum Kind {
     Unknown,
 }
 
+/// The window a rate limit or quota covers, as the response names it
+/// ("tokens per day", `GenerateRequestsPerDayPerProjectPerModel`, "1000 API
+/// calls / month"). A day or month window heals in hours, not seconds: a
+/// caller can fail over instead of waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    /// Requests or tokens per minute (or second).
+    Minute,
+    /// Per hour.
+    Hour,
+    /// Per day.
+    Day,
+    /// Per week.
+    Week,
+    /// Per month: a spend or usage cap.
+    Month,
+}
+
+impl Period {
+    /// The stable wire name, as JavaScript sees it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Period::Minute => "minute",
+            Period::Hour => "hour",
+            Period::Day => "day",
+            Period::Week => "week",
+            Period::Month => "month",
+        }
+    }
+}
+
 /// What a caller should do about a [`Kind`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -176,6 +208,22 @@ mod tests {
             assert_eq!(
                 serde_json::to_string(&k).unwrap(),
                 format!("\"{}\"", k.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn period_wire_names_match_serde() {
+        for p in [
+            Period::Minute,
+            Period::Hour,
+            Period::Day,
+            Period::Week,
+            Period::Month,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&p).unwrap(),
+                format!("\"{}\"", p.as_str())
             );
         }
     }

@@ -7,28 +7,21 @@ pub mod headers;
 pub mod json;
 pub mod kind;
 pub mod provider;
+pub(crate) mod providers;
+pub mod stream;
 pub mod time;
 
 use serde::Serialize;
 
 use crate::classify::duration::{clamp_ms, parse_message_hint, parse_millis, parse_seconds};
 use crate::classify::headers::{Headers, Limits};
-use crate::classify::kind::{Action, Kind};
+use crate::classify::kind::{Action, Kind, Period};
 use crate::classify::time::parse_http_date;
 use crate::secrets::mask_secrets;
-use body::{ErrorBody, Shape};
+use body::ErrorBody;
 pub use failure::classify_failure;
 use provider::Provider;
-
-/// `error.code` values OpenAI uses for an empty account or a hit budget.
-const QUOTA_CODES: [&str; 6] = [
-    "insufficient_quota",
-    "credit_balance_exhausted",
-    "organization_spend_limit_exceeded",
-    "project_spend_limit_exceeded",
-    "organization_usage_limit_exceeded",
-    "billing_hard_limit_reached",
-];
+use providers::Signals;
 
 /// What the classifier reads: one HTTP response.
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +50,10 @@ pub struct Classification {
     pub action: Action,
     /// The server's own wait hint in ms, clamped to `0..=2^31-1`.
     pub retry_after_ms: Option<u64>,
+    /// The window of the rate limit or quota that was hit, when the
+    /// response names it: a `Day` or `Month` window heals in hours, not
+    /// seconds, so a caller can fail over instead of waiting.
+    pub window: Option<Period>,
     /// Which API answered.
     pub provider: Provider,
     /// The HTTP status (0 when there was no response).
@@ -81,6 +78,7 @@ impl Classification {
             kind,
             action: kind.action(),
             retry_after_ms: None,
+            window: None,
             provider: Provider::Unknown,
             status: 0,
             code: None,
@@ -95,15 +93,39 @@ impl Classification {
 /// Classifies one response. Never panics, whatever the input.
 pub fn classify(response: &Response<'_>) -> Classification {
     let status = response.status;
-    let parsed = if (200..300).contains(&status) {
-        None
+    let success = (200..300).contains(&status);
+    let parsed = if success {
+        error_in_success(response.body)
     } else {
         body::parse(response.body)
     };
-    let recognised = parsed.is_some();
-    let error = parsed.unwrap_or_default();
-    let (kind, reason) = match rule(status, &error) {
-        Some(decided) => decided,
+    let mut error = parsed.unwrap_or_default();
+    if !success && error.error_type.is_none() {
+        // AWS names the exception in a header; the body has only a message.
+        if let Some(name) = response.headers.get(providers::bedrock::ERROR_TYPE_HEADER) {
+            error.error_type = Some(body::aws_name(name).to_owned());
+        }
+    }
+    let recognised = error != ErrorBody::default();
+    // A 2xx whose body is an error object (OpenRouter, mid-generation) goes
+    // by the object's own code.
+    let decided_by = match error.numeric_code {
+        Some(code) if success && recognised => code,
+        _ => status,
+    };
+    let signals = Signals::new(decided_by, &error);
+    let rule = if success && !recognised {
+        None
+    } else {
+        providers::decide(&signals)
+    };
+    let (kind, reason) = match rule {
+        Some(rule) => (rule.kind, rule.reason),
+        None if success && !recognised => (Kind::Ok, "2xx response"),
+        None if success => (
+            Kind::from_status(decided_by),
+            "a 2xx whose body is an error object: decided by the object's code",
+        ),
         None => (
             Kind::from_status(status),
             status_reason(response.body, recognised),
@@ -116,11 +138,13 @@ pub fn classify(response: &Response<'_>) -> Classification {
         let server_now = headers::server_now_ms(response.headers, response.now_ms);
         wait_hint(response.headers, limits.as_ref(), &error, server_now)
     };
+    let window = providers::window(kind, rule, &signals);
     Classification {
         kind,
         action: kind.action(),
         retry_after_ms,
-        provider: provider::detect(response.url, response.headers, error.shape),
+        window,
+        provider: provider::detect(response.url, response.headers, &error),
         status,
         code: error.code,
         error_type: error.error_type,
@@ -128,6 +152,17 @@ pub fn classify(response: &Response<'_>) -> Classification {
         limits,
         reason,
     }
+}
+
+/// The error object in a 2xx body, if it has one with an HTTP error status
+/// in its `code`: OpenRouter reports a failure that happens once the model
+/// has started this way. A success body is read only if it mentions
+/// `"error"` at all.
+fn error_in_success(body: &str) -> Option<ErrorBody> {
+    if !body::bounded(body).contains("\"error\"") {
+        return None;
+    }
+    body::parse(body).filter(|e| e.numeric_code.is_some_and(|c| c >= 400))
 }
 
 fn status_reason(body: &str, recognised: bool) -> &'static str {
@@ -138,144 +173,6 @@ fn status_reason(body: &str, recognised: bool) -> &'static str {
     } else {
         "decided by the status: the body is not an API error object (HTML, text, odd JSON)"
     }
-}
-
-/// The body rules, most specific first. `None` leaves it to the status.
-fn rule(status: u16, e: &ErrorBody) -> Option<(Kind, &'static str)> {
-    if (200..300).contains(&status) {
-        return Some((Kind::Ok, "2xx response"));
-    }
-    let code = e.code.as_deref().unwrap_or_default();
-    let ty = e.error_type.as_deref().unwrap_or_default();
-    let message = e.message.as_deref().unwrap_or_default();
-    // Lower-cased only if a rule gets as far as reading the message.
-    let lowered = std::cell::OnceCell::new();
-    let lower = || {
-        lowered
-            .get_or_init(|| message.to_ascii_lowercase())
-            .as_str()
-    };
-    let gemini = e.shape == Some(Shape::Gemini);
-
-    Some(if ty == "insufficient_quota" {
-        (
-            Kind::QuotaExhausted,
-            "error.type is insufficient_quota: the account has no quota left",
-        )
-    } else if QUOTA_CODES.contains(&code) {
-        (
-            Kind::QuotaExhausted,
-            "error.code names an exhausted quota or spend limit",
-        )
-    } else if lower().contains("credit balance is too low") {
-        (
-            Kind::QuotaExhausted,
-            "the message says the credit balance is too low",
-        )
-    } else if lower().contains("reached your specified api usage limits") {
-        (
-            Kind::QuotaExhausted,
-            "the workspace's spend limit is reached: it lifts when a human raises it",
-        )
-    } else if gemini
-        && ty == "RESOURCE_EXHAUSTED"
-        && e.quota_ids.iter().any(|q| q.contains("PerDay"))
-    {
-        (
-            Kind::QuotaExhausted,
-            "a per-day quota is exhausted: it resets tomorrow, not in seconds",
-        )
-    } else if gemini
-        && (e.zero_limit
-            || e.reason
-                .as_deref()
-                .is_some_and(|r| r.starts_with("INSUFFICIENT")))
-    {
-        (
-            Kind::QuotaExhausted,
-            "the quota limit is zero or the credit balance is insufficient",
-        )
-    } else if code == "context_length_exceeded"
-        || lower().starts_with("prompt is too long")
-        || lower().contains("maximum context length")
-        || lower().contains("exceeds model context window")
-    {
-        (
-            Kind::ContextLength,
-            "the prompt exceeds the model's context window",
-        )
-    } else if code == "rate_limit_exceeded" && message.starts_with("Request too large for") {
-        (
-            Kind::RequestTooLarge,
-            "the request alone exceeds the per-minute token limit",
-        )
-    } else if status == 429 && requested_over_limit(message) {
-        (
-            Kind::RequestTooLarge,
-            "the message says one request needs more than the whole per-minute limit",
-        )
-    } else if ty == "request_too_large" {
-        (Kind::RequestTooLarge, "error.type is request_too_large")
-    } else if matches!(code, "rate_limit_exceeded" | "slow_down") || ty == "rate_limit_error" {
-        (
-            Kind::RateLimit,
-            "the body names a rate limit: it heals by waiting",
-        )
-    } else if gemini && ty == "RESOURCE_EXHAUSTED" {
-        (Kind::RateLimit, "RESOURCE_EXHAUSTED on a per-minute quota")
-    } else if ty == "overloaded_error"
-        || code == "server_is_overloaded"
-        || ty == "server_is_overloaded"
-    {
-        (Kind::Overloaded, "the provider reports overload")
-    } else if status >= 429 && (lower().contains("overloaded") || (gemini && ty == "UNAVAILABLE")) {
-        (
-            Kind::Overloaded,
-            "the message says the engine or model is overloaded",
-        )
-    } else if matches!(code, "content_filter" | "content_policy_violation")
-        || e.inner_code.as_deref() == Some("ResponsibleAIPolicyViolation")
-    {
-        (
-            Kind::ContentFilter,
-            "the content policy refused the request",
-        )
-    } else if code == "invalid_api_key"
-        || ty == "authentication_error"
-        || (gemini && ty == "UNAUTHENTICATED")
-        || lower().contains("api key not valid")
-    {
-        (Kind::Auth, "the API key is missing or invalid")
-    } else if code == "unsupported_country_region_territory"
-        || ty == "permission_error"
-        || (gemini && ty == "PERMISSION_DENIED")
-    {
-        (Kind::Permission, "the key is not allowed to do this")
-    } else if code == "model_not_found" || ty == "not_found_error" || (gemini && ty == "NOT_FOUND")
-    {
-        (Kind::NotFound, "the model or endpoint does not exist")
-    } else if ty == "api_error" || (gemini && ty == "INTERNAL") {
-        (Kind::ServerError, "the provider reports an internal error")
-    } else if gemini && ty == "DEADLINE_EXCEEDED" {
-        (Kind::Timeout, "the provider's deadline was exceeded")
-    } else {
-        return None;
-    })
-}
-
-/// "Limit 7000, Used 0, Requested 12903": a request bigger than the whole
-/// window can never succeed by waiting.
-fn requested_over_limit(message: &str) -> bool {
-    let number_after = |label: &str| {
-        let at = message.find(label)? + label.len();
-        let digits: String = message[at..]
-            .chars()
-            .skip_while(|c| *c == '~')
-            .take_while(char::is_ascii_digit)
-            .collect();
-        digits.parse::<u64>().ok()
-    };
-    matches!((number_after("Limit "), number_after("Requested ")), (Some(limit), Some(requested)) if requested > limit)
 }
 
 /// The server's wait hint, from the first source present, in the documented
@@ -343,15 +240,6 @@ mod tests {
     }
 
     #[test]
-    fn requests_bigger_than_the_window() {
-        assert!(requested_over_limit(
-            "Limit 7000, Used 0, Requested ~12903. Please try again in 50.598s."
-        ));
-        assert!(!requested_over_limit("Limit 3, Used 3, Requested 1."));
-        assert!(!requested_over_limit("Limit lots"));
-    }
-
-    #[test]
     fn hint_order() {
         let h = [("retry-after-ms", "1500.2"), ("retry-after", "20")];
         assert_eq!(run(429, &h, RATE).retry_after_ms, Some(1_501));
@@ -414,6 +302,52 @@ mod tests {
         assert_eq!(c.kind, Kind::ServerError);
         assert!(c.reason.contains("not an API error object"), "{}", c.reason);
         assert_eq!(run(429, &[], "").kind, Kind::RateLimit);
+    }
+
+    #[test]
+    fn aws_exception_from_the_header_alone() {
+        let h = [(
+            "X-Amzn-ErrorType",
+            "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/",
+        )];
+        let c = run(400, &h, "");
+        assert_eq!((c.kind, c.provider), (Kind::RateLimit, Provider::Bedrock));
+        assert_eq!(c.error_type.as_deref(), Some("ThrottlingException"));
+        // A body's own type wins over the header.
+        let c = run(
+            400,
+            &h,
+            r#"{"error":{"type":"invalid_request_error","message":"m"}}"#,
+        );
+        assert_eq!(c.error_type.as_deref(), Some("invalid_request_error"));
+    }
+
+    #[test]
+    fn a_2xx_is_ok_unless_its_body_is_an_error_object() {
+        let with = |body: &str| run(200, &[], body);
+        assert_eq!(with(r#"{"error":"quota"}"#).kind, Kind::Ok);
+        assert_eq!(
+            with(r#"{"error":{"message":"m","code":200}}"#).kind,
+            Kind::Ok
+        );
+        assert_eq!(with(r#"{"choices":[],"error":null}"#).kind, Kind::Ok);
+        let c = with(r#"{"choices":[],"error":{"message":"Provider returned error","code":502}}"#);
+        assert_eq!((c.kind, c.status), (Kind::ServerError, 200));
+        assert!(c.reason.contains("2xx"), "{}", c.reason);
+        let c = with(r#"{"error":{"message":"Insufficient credits","code":402}}"#);
+        assert_eq!((c.kind, c.action), (Kind::QuotaExhausted, Action::Alert));
+    }
+
+    #[test]
+    fn windows_are_named_only_for_limits() {
+        let day = r#"{"error":{"message":"Rate limit reached for model `m` on tokens per day (TPD): Limit 100000, Used 99677, Requested 1565. Please try again in 14m24s.","type":"tokens","code":"rate_limit_exceeded"}}"#;
+        let c = run(429, &[], day);
+        assert_eq!((c.kind, c.window), (Kind::RateLimit, Some(Period::Day)));
+        assert_eq!(c.retry_after_ms, Some(864_000));
+        assert_eq!(run(429, &[], RATE).window, Some(Period::Minute));
+        assert_eq!(run(429, &[], QUOTA).window, None);
+        let overloaded = r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded per minute"}}"#;
+        assert_eq!(run(529, &[], overloaded).window, None);
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Which API answered: from the URL's host, else its headers, else the
-//! body's shape.
+//! body's shape. The hosts, headers and shapes of each provider live in its
+//! module under `providers/`.
 
 use serde::Serialize;
 
-use crate::classify::body::Shape;
+use crate::classify::body::ErrorBody;
 use crate::classify::headers::Headers;
+use crate::classify::providers;
 
 /// The API provider a response came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -27,13 +29,25 @@ pub enum Provider {
     Mistral,
     /// api.deepseek.com
     DeepSeek,
+    /// Google Vertex AI (`*-aiplatform.googleapis.com`)
+    Vertex,
+    /// AWS Bedrock (`bedrock-runtime.*.amazonaws.com`)
+    Bedrock,
+    /// xAI (api.x.ai)
+    XAi,
+    /// Cohere (api.cohere.com, api.cohere.ai)
+    Cohere,
+    /// Together AI (api.together.xyz, api.together.ai)
+    Together,
+    /// Fireworks AI (api.fireworks.ai)
+    Fireworks,
     /// Not recognised.
     Unknown,
 }
 
 impl Provider {
     /// Every provider, in declaration order.
-    pub const ALL: [Provider; 9] = [
+    pub const ALL: [Provider; 15] = [
         Provider::OpenAi,
         Provider::Azure,
         Provider::Anthropic,
@@ -42,6 +56,12 @@ impl Provider {
         Provider::OpenRouter,
         Provider::Mistral,
         Provider::DeepSeek,
+        Provider::Vertex,
+        Provider::Bedrock,
+        Provider::XAi,
+        Provider::Cohere,
+        Provider::Together,
+        Provider::Fireworks,
         Provider::Unknown,
     ];
 
@@ -56,6 +76,12 @@ impl Provider {
             Provider::OpenRouter => "openrouter",
             Provider::Mistral => "mistral",
             Provider::DeepSeek => "deepseek",
+            Provider::Vertex => "vertex",
+            Provider::Bedrock => "bedrock",
+            Provider::XAi => "xai",
+            Provider::Cohere => "cohere",
+            Provider::Together => "together",
+            Provider::Fireworks => "fireworks",
             Provider::Unknown => "unknown",
         }
     }
@@ -66,56 +92,12 @@ pub fn host_of(url: &str) -> Option<String> {
     crate::url::host(url).map(str::to_ascii_lowercase)
 }
 
-fn from_host(host: &str) -> Option<Provider> {
-    let is = |domain: &str| host == domain || host.ends_with(&format!(".{domain}"));
-    Some(
-        if is("openai.azure.com") || is("cognitiveservices.azure.com") {
-            Provider::Azure
-        } else if is("openai.com") {
-            Provider::OpenAi
-        } else if is("anthropic.com") {
-            Provider::Anthropic
-        } else if is("generativelanguage.googleapis.com") {
-            Provider::Gemini
-        } else if is("groq.com") {
-            Provider::Groq
-        } else if is("openrouter.ai") {
-            Provider::OpenRouter
-        } else if is("mistral.ai") {
-            Provider::Mistral
-        } else if is("deepseek.com") {
-            Provider::DeepSeek
-        } else {
-            return None;
-        },
-    )
-}
-
-fn from_headers(headers: &Headers) -> Option<Provider> {
-    if headers.has_prefix("anthropic-") {
-        Some(Provider::Anthropic)
-    } else if headers.get("x-groq-region").is_some() {
-        Some(Provider::Groq)
-    } else if headers.get("apim-request-id").is_some() || headers.get("x-ms-region").is_some() {
-        Some(Provider::Azure)
-    } else if headers.has_prefix("openai-") {
-        Some(Provider::OpenAi)
-    } else {
-        None
-    }
-}
-
-/// Detects the provider from, in order, the URL host, headers and body shape.
-pub fn detect(url: Option<&str>, headers: &Headers, shape: Option<Shape>) -> Provider {
+/// Detects the provider from, in order, the URL host, headers and body.
+pub fn detect(url: Option<&str>, headers: &Headers, body: &ErrorBody) -> Provider {
     url.and_then(host_of)
-        .and_then(|h| from_host(&h))
-        .or_else(|| from_headers(headers))
-        .or(match shape {
-            Some(Shape::OpenAi) => Some(Provider::OpenAi),
-            Some(Shape::Anthropic) => Some(Provider::Anthropic),
-            Some(Shape::Gemini) => Some(Provider::Gemini),
-            None => None,
-        })
+        .and_then(|h| providers::from_host(&h))
+        .or_else(|| providers::from_headers(headers))
+        .or_else(|| providers::from_body(body))
         .unwrap_or(Provider::Unknown)
 }
 
@@ -126,7 +108,7 @@ mod tests {
     #[test]
     fn hosts() {
         let none = Headers::new();
-        let d = |url| detect(Some(url), &none, None);
+        let d = |url| detect(Some(url), &none, &ErrorBody::default());
         assert_eq!(
             d("https://api.openai.com/v1/chat/completions"),
             Provider::OpenAi
@@ -144,6 +126,36 @@ mod tests {
             Provider::Gemini
         );
         assert_eq!(d("https://user:pw@api.groq.com/openai/v1"), Provider::Groq);
+        assert_eq!(
+            d("https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/us-central1/publishers/google/models/gemini-2.0-flash:generateContent"),
+            Provider::Vertex
+        );
+        assert_eq!(
+            d("https://bedrock-runtime.us-west-2.amazonaws.com/model/x/converse"),
+            Provider::Bedrock
+        );
+        assert_eq!(d("https://api.x.ai/v1/chat/completions"), Provider::XAi);
+        assert_eq!(d("https://api.cohere.com/v2/chat"), Provider::Cohere);
+        assert_eq!(
+            d("https://api.together.xyz/v1/chat/completions"),
+            Provider::Together
+        );
+        assert_eq!(
+            d("https://api.fireworks.ai/inference/v1/chat/completions"),
+            Provider::Fireworks
+        );
+        assert_eq!(
+            d("https://api.deepseek.com/chat/completions"),
+            Provider::DeepSeek
+        );
+        assert_eq!(
+            d("https://api.mistral.ai/v1/chat/completions"),
+            Provider::Mistral
+        );
+        assert_eq!(
+            d("https://openrouter.ai/api/v1/chat/completions"),
+            Provider::OpenRouter
+        );
         assert_eq!(d("https://evilopenai.com/v1"), Provider::Unknown);
         assert_eq!(d("not a url"), Provider::Unknown);
     }
@@ -153,15 +165,24 @@ mod tests {
         let h: Headers = [("anthropic-ratelimit-requests-limit", "50")]
             .into_iter()
             .collect();
+        let none = ErrorBody::default();
         assert_eq!(
-            detect(Some("http://127.0.0.1:8787/v1/messages"), &h, None),
+            detect(Some("http://127.0.0.1:8787/v1/messages"), &h, &none),
             Provider::Anthropic
         );
-        assert_eq!(
-            detect(None, &Headers::new(), Some(Shape::Gemini)),
-            Provider::Gemini
-        );
-        assert_eq!(detect(None, &Headers::new(), None), Provider::Unknown);
+        let gemini = ErrorBody {
+            shape: Some(crate::classify::body::Shape::Gemini),
+            ..ErrorBody::default()
+        };
+        assert_eq!(detect(None, &Headers::new(), &gemini), Provider::Gemini);
+        assert_eq!(detect(None, &Headers::new(), &none), Provider::Unknown);
+        let aws: Headers = [(
+            "x-amzn-errortype",
+            "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/",
+        )]
+        .into_iter()
+        .collect();
+        assert_eq!(detect(None, &aws, &none), Provider::Bedrock);
     }
 
     #[test]
@@ -170,6 +191,12 @@ mod tests {
             Provider::OpenAi,
             Provider::OpenRouter,
             Provider::DeepSeek,
+            Provider::Vertex,
+            Provider::Bedrock,
+            Provider::XAi,
+            Provider::Cohere,
+            Provider::Together,
+            Provider::Fireworks,
             Provider::Unknown,
         ] {
             let json = serde_json::to_string(&p).unwrap();

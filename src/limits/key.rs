@@ -48,6 +48,17 @@ impl LimitKey {
     pub fn short(&self) -> String {
         format!("{:08x}", self.0 >> 32)
     }
+
+    /// The whole hash as 16 hex digits, to name the key to a coordinator.
+    pub fn to_hex(&self) -> String {
+        format!("{:016x}", self.0)
+    }
+
+    /// The key whose [`to_hex`](Self::to_hex) is `hex`.
+    pub fn from_hex(hex: &str) -> Option<LimitKey> {
+        let valid = hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+        valid.then(|| u64::from_str_radix(hex, 16).ok().map(LimitKey))?
+    }
 }
 
 impl fmt::Debug for LimitKey {
@@ -223,6 +234,21 @@ impl<V: Idle> KeyMap<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_goes_to_hex_and_back() {
+        let key = LimitKey::new("https://api.openai.com", Some("sk-a"));
+        assert_eq!(LimitKey::from_hex(&key.to_hex()), Some(key));
+        for bad in [
+            "",
+            "xyz",
+            "0123456789abcdef0",
+            "0123456789abcdeg",
+            "+123456789abcdef",
+        ] {
+            assert_eq!(LimitKey::from_hex(bad), None, "{bad}");
+        }
+    }
 
     const OPENAI: &str = "https://api.openai.com";
 

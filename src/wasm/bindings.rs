@@ -26,6 +26,10 @@ extern "C" {
     /// Headers in any accepted form as "name\nvalue\n…".
     #[wasm_bindgen(js_name = flattenHeaders, catch)]
     pub fn flatten_headers(headers: &JsValue, field: &str, all: bool) -> Result<String, JsValue>;
+    /// The headers named in `groups` (a group is skipped when its first
+    /// name is absent), as "name\nvalue\n…".
+    #[wasm_bindgen(js_name = pickHeaders)]
+    pub fn pick_headers(headers: &web_sys::Headers, groups: &js_sys::Array) -> String;
     /// The fetch function createFetch() returns, with its methods.
     #[wasm_bindgen(js_name = makeFetch)]
     pub fn make_fetch(
@@ -44,6 +48,7 @@ extern "C" {
         kind: &JsValue,
         action: &JsValue,
         retry_after_ms: Option<f64>,
+        window: &JsValue,
         provider: &JsValue,
         status: u16,
         code: Option<String>,
@@ -105,6 +110,7 @@ pub fn classification_js(c: &crate::Classification) -> JsValue {
         &interned(c.kind.as_str()),
         &interned(c.action.as_str()),
         c.retry_after_ms.map(|ms| ms as f64),
+        &c.window.map_or(JsValue::NULL, |w| interned(w.as_str())),
         &interned(c.provider.as_str()),
         c.status,
         c.code.clone(),
@@ -143,6 +149,15 @@ extern "C" {
         response: &web_sys::Response,
         limit: u32,
         timeout_ms: f64,
+    ) -> js_sys::Promise;
+    /// `[prefix, response]`: a stream read up to its first event, and a
+    /// Response that still yields every byte; never rejects.
+    #[wasm_bindgen(js_name = peekStream)]
+    pub fn peek_stream(
+        response: &web_sys::Response,
+        limit: u32,
+        timeout_ms: f64,
+        watch: &JsValue,
     ) -> js_sys::Promise;
     /// Cancels a body that will not be read, handling the promise.
     #[wasm_bindgen(js_name = cancelBody)]
@@ -190,8 +205,7 @@ pub fn get(object: &JsValue, key: &'static str) -> JsValue {
         return JsValue::UNDEFINED;
     }
     // Keys are interned: the JS string is made once, not on every call.
-    js_sys::Reflect::get(object, &JsValue::from_str(wasm_bindgen::intern(key)))
-        .unwrap_or(JsValue::UNDEFINED)
+    js_sys::Reflect::get(object, &interned(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// Whether `value` looks like a Response (checked by shape, across realms).

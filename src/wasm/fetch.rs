@@ -12,11 +12,12 @@ use super::bindings::{
     self, classification_js, get, make_error, number_or_null, object, type_error,
 };
 use super::clock::JsClock;
+use super::coordinator::Coordinated;
 use super::instance::Instance;
 use super::options::{self, Config};
+use super::report;
 use super::request::Outgoing;
 use super::transport::FetchTransport;
-use crate::limits::shared::Local;
 use crate::limits::subrequests::Subrequests;
 use crate::limits::Scope;
 use crate::retry::engine::{self, Attempt, Event, Halt, Outcome};
@@ -32,20 +33,27 @@ pub fn make(config: Config) -> Function {
     let s = instance.clone();
     let for_invocation =
         Closure::<dyn Fn(JsValue) -> Result<JsValue, JsValue>>::new(move |options: JsValue| {
-            let budget = Rc::new(RefCell::new(options::subrequests(&options)?));
-            let b = budget.clone();
+            let options::Invocation {
+                subrequests,
+                coordinator,
+            } = options::invocation(&options)?;
+            let invocation = Rc::new(Invocation {
+                subrequests: RefCell::new(subrequests),
+                coordinator,
+            });
+            let b = invocation.clone();
             let spent = Closure::<dyn Fn() -> JsValue>::new(move || {
-                let b = b.borrow();
+                let b = b.subrequests.borrow();
                 object(&[("limit", b.limit().into()), ("spent", b.spent().into())])
             });
-            let fetch = calls(s.clone(), Some(budget));
+            let fetch = calls(s.clone(), Some(invocation));
             Ok(bindings::make_invocation_fetch(fetch, spent.into_js_value()).into())
         });
     let s = instance.clone();
-    let stats = Closure::<dyn Fn() -> JsValue>::new(move || to_js(&*s.stats.borrow()));
+    let stats = Closure::<dyn Fn() -> JsValue>::new(move || report::stats_js(&s.stats.borrow()));
     let s = instance.clone();
     let breaker = Closure::<dyn Fn() -> JsValue>::new(move || {
-        to_js(&s.limiters.borrow().breakers(js_sys::Date::now()))
+        report::breakers_js(&s.limiters.borrow().breakers(js_sys::Date::now()))
     });
     let reset = Closure::<dyn Fn()>::new(move || instance.limiters.borrow_mut().reset_breakers());
     bindings::make_fetch(
@@ -57,25 +65,25 @@ pub fn make(config: Config) -> Function {
     )
 }
 
+/// What the calls of one `forInvocation()` fetch share.
+struct Invocation {
+    subrequests: RefCell<Subrequests>,
+    coordinator: Option<JsValue>,
+}
+
 /// The `(input, init) => Promise<Response>` function of an instance, its
-/// calls sharing `subrequests` if given (one invocation's budget).
-fn calls(instance: Rc<Instance>, subrequests: Option<Rc<RefCell<Subrequests>>>) -> JsValue {
+/// calls sharing one invocation's budget and coordinator if given.
+fn calls(instance: Rc<Instance>, invocation: Option<Rc<Invocation>>) -> JsValue {
     Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(move |input: JsValue, init: JsValue| {
-        let (s, b) = (instance.clone(), subrequests.clone());
-        future_to_promise(async move { call(&s, b.as_deref(), input, init).await })
+        let (s, i) = (instance.clone(), invocation.clone());
+        future_to_promise(async move { call(&s, i.as_deref(), input, init).await })
     })
     .into_js_value()
 }
 
-/// A serde value as a plain JS object (for the cold paths: stats and breaker states).
-fn to_js<T: serde::Serialize>(value: &T) -> JsValue {
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    value.serialize(&serializer).unwrap_or(JsValue::NULL)
-}
-
 async fn call(
     instance: &Instance,
-    subrequests: Option<&RefCell<Subrequests>>,
+    invocation: Option<&Invocation>,
     input: JsValue,
     init: JsValue,
 ) -> Result<JsValue, JsValue> {
@@ -94,23 +102,30 @@ async fn call(
         signals.push(&s);
     }
     let linked = bindings::link_signals(&signals, config.deadline_ms);
-    let result = run(instance, subrequests, &linked, input, &init).await;
+    let result = run(instance, invocation, &linked, input, &init).await;
     linked.finish();
     result
 }
 
 async fn run(
     instance: &Instance,
-    subrequests: Option<&RefCell<Subrequests>>,
+    invocation: Option<&Invocation>,
     linked: &bindings::Linked,
     input: JsValue,
     init: &JsValue,
 ) -> Result<JsValue, JsValue> {
     let config = &instance.config;
     // The deadline counts from the call, queueing included (as the abort timer does).
+    let subrequests = invocation.map(|i| &i.subrequests);
     let scope = Scope {
         deadline_ms: config.deadline_ms.map(|d| js_sys::Date::now() + d),
         subrequests,
+    };
+    let store = Coordinated {
+        namespace: invocation
+            .and_then(|i| i.coordinator.as_ref())
+            .or(config.coordinator.as_ref()),
+        instance,
     };
     let out = Outgoing::new(input, init, &linked.signal(), &config.routes)?;
     let mut transport = FetchTransport {
@@ -128,7 +143,7 @@ async fn run(
         &config.policy,
         scope,
         &instance.limiters,
-        &Local,
+        &store,
         &mut transport,
         &mut clock,
         &mut observe,

@@ -112,7 +112,7 @@ fn status_from_js(value: &JsValue, field: &str) -> Result<u16, JsValue> {
 }
 
 /// Parses `flattenHeaders()`' "name\nvalue\n…" text.
-fn headers_from_text(text: &str) -> Headers {
+pub fn headers_from_text(text: &str) -> Headers {
     let mut headers = Headers::new();
     let mut lines = text.split('\n');
     while let (Some(name), Some(value)) = (lines.next(), lines.next()) {

@@ -5,16 +5,44 @@
 
 use std::cell::RefCell;
 
+use wasm_bindgen::prelude::*;
+
+use super::bindings::{classification_js, object};
 use super::options::Config;
 use super::snapshot::Snapshot;
+use crate::classify::stream::any_error_event;
 use crate::limits::{Limiters, Settings};
 use crate::stats::Stats;
+use crate::{classify, Headers, Response};
 
 /// One instance's state.
 pub struct Instance {
     pub config: Config,
     pub stats: RefCell<Stats>,
     pub limiters: RefCell<Limiters<Snapshot>>,
+    /// What a peeked stream calls with later chunks that may hold an error
+    /// event (undefined without `onStreamError`); kept alive by `_watcher`.
+    pub watch: JsValue,
+    _watcher: Option<Closure<dyn Fn(String)>>,
+}
+
+/// Reports an error event that came after output reached the caller.
+fn watcher(hook: js_sys::Function) -> Closure<dyn Fn(String)> {
+    Closure::new(move |text: String| {
+        let Some(e) = any_error_event(&text) else {
+            return;
+        };
+        let c = classify(&Response {
+            status: e.status,
+            headers: &Headers::default(),
+            body: &e.body,
+            url: None,
+            now_ms: js_sys::Date::now(),
+        });
+        let info = object(&[("classification", classification_js(&c))]);
+        // A hook observes; its exceptions never break the stream.
+        let _ = hook.call1(&JsValue::UNDEFINED, &info);
+    })
 }
 
 impl Instance {
@@ -28,10 +56,16 @@ impl Instance {
             outage: config.outage,
             failover_on: config.failover_on,
         });
+        let watcher = config.on_stream_error.clone().map(watcher);
+        let watch = watcher
+            .as_ref()
+            .map_or(JsValue::UNDEFINED, |w| w.as_ref().clone());
         Instance {
             config,
             stats: RefCell::default(),
             limiters: RefCell::new(limiters),
+            watch,
+            _watcher: watcher,
         }
     }
 }

@@ -3,10 +3,12 @@
 
 mod bindings;
 mod clock;
+mod coordinator;
 mod fetch;
 mod input;
 mod instance;
 mod options;
+mod report;
 mod request;
 mod snapshot;
 mod transport;

@@ -5,6 +5,7 @@ use js_sys::{Function, Object};
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::bindings::{get, js_string, range_error, type_error, type_name};
+use super::coordinator;
 use crate::classify::body::MAX_BODY_BYTES;
 use crate::classify::duration::MAX_DELAY_MS;
 use crate::limits::breaker::DEFAULT_COOLDOWN_MS;
@@ -15,7 +16,7 @@ use crate::limits::subrequests::{Subrequests, DEFAULT_SUBREQUESTS};
 use crate::retry::backoff::{Backoff, Jitter};
 use crate::retry::policy::RetryPolicy;
 
-const KNOWN: [&str; 23] = [
+const KNOWN: [&str; 27] = [
     "maxRetries",
     "baseDelayMs",
     "maxDelayMs",
@@ -39,12 +40,16 @@ const KNOWN: [&str; 23] = [
     "outageBreaker",
     "onBreakerOpen",
     "onBreakerClose",
+    "coordinator",
+    "onCoordinatorError",
+    "peekStream",
+    "onStreamError",
 ];
 const ROUTE_KEYS: [&str; 4] = ["apiKey", "baseURL", "model", "azure"];
 const AZURE_KEYS: [&str; 5] = ["endpoint", "resource", "deployment", "apiVersion", "apiKey"];
 const OUTAGE_KEYS: [&str; 2] = ["failures", "cooldownMs"];
 const BUDGET_KEYS: [&str; 3] = ["capacity", "retryCost", "refund"];
-const INVOCATION_KEYS: [&str; 1] = ["subrequests"];
+const INVOCATION_KEYS: [&str; 2] = ["subrequests", "coordinator"];
 
 /// A fallback route: what to change in the request when the routes before
 /// it are out of quota (or, per `failoverOn`, failing).
@@ -103,6 +108,15 @@ pub struct Config {
     pub retry_budget: Option<RetryBudget>,
     /// How long the quota breaker stays open, ms.
     pub quota_cooldown_ms: f64,
+    /// The Durable Object namespace that shares breakers across isolates.
+    pub coordinator: Option<JsValue>,
+    /// Called when the coordinator fails or is late.
+    pub on_coordinator_error: Option<Function>,
+    /// Whether a 2xx event stream is read up to its first event, to route
+    /// an error event as the answer it stands for.
+    pub peek_stream: bool,
+    /// Called with an error event that came after output reached the caller.
+    pub on_stream_error: Option<Function>,
     /// Fallback routes, in order.
     pub routes: Vec<Route>,
     /// The kinds that move a call to the next route.
@@ -453,8 +467,16 @@ fn outage_breaker(o: &Options<'_>) -> Result<Option<OutageSettings>, JsValue> {
     }))
 }
 
-/// Reads and checks `forInvocation(options)`: the invocation's budget.
-pub fn subrequests(options: &JsValue) -> Result<Subrequests, JsValue> {
+/// What `forInvocation(options)` sets for one invocation.
+pub struct Invocation {
+    /// Its subrequest budget.
+    pub subrequests: Subrequests,
+    /// Its coordinator, in place of the instance's.
+    pub coordinator: Option<JsValue>,
+}
+
+/// Reads and checks `forInvocation(options)`.
+pub fn invocation(options: &JsValue) -> Result<Invocation, JsValue> {
     let empty: JsValue = Object::new().into();
     let options = if options.is_undefined() {
         &empty
@@ -464,9 +486,10 @@ pub fn subrequests(options: &JsValue) -> Result<Subrequests, JsValue> {
     let o = Options::of("forInvocation", options, "")?;
     o.check_keys(&INVOCATION_KEYS)?;
     let limit = o.number("subrequests", true, 1e9)?;
-    Ok(Subrequests::new(
-        limit.map_or(DEFAULT_SUBREQUESTS, |n| n as u32),
-    ))
+    Ok(Invocation {
+        subrequests: Subrequests::new(limit.map_or(DEFAULT_SUBREQUESTS, |n| n as u32)),
+        coordinator: coordinator::namespace(o.get("coordinator")?, "forInvocation: `coordinator`")?,
+    })
 }
 
 impl Config {
@@ -526,6 +549,13 @@ impl Config {
             outage: outage_breaker(&o)?,
             on_breaker_open: o.function("onBreakerOpen")?,
             on_breaker_close: o.function("onBreakerClose")?,
+            coordinator: coordinator::namespace(
+                o.get("coordinator")?,
+                "createFetch: `coordinator`",
+            )?,
+            on_coordinator_error: o.function("onCoordinatorError")?,
+            peek_stream: o.boolean("peekStream")?.unwrap_or(false),
+            on_stream_error: o.function("onStreamError")?,
         })
     }
 }

@@ -10,7 +10,7 @@ use wasm_bindgen_futures::JsFuture;
 use super::bindings::{self, classification_js, object, type_error, Linked};
 use super::instance::Instance;
 use super::request::Outgoing;
-use super::snapshot::{self, Snapshot};
+use super::snapshot::{self, Peek, Snapshot};
 use crate::classify::Classification;
 use crate::limits::routes::RouteKey;
 use crate::retry::engine::{Attempt, Source, Transport};
@@ -81,7 +81,11 @@ impl Transport for FetchTransport<'_> {
         }
         let response: web_sys::Response = value.unchecked_into();
         let max_body = self.instance.config.max_error_body_bytes;
-        let (classification, keep) = snapshot::read(&response, self.out.url(route), max_body).await;
+        let peek = self.instance.config.peek_stream.then_some(Peek {
+            watch: &self.instance.watch,
+        });
+        let (response, classification, keep) =
+            snapshot::read(response, self.out.url(route), max_body, peek).await;
         Ok((
             Attempt::Answered {
                 response,

@@ -8,16 +8,22 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startMock } from '../mock/server.mjs';
 import { mockClient } from './suite.mjs';
-import { CROSS_REQUEST_WARNINGS, startWorkerd } from './workerd-harness.mjs';
+import { CROSS_REQUEST_WARNINGS, startWorkers } from './workerd-harness.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const KEY = 'sk-proj-EXAMPLESECRET0123456789';
 const server = await startMock();
 const mock = mockClient(server.url);
-const worker = await startWorkerd({
+// The same Worker as two services (two isolates), sharing the coordinator A defines.
+const entry = join(root, 'examples', 'worker', 'src', 'index.js');
+const bindings = { OPENAI_BASE_URL: `${server.url}/v1`, OPENAI_API_KEY: KEY };
+const RATEWISE = { className: 'RatewiseCoordinator', service: 'a' };
+const worker = await startWorkers({
   name: 'example-worker',
-  entry: join(root, 'examples', 'worker', 'src', 'index.js'),
-  bindings: { OPENAI_BASE_URL: `${server.url}/v1`, OPENAI_API_KEY: KEY },
+  workers: [
+    { name: 'a', entry, bindings, durableObjects: ['RatewiseCoordinator'], namespaces: { RATEWISE } },
+    { name: 'b', entry, bindings, namespaces: { RATEWISE } },
+  ],
 });
 test.after(async () => {
   await worker.stop();
@@ -25,8 +31,8 @@ test.after(async () => {
 });
 test.beforeEach(() => mock.reset());
 
-const ask = () =>
-  fetch(worker.url, {
+const ask = (isolate = 'a') =>
+  fetch(worker.urls[isolate], {
     method: 'POST',
     body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
   });
@@ -52,7 +58,7 @@ test('a rate limit is retried inside the invocation, each retry counted', async 
 
 test('parallel invocations share the module-scope instance; none is cancelled as hung', async () => {
   await mock.config({ latencyMs: 100 });
-  const answers = await Promise.all(Array.from({ length: 12 }, ask));
+  const answers = await Promise.all(Array.from({ length: 12 }, () => ask()));
   assert.deepEqual(
     answers.map((r) => r.status),
     Array(12).fill(200),
@@ -60,13 +66,16 @@ test('parallel invocations share the module-scope instance; none is cancelled as
   for (const bad of CROSS_REQUEST_WARNINGS) assert.ok(!worker.log().includes(bad), `workerd logged "${bad}"`);
 });
 
-// Last: the quota breaker stays open for this key in the module-scope instance.
-test('an empty account answers 503 at once and alerts through ctx.waitUntil, without the key', async () => {
+// Last: the quota breaker stays open for this key, in both isolates.
+test('an empty account found by one isolate fails fast in the other, which sends nothing', async () => {
   await mock.config({ quota: true });
-  const res = await ask();
+  const res = await ask('a');
   assert.equal(res.status, 503);
   assert.match((await res.json()).error, /out of quota/);
   assert.ok(await waitForLog('alert: You exceeded your current quota'), worker.log());
   assert.equal((await mock.stats()).requests, 1);
+  const other = await ask('b');
+  assert.equal(other.status, 503);
+  assert.equal((await mock.stats()).requests, 1, 'isolate B made no request: the coordinator told it');
   assert.ok(!worker.log().includes(KEY), 'the API key never reaches the log');
 });

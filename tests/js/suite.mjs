@@ -351,6 +351,87 @@ export const tests = [
   ],
 
   [
+    'peekStream: a 200 stream that opens with an error event is routed as that error',
+    async ({ ratewise, mock }) => {
+      const sse = (...chunks) => ({ status: 200, chunks });
+      await mock.script([
+        sse('event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'),
+        sse(
+          ': keep-alive\n\n',
+          'event: error\ndata: {"type":"error","code":"insufficient_quota","message":"You exceeded your current quota"}\n\n',
+        ),
+      ]);
+      const kinds = [];
+      const alerts = [];
+      const fetch = ratewise.createFetch({
+        peekStream: true,
+        baseDelayMs: 1,
+        onEvent: (e) => kinds.push(e.kind),
+        onQuotaExhausted: (info) => alerts.push(info.classification.kind),
+      });
+      const res = await fetch(mock.chat, chatInit());
+      equal(kinds, ['overloaded', 'quota_exhausted'], 'the overload was retried, the quota alerted');
+      equal(alerts, ['quota_exhausted'], 'onQuotaExhausted');
+      equal((await mock.stats()).requests, 2, 'requests');
+      equal(res.status, 200, 'the caller gets the stream as the server sent it');
+      check((await res.text()).includes('insufficient_quota'), 'with every byte of it');
+    },
+  ],
+
+  [
+    'peekStream: a quota error in the stream trips the breaker and fails over to the next route',
+    async ({ ratewise, mock }) => {
+      const quota =
+        'event: error\ndata: {"type":"error","code":"insufficient_quota","message":"You exceeded your current quota"}\n\n';
+      await mock.script([{ status: 200, chunks: [quota] }]);
+      const routes = [];
+      const fetch = ratewise.createFetch({
+        peekStream: true,
+        routes: [{ apiKey: 'sk-backup-project' }],
+        onEvent: (e) => routes.push([e.route, e.kind, e.source]),
+      });
+      const res = await fetch(mock.chat, chatInit());
+      equal(res.status, 200, 'the backup answered');
+      equal((await res.json()).object, 'chat.completion', 'with a completion');
+      const again = await fetch(mock.chat, chatInit());
+      await again.text();
+      equal(
+        routes,
+        [
+          [0, 'quota_exhausted', 'network'],
+          [1, 'ok', 'network'],
+          [1, 'ok', 'network'],
+        ],
+        'the tripped route is skipped on the next call',
+      );
+      equal((await mock.stats()).requests, 3, 'requests');
+    },
+  ],
+
+  [
+    'peekStream: an ordinary stream yields every byte in order; a later error is reported, never retried',
+    async ({ ratewise, mock }) => {
+      const first = 'data: {"id":"chatcmpl-1","choices":[{"delta":{"content":"Hel"}}]}\n\n';
+      const second = 'data: {"id":"chatcmpl-1","choices":[{"delta":{"content":"lo"}}]}\n\n';
+      const late =
+        'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n';
+      await mock.config({ streamGapMs: 30 });
+      await mock.script([{ status: 200, chunks: [first, second, late] }]);
+      const reported = [];
+      const fetch = ratewise.createFetch({
+        peekStream: true,
+        onStreamError: (info) => reported.push(info.classification.kind),
+      });
+      const res = await fetch(mock.chat, chatInit());
+      equal(res.status, 200, 'status');
+      check(res.headers.get('content-type').startsWith('text/event-stream'), 'headers kept');
+      equal(await res.text(), first + second + late, 'every byte, in order');
+      equal(reported, ['overloaded'], 'the late error was reported');
+      equal((await mock.stats()).requests, 1, 'and not retried');
+    },
+  ],
+
+  [
     'onQuotaExhausted can answer with a fallback Response',
     async ({ ratewise, mock }) => {
       await mock.script(['insufficient_quota']);

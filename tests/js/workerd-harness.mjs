@@ -26,48 +26,71 @@ export const freePort = () =>
 export const CROSS_REQUEST_WARNINGS = ['hung', 'different request context', 'never generate a response'];
 
 /**
- * Bundles `entry` into `.cache/<name>/` and serves it with workerd.
- * `bindings` become text bindings (`env.NAME`). Resolves once it answers;
- * returns its URL, its log so far, and `stop()`.
+ * Bundles each worker's `entry` into `.cache/<name>/` and serves them all
+ * with one workerd, each as its own service (its own isolate) on its own
+ * port. A worker's `bindings` become text bindings (`env.NAME`);
+ * `durableObjects: ['Class']` defines namespaces (in-memory storage) and
+ * `namespaces: { NAME: { className, service } }` binds one defined by any
+ * worker. Resolves once every worker answers; returns their URLs by name,
+ * workerd's log so far, and `stop()`.
  */
-export async function startWorkerd({ name, entry, bindings = {} }) {
+export async function startWorkers({ name, workers }) {
   const out = join(root, '.cache', name);
   mkdirSync(out, { recursive: true });
-  await build({
-    entryPoints: [entry],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    conditions: ['workerd', 'worker', 'browser'],
-    external: ['*.wasm'],
-    nodePaths: [join(here, 'node_modules')],
-    outfile: join(out, 'worker.js'),
-    logLevel: 'warning',
-  });
   copyFileSync(join(here, 'node_modules', 'ratewise', 'ratewise_bg.wasm'), join(out, 'ratewise_bg.wasm'));
-  const port = await freePort();
-  const texts = Object.entries(bindings)
-    .map(([k, v]) => `(name = ${JSON.stringify(k)}, text = ${JSON.stringify(String(v))})`)
-    .join(', ');
+  const ports = {};
+  const services = [];
+  const sockets = [];
+  const consts = [];
+  for (const [i, w] of workers.entries()) {
+    await build({
+      entryPoints: [w.entry],
+      bundle: true,
+      format: 'esm',
+      platform: 'neutral',
+      conditions: ['workerd', 'worker', 'browser'],
+      external: ['*.wasm'],
+      nodePaths: [join(here, 'node_modules')],
+      outfile: join(out, `${w.name}.js`),
+      logLevel: 'warning',
+    });
+    ports[w.name] = await freePort();
+    const bindings = [
+      ...Object.entries(w.bindings ?? {}).map(
+        ([k, v]) => `(name = ${JSON.stringify(k)}, text = ${JSON.stringify(String(v))})`,
+      ),
+      ...Object.entries(w.namespaces ?? {}).map(
+        ([k, { className, service }]) =>
+          `(name = ${JSON.stringify(k)}, durableObjectNamespace = (className = ${JSON.stringify(className)}, serviceName = ${JSON.stringify(service)}))`,
+      ),
+    ];
+    const objects = (w.durableObjects ?? []).map(
+      (c) => `(className = ${JSON.stringify(c)}, uniqueKey = ${JSON.stringify(`${w.name}-${c}`)})`,
+    );
+    services.push(`(name = ${JSON.stringify(w.name)}, worker = .worker${i})`);
+    sockets.push(`(name = "s_${w.name}", address = "127.0.0.1:${ports[w.name]}", http = (), service = "${w.name}")`);
+    consts.push(`const worker${i} :Workerd.Worker = (
+  modules = [
+    (name = "worker.js", esModule = embed "${w.name}.js"),
+    (name = "ratewise_bg.wasm", wasm = embed "ratewise_bg.wasm"),
+  ],
+  compatibilityDate = "2025-09-01",
+  bindings = [${bindings.join(', ')}],
+  ${objects.length ? `durableObjectNamespaces = [${objects.join(', ')}],\n  durableObjectStorage = (inMemory = void),` : ''}
+  globalOutbound = "internet",
+);`);
+  }
   writeFileSync(
     join(out, 'config.capnp'),
     `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [
-    (name = "main", worker = .worker),
+    ${services.join(',\n    ')},
     (name = "internet", network = (allow = ["public", "private", "local"])),
   ],
-  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
+  sockets = [${sockets.join(', ')}],
 );
-const worker :Workerd.Worker = (
-  modules = [
-    (name = "worker.js", esModule = embed "worker.js"),
-    (name = "ratewise_bg.wasm", wasm = embed "ratewise_bg.wasm"),
-  ],
-  compatibilityDate = "2025-09-01",
-  bindings = [${texts}],
-  globalOutbound = "internet",
-);
+${consts.join('\n')}
 `,
   );
   // bin/workerd is either the native binary or a launcher script: run it as is.
@@ -79,7 +102,7 @@ const worker :Workerd.Worker = (
       log += chunk;
     });
   }
-  const url = `http://127.0.0.1:${port}`;
+  const urls = Object.fromEntries(Object.entries(ports).map(([n, p]) => [n, `http://127.0.0.1:${p}`]));
   const stop = () =>
     new Promise((resolve) => {
       if (child.exitCode !== null) return resolve();
@@ -87,18 +110,26 @@ const worker :Workerd.Worker = (
       child.kill('SIGTERM');
     });
   const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      await fetch(url, { method: 'HEAD' });
-      break;
-    } catch (e) {
-      if (child.exitCode !== null) throw new Error(`workerd exited with code ${child.exitCode}:\n${log}`);
-      if (Date.now() > deadline) {
-        await stop();
-        throw new Error(`workerd did not answer on port ${port}: ${e.message}\n${log}`);
+  for (const url of Object.values(urls)) {
+    for (;;) {
+      try {
+        await fetch(url, { method: 'HEAD' });
+        break;
+      } catch (e) {
+        if (child.exitCode !== null) throw new Error(`workerd exited with code ${child.exitCode}:\n${log}`);
+        if (Date.now() > deadline) {
+          await stop();
+          throw new Error(`workerd did not answer on ${url}: ${e.message}\n${log}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
       }
-      await new Promise((r) => setTimeout(r, 100));
     }
   }
-  return { url, log: () => log, stop };
+  return { urls, log: () => log, stop };
+}
+
+/** One Worker: `startWorkers` with a single service; its URL is `url`. */
+export async function startWorkerd({ name, entry, bindings = {} }) {
+  const started = await startWorkers({ name, workers: [{ name: 'main', entry, bindings }] });
+  return { ...started, url: started.urls.main };
 }

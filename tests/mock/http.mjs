@@ -159,6 +159,10 @@ async function runScriptStep(state, req, res, entry, ctx) {
     res.on('close', () => state.hung.delete(res));
     return;
   }
+  if (entry.raw && Array.isArray(entry.chunks)) {
+    recordRequest(state, ctx, entry.status ?? 200);
+    return streamRaw(state, res, entry);
+  }
   const response = entry.raw ? rawResponse(entry) : SCRIPTS[entry.name](ctx, entry, state.config);
   if (!entry.raw) {
     if (entry.status !== undefined) response.status = entry.status;
@@ -166,6 +170,19 @@ async function runScriptStep(state, req, res, entry, ctx) {
   }
   recordRequest(state, ctx, response.status);
   send(res, response);
+}
+
+/** A raw scripted answer whose body goes out as `chunks`, `streamGapMs` apart. */
+async function streamRaw(state, res, entry) {
+  res.writeHead(entry.status ?? 200, { 'content-type': 'text/event-stream; charset=utf-8', ...(entry.headers || {}) });
+  res.flushHeaders();
+  res.socket?.setNoDelay(true);
+  for (let i = 0; i < entry.chunks.length; i++) {
+    if (i > 0) await sleep(state, state.config.streamGapMs);
+    if (res.destroyed) return;
+    res.write(entry.chunks[i]);
+  }
+  res.end();
 }
 
 async function streamCompletion(state, res, response, ctx) {

@@ -17,7 +17,9 @@
  *   http.mjs      CORS, routing, the LLM endpoints, the control API, static files
  *
  * Behaviour of an LLM request, in order:
- *   1. the next entry of the FIFO failure script, if any (see SCRIPTS in fixtures.mjs);
+ *   1. the next entry of the FIFO failure script, if any (see SCRIPTS in fixtures.mjs; a raw entry
+ *      `{ status, headers, body }` is sent as given, and `{ status, headers, chunks: [...] }` as an
+ *      event stream, one chunk every `streamGapMs`);
  *   2. quota-exhausted mode (`quota`, `quotaKeys`);
  *   3. the fixed-window rate limit (`limit` per `windowMs`);
  *   4. otherwise a 200 after `latencyMs`.

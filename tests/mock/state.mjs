@@ -48,7 +48,8 @@ export function windowView(state, win) {
 function normalizeStep(step) {
   const entry = typeof step === 'string' ? { name: step } : step;
   if (!entry || typeof entry !== 'object') throw new Error(`invalid script step: ${JSON.stringify(step)}`);
-  const raw = entry.body !== undefined || (entry.status !== undefined && entry.name === undefined);
+  const raw =
+    entry.body !== undefined || entry.chunks !== undefined || (entry.status !== undefined && entry.name === undefined);
   if (raw) {
     if (!Number.isInteger(entry.status ?? 200)) throw new Error('raw script step needs an integer status');
     return { ...entry, raw: true };

@@ -8,7 +8,12 @@
 //   allows (50 on the free plan; this Worker leaves 10 for other fetches).
 // - The API key comes from `env` (a secret), never from module scope.
 // - Reports that need not block the response go through ctx.waitUntil.
+// - With the RATEWISE Durable Object bound, an empty account seen by one
+//   isolate fails fast in every other isolate too.
 import { createFetch, isQuotaExhaustedError, isSubrequestsSpentError } from 'ratewise';
+
+// The coordinator class, re-exported so wrangler.toml can bind it.
+export { RatewiseCoordinator } from 'ratewise';
 
 const llm = createFetch({
   maxRetries: 3,
@@ -20,7 +25,7 @@ const llm = createFetch({
 export default {
   async fetch(request, env, ctx) {
     if (request.method !== 'POST') return new Response('POST a chat completion request', { status: 405 });
-    const invocation = llm.forInvocation({ subrequests: 40 });
+    const invocation = llm.forInvocation({ subrequests: 40, coordinator: env.RATEWISE });
     const body = await request.text();
     try {
       const res = await invocation(`${env.OPENAI_BASE_URL}/chat/completions`, {

@@ -1,0 +1,100 @@
+//! Anthropic (api.anthropic.com): `{"type":"error","error":{"type",
+//! "message","details"}}`. Every spend or usage cap is a quota, whatever
+//! its status: 400 with "reached your specified API usage limits", 429
+//! `rate_limit_error` with `details.error_code: enforced_spend_limit_reached`
+//! (the tier's monthly cap), 402 `billing_error`.
+
+use super::{Def, Rule};
+use crate::classify::headers::Headers;
+use crate::classify::kind::Kind;
+use crate::classify::kind::Period;
+use crate::classify::provider::Provider;
+
+pub const DEF: Def = Def {
+    id: Provider::Anthropic,
+    hosts: &["anthropic.com"],
+    headers,
+    rules: &RULES,
+};
+
+fn headers(h: &Headers) -> bool {
+    h.has_prefix("anthropic-")
+}
+
+const RULES: [Rule; 12] = [
+    Rule {
+        says: &["credit balance is too low"],
+        ..Rule::new(
+            Kind::QuotaExhausted,
+            "the message says the credit balance is too low",
+        )
+    },
+    Rule {
+        says: &[
+            "reached your specified api usage limits",
+            "reached your specified workspace api usage limits",
+        ],
+        ..Rule::new(
+            Kind::QuotaExhausted,
+            "the workspace's spend limit is reached: it lifts when a human raises it",
+        )
+    },
+    Rule {
+        inner: &["enforced_spend_limit_reached"],
+        window: Some(Period::Month),
+        ..Rule::new(
+            Kind::QuotaExhausted,
+            "the tier's monthly spend cap is reached: usage resumes next month or at a higher tier",
+        )
+    },
+    Rule {
+        says: &["reached your api usage limits", "monthly spend limit"],
+        window: Some(Period::Month),
+        ..Rule::new(
+            Kind::QuotaExhausted,
+            "the message says a monthly spend limit is reached: waiting seconds will not lift it",
+        )
+    },
+    Rule {
+        ty: &["billing_error"],
+        ..Rule::new(
+            Kind::QuotaExhausted,
+            "error.type is billing_error: a payment problem",
+        )
+    },
+    Rule {
+        says: &[
+            "prompt is too long",
+            "exceed context limit",
+            "exceeds model context window",
+        ],
+        ..Rule::new(
+            Kind::ContextLength,
+            "the prompt exceeds the model's context window",
+        )
+    },
+    Rule {
+        ty: &["request_too_large"],
+        ..Rule::new(Kind::RequestTooLarge, "error.type is request_too_large")
+    },
+    Rule {
+        ty: &["overloaded_error"],
+        ..Rule::new(Kind::Overloaded, "the provider reports overload")
+    },
+    Rule {
+        ty: &["authentication_error"],
+        ..Rule::new(Kind::Auth, "the API key is missing or invalid")
+    },
+    Rule {
+        ty: &["permission_error"],
+        ..Rule::new(Kind::Permission, "the key is not allowed to do this")
+    },
+    Rule {
+        ty: &["not_found_error"],
+        ..Rule::new(Kind::NotFound, "the model or endpoint does not exist")
+    },
+    Rule {
+        ty: &["api_error"],
+        ..Rule::new(Kind::ServerError, "the provider reports an internal error")
+    },
+];

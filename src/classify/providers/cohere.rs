@@ -1,0 +1,31 @@
+//! Cohere (api.cohere.com): `{"id":"…","message":"…"}`. A trial key has a
+//! per-minute limit (a rate limit) and a monthly call cap (a quota), both
+//! sent as 429 and told apart only by the message.
+
+use super::{Def, Rule};
+use crate::classify::kind::Kind;
+use crate::classify::kind::Period;
+use crate::classify::provider::Provider;
+
+pub const DEF: Def = Def {
+    id: Provider::Cohere,
+    hosts: &["cohere.com", "cohere.ai"],
+    headers: super::no_headers,
+    rules: &[
+        Rule {
+            says: &["trial key"],
+            and_says: &["/ month", "per month"],
+            window: Some(Period::Month),
+            ..Rule::new(
+                Kind::QuotaExhausted,
+                "the trial key's monthly call cap is used up: it lifts next month or with a production key",
+            )
+        },
+        Rule {
+            says: &["trial key", "per minute request limit"],
+            and_says: &["minute"],
+            window: Some(Period::Minute),
+            ..Rule::new(Kind::RateLimit, "the per-minute request limit is reached: it heals by waiting")
+        },
+    ],
+};

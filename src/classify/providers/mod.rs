@@ -1,0 +1,368 @@
+//! One module per provider: its hosts, the headers and body shapes that give
+//! it away, and its rules (a table of what its error bodies say and what
+//! that means). This file is the registry that ties them together.
+//!
+//! Adding a provider is one file here plus its line in [`REGISTRY`] and its
+//! [`Provider`] variant.
+//!
+//! # How rules decide
+//!
+//! Every rule of every provider is checked, whoever answered: proxies,
+//! relays and OpenAI-compatible servers pass bodies through, so a body's
+//! own signature counts more than the host. Rules are narrow (an exact
+//! code, type or phrase), and when several match, the kind that matters
+//! most wins, in the order of [`rank`]: a body that says both "rate limit"
+//! and "monthly spend limit" is out of quota, not rate-limited.
+
+use std::cell::OnceCell;
+
+use crate::classify::body::{ErrorBody, Shape};
+use crate::classify::headers::Headers;
+use crate::classify::kind::{Kind, Period};
+use crate::classify::provider::Provider;
+
+mod anthropic;
+mod azure;
+pub(crate) mod bedrock;
+mod cohere;
+mod deepseek;
+mod fireworks;
+mod gemini;
+mod generic;
+mod groq;
+mod mistral;
+mod openai;
+mod openrouter;
+mod together;
+mod vertex;
+mod xai;
+
+/// A provider: how to recognise it and what its error bodies mean.
+pub struct Def {
+    /// Which provider this is.
+    pub id: Provider,
+    /// Host patterns: `example.com` matches it and its subdomains; a
+    /// pattern with one `*` matches any host with that prefix and suffix.
+    pub hosts: &'static [&'static str],
+    /// Whether the response headers give the provider away.
+    pub headers: fn(&Headers) -> bool,
+    /// What its error bodies mean.
+    pub rules: &'static [Rule],
+}
+
+/// For providers whose headers say nothing.
+fn no_headers(_: &Headers) -> bool {
+    false
+}
+
+/// Every provider. Headers are checked in this order, so a provider whose
+/// responses also carry another's headers (Azure sends `openai-*` ones)
+/// comes first.
+pub const REGISTRY: [&Def; 15] = [
+    &anthropic::DEF,
+    &groq::DEF,
+    &azure::DEF,
+    &openai::DEF,
+    &gemini::DEF,
+    &vertex::DEF,
+    &bedrock::DEF,
+    &openrouter::DEF,
+    &mistral::DEF,
+    &deepseek::DEF,
+    &xai::DEF,
+    &cohere::DEF,
+    &together::DEF,
+    &fireworks::DEF,
+    &generic::DEF,
+];
+
+/// What the rules read from one response.
+pub struct Signals<'a> {
+    /// The status the rules go by: the HTTP status, or for a 2xx whose
+    /// body is an error object, that object's numeric `code`.
+    pub status: u16,
+    /// The error body.
+    pub body: &'a ErrorBody,
+    code: &'a str,
+    ty: &'a str,
+    message: &'a str,
+    lower: OnceCell<String>,
+}
+
+impl<'a> Signals<'a> {
+    /// The signals of `body` at `status`.
+    pub fn new(status: u16, body: &'a ErrorBody) -> Self {
+        Signals {
+            status,
+            body,
+            code: body.code.as_deref().unwrap_or_default(),
+            ty: body.error_type.as_deref().unwrap_or_default(),
+            message: body.message.as_deref().unwrap_or_default(),
+            lower: OnceCell::new(),
+        }
+    }
+
+    /// The message, lower-cased once, only if a rule gets as far as it.
+    fn lower(&self) -> &str {
+        self.lower.get_or_init(|| self.message.to_ascii_lowercase())
+    }
+
+    /// Whether the lower-cased message contains any of `phrases`.
+    pub fn says(&self, phrases: &[&str]) -> bool {
+        let lower = self.lower();
+        phrases.iter().any(|p| lower.contains(p))
+    }
+
+    /// The message as sent.
+    pub fn message(&self) -> &str {
+        self.message
+    }
+}
+
+/// One row of a provider's table: when every field that is set matches,
+/// the response is `kind`. List fields match when any entry does; empty
+/// lists match anything.
+#[derive(Clone, Copy)]
+pub struct Rule {
+    /// What the response is when the rule matches.
+    pub kind: Kind,
+    /// The `reason` the classification carries.
+    pub reason: &'static str,
+    /// `error.type` (Gemini: `error.status`; AWS: the exception name) is one of these.
+    pub ty: &'static [&'static str],
+    /// `error.code` is one of these.
+    pub code: &'static [&'static str],
+    /// A nested code (Azure `innererror.code`, Anthropic `details.error_code`) is one of these.
+    pub inner: &'static [&'static str],
+    /// The lower-cased message contains one of these.
+    pub says: &'static [&'static str],
+    /// ... and also one of these.
+    pub and_says: &'static [&'static str],
+    /// The status is in this inclusive range.
+    pub status: [u16; 2],
+    /// Anything else the rule needs to check.
+    pub test: Option<fn(&Signals<'_>) -> bool>,
+    /// The window the limit covers, when the rule knows it better than the message.
+    pub window: Option<Period>,
+}
+
+impl Rule {
+    /// A rule that matches everything: fill in what it checks.
+    pub const fn new(kind: Kind, reason: &'static str) -> Rule {
+        Rule {
+            kind,
+            reason,
+            ty: &[],
+            code: &[],
+            inner: &[],
+            says: &[],
+            and_says: &[],
+            status: [0, 999],
+            test: None,
+            window: None,
+        }
+    }
+
+    fn matches(&self, s: &Signals<'_>) -> bool {
+        let any = |list: &[&str], value: &str| list.is_empty() || list.contains(&value);
+        (self.status[0]..=self.status[1]).contains(&s.status)
+            && any(self.ty, s.ty)
+            && any(self.code, s.code)
+            && any(self.inner, s.body.inner_code.as_deref().unwrap_or_default())
+            && (self.says.is_empty() || s.says(self.says))
+            && (self.and_says.is_empty() || s.says(self.and_says))
+            && self.test.is_none_or(|test| test(s))
+    }
+}
+
+/// How much a kind matters when rules disagree: a body that reads as out
+/// of quota and as rate-limited is out of quota; lower is stronger.
+pub fn rank(kind: Kind) -> u8 {
+    match kind {
+        Kind::QuotaExhausted => 0,
+        Kind::ContextLength => 1,
+        Kind::RequestTooLarge => 2,
+        Kind::RateLimit => 3,
+        Kind::Overloaded => 4,
+        Kind::ContentFilter => 5,
+        Kind::Auth => 6,
+        Kind::Permission => 7,
+        Kind::NotFound => 8,
+        Kind::ServerError => 9,
+        Kind::Timeout => 10,
+        Kind::BadRequest => 11,
+        _ => 12,
+    }
+}
+
+/// The strongest rule that matches, from every provider's table.
+pub fn decide(s: &Signals<'_>) -> Option<&'static Rule> {
+    let mut best: Option<&'static Rule> = None;
+    for def in REGISTRY {
+        for rule in def.rules {
+            let stronger = best.is_none_or(|b| rank(rule.kind) < rank(b.kind));
+            if stronger && rule.matches(s) {
+                best = Some(rule);
+            }
+        }
+    }
+    best
+}
+
+/// Whether `host` (lower-case) matches a [`Def::hosts`] pattern.
+fn host_matches(host: &str, pattern: &str) -> bool {
+    match pattern.split_once('*') {
+        Some((prefix, suffix)) => {
+            host.len() > prefix.len() + suffix.len()
+                && host.starts_with(prefix)
+                && host.ends_with(suffix)
+        }
+        None => {
+            host == pattern
+                || host
+                    .strip_suffix(pattern)
+                    .is_some_and(|rest| rest.ends_with('.'))
+        }
+    }
+}
+
+/// The provider a host belongs to.
+pub fn from_host(host: &str) -> Option<Provider> {
+    REGISTRY
+        .iter()
+        .find(|def| def.hosts.iter().any(|p| host_matches(host, p)))
+        .map(|def| def.id)
+}
+
+/// The provider the headers give away.
+pub fn from_headers(headers: &Headers) -> Option<Provider> {
+    REGISTRY
+        .iter()
+        .find(|def| (def.headers)(headers))
+        .map(|def| def.id)
+}
+
+/// The provider a body's shape gives away: a distinctive shape first, then
+/// the three generic ones.
+pub fn from_body(body: &ErrorBody) -> Option<Provider> {
+    body.hint.or(match body.shape {
+        Some(Shape::OpenAi) => Some(Provider::OpenAi),
+        Some(Shape::Anthropic) => Some(Provider::Anthropic),
+        Some(Shape::Gemini) => Some(Provider::Gemini),
+        None => None,
+    })
+}
+
+/// Phrases that name a limit's window, longest window first, so a message
+/// naming several (Gemini lists every quota it hit) gets the one that
+/// heals last.
+const WINDOWS: [(Period, &[&str]); 5] = [
+    (
+        Period::Month,
+        &["per month", "monthly", "/ month", "/month"],
+    ),
+    (Period::Week, &["per week", "weekly", "/ week"]),
+    (
+        Period::Day,
+        &[
+            "per day", "per-day", "per_day", "perday", "(tpd)", "(rpd)", "/ day", "daily",
+        ],
+    ),
+    (
+        Period::Hour,
+        &[
+            "per hour", "per-hour", "per_hour", "perhour", "hourly", "/ hour",
+        ],
+    ),
+    (
+        Period::Minute,
+        &[
+            "per minute",
+            "per-minute",
+            "per_minute",
+            "perminute",
+            "(tpm)",
+            "(rpm)",
+            "/ minute",
+        ],
+    ),
+];
+
+/// The window of the limit a rate-limit or quota response names: from the
+/// rule, else the message and the quota ids. `None` when it names none.
+pub fn window(kind: Kind, rule: Option<&Rule>, s: &Signals<'_>) -> Option<Period> {
+    if !matches!(
+        kind,
+        Kind::RateLimit | Kind::QuotaExhausted | Kind::RequestTooLarge
+    ) {
+        return None;
+    }
+    if let Some(window) = rule.and_then(|r| r.window) {
+        return Some(window);
+    }
+    let ids: Vec<String> = s
+        .body
+        .quota_ids
+        .iter()
+        .map(|id| id.to_ascii_lowercase())
+        .collect();
+    WINDOWS.iter().find_map(|(period, phrases)| {
+        let named = s.says(phrases) || ids.iter().any(|id| phrases.iter().any(|p| id.contains(p)));
+        named.then_some(*period)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_patterns() {
+        assert!(host_matches("api.openai.com", "openai.com"));
+        assert!(host_matches("openai.com", "openai.com"));
+        assert!(!host_matches("evilopenai.com", "openai.com"));
+        assert!(host_matches(
+            "us-central1-aiplatform.googleapis.com",
+            "*-aiplatform.googleapis.com"
+        ));
+        assert!(!host_matches(
+            "-aiplatform.googleapis.com",
+            "*-aiplatform.googleapis.com"
+        ));
+        assert!(host_matches(
+            "bedrock-runtime.us-east-1.amazonaws.com",
+            "bedrock-runtime.*.amazonaws.com"
+        ));
+        assert!(!host_matches(
+            "s3.us-east-1.amazonaws.com",
+            "bedrock-runtime.*.amazonaws.com"
+        ));
+    }
+
+    #[test]
+    fn every_provider_is_registered_once() {
+        let mut ids: Vec<_> = REGISTRY.iter().map(|d| d.id.as_str()).collect();
+        ids.sort_unstable();
+        let before = ids.len();
+        ids.dedup();
+        assert_eq!(before, ids.len(), "{ids:?}");
+    }
+
+    #[test]
+    fn reasons_are_one_line() {
+        for def in REGISTRY {
+            for rule in def.rules {
+                assert!(!rule.reason.is_empty() && !rule.reason.contains('\n'));
+                for list in [rule.says, rule.and_says] {
+                    for phrase in list {
+                        assert_eq!(
+                            *phrase,
+                            phrase.to_ascii_lowercase(),
+                            "phrases are lower-case"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! OpenAI (api.openai.com), and the OpenAI-compatible conventions most
+//! other providers and proxies copy: `error.type` / `error.code`, the
+//! "maximum context length" message, "Limit N, Used M, Requested K".
+
+use super::{Def, Rule, Signals};
+use crate::classify::headers::Headers;
+use crate::classify::kind::Kind;
+use crate::classify::provider::Provider;
+
+pub const DEF: Def = Def {
+    id: Provider::OpenAi,
+    hosts: &["openai.com"],
+    headers,
+    rules: &RULES,
+};
+
+fn headers(h: &Headers) -> bool {
+    h.has_prefix("openai-")
+}
+
+/// `error.code` values for an empty account, a hit budget or billing that
+/// is not set up.
+const QUOTA_CODES: &[&str] = &[
+    "insufficient_quota",
+    "credit_balance_exhausted",
+    "organization_spend_limit_exceeded",
+    "project_spend_limit_exceeded",
+    "organization_usage_limit_exceeded",
+    "billing_hard_limit_reached",
+    "billing_not_active",
+];
+
+const RULES: [Rule; 17] = [
+    Rule {
+        ty: &["insufficient_quota"],
+        ..Rule::new(
+            Kind::QuotaExhausted,
+            "error.type is insufficient_quota: the account has no quota left",
+        )
+    },
+    Rule {
+        code: QUOTA_CODES,
+        ..Rule::new(
+            Kind::QuotaExhausted,
+            "error.code names an exhausted quota or spend limit",
+        )
+    },
+    Rule {
+        ty: &["billing_not_active"],
+        ..Rule::new(
+            Kind::QuotaExhausted,
+            "billing is not active on the account: a human must set it up",
+        )
+    },
+    Rule {
+        says: &["you exceeded your current quota"],
+        test: Some(bare),
+        ..Rule::new(
+            Kind::QuotaExhausted,
+            "the message says the current quota is exceeded, and no type or code says otherwise",
+        )
+    },
+    Rule {
+        code: &["context_length_exceeded"],
+        ..Rule::new(
+            Kind::ContextLength,
+            "the prompt exceeds the model's context window",
+        )
+    },
+    Rule {
+        says: &["maximum context length"],
+        ..Rule::new(
+            Kind::ContextLength,
+            "the message names the model's maximum context length",
+        )
+    },
+    Rule {
+        code: &["rate_limit_exceeded"],
+        test: Some(request_too_large),
+        ..Rule::new(
+            Kind::RequestTooLarge,
+            "the request alone exceeds the per-minute token limit",
+        )
+    },
+    Rule {
+        status: [429, 429],
+        test: Some(requested_over_limit),
+        ..Rule::new(
+            Kind::RequestTooLarge,
+            "the message says one request needs more than the whole per-minute limit",
+        )
+    },
+    Rule {
+        code: &["rate_limit_exceeded", "slow_down"],
+        ..Rule::new(
+            Kind::RateLimit,
+            "the body names a rate limit: it heals by waiting",
+        )
+    },
+    Rule {
+        ty: &["rate_limit_error"],
+        ..Rule::new(
+            Kind::RateLimit,
+            "the body names a rate limit: it heals by waiting",
+        )
+    },
+    Rule {
+        code: &["server_is_overloaded"],
+        ..Rule::new(Kind::Overloaded, "the provider reports overload")
+    },
+    Rule {
+        ty: &["server_is_overloaded"],
+        ..Rule::new(Kind::Overloaded, "the provider reports overload")
+    },
+    Rule {
+        code: &["content_filter", "content_policy_violation"],
+        ..Rule::new(
+            Kind::ContentFilter,
+            "the content policy refused the request",
+        )
+    },
+    Rule {
+        code: &["invalid_api_key"],
+        ..Rule::new(Kind::Auth, "the API key is missing or invalid")
+    },
+    Rule {
+        code: &["unsupported_country_region_territory", "access_terminated"],
+        ..Rule::new(Kind::Permission, "the key is not allowed to do this")
+    },
+    Rule {
+        ty: &["access_terminated"],
+        ..Rule::new(
+            Kind::Permission,
+            "access was terminated for a policy violation: no retry or payment restores it",
+        )
+    },
+    Rule {
+        code: &["model_not_found"],
+        ..Rule::new(Kind::NotFound, "the model or endpoint does not exist")
+    },
+];
+
+/// Neither `type` nor a word `code` says what the error is (a numeric code
+/// is just the status again): the message has to.
+fn bare(s: &Signals<'_>) -> bool {
+    s.body.error_type.is_none()
+        && s.body
+            .code
+            .as_deref()
+            .is_none_or(|c| c.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn request_too_large(s: &Signals<'_>) -> bool {
+    s.message().starts_with("Request too large for")
+}
+
+/// "Limit 7000, Used 0, Requested 12903": a request bigger than the whole
+/// window can never succeed by waiting.
+pub fn requested_over_limit(s: &Signals<'_>) -> bool {
+    let message = s.message();
+    let number_after = |label: &str| {
+        let at = message.find(label)? + label.len();
+        let digits: String = message[at..]
+            .chars()
+            .skip_while(|c| *c == '~')
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse::<u64>().ok()
+    };
+    matches!((number_after("Limit "), number_after("Requested ")), (Some(limit), Some(requested)) if requested > limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::body::ErrorBody;
+
+    fn over(message: &str) -> bool {
+        let body = ErrorBody {
+            message: Some(message.to_owned()),
+            ..ErrorBody::default()
+        };
+        requested_over_limit(&Signals::new(429, &body))
+    }
+
+    #[test]
+    fn requests_bigger_than_the_window() {
+        assert!(over(
+            "Limit 7000, Used 0, Requested ~12903. Please try again in 50.598s."
+        ));
+        assert!(!over("Limit 3, Used 3, Requested 1."));
+        assert!(!over("Limit lots"));
+    }
+}

@@ -1,0 +1,32 @@
+//! Together AI (api.together.xyz, api.together.ai): OpenAI's shape, with
+//! `type: credit_limit` for both an exhausted credit limit (402) and plain
+//! request-rate limiting (429), so the message decides. 503 is "Engine
+//! Overloaded".
+
+use super::{Def, Rule};
+use crate::classify::kind::Kind;
+use crate::classify::provider::Provider;
+
+pub const DEF: Def = Def {
+    id: Provider::Together,
+    hosts: &["together.xyz", "together.ai"],
+    headers: super::no_headers,
+    rules: &[
+        Rule {
+            ty: &["credit_limit"],
+            says: &["credit limit exceeded", "add credit"],
+            ..Rule::new(
+                Kind::QuotaExhausted,
+                "the credit limit is reached: a human must add credit",
+            )
+        },
+        Rule {
+            ty: &["credit_limit"],
+            says: &["rate limit"],
+            ..Rule::new(
+                Kind::RateLimit,
+                "the message says the request was rate limited",
+            )
+        },
+    ],
+};

@@ -1,0 +1,250 @@
+//! The Durable Object coordinator, both ends of it.
+//!
+//! - In an isolate, [`Coordinated`] is the instance's [`Store`]: it asks the
+//!   coordinator of a limit key (one Durable Object per key, named by the
+//!   key's hash, never the credentials) through the namespace binding the
+//!   user passed as `coordinator`, within [`TIMEOUT_MS`]. A coordinator that
+//!   fails or is slow is reported (`onCoordinatorError`, `stats()`) and the
+//!   call goes on with the isolate's own state.
+//! - In the Durable Object (`RatewiseCoordinator`, a few lines of JS in the
+//!   package), [`coordinator_step`] applies one message to the core's
+//!   [`Board`]; the object only keeps the result in its storage.
+//!
+//! A quota failure travels as status, replayed headers and body; the
+//! receiving isolate classifies it again, so no classification is trusted
+//! from the wire.
+
+use js_sys::{Array, Function, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use super::bindings::{get, object, type_error};
+use super::input::headers_from_js;
+use super::instance::Instance;
+use super::snapshot::Snapshot;
+use crate::classify::classify;
+use crate::limits::key::LimitKey;
+use crate::limits::shared::{Board, Change, Store, Trip};
+use crate::Response;
+
+/// How long an isolate waits for its coordinator, ms.
+pub const TIMEOUT_MS: f64 = 1_000.0;
+
+#[wasm_bindgen(module = "/js/coordinator.js")]
+extern "C" {
+    /// Posts `message` to the coordinator of `key` and resolves to its JSON answer.
+    #[wasm_bindgen(js_name = coordinatorSend)]
+    fn coordinator_send(
+        namespace: &JsValue,
+        key: &str,
+        message: JsValue,
+        timeout_ms: f64,
+    ) -> Promise;
+}
+
+/// A quota failure on the wire, `{ status, headers: [[name, value]], body }`:
+/// what a replay carries.
+fn failure_js(snapshot: &Snapshot) -> JsValue {
+    let headers: Array = snapshot
+        .headers
+        .iter()
+        .map(|(n, v)| JsValue::from(Array::of2(&n.into(), &v.into())))
+        .collect();
+    object(&[
+        ("status", snapshot.status.into()),
+        ("headers", headers.into()),
+        ("body", snapshot.body.as_str().into()),
+    ])
+}
+
+/// A failure read back from the wire, classified here again (nothing is
+/// trusted from it but what a replay shows).
+fn failure_from_js(value: &JsValue, now_ms: f64) -> Result<Snapshot, JsValue> {
+    let status = get(value, "status")
+        .as_f64()
+        .filter(|s| (100.0..600.0).contains(s));
+    let status = status.ok_or_else(|| type_error("ratewise coordinator: `failure.status`"))? as u16;
+    let headers = headers_from_js(&get(value, "headers"), "failure.headers", true)?;
+    let body = get(value, "body").as_string().unwrap_or_default();
+    let classification = classify(&Response {
+        status,
+        headers: &headers,
+        body: &body,
+        url: None,
+        now_ms,
+    });
+    Ok(Snapshot {
+        status,
+        headers,
+        body,
+        classification,
+    })
+}
+
+fn number(value: &JsValue, field: &'static str) -> Result<f64, JsValue> {
+    get(value, field)
+        .as_f64()
+        .filter(|n| n.is_finite())
+        .ok_or_else(|| type_error(format!("ratewise coordinator: `{field}` must be a number")))
+}
+
+fn key_of(value: &JsValue) -> Result<LimitKey, JsValue> {
+    let hex = get(value, "key").as_string().unwrap_or_default();
+    LimitKey::from_hex(&hex)
+        .ok_or_else(|| type_error("ratewise coordinator: `key` must be 16 hex digits"))
+}
+
+/// The Durable Object's step: applies `message` (`{ op: 'lookup' |
+/// 'tripped' | 'closed', key, failure?, retryAtMs? }`) to the board kept as
+/// `state` (an array from storage, or undefined) at `now_ms`. Returns
+/// `[newState, answer]`; a lookup answers `{ trip: { failure, retryAtMs } | null }`.
+#[wasm_bindgen(js_name = coordinatorStep)]
+pub fn coordinator_step(state: JsValue, message: JsValue, now_ms: f64) -> Result<Array, JsValue> {
+    let mut board: Board<Snapshot> = Board::default();
+    if let Some(entries) = state.dyn_ref::<Array>() {
+        for entry in entries.iter() {
+            // An entry this build cannot read is dropped, not fatal.
+            let restored = (|| -> Result<(), JsValue> {
+                let trip = Trip {
+                    failure: failure_from_js(&get(&entry, "failure"), now_ms)?,
+                    retry_at_ms: number(&entry, "retryAtMs")?,
+                };
+                let posted_at_ms = number(&entry, "postedAtMs")?;
+                board.restore(key_of(&entry)?, trip, posted_at_ms, now_ms);
+                Ok(())
+            })();
+            drop(restored);
+        }
+    }
+    let key = key_of(&message)?;
+    let op = get(&message, "op").as_string().unwrap_or_default();
+    let mut answer = JsValue::NULL;
+    match op.as_str() {
+        "lookup" => {
+            if let Some(trip) = board.lookup(key, now_ms) {
+                answer = object(&[
+                    ("failure", failure_js(&trip.failure)),
+                    ("retryAtMs", trip.retry_at_ms.into()),
+                ]);
+            }
+        }
+        "tripped" => {
+            let change = Change::Tripped {
+                key,
+                failure: failure_from_js(&get(&message, "failure"), now_ms)?,
+                retry_at_ms: number(&message, "retryAtMs")?,
+            };
+            board.apply(change, now_ms);
+        }
+        "closed" => board.apply(Change::Closed { key }, now_ms),
+        _ => {
+            return Err(type_error(
+                "ratewise coordinator: `op` must be lookup, tripped or closed",
+            ))
+        }
+    }
+    let entries: Array = board
+        .entries()
+        .map(|(key, trip, posted_at_ms)| {
+            object(&[
+                ("key", key.to_hex().into()),
+                ("failure", failure_js(&trip.failure)),
+                ("retryAtMs", trip.retry_at_ms.into()),
+                ("postedAtMs", posted_at_ms.into()),
+            ])
+        })
+        .collect();
+    Ok(Array::of2(&entries, &object(&[("trip", answer)])))
+}
+
+/// An instance's store: its coordinator if it has one, else nothing shared.
+pub struct Coordinated<'a> {
+    /// The Durable Object namespace binding.
+    pub namespace: Option<&'a JsValue>,
+    /// The instance, for its error hook and counters.
+    pub instance: &'a Instance,
+}
+
+impl Coordinated<'_> {
+    async fn send(
+        &self,
+        key: LimitKey,
+        message: JsValue,
+        op: &'static str,
+    ) -> Result<JsValue, JsValue> {
+        let Some(namespace) = self.namespace else {
+            return Ok(JsValue::UNDEFINED);
+        };
+        let promise = coordinator_send(namespace, &key.to_hex(), message, TIMEOUT_MS);
+        let answer = JsFuture::from(promise).await;
+        if let Err(error) = &answer {
+            self.instance.stats.borrow_mut().coordinator_errors += 1;
+            if let Some(hook) = &self.instance.config.on_coordinator_error {
+                let message = get(error, "message")
+                    .as_string()
+                    .unwrap_or_else(|| "failed".into());
+                let info = object(&[("op", op.into()), ("message", message.into())]);
+                let _ = hook.call1(&JsValue::UNDEFINED, &info);
+            }
+        }
+        answer
+    }
+}
+
+impl Store<Snapshot> for Coordinated<'_> {
+    type Error = JsValue;
+
+    fn shared(&self) -> bool {
+        self.namespace.is_some()
+    }
+
+    async fn publish(&self, change: &Change<Snapshot>) -> Result<(), JsValue> {
+        let (key, message) = match change {
+            Change::Tripped {
+                key,
+                failure,
+                retry_at_ms,
+            } => (
+                *key,
+                object(&[
+                    ("op", "tripped".into()),
+                    ("key", key.to_hex().into()),
+                    ("failure", failure_js(failure)),
+                    ("retryAtMs", (*retry_at_ms).into()),
+                ]),
+            ),
+            Change::Closed { key } => (
+                *key,
+                object(&[("op", "closed".into()), ("key", key.to_hex().into())]),
+            ),
+        };
+        self.send(key, message, "publish").await.map(drop)
+    }
+
+    async fn lookup(&self, key: LimitKey) -> Result<Option<Trip<Snapshot>>, JsValue> {
+        let message = object(&[("op", "lookup".into()), ("key", key.to_hex().into())]);
+        let trip = get(&self.send(key, message, "lookup").await?, "trip");
+        if !trip.is_object() {
+            return Ok(None);
+        }
+        let failure = failure_from_js(&get(&trip, "failure"), js_sys::Date::now())?;
+        Ok(Some(Trip {
+            failure,
+            retry_at_ms: number(&trip, "retryAtMs")?,
+        }))
+    }
+}
+
+/// Checks a `coordinator` option: a Durable Object namespace binding.
+pub fn namespace(value: JsValue, field: &str) -> Result<Option<JsValue>, JsValue> {
+    if value.is_undefined() {
+        return Ok(None);
+    }
+    let is_fn = |name| get(&value, name).is_instance_of::<Function>();
+    if value.is_object() && is_fn("idFromName") && is_fn("get") {
+        return Ok(Some(value));
+    }
+    Err(type_error(format!(
+        "{field} must be a Durable Object namespace binding (env.RATEWISE: idFromName and get)"
+    )))
+}

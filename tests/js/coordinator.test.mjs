@@ -1,0 +1,121 @@
+// Node tier: the Durable Object coordinator's protocol, in process. The
+// package's own RatewiseCoordinator class runs behind a fake namespace (one
+// object per name, storage in a Map), and two createFetch() instances stand
+// for two isolates. workerd runs the real thing in example-worker.test.mjs.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as ratewise from 'ratewise';
+import { startMock } from '../mock/server.mjs';
+import { mockClient } from './suite.mjs';
+
+const server = await startMock();
+const mock = mockClient(server.url);
+test.after(() => server.close());
+test.beforeEach(() => mock.reset());
+
+/** A Durable Object namespace of RatewiseCoordinator objects, in memory. */
+function namespace() {
+  const objects = new Map();
+  const calls = [];
+  return {
+    calls,
+    objects,
+    idFromName: (name) => name,
+    get(name) {
+      if (!objects.has(name)) {
+        const storage = new Map();
+        const ctx = {
+          storage: { get: async (k) => storage.get(k), put: async (k, v) => void storage.set(k, structuredClone(v)) },
+          blockConcurrencyWhile: (fn) => fn(),
+        };
+        objects.set(name, new ratewise.RatewiseCoordinator(ctx));
+      }
+      const object = objects.get(name);
+      return {
+        fetch: async (url, init) => {
+          calls.push({ name, body: JSON.parse(init.body) });
+          return object.fetch(new Request(url, init));
+        },
+      };
+    },
+  };
+}
+
+const chat = (key) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+  body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+});
+
+test('a quota seen by one isolate opens the breaker of another, which sends nothing', async () => {
+  const ns = namespace();
+  const a = ratewise.createFetch({ coordinator: ns });
+  const b = ratewise.createFetch().forInvocation({ coordinator: ns });
+  await mock.config({ quota: true });
+  assert.equal((await a(mock.chat, chat('sk-shared-account'))).status, 429);
+  assert.equal((await mock.stats()).requests, 1);
+  const res = await b(mock.chat, chat('sk-shared-account'));
+  assert.equal(res.status, 429);
+  assert.equal(res.headers.get('x-ratewise-breaker'), 'open');
+  assert.equal((await res.json()).error.code, 'insufficient_quota', 'the replay carries the body');
+  assert.equal((await mock.stats()).requests, 1, 'B sent nothing');
+  // One object per key, named by a hash: no credential reaches the coordinator.
+  assert.equal(ns.objects.size, 1);
+  assert.ok(!JSON.stringify(ns.calls).includes('sk-shared-account'));
+  assert.deepEqual(
+    ns.calls.map((c) => c.body.op),
+    ['lookup', 'tripped', 'lookup'],
+  );
+});
+
+test('another key is not affected, and a success closes the shared breaker', async () => {
+  const ns = namespace();
+  const a = ratewise.createFetch({ coordinator: ns, quotaCooldownMs: 0 });
+  await mock.config({ quota: true });
+  await a(mock.chat, chat('sk-account-1'));
+  await mock.config({ quota: false });
+  const other = ratewise.createFetch({ coordinator: ns });
+  assert.equal((await other(mock.chat, chat('sk-account-2'))).status, 200, 'another key');
+  // A's cooldown is 0: its next call is the probe, which succeeds and closes the breaker for all.
+  assert.equal((await a(mock.chat, chat('sk-account-1'))).status, 200);
+  assert.ok(ns.calls.some((c) => c.body.op === 'closed'));
+  const late = ratewise.createFetch({ coordinator: ns });
+  assert.equal((await late(mock.chat, chat('sk-account-1'))).status, 200, 'a new isolate finds it closed');
+});
+
+test('a coordinator that fails or hangs is reported, and calls go on with local state', async () => {
+  const errors = [];
+  const failing = {
+    idFromName: (n) => n,
+    get: () => ({ fetch: async () => Promise.reject(new Error('coordinator down')) }),
+  };
+  const llm = ratewise.createFetch({ coordinator: failing, onCoordinatorError: (e) => errors.push(e) });
+  assert.equal((await llm(mock.chat, chat('sk-x'))).status, 200);
+  assert.deepEqual(errors, [{ op: 'lookup', message: 'coordinator down' }]);
+  assert.equal(llm.stats().coordinatorErrors, 1);
+
+  const hanging = { idFromName: (n) => n, get: () => ({ fetch: () => new Promise(() => {}) }) };
+  const slow = ratewise.createFetch({ coordinator: hanging, onCoordinatorError: (e) => errors.push(e) });
+  const started = Date.now();
+  assert.equal((await slow(mock.chat, chat('sk-y'))).status, 200);
+  const waited = Date.now() - started;
+  assert.ok(waited >= 990 && waited < 2500, `waited ${waited} ms for a hanging coordinator`);
+  assert.match(errors.at(-1).message, /no answer within 1000 ms/);
+});
+
+test('coordinator options and messages are checked', async () => {
+  assert.throws(() => ratewise.createFetch({ coordinator: {} }), {
+    name: 'TypeError',
+    message: /createFetch: `coordinator` must be a Durable Object namespace binding/,
+  });
+  assert.throws(() => ratewise.createFetch().forInvocation({ coordinator: 'RATEWISE' }), {
+    name: 'TypeError',
+    message: /forInvocation: `coordinator`/,
+  });
+  const ctx = { storage: { get: async () => undefined, put: async () => {} }, blockConcurrencyWhile: (fn) => fn() };
+  const object = new ratewise.RatewiseCoordinator(ctx);
+  for (const body of ['nope', '{"op":"lookup","key":"sk-not-a-hash"}', '{"op":"drop","key":"0123456789abcdef"}']) {
+    const res = await object.fetch(new Request('https://c/', { method: 'POST', body }));
+    assert.equal(res.status, 400, body);
+  }
+});
