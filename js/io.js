@@ -154,3 +154,14 @@ export function replayable(body) {
   if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return true;
   return REPLAYABLE_TAGS.has(Object.prototype.toString.call(body));
 }
+
+/** A string body parsed as a JSON object (for the model of a request with routes), or undefined. */
+export function jsonObject(body) {
+  if (typeof body !== 'string') return undefined;
+  try {
+    const value = JSON.parse(body);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -184,20 +184,78 @@ export interface QuotaInfo {
   /** The route that was out of quota (0: the request as sent). */
   route: number;
   /**
-   * `false` for a quota response from the server (alert on these); `true` when the
-   * open quota breaker answered without a network call (a fallback may still be returned).
+   * `false` for a quota response from the server; `true` when the open quota breaker
+   * answered without a network call (a fallback may still be returned).
    */
   breakerOpen: boolean;
+  /**
+   * `true` for the one failure that opened the quota breaker: once per incident, however
+   * many calls were in flight or probes fail after. Page a human on these only.
+   */
+  firstReport: boolean;
 }
 
-/** A fallback route, used when the routes before it are out of quota. */
+/** The kinds `failoverOn` may list. */
+export type FailoverKind = 'quota_exhausted' | 'rate_limit' | 'overloaded' | 'server_error' | 'timeout' | 'network';
+
+/**
+ * A fallback route, used in order when the routes before it are out of quota, down
+ * (outage breaker) or, per `failoverOn`, failing. Each field replaces part of the request.
+ */
 export interface Route {
   /** Replaces the API key (the Authorization bearer, `x-api-key` or `api-key` header). */
   apiKey?: string;
-  /** Replaces the scheme, host and port of the URL; the path is kept. */
+  /**
+   * An API base as SDKs take one (`https://gw.example/openai/v1`): replaces the URL's origin
+   * and the path it shares with it (`/v1/chat/completions` → `/openai/v1/chat/completions`).
+   */
   baseURL?: string;
-  /** Replaces `model` in a JSON string body. */
+  /** Replaces `model` in a JSON string body, or in a Gemini-style path (`/models/{model}:…`). */
   model?: string;
+  /** Sends to an Azure OpenAI deployment instead (alone: it sets the URL, the key and the model). */
+  azure?: AzureRoute;
+}
+
+/**
+ * An Azure OpenAI deployment (the classic data plane):
+ * `{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=…` with the `api-key` header.
+ * The request's own credentials are not sent there. The body must be one Azure accepts (OpenAI's chat format).
+ */
+export interface AzureRoute {
+  /** `https://{resource}.openai.azure.com` (or any endpoint, such as `…cognitiveservices.azure.com`); or give `resource`. */
+  endpoint?: string;
+  /** The resource name in `https://{resource}.openai.azure.com`; or give `endpoint`. */
+  resource?: string;
+  /** The deployment, which names the model. */
+  deployment: string;
+  /** The `api-version` query parameter, e.g. `'2024-10-21'`. */
+  apiVersion: string;
+  /** Sent as the `api-key` header. */
+  apiKey: string;
+}
+
+/** The outage breaker: consecutive failures that open it for a route, and for how long. */
+export interface OutageBreakerOptions {
+  /** Overload, server-error, timeout or network failures in a row. @default 5 */
+  failures?: number;
+  /** How long the route is skipped before one probe, ms. @default 30000 */
+  cooldownMs?: number;
+}
+
+/** Passed to `onBreakerOpen` and `onBreakerClose`: once per opening and closing. Never holds the key. */
+export interface BreakerEvent {
+  /** `quota`: calls are answered from the breaker; `outage`: the route is skipped while another can go. */
+  kind: 'quota' | 'outage';
+  /** 8 hex characters of a hash of the origin, credentials (and model, where limits are per model). */
+  key: string;
+  /** The route it concerns (0: the request as sent). */
+  route: number;
+  /** The request URL on that route, with secret query values masked. */
+  url: string;
+  /** When it opened: when the next probe may go, ms since the epoch; `null` when it closed. */
+  retryAtMs: number | null;
+  /** The answer that opened or closed it. */
+  classification: Classification;
 }
 
 /** The retry budget: retries cost tokens, successes refund them (AWS SDK "standard" retry quota). */
@@ -255,11 +313,28 @@ export interface RatewiseOptions {
   retryBudget?: boolean | RetryBudgetOptions;
   /**
    * After a quota failure, calls with the same origin and key fail at once for this
-   * long (same classification, no network call); then one probe is let through. @default 300000
+   * long (same classification, no network call); then one probe is let through. Each
+   * probe that finds the quota still gone doubles it, up to 1 hour. @default 300000
    */
   quotaCooldownMs?: number;
-  /** Fallback routes, tried in order when the one before is out of quota or its breaker is open. */
+  /** Fallback routes, tried in order when the one before is out of quota, down, or failing as `failoverOn` says. */
   routes?: Route[];
+  /**
+   * The kinds that move a call to the next route once the current one has nothing more to
+   * give: the kind is not retried, its retries are spent, or the server asks for a wait over
+   * `maxRetryAfterMs`. @default ['quota_exhausted']
+   */
+  failoverOn?: FailoverKind[];
+  /**
+   * Opens for a route after consecutive overload, server-error, timeout or network failures;
+   * while open, calls skip that route for another that can go (with none, they are sent as
+   * usual). `false` disables it. @default { failures: 5, cooldownMs: 30000 }
+   */
+  outageBreaker?: boolean | OutageBreakerOptions;
+  /** Called once when a quota or outage breaker opens (not again for each call or failed probe). Exceptions are ignored. */
+  onBreakerOpen?: (event: BreakerEvent) => void;
+  /** Called once when a breaker closes (a call on its route succeeded). Exceptions are ignored. */
+  onBreakerClose?: (event: BreakerEvent) => void;
   /**
    * A `RatewiseCoordinator` Durable Object namespace binding (`env.RATEWISE`): a quota seen by any
    * isolate opens the breaker in all of them. Usually passed per invocation to `forInvocation`,
@@ -325,15 +400,17 @@ export interface RatewiseStats {
   coordinatorErrors: number;
 }
 
-/** One key's quota breaker, for a health endpoint. Never holds the key. */
+/** One key's open breaker, for a health endpoint. Never holds the key. */
 export interface BreakerState {
-  /** 8 hex characters of a hash of the origin and API key. */
+  /** 8 hex characters of a hash of the origin and API key (and model, where limits are per model). */
   key: string;
+  /** `quota`: answered from the breaker; `outage`: the route is skipped while another can go. */
+  kind: 'quota' | 'outage';
   state: 'open' | 'half_open';
   openedAtMs: number;
   /** When the next probe may go. */
   retryAtMs: number;
-  /** Trips in a row since the key last worked. */
+  /** Trips in a row since the key last worked (the cooldown doubles with each). */
   trips: number;
 }
 
@@ -342,9 +419,9 @@ export interface RatewiseFetch {
   (input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
   /** Counts per kind, retries and total time waited. */
   stats(): RatewiseStats;
-  /** The keys whose quota breaker is open or probing (empty when all is well). */
+  /** The keys whose quota or outage breaker is open or probing (empty when all is well). */
   breaker(): BreakerState[];
-  /** Closes every quota breaker, e.g. once billing is fixed. */
+  /** Closes every breaker, quota and outage, e.g. once billing is fixed (no `onBreakerClose`). */
   resetBreaker(): void;
   /**
    * A fetch for one Workers invocation: the same instance (queue, throttle, breaker),

@@ -101,6 +101,7 @@ mod tests {
             source: Source::Network,
             paced_ms: 40,
             queued: true,
+            breakers: &[],
         });
         s.record(&Event {
             attempt: 2,
@@ -111,6 +112,7 @@ mod tests {
             source: Source::Breaker,
             paced_ms: 0,
             queued: false,
+            breakers: &[],
         });
         assert_eq!((s.attempts, s.retries, s.waited_ms), (2, 1, 700));
         assert_eq!(

@@ -106,6 +106,129 @@ pub fn path_onwards(url: &str) -> &str {
         .unwrap_or("")
 }
 
+/// The request `url` sent to a fallback route's `base`, an API base as SDKs
+/// take one (`https://gw.example/openai/v1`): the base replaces the URL's
+/// origin and the part of its path the two share, the longest end of the
+/// base's path that begins the URL's path, in whole segments (`/v1`). So
+/// `https://api.openai.com/v1/chat/completions` on that base is
+/// `https://gw.example/openai/v1/chat/completions`, and on a base with no
+/// path (`https://backup.example`) the whole path follows it. The query and
+/// fragment are kept.
+pub fn rebase(url: &str, base: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let path = split(url).path;
+    let base_path = split(base).path;
+    let shared = base_path
+        .match_indices('/')
+        .filter_map(|(at, _)| base_path.get(at..))
+        .find(|end| {
+            path.strip_prefix(end)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+        .map_or(0, str::len);
+    let onwards = path_onwards(url);
+    format!("{base}{}", onwards.get(shared..).unwrap_or(onwards))
+}
+
+/// Whether a path segment names an API version: `v1`, `v2`, `v1beta`.
+fn is_version(segment: &str) -> bool {
+    let b = segment.as_bytes();
+    b.len() >= 2 && b[0] == b'v' && b[1].is_ascii_digit() && b.iter().all(u8::is_ascii_alphanumeric)
+}
+
+/// The part of a request path after its API base, which ends with the first
+/// version segment: `/v1/chat/completions` and Groq's
+/// `/openai/v1/chat/completions` are both `/chat/completions`. A path
+/// without a version segment is kept whole.
+pub fn api_path(path: &str) -> &str {
+    let mut at = 0;
+    for segment in path.split('/') {
+        let end = at + segment.len();
+        if is_version(segment) {
+            return path.get(end..).unwrap_or_default();
+        }
+        at = end + 1;
+    }
+    path
+}
+
+/// Where the model sits in a Gemini-style path
+/// (`/v1beta/models/gemini-2.0-flash:generateContent`), as a byte range.
+fn path_model_range(path: &str) -> Option<std::ops::Range<usize>> {
+    let start = path.find("/models/")? + "/models/".len();
+    let len = path.get(start..)?.find([':', '/'])?;
+    let colon = path.as_bytes().get(start + len) == Some(&b':');
+    (len > 0 && colon).then_some(start..start + len)
+}
+
+/// The model a request URL names in its path (Gemini's
+/// `/models/{model}:generateContent`), if any.
+pub fn path_model(url: &str) -> Option<&str> {
+    let path = split(url).path;
+    path.get(path_model_range(path)?)
+}
+
+/// `url` with the model in its path replaced by `model` (percent-encoded),
+/// or `None` if its path names no model.
+pub fn with_path_model(url: &str, model: &str) -> Option<String> {
+    let path = split(url).path;
+    let range = path_model_range(path)?;
+    // The path is a slice of the URL: find where it starts.
+    let offset = url.len() - path_onwards(url).len();
+    let (start, end) = (offset + range.start, offset + range.end);
+    Some(format!(
+        "{}{}{}",
+        url.get(..start)?,
+        encode(model),
+        url.get(end..)?
+    ))
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+    }
+    out
+}
+
+/// The request `url` sent to an Azure OpenAI deployment on its classic data
+/// plane: `{endpoint}/openai/deployments/{deployment}{api path}?api-version=…`
+/// (`/v1/chat/completions` becomes `…/deployments/{deployment}/chat/completions`),
+/// keeping the request's other query parameters but its credentials.
+pub fn azure(endpoint: &str, deployment: &str, api_version: &str, url: &str) -> String {
+    let parts = split(url);
+    let mut out = format!(
+        "{}/openai/deployments/{}{}?api-version={}",
+        endpoint.trim_end_matches('/'),
+        encode(deployment),
+        api_path(parts.path),
+        encode(api_version)
+    );
+    let dropped = |name: &str| {
+        name.eq_ignore_ascii_case("api-version")
+            || crate::limits::key::IDENTITY_PARAMS
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(name))
+    };
+    let pairs = parts.query.unwrap_or_default().split('&');
+    for pair in pairs.filter(|p| !p.is_empty()) {
+        if !dropped(pair.split('=').next().unwrap_or_default()) {
+            out.push('&');
+            out.push_str(pair);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +241,115 @@ mod tests {
         assert_eq!(f("https://h#f"), "#f");
         assert_eq!(f("https://h"), "");
         assert_eq!(f("/v1/chat?x"), "/v1/chat?x");
+    }
+
+    #[test]
+    fn a_route_base_replaces_the_origin_and_the_path_it_shares() {
+        let chat = "https://api.openai.com/v1/chat/completions";
+        // The defect: a base with a path doubled the version.
+        assert_eq!(
+            rebase(chat, "https://gw.example/openai/v1"),
+            "https://gw.example/openai/v1/chat/completions"
+        );
+        assert_eq!(
+            rebase(chat, "https://gw.example/openai/v1/"),
+            "https://gw.example/openai/v1/chat/completions"
+        );
+        // A base without a path, or with one the URL does not share, keeps the whole path.
+        assert_eq!(
+            rebase(chat, "http://127.0.0.1:8787"),
+            "http://127.0.0.1:8787/v1/chat/completions"
+        );
+        assert_eq!(
+            rebase(chat, "https://gw.example/proxy"),
+            "https://gw.example/proxy/v1/chat/completions"
+        );
+        assert_eq!(
+            rebase(chat, "https://backup.example/v1"),
+            "https://backup.example/v1/chat/completions"
+        );
+        // Whole segments only: /v1 is not shared with /v1beta.
+        let gemini =
+            "https://generativelanguage.googleapis.com/v1beta/models/m:generateContent?alt=sse";
+        assert_eq!(
+            rebase(gemini, "https://gw.example/google/v1"),
+            "https://gw.example/google/v1/v1beta/models/m:generateContent?alt=sse"
+        );
+        assert_eq!(
+            rebase(gemini, "https://gw.example/google/v1beta"),
+            "https://gw.example/google/v1beta/models/m:generateContent?alt=sse"
+        );
+        // OpenRouter's and Groq's bases share two segments.
+        assert_eq!(
+            rebase(
+                "https://openrouter.ai/api/v1/chat/completions",
+                "https://gw.example/or/api/v1"
+            ),
+            "https://gw.example/or/api/v1/chat/completions"
+        );
+        assert_eq!(rebase("https://h/v1", "https://g/v1"), "https://g/v1");
+        assert_eq!(rebase("https://h?x=1", "https://g/v1"), "https://g/v1?x=1");
+        assert_eq!(rebase("/v1/x", "https://g/a/v1"), "https://g/a/v1/x");
+    }
+
+    #[test]
+    fn the_api_path_follows_the_first_version_segment() {
+        assert_eq!(api_path("/v1/chat/completions"), "/chat/completions");
+        assert_eq!(api_path("/openai/v1/chat/completions"), "/chat/completions");
+        assert_eq!(api_path("/api/v1/embeddings"), "/embeddings");
+        assert_eq!(
+            api_path("/v1beta/models/m:generateContent"),
+            "/models/m:generateContent"
+        );
+        assert_eq!(api_path("/chat/completions"), "/chat/completions");
+        assert_eq!(api_path("/v1"), "");
+        assert_eq!(api_path("/video/v/x"), "/video/v/x", "not a version");
+        assert_eq!(api_path(""), "");
+    }
+
+    #[test]
+    fn a_model_in_the_path_is_read_and_replaced() {
+        let url = "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:generateContent?alt=sse";
+        assert_eq!(path_model(url), Some("gemini-2.0-flash"));
+        assert_eq!(
+            with_path_model(url, "gemini-2.5-flash").as_deref(),
+            Some("https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent?alt=sse")
+        );
+        assert_eq!(
+            with_path_model("/v1beta/models/a:countTokens", "b c/d").as_deref(),
+            Some("/v1beta/models/b%20c%2Fd:countTokens")
+        );
+        for none in [
+            "https://api.openai.com/v1/chat/completions",
+            "https://api.openai.com/v1/models/gpt-4o",
+            "https://h/v1beta/models/:generateContent",
+            "https://h/x?u=/models/m:y",
+        ] {
+            assert_eq!(path_model(none), None, "{none}");
+            assert_eq!(with_path_model(none, "m"), None, "{none}");
+        }
+    }
+
+    #[test]
+    fn an_azure_deployment_url() {
+        assert_eq!(
+            azure(
+                "https://res.openai.azure.com/",
+                "gpt-4o-mini",
+                "2024-10-21",
+                "https://api.openai.com/v1/chat/completions"
+            ),
+            "https://res.openai.azure.com/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21"
+        );
+        assert_eq!(
+            azure(
+                "http://127.0.0.1:1",
+                "d",
+                "2025-01-01-preview",
+                "https://gw/openai/v1/embeddings?trace=1&key=AIza&api-version=old&api_key=s"
+            ),
+            "http://127.0.0.1:1/openai/deployments/d/embeddings?api-version=2025-01-01-preview&trace=1"
+        );
     }
 
     #[test]

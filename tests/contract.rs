@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 
 use ratewise::classify::body::MAX_BODY_BYTES;
+use ratewise::limits::routes::FAILOVER_KINDS;
 use ratewise::retry::policy::Stop;
 use ratewise::{Action, Kind, Provider};
 
@@ -70,6 +71,8 @@ fn index_d_ts_unions_list_every_kind_provider_action_and_stop_reason() {
     assert_eq!(union("Provider"), providers);
     let stops: Vec<&str> = Stop::ALL.iter().map(|s| s.as_str()).collect();
     assert_eq!(union("StopReason"), stops);
+    let failover: Vec<&str> = FAILOVER_KINDS.iter().map(|k| k.as_str()).collect();
+    assert_eq!(union("FailoverKind"), failover);
     let actions: BTreeSet<&str> = Kind::ALL.iter().map(|k| k.action().as_str()).collect();
     let declared: BTreeSet<&str> = union("Action").into_iter().collect();
     assert_eq!(
@@ -96,6 +99,16 @@ fn the_options_read_are_the_options_typed() {
         .map(str::to_owned)
         .collect();
     assert_eq!(properties(DTS, "RetryBudgetOptions"), budget);
+    for (list, interface) in [
+        ("AZURE_KEYS", "AzureRoute"),
+        ("OUTAGE_KEYS", "OutageBreakerOptions"),
+    ] {
+        let keys: BTreeSet<String> = rust_list(OPTIONS_RS, list)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(properties(DTS, interface), keys, "{interface}");
+    }
     let invocation: BTreeSet<String> = rust_list(OPTIONS_RS, "INVOCATION_KEYS")
         .into_iter()
         .map(str::to_owned)

@@ -10,7 +10,7 @@ use ratewise::limits::key::LimitKey;
 use ratewise::limits::shared::REFRESH_MS;
 use ratewise::limits::shared::{Change, Local, Store, Trip};
 use ratewise::limits::subrequests::Subrequests;
-use ratewise::limits::{Limiters, Scope, Settings};
+use ratewise::limits::{BreakerKind, Limiters, Scope, Settings, Transition};
 use ratewise::retry::engine::{self, Attempt, Halt, Source};
 use ratewise::{Backoff, Jitter, Kind, RetryPolicy, Stop};
 
@@ -42,6 +42,10 @@ fn policy(max_retries: u32, jitter: Jitter) -> RetryPolicy {
 struct Run {
     stop: Stop,
     routes: Vec<usize>,
+    /// Breakers opened (`true`) or closed, in order.
+    breakers: Vec<(BreakerKind, bool)>,
+    /// `first_report` of each quota failure.
+    reports: Vec<bool>,
     sources: Vec<Source>,
     attempts: u32,
     sent: u32,
@@ -77,6 +81,7 @@ fn run_in(
 ) -> Result<Run, Halt<&'static str>> {
     let mut kinds = Vec::new();
     let mut sources = Vec::new();
+    let mut breakers = Vec::new();
     let mut clock_ref = clock;
     let out = block_on(engine::run(
         policy,
@@ -88,6 +93,8 @@ fn run_in(
         &mut |e| {
             kinds.push(e.classification.kind);
             sources.push(e.source);
+            let opened = |t: &Transition| (t.breaker, t.opened_until_ms.is_some());
+            breakers.extend(e.breakers.iter().map(opened));
         },
     ))?;
     let last_status = match out.last {
@@ -97,6 +104,8 @@ fn run_in(
     Ok(Run {
         stop: out.stop,
         routes: transport.routes,
+        breakers,
+        reports: transport.reports,
         sources,
         attempts: out.attempts,
         sent: transport.sent,
@@ -702,5 +711,315 @@ mod composed {
             (Stop::BreakerOpen, 0),
             "the local breaker still works"
         );
+    }
+}
+
+/// Fallback routes: which limits a route draws on, when a call moves on,
+/// the outage breaker, and one alert per incident.
+mod fallbacks {
+    use super::*;
+    use ratewise::limits::outage::OutageSettings;
+    use ratewise::limits::routes::{KindSet, RouteKey};
+    use ratewise::limits::{Pass, Plan};
+    use ratewise::Headers;
+    use ratewise::{classify, Classification, Provider, Response};
+
+    /// Gemini's answer when a model's free daily requests are spent (the
+    /// mock's `gemini_daily`, from googleapis/python-genai#2044).
+    const GEMINI_DAILY: &str = r#"{"error":{"code":429,"message":"You exceeded your current quota, please check your plan and billing details. * Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, limit: 50, model: gemini-2.5-pro","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaMetric":"generativelanguage.googleapis.com/generate_content_free_tier_requests","quotaId":"GenerateRequestsPerDayPerProjectPerModel-FreeTier","quotaDimensions":{"location":"global","model":"gemini-2.5-pro"},"quotaValue":"50"}]},{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"47s"}]}}"#;
+
+    fn with(settings: Settings) -> RefCell<Limiters<Snapshot>> {
+        limiters(Settings {
+            throttle: false,
+            retry_budget: None,
+            quota_cooldown_ms: 60_000.0,
+            ..settings
+        })
+    }
+
+    fn failing_over(kinds: &[Kind]) -> RefCell<Limiters<Snapshot>> {
+        with(Settings {
+            failover_on: KindSet::of(kinds),
+            ..Settings::default()
+        })
+    }
+
+    fn outage(failures: u32) -> RefCell<Limiters<Snapshot>> {
+        with(Settings {
+            outage: Some(OutageSettings {
+                failures,
+                cooldown_ms: 1_000.0,
+            }),
+            ..Settings::default()
+        })
+    }
+
+    /// One key, two models: the request's and a model route's.
+    fn model_routes(key: &str, first: &str, second: &str) -> Vec<RouteKey> {
+        let account = LimitKey::new("https://api.example", Some(key));
+        vec![
+            RouteKey::new(account, Some(first)),
+            RouteKey::new(account, Some(second)),
+        ]
+    }
+
+    fn call(
+        clock: &FakeClock,
+        l: &RefCell<Limiters<Snapshot>>,
+        keys: &[RouteKey],
+        retries: u32,
+        steps: Vec<Step>,
+    ) -> Run {
+        let t = Scripted::new(clock, steps).with_keys(keys.to_vec());
+        run_with(&policy(retries, Jitter::None), None, None, clock, t, l).unwrap()
+    }
+
+    fn ok() -> Step {
+        Step::Http(200, vec![], "{}")
+    }
+
+    #[test]
+    fn the_gemini_body_is_a_per_model_quota() {
+        let c = classify(&Response {
+            status: 429,
+            headers: &Headers::default(),
+            body: GEMINI_DAILY,
+            url: None,
+            now_ms: 0.0,
+        });
+        assert_eq!(
+            (c.kind, c.provider),
+            (Kind::QuotaExhausted, Provider::Gemini)
+        );
+    }
+
+    #[test]
+    fn a_model_route_runs_where_the_providers_quota_is_per_model() {
+        let (clock, l) = (FakeClock::new(vec![]), with(Settings::default()));
+        let keys = model_routes("AIza", "gemini-2.5-pro", "gemini-2.5-flash");
+        let quota = Step::Http(429, vec![], GEMINI_DAILY);
+        let r = call(&clock, &l, &keys, 3, vec![quota, ok()]);
+        assert_eq!((r.stop, r.routes), (Stop::Success, vec![0, 1]));
+        // The next call goes straight to the model that has quota left.
+        let r = call(&clock, &l, &keys, 3, vec![ok()]);
+        assert_eq!((r.stop, r.routes), (Stop::Success, vec![1]));
+        // A call for the second model alone is not held back either.
+        let r = call(&clock, &l, &keys[1..], 3, vec![ok()]);
+        assert_eq!(r.sent, 1);
+    }
+
+    #[test]
+    fn a_model_route_does_not_run_where_the_quota_is_the_accounts() {
+        let (clock, l) = (FakeClock::new(vec![]), with(Settings::default()));
+        let keys = model_routes("sk-one", "gpt-4o", "gpt-4o-mini");
+        // OpenAI's insufficient_quota is the project's: another model would
+        // meet the same answer, so the call stops with the one it has,
+        // without a loop or a replay.
+        let r = call(&clock, &l, &keys, 3, vec![Step::Http(429, vec![], QUOTA)]);
+        assert_eq!((r.stop, r.sent, r.routes), (Stop::NotRetryable, 1, vec![0]));
+        assert_eq!(r.sources, [Source::Network]);
+        assert_eq!(r.reports, [true], "one alert");
+        // Later calls are answered by the breaker, every route alike.
+        let r = call(&clock, &l, &keys, 3, vec![]);
+        assert_eq!((r.stop, r.sent), (Stop::BreakerOpen, 0));
+        assert_eq!(r.reports, [false], "not a new incident");
+    }
+
+    #[test]
+    fn a_rate_limit_with_a_wait_over_the_cap_moves_on_at_once_when_asked() {
+        let clock = FakeClock::new(vec![]);
+        let keys = model_routes("sk-one", "gpt-4o", "gpt-4o-mini");
+        let long = Step::Http(429, vec![("retry-after", "3600")], RATE_LIMIT);
+        let l = failing_over(&[Kind::QuotaExhausted, Kind::RateLimit]);
+        let r = call(&clock, &l, &keys, 3, vec![long.clone(), ok()]);
+        assert_eq!((r.stop, r.routes), (Stop::Success, vec![0, 1]));
+        assert_eq!(r.sleeps, [0], "no wait on the way");
+        // By default a rate limit is the route's own business.
+        let l = with(Settings::default());
+        let r = call(&clock, &l, &keys, 3, vec![long]);
+        assert_eq!((r.stop, r.routes), (Stop::HintTooLong, vec![0]));
+    }
+
+    #[test]
+    fn spent_retries_move_on_and_the_next_route_gets_retries_of_its_own() {
+        let clock = FakeClock::new(vec![]);
+        let keys: Vec<RouteKey> = (0..2).map(|i| route_key(i).into()).collect();
+        let l = failing_over(&[Kind::Overloaded, Kind::ServerError]);
+        let steps = vec![
+            Step::Http(503, vec![], ""),
+            Step::Http(503, vec![], ""),
+            Step::Http(500, vec![], ""),
+            Step::Http(503, vec![], ""),
+            ok(),
+        ];
+        let r = call(&clock, &l, &keys, 2, steps);
+        assert_eq!((r.stop, r.routes), (Stop::Success, vec![0, 0, 0, 1, 1]));
+        assert_eq!(r.sleeps, [100, 200, 0, 100], "the backoff starts over");
+        // With no route left, the last route's retries end the call.
+        let r = call(
+            &clock,
+            &l,
+            &keys[1..],
+            1,
+            vec![Step::Http(503, vec![], ""); 2],
+        );
+        assert_eq!((r.stop, r.sent), (Stop::RetriesExhausted, 2));
+    }
+
+    #[test]
+    fn a_deadline_ends_the_call_wherever_it_is() {
+        let clock = FakeClock::new(vec![]);
+        let keys: Vec<RouteKey> = (0..2).map(|i| route_key(i).into()).collect();
+        let l = failing_over(&[Kind::RateLimit]);
+        let t = Scripted::new(
+            &clock,
+            vec![Step::Http(429, vec![("retry-after", "2")], RATE_LIMIT)],
+        )
+        .with_keys(keys);
+        let r = run_with(&policy(3, Jitter::None), Some(1_000.0), None, &clock, t, &l).unwrap();
+        assert_eq!((r.stop, r.routes), (Stop::Deadline, vec![0]));
+    }
+
+    #[test]
+    fn an_empty_retry_budget_moves_the_call_on_instead() {
+        let clock = FakeClock::new(vec![]);
+        let keys: Vec<RouteKey> = (0..2).map(|i| route_key(i).into()).collect();
+        let l = limiters(Settings {
+            throttle: false,
+            retry_budget: Some(RetryBudget::new(0, 1, 1)),
+            failover_on: KindSet::of(&[Kind::Overloaded]),
+            ..Settings::default()
+        });
+        let r = call(
+            &clock,
+            &l,
+            &keys,
+            3,
+            vec![Step::Http(503, vec![], ""), ok()],
+        );
+        assert_eq!((r.stop, r.routes), (Stop::Success, vec![0, 1]));
+        // Without a route to go to, the budget stops the call as before.
+        let r = call(&clock, &l, &keys[1..], 3, vec![Step::Http(503, vec![], "")]);
+        assert_eq!(r.stop, Stop::BudgetEmpty);
+    }
+
+    #[test]
+    fn consecutive_outages_open_a_route_and_calls_skip_it_until_a_probe_finds_it_back() {
+        let (clock, l) = (FakeClock::new(vec![]), outage(3));
+        let keys: Vec<RouteKey> = (0..2).map(|i| route_key(i).into()).collect();
+        let down = || Step::Http(503, vec![], "");
+        let r = call(&clock, &l, &keys, 2, vec![down(), down(), down()]);
+        assert_eq!((r.stop, r.routes), (Stop::RetriesExhausted, vec![0, 0, 0]));
+        assert_eq!(r.breakers, [(BreakerKind::Outage, true)], "opened once");
+        // Open: calls go to the backup, without a failed attempt first.
+        let r = call(&clock, &l, &keys, 2, vec![ok()]);
+        assert_eq!(
+            (r.stop, r.routes, r.breakers),
+            (Stop::Success, vec![1], vec![])
+        );
+        let states = l.borrow().breakers(clock.now.get());
+        assert_eq!((states.len(), states[0].kind), (1, "outage"));
+        // Cooled down: one probe on the primary, which is back.
+        clock.now.set(clock.now.get() + 1_000.0);
+        let r = call(&clock, &l, &keys, 2, vec![ok()]);
+        assert_eq!(r.routes, [0]);
+        assert_eq!(r.breakers, [(BreakerKind::Outage, false)], "closed once");
+        let r = call(&clock, &l, &keys, 2, vec![ok()]);
+        assert_eq!(r.routes, [0]);
+    }
+
+    #[test]
+    fn a_retry_after_the_outage_breaker_opens_takes_the_next_route() {
+        let (clock, l) = (FakeClock::new(vec![]), outage(2));
+        let keys: Vec<RouteKey> = (0..2).map(|i| route_key(i).into()).collect();
+        let steps = vec![Step::Http(503, vec![], ""), Step::NetworkError, ok()];
+        let r = call(&clock, &l, &keys, 4, steps);
+        assert_eq!((r.stop, r.routes), (Stop::Success, vec![0, 0, 1]));
+    }
+
+    #[test]
+    fn with_no_other_route_a_route_that_is_down_is_still_called() {
+        let (clock, l) = (FakeClock::new(vec![]), outage(1));
+        let r = call(
+            &clock,
+            &l,
+            &[route_key(0).into()],
+            0,
+            vec![Step::NetworkError],
+        );
+        assert_eq!(r.breakers, [(BreakerKind::Outage, true)]);
+        let r = call(&clock, &l, &[route_key(0).into()], 0, vec![ok()]);
+        assert_eq!(
+            (r.sent, r.breakers),
+            (1, vec![(BreakerKind::Outage, false)])
+        );
+        // And with the breaker off, nothing opens at all.
+        let off = with(Settings {
+            outage: None,
+            ..Settings::default()
+        });
+        let r = call(
+            &clock,
+            &off,
+            &[route_key(0).into()],
+            0,
+            vec![Step::NetworkError],
+        );
+        assert!(r.breakers.is_empty());
+    }
+
+    #[test]
+    fn calls_in_flight_when_the_quota_runs_out_make_one_first_report() {
+        let clock = FakeClock::new(vec![]);
+        let mut l = Limiters::<Snapshot>::new(Settings {
+            throttle: false,
+            retry_budget: None,
+            quota_cooldown_ms: 1_000.0,
+            ..Settings::default()
+        });
+        let keys = [RouteKey::from(route_key(0))];
+        let p = policy(0, Jitter::None);
+        let send = |l: &mut Limiters<Snapshot>, now: f64| -> Pass {
+            match l.before(&keys, 0, now, 0.5, &p, None) {
+                Plan::Send(pass) => pass,
+                Plan::Replay { .. } => panic!("the breaker answered"),
+            }
+        };
+        let now = clock.now.get();
+        let quota = classify(&Response {
+            status: 429,
+            headers: &Headers::default(),
+            body: QUOTA,
+            url: None,
+            now_ms: now,
+        });
+        let snapshot = (429, quota.clone());
+        // Five calls are sent before the first answer comes back.
+        let passes: Vec<Pass> = (0..5).map(|_| send(&mut l, now)).collect();
+        let heard: Vec<_> = passes
+            .iter()
+            .map(|pass| l.after(pass, &quota, Some(snapshot.clone()), now))
+            .collect();
+        let firsts: Vec<bool> = heard.iter().map(|h| h.first_report()).collect();
+        assert_eq!(firsts, [true, false, false, false, false]);
+        assert_eq!(heard.iter().map(|h| h.transitions.len()).sum::<usize>(), 1);
+        // The probe finds the quota still gone: the same incident, twice the cooldown.
+        let probe = send(&mut l, now + 1_000.0);
+        assert!(probe.probe);
+        let heard = l.after(&probe, &quota, Some(snapshot), now + 1_000.0);
+        assert!(!heard.first_report() && heard.transitions.is_empty());
+        assert_eq!(heard.changes.len(), 1, "the store hears the new retry time");
+        let state = &l.breakers(now + 1_000.0)[0];
+        assert_eq!((state.trips, state.retry_at_ms), (2, now + 3_000.0));
+        // Billing fixed: the next probe closes it, once.
+        let probe = send(&mut l, now + 3_000.0);
+        let fine = Classification::without_response(Kind::Ok, None, "t");
+        let heard = l.after(&probe, &fine, None, now + 3_000.0);
+        let closed: Vec<_> = heard
+            .transitions
+            .iter()
+            .map(|t| (t.breaker, t.opened_until_ms))
+            .collect();
+        assert_eq!(closed, [(BreakerKind::Quota, None)]);
     }
 }

@@ -1,7 +1,13 @@
 //! A circuit breaker for exhausted quota, per [`LimitKey`]: once a key's
 //! account is out of money, further calls fail at once with the same
 //! failure and no network call, until a single probe after a cooldown shows
-//! the quota is back.
+//! the quota is back. Each probe that finds the quota still gone doubles
+//! the cooldown (up to [`MAX_GROWN_COOLDOWN_MS`]): an account left empty
+//! over a weekend costs a probe an hour, not one every five minutes.
+//!
+//! One opening is one incident: [`QuotaBreaker::trip`] says whether a trip
+//! opened the breaker ([`Opening::Opened`], the one failure to alert on),
+//! re-opened it after a failed probe, or found it open already.
 
 use serde::Serialize;
 
@@ -30,6 +36,42 @@ pub fn replayed_header(name: &str) -> bool {
 
 /// How long a tripped breaker stays open before one probe may go, ms (5 min).
 pub const DEFAULT_COOLDOWN_MS: f64 = 300_000.0;
+
+/// The longest a cooldown grows to by failed probes, ms (1 h); a configured
+/// cooldown longer than this is kept as it is.
+pub const MAX_GROWN_COOLDOWN_MS: f64 = 3_600_000.0;
+
+/// What [`QuotaBreaker::trip`] did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Opening {
+    /// The breaker was closed: a new incident. The next probe may go at
+    /// `retry_at_ms`.
+    Opened {
+        /// When the first probe may go, ms since the epoch.
+        retry_at_ms: f64,
+    },
+    /// Its probe found the quota still gone: the same incident, open for a
+    /// longer cooldown.
+    Reopened {
+        /// When the next probe may go, ms since the epoch.
+        retry_at_ms: f64,
+    },
+    /// It was open already: a call sent before it tripped came back with
+    /// the same failure.
+    AlreadyOpen,
+}
+
+impl Opening {
+    /// When the next probe may go, if the trip changed the breaker.
+    pub fn retry_at_ms(self) -> Option<f64> {
+        match self {
+            Opening::Opened { retry_at_ms } | Opening::Reopened { retry_at_ms } => {
+                Some(retry_at_ms)
+            }
+            Opening::AlreadyOpen => None,
+        }
+    }
+}
 
 /// What [`QuotaBreaker::check`] says about a call.
 #[derive(Debug, PartialEq)]
@@ -102,13 +144,33 @@ impl<F> QuotaBreaker<F> {
         }
     }
 
+    /// The cooldown after `trips` trips in a row: the configured one,
+    /// doubled for each failed probe, at most [`MAX_GROWN_COOLDOWN_MS`] (or
+    /// the configured one, if longer).
+    fn cooldown(&self, trips: u32) -> f64 {
+        let doublings = trips.saturating_sub(1).min(32) as i32;
+        let grown = self.cooldown_ms * 2f64.powi(doublings);
+        grown.min(self.cooldown_ms.max(MAX_GROWN_COOLDOWN_MS))
+    }
+
+    /// Whether `key` is open at `now_ms` with no probe due: what
+    /// [`check`](Self::check) would answer `Open`, asked without granting a
+    /// probe.
+    pub fn is_open(&self, key: LimitKey, now_ms: f64) -> bool {
+        let now_ms = sane(now_ms);
+        self.open.get(&key).is_some_and(|t| now_ms < t.retry_at_ms)
+    }
+
     /// Whether a call to `key` at `now_ms` may go. When the cooldown is over,
     /// the first caller gets [`Gate::Probe`] and a new cooldown starts, so the
     /// others keep seeing `Open` until the probe reports; a probe that never
     /// reports is presumed lost, and the next one goes a cooldown later.
     pub fn check(&mut self, key: LimitKey, now_ms: f64) -> Gate<'_, F> {
         let now_ms = sane(now_ms);
-        let cooldown_ms = self.cooldown_ms;
+        let Some(trips) = self.open.get(&key).map(|t| t.trips) else {
+            return Gate::Closed;
+        };
+        let cooldown_ms = self.cooldown(trips);
         let Some(t) = self.open.get_mut(&key) else {
             return Gate::Closed;
         };
@@ -129,28 +191,32 @@ impl<F> QuotaBreaker<F> {
     }
 
     /// Opens (or, after a probe, re-opens) the breaker for `key` because a
-    /// call failed with exhausted quota, for a full cooldown from `now_ms`.
-    /// Returns when the next probe may go if the breaker opened, `None` if
-    /// it was open already.
+    /// call failed with exhausted quota, for a cooldown from `now_ms`: the
+    /// configured one when it opens, doubled for each failed probe after.
     ///
     /// A key that is already open (and not probing) stays as it is: the
     /// other calls that were in flight when it tripped are the same incident.
-    pub fn trip(&mut self, key: LimitKey, failure: F, now_ms: f64) -> Option<f64> {
+    pub fn trip(&mut self, key: LimitKey, failure: F, now_ms: f64) -> Opening {
         let now_ms = sane(now_ms);
-        if self.open.get(&key).is_some_and(|t| !t.probing) {
-            return None;
-        }
-        let trips = self.open.get(&key).map_or(0, |t| t.trips);
-        let retry_at_ms = now_ms + self.cooldown_ms;
+        let trips = match self.open.get(&key) {
+            Some(t) if !t.probing => return Opening::AlreadyOpen,
+            Some(t) => t.trips.saturating_add(1),
+            None => 1,
+        };
+        let retry_at_ms = now_ms + self.cooldown(trips);
         let tripped = Tripped {
             failure,
             opened_at_ms: now_ms,
             retry_at_ms,
-            trips: trips.saturating_add(1),
+            trips,
             probing: false,
         };
         self.open.insert(key, tripped, now_ms);
-        Some(retry_at_ms)
+        if trips == 1 {
+            Opening::Opened { retry_at_ms }
+        } else {
+            Opening::Reopened { retry_at_ms }
+        }
     }
 
     /// Opens the breaker for `key` because another instance tripped it (a
@@ -210,6 +276,7 @@ impl<F> QuotaBreaker<F> {
                 let half_open = t.probing || now_ms >= t.retry_at_ms;
                 BreakerState {
                     key: key.short(),
+                    kind: "quota",
                     state: if half_open { "half_open" } else { "open" },
                     opened_at_ms: t.opened_at_ms,
                     retry_at_ms: t.retry_at_ms,
@@ -226,6 +293,9 @@ impl<F> QuotaBreaker<F> {
 pub struct BreakerState {
     /// [`LimitKey::short`]: never the API key itself.
     pub key: String,
+    /// `"quota"` (answered from the breaker) or `"outage"` (the route is
+    /// skipped while another can go).
+    pub kind: &'static str,
     /// `"open"` while calls fail at once; `"half_open"` once the cooldown is
     /// over and a probe is in flight or will be the next call.
     pub state: &'static str,
@@ -233,7 +303,7 @@ pub struct BreakerState {
     pub opened_at_ms: f64,
     /// When the next probe may go, ms since the epoch.
     pub retry_at_ms: f64,
-    /// Trips in a row since the key was last closed.
+    /// Trips in a row since the key was last closed (1 for an outage).
     pub trips: u32,
 }
 
@@ -292,17 +362,70 @@ mod tests {
     }
 
     #[test]
-    fn a_probe_success_closes_and_a_quota_failure_reopens() {
+    fn a_probe_success_closes_and_a_quota_failure_reopens_for_longer() {
         let (mut b, a) = (QuotaBreaker::new(COOL), key("a"));
-        b.trip(a, "first", 0.0);
+        let opened = Opening::Opened {
+            retry_at_ms: 1_000.0,
+        };
+        assert_eq!(b.trip(a, "first", 0.0), opened);
+        assert_eq!(b.trip(a, "in flight", 10.0), Opening::AlreadyOpen);
         assert_eq!(check(&mut b, a, 1_000.0), "probe");
-        b.trip(a, "second", 1_200.0);
-        assert_eq!(check(&mut b, a, 2_199.0), "open second until 2200");
-        assert_eq!(b.states(2_199.0)[0].trips, 2);
-        assert_eq!(check(&mut b, a, 2_200.0), "probe");
+        // The probe finds the quota still gone: the same incident, a cooldown twice as long.
+        let reopened = Opening::Reopened {
+            retry_at_ms: 3_200.0,
+        };
+        assert_eq!(b.trip(a, "second", 1_200.0), reopened);
+        assert_eq!(check(&mut b, a, 3_199.0), "open second until 3200");
+        assert_eq!(b.states(3_199.0)[0].trips, 2);
+        assert_eq!(check(&mut b, a, 3_200.0), "probe");
         b.record_success(a);
-        assert_eq!(check(&mut b, a, 2_201.0), "closed");
-        assert!(b.states(2_201.0).is_empty());
+        assert_eq!(check(&mut b, a, 3_201.0), "closed");
+        assert!(b.states(3_201.0).is_empty());
+        // Closed, the next trip is a new incident with the configured cooldown.
+        let again = Opening::Opened {
+            retry_at_ms: 5_000.0,
+        };
+        assert_eq!(b.trip(a, "third", 4_000.0), again);
+    }
+
+    #[test]
+    fn the_cooldown_doubles_per_failed_probe_up_to_an_hour() {
+        let (mut b, a) = (QuotaBreaker::new(DEFAULT_COOLDOWN_MS), key("a"));
+        let mut now = 0.0;
+        let mut cooldowns = Vec::new();
+        b.trip(a, "q", now);
+        for _ in 0..6 {
+            let retry_at = b.states(now)[0].retry_at_ms;
+            cooldowns.push((retry_at - now) / 60_000.0);
+            now = retry_at;
+            assert_eq!(check(&mut b, a, now), "probe");
+            b.trip(a, "q", now);
+        }
+        assert_eq!(cooldowns, [5.0, 10.0, 20.0, 40.0, 60.0, 60.0], "minutes");
+        // A lost probe waits the grown cooldown too.
+        let due = b.states(now)[0].retry_at_ms;
+        assert_eq!(check(&mut b, a, due), "probe");
+        assert!(b.is_open(a, due + 3_599_999.0) && !b.is_open(a, due + 3_600_000.0));
+        // A configured cooldown over an hour is kept, not cut.
+        let mut long = QuotaBreaker::new(7_200_000.0);
+        long.trip(a, "q", 0.0);
+        assert_eq!(check(&mut long, a, 7_200_000.0), "probe");
+        let reopened = Opening::Reopened {
+            retry_at_ms: 14_400_000.0,
+        };
+        assert_eq!(long.trip(a, "q", 7_200_000.0), reopened);
+    }
+
+    #[test]
+    fn is_open_asks_without_taking_the_probe() {
+        let (mut b, a) = (QuotaBreaker::new(COOL), key("a"));
+        assert!(!b.is_open(a, 0.0));
+        b.trip(a, "q", 0.0);
+        assert!(b.is_open(a, 999.0));
+        assert!(!b.is_open(a, 1_000.0), "a probe is due");
+        assert!(!b.is_open(a, 1_000.0), "and asking twice did not take it");
+        assert_eq!(check(&mut b, a, 1_000.0), "probe");
+        assert!(b.is_open(a, 1_000.0), "the probe is out");
     }
 
     #[test]
@@ -340,7 +463,7 @@ mod tests {
         assert_eq!(b.states(1_010.0)[0].state, "half_open");
         let json = serde_json::to_value(b.states(20.0)).unwrap();
         let expected = serde_json::json!([{
-            "key": a.short(), "state": "open", "openedAtMs": 10.0, "retryAtMs": 1_010.0, "trips": 1
+            "key": a.short(), "kind": "quota", "state": "open", "openedAtMs": 10.0, "retryAtMs": 1_010.0, "trips": 1
         }]);
         assert_eq!(json, expected);
         assert!(!json.to_string().contains("sk-secret"));

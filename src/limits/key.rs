@@ -30,6 +30,20 @@ impl LimitKey {
         }))
     }
 
+    /// The key of one model within this key's account: where a provider
+    /// keeps quota and rate limits per model (Gemini's per-day quotas, every
+    /// provider's per-minute limits). No model, or an empty one, is this
+    /// key itself.
+    pub fn with_model(self, model: Option<&str>) -> LimitKey {
+        match model.filter(|m| !m.is_empty()) {
+            // A 1 byte cannot occur in an origin, so no account key collides.
+            Some(model) => LimitKey([1].iter().chain(model.as_bytes()).fold(self.0, |hash, b| {
+                (hash ^ u64::from(*b)).wrapping_mul(FNV_PRIME)
+            })),
+            None => self,
+        }
+    }
+
     /// The first 8 hex digits of the hash, for logs and health endpoints.
     pub fn short(&self) -> String {
         format!("{:08x}", self.0 >> 32)
@@ -256,6 +270,24 @@ mod tests {
             LimitKey::new("ab", Some("c")),
             LimitKey::new("a", Some("bc"))
         );
+    }
+
+    #[test]
+    fn a_model_key_is_its_own_and_no_model_is_the_account() {
+        let account = LimitKey::new(OPENAI, Some("sk-one"));
+        let mini = account.with_model(Some("gpt-4o-mini"));
+        assert_ne!(mini, account);
+        assert_eq!(
+            mini,
+            LimitKey::new(OPENAI, Some("sk-one")).with_model(Some("gpt-4o-mini"))
+        );
+        assert_ne!(mini, account.with_model(Some("gpt-4o")));
+        assert_ne!(
+            mini,
+            LimitKey::new(OPENAI, Some("sk-two")).with_model(Some("gpt-4o-mini"))
+        );
+        assert_eq!(account.with_model(None), account);
+        assert_eq!(account.with_model(Some("")), account);
     }
 
     #[test]

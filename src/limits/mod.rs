@@ -1,8 +1,9 @@
 //! The limiters one client instance keeps, composed in one place: a
 //! concurrency queue ([`bulkhead`]), a proactive throttle ([`throttle`]), a
-//! retry budget ([`budget`]), a quota breaker ([`breaker`]) and fallback
-//! routes ([`routes`]), per API origin and caller ([`key`]); and, per call,
-//! the subrequest budget of the invocation it belongs to ([`subrequests`]).
+//! retry budget ([`budget`]), a quota breaker ([`breaker`]), an outage
+//! breaker ([`outage`]) and fallback routes ([`routes`]), per API origin,
+//! caller and model ([`key`]); and, per call, the subrequest budget of the
+//! invocation it belongs to ([`subrequests`]).
 //!
 //! The retry loop asks [`Limiters::before`] before every attempt and gets a
 //! decision back as a value, a [`Plan`]: send on a route after waiting so
@@ -23,6 +24,7 @@ pub mod breaker;
 pub mod budget;
 pub mod bulkhead;
 pub mod key;
+pub mod outage;
 pub mod routes;
 pub mod shared;
 pub mod subrequests;
@@ -32,15 +34,25 @@ use std::cell::RefCell;
 
 use crate::classify::kind::Kind;
 use crate::classify::Classification;
+use crate::retry::policy::Decision;
 use crate::retry::policy::{RetryPolicy, Stop};
-use breaker::{BreakerState, QuotaBreaker};
+use breaker::{BreakerState, Opening, QuotaBreaker};
 use budget::RetryBudget;
 use bulkhead::{Admission, Bulkhead};
 use key::LimitKey;
-use routes::{first_available, RouteChoice};
+use outage::{OutageBreaker, OutageChange, OutageSettings};
+use routes::{choose, Choice, KindSet, RouteKey};
 use shared::{Change, Freshness, Trip};
 use subrequests::{Claim, Subrequests};
 use throttle::Throttle;
+
+fn quota_transition(key: LimitKey, opened_until_ms: Option<f64>) -> Transition {
+    Transition {
+        breaker: BreakerKind::Quota,
+        key,
+        opened_until_ms,
+    }
+}
 
 /// How an instance's limiters are set up.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -53,8 +65,12 @@ pub struct Settings {
     pub throttle: bool,
     /// The retry budget, if any.
     pub retry_budget: Option<RetryBudget>,
-    /// How long a quota breaker stays open, ms.
+    /// How long a quota breaker stays open, ms (doubled per failed probe).
     pub quota_cooldown_ms: f64,
+    /// The outage breaker, if any.
+    pub outage: Option<OutageSettings>,
+    /// The kinds that move a call to the next route (`failoverOn`).
+    pub failover_on: KindSet,
 }
 
 impl Default for Settings {
@@ -65,6 +81,8 @@ impl Default for Settings {
             throttle: true,
             retry_budget: Some(RetryBudget::default()),
             quota_cooldown_ms: breaker::DEFAULT_COOLDOWN_MS,
+            outage: Some(OutageSettings::default()),
+            failover_on: KindSet::of(&routes::DEFAULT_FAILOVER),
         }
     }
 }
@@ -96,12 +114,74 @@ pub struct Ticket(u64);
 pub struct Pass {
     /// The route to send on.
     pub route: usize,
-    /// That route's limit key.
-    pub key: LimitKey,
+    /// That route's limit keys.
+    pub keys: RouteKey,
     /// How long to wait first (the throttle's pacing), ms.
     pub wait_ms: u64,
-    /// Whether this attempt is the route's breaker probe.
+    /// Whether this attempt is a quota breaker's probe on the route.
     pub probe: bool,
+    /// Whether this attempt is the route's outage breaker probe.
+    pub outage_probe: bool,
+}
+
+/// Which breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerKind {
+    /// The quota breaker: an exhausted quota, answered from the breaker.
+    Quota,
+    /// The outage breaker: a route skipped for another while it is down.
+    Outage,
+}
+
+impl BreakerKind {
+    /// A short stable name for hooks and health endpoints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerKind::Quota => "quota",
+            BreakerKind::Outage => "outage",
+        }
+    }
+}
+
+/// A breaker that opened or closed: one per incident each way.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Transition {
+    /// Which breaker.
+    pub breaker: BreakerKind,
+    /// Its key (show only [`LimitKey::short`]).
+    pub key: LimitKey,
+    /// `Some(when a probe may go)` when it opened, `None` when it closed.
+    pub opened_until_ms: Option<f64>,
+}
+
+/// What an attempt's answer changed, from [`Limiters::after`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Heard<S> {
+    /// What other instances should hear of (through the [`shared::Store`]).
+    pub changes: Vec<Change<S>>,
+    /// Breakers that opened or closed: a new incident or its end. A probe
+    /// that fails again, or a call in flight meeting a breaker already open,
+    /// is no transition.
+    pub transitions: Vec<Transition>,
+}
+
+impl<S> Default for Heard<S> {
+    fn default() -> Self {
+        Heard {
+            changes: Vec::new(),
+            transitions: Vec::new(),
+        }
+    }
+}
+
+impl<S> Heard<S> {
+    /// Whether the answer opened a quota breaker: the first report of an
+    /// incident, the one to alert a human about.
+    pub fn first_report(&self) -> bool {
+        self.transitions
+            .iter()
+            .any(|t| t.breaker == BreakerKind::Quota && t.opened_until_ms.is_some())
+    }
 }
 
 /// What to do for the next attempt.
@@ -127,6 +207,8 @@ pub struct Limiters<S> {
     throttle: Option<Throttle>,
     budget: Option<RetryBudget>,
     breaker: QuotaBreaker<S>,
+    outage: Option<OutageBreaker>,
+    failover_on: KindSet,
     freshness: Freshness,
     next_ticket: u64,
 }
@@ -139,6 +221,8 @@ impl<S: Clone> Limiters<S> {
             throttle: settings.throttle.then(Throttle::new),
             budget: settings.retry_budget,
             breaker: QuotaBreaker::new(settings.quota_cooldown_ms),
+            outage: settings.outage.map(OutageBreaker::new),
+            failover_on: settings.failover_on,
             freshness: Freshness::default(),
             next_ticket: 0,
         }
@@ -164,13 +248,14 @@ impl<S: Clone> Limiters<S> {
     }
 
     /// Decides the next attempt of a call whose routes have `keys` and that
-    /// is on route `from`: the first route from there whose breaker lets it
-    /// through (its probe, or closed), with the throttle's wait for that
-    /// route's key, bounded as the policy bounds server hints; or, with
-    /// every breaker open, a replay of the first one's failure.
+    /// is on route `from`: the first route from there that neither breaker
+    /// holds back (see [`routes::choose`]), with the throttle's wait for
+    /// that route's model key, bounded as the policy bounds server hints;
+    /// or, with every route out of quota, a replay of the first one's
+    /// failure.
     pub fn before(
         &mut self,
-        keys: &[LimitKey],
+        keys: &[RouteKey],
         from: usize,
         now_ms: f64,
         random: f64,
@@ -179,83 +264,151 @@ impl<S: Clone> Limiters<S> {
     ) -> Plan<S> {
         let from = from.min(keys.len().saturating_sub(1));
         let rest = keys.get(from..).unwrap_or_default();
-        let (index, probe) = match first_available(rest, &mut self.breaker, now_ms) {
-            RouteChoice::Route { index, probe } => (index, probe),
-            RouteChoice::AllOpen { first_open } => {
-                let route = from + first_open;
-                // The breakers were just asked: read what the first one keeps.
-                let stored = rest
-                    .get(first_open)
-                    .and_then(|&key| self.breaker.stored(key));
-                match stored {
-                    Some(failure) => {
-                        let failure = failure.clone();
-                        return Plan::Replay { route, failure };
+        let (index, probe, outage_probe) =
+            match choose(rest, &mut self.breaker, self.outage.as_mut(), now_ms) {
+                Choice::Route {
+                    index,
+                    probe,
+                    outage_probe,
+                } => (index, probe, outage_probe),
+                Choice::AllOpen { index, key } => {
+                    let route = from + index;
+                    match self.breaker.stored(key) {
+                        Some(failure) => {
+                            let failure = failure.clone();
+                            return Plan::Replay { route, failure };
+                        }
+                        // Nothing stored (cannot happen for an open key): send.
+                        None => (index, false, false),
                     }
-                    // No routes at all: nothing to replay, so send.
-                    None => (first_open, false),
                 }
-            }
-        };
+            };
         let route = from + index;
-        let key = keys
+        let route_keys = keys
             .get(route)
             .copied()
-            .unwrap_or_else(|| LimitKey::new("", None));
+            .unwrap_or_else(|| RouteKey::from(LimitKey::new("", None)));
+        // Rate limits are per model: the throttle paces each model's windows.
         let wait_ms = match &mut self.throttle {
             Some(throttle) => {
-                let booked = throttle.reserve(key, now_ms, random);
+                let booked = throttle.reserve(route_keys.model, now_ms, random);
                 policy.paced_wait(booked, now_ms, deadline_ms)
             }
             None => 0,
         };
         Plan::Send(Pass {
             route,
-            key,
+            keys: route_keys,
             wait_ms,
             probe,
+            outage_probe,
         })
     }
 
+    /// Whether a call may move on to the routes from `to`: one of them is
+    /// neither out of quota nor down (asked without taking a probe). A call
+    /// with nowhere better to go stops with the answer it has.
+    pub fn can_move_on(&self, keys: &[RouteKey], to: usize, now_ms: f64) -> bool {
+        keys.get(to..).unwrap_or_default().iter().any(|route| {
+            route.both().all(|k| !self.breaker.is_open(k, now_ms))
+                && !self
+                    .outage
+                    .as_ref()
+                    .is_some_and(|o| o.is_open(route.model, now_ms))
+        })
+    }
+
+    /// Whether a call whose attempt ended as `kind`, decided `decision`,
+    /// moves on to the next route (see [`routes::moves_on`]).
+    pub fn moves_on(&self, kind: Kind, decision: Decision) -> bool {
+        routes::moves_on(self.failover_on, kind, decision)
+    }
+
+    /// Whether `kind` is one the caller asked to fail over on.
+    pub fn fails_over_on(&self, kind: Kind) -> bool {
+        self.failover_on.contains(kind)
+    }
+
     /// Hears how an attempt sent with `pass` ended: the throttle learns the
-    /// windows the answer reported, a quota failure (with what to replay)
-    /// trips the route's breaker, a success closes it, and a probe that
-    /// failed for another reason hands the probe to the next call. Returns
-    /// the change other instances should hear of (a breaker that opened or
-    /// closed), for the [`shared::Store`].
+    /// windows the answer reported; a quota failure (with what to replay)
+    /// trips the route's account or model breaker (see
+    /// [`routes::quota_scope`]); an outage counts towards the route's
+    /// outage breaker; a success closes the route's breakers; and a probe
+    /// that said nothing about its breaker hands the probe to the next
+    /// call. Returns what changed: for the [`shared::Store`], and the
+    /// breakers that opened or closed.
     pub fn after(
         &mut self,
         pass: &Pass,
         c: &Classification,
         failure: Option<S>,
         now_ms: f64,
-    ) -> Option<Change<S>> {
+    ) -> Heard<S> {
+        let mut heard = Heard::default();
         if let Some(throttle) = &mut self.throttle {
-            throttle.answered(pass.key, now_ms);
+            throttle.answered(pass.keys.model, now_ms);
             if let Some(limits) = &c.limits {
-                throttle.observe(pass.key, limits, now_ms);
+                throttle.observe(pass.keys.model, limits, now_ms);
             }
         }
-        let key = pass.key;
+        let quota_key = pass.keys.quota_key(c);
         match (c.kind, failure) {
             (Kind::QuotaExhausted, Some(failure)) => {
-                let retry_at_ms = self.breaker.trip(key, failure.clone(), now_ms)?;
-                Some(Change::Tripped {
-                    key,
-                    failure,
-                    retry_at_ms,
-                })
+                let opening = self.breaker.trip(quota_key, failure.clone(), now_ms);
+                if let Some(retry_at_ms) = opening.retry_at_ms() {
+                    heard.changes.push(Change::Tripped {
+                        key: quota_key,
+                        failure,
+                        retry_at_ms,
+                    });
+                }
+                if let Opening::Opened { retry_at_ms } = opening {
+                    heard
+                        .transitions
+                        .push(quota_transition(quota_key, Some(retry_at_ms)));
+                }
+                // A probe on the route's other key learned nothing of it.
+                if pass.probe {
+                    for key in pass.keys.both().filter(|&k| k != quota_key) {
+                        self.breaker.probe_failed_otherwise(key, now_ms);
+                    }
+                }
             }
-            (Kind::Ok, _) => self
-                .breaker
-                .record_success(key)
-                .then_some(Change::Closed { key }),
+            (Kind::Ok, _) => {
+                for key in pass.keys.both() {
+                    if self.breaker.record_success(key) {
+                        heard.changes.push(Change::Closed { key });
+                        heard.transitions.push(quota_transition(key, None));
+                    }
+                }
+            }
             _ if pass.probe => {
-                self.breaker.probe_failed_otherwise(key, now_ms);
-                None
+                for key in pass.keys.both() {
+                    self.breaker.probe_failed_otherwise(key, now_ms);
+                }
             }
-            _ => None,
+            _ => {}
         }
+        if let Some(outage) = &mut self.outage {
+            let key = pass.keys.model;
+            let change = if outage::is_outage(c.kind) {
+                outage.failed(key, pass.outage_probe, now_ms)
+            } else {
+                outage.answered(key)
+            };
+            if let Some(change) = change {
+                let opened_until_ms = match change {
+                    OutageChange::Opened { retry_at_ms } => Some(retry_at_ms),
+                    OutageChange::Closed => None,
+                };
+                heard.transitions.push(Transition {
+                    breaker: BreakerKind::Outage,
+                    key,
+                    opened_until_ms,
+                });
+            }
+        }
+        heard
     }
 
     /// Whether the [`shared::Store`] should be asked about `key` now (at
@@ -282,10 +435,15 @@ impl<S: Clone> Limiters<S> {
     /// no longer in flight, and a probe goes to the next call.
     pub fn abandon(&mut self, pass: &Pass, now_ms: f64) {
         if let Some(throttle) = &mut self.throttle {
-            throttle.answered(pass.key, now_ms);
+            throttle.answered(pass.keys.model, now_ms);
         }
         if pass.probe {
-            self.breaker.probe_failed_otherwise(pass.key, now_ms);
+            for key in pass.keys.both() {
+                self.breaker.probe_failed_otherwise(key, now_ms);
+            }
+        }
+        if let (true, Some(outage)) = (pass.outage_probe, &mut self.outage) {
+            outage.release(pass.keys.model, now_ms);
         }
     }
 
@@ -311,14 +469,36 @@ impl<S: Clone> Limiters<S> {
         }
     }
 
-    /// Every open breaker, for a health endpoint.
+    /// Every open breaker, quota then outage, for a health endpoint.
     pub fn breakers(&self, now_ms: f64) -> Vec<BreakerState> {
-        self.breaker.states(now_ms)
+        let mut states = self.breaker.states(now_ms);
+        if let Some(outage) = &self.outage {
+            states.extend(
+                outage
+                    .open()
+                    .map(|(key, opened_at_ms, retry_at_ms, probing)| BreakerState {
+                        key: key.short(),
+                        kind: BreakerKind::Outage.as_str(),
+                        state: if probing || now_ms >= retry_at_ms {
+                            "half_open"
+                        } else {
+                            "open"
+                        },
+                        opened_at_ms,
+                        retry_at_ms,
+                        trips: 1,
+                    }),
+            );
+        }
+        states
     }
 
-    /// Closes every breaker (billing was fixed).
+    /// Closes every breaker, quota and outage (billing was fixed).
     pub fn reset_breakers(&mut self) {
         self.breaker.reset(None);
+        if let Some(outage) = &mut self.outage {
+            outage.reset();
+        }
     }
 
     /// Keys held by the throttle and the breaker (each bounded by
@@ -328,6 +508,11 @@ impl<S: Clone> Limiters<S> {
             self.throttle.as_ref().map_or(0, Throttle::keys),
             self.breaker.keys(),
         )
+    }
+
+    /// Keys held by the outage breaker (bounded the same way).
+    pub fn outage_keys_held(&self) -> usize {
+        self.outage.as_ref().map_or(0, OutageBreaker::keys)
     }
 
     /// Requests counted in flight for `key` by the throttle.

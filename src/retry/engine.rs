@@ -8,9 +8,9 @@ use std::cell::RefCell;
 use crate::classify::kind::Kind;
 use crate::classify::Classification;
 use crate::limits::bulkhead::Admission;
-use crate::limits::key::LimitKey;
+use crate::limits::routes::RouteKey;
 use crate::limits::shared::Store;
-use crate::limits::{Limiters, Plan, Scope};
+use crate::limits::{Heard, Limiters, Plan, Scope, Transition};
 use crate::retry::policy::{Decision, RetryPolicy, State, Stop};
 
 /// How one attempt ended.
@@ -76,8 +76,8 @@ pub trait Transport {
     type Abort;
     /// What the quota breaker keeps of a quota failure, to replay it.
     type Snapshot: Clone;
-    /// The limit key of every route, in order (the request as given first).
-    fn keys(&self) -> &[LimitKey];
+    /// The limit keys of every route, in order (the request as given first).
+    fn keys(&self) -> &[RouteKey];
     /// Sends attempt `attempt` (1-based) on `route`; for a quota failure,
     /// also what the breaker should keep of it.
     async fn send(
@@ -103,12 +103,15 @@ pub trait Transport {
     fn discard(&mut self, _response: Self::Response) {}
     /// Told of every quota failure (from the network or the breaker); may
     /// return a fallback answer (the `onQuotaExhausted` hook's).
+    /// `first_report` is true for the one failure that opened the breaker:
+    /// once per incident, however many calls were in flight or probes fail.
     async fn quota_exhausted(
         &mut self,
         _c: &Classification,
         _attempt: u32,
         _route: usize,
         _source: Source,
+        _first_report: bool,
     ) -> Result<Option<Self::Response>, Self::Abort> {
         Ok(None)
     }
@@ -146,6 +149,8 @@ pub struct Event<'a> {
     pub paced_ms: u64,
     /// Whether the call waited in the concurrency queue (first attempt only).
     pub queued: bool,
+    /// The breakers this attempt's answer opened or closed.
+    pub breakers: &'a [Transition],
 }
 
 /// The end of a run: the last attempt and why the loop stopped.
@@ -289,11 +294,11 @@ impl<S: Clone> Call<'_, S> {
                 self.policy,
                 self.scope.deadline_ms,
             );
-            let (last, source, paced_ms) = match plan {
+            let (last, source, paced_ms, heard) = match plan {
                 Plan::Replay { route: r, failure } => {
                     route = r;
                     let last = transport.replay(r, &failure).map_err(Halt::Aborted)?;
-                    (last, Source::Breaker, 0)
+                    (last, Source::Breaker, 0, Heard::default())
                 }
                 Plan::Send(pass) => {
                     route = pass.route;
@@ -317,13 +322,15 @@ impl<S: Clone> Call<'_, S> {
                     match sent {
                         Ok((last, snapshot)) => {
                             let c = last.classification();
-                            let change =
+                            let heard =
                                 self.limiters.borrow_mut().after(&pass, c, snapshot, now_ms);
-                            if let Some(change) = change.filter(|_| store.shared()) {
-                                // A store that fails is a missed update, never a failed call.
-                                let _ = store.publish(&change).await;
+                            if store.shared() {
+                                for change in &heard.changes {
+                                    // A store that fails is a missed update, never a failed call.
+                                    let _ = store.publish(change).await;
+                                }
                             }
-                            (last, Source::Network, pass.wait_ms)
+                            (last, Source::Network, pass.wait_ms, heard)
                         }
                         Err(abort) => {
                             self.limiters.borrow_mut().abandon(&pass, now_ms);
@@ -335,7 +342,7 @@ impl<S: Clone> Call<'_, S> {
             let c = last.classification();
             if c.kind == Kind::QuotaExhausted {
                 let offered = transport
-                    .quota_exhausted(c, attempt, route, source)
+                    .quota_exhausted(c, attempt, route, source, heard.first_report())
                     .await
                     .map_err(Halt::Aborted)?;
                 fallback = fallback.or(offered);
@@ -351,20 +358,40 @@ impl<S: Clone> Call<'_, S> {
             if decision == Decision::Stop(Stop::Success) {
                 self.limiters.borrow_mut().record_success();
             }
-            let next_route = route + 1 < transport.keys().len();
-            let failover = c.kind == Kind::QuotaExhausted && next_route && transport.replayable();
+            let mut failover = false;
             if source == Source::Breaker {
                 decision = Decision::Stop(Stop::BreakerOpen);
-            } else if failover {
-                // Switching to a fallback route is not a retry of the same route.
-                decision = match self.limiters.borrow_mut().permit(&mut claim, false) {
-                    Ok(()) => Decision::Retry { delay_ms: 0 },
-                    Err(stop) => Decision::Stop(stop),
+            } else {
+                let mut limiters = self.limiters.borrow_mut();
+                let next = route + 1;
+                // Somewhere to go: a later route neither out of quota nor down.
+                let elsewhere =
+                    transport.replayable() && limiters.can_move_on(transport.keys(), next, now_ms);
+                let retry_refused = match decision {
+                    _ if elsewhere && limiters.moves_on(c.kind, decision) => None,
+                    Decision::Retry { .. } if !transport.replayable() => {
+                        decision = Decision::Stop(Stop::BodyNotReplayable);
+                        None
+                    }
+                    Decision::Retry { .. } => limiters.permit(&mut claim, true).err(),
+                    Decision::Stop(_) => None,
                 };
-            } else if let Decision::Retry { .. } = decision {
-                if !transport.replayable() {
-                    decision = Decision::Stop(Stop::BodyNotReplayable);
-                } else if let Err(stop) = self.limiters.borrow_mut().permit(&mut claim, true) {
+                // Moving to the next route is not a retry of this one, so
+                // it costs no retry budget: a route whose retries the
+                // budget refuses moves on when its kind fails over.
+                let budget_refused = retry_refused == Some(Stop::BudgetEmpty)
+                    && elsewhere
+                    && limiters.fails_over_on(c.kind);
+                let moving = (elsewhere && limiters.moves_on(c.kind, decision)) || budget_refused;
+                if moving {
+                    decision = match limiters.permit(&mut claim, false) {
+                        Ok(()) => {
+                            failover = true;
+                            Decision::Retry { delay_ms: 0 }
+                        }
+                        Err(stop) => Decision::Stop(stop),
+                    };
+                } else if let Some(stop) = retry_refused {
                     decision = Decision::Stop(stop);
                 }
             }
@@ -377,6 +404,7 @@ impl<S: Clone> Call<'_, S> {
                 source,
                 paced_ms,
                 queued: self.queued && attempt == 1,
+                breakers: &heard.transitions,
             });
             match decision {
                 Decision::Stop(stop) => {
@@ -395,7 +423,9 @@ impl<S: Clone> Call<'_, S> {
                         transport.discard(response);
                     }
                     if failover {
+                        // The next route starts with its own retries.
                         route += 1;
+                        retries = 0;
                     } else {
                         retries += 1;
                     }
@@ -408,10 +438,10 @@ impl<S: Clone> Call<'_, S> {
         }
     }
 
-    /// Asks the store about each of `keys` that is due, and tells the
+    /// Asks the store about each key of `routes` that is due, and tells the
     /// limiters what it said. A store that fails leaves them as they are.
-    async fn refresh<St: Store<S>, C: Clock>(&self, store: &St, keys: &[LimitKey], clock: &C) {
-        for &key in keys {
+    async fn refresh<St: Store<S>, C: Clock>(&self, store: &St, routes: &[RouteKey], clock: &C) {
+        for key in routes.iter().flat_map(RouteKey::both) {
             if !self.limiters.borrow_mut().due(key, clock.now_ms()) {
                 continue;
             }

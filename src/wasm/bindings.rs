@@ -165,6 +165,9 @@ extern "C" {
     /// Whether a request body can be sent again.
     #[wasm_bindgen(js_name = replayable)]
     pub fn replayable_body(body: &JsValue) -> bool;
+    /// A string body parsed as a JSON object, or `undefined`.
+    #[wasm_bindgen(js_name = jsonObject)]
+    pub fn json_object(body: &JsValue) -> JsValue;
 }
 
 /// A `TypeError` with `message`.

@@ -136,6 +136,7 @@ async fn run(
     let mut clock = JsClock::new(linked.aborted());
     let mut observe = |e: &Event<'_>| {
         instance.stats.borrow_mut().record(e);
+        breaker_hooks(config, e, out.url(e.route));
         observe_hooks(config, e, out.url(e.route));
     };
     let outcome = engine::run(
@@ -277,6 +278,33 @@ fn error(
         set("cause", &cause)?;
     }
     Ok(bindings::make_error(c.kind.as_str(), &message, &details))
+}
+
+/// Calls `onBreakerOpen` / `onBreakerClose` for each breaker the attempt
+/// opened or closed: once per incident each way. The key is its short hash;
+/// an exception a hook throws is ignored.
+fn breaker_hooks(config: &Config, e: &Event<'_>, url: &str) {
+    for t in e.breakers {
+        let hook = match t.opened_until_ms {
+            Some(_) => &config.on_breaker_open,
+            None => &config.on_breaker_close,
+        };
+        let Some(hook) = hook else {
+            continue;
+        };
+        let value = object(&[
+            ("kind", t.breaker.as_str().into()),
+            ("key", t.key.short().into()),
+            ("route", (e.route as u32).into()),
+            ("url", redact_url(url).into()),
+            (
+                "retryAtMs",
+                t.opened_until_ms.map_or(JsValue::NULL, JsValue::from),
+            ),
+            ("classification", classification_js(e.classification)),
+        ]);
+        let _ = hook.call1(&JsValue::UNDEFINED, &value);
+    }
 }
 
 /// Calls `onEvent` for every attempt and `onRetry` before every retry.

@@ -53,6 +53,8 @@ impl Instance {
             throttle: config.throttle,
             retry_budget: config.retry_budget,
             quota_cooldown_ms: config.quota_cooldown_ms,
+            outage: config.outage,
+            failover_on: config.failover_on,
         });
         let watcher = config.on_stream_error.clone().map(watcher);
         let watch = watcher

@@ -10,11 +10,13 @@ use crate::classify::body::MAX_BODY_BYTES;
 use crate::classify::duration::MAX_DELAY_MS;
 use crate::limits::breaker::DEFAULT_COOLDOWN_MS;
 use crate::limits::budget::{RetryBudget, DEFAULT_CAPACITY, DEFAULT_REFUND, DEFAULT_RETRY_COST};
+use crate::limits::outage::OutageSettings;
+use crate::limits::routes::{KindSet, DEFAULT_FAILOVER, FAILOVER_KINDS};
 use crate::limits::subrequests::{Subrequests, DEFAULT_SUBREQUESTS};
 use crate::retry::backoff::{Backoff, Jitter};
 use crate::retry::policy::RetryPolicy;
 
-const KNOWN: [&str; 23] = [
+const KNOWN: [&str; 27] = [
     "maxRetries",
     "baseDelayMs",
     "maxDelayMs",
@@ -34,25 +36,46 @@ const KNOWN: [&str; 23] = [
     "retryBudget",
     "quotaCooldownMs",
     "routes",
+    "failoverOn",
+    "outageBreaker",
+    "onBreakerOpen",
+    "onBreakerClose",
     "coordinator",
     "onCoordinatorError",
     "peekStream",
     "onStreamError",
 ];
-const ROUTE_KEYS: [&str; 3] = ["apiKey", "baseURL", "model"];
+const ROUTE_KEYS: [&str; 4] = ["apiKey", "baseURL", "model", "azure"];
+const AZURE_KEYS: [&str; 5] = ["endpoint", "resource", "deployment", "apiVersion", "apiKey"];
+const OUTAGE_KEYS: [&str; 2] = ["failures", "cooldownMs"];
 const BUDGET_KEYS: [&str; 3] = ["capacity", "retryCost", "refund"];
 const INVOCATION_KEYS: [&str; 2] = ["subrequests", "coordinator"];
 
 /// A fallback route: what to change in the request when the routes before
-/// it are out of quota.
+/// it are out of quota (or, per `failoverOn`, failing).
 #[derive(Debug, Clone, Default)]
 pub struct Route {
     /// Replaces the API key (Authorization bearer, `x-api-key` or `api-key`).
     pub api_key: Option<String>,
-    /// Replaces the scheme, host and port of the URL; the path is kept.
+    /// Replaces the origin and the base path the URL shares with it.
     pub base_url: Option<String>,
-    /// Replaces `model` in a JSON request body.
+    /// Replaces `model` in a JSON request body, or in a Gemini-style path.
     pub model: Option<String>,
+    /// Sends to an Azure OpenAI deployment instead.
+    pub azure: Option<Azure>,
+}
+
+/// An Azure OpenAI deployment as a route (the classic data plane).
+#[derive(Debug, Clone, Default)]
+pub struct Azure {
+    /// `https://{resource}.openai.azure.com`, or the endpoint as given.
+    pub endpoint: String,
+    /// The deployment, which names the model.
+    pub deployment: String,
+    /// The `api-version` query parameter.
+    pub api_version: String,
+    /// Sent in the `api-key` header, in place of the request's credentials.
+    pub api_key: String,
 }
 
 /// Everything `createFetch()` was configured with.
@@ -96,6 +119,14 @@ pub struct Config {
     pub on_stream_error: Option<Function>,
     /// Fallback routes, in order.
     pub routes: Vec<Route>,
+    /// The kinds that move a call to the next route.
+    pub failover_on: KindSet,
+    /// The outage breaker, or `None` when disabled.
+    pub outage: Option<OutageSettings>,
+    /// Called once when a breaker opens.
+    pub on_breaker_open: Option<Function>,
+    /// Called once when a breaker closes.
+    pub on_breaker_close: Option<Function>,
 }
 
 /// An options object, and the path that names its fields in errors.
@@ -235,6 +266,33 @@ impl Options<'_> {
             _ => Err(self.wrong_type(key, "a non-empty string", &value)),
         }
     }
+
+    /// A string that must be given.
+    fn required(&self, key: &'static str) -> Result<String, JsValue> {
+        match self.string(key)? {
+            Some(s) => Ok(s),
+            None => Err(self.wrong_type(key, "a non-empty string", &JsValue::UNDEFINED)),
+        }
+    }
+
+    /// An http(s) URL with a host and neither query nor fragment.
+    fn base(&self, key: &'static str) -> Result<Option<String>, JsValue> {
+        let Some(base) = self.string(key)? else {
+            return Ok(None);
+        };
+        let host = base
+            .strip_prefix("https://")
+            .or_else(|| base.strip_prefix("http://"))
+            .and_then(|rest| rest.split(['/', '?', '#']).next())
+            .filter(|host| !host.is_empty());
+        if host.is_none() || base.contains(['?', '#']) {
+            return Err(type_error(format!(
+                "{}: `{}{key}` must be an http(s) URL with a host and no query or fragment",
+                self.caller, self.path
+            )));
+        }
+        Ok(Some(base))
+    }
 }
 
 /// Reads an `AbortSignal`-like value (checked by shape, so signals from
@@ -302,24 +360,111 @@ fn routes(o: &Options<'_>) -> Result<Vec<Route>, JsValue> {
         r.check_keys(&ROUTE_KEYS)?;
         let route = Route {
             api_key: r.string("apiKey")?,
-            base_url: r.string("baseURL")?,
+            base_url: r.base("baseURL")?,
             model: r.string("model")?,
+            azure: azure(&r, i)?,
         };
-        if let Some(base) = &route.base_url {
-            let host = base
-                .strip_prefix("https://")
-                .or_else(|| base.strip_prefix("http://"))
-                .and_then(|rest| rest.split(['/', '?', '#']).next())
-                .filter(|host| !host.is_empty());
-            if host.is_none() {
+        if route.azure.is_some() {
+            let other = ["apiKey", "baseURL", "model"]
+                .into_iter()
+                .find(|k| r.get(k).is_ok_and(|v| !v.is_undefined()));
+            if let Some(other) = other {
                 return Err(type_error(format!(
-                    "createFetch: `routes[{i}].baseURL` must be an http(s) URL with a host"
+                    "createFetch: `routes[{i}].{other}` cannot be combined with `routes[{i}].azure`, which sets the URL, the key and (by its deployment) the model"
                 )));
             }
         }
         routes.push(route);
     }
     Ok(routes)
+}
+
+fn azure(r: &Options<'_>, i: usize) -> Result<Option<Azure>, JsValue> {
+    let value = r.get("azure")?;
+    if value.is_undefined() {
+        return Ok(None);
+    }
+    let path = format!("routes[{i}].azure.");
+    let a = Options::new(&value, &path)?;
+    a.check_keys(&AZURE_KEYS)?;
+    let endpoint = match (a.base("endpoint")?, a.string("resource")?) {
+        (Some(endpoint), None) => endpoint,
+        (None, Some(resource)) => {
+            let name = resource.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if !name {
+                return Err(type_error(format!(
+                    "createFetch: `{path}resource` must be an Azure resource name (letters, digits and hyphens), as in https://{{resource}}.openai.azure.com"
+                )));
+            }
+            format!("https://{resource}.openai.azure.com")
+        }
+        _ => {
+            return Err(type_error(format!(
+                "createFetch: `routes[{i}].azure` needs one of `{path}resource` (the name in https://{{resource}}.openai.azure.com) or `{path}endpoint`"
+            )))
+        }
+    };
+    let endpoint = endpoint.trim_end_matches('/');
+    Ok(Some(Azure {
+        endpoint: endpoint
+            .strip_suffix("/openai")
+            .unwrap_or(endpoint)
+            .to_owned(),
+        deployment: a.required("deployment")?,
+        api_version: a.required("apiVersion")?,
+        api_key: a.required("apiKey")?,
+    }))
+}
+
+fn failover_on(o: &Options<'_>) -> Result<KindSet, JsValue> {
+    let value = o.get("failoverOn")?;
+    if value.is_undefined() {
+        return Ok(KindSet::of(&DEFAULT_FAILOVER));
+    }
+    let list = value
+        .dyn_ref::<js_sys::Array>()
+        .ok_or_else(|| o.wrong_type("failoverOn", "an array of kinds", &value))?;
+    let mut kinds = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        let Some(name) = item.as_string() else {
+            return Err(type_error(format!(
+                "createFetch: `failoverOn[{i}]` must be a string, got {}",
+                type_name(&item)
+            )));
+        };
+        let Some(kind) = FAILOVER_KINDS.into_iter().find(|k| k.as_str() == name) else {
+            let known: Vec<&str> = FAILOVER_KINDS.iter().map(|k| k.as_str()).collect();
+            return Err(range_error(format!(
+                "createFetch: `failoverOn[{i}]` must be one of '{}', got '{name}'",
+                known.join("', '")
+            )));
+        };
+        kinds.push(kind);
+    }
+    Ok(KindSet::of(&kinds))
+}
+
+fn outage_breaker(o: &Options<'_>) -> Result<Option<OutageSettings>, JsValue> {
+    let value = o.get("outageBreaker")?;
+    match value.as_bool() {
+        _ if value.is_undefined() => return Ok(Some(OutageSettings::default())),
+        Some(on) => return Ok(on.then(OutageSettings::default)),
+        None if !value.is_object() || js_sys::Array::is_array(&value) => {
+            return Err(o.wrong_type("outageBreaker", "a boolean or an object", &value))
+        }
+        None => {}
+    }
+    let b = Options::new(&value, "outageBreaker.")?;
+    b.check_keys(&OUTAGE_KEYS)?;
+    let defaults = OutageSettings::default();
+    Ok(Some(OutageSettings {
+        failures: b
+            .count("failures", 1)?
+            .map_or(defaults.failures, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+        cooldown_ms: b
+            .millis("cooldownMs")?
+            .map_or(defaults.cooldown_ms, |n| n as f64),
+    }))
 }
 
 /// What `forInvocation(options)` sets for one invocation.
@@ -400,6 +545,10 @@ impl Config {
                 .millis("quotaCooldownMs")?
                 .map_or(DEFAULT_COOLDOWN_MS, |n| n as f64),
             routes: routes(&o)?,
+            failover_on: failover_on(&o)?,
+            outage: outage_breaker(&o)?,
+            on_breaker_open: o.function("onBreakerOpen")?,
+            on_breaker_close: o.function("onBreakerClose")?,
             coordinator: coordinator::namespace(
                 o.get("coordinator")?,
                 "createFetch: `coordinator`",

@@ -46,6 +46,7 @@ pub fn breakers_js(states: &[BreakerState]) -> JsValue {
         .map(|b| {
             object(&[
                 ("key", b.key.as_str().into()),
+                ("kind", interned(b.kind)),
                 ("state", interned(b.state)),
                 ("openedAtMs", b.opened_at_ms.into()),
                 ("retryAtMs", b.retry_at_ms.into()),

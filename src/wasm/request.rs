@@ -1,13 +1,15 @@
 //! The request of one call as it goes out on each route: the input and init
-//! the caller gave (route 0), or those with a fallback route's key, base URL
-//! or model applied. Each attempt gets a fresh copy, so bodies replay.
+//! the caller gave (route 0), or those with a fallback route's key, base URL,
+//! model or Azure deployment applied. Each attempt gets a fresh copy, so
+//! bodies replay. The URL rewriting itself is `crate::url`'s.
 
 use js_sys::{Array, Object, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::bindings::{get, replayable_body, type_error};
+use super::bindings::{get, json_object, replayable_body, type_error};
 use super::options::Route;
 use crate::limits::key::{identity, LimitKey, IDENTITY_HEADERS};
+use crate::limits::routes::RouteKey;
 
 /// The headers a route's `apiKey` replaces, where present.
 const KEY_HEADERS: [&str; 4] = ["authorization", "x-api-key", "api-key", "x-goog-api-key"];
@@ -25,8 +27,8 @@ pub struct Outgoing {
     request: Option<web_sys::Request>,
     init: Object,
     targets: Vec<Target>,
-    /// Each route's limit key, in route order.
-    keys: Vec<LimitKey>,
+    /// Each route's limit keys, in route order.
+    keys: Vec<RouteKey>,
     /// Whether the body can be sent again (false for a ReadableStream).
     pub replayable: bool,
 }
@@ -81,13 +83,21 @@ impl Outgoing {
             _ if given.is_undefined() => web_sys::Headers::new()?,
             _ => construct("Headers", &Array::of1(&given))?.unchecked_into(),
         };
-        let mut keys = vec![key_of(&url, &headers)];
+        // The request's model: in a Gemini-style path, else in a JSON body
+        // (read only when there are routes, which need it).
+        let parsed = (!routes.is_empty())
+            .then(|| json_object(&body))
+            .filter(JsValue::is_object);
+        let model = crate::url::path_model(&url)
+            .map(str::to_owned)
+            .or_else(|| parsed.as_ref().and_then(|v| get(v, "model").as_string()));
+        let mut keys = vec![RouteKey::new(key_of(&url, &headers), model.as_deref())];
         let mut targets = vec![Target {
             url: url.clone(),
             changes: None,
         }];
         for route in routes {
-            let (target, key) = Self::target(&url, &headers, &body, route)?;
+            let (target, key) = Self::target(&url, &headers, parsed.as_ref(), &model, route)?;
             targets.push(target);
             keys.push(key);
         }
@@ -104,19 +114,32 @@ impl Outgoing {
     fn target(
         url: &str,
         headers: &web_sys::Headers,
-        body: &JsValue,
+        parsed: Option<&JsValue>,
+        model: &Option<String>,
         route: &Route,
-    ) -> Result<(Target, LimitKey), JsValue> {
-        let url = match &route.base_url {
-            Some(base) => format!(
-                "{}{}",
-                base.trim_end_matches('/'),
-                crate::url::path_onwards(url)
-            ),
-            None => url.to_owned(),
-        };
+    ) -> Result<(Target, RouteKey), JsValue> {
         let headers: web_sys::Headers =
             construct("Headers", &Array::of1(headers))?.unchecked_into();
+        if let Some(azure) = &route.azure {
+            // Another provider: none of the request's credentials go there.
+            for name in IDENTITY_HEADERS {
+                headers.delete(name)?;
+            }
+            headers.set("api-key", &azure.api_key)?;
+            let url =
+                crate::url::azure(&azure.endpoint, &azure.deployment, &azure.api_version, url);
+            // The deployment names the model: two deployments are two models.
+            let key = RouteKey::new(key_of(&url, &headers), Some(&azure.deployment));
+            let target = Target {
+                url,
+                changes: Some((headers, None)),
+            };
+            return Ok((target, key));
+        }
+        let mut url = match &route.base_url {
+            Some(base) => crate::url::rebase(url, base),
+            None => url.to_owned(),
+        };
         if let Some(key) = &route.api_key {
             let present: Vec<&str> = KEY_HEADERS
                 .into_iter()
@@ -134,11 +157,16 @@ impl Outgoing {
                 headers.set("authorization", &format!("Bearer {key}"))?;
             }
         }
-        let body = match (&route.model, body.as_string()) {
-            (Some(model), Some(text)) => with_model(&text, model),
-            _ => None,
-        };
-        let key = key_of(&url, &headers);
+        // A model in the path (Gemini) is replaced there, else in the body.
+        let mut body = None;
+        if let Some(model) = &route.model {
+            match crate::url::with_path_model(&url, model) {
+                Some(with_model) => url = with_model,
+                None => body = parsed.and_then(|value| with_model(value, model)),
+            }
+        }
+        let model = route.model.as_ref().or(model.as_ref());
+        let key = RouteKey::new(key_of(&url, &headers), model.map(String::as_str));
         let target = Target {
             url,
             changes: Some((headers, body)),
@@ -146,8 +174,9 @@ impl Outgoing {
         Ok((target, key))
     }
 
-    /// Every route's limit key (origin + a hash of its credentials), in order.
-    pub fn keys(&self) -> &[LimitKey] {
+    /// Every route's limit keys (origin + a hash of its credentials, and
+    /// its model), in order.
+    pub fn keys(&self) -> &[RouteKey] {
         &self.keys
     }
 
@@ -182,12 +211,14 @@ impl Outgoing {
     }
 }
 
-/// The JSON body with its `model` replaced, or `None` if it has none.
-fn with_model(text: &str, model: &str) -> Option<String> {
-    let value = JSON::parse(text).ok()?;
-    if !value.is_object() || get(&value, "model").is_undefined() {
+/// The parsed JSON body with its `model` replaced, as text, or `None` if it
+/// has none. The parsed body is copied, not changed: every route starts from
+/// the caller's.
+fn with_model(parsed: &JsValue, model: &str) -> Option<String> {
+    if get(parsed, "model").is_undefined() {
         return None;
     }
-    Reflect::set(&value, &"model".into(), &model.into()).ok()?;
-    JSON::stringify(&value).ok().map(String::from)
+    let copy = Object::assign(&Object::new(), parsed.unchecked_ref());
+    Reflect::set(&copy, &"model".into(), &model.into()).ok()?;
+    JSON::stringify(&copy).ok().map(String::from)
 }

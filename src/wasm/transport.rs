@@ -12,7 +12,7 @@ use super::instance::Instance;
 use super::request::Outgoing;
 use super::snapshot::{self, Peek, Snapshot};
 use crate::classify::Classification;
-use crate::limits::key::LimitKey;
+use crate::limits::routes::RouteKey;
 use crate::retry::engine::{Attempt, Source, Transport};
 use crate::secrets::redact_url;
 
@@ -37,7 +37,7 @@ impl Transport for FetchTransport<'_> {
     type Abort = JsValue;
     type Snapshot = Snapshot;
 
-    fn keys(&self) -> &[LimitKey] {
+    fn keys(&self) -> &[RouteKey] {
         self.out.keys()
     }
 
@@ -117,13 +117,15 @@ impl Transport for FetchTransport<'_> {
         bindings::cancel_body(&response);
     }
 
-    /// Calls `onQuotaExhausted`; a Response it returns is the fallback.
+    /// Calls `onQuotaExhausted` (with `firstReport` true once per incident);
+    /// a Response it returns is the fallback.
     async fn quota_exhausted(
         &mut self,
         c: &Classification,
         attempt: u32,
         route: usize,
         source: Source,
+        first_report: bool,
     ) -> Result<Option<web_sys::Response>, JsValue> {
         let Some(hook) = &self.instance.config.on_quota_exhausted else {
             return Ok(None);
@@ -134,6 +136,7 @@ impl Transport for FetchTransport<'_> {
             ("attempt", attempt.into()),
             ("route", (route as u32).into()),
             ("breakerOpen", (source == Source::Breaker).into()),
+            ("firstReport", first_report.into()),
         ]);
         let mut value = hook.call1(&JsValue::UNDEFINED, &info)?;
         if value.is_instance_of::<Promise>() {

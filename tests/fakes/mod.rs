@@ -7,6 +7,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use ratewise::limits::key::LimitKey;
+use ratewise::limits::routes::RouteKey;
 use ratewise::retry::engine::{Attempt, Clock, Transport};
 use ratewise::{classify, Classification, Headers, Kind, Response};
 
@@ -39,8 +40,8 @@ pub const QUOTA: &str = r#"{"error":{"message":"You exceeded your current quota,
 /// A transport that plays a script and counts what it was asked to send.
 pub struct Scripted<'c> {
     pub steps: Vec<Step>,
-    /// The limit key of each route (one per route; the first is the request as given).
-    pub keys: Vec<LimitKey>,
+    /// The limit keys of each route (one per route; the first is the request as given).
+    pub keys: Vec<RouteKey>,
     /// The route of every request sent, in order.
     pub routes: Vec<usize>,
     /// Answers replayed by the breaker.
@@ -48,6 +49,8 @@ pub struct Scripted<'c> {
     pub sent: u32,
     pub replayable: bool,
     pub discarded: u32,
+    /// `first_report` of every quota failure the loop was told of, in order.
+    pub reports: Vec<bool>,
     pub clock: &'c FakeClock,
 }
 
@@ -55,12 +58,13 @@ impl<'c> Scripted<'c> {
     pub fn new(clock: &'c FakeClock, steps: Vec<Step>) -> Self {
         Scripted {
             steps,
-            keys: vec![route_key(0)],
+            keys: vec![route_key(0).into()],
             routes: Vec::new(),
             replayed: 0,
             sent: 0,
             replayable: true,
             discarded: 0,
+            reports: Vec::new(),
             clock,
         }
     }
@@ -74,7 +78,13 @@ pub fn route_key(n: usize) -> LimitKey {
 impl Scripted<'_> {
     /// Gives the call `n` routes.
     pub fn with_routes(mut self, n: usize) -> Self {
-        self.keys = (0..n).map(route_key).collect();
+        self.keys = (0..n).map(|i| route_key(i).into()).collect();
+        self
+    }
+
+    /// Gives the call these routes.
+    pub fn with_keys(mut self, keys: Vec<RouteKey>) -> Self {
+        self.keys = keys;
         self
     }
 }
@@ -88,7 +98,7 @@ impl Transport for Scripted<'_> {
     type Abort = &'static str;
     type Snapshot = Snapshot;
 
-    fn keys(&self) -> &[LimitKey] {
+    fn keys(&self) -> &[RouteKey] {
         &self.keys
     }
 
@@ -162,6 +172,18 @@ impl Transport for Scripted<'_> {
 
     fn discard(&mut self, _response: u16) {
         self.discarded += 1;
+    }
+
+    async fn quota_exhausted(
+        &mut self,
+        _c: &Classification,
+        _attempt: u32,
+        _route: usize,
+        _source: ratewise::retry::engine::Source,
+        first_report: bool,
+    ) -> Result<Option<u16>, &'static str> {
+        self.reports.push(first_report);
+        Ok(None)
     }
 }
 

@@ -4,6 +4,9 @@
 // Each example logs only the model's reply: its stdout must be the mock's
 // reply once per console.log in it (nothing for one that logs nothing), and
 // one that calls the API must have been retried past the scripted 429.
+// A marker may name a setup (`<!-- readme-test: node second-key -->`): the
+// mock's state and environment for a fallback recipe, and the requests the
+// mock must then have seen.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -16,29 +19,79 @@ import { startMock } from '../mock/server.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const readme = readFileSync(join(here, '..', '..', 'README.md'), 'utf8');
-const examples = [...readme.matchAll(/<!-- readme-test: node -->\s*```js\n([\s\S]*?)```/g)].map((m) => m[1]);
+const examples = [...readme.matchAll(/<!-- readme-test: node(?: ([\w-]+))? -->\s*```js\n([\s\S]*?)```/g)].map((m) => ({
+  setup: m[1] ?? 'retried',
+  code: m[2],
+}));
+const KEY = 'sk-readme-example';
+const CHAT = '/v1/chat/completions';
 const dir = join(here, '.readme');
 mkdirSync(dir, { recursive: true });
 
 const server = await startMock();
 test.after(() => server.close());
 
+/** What each setup scripts, and the requests (path, status) the mock must see. */
+const SETUPS = {
+  // One rate limit first, so each example also shows the retry working.
+  retried: {
+    script: [{ name: 'rate_limit', retryAfterMs: 20 }],
+    log: [
+      [CHAT, 429],
+      [CHAT, 200],
+    ],
+  },
+  // The first project's key is out of quota; the second project's is fine.
+  'second-key': {
+    config: { quotaKeys: [KEY] },
+    env: { OPENAI_BACKUP_KEY: 'sk-readme-backup' },
+    log: [
+      [CHAT, 429],
+      [CHAT, 200],
+    ],
+  },
+  // OpenAI is out of quota; the Azure deployment answers (the mock serves Azure's paths).
+  'azure-backup': {
+    config: { quotaKeys: [KEY] },
+    env: { AZURE_OPENAI_ENDPOINT: server.url, AZURE_OPENAI_API_KEY: 'azure-readme-key' },
+    log: [
+      [CHAT, 429],
+      ['/openai/deployments/gpt-4o-mini/chat/completions', 200],
+    ],
+  },
+  // gpt-4o is rate limited for two minutes; gpt-4o-mini has room.
+  'bulk-model': {
+    script: [{ name: 'rate_limit', retryAfter: 120 }],
+    log: [
+      [CHAT, 429],
+      [CHAT, 200],
+    ],
+  },
+};
+
 test('the README has runnable examples', () => assert.ok(examples.length >= 3, `found ${examples.length}`));
 
-examples.forEach((code, i) => {
-  test(`README example ${i + 1} runs: ${code.split('\n').find((l) => l.includes('ratewise'))}`, async () => {
-    await fetch(`${server.url}/__mock/reset`, { method: 'POST' });
-    // A rate limit first, so each example also shows the retry working.
-    await server.script([{ name: 'rate_limit', retryAfterMs: 20 }]);
+test('every setup a README example names exists, and each fallback recipe is there', () => {
+  for (const { setup } of examples) assert.ok(SETUPS[setup], `unknown setup ${setup}`);
+  const named = new Set(examples.map((e) => e.setup));
+  for (const setup of ['second-key', 'azure-backup', 'bulk-model']) assert.ok(named.has(setup), setup);
+});
+
+examples.forEach(({ setup, code }, i) => {
+  test(`README example ${i + 1} (${setup}) runs: ${code.split('\n').find((l) => l.includes('ratewise'))}`, async () => {
+    const { script = [], config = {}, env = {}, log } = SETUPS[setup];
+    server.reset();
+    server.setConfig(config);
+    server.script(script);
     const file = join(dir, `example-${i + 1}.mjs`);
     writeFileSync(file, code);
-    const env = { ...process.env, OPENAI_API_KEY: 'sk-readme-example', OPENAI_BASE_URL: `${server.url}/v1` };
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [file], { env, timeout: 20_000 });
+    const vars = { ...process.env, OPENAI_API_KEY: KEY, OPENAI_BASE_URL: `${server.url}/v1`, ...env };
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [file], { env: vars, timeout: 20_000 });
     assert.doesNotMatch(stderr, /Error/, stderr);
     const logs = code.match(/console\.log\(/g)?.length ?? 0;
     assert.equal(stdout, `${REPLY_TEXT}\n`.repeat(logs), `stdout of example ${i + 1} (stderr: ${stderr})`);
-    const { byStatus } = server.stats();
-    if (logs) assert.deepEqual(byStatus, { 200: 1, 429: 1 }, 'one scripted 429, retried, then the reply');
-    else assert.deepEqual(byStatus, {}, 'an example that prints nothing calls no API');
+    const seen = server.stats().log.map((l) => [l.path, l.status]);
+    if (logs) assert.deepEqual(seen, log, `the requests the mock saw (${setup})`);
+    else assert.deepEqual(seen, [], 'an example that prints nothing calls no API');
   });
 });

@@ -838,6 +838,261 @@ export const tests = [
       equal(fetch.stats().byRoute, [0, 2], 'stats by route');
     },
   ],
+
+  [
+    'a model-only route runs where the provider keeps quota per model (Gemini), not where the account is empty (OpenAI)',
+    async ({ ratewise, mock }) => {
+      await mock.script(['gemini_daily']);
+      const gemini = ratewise.createFetch({ routes: [{ model: 'gemini-2.5-flash' }] });
+      const res = await gemini(`${mock.url}/v1beta/models/gemini-2.5-pro:generateContent`, {
+        method: 'POST',
+        headers: { 'x-goog-api-key': 'AIza-test-key-0000', 'content-type': 'application/json' },
+        body: JSON.stringify({ contents: [{ parts: [{ text: 'hi' }] }] }),
+      });
+      equal([res.status, (await res.json()).modelVersion], [200, 'gemini-2.5-flash'], 'the model route answered');
+      equal(
+        (await mock.stats()).log.map((l) => l.path),
+        ['/v1beta/models/gemini-2.5-pro:generateContent', '/v1beta/models/gemini-2.5-flash:generateContent'],
+        'the model is in the path, and only the daily quota of gemini-2.5-pro was spent',
+      );
+
+      await mock.reset();
+      await mock.config({ quota: true });
+      const reports = [];
+      const openai = ratewise.createFetch({
+        routes: [{ model: 'gpt-4o-mini' }],
+        onQuotaExhausted: (i) => reports.push([i.route, i.breakerOpen, i.firstReport]),
+      });
+      const first = await openai(mock.chat, chatInit());
+      equal([first.status, first.headers.get('x-ratewise-breaker')], [429, null], 'the server answer, not a replay');
+      equal((await mock.stats()).requests, 1, 'insufficient_quota is the project: gpt-4o-mini was not sent');
+      const again = await openai(mock.chat, chatInit());
+      equal(again.headers.get('x-ratewise-breaker'), 'open', 'the next call is answered by the breaker');
+      equal(
+        reports,
+        [
+          [0, false, true],
+          [0, true, false],
+        ],
+        'onQuotaExhausted: [route, breakerOpen, firstReport]',
+      );
+      equal((await mock.stats()).requests, 1, 'requests');
+    },
+  ],
+
+  [
+    'a route baseURL with a path replaces the base path it shares with the request (no doubled /v1)',
+    async ({ ratewise, mock }) => {
+      await mock.config({ gatewayPrefix: '/openai', quotaKeys: [SECRET] });
+      const fetch = ratewise.createFetch({ routes: [{ baseURL: `${mock.url}/openai/v1`, apiKey: 'sk-gateway-0000' }] });
+      const res = await fetch(`${mock.chat}?trace=1`, chatInit());
+      equal(res.status, 200, 'the gateway route answered');
+      equal(
+        (await mock.stats()).log.map((l) => [l.path, l.status]),
+        [
+          ['/v1/chat/completions', 429],
+          ['/openai/v1/chat/completions', 200],
+        ],
+        'paths',
+      );
+    },
+  ],
+
+  [
+    'failoverOn, outageBreaker, the breaker hooks and Azure routes reject bad values by name',
+    async ({ ratewise }) => {
+      const azure = { resource: 'my-resource', deployment: 'gpt-4o-mini', apiVersion: '2024-10-21', apiKey: 'k' };
+      const bad = [
+        [{ failoverOn: 'rate_limit' }, 'TypeError', /`failoverOn` must be an array of kinds, got string/],
+        [{ failoverOn: [429] }, 'TypeError', /`failoverOn\[0\]` must be a string, got number/],
+        [
+          { failoverOn: ['rate_limit', 'auth'] },
+          'RangeError',
+          /`failoverOn\[1\]` must be one of 'quota_exhausted',.*'auth'/,
+        ],
+        [{ outageBreaker: 'on' }, 'TypeError', /`outageBreaker` must be a boolean or an object/],
+        [{ outageBreaker: { failures: 0 } }, 'RangeError', /`outageBreaker.failures` must be an integer from 1/],
+        [{ outageBreaker: { cooldownMs: -1 } }, 'RangeError', /`outageBreaker.cooldownMs`/],
+        [{ outageBreaker: { cooldown: 1 } }, 'TypeError', /unknown option `outageBreaker.cooldown`/],
+        [{ onBreakerOpen: 'page' }, 'TypeError', /`onBreakerOpen` must be a function/],
+        [{ onBreakerClose: {} }, 'TypeError', /`onBreakerClose` must be a function/],
+        [
+          { routes: [{ baseURL: 'https://gw.example/v1?key=1' }] },
+          'TypeError',
+          /`routes\[0\].baseURL` must be an http\(s\) URL/,
+        ],
+        [{ routes: [{ azure: { ...azure, resource: undefined } }] }, 'TypeError', /`routes\[0\].azure` needs one of/],
+        [{ routes: [{ azure: { ...azure, endpoint: 'https://x.openai.azure.com' } }] }, 'TypeError', /needs one of/],
+        [{ routes: [{ azure: { ...azure, resource: 'a.b/c' } }] }, 'TypeError', /`routes\[0\].azure.resource`/],
+        [{ routes: [{ azure: { ...azure, deployment: '' } }] }, 'TypeError', /`routes\[0\].azure.deployment` must be/],
+        [{ routes: [{ azure: { ...azure, apiVersion: undefined } }] }, 'TypeError', /`routes\[0\].azure.apiVersion`/],
+        [{ routes: [{ azure: { ...azure, key: 'k' } }] }, 'TypeError', /unknown option `routes\[0\].azure.key`/],
+        [{ routes: [{ azure, model: 'gpt-4o' }] }, 'TypeError', /`routes\[0\].model` cannot be combined with/],
+        [{ routes: [{ azure: 'my-resource' }] }, 'TypeError', /routes\[0\].azure must be an object/],
+      ];
+      for (const [options, name, pattern] of bad) {
+        const e = await throws(() => ratewise.createFetch(options), name, pattern, JSON.stringify(options));
+        check(!e.message.includes('"k"'), 'no key in the message');
+      }
+      ratewise.createFetch({ failoverOn: [], outageBreaker: false, routes: [{ azure }] });
+      ratewise.createFetch({ failoverOn: ['rate_limit', 'overloaded', 'server_error', 'timeout', 'network'] });
+    },
+  ],
+
+  [
+    'failoverOn: a rate limit whose wait is over maxRetryAfterMs moves the call to the next route at once',
+    async ({ ratewise, mock }) => {
+      await mock.script([{ name: 'rate_limit', retryAfter: 120 }]);
+      const events = [];
+      const fetch = ratewise.createFetch({
+        routes: [{ apiKey: 'sk-backup-key-0000' }],
+        failoverOn: ['quota_exhausted', 'rate_limit'],
+        onEvent: (e) => events.push([e.route, e.kind, e.decision]),
+      });
+      const started = Date.now();
+      const res = await fetch(mock.chat, chatInit());
+      equal(res.status, 200, 'the backup answered');
+      check(Date.now() - started < 5_000, 'without waiting out the 120 s');
+      equal(
+        events,
+        [
+          [0, 'rate_limit', 'retry'],
+          [1, 'ok', 'stop'],
+        ],
+        'events',
+      );
+      equal(fetch.stats().byRoute, [0, 1], 'stats by route');
+    },
+  ],
+
+  [
+    'the outage breaker skips a route that keeps failing, once per incident, and probes it after the cooldown',
+    async ({ ratewise, mock }) => {
+      await mock.script(['overloaded', 'server_error']);
+      const opened = [];
+      const closed = [];
+      const fetch = ratewise.createFetch({
+        maxRetries: 1,
+        baseDelayMs: 1,
+        retryBudget: false,
+        outageBreaker: { failures: 2, cooldownMs: 200 },
+        routes: [{ apiKey: 'sk-backup-key-0000' }],
+        onBreakerOpen: (e) => opened.push(e),
+        onBreakerClose: (e) => closed.push(e),
+      });
+      equal((await fetch(mock.chat, chatInit())).status, 500, 'two failures: the last answer');
+      equal(
+        opened.map((e) => [e.kind, e.route, e.key.length, e.classification.kind]),
+        [['outage', 0, 8, 'server_error']],
+        'onBreakerOpen, once',
+      );
+      check(opened[0].retryAtMs > Date.now(), 'retryAtMs');
+      equal(
+        fetch.breaker().map((b) => [b.kind, b.state]),
+        [['outage', 'open']],
+        'breaker()',
+      );
+      equal((await fetch(mock.chat, chatInit())).status, 200, 'the next call skips the route that is down');
+      await new Promise((r) => setTimeout(r, 250));
+      equal((await fetch(mock.chat, chatInit())).status, 200, 'the probe after the cooldown');
+      equal(
+        closed.map((e) => [e.kind, e.route, e.retryAtMs]),
+        [['outage', 0, null]],
+        'onBreakerClose, once',
+      );
+      const keys = (await mock.stats()).log.map((l) => l.key);
+      equal(
+        [keys.length, keys[2] !== keys[0], keys[3] === keys[0]],
+        [4, true, true],
+        'primary, primary, backup, primary',
+      );
+      equal(fetch.stats().byRoute, [2, 1], 'stats by route');
+      check(!JSON.stringify([opened, closed]).includes('SECRET'), 'no key in the hook events');
+    },
+  ],
+
+  [
+    'one alert per incident: calls in flight share one firstReport, failed probes add none and wait longer',
+    async ({ ratewise, mock }) => {
+      await mock.config({ quota: true });
+      const reports = [];
+      const opened = [];
+      const closed = [];
+      const fetch = ratewise.createFetch({
+        quotaCooldownMs: 100,
+        onQuotaExhausted: (i) => reports.push([i.breakerOpen, i.firstReport]),
+        onBreakerOpen: (e) => opened.push(e.kind),
+        onBreakerClose: (e) => closed.push(e.kind),
+      });
+      const answers = await Promise.all(Array.from({ length: 5 }, () => fetch(mock.chat, chatInit())));
+      equal(
+        answers.map((r) => r.status),
+        [429, 429, 429, 429, 429],
+        'five calls in flight',
+      );
+      equal((await mock.stats()).requests, 5, 'all five were sent before the first answer');
+      equal(reports.filter(([, first]) => first).length, 1, 'one firstReport among the five');
+      equal(
+        reports.map(([breakerOpen]) => breakerOpen),
+        [false, false, false, false, false],
+        'all from the server',
+      );
+      equal(opened, ['quota'], 'onBreakerOpen once');
+      await new Promise((r) => setTimeout(r, 120));
+      reports.length = 0;
+      await fetch(mock.chat, chatInit()); // the probe: still no quota
+      equal(reports, [[false, false]], 'a failed probe is not a new incident');
+      const [state] = fetch.breaker();
+      equal([state.kind, state.trips], ['quota', 2], 'trips');
+      check(state.retryAtMs - state.openedAtMs >= 190, `the cooldown doubled: ${state.retryAtMs - state.openedAtMs}`);
+      equal(opened, ['quota'], 'still one onBreakerOpen');
+      await mock.config({ quota: false });
+      await new Promise((r) => setTimeout(r, 220));
+      equal((await fetch(mock.chat, chatInit())).status, 200, 'billing fixed: the probe goes through');
+      equal(closed, ['quota'], 'onBreakerClose once');
+      equal(fetch.breaker(), [], 'closed');
+    },
+  ],
+
+  [
+    'an Azure deployment as a route: its URL, api-version and api-key, and none of the OpenAI credentials',
+    async ({ ratewise, mock }) => {
+      await mock.config({ quotaKeys: [SECRET] });
+      const events = [];
+      const fetch = ratewise.createFetch({
+        routes: [
+          {
+            azure: { endpoint: mock.url, deployment: 'backup-4o-mini', apiVersion: '2024-10-21', apiKey: 'azure-0000' },
+          },
+        ],
+        onEvent: (e) => events.push([e.route, e.kind, e.url]),
+      });
+      const init = chatInit();
+      init.headers['openai-project'] = 'proj_secret_project';
+      const res = await fetch(mock.chat, init);
+      equal([res.status, (await res.json()).model], [200, 'backup-4o-mini'], 'the deployment answered');
+      const log = (await mock.stats()).log;
+      equal(
+        log.map((l) => [l.path, l.status]),
+        [
+          ['/v1/chat/completions', 429],
+          ['/openai/deployments/backup-4o-mini/chat/completions', 200],
+        ],
+        'paths (the mock answers 404 without api-version)',
+      );
+      check(log[1].key !== log[0].key, 'the Azure key, not the OpenAI one (which the mock would answer 429)');
+      equal(
+        events.map(([route, kind]) => [route, kind]),
+        [
+          [0, 'quota_exhausted'],
+          [1, 'ok'],
+        ],
+        'events',
+      );
+      check(events[1][2].endsWith('/chat/completions?api-version=2024-10-21'), `the Azure URL: ${events[1][2]}`);
+      equal(fetch.stats().byRoute, [0, 1], 'stats by route');
+    },
+  ],
 ];
 
 /**

@@ -68,7 +68,8 @@ const CONTENT_TYPES = {
 function extractKey(req, url) {
   const auth = req.headers.authorization;
   if (auth && /^Bearer\s+/i.test(auth)) return auth.replace(/^Bearer\s+/i, '').trim();
-  return req.headers['x-api-key'] || req.headers['x-goog-api-key'] || url.searchParams.get('key') || null;
+  const h = req.headers;
+  return h['x-api-key'] || h['api-key'] || h['x-goog-api-key'] || url.searchParams.get('key') || null;
 }
 
 function readBody(req) {
@@ -126,9 +127,19 @@ function applyCors(state, req, res) {
   }
 }
 
+/** The path with the configured gateway prefix removed (a gateway serves the API under it), else as is. */
+function unprefixed(config, pathname) {
+  const prefix = config.gatewayPrefix;
+  return prefix && pathname.startsWith(`${prefix}/`) ? pathname.slice(prefix.length) : pathname;
+}
+
 function matchLlmRoute(method, pathname) {
   if (method !== 'POST') return null;
   if (pathname === '/v1/chat/completions') return { provider: 'openai' };
+  // Azure OpenAI's classic data plane: /openai/deployments/{deployment}/chat/completions?api-version=…
+  // (https://learn.microsoft.com/azure/ai-foundry/openai/reference), the key in the `api-key` header.
+  const azure = /^\/openai\/deployments\/([^/]+)\/chat\/completions$/.exec(pathname);
+  if (azure) return { provider: 'azure', model: decodeURIComponent(azure[1]) };
   if (pathname === '/v1/messages') return { provider: 'anthropic' };
   const gemini = /^\/v1beta\/models\/([^/:]+):generateContent$/.exec(pathname);
   if (gemini) return { provider: 'gemini', model: decodeURIComponent(gemini[1]) };
@@ -200,7 +211,8 @@ async function handleLlm(state, req, res, route, url) {
   const body = parseLenient(raw);
   const ctx = {
     bytes: Buffer.byteLength(raw),
-    provider: route.provider,
+    // Azure speaks OpenAI's format; its deployment stands for the model.
+    provider: route.provider === 'azure' ? 'openai' : route.provider,
     model: route.model || (typeof body.model === 'string' && body.model) || DEFAULT_MODEL[route.provider],
     stream: body.stream === true,
     key: extractKey(req, url),
@@ -208,6 +220,12 @@ async function handleLlm(state, req, res, route, url) {
     path: url.pathname,
     started,
   };
+  if (route.provider === 'azure' && !url.searchParams.get('api-version')) {
+    // Azure OpenAI answers a data-plane call without a (known) api-version with 404 "Resource not found".
+    const response = { status: 404, headers: {}, body: { error: { code: '404', message: 'Resource not found' } } };
+    recordRequest(state, ctx, response.status);
+    return send(res, response);
+  }
 
   const step = state.script.shift();
   if (step) return runScriptStep(state, req, res, step, ctx);
@@ -324,7 +342,7 @@ export async function handleRequest(state, req, res) {
     return res.end();
   }
   if (url.pathname.startsWith('/__mock/')) return handleControl(state, req, res, url.pathname);
-  const route = matchLlmRoute(req.method, url.pathname);
+  const route = matchLlmRoute(req.method, unprefixed(state.config, url.pathname));
   if (route) return handleLlm(state, req, res, route, url);
   if (req.method === 'GET' || req.method === 'HEAD') return serveStatic(state, req, res, url.pathname);
   // Source: OpenAI's answer to an unknown path, e.g. {"error":{"message":"Invalid URL (POST /v1/foo)",...}}

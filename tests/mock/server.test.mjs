@@ -241,6 +241,40 @@ test('quotaKeys: only the listed key is exhausted, a fallback key still gets 200
   assert.deepEqual(mock.config.quotaKeys, [sha8('sk-exhausted')], 'config reports hashes, not keys');
 });
 
+test('gatewayPrefix: the endpoints are also served under a prefix, nothing is served twice-prefixed', async () => {
+  mock.setConfig({ gatewayPrefix: '/openai' });
+  const under = await post('/openai/v1/chat/completions', { model: 'gpt-4o-mini' });
+  assert.equal(under.status, 200);
+  assert.equal((await post('/v1/chat/completions', { model: 'gpt-4o-mini' })).status, 200, 'and without it');
+  assert.equal((await post('/openai/v1/v1/chat/completions', {})).status, 404, 'a doubled version is not an endpoint');
+  assert.deepEqual(
+    mock.stats().log.map((l) => [l.path, l.status]),
+    [
+      ['/openai/v1/chat/completions', 200],
+      ['/v1/chat/completions', 200],
+    ],
+    'the log keeps the path as sent',
+  );
+  assert.throws(() => mock.setConfig({ gatewayPrefix: 'openai/' }), /gatewayPrefix/);
+});
+
+test('azure: /openai/deployments/{d}/chat/completions needs api-version, reads api-key, answers as the deployment', async () => {
+  mock.setConfig({ quotaKeys: ['azure-dead'] });
+  const path = '/openai/deployments/backup-4o/chat/completions';
+  const ok = await post(`${path}?api-version=2024-10-21`, { messages: [] }, { 'api-key': 'azure-live' });
+  assert.equal(ok.status, 200);
+  assert.equal((await ok.json()).model, 'backup-4o');
+  const noVersion = await post(path, {}, { 'api-key': 'azure-live' });
+  assert.equal(noVersion.status, 404);
+  assert.equal((await noVersion.json()).error.message, 'Resource not found');
+  const dead = await post(`${path}?api-version=2024-10-21`, {}, { 'api-key': 'azure-dead' });
+  assert.equal(dead.status, 429, 'the api-key header is the key');
+  assert.deepEqual(
+    mock.stats().log.map((l) => l.key),
+    [sha8('azure-live'), sha8('azure-live'), sha8('azure-dead')],
+  );
+});
+
 test("script [rate_limit, 'server_error'] is consumed in order, then normal behaviour resumes", async () => {
   mock.script([{ name: 'rate_limit' }, 'server_error']);
   const first = await chat();

@@ -23,6 +23,7 @@ export const DEFAULTS = Object.freeze({
   preflightMaxAge: null, // seconds for Access-Control-Max-Age; null = header omitted
   static: null,
   mounts: {},
+  gatewayPrefix: null, // e.g. '/openai': the LLM endpoints are also served under it, as by a gateway
   quiet: true,
 });
 
@@ -111,6 +112,11 @@ function mergeConfig(base, patch = {}) {
         break;
       case 'port':
         next.port = value;
+        break;
+      case 'gatewayPrefix':
+        if (value == null || value === '') next.gatewayPrefix = null;
+        else if (typeof value === 'string' && /^(\/[\w.~-]+)+$/.test(value)) next.gatewayPrefix = value;
+        else throw new Error("gatewayPrefix must be a path such as '/openai' (no trailing slash) or null");
         break;
       default:
         throw new Error(`unknown option "${key}"`);
