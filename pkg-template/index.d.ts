@@ -158,8 +158,11 @@ export interface AttemptEvent {
   url: string;
   /** Which route answered: 0 is the request as sent, 1.. the fallback routes in order. */
   route: number;
-  /** Whether a network request was made, or the open quota breaker answered. */
-  source: 'network' | 'breaker';
+  /**
+   * Whether a network request was made, the open quota breaker answered, or (one more event after
+   * the call's last attempt, `kind: 'ok'`) the cache answered because every route was out of quota or down.
+   */
+  source: 'network' | 'breaker' | 'cache';
   classification: Classification;
 }
 
@@ -256,6 +259,39 @@ export interface BreakerEvent {
   retryAtMs: number | null;
   /** The answer that opened or closed it. */
   classification: Classification;
+}
+
+/** Where `cache` keeps answers: `get` may return (or resolve to) a Response or undefined. */
+export interface CacheStore {
+  get(key: string): Response | undefined | null | Promise<Response | undefined | null>;
+  put(key: string, response: Response): void | Promise<void>;
+}
+
+/**
+ * The cached-response fallback: the last good answer to an identical request (method, URL without
+ * credentials, body) is given when every route the call could try was out of quota or down.
+ */
+export interface CacheOptions {
+  /** How long a stored answer may be given, ms. */
+  ttlMs: number;
+  /**
+   * Where answers are kept. @default `caches.default` in Workers, `caches.open('ratewise')` in browsers,
+   * a bounded in-memory LRU in Node, Deno and Bun
+   */
+  store?: CacheStore;
+  /** The key of a request, in place of a hash of method, URL and body (e.g. to keep tenants apart). */
+  key?: (request: Request) => string | Promise<string>;
+  /** Store `text/event-stream` answers too (read whole, replayed as one complete stream). @default false */
+  streams?: boolean;
+  /**
+   * Store any request with a replayable body, not only GETs and POSTs to a generation endpoint
+   * (`/chat/completions`, `/responses`, `/embeddings`, `/messages`, `:generateContent`, …). @default false
+   */
+  anyRequest?: boolean;
+  /** Entries the in-memory store keeps. @default 500 */
+  maxEntries?: number;
+  /** Body bytes the in-memory store keeps; a larger answer is never stored (any store). @default 8388608 */
+  maxBytes?: number;
 }
 
 /** The retry budget: retries cost tokens, successes refund them (AWS SDK "standard" retry quota). */
@@ -355,6 +391,13 @@ export interface RatewiseOptions {
    * passed through to the caller and never retried. Exceptions are ignored.
    */
   onStreamError?: (info: { classification: Classification }) => void;
+  /**
+   * The cached-response fallback: successes are copied in the background (the caller's response is
+   * neither delayed nor changed), and a call whose routes were all out of quota or down (quota_exhausted,
+   * the open breaker, overloaded, 5xx, timeout, network) gets the last good answer to the same request,
+   * marked `x-ratewise-cache: hit` with `age` and `x-ratewise-cache-age-ms`.
+   */
+  cache?: CacheOptions;
 }
 
 /** The part of a Durable Object namespace binding ratewise uses. */
@@ -398,6 +441,8 @@ export interface RatewiseStats {
   byRoute: number[];
   /** Coordinator lookups and reports that failed or timed out (calls went on with local state). */
   coordinatorErrors: number;
+  /** Calls answered from the cache (`cache`); these are not in `byRoute`. */
+  cacheHits: number;
 }
 
 /** One key's open breaker, for a health endpoint. Never holds the key. */
@@ -440,6 +485,8 @@ export interface InvocationOptions {
   subrequests?: number;
   /** The coordinator for this invocation's calls (`env.RATEWISE`), in place of the instance's. */
   coordinator?: CoordinatorNamespace;
+  /** The invocation's `ctx.waitUntil`: keeps it alive until a success is copied into the cache. */
+  waitUntil?: (promise: Promise<unknown>) => void;
 }
 
 /** The fetch `forInvocation()` returns. */

@@ -9,6 +9,7 @@
 //! Everything in this crate outside `wasm` is plain Rust with no JavaScript
 //! types, so it is tested natively; the `wasm` module only converts values.
 
+pub mod cache;
 pub mod classify;
 pub mod limits;
 pub mod retry;

@@ -33,6 +33,9 @@ pub struct Stats {
     /// Lookups and reports the coordinator did not answer (calls went on
     /// with the instance's own state).
     pub coordinator_errors: u64,
+    /// Calls answered from the cache after every route they could try was
+    /// out of quota or down (not counted in `by_route`).
+    pub cache_hits: u64,
 }
 
 impl Stats {
@@ -51,6 +54,7 @@ impl Stats {
         match event.source {
             Source::Network => self.network_calls += 1,
             Source::Breaker => self.short_circuits += 1,
+            Source::Cache => {}
         }
         self.throttled_ms += event.paced_ms;
         self.queued += u64::from(event.queued);
@@ -71,6 +75,15 @@ impl Stats {
             self.by_route.resize(route + 1, 0);
         }
         self.by_route[route] += 1;
+    }
+
+    /// The cache answered a call that ended on `route`: the answer is the
+    /// cache's, not the route's.
+    pub fn cache_hit(&mut self, route: usize) {
+        if let Some(n) = self.by_route.get_mut(route) {
+            *n = n.saturating_sub(1);
+        }
+        self.cache_hits += 1;
     }
 
     /// Attempts of one kind.
@@ -131,5 +144,7 @@ mod tests {
             (s.network_calls, s.short_circuits, s.throttled_ms, s.queued),
             (1, 1, 40, 1)
         );
+        s.cache_hit(2);
+        assert_eq!((s.by_route.as_slice(), s.cache_hits), (&[0, 0, 0][..], 1));
     }
 }

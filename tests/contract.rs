@@ -102,6 +102,7 @@ fn the_options_read_are_the_options_typed() {
     for (list, interface) in [
         ("AZURE_KEYS", "AzureRoute"),
         ("OUTAGE_KEYS", "OutageBreakerOptions"),
+        ("CACHE_KEYS", "CacheOptions"),
     ] {
         let keys: BTreeSet<String> = rust_list(OPTIONS_RS, list)
             .into_iter()

@@ -50,6 +50,9 @@ pub enum Source {
     Network,
     /// The open quota breaker: nothing was sent.
     Breaker,
+    /// The cached-response fallback answered a call that failed (the wasm
+    /// layer's; the loop itself never does).
+    Cache,
 }
 
 impl Source {
@@ -58,6 +61,7 @@ impl Source {
         match self {
             Source::Network => "network",
             Source::Breaker => "breaker",
+            Source::Cache => "cache",
         }
     }
 }

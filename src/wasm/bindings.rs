@@ -170,6 +170,40 @@ extern "C" {
     pub fn json_object(body: &JsValue) -> JsValue;
 }
 
+#[wasm_bindgen(module = "/js/cache.js")]
+extern "C" {
+    /// The cache of one instance: the caller's store, the platform's or a
+    /// bounded in-memory LRU (picked at first use).
+    #[wasm_bindgen(js_name = makeCache)]
+    pub fn make_cache(store: &JsValue, key: &JsValue, max_entries: f64, max_bytes: f64) -> JsValue;
+    /// Stores a clone of a success in the background; never throws.
+    #[wasm_bindgen(js_name = cacheStore)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn cache_store(
+        cache: &JsValue,
+        method: &str,
+        url: &str,
+        input: &JsValue,
+        init: &JsValue,
+        response: &web_sys::Response,
+        now_ms: f64,
+        ttl_ms: f64,
+        wait_until: &JsValue,
+    );
+    /// `[response, storedAtMs]` stored for a request, or undefined; never rejects.
+    #[wasm_bindgen(js_name = cacheMatch)]
+    pub fn cache_match(
+        cache: &JsValue,
+        method: &str,
+        url: &str,
+        input: &JsValue,
+        init: &JsValue,
+    ) -> js_sys::Promise;
+    /// A stored answer marked `x-ratewise-cache: hit`, with its age.
+    #[wasm_bindgen(js_name = cacheHit)]
+    pub fn cache_hit(found: &JsValue, age_ms: f64) -> JsValue;
+}
+
 /// A `TypeError` with `message`.
 pub fn type_error(message: impl AsRef<str>) -> JsValue {
     js_sys::TypeError::new(message.as_ref()).into()

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 use super::bindings::{
     self, classification_js, get, make_error, number_or_null, object, type_error,
@@ -20,7 +20,7 @@ use super::request::Outgoing;
 use super::transport::FetchTransport;
 use crate::limits::subrequests::Subrequests;
 use crate::limits::Scope;
-use crate::retry::engine::{self, Attempt, Event, Halt, Outcome};
+use crate::retry::engine::{self, Attempt, Event, Halt, Outcome, Source};
 use crate::retry::policy::{Decision, Stop};
 use crate::secrets::redact_url;
 use crate::{Classification, Kind};
@@ -36,10 +36,12 @@ pub fn make(config: Config) -> Function {
             let options::Invocation {
                 subrequests,
                 coordinator,
+                wait_until,
             } = options::invocation(&options)?;
             let invocation = Rc::new(Invocation {
                 subrequests: RefCell::new(subrequests),
                 coordinator,
+                wait_until,
             });
             let b = invocation.clone();
             let spent = Closure::<dyn Fn() -> JsValue>::new(move || {
@@ -69,6 +71,7 @@ pub fn make(config: Config) -> Function {
 struct Invocation {
     subrequests: RefCell<Subrequests>,
     coordinator: Option<JsValue>,
+    wait_until: Option<Function>,
 }
 
 /// The `(input, init) => Promise<Response>` function of an instance, its
@@ -139,6 +142,7 @@ async fn run(
         breaker_hooks(config, e, out.url(e.route));
         observe_hooks(config, e, out.url(e.route));
     };
+    let started = js_sys::Date::now();
     let outcome = engine::run(
         &config.policy,
         scope,
@@ -150,7 +154,17 @@ async fn run(
     )
     .await;
     match outcome {
-        Ok(outcome) => settle(config, outcome),
+        Ok(outcome) => {
+            if let Some(cache) = &config.cache {
+                let wait_until = invocation.and_then(|i| i.wait_until.as_ref());
+                if let Some(hit) =
+                    cached(instance, cache, &out, &outcome, wait_until, started).await
+                {
+                    return Ok(hit);
+                }
+            }
+            settle(config, outcome)
+        }
         Err(Halt::Aborted(reason)) => Err(reason),
         Err(Halt::QueueFull) => Err(make_error(
             "queue_full",
@@ -172,6 +186,96 @@ async fn run(
             ))
         }
     }
+}
+
+/// The cached-response fallback: stores a success in the background, or
+/// answers a call whose routes were all out of quota or down with the last
+/// good answer to the same request, if one is fresh. `None`: the outcome
+/// stands.
+async fn cached(
+    instance: &Instance,
+    cache: &options::Cache,
+    out: &Outgoing,
+    outcome: &Outcome<web_sys::Response, JsValue>,
+    wait_until: Option<&Function>,
+    started: f64,
+) -> Option<JsValue> {
+    let rules = &cache.rules;
+    let url = out.url(0);
+    if !crate::cache::request_cacheable(&out.method, url, out.replayable, rules) {
+        return None;
+    }
+    let key_url = crate::cache::key_url(url);
+    let (input, init) = out.given();
+    let kind = outcome.last.classification().kind;
+    if let Attempt::Answered { response, .. } = &outcome.last {
+        if kind == Kind::Ok {
+            if crate::cache::storable(response.status(), event_stream(response), rules) {
+                let wait_until = wait_until.map_or(JsValue::UNDEFINED, JsValue::from);
+                let now = js_sys::Date::now();
+                bindings::cache_store(
+                    &cache.js,
+                    &out.method,
+                    &key_url,
+                    input,
+                    init,
+                    response,
+                    now,
+                    rules.ttl_ms,
+                    &wait_until,
+                );
+            }
+            return None;
+        }
+    }
+    // onQuotaExhausted's own fallback comes first.
+    let hook_answered = kind == Kind::QuotaExhausted && outcome.fallback.is_some();
+    if !crate::cache::answers(kind) || hook_answered {
+        return None;
+    }
+    let found = bindings::cache_match(&cache.js, &out.method, &key_url, input, init);
+    let found = JsFuture::from(found).await.ok()?;
+    let pair: &Array = found.dyn_ref()?;
+    let response = pair.get(0);
+    let stored_at = pair.get(1).as_f64().unwrap_or(f64::NAN);
+    let found: &web_sys::Response = response.unchecked_ref();
+    // A store shared with other instances may hold what this one would not
+    // have stored (an event stream): only what it would have is given.
+    let age = crate::cache::fresh_age(stored_at, js_sys::Date::now(), rules.ttl_ms)
+        .filter(|_| crate::cache::storable(found.status(), event_stream(found), rules));
+    let Some(age) = age else {
+        bindings::cancel_body(found);
+        return None;
+    };
+    if let Attempt::Answered { response, .. } = &outcome.last {
+        bindings::cancel_body(response);
+    }
+    instance.stats.borrow_mut().cache_hit(outcome.route);
+    let mut c = Classification::without_response(
+        Kind::Ok,
+        None,
+        "every route was out of quota or down: answered from the cache",
+    );
+    c.status = get(&response, "status").as_f64().unwrap_or(0.0) as u16;
+    let event = Event {
+        attempt: outcome.attempts,
+        classification: &c,
+        decision: Decision::Stop(outcome.stop),
+        elapsed_ms: js_sys::Date::now() - started,
+        route: outcome.route,
+        source: Source::Cache,
+        paced_ms: 0,
+        queued: false,
+        breakers: &[],
+    };
+    observe_hooks(&instance.config, &event, url);
+    Some(bindings::cache_hit(&response, age))
+}
+
+/// Whether a response is a `text/event-stream`.
+fn event_stream(response: &web_sys::Response) -> bool {
+    let content_type = response.headers().get("content-type").ok().flatten();
+    content_type.is_some_and(|t| t.starts_with("text/event-stream"))
 }
 
 /// Turns the loop's outcome into what the caller gets.

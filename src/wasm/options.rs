@@ -4,7 +4,7 @@
 use js_sys::{Function, Object};
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::bindings::{get, js_string, range_error, type_error, type_name};
+use super::bindings::{self, get, js_string, range_error, type_error, type_name};
 use super::coordinator;
 use crate::classify::body::MAX_BODY_BYTES;
 use crate::classify::duration::MAX_DELAY_MS;
@@ -16,7 +16,7 @@ use crate::limits::subrequests::{Subrequests, DEFAULT_SUBREQUESTS};
 use crate::retry::backoff::{Backoff, Jitter};
 use crate::retry::policy::RetryPolicy;
 
-const KNOWN: [&str; 27] = [
+const KNOWN: [&str; 28] = [
     "maxRetries",
     "baseDelayMs",
     "maxDelayMs",
@@ -44,12 +44,32 @@ const KNOWN: [&str; 27] = [
     "onCoordinatorError",
     "peekStream",
     "onStreamError",
+    "cache",
 ];
 const ROUTE_KEYS: [&str; 4] = ["apiKey", "baseURL", "model", "azure"];
 const AZURE_KEYS: [&str; 5] = ["endpoint", "resource", "deployment", "apiVersion", "apiKey"];
 const OUTAGE_KEYS: [&str; 2] = ["failures", "cooldownMs"];
 const BUDGET_KEYS: [&str; 3] = ["capacity", "retryCost", "refund"];
-const INVOCATION_KEYS: [&str; 2] = ["subrequests", "coordinator"];
+const INVOCATION_KEYS: [&str; 3] = ["subrequests", "coordinator", "waitUntil"];
+const CACHE_KEYS: [&str; 7] = [
+    "store",
+    "ttlMs",
+    "key",
+    "streams",
+    "anyRequest",
+    "maxEntries",
+    "maxBytes",
+];
+/// The in-memory cache's bounds by default: entries, and bytes of bodies.
+const CACHE_DEFAULTS: (usize, usize) = (500, 8 << 20);
+
+/// The cached-response fallback (`cache`).
+pub struct Cache {
+    /// The JavaScript cache (`js/cache.js`): its store, key function and bounds.
+    pub js: JsValue,
+    /// What is stored and answered, and for how long.
+    pub rules: crate::cache::Rules,
+}
 
 /// A fallback route: what to change in the request when the routes before
 /// it are out of quota (or, per `failoverOn`, failing).
@@ -127,6 +147,8 @@ pub struct Config {
     pub on_breaker_open: Option<Function>,
     /// Called once when a breaker closes.
     pub on_breaker_close: Option<Function>,
+    /// The cached-response fallback, if set.
+    pub cache: Option<Cache>,
 }
 
 /// An options object, and the path that names its fields in errors.
@@ -467,12 +489,47 @@ fn outage_breaker(o: &Options<'_>) -> Result<Option<OutageSettings>, JsValue> {
     }))
 }
 
+fn cache(o: &Options<'_>) -> Result<Option<Cache>, JsValue> {
+    let value = o.get("cache")?;
+    if value.is_undefined() {
+        return Ok(None);
+    }
+    let c = Options::new(&value, "cache.")?;
+    c.check_keys(&CACHE_KEYS)?;
+    let ttl_ms = c
+        .millis("ttlMs")?
+        .ok_or_else(|| c.wrong_type("ttlMs", "a number of milliseconds", &JsValue::UNDEFINED))?;
+    let store = c.get("store")?;
+    let methods = get(&store, "get").is_function() && get(&store, "put").is_function();
+    if !store.is_undefined() && !methods {
+        return Err(c.wrong_type(
+            "store",
+            "an object with get(key) and put(key, response) methods",
+            &store,
+        ));
+    }
+    let key = c.function("key")?.map_or(JsValue::UNDEFINED, JsValue::from);
+    let max_entries = c.count("maxEntries", 1)?.unwrap_or(CACHE_DEFAULTS.0);
+    let max_bytes = c.count("maxBytes", 1)?.unwrap_or(CACHE_DEFAULTS.1);
+    Ok(Some(Cache {
+        js: bindings::make_cache(&store, &key, max_entries as f64, max_bytes as f64),
+        rules: crate::cache::Rules {
+            ttl_ms: ttl_ms as f64,
+            streams: c.boolean("streams")?.unwrap_or(false),
+            any_request: c.boolean("anyRequest")?.unwrap_or(false),
+        },
+    }))
+}
+
 /// What `forInvocation(options)` sets for one invocation.
 pub struct Invocation {
     /// Its subrequest budget.
     pub subrequests: Subrequests,
     /// Its coordinator, in place of the instance's.
     pub coordinator: Option<JsValue>,
+    /// The Worker's `ctx.waitUntil`, which keeps the invocation alive until
+    /// a success is stored in the cache.
+    pub wait_until: Option<Function>,
 }
 
 /// Reads and checks `forInvocation(options)`.
@@ -489,6 +546,7 @@ pub fn invocation(options: &JsValue) -> Result<Invocation, JsValue> {
     Ok(Invocation {
         subrequests: Subrequests::new(limit.map_or(DEFAULT_SUBREQUESTS, |n| n as u32)),
         coordinator: coordinator::namespace(o.get("coordinator")?, "forInvocation: `coordinator`")?,
+        wait_until: o.function("waitUntil")?,
     })
 }
 
@@ -556,6 +614,7 @@ impl Config {
             on_coordinator_error: o.function("onCoordinatorError")?,
             peek_stream: o.boolean("peekStream")?.unwrap_or(false),
             on_stream_error: o.function("onStreamError")?,
+            cache: cache(&o)?,
         })
     }
 }

@@ -36,6 +36,7 @@ pub fn stats_js(s: &Stats) -> JsValue {
         ("queued", n(s.queued)),
         ("byRoute", by_route.into()),
         ("coordinatorErrors", n(s.coordinator_errors)),
+        ("cacheHits", n(s.cache_hits)),
     ])
 }
 

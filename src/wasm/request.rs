@@ -31,6 +31,8 @@ pub struct Outgoing {
     keys: Vec<RouteKey>,
     /// Whether the body can be sent again (false for a ReadableStream).
     pub replayable: bool,
+    /// The request method, as given (`GET` by default).
+    pub method: String,
 }
 
 fn construct(name: &'static str, args: &Array) -> Result<JsValue, JsValue> {
@@ -75,6 +77,10 @@ impl Outgoing {
         }
         let body = get(init, "body");
         let replayable = replayable_body(&body);
+        let method = get(init, "method")
+            .as_string()
+            .or_else(|| request.as_ref().map(web_sys::Request::method))
+            .unwrap_or_else(|| "GET".to_owned());
 
         // The headers that go out: the init's, else the Request's.
         let given = get(init, "headers");
@@ -108,6 +114,7 @@ impl Outgoing {
             targets,
             keys,
             replayable,
+            method,
         })
     }
 
@@ -178,6 +185,11 @@ impl Outgoing {
     /// its model), in order.
     pub fn keys(&self) -> &[RouteKey] {
         &self.keys
+    }
+
+    /// `fetch(input, init)` as the caller gave it (the init with the call's signal).
+    pub fn given(&self) -> (&JsValue, &JsValue) {
+        (&self.input, self.init.as_ref())
     }
 
     /// The URL a route sends to.

@@ -54,6 +54,32 @@ const chatInit = (extra = {}) => ({
   ...extra,
 });
 
+/** Polls `fn` until it returns something truthy, for at most `ms`. */
+async function until(fn, ms, message) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out: ${message}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Which store a `cache` without `store` uses here, as js/cache.js picks it. */
+function platformStore() {
+  if (globalThis.caches?.default) return 'caches.default';
+  if (globalThis.caches && !globalThis.Deno) return "caches.open('ratewise')";
+  return 'memory';
+}
+
+/** A chat request whose body no other test sends (platform caches outlive a test). */
+const uniqueChat = (extra = {}) => {
+  const nonce = `${Date.now()}-${Math.random()}`;
+  return chatInit({
+    body: JSON.stringify({ model: 'cache-model', messages: [{ role: 'user', content: `hi ${nonce}` }], ...extra }),
+  });
+};
+
 export const tests = [
   [
     'classify tells the two 429s apart',
@@ -1091,6 +1117,216 @@ export const tests = [
       );
       check(events[1][2].endsWith('/chat/completions?api-version=2024-10-21'), `the Azure URL: ${events[1][2]}`);
       equal(fetch.stats().byRoute, [0, 1], 'stats by route');
+    },
+  ],
+
+  [
+    'cache: the last good answer stands in once every route is out of quota, marked with its age; events and stats say so',
+    async ({ ratewise, mock }) => {
+      const events = [];
+      const fetch = ratewise.createFetch({
+        routes: [{ apiKey: 'sk-backup-key-0000' }],
+        cache: { ttlMs: 60_000 },
+        onEvent: (e) => events.push([e.route, e.kind, e.source]),
+      });
+      const init = uniqueChat();
+      const first = await fetch(mock.chat, init);
+      const text = await first.text();
+      equal([first.status, first.headers.get('x-ratewise-cache')], [200, null], 'a network answer, untouched');
+      await mock.config({ quota: true });
+      const hit = await until(
+        async () => {
+          const res = await fetch(mock.chat, init);
+          if (res.headers.get('x-ratewise-cache') === 'hit') return res;
+          equal(res.status, 429, 'a miss while the copy is being stored: the failure as it was');
+          await res.arrayBuffer();
+        },
+        3_000,
+        'a cache hit',
+      );
+      equal([hit.status, await hit.text()], [200, text], 'the stored answer, byte for byte');
+      const age = Number(hit.headers.get('x-ratewise-cache-age-ms'));
+      check(age >= 0 && age < 10_000, `x-ratewise-cache-age-ms: ${age}`);
+      equal(hit.headers.get('age'), String(Math.floor(age / 1000)), 'age, in seconds');
+      check(hit.headers.get('x-ratewise-stored-at') === null, 'the bookkeeping header is not shown');
+      const { cacheHits, byRoute, calls } = fetch.stats();
+      check(cacheHits >= 1, `stats().cacheHits: ${cacheHits}`);
+      equal(
+        byRoute.reduce((a, b) => a + b, 0) + cacheHits,
+        calls,
+        'each call answered once: by a route or by the cache',
+      );
+      equal(events.at(-1), [1, 'ok', 'cache'], 'the last event: the cache answered, after route 1');
+      const log = (await mock.stats()).log.map((l) => l.status);
+      equal(log.slice(0, 3), [200, 429, 429], 'the success, then both routes out of quota');
+      check(log.length === 3, `the breakers answered the rest, nothing more was sent: ${log}`);
+      if (platformStore() === "caches.open('ratewise')") {
+        const keys = await (await caches.open('ratewise')).keys();
+        check(keys.length >= 1, 'the entry is in the browser Cache API');
+        check(!keys.some((k) => k.url.includes('SECRET')), 'no credential in a cache key');
+      }
+    },
+  ],
+
+  [
+    'cache: outages are answered, rate limits and rejections are not; stale entries are not given; the key is method, URL and body, not the credentials',
+    async ({ ratewise, mock }) => {
+      const fetch = ratewise.createFetch({ cache: { ttlMs: 60_000 }, maxRetries: 0, maxRetryAfterMs: 1_000 });
+      const init = uniqueChat();
+      await (await fetch(mock.chat, init)).text();
+      const answered = async (script, request = init) => {
+        await mock.script(script);
+        const res = await fetch(mock.chat, request);
+        await res.arrayBuffer();
+        return [res.status, res.headers.get('x-ratewise-cache')];
+      };
+      await until(async () => (await answered(['server_error']))[1] === 'hit', 3_000, 'stored');
+      equal(await answered(['overloaded']), [200, 'hit'], 'overloaded');
+      equal(await answered([{ name: 'rate_limit', retryAfter: 120 }]), [429, null], 'a rate limit heals by waiting');
+      equal(await answered(['invalid_api_key']), [401, null], 'a rejected request');
+      const otherKey = { ...init, headers: { ...init.headers, authorization: 'Bearer sk-another-key-0000' } };
+      equal(await answered(['server_error'], otherKey), [200, 'hit'], 'another key, the same request');
+      const otherBody = { ...init, body: init.body.replace('hi ', 'hello ') };
+      equal(await answered(['server_error'], otherBody), [500, null], 'another body');
+      equal((await answered(['server_error'], { ...init, method: 'PUT' }))[1], null, 'another method');
+
+      await mock.reset();
+      const brief = ratewise.createFetch({ cache: { ttlMs: 50 }, maxRetries: 0 });
+      const once = uniqueChat();
+      await (await brief(mock.chat, once)).text();
+      await new Promise((r) => setTimeout(r, 300));
+      await mock.script(['server_error']);
+      const stale = await brief(mock.chat, once);
+      equal([stale.status, stale.headers.get('x-ratewise-cache')], [500, null], 'older than ttlMs: not given');
+      equal(brief.stats().cacheHits, 0, 'no hit');
+    },
+  ],
+
+  [
+    'cache: a store and key of your own; event streams only with streams: true; onQuotaExhausted answers first',
+    async ({ ratewise, mock }) => {
+      const entries = new Map();
+      const store = {
+        get: async (key) => entries.get(key)?.clone(),
+        put: async (key, response) => void entries.set(key, response),
+      };
+      const keys = [];
+      const fetch = ratewise.createFetch({
+        cache: {
+          ttlMs: 60_000,
+          store,
+          key: (request) => {
+            keys.push([request.method, request.url]);
+            return 'tenant-a:summary';
+          },
+        },
+      });
+      await (await fetch(mock.chat, uniqueChat())).text();
+      await until(() => entries.has('tenant-a:summary'), 3_000, 'stored under the given key');
+      equal(keys[0], ['POST', mock.chat], 'key() gets the request');
+      await mock.config({ quota: true });
+      const hit = await fetch(mock.chat, uniqueChat());
+      equal([hit.status, hit.headers.get('x-ratewise-cache')], [200, 'hit'], 'the key says it is the same request');
+      await hit.text();
+
+      await mock.reset();
+      const plain = ratewise.createFetch({ cache: { ttlMs: 60_000 }, maxRetries: 0 });
+      const streams = ratewise.createFetch({ cache: { ttlMs: 60_000, streams: true }, maxRetries: 0 });
+      const init = uniqueChat({ stream: true });
+      const sent = await (await plain(mock.chat, init)).text();
+      check(sent.includes('data: [DONE]'), 'an event stream');
+      const streamed = await (await streams(mock.chat, init)).text();
+      await new Promise((r) => setTimeout(r, 100));
+      await mock.script(['server_error', 'server_error']);
+      const missed = await plain(mock.chat, init);
+      equal([missed.status, missed.headers.get('x-ratewise-cache')], [500, null], 'streams are not stored by default');
+      await missed.arrayBuffer();
+      const replayed = await until(
+        async () => {
+          const res = await streams(mock.chat, init);
+          if (res.headers.get('x-ratewise-cache') === 'hit') return res;
+          await res.arrayBuffer();
+          await mock.script(['server_error']);
+        },
+        3_000,
+        'the stream stored',
+      );
+      check(replayed.headers.get('content-type').startsWith('text/event-stream'), 'replayed as an event stream');
+      equal(await replayed.text(), streamed, 'every event, whole');
+
+      await mock.reset();
+      const hooked = ratewise.createFetch({
+        cache: { ttlMs: 60_000 },
+        onQuotaExhausted: () => new Response('{"from":"hook"}', { status: 200 }),
+      });
+      const same = uniqueChat();
+      await (await hooked(mock.chat, same)).text();
+      await new Promise((r) => setTimeout(r, 100));
+      await mock.config({ quota: true });
+      const res = await hooked(mock.chat, same);
+      equal([await res.text(), res.headers.get('x-ratewise-cache')], ['{"from":"hook"}', null], 'the hook first');
+    },
+  ],
+
+  [
+    'cache: each runtime uses its store (caches.default, caches.open, or a bounded in-memory LRU), and bad options throw by name',
+    async ({ ratewise, mock }) => {
+      const bad = [
+        [{ cache: true }, 'TypeError', /cache must be an object, got boolean/],
+        [{ cache: {} }, 'TypeError', /`cache.ttlMs` must be a number of milliseconds, got undefined/],
+        [{ cache: { ttlMs: -1 } }, 'RangeError', /`cache.ttlMs` must be a number from 0/],
+        [{ cache: { ttlMs: 1, store: {} } }, 'TypeError', /`cache.store` must be an object with get\(key\) and put/],
+        [{ cache: { ttlMs: 1, key: 'k' } }, 'TypeError', /`cache.key` must be a function/],
+        [{ cache: { ttlMs: 1, maxEntries: 0 } }, 'RangeError', /`cache.maxEntries` must be an integer from 1/],
+        [{ cache: { ttlMs: 1, ttl: 1 } }, 'TypeError', /unknown option `cache.ttl`/],
+      ];
+      for (const [options, name, pattern] of bad) {
+        await throws(() => ratewise.createFetch(options), name, pattern, JSON.stringify(options));
+      }
+      const store = platformStore();
+      const fetch = ratewise.createFetch({ cache: { ttlMs: 60_000, maxEntries: 2, maxBytes: 4096 }, maxRetries: 0 });
+      const requests = [uniqueChat(), uniqueChat(), uniqueChat()];
+      for (const init of requests) {
+        await (await fetch(mock.chat, init)).text();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const hits = async () => {
+        const out = [];
+        for (const init of requests) {
+          await mock.script(['server_error']);
+          const res = await fetch(mock.chat, init);
+          await res.arrayBuffer();
+          out.push(res.headers.get('x-ratewise-cache') === 'hit');
+        }
+        return out;
+      };
+      const found = await until(
+        async () => {
+          const h = await hits();
+          return h[2] && h;
+        },
+        3_000,
+        'the last one stored',
+      );
+      if (store === 'memory') {
+        equal(found, [false, true, true], 'maxEntries 2: the least recently used entry went');
+        const tiny = ratewise.createFetch({ cache: { ttlMs: 60_000, maxBytes: 64 }, maxRetries: 0 });
+        const init = uniqueChat();
+        await (await tiny(mock.chat, init)).text();
+        await new Promise((r) => setTimeout(r, 100));
+        await mock.script(['server_error']);
+        const res = await tiny(mock.chat, init);
+        equal([res.status, res.headers.get('x-ratewise-cache')], [500, null], 'an answer over maxBytes is not kept');
+      } else {
+        equal(
+          found,
+          [true, true, true],
+          `${store} keeps what the platform keeps (the bounds are the in-memory store's)`,
+        );
+      }
+      if (store === "caches.open('ratewise')") {
+        check((await (await caches.open('ratewise')).keys()).length >= 3, 'in the browser Cache API');
+      }
     },
   ],
 ];

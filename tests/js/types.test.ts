@@ -54,4 +54,18 @@ const left: number = perInvocation.subrequests().limit - perInvocation.subreques
 // @ts-expect-error the budget is a number
 createFetch().forInvocation({ subrequests: '40' });
 
-void [kind, wait, waited, open, left];
+const kept = new Map<string, Response>();
+const cachedFetch = createFetch({
+  cache: {
+    ttlMs: 3_600_000,
+    streams: true,
+    key: async (request) => `${request.url} ${await request.clone().text()}`,
+    store: { get: (k) => kept.get(k), put: (k, r) => void kept.set(k, r) },
+  },
+});
+const hits: number = cachedFetch.stats().cacheHits;
+createFetch().forInvocation({ waitUntil: (p) => void p });
+// @ts-expect-error the cache needs ttlMs
+createFetch({ cache: { streams: true } });
+
+void [kind, wait, waited, open, left, hits];

@@ -8,9 +8,27 @@ import { runSuite } from '../suite.mjs';
 // the breaker all see calls from many invocations at once.
 const shared = ratewise.createFetch({ maxConcurrency: 1, maxRetries: 2, baseDelayMs: 5 });
 
+// The cached-response fallback across invocations: caches.default keeps
+// one invocation's answer for a later one.
+const cached = ratewise.createFetch({ cache: { ttlMs: 60_000 }, maxRetries: 0 });
+
 export default {
-  async fetch(request, env) {
+  async fetch(request, env, ctx) {
     const url = new URL(request.url);
+    if (url.pathname === '/cache') {
+      const call = cached.forInvocation({ waitUntil: (p) => ctx.waitUntil(p) });
+      const res = await call(`${env.MOCK_URL}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer sk-cached', 'content-type': 'application/json' },
+        body: '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"cached across invocations"}]}',
+      });
+      return Response.json({
+        status: res.status,
+        cache: res.headers.get('x-ratewise-cache'),
+        body: await res.text(),
+        stats: cached.stats(),
+      });
+    }
     if (url.pathname === '/shared') {
       // `key` picks the tenant; the mock decides what it answers.
       const res = await shared(`${env.MOCK_URL}/v1/chat/completions`, {
