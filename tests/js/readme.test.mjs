@@ -31,6 +31,16 @@ mkdirSync(dir, { recursive: true });
 const server = await startMock();
 test.after(() => server.close());
 
+/** A chat completion as the mock sends it, from `model`. */
+const completion = (model) => ({
+  id: 'chatcmpl-readme',
+  object: 'chat.completion',
+  created: 0,
+  model,
+  choices: [{ index: 0, message: { role: 'assistant', content: REPLY_TEXT }, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 9, completion_tokens: 5, total_tokens: 14 },
+});
+
 /** What each setup scripts, and the requests (path, status) the mock must see. */
 const SETUPS = {
   // One rate limit first, so each example also shows the retry working.
@@ -59,12 +69,18 @@ const SETUPS = {
       ['/openai/deployments/gpt-4o-mini/chat/completions', 200],
     ],
   },
-  // gpt-4o is rate limited for two minutes; gpt-4o-mini has room.
+  // gpt-4o is rate limited for two minutes; gpt-4o-mini has room. Then the account is out of quota:
+  // one request, and the cache answers.
   'bulk-model': {
-    script: [{ name: 'rate_limit', retryAfter: 120 }],
+    script: [
+      { name: 'rate_limit', retryAfter: 120 },
+      { status: 200, body: completion('gpt-4o-mini') },
+      'insufficient_quota',
+    ],
     log: [
       [CHAT, 429],
       [CHAT, 200],
+      [CHAT, 429],
     ],
   },
 };
