@@ -59,21 +59,68 @@ function platform(open, name) {
   };
 }
 
-/**
- * The cache of one createFetch() instance: the caller's `store`, else the
- * platform's (`caches.default` in Workers, `caches.open('ratewise')` in
- * browsers), else a bounded in-memory LRU (Node, Deno, Bun, and pages
- * without the Cache API). The platform's is picked at the first call, where
- * Workers allow using it.
- */
-export function makeCache(store, key, maxEntries, maxBytes) {
-  let chosen = store ? { name: 'custom', get: (k) => store.get(k), put: (k, r) => store.put(k, r) } : undefined;
-  const memory = () => {
-    const m = new Memory(maxEntries, maxBytes);
-    return { name: 'memory', get: (k) => m.get(k), put: (k, r) => m.put(k, r) };
+// The keys of `createFetch({ cache })` (tests/contract.rs checks them against index.d.ts).
+const CACHE_KEYS = ['store', 'ttlMs', 'key', 'streams', 'anyRequest', 'maxEntries', 'maxBytes'];
+const MAX_MS = 2147483647;
+const typeName = (v) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+
+/** Reads and checks `createFetch({ cache })`; a wrong key, type or value throws naming the field. */
+function readOptions(o) {
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) {
+    throw new TypeError(`createFetch: cache must be an object, got ${typeName(o)}`);
+  }
+  for (const k of Object.keys(o)) {
+    if (!CACHE_KEYS.includes(k)) {
+      throw new TypeError(`createFetch: unknown option \`cache.${k}\` (known: ${CACHE_KEYS.join(', ')})`);
+    }
+  }
+  const wrong = (k, want) => new TypeError(`createFetch: \`cache.${k}\` must be ${want}, got ${typeName(o[k])}`);
+  const { store, key, ttlMs } = o;
+  if (typeof ttlMs !== 'number') throw wrong('ttlMs', 'a number of milliseconds');
+  if (!(ttlMs >= 0 && ttlMs <= MAX_MS)) {
+    throw new RangeError(`createFetch: \`cache.ttlMs\` must be a number from 0 to ${MAX_MS}, got ${ttlMs}`);
+  }
+  if (store !== undefined && (typeof store?.get !== 'function' || typeof store.put !== 'function')) {
+    throw wrong('store', 'an object with get(key) and put(key, response) methods');
+  }
+  if (key !== undefined && typeof key !== 'function') throw wrong('key', 'a function');
+  for (const k of ['streams', 'anyRequest']) {
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw wrong(k, 'a boolean');
+  }
+  const count = (k, fallback) => {
+    const n = o[k];
+    if (n === undefined) return fallback;
+    if (typeof n !== 'number') throw wrong(k, 'a number');
+    if (n === Number.POSITIVE_INFINITY || (Number.isInteger(n) && n >= 1 && n <= 1e9)) return n;
+    throw new RangeError(`createFetch: \`cache.${k}\` must be an integer from 1 up, or Infinity, got ${n}`);
   };
   return {
+    store,
     key,
+    ttlMs: Math.ceil(ttlMs),
+    streams: o.streams === true,
+    anyRequest: o.anyRequest === true,
+    maxEntries: count('maxEntries', 500),
+    maxBytes: count('maxBytes', 8 * 1024 * 1024),
+  };
+}
+
+/**
+ * The cache of one createFetch() instance, from its `cache` option: the
+ * caller's `store`, else the platform's (`caches.default` in Workers,
+ * `caches.open('ratewise')` in browsers), else a bounded in-memory LRU
+ * (Node, Deno, Bun, and pages without the Cache API). The platform's is
+ * picked at the first call, where Workers allow using it. `ttlMs`,
+ * `streams` and `anyRequest` are read by the core.
+ */
+export function makeCache(options) {
+  const { store, key, ttlMs, streams, anyRequest, maxEntries, maxBytes } = readOptions(options);
+  let chosen = store ? { name: 'custom', get: (k) => store.get(k), put: (k, r) => store.put(k, r) } : undefined;
+  return {
+    key,
+    ttlMs,
+    streams,
+    anyRequest,
     maxBytes,
     store() {
       if (chosen) return chosen;
@@ -84,7 +131,8 @@ export function makeCache(store, key, maxEntries, maxBytes) {
         let opened; // the Cache object, never a promise another call could await
         chosen = platform(async () => (opened ??= await caches.open('ratewise')), "caches.open('ratewise')");
       } else {
-        chosen = memory();
+        const m = new Memory(maxEntries, maxBytes);
+        chosen = { name: 'memory', get: (k) => m.get(k), put: (k, r) => m.put(k, r) };
       }
       return chosen;
     },

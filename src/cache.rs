@@ -6,12 +6,12 @@
 //! that only keeps and finds bytes.
 //!
 //! A cached answer is the last good answer to an identical request: same
-//! method, same URL (credentials in its query left out) and same body.
+//! method, same URL (as [`crate::secrets::redact_url`] shows it: userinfo
+//! and secret query values masked) and same body.
 //! Who asked is not part of it, so two API keys sending the same request
 //! share an entry; a caller's own `key` function can separate tenants.
 
 use crate::classify::kind::Kind;
-use crate::limits::key::IDENTITY_PARAMS;
 use crate::limits::outage::is_outage;
 use crate::url::{api_path, split};
 
@@ -110,27 +110,6 @@ pub fn storable(status: u16, event_stream: bool, rules: &Rules) -> bool {
 /// from the cache.
 pub fn answers(kind: Kind) -> bool {
     kind == Kind::QuotaExhausted || is_outage(kind)
-}
-
-/// The URL as part of a cache key: without the credentials it may carry
-/// (userinfo, the query's `key` and `api_key`) and without a fragment.
-pub fn key_url(url: &str) -> String {
-    let parts = split(url);
-    let mut out = match parts.scheme {
-        Some(scheme) => format!("{scheme}://{}{}", parts.host_port, parts.path),
-        None => parts.path.to_owned(),
-    };
-    let mut first = true;
-    for pair in parts.query.unwrap_or_default().split('&') {
-        let name = pair.split('=').next().unwrap_or_default();
-        if pair.is_empty() || IDENTITY_PARAMS.iter().any(|p| p.eq_ignore_ascii_case(name)) {
-            continue;
-        }
-        out.push(if first { '?' } else { '&' });
-        out.push_str(pair);
-        first = false;
-    }
-    out
 }
 
 /// The age of an entry stored at `stored_at_ms`, if it is still fresh at
@@ -244,26 +223,6 @@ mod tests {
         ] {
             assert!(!answers(kind), "{kind:?}");
         }
-    }
-
-    #[test]
-    fn the_key_url_leaves_out_credentials_and_the_fragment() {
-        let key = key_url;
-        assert_eq!(
-            key("https://g.example/v1beta/models/m:generateContent?key=AIzaSECRET&alt=sse#x"),
-            "https://g.example/v1beta/models/m:generateContent?alt=sse"
-        );
-        assert_eq!(
-            key("https://x.example/a?API_KEY=s&b=1&key=t"),
-            "https://x.example/a?b=1"
-        );
-        assert_eq!(key("https://x.example/a?key=s"), "https://x.example/a");
-        assert_eq!(key("https://x.example/a"), "https://x.example/a");
-        assert_eq!(
-            key("https://x.example/a?monkey=1"),
-            "https://x.example/a?monkey=1"
-        );
-        assert_eq!(key("https://user:pw@x.example/a"), "https://x.example/a");
     }
 
     #[test]

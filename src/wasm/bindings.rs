@@ -172,10 +172,11 @@ extern "C" {
 
 #[wasm_bindgen(module = "/js/cache.js")]
 extern "C" {
-    /// The cache of one instance: the caller's store, the platform's or a
-    /// bounded in-memory LRU (picked at first use).
-    #[wasm_bindgen(js_name = makeCache)]
-    pub fn make_cache(store: &JsValue, key: &JsValue, max_entries: f64, max_bytes: f64) -> JsValue;
+    /// The cache of one instance, from the `cache` option (checked there,
+    /// throwing a TypeError or RangeError naming the field): the caller's
+    /// store, the platform's or a bounded in-memory LRU (picked at first use).
+    #[wasm_bindgen(js_name = makeCache, catch)]
+    pub fn make_cache(options: &JsValue) -> Result<JsValue, JsValue>;
     /// Stores a clone of a success in the background; never throws.
     #[wasm_bindgen(js_name = cacheStore)]
     #[allow(clippy::too_many_arguments)]

@@ -205,7 +205,7 @@ async fn cached(
     if !crate::cache::request_cacheable(&out.method, url, out.replayable, rules) {
         return None;
     }
-    let key_url = crate::cache::key_url(url);
+    let key_url = redact_url(url);
     let (input, init) = out.given();
     let kind = outcome.last.classification().kind;
     if let Attempt::Answered { response, .. } = &outcome.last {
@@ -254,7 +254,7 @@ async fn cached(
     let mut c = Classification::without_response(
         Kind::Ok,
         None,
-        "every route was out of quota or down: answered from the cache",
+        "answered from the cache: no route could answer",
     );
     c.status = get(&response, "status").as_f64().unwrap_or(0.0) as u16;
     let event = Event {

@@ -51,18 +51,6 @@ const AZURE_KEYS: [&str; 5] = ["endpoint", "resource", "deployment", "apiVersion
 const OUTAGE_KEYS: [&str; 2] = ["failures", "cooldownMs"];
 const BUDGET_KEYS: [&str; 3] = ["capacity", "retryCost", "refund"];
 const INVOCATION_KEYS: [&str; 3] = ["subrequests", "coordinator", "waitUntil"];
-const CACHE_KEYS: [&str; 7] = [
-    "store",
-    "ttlMs",
-    "key",
-    "streams",
-    "anyRequest",
-    "maxEntries",
-    "maxBytes",
-];
-/// The in-memory cache's bounds by default: entries, and bytes of bodies.
-const CACHE_DEFAULTS: (usize, usize) = (500, 8 << 20);
-
 /// The cached-response fallback (`cache`).
 pub struct Cache {
     /// The JavaScript cache (`js/cache.js`): its store, key function and bounds.
@@ -489,36 +477,19 @@ fn outage_breaker(o: &Options<'_>) -> Result<Option<OutageSettings>, JsValue> {
     }))
 }
 
+/// `cache`: checked and kept by `js/cache.js`; the core reads its rules.
 fn cache(o: &Options<'_>) -> Result<Option<Cache>, JsValue> {
     let value = o.get("cache")?;
     if value.is_undefined() {
         return Ok(None);
     }
-    let c = Options::new(&value, "cache.")?;
-    c.check_keys(&CACHE_KEYS)?;
-    let ttl_ms = c
-        .millis("ttlMs")?
-        .ok_or_else(|| c.wrong_type("ttlMs", "a number of milliseconds", &JsValue::UNDEFINED))?;
-    let store = c.get("store")?;
-    let methods = get(&store, "get").is_function() && get(&store, "put").is_function();
-    if !store.is_undefined() && !methods {
-        return Err(c.wrong_type(
-            "store",
-            "an object with get(key) and put(key, response) methods",
-            &store,
-        ));
-    }
-    let key = c.function("key")?.map_or(JsValue::UNDEFINED, JsValue::from);
-    let max_entries = c.count("maxEntries", 1)?.unwrap_or(CACHE_DEFAULTS.0);
-    let max_bytes = c.count("maxBytes", 1)?.unwrap_or(CACHE_DEFAULTS.1);
-    Ok(Some(Cache {
-        js: bindings::make_cache(&store, &key, max_entries as f64, max_bytes as f64),
-        rules: crate::cache::Rules {
-            ttl_ms: ttl_ms as f64,
-            streams: c.boolean("streams")?.unwrap_or(false),
-            any_request: c.boolean("anyRequest")?.unwrap_or(false),
-        },
-    }))
+    let js = bindings::make_cache(&value)?;
+    let rules = crate::cache::Rules {
+        ttl_ms: get(&js, "ttlMs").as_f64().unwrap_or(0.0),
+        streams: get(&js, "streams").is_truthy(),
+        any_request: get(&js, "anyRequest").is_truthy(),
+    };
+    Ok(Some(Cache { js, rules }))
 }
 
 /// What `forInvocation(options)` sets for one invocation.
