@@ -130,10 +130,24 @@ pub trait Idle {
 /// When a new key would pass the capacity, the map first drops every idle
 /// entry, then, if it is still full, the least recently used quarter, so
 /// the sweep's cost is spread over the inserts that follow it.
+///
+/// The values sit in a dense vector and one ordered index maps keys to
+/// their slots. The index has the same type for every `V`, so the tree
+/// code is compiled once rather than once per kind of state (it is most of
+/// what a map costs in the `.wasm`).
 #[derive(Debug, Clone)]
 pub struct KeyMap<V> {
-    entries: std::collections::BTreeMap<LimitKey, (V, f64)>,
+    index: std::collections::BTreeMap<LimitKey, usize>,
+    slots: Vec<Slot<V>>,
     max_keys: usize,
+}
+
+/// A key's value and when it was last used.
+#[derive(Debug, Clone)]
+struct Slot<V> {
+    key: LimitKey,
+    value: V,
+    used_ms: f64,
 }
 
 impl<V> Default for KeyMap<V> {
@@ -146,44 +160,76 @@ impl<V> KeyMap<V> {
     /// An empty map that holds at most `max_keys` keys (at least 1).
     pub fn with_capacity(max_keys: usize) -> Self {
         KeyMap {
-            entries: std::collections::BTreeMap::new(),
+            index: std::collections::BTreeMap::new(),
+            slots: Vec::new(),
             max_keys: max_keys.max(1),
         }
     }
 
     /// The value for `key`.
     pub fn get(&self, key: &LimitKey) -> Option<&V> {
-        self.entries.get(key).map(|(v, _)| v)
+        let &i = self.index.get(key)?;
+        self.slots.get(i).map(|s| &s.value)
     }
 
     /// The value for `key`, mutably.
     pub fn get_mut(&mut self, key: &LimitKey) -> Option<&mut V> {
-        self.entries.get_mut(key).map(|(v, _)| v)
+        let &i = self.index.get(key)?;
+        self.slots.get_mut(i).map(|s| &mut s.value)
     }
 
     /// Removes `key`.
     pub fn remove(&mut self, key: &LimitKey) {
-        self.entries.remove(key);
+        let Some(i) = self.index.remove(key) else {
+            return;
+        };
+        self.slots.swap_remove(i);
+        // The last slot moved into the hole: point its key there.
+        if let Some(moved) = self.slots.get(i) {
+            self.index.insert(moved.key, i);
+        }
     }
 
     /// Removes every key.
     pub fn clear(&mut self) {
-        self.entries.clear();
+        self.index.clear();
+        self.slots.clear();
     }
 
     /// How many keys are held.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.slots.len()
     }
 
     /// Whether no key is held.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.slots.is_empty()
     }
 
     /// Every entry, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&LimitKey, &V)> {
-        self.entries.iter().map(|(k, (v, _))| (k, v))
+        self.index
+            .iter()
+            .filter_map(|(k, &i)| self.slots.get(i).map(|s| (k, &s.value)))
+    }
+
+    /// The slot of `key`, appending `make()` if absent.
+    fn slot(&mut self, key: LimitKey, now_ms: f64, make: impl FnOnce() -> V) -> &mut Slot<V> {
+        let i = match self.index.get(&key) {
+            Some(&i) => i,
+            None => {
+                let i = self.slots.len();
+                let value = make();
+                self.slots.push(Slot {
+                    key,
+                    value,
+                    used_ms: now_ms,
+                });
+                self.index.insert(key, i);
+                i
+            }
+        };
+        &mut self.slots[i]
     }
 }
 
@@ -191,7 +237,20 @@ impl<V: Idle> KeyMap<V> {
     /// Sets the value for `key`, used at `now_ms`.
     pub fn insert(&mut self, key: LimitKey, value: V, now_ms: f64) {
         self.make_room(&key, now_ms);
-        self.entries.insert(key, (value, now_ms));
+        match self.index.get(&key) {
+            Some(&i) => {
+                self.slots[i].value = value;
+                self.slots[i].used_ms = now_ms;
+            }
+            None => {
+                self.index.insert(key, self.slots.len());
+                self.slots.push(Slot {
+                    key,
+                    value,
+                    used_ms: now_ms,
+                });
+            }
+        }
     }
 
     /// The value for `key`, used at `now_ms`, inserting `V::default()` first
@@ -201,33 +260,36 @@ impl<V: Idle> KeyMap<V> {
         V: Default,
     {
         self.make_room(&key, now_ms);
-        let entry = self
-            .entries
-            .entry(key)
-            .or_insert_with(|| (V::default(), now_ms));
-        entry.1 = entry.1.max(now_ms);
-        &mut entry.0
+        let slot = self.slot(key, now_ms, V::default);
+        slot.used_ms = slot.used_ms.max(now_ms);
+        &mut slot.value
     }
 
     /// Before a new key goes in: at capacity, drop the idle entries, then
     /// the least recently used until a quarter of the room is free.
     fn make_room(&mut self, key: &LimitKey, now_ms: f64) {
-        if self.entries.len() < self.max_keys || self.entries.contains_key(key) {
+        if self.slots.len() < self.max_keys || self.index.contains_key(key) {
             return;
         }
-        self.entries.retain(|_, (v, _)| !v.idle(now_ms));
+        self.slots.retain(|s| !s.value.idle(now_ms));
         let keep = self.max_keys - self.max_keys.div_ceil(4);
-        if self.entries.len() > keep {
-            let mut used: Vec<f64> = self.entries.values().map(|(_, t)| *t).collect();
-            let cut = self.entries.len() - keep;
+        if self.slots.len() > keep {
+            let mut used: Vec<f64> = self.slots.iter().map(|s| s.used_ms).collect();
+            let cut = self.slots.len() - keep;
             let (_, &mut threshold, _) = used.select_nth_unstable_by(cut - 1, f64::total_cmp);
             let mut dropped = 0;
-            self.entries.retain(|_, (_, t)| {
-                let drop = dropped < cut && *t <= threshold;
+            self.slots.retain(|s| {
+                let drop = dropped < cut && s.used_ms <= threshold;
                 dropped += usize::from(drop);
                 !drop
             });
         }
+        self.index = self
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.key, i))
+            .collect();
     }
 }
 
@@ -416,6 +478,13 @@ mod tests {
             (m.get(&keys[2]), m.get(&keys[1]), m.get(&keys[3])),
             (Some(&N(20)), Some(&N(101)), None)
         );
+        // The entry that moved into the removed one's place is still found.
+        assert_eq!(
+            (m.get(&keys[0]), m.get(&keys[4])),
+            (Some(&N(0)), Some(&N(4)))
+        );
+        m.remove(&keys[4]);
+        assert_eq!((m.len(), m.get(&keys[0])), (3, Some(&N(0))));
         m.clear();
         assert_eq!(m.iter().count(), 0);
     }
