@@ -141,6 +141,18 @@ export interface ApiCallErrorInput {
  */
 export function classify(input: ClassifyInput | SdkErrorInput | ApiCallErrorInput | Error): Classification;
 
+/**
+ * A call's lane: `interactive` (the default) calls wait ahead of `bulk` ones for a concurrency slot,
+ * and with `lanes.bulk.route` a bulk call under pressure starts on that cheaper route. Set per call
+ * with the `x-ratewise-priority` request header or `init.lane`; neither is sent.
+ */
+export type Lane = 'interactive' | 'bulk';
+
+/** `fetch` init, plus the call's lane. */
+export interface RatewiseRequestInit extends RequestInit {
+  lane?: Lane;
+}
+
 /** Passed to `onRetry` and `onEvent` after every attempt. */
 export interface AttemptEvent {
   /** The attempt number, from 1. */
@@ -163,6 +175,8 @@ export interface AttemptEvent {
    * the call's last attempt, `kind: 'ok'`) the cache answered because every route was out of quota or down.
    */
   source: 'network' | 'breaker' | 'cache';
+  /** The call's lane. */
+  lane: Lane;
   classification: Classification;
 }
 
@@ -261,6 +275,21 @@ export interface BreakerEvent {
   classification: Classification;
 }
 
+/** Priority lanes: where a bulk call goes under pressure. */
+export interface LanesOptions {
+  bulk?: BulkLaneOptions;
+}
+
+/** The bulk lane. */
+export interface BulkLaneOptions {
+  /**
+   * The route (1 is the first of `routes`) a bulk call starts on when the primary is under pressure:
+   * the call had to wait for a concurrency slot, or the throttle knows the primary's rate-limit window
+   * is nearly spent (a tenth or less left, at least 1, or calls waiting for it).
+   */
+  route: number;
+}
+
 /** Where `cache` keeps answers: `get` may return (or resolve to) a Response or undefined. */
 export interface CacheStore {
   get(key: string): Response | undefined | null | Promise<Response | undefined | null>;
@@ -335,7 +364,7 @@ export interface RatewiseOptions {
   fetch?: typeof fetch;
   /** How much of an error body is read to classify it, bytes. @default 65536 */
   maxErrorBodyBytes?: number;
-  /** Calls in flight at once; more wait in a FIFO queue. @default Infinity */
+  /** Calls in flight at once; more wait in a queue, interactive calls first, each lane FIFO. @default Infinity */
   maxConcurrency?: number;
   /** Calls that may wait for a slot; more reject with QueueFullError. @default Infinity */
   maxQueue?: number;
@@ -398,6 +427,8 @@ export interface RatewiseOptions {
    * marked `x-ratewise-cache: hit` with `age` and `x-ratewise-cache-age-ms`.
    */
   cache?: CacheOptions;
+  /** Priority lanes: with `bulk.route`, bulk calls move to that route under pressure (see `Lane`). */
+  lanes?: LanesOptions;
 }
 
 /** The part of a Durable Object namespace binding ratewise uses. */
@@ -443,6 +474,10 @@ export interface RatewiseStats {
   coordinatorErrors: number;
   /** Calls answered from the cache (`cache`); these are not in `byRoute`. */
   cacheHits: number;
+  /** Final answers per lane. */
+  byLane: Record<Lane, number>;
+  /** Bulk calls that started on `lanes.bulk.route` because the primary was under pressure. */
+  bulkDiverted: number;
 }
 
 /** One key's open breaker, for a health endpoint. Never holds the key. */
@@ -461,7 +496,7 @@ export interface BreakerState {
 
 /** A `fetch` that routes every failure by its classification. */
 export interface RatewiseFetch {
-  (input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  (input: RequestInfo | URL, init?: RatewiseRequestInit): Promise<Response>;
   /** Counts per kind, retries and total time waited. */
   stats(): RatewiseStats;
   /** The keys whose quota or outage breaker is open or probing (empty when all is well). */
@@ -491,7 +526,7 @@ export interface InvocationOptions {
 
 /** The fetch `forInvocation()` returns. */
 export interface InvocationFetch {
-  (input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  (input: RequestInfo | URL, init?: RatewiseRequestInit): Promise<Response>;
   /** The budget and how much of it is spent (reserved or sent). */
   subrequests(): { limit: number; spent: number };
 }

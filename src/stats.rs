@@ -33,6 +33,11 @@ pub struct Stats {
     /// Lookups and reports the coordinator did not answer (calls went on
     /// with the instance's own state).
     pub coordinator_errors: u64,
+    /// Final answers by lane, indexed like `Lane::ALL`.
+    pub by_lane: [u64; 2],
+    /// Bulk calls sent to the cheap route because the primary was under
+    /// pressure.
+    pub bulk_diverted: u64,
     /// Calls answered from the cache after every route they could try was
     /// out of quota or down (not counted in `by_route`).
     pub cache_hits: u64,
@@ -65,6 +70,8 @@ impl Stats {
                     self.by_stop[i] += 1;
                 }
                 self.record_route(event.route);
+                self.by_lane[event.lane.index()] += 1;
+                self.bulk_diverted += u64::from(event.diverted);
             }
         }
     }
@@ -98,6 +105,7 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::lanes::Lane;
     use crate::Classification;
 
     #[test]
@@ -115,6 +123,8 @@ mod tests {
             paced_ms: 40,
             queued: true,
             breakers: &[],
+            lane: Lane::Bulk,
+            diverted: true,
         });
         s.record(&Event {
             attempt: 2,
@@ -126,6 +136,8 @@ mod tests {
             paced_ms: 0,
             queued: false,
             breakers: &[],
+            lane: Lane::Bulk,
+            diverted: true,
         });
         assert_eq!((s.attempts, s.retries, s.waited_ms), (2, 1, 700));
         assert_eq!(
@@ -140,6 +152,11 @@ mod tests {
         assert_eq!(success.map(|i| s.by_stop[i]), Some(1));
         assert_eq!(s.by_stop.iter().sum::<u64>(), 1);
         assert_eq!(s.by_route, [0, 0, 1], "the route of the final answer");
+        assert_eq!(
+            (s.by_lane, s.bulk_diverted),
+            ([0, 1], 1),
+            "per call, not per attempt"
+        );
         assert_eq!(
             (s.network_calls, s.short_circuits, s.throttled_ms, s.queued),
             (1, 1, 40, 1)

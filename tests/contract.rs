@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 
 use ratewise::classify::body::MAX_BODY_BYTES;
+use ratewise::limits::lanes::Lane;
 use ratewise::limits::routes::FAILOVER_KINDS;
 use ratewise::retry::policy::Stop;
 use ratewise::{Action, Kind, Provider};
@@ -72,6 +73,8 @@ fn index_d_ts_unions_list_every_kind_provider_action_and_stop_reason() {
     assert_eq!(union("Provider"), providers);
     let stops: Vec<&str> = Stop::ALL.iter().map(|s| s.as_str()).collect();
     assert_eq!(union("StopReason"), stops);
+    let lanes: Vec<&str> = Lane::ALL.iter().map(|l| l.as_str()).collect();
+    assert_eq!(union("Lane"), lanes);
     let failover: Vec<&str> = FAILOVER_KINDS.iter().map(|k| k.as_str()).collect();
     assert_eq!(union("FailoverKind"), failover);
     let actions: BTreeSet<&str> = Kind::ALL.iter().map(|k| k.action().as_str()).collect();
@@ -103,6 +106,8 @@ fn the_options_read_are_the_options_typed() {
     for (list, interface) in [
         ("AZURE_KEYS", "AzureRoute"),
         ("OUTAGE_KEYS", "OutageBreakerOptions"),
+        ("LANES_KEYS", "LanesOptions"),
+        ("BULK_LANE_KEYS", "BulkLaneOptions"),
     ] {
         let keys: BTreeSet<String> = rust_list(OPTIONS_RS, list)
             .into_iter()

@@ -66,6 +66,7 @@ fn run_with(
     let scope = Scope {
         deadline_ms: deadline.map(|d| clock.now.get() + d),
         subrequests,
+        ..Scope::default()
     };
     run_in(policy, scope, clock, transport, limiters, &Local)
 }
@@ -1021,5 +1022,147 @@ mod fallbacks {
             .map(|t| (t.breaker, t.opened_until_ms))
             .collect();
         assert_eq!(closed, [(BreakerKind::Quota, None)]);
+    }
+}
+
+/// Priority lanes: interactive calls overtake bulk ones in the queue, and a
+/// bulk call under pressure starts on the cheap route.
+mod lanes {
+    use super::*;
+    use ratewise::limits::bulkhead::{Admission, SLOT_LEASE_MS};
+    use ratewise::limits::lanes::Lane;
+
+    fn call_in(
+        clock: &FakeClock,
+        l: &RefCell<Limiters<Snapshot>>,
+        lane: Lane,
+        steps: Vec<Step>,
+    ) -> Run {
+        let t = Scripted::new(clock, steps).with_routes(2);
+        let scope = Scope {
+            lane,
+            ..Scope::default()
+        };
+        run_in(&policy(0, Jitter::None), scope, clock, t, l, &Local).unwrap()
+    }
+
+    fn ok() -> Step {
+        Step::Http(200, vec![], "{}")
+    }
+
+    /// One slot; `bulk_route` for bulk calls under pressure.
+    fn one_slot(throttle: bool, bulk_route: Option<usize>) -> RefCell<Limiters<Snapshot>> {
+        limiters(Settings {
+            max_concurrency: 1,
+            throttle,
+            retry_budget: None,
+            bulk_route,
+            ..Settings::default()
+        })
+    }
+
+    #[test]
+    fn an_interactive_waiter_overtakes_a_bulk_one_that_came_first() {
+        let clock = FakeClock::new(vec![]);
+        let l = one_slot(false, None);
+        let now = clock.now.get();
+        // A call whose invocation was cancelled holds the only slot until
+        // its lease runs out; a bulk call waits behind it.
+        l.borrow_mut().enter(now);
+        let (bulk, admission) = l.borrow_mut().enter_in(Lane::Bulk, now);
+        assert!(matches!(admission, Admission::Wait { .. }));
+        let r = call_in(&clock, &l, Lane::Interactive, vec![ok()]);
+        assert_eq!((r.stop, r.routes.as_slice()), (Stop::Success, &[0][..]));
+        let waited: u64 = r.sleeps.iter().sum();
+        // In arrival order it would wait for the bulk call's slot too: two leases.
+        assert!(
+            (SLOT_LEASE_MS as u64..SLOT_LEASE_MS as u64 + 1_000).contains(&waited),
+            "the interactive call took the first free slot after {waited} ms"
+        );
+        assert_eq!(
+            l.borrow_mut().poll(bulk, clock.now.get()),
+            Admission::Run,
+            "then the bulk call got it"
+        );
+    }
+
+    #[test]
+    fn a_bulk_call_takes_the_cheap_route_when_the_primary_window_is_nearly_spent() {
+        let clock = FakeClock::new(vec![]);
+        let l = one_slot(true, Some(1));
+        let spent = vec![
+            ("x-ratelimit-limit-requests", "10"),
+            ("x-ratelimit-remaining-requests", "1"),
+            ("x-ratelimit-reset-requests", "2s"),
+        ];
+        let first = call_in(
+            &clock,
+            &l,
+            Lane::Interactive,
+            vec![Step::Http(200, spent, "")],
+        );
+        assert_eq!(first.routes, [0]);
+        let bulk = call_in(&clock, &l, Lane::Bulk, vec![ok()]);
+        assert_eq!(
+            bulk.routes,
+            [1],
+            "one request left for the primary: bulk goes elsewhere"
+        );
+        assert!(clock.sleeps().is_empty(), "and does not wait");
+        let interactive = call_in(&clock, &l, Lane::Interactive, vec![ok()]);
+        assert_eq!(
+            interactive.routes,
+            [0],
+            "an interactive call takes the last one"
+        );
+    }
+
+    #[test]
+    fn without_pressure_a_bulk_call_stays_on_the_primary() {
+        let clock = FakeClock::new(vec![]);
+        let l = one_slot(true, Some(1));
+        let roomy = vec![
+            ("x-ratelimit-limit-requests", "10"),
+            ("x-ratelimit-remaining-requests", "8"),
+            ("x-ratelimit-reset-requests", "2s"),
+        ];
+        call_in(
+            &clock,
+            &l,
+            Lane::Interactive,
+            vec![Step::Http(200, roomy, "")],
+        );
+        assert_eq!(call_in(&clock, &l, Lane::Bulk, vec![ok()]).routes, [0]);
+        let plain = one_slot(true, None);
+        let spent = vec![
+            ("x-ratelimit-limit-requests", "10"),
+            ("x-ratelimit-remaining-requests", "0"),
+            ("x-ratelimit-reset-requests", "2s"),
+        ];
+        call_in(
+            &clock,
+            &plain,
+            Lane::Interactive,
+            vec![Step::Http(200, spent, "")],
+        );
+        let r = call_in(&clock, &plain, Lane::Bulk, vec![ok()]);
+        assert_eq!(
+            r.routes,
+            [0],
+            "no cheap route: a bulk call waits like any other"
+        );
+    }
+
+    #[test]
+    fn a_bulk_call_that_had_to_queue_takes_the_cheap_route() {
+        let clock = FakeClock::new(vec![]);
+        let l = one_slot(false, Some(1));
+        l.borrow_mut().enter(clock.now.get());
+        let r = call_in(&clock, &l, Lane::Bulk, vec![ok()]);
+        assert_eq!((r.stop, r.routes.as_slice()), (Stop::Success, &[1][..]));
+        let l = one_slot(false, Some(1));
+        l.borrow_mut().enter(clock.now.get());
+        let r = call_in(&clock, &l, Lane::Interactive, vec![ok()]);
+        assert_eq!(r.routes, [0], "an interactive call keeps its route");
     }
 }

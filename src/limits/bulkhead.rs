@@ -1,6 +1,7 @@
-//! A concurrency limit with a bounded FIFO queue: at most `max_concurrency`
-//! requests in flight, the next `max_queue` waiting in arrival order, the
-//! rest turned away.
+//! A concurrency limit with a bounded queue in two lanes: at most
+//! `max_concurrency` requests in flight, the next `max_queue` waiting, the
+//! rest turned away. Waiters are served interactive first, then bulk, each
+//! lane in arrival order ([`Lane`]).
 //!
 //! Nobody is ever woken by another caller. A freed slot is granted to the
 //! first waiting ticket here, in the books, and each waiter finds out by
@@ -10,6 +11,8 @@
 //! caller's invocation was cancelled mid-request) and handed on.
 
 use std::collections::VecDeque;
+
+use super::lanes::Lane;
 
 /// How long a slot may be held before it is presumed lost, ms (10 min,
 /// OpenAI's own client timeout).
@@ -39,13 +42,16 @@ pub enum Admission {
 pub struct Bulkhead {
     max_concurrency: usize,
     max_queue: usize,
-    /// Tickets holding a slot and since when, in ticket order (slots are
-    /// granted in arrival order, so it is also the order they were taken).
+    /// Tickets holding a slot and since when, in ticket order (which is not
+    /// the order they were taken: an interactive waiter overtakes bulk ones).
     running: VecDeque<(u64, f64)>,
-    /// Tickets waiting, in arrival (and ticket) order.
-    queue: VecDeque<u64>,
+    /// Tickets waiting in each lane (indexed like [`Lane::ALL`]), in
+    /// arrival (and ticket) order.
+    queue: [VecDeque<u64>; 2],
     /// A moving average of how long a slot is held, ms.
     hold_ms: f64,
+    /// No slot was taken before this, ms (a lower bound: see [`Self::expire`]).
+    oldest_since: f64,
 }
 
 impl Bulkhead {
@@ -58,37 +64,56 @@ impl Bulkhead {
             max_concurrency: max_concurrency.max(1),
             max_queue,
             running: VecDeque::new(),
-            queue: VecDeque::new(),
+            queue: [VecDeque::new(), VecDeque::new()],
             hold_ms: INITIAL_HOLD_MS,
+            oldest_since: f64::INFINITY,
         }
     }
 
-    /// Asks for a slot for `ticket` at `now_ms`. Tickets must increase from
-    /// call to call. Queued callers keep their place: a newcomer never
-    /// overtakes them.
+    /// Asks for a slot for an interactive `ticket` at `now_ms` (see
+    /// [`acquire_in`](Self::acquire_in)).
     pub fn acquire(&mut self, ticket: u64, now_ms: f64) -> Admission {
+        self.acquire_in(ticket, Lane::Interactive, now_ms)
+    }
+
+    /// Asks for a slot for `ticket` in `lane` at `now_ms`. Tickets must
+    /// increase from call to call. Queued callers keep their place: a
+    /// newcomer never overtakes a waiter of its own lane or a higher one.
+    pub fn acquire_in(&mut self, ticket: u64, lane: Lane, now_ms: f64) -> Admission {
         self.expire(now_ms);
-        if self.running.len() < self.max_concurrency && self.queue.is_empty() {
-            self.running.push_back((ticket, now_ms));
+        if self.running.len() < self.max_concurrency && self.queued() == 0 {
+            self.take(ticket, now_ms);
             Admission::Run
-        } else if self.queue.len() < self.max_queue {
-            self.queue.push_back(ticket);
+        } else if self.queued() < self.max_queue {
+            self.queue[lane.index()].push_back(ticket);
             self.poll(ticket, now_ms)
         } else {
             Admission::Rejected
         }
     }
 
+    /// Where a waiting ticket stands: how many are served before it.
+    fn place(&self, ticket: u64) -> Option<usize> {
+        let mut ahead = 0;
+        for lane in &self.queue {
+            if let Ok(at) = lane.binary_search(&ticket) {
+                return Some(ahead + at);
+            }
+            ahead += lane.len();
+        }
+        None
+    }
+
     /// Whether a queued `ticket` has been granted a slot; if not, how long
     /// to sleep before asking again: half the expected wait (its place in
-    /// the queue times the average hold, shared among the slots), within
+    /// line times the average hold, shared among the slots), within
     /// [`POLL_MS`].
     pub fn poll(&mut self, ticket: u64, now_ms: f64) -> Admission {
         self.expire(now_ms);
         if self.running.binary_search_by_key(&ticket, |r| r.0).is_ok() {
             return Admission::Run;
         }
-        let Ok(place) = self.queue.binary_search(&ticket) else {
+        let Some(place) = self.place(ticket) else {
             return Admission::Rejected;
         };
         let expected = (place + 1) as f64 * self.hold_ms / self.max_concurrency.min(1 << 20) as f64;
@@ -100,9 +125,11 @@ impl Bulkhead {
     /// first waiter), or takes it out of the queue. Unknown tickets are
     /// ignored, so releasing twice is harmless.
     pub fn release(&mut self, ticket: u64, now_ms: f64) {
-        if let Ok(i) = self.queue.binary_search(&ticket) {
-            self.queue.remove(i);
-            return;
+        for lane in &mut self.queue {
+            if let Ok(i) = lane.binary_search(&ticket) {
+                lane.remove(i);
+                return;
+            }
         }
         if let Ok(i) = self.running.binary_search_by_key(&ticket, |r| r.0) {
             if let Some((_, since)) = self.running.remove(i) {
@@ -115,25 +142,37 @@ impl Bulkhead {
         }
     }
 
-    /// Slots held past their lease are presumed lost and handed on.
+    /// Slots held past their lease are presumed lost and handed on. The
+    /// slots are kept in ticket order, not in the order they were taken, so
+    /// they are scanned, but only once the oldest may have expired.
     fn expire(&mut self, now_ms: f64) {
-        while self
-            .running
-            .front()
-            .is_some_and(|&(_, since)| now_ms - since >= SLOT_LEASE_MS)
-        {
-            self.running.pop_front();
+        if now_ms - self.oldest_since >= SLOT_LEASE_MS {
+            self.running
+                .retain(|&(_, since)| now_ms - since < SLOT_LEASE_MS);
+            self.oldest_since = self
+                .running
+                .iter()
+                .map(|r| r.1)
+                .fold(f64::INFINITY, f64::min);
         }
         self.grant(now_ms);
     }
 
-    /// Hands free slots to the first waiters.
+    /// `ticket` takes a slot at `now_ms`, in ticket order.
+    fn take(&mut self, ticket: u64, now_ms: f64) {
+        let at = self.running.partition_point(|r| r.0 < ticket);
+        self.running.insert(at, (ticket, now_ms));
+        self.oldest_since = self.oldest_since.min(now_ms);
+    }
+
+    /// Hands free slots to the first waiters, interactive before bulk.
+    /// `running` stays in ticket order, as [`poll`](Self::poll) searches it.
     fn grant(&mut self, now_ms: f64) {
         while self.running.len() < self.max_concurrency {
-            let Some(next) = self.queue.pop_front() else {
+            let Some(next) = self.queue.iter_mut().find_map(VecDeque::pop_front) else {
                 break;
             };
-            self.running.push_back((next, now_ms));
+            self.take(next, now_ms);
         }
     }
 
@@ -144,7 +183,7 @@ impl Bulkhead {
 
     /// Tickets waiting for a slot.
     pub fn queued(&self) -> usize {
-        self.queue.len()
+        self.queue.iter().map(VecDeque::len).sum()
     }
 }
 
@@ -187,6 +226,51 @@ mod tests {
         b.release(5, 30.0);
         assert_eq!(b.in_flight(), 0, "a stray release is ignored");
         assert_eq!(b.poll(9, 30.0), Rejected, "unknown ticket");
+    }
+
+    #[test]
+    fn interactive_waiters_overtake_bulk_ones_and_each_lane_keeps_its_order() {
+        let mut b = Bulkhead::new(1, 10);
+        assert_eq!(b.acquire(1, 0.0), Run);
+        for t in 2..=3 {
+            assert!(waits(b.acquire_in(t, Lane::Bulk, 0.0)));
+        }
+        for t in 4..=5 {
+            assert!(waits(b.acquire_in(t, Lane::Interactive, 0.0)));
+        }
+        let (Wait { ms: first }, Wait { ms: bulk }) = (b.poll(4, 0.0), b.poll(2, 0.0)) else {
+            panic!("both wait");
+        };
+        assert!(
+            first < bulk,
+            "the interactive waiter expects its slot sooner"
+        );
+        let mut order = Vec::new();
+        let mut running = 1;
+        for now in 1..=4 {
+            b.release(running, f64::from(now));
+            running = (2..=5).find(|&t| b.poll(t, f64::from(now)) == Run).unwrap();
+            order.push(running);
+        }
+        assert_eq!(order, [4, 5, 2, 3]);
+        assert_eq!((b.in_flight(), b.queued()), (1, 0));
+    }
+
+    #[test]
+    fn max_queue_counts_both_lanes_and_a_grant_out_of_ticket_order_is_found() {
+        let mut b = Bulkhead::new(2, 2);
+        assert_eq!([b.acquire(1, 0.0), b.acquire(2, 0.0)], [Run, Run]);
+        assert!(waits(b.acquire_in(3, Lane::Bulk, 0.0)));
+        assert!(waits(b.acquire_in(4, Lane::Interactive, 0.0)));
+        assert_eq!(b.acquire_in(5, Lane::Interactive, 0.0), Rejected);
+        b.release(2, 1.0);
+        assert_eq!(b.poll(4, 1.0), Run, "ticket 4 runs before ticket 3");
+        b.release(1, 2.0);
+        assert_eq!(b.poll(3, 2.0), Run);
+        assert_eq!(b.poll(4, 2.0), Run, "still found among the running");
+        b.release(3, 3.0);
+        b.release(4, 3.0);
+        assert_eq!((b.in_flight(), b.queued()), (0, 0));
     }
 
     #[test]

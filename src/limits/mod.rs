@@ -24,6 +24,7 @@ pub mod breaker;
 pub mod budget;
 pub mod bulkhead;
 pub mod key;
+pub mod lanes;
 pub mod outage;
 pub mod routes;
 pub mod shared;
@@ -40,6 +41,7 @@ use breaker::{BreakerState, Opening, QuotaBreaker};
 use budget::RetryBudget;
 use bulkhead::{Admission, Bulkhead};
 use key::LimitKey;
+use lanes::Lane;
 use outage::{OutageBreaker, OutageChange, OutageSettings};
 use routes::{choose, Choice, KindSet, RouteKey};
 use shared::{Change, Freshness, Trip};
@@ -71,6 +73,8 @@ pub struct Settings {
     pub outage: Option<OutageSettings>,
     /// The kinds that move a call to the next route (`failoverOn`).
     pub failover_on: KindSet,
+    /// The route a bulk call starts on under pressure (`lanes.bulk.route`).
+    pub bulk_route: Option<usize>,
 }
 
 impl Default for Settings {
@@ -83,18 +87,21 @@ impl Default for Settings {
             quota_cooldown_ms: breaker::DEFAULT_COOLDOWN_MS,
             outage: Some(OutageSettings::default()),
             failover_on: KindSet::of(&routes::DEFAULT_FAILOVER),
+            bulk_route: None,
         }
     }
 }
 
-/// What one call brings besides the instance's limiters: its deadline and
-/// the subrequest budget of the invocation it belongs to.
+/// What one call brings besides the instance's limiters: its deadline, its
+/// lane and the subrequest budget of the invocation it belongs to.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Scope<'a> {
     /// When the call must be over, ms since the epoch.
     pub deadline_ms: Option<f64>,
     /// The invocation's subrequest budget, shared with its other calls.
     pub subrequests: Option<&'a RefCell<Subrequests>>,
+    /// The call's lane.
+    pub lane: Lane,
 }
 
 impl<'a> Scope<'a> {
@@ -209,6 +216,7 @@ pub struct Limiters<S> {
     breaker: QuotaBreaker<S>,
     outage: Option<OutageBreaker>,
     failover_on: KindSet,
+    bulk_route: Option<usize>,
     freshness: Freshness,
     next_ticket: u64,
 }
@@ -223,6 +231,7 @@ impl<S: Clone> Limiters<S> {
             breaker: QuotaBreaker::new(settings.quota_cooldown_ms),
             outage: settings.outage.map(OutageBreaker::new),
             failover_on: settings.failover_on,
+            bulk_route: settings.bulk_route,
             freshness: Freshness::default(),
             next_ticket: 0,
         }
@@ -232,9 +241,39 @@ impl<S: Clone> Limiters<S> {
     /// poll again later, or is turned away. Every ticket must be handed to
     /// [`leave`](Self::leave) when the call ends, however it ends.
     pub fn enter(&mut self, now_ms: f64) -> (Ticket, Admission) {
+        self.enter_in(Lane::Interactive, now_ms)
+    }
+
+    /// [`enter`](Self::enter) in `lane`: interactive calls wait ahead of
+    /// bulk ones.
+    pub fn enter_in(&mut self, lane: Lane, now_ms: f64) -> (Ticket, Admission) {
         let ticket = self.next_ticket;
         self.next_ticket += 1;
-        (Ticket(ticket), self.bulkhead.acquire(ticket, now_ms))
+        (
+            Ticket(ticket),
+            self.bulkhead.acquire_in(ticket, lane, now_ms),
+        )
+    }
+
+    /// The route a call in `lane` whose routes have `keys` starts on: 0, or
+    /// for a bulk call under pressure (it `queued` for a slot, or the
+    /// primary's rate limit is nearly spent) the cheap bulk route, when that
+    /// route can take calls (see [`lanes::start_route`]).
+    pub fn start(&self, lane: Lane, queued: bool, keys: &[RouteKey], now_ms: f64) -> usize {
+        let pressed = || {
+            queued
+                || keys.first().is_some_and(|k| {
+                    self.throttle
+                        .as_ref()
+                        .is_some_and(|t| t.pressed(k.model, now_ms))
+                })
+        };
+        if lane != Lane::Bulk || self.bulk_route.is_none() || !pressed() {
+            return 0;
+        }
+        lanes::start_route(lane, self.bulk_route, keys.len(), true, |r| {
+            self.can_move_on(keys, r, now_ms)
+        })
     }
 
     /// Whether a waiting call may run now.

@@ -82,6 +82,15 @@ impl WindowState {
         self.remaining = self.limit.map(|l| l.saturating_sub(booked));
     }
 
+    /// Whether this window is nearly spent at `now`: calls already wait
+    /// for it, or at most a tenth of its limit (at least 1) is left before
+    /// a reset still to come.
+    fn pressed(&self, now: f64) -> bool {
+        let low = |left: u64| left <= (self.limit.unwrap_or(0) / 10).max(1);
+        let before_reset = self.reset_at.is_some_and(|at| at > now);
+        self.next_slot_at > now || (before_reset && self.remaining.is_some_and(low))
+    }
+
     /// Books one request made at `now`; returns when it may be sent.
     fn reserve(&mut self, now: f64, random: f64) -> f64 {
         self.roll(now);
@@ -230,6 +239,15 @@ impl Throttle {
                 entry.active_at = entry.active_at.max(now_ms);
             }
         }
+    }
+
+    /// Whether `key`'s rate limit is under pressure at `now_ms`: one of its
+    /// windows is nearly spent or has calls waiting for it (a bulk call may
+    /// then take a cheaper route; see [`crate::limits::lanes`]).
+    pub fn pressed(&self, key: LimitKey, now_ms: f64) -> bool {
+        self.keys
+            .get(&key)
+            .is_some_and(|e| e.windows.iter().any(|w| w.pressed(now_ms)))
     }
 
     /// Requests for `key` counted in flight; for tests and debugging.

@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use crate::classify::kind::Kind;
 use crate::classify::Classification;
 use crate::limits::bulkhead::Admission;
+use crate::limits::lanes::Lane;
 use crate::limits::routes::RouteKey;
 use crate::limits::shared::Store;
 use crate::limits::{Heard, Limiters, Plan, Scope, Transition};
@@ -155,6 +156,11 @@ pub struct Event<'a> {
     pub queued: bool,
     /// The breakers this attempt's answer opened or closed.
     pub breakers: &'a [Transition],
+    /// The call's lane.
+    pub lane: Lane,
+    /// Whether the call is a bulk call that started on the cheap route
+    /// because the primary was under pressure.
+    pub diverted: bool,
 }
 
 /// The end of a run: the last attempt and why the loop stopped.
@@ -212,7 +218,7 @@ where
     St: Store<T::Snapshot>,
 {
     let started = clock.now_ms();
-    let (ticket, mut admission) = limiters.borrow_mut().enter(started);
+    let (ticket, mut admission) = limiters.borrow_mut().enter_in(scope.lane, started);
     let queued = admission != Admission::Run;
     // Wait for a slot, polling with this call's own timer: no other call
     // ever wakes it.
@@ -271,7 +277,14 @@ impl<S: Clone> Call<'_, S> {
         St: Store<S>,
     {
         let mut attempt = 1;
-        let mut route = 0;
+        // A bulk call under pressure starts on the cheap route.
+        let mut route = self.limiters.borrow().start(
+            self.scope.lane,
+            self.queued,
+            transport.keys(),
+            clock.now_ms(),
+        );
+        let diverted = route > 0;
         let mut retries = 0;
         let mut previous_delay_ms = 0;
         let mut waited_ms = 0;
@@ -409,6 +422,8 @@ impl<S: Clone> Call<'_, S> {
                 paced_ms,
                 queued: self.queued && attempt == 1,
                 breakers: &heard.transitions,
+                lane: self.scope.lane,
+                diverted,
             });
             match decision {
                 Decision::Stop(stop) => {

@@ -120,9 +120,11 @@ async fn run(
     let config = &instance.config;
     // The deadline counts from the call, queueing included (as the abort timer does).
     let subrequests = invocation.map(|i| &i.subrequests);
+    let out = Outgoing::new(input, init, &linked.signal(), &config.routes)?;
     let scope = Scope {
         deadline_ms: config.deadline_ms.map(|d| js_sys::Date::now() + d),
         subrequests,
+        lane: out.lane,
     };
     let store = Coordinated {
         namespace: invocation
@@ -130,7 +132,6 @@ async fn run(
             .or(config.coordinator.as_ref()),
         instance,
     };
-    let out = Outgoing::new(input, init, &linked.signal(), &config.routes)?;
     let mut transport = FetchTransport {
         instance,
         out: &out,
@@ -267,6 +268,8 @@ async fn cached(
         paced_ms: 0,
         queued: false,
         breakers: &[],
+        lane: out.lane,
+        diverted: false,
     };
     observe_hooks(&instance.config, &event, url);
     Some(bindings::cache_hit(&response, age))
@@ -433,6 +436,7 @@ fn observe_hooks(config: &Config, e: &Event<'_>, url: &str) {
         ("url", url.as_str().into()),
         ("route", (e.route as u32).into()),
         ("source", e.source.as_str().into()),
+        ("lane", e.lane.as_str().into()),
         ("classification", classification_js(e.classification)),
     ]);
     if let Some(hook) = &config.on_event {

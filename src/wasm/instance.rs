@@ -55,6 +55,7 @@ impl Instance {
             quota_cooldown_ms: config.quota_cooldown_ms,
             outage: config.outage,
             failover_on: config.failover_on,
+            bulk_route: config.bulk_route,
         });
         let watcher = config.on_stream_error.clone().map(watcher);
         let watch = watcher

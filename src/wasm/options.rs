@@ -16,7 +16,7 @@ use crate::limits::subrequests::{Subrequests, DEFAULT_SUBREQUESTS};
 use crate::retry::backoff::{Backoff, Jitter};
 use crate::retry::policy::RetryPolicy;
 
-const KNOWN: [&str; 28] = [
+const KNOWN: [&str; 29] = [
     "maxRetries",
     "baseDelayMs",
     "maxDelayMs",
@@ -45,11 +45,14 @@ const KNOWN: [&str; 28] = [
     "peekStream",
     "onStreamError",
     "cache",
+    "lanes",
 ];
 const ROUTE_KEYS: [&str; 4] = ["apiKey", "baseURL", "model", "azure"];
 const AZURE_KEYS: [&str; 5] = ["endpoint", "resource", "deployment", "apiVersion", "apiKey"];
 const OUTAGE_KEYS: [&str; 2] = ["failures", "cooldownMs"];
 const BUDGET_KEYS: [&str; 3] = ["capacity", "retryCost", "refund"];
+const LANES_KEYS: [&str; 1] = ["bulk"];
+const BULK_LANE_KEYS: [&str; 1] = ["route"];
 const INVOCATION_KEYS: [&str; 3] = ["subrequests", "coordinator", "waitUntil"];
 /// The cached-response fallback (`cache`).
 pub struct Cache {
@@ -137,6 +140,8 @@ pub struct Config {
     pub on_breaker_close: Option<Function>,
     /// The cached-response fallback, if set.
     pub cache: Option<Cache>,
+    /// The route (1..) a bulk call starts on under pressure (`lanes.bulk.route`).
+    pub bulk_route: Option<usize>,
 }
 
 /// An options object, and the path that names its fields in errors.
@@ -477,6 +482,30 @@ fn outage_breaker(o: &Options<'_>) -> Result<Option<OutageSettings>, JsValue> {
     }))
 }
 
+/// `lanes: { bulk: { route } }`: the route a bulk call starts on under
+/// pressure, one of `routes`.
+fn lanes(o: &Options<'_>, routes: usize) -> Result<Option<usize>, JsValue> {
+    let value = o.get("lanes")?;
+    if value.is_undefined() {
+        return Ok(None);
+    }
+    let l = Options::new(&value, "lanes.")?;
+    l.check_keys(&LANES_KEYS)?;
+    let bulk = l.get("bulk")?;
+    if bulk.is_undefined() {
+        return Ok(None);
+    }
+    let b = Options::new(&bulk, "lanes.bulk.")?;
+    b.check_keys(&BULK_LANE_KEYS)?;
+    match b.count("route", 1)? {
+        Some(route) if route <= routes => Ok(Some(route)),
+        Some(_) => Err(range_error(format!(
+            "createFetch: `lanes.bulk.route` must be the index of one of the {routes} `routes` (1 is the first)"
+        ))),
+        None => Err(b.wrong_type("route", "a route index", &JsValue::UNDEFINED)),
+    }
+}
+
 /// `cache`: checked and kept by `js/cache.js`; the core reads its rules.
 fn cache(o: &Options<'_>) -> Result<Option<Cache>, JsValue> {
     let value = o.get("cache")?;
@@ -542,6 +571,7 @@ impl Config {
                 "createFetch: `maxDelayMs` ({max_ms}) must not be less than `baseDelayMs` ({base_ms})"
             )));
         }
+        let routes = routes(&o)?;
         Ok(Config {
             policy: RetryPolicy {
                 max_retries: o
@@ -573,7 +603,6 @@ impl Config {
             quota_cooldown_ms: o
                 .millis("quotaCooldownMs")?
                 .map_or(DEFAULT_COOLDOWN_MS, |n| n as f64),
-            routes: routes(&o)?,
             failover_on: failover_on(&o)?,
             outage: outage_breaker(&o)?,
             on_breaker_open: o.function("onBreakerOpen")?,
@@ -586,6 +615,8 @@ impl Config {
             peek_stream: o.boolean("peekStream")?.unwrap_or(false),
             on_stream_error: o.function("onStreamError")?,
             cache: cache(&o)?,
+            bulk_route: lanes(&o, routes.len())?,
+            routes,
         })
     }
 }

@@ -37,6 +37,11 @@ pub fn stats_js(s: &Stats) -> JsValue {
         ("byRoute", by_route.into()),
         ("coordinatorErrors", n(s.coordinator_errors)),
         ("cacheHits", n(s.cache_hits)),
+        (
+            "byLane",
+            object(&[("interactive", n(s.by_lane[0])), ("bulk", n(s.by_lane[1]))]),
+        ),
+        ("bulkDiverted", n(s.bulk_diverted)),
     ])
 }
 

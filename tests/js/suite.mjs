@@ -1329,6 +1329,102 @@ export const tests = [
       }
     },
   ],
+
+  [
+    'lanes: x-ratewise-priority and init.lane set the lane of a call and are never sent; events and stats say which lane',
+    async ({ ratewise, mock }) => {
+      const seen = [];
+      const events = [];
+      const fetch = ratewise.createFetch({
+        fetch: (input, init) => {
+          const headers = new Headers(init?.headers ?? input.headers);
+          seen.push([
+            headers.has('x-ratewise-priority'),
+            init !== undefined && 'lane' in init,
+            headers.has('authorization'),
+          ]);
+          return globalThis.fetch(input, init);
+        },
+        onEvent: (e) => events.push(e.lane),
+      });
+      const bulkHeader = chatInit({ headers: { ...chatInit().headers, 'x-ratewise-priority': 'bulk' } });
+      equal((await fetch(mock.chat, bulkHeader)).status, 200, 'header');
+      equal((await fetch(mock.chat, chatInit({ lane: 'bulk' }))).status, 200, 'init.lane');
+      equal((await fetch(new Request(mock.chat, bulkHeader))).status, 200, 'a Request with the header');
+      equal((await fetch(mock.chat, chatInit())).status, 200, 'no lane');
+      equal(
+        seen,
+        [
+          [false, false, true],
+          [false, false, true],
+          [false, false, true],
+          [false, false, true],
+        ],
+        'sent: no priority header, no lane, the credentials kept',
+      );
+      equal(events, ['bulk', 'bulk', 'bulk', 'interactive'], 'events');
+      equal(fetch.stats().byLane, { interactive: 1, bulk: 3 }, 'stats().byLane');
+      await throws(
+        () => fetch(mock.chat, chatInit({ lane: 'batch' })),
+        'TypeError',
+        /`init.lane` must be 'interactive' or 'bulk', got 'batch'/,
+        'a bad init.lane',
+      );
+      const urgent = chatInit({ headers: { 'x-ratewise-priority': 'urgent' } });
+      await throws(() => fetch(mock.chat, urgent), 'TypeError', /`x-ratewise-priority` must be/, 'a bad header');
+      const bad = [
+        [{ lanes: { bulk: { route: 1 } } }, 'RangeError', /`lanes.bulk.route` must be the index of one of the 0/],
+        [{ lanes: { bulk: {} }, routes: [{}] }, 'TypeError', /`lanes.bulk.route` must be a route index/],
+        [{ lanes: { batch: {} } }, 'TypeError', /unknown option `lanes.batch`/],
+        [{ lanes: { bulk: { route: 0 } }, routes: [{}] }, 'RangeError', /`lanes.bulk.route` must be an integer from 1/],
+      ];
+      for (const [options, name, pattern] of bad) {
+        await throws(() => ratewise.createFetch(options), name, pattern, JSON.stringify(options));
+      }
+    },
+  ],
+
+  [
+    'lanes: interactive calls overtake bulk ones in the queue, and bulk calls take the cheap route under pressure',
+    async ({ ratewise, mock }) => {
+      await mock.config({ latencyMs: 60 });
+      const queue = ratewise.createFetch({ maxConcurrency: 1, throttle: false });
+      const done = [];
+      const call = (name, lane) =>
+        queue(mock.chat, chatInit({ lane })).then(async (r) => {
+          await r.arrayBuffer();
+          done.push(name);
+        });
+      const first = call('first', 'interactive');
+      const bulk = [call('bulk 1', 'bulk'), call('bulk 2', 'bulk')];
+      await new Promise((r) => setTimeout(r, 5));
+      const interactive = call('interactive', 'interactive');
+      await Promise.all([first, ...bulk, interactive]);
+      equal(done, ['first', 'interactive', 'bulk 1', 'bulk 2'], 'the order calls got the slot');
+
+      await mock.reset();
+      await mock.config({ limit: 10, windowMs: 60_000 });
+      const events = [];
+      const lanes = ratewise.createFetch({
+        routes: [{ model: 'gpt-4o-mini' }],
+        lanes: { bulk: { route: 1 } },
+        onEvent: (e) => events.push([e.lane, e.route]),
+      });
+      // The mock reports the window after each answer: 9 of 10 left, and so on.
+      for (let i = 0; i < 10; i++) {
+        // The mock keeps one window for every model: the tenth call is answered
+        // by a scripted 200, which leaves the window as it is.
+        if (i === 9) await mock.script([{ status: 200, body: { model: 'cheap-route' } }]);
+        await (await lanes(mock.chat, chatInit({ lane: 'bulk' }))).arrayBuffer();
+      }
+      const routes = events.map(([, route]) => route);
+      equal(routes, [0, 0, 0, 0, 0, 0, 0, 0, 0, 1], `bulk calls leave the last of the window to interactive ones`);
+      const res = await lanes(mock.chat, chatInit());
+      equal([res.status, (await res.json()).model], [200, 'replay-check-model'], 'an interactive call gets it');
+      equal(lanes.stats().bulkDiverted, 1, 'stats().bulkDiverted');
+      equal(events.at(-2), ['bulk', 1], 'the diverted call, in events');
+    },
+  ],
 ];
 
 /**

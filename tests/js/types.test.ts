@@ -68,4 +68,10 @@ createFetch().forInvocation({ waitUntil: (p) => void p });
 // @ts-expect-error the cache needs ttlMs
 createFetch({ cache: { streams: true } });
 
-void [kind, wait, waited, open, left, hits];
+const laned = createFetch({ routes: [{ model: 'gpt-4o-mini' }], lanes: { bulk: { route: 1 } } });
+void laned('https://api.openai.com/v1/chat/completions', { method: 'POST', lane: 'bulk' });
+const bulkCalls: number = laned.stats().byLane.bulk + laned.stats().bulkDiverted;
+// @ts-expect-error two lanes only
+void laned('https://api.openai.com/v1/models', { lane: 'batch' });
+
+void [kind, wait, waited, open, left, hits, bulkCalls];
