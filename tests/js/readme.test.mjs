@@ -83,6 +83,14 @@ const SETUPS = {
       [CHAT, 429],
     ],
   },
+  // gpt-4o allows two requests a minute: the interactive call leaves one, so the bulk call takes gpt-4o-mini.
+  lanes: {
+    config: { limit: 2, windowMs: 60_000 },
+    log: [
+      [CHAT, 200],
+      [CHAT, 200],
+    ],
+  },
 };
 
 test('the README has runnable examples', () => assert.ok(examples.length >= 3, `found ${examples.length}`));
@@ -90,7 +98,7 @@ test('the README has runnable examples', () => assert.ok(examples.length >= 3, `
 test('every setup a README example names exists, and each fallback recipe is there', () => {
   for (const { setup } of examples) assert.ok(SETUPS[setup], `unknown setup ${setup}`);
   const named = new Set(examples.map((e) => e.setup));
-  for (const setup of ['second-key', 'azure-backup', 'bulk-model']) assert.ok(named.has(setup), setup);
+  for (const setup of ['second-key', 'azure-backup', 'bulk-model', 'lanes']) assert.ok(named.has(setup), setup);
 });
 
 examples.forEach(({ setup, code }, i) => {
