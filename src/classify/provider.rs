@@ -187,18 +187,7 @@ mod tests {
 
     #[test]
     fn wire_names_match_serde() {
-        for p in [
-            Provider::OpenAi,
-            Provider::OpenRouter,
-            Provider::DeepSeek,
-            Provider::Vertex,
-            Provider::Bedrock,
-            Provider::XAi,
-            Provider::Cohere,
-            Provider::Together,
-            Provider::Fireworks,
-            Provider::Unknown,
-        ] {
+        for p in Provider::ALL {
             let json = serde_json::to_string(&p).unwrap();
             assert_eq!(json, format!("\"{}\"", p.as_str()));
         }
