@@ -33,7 +33,11 @@ const FIELDS = {
 
 /** Reads the form, clamps each number into its bounds and writes the clamped value back. */
 function readParams() {
-  const raw = { quota: $('sim-quota').checked, throttle: $('sim-throttle').checked };
+  const raw = {
+    quota: $('sim-quota').checked,
+    throttle: $('sim-throttle').checked,
+    fallback: $('sim-fallback').checked,
+  };
   for (const [key, id] of Object.entries(FIELDS)) raw[key] = $(id).value;
   const params = clampParams(raw);
   for (const [key, id] of Object.entries(FIELDS)) $(id).value = String(params[key]);

@@ -18,7 +18,7 @@ export const PARAM_BOUNDS = {
 
 /** Raw form values (strings or numbers) -> whole numbers within bounds; booleans kept. */
 export function clampParams(raw) {
-  const out = { quota: Boolean(raw.quota), throttle: raw.throttle !== false };
+  const out = { quota: Boolean(raw.quota), throttle: raw.throttle !== false, fallback: Boolean(raw.fallback) };
   for (const [key, [min, max, dflt]] of Object.entries(PARAM_BOUNDS)) {
     const v = Math.round(Number(raw[key]));
     out[key] = Number.isFinite(v) ? Math.min(max, Math.max(min, v)) : dflt;
@@ -44,7 +44,14 @@ export async function mockControl(path, body, { fetch = globalThis.fetch, baseUr
   return res.json();
 }
 
-/** Resets the mock and sets its limit, window, quota mode and latency for one contender's run. */
+/** The demo's API key, and the second project's key ratewise may fall back to. */
+export const DEMO_KEY = 'sk-demo-key';
+export const BACKUP_KEY = 'sk-demo-backup';
+
+/**
+ * Resets the mock and sets its limit, window, quota mode and latency for one contender's run.
+ * The fallback scenario empties only the demo key's account: the backup key still has quota.
+ */
 export async function prepareMock(params, env = {}) {
   // Open the connections first (control calls are not counted as LLM
   // requests), so neither contender pays for connection setup in its timeline.
@@ -58,6 +65,7 @@ export async function prepareMock(params, env = {}) {
       limit: params.limit,
       windowMs: params.windowMs,
       quota: params.quota,
+      quotaKeys: params.fallback ? [DEMO_KEY] : [],
       latencyMs: params.latencyMs,
       retryAfterStyle: 'seconds',
     },
@@ -93,6 +101,7 @@ export function newRun(contender, params, { id = contender, start = 0 } = {}) {
       start: null,
       firstSend: null,
       end: null,
+      route: null, // the route of the last attempt (0: the request as sent, 1: the backup key)
       attempts: [],
       outcome: null, // 'ok' | 'failed' | 'alert'
       blocked: false, // stopped by ratewise with no network call
@@ -111,7 +120,7 @@ export function newRun(contender, params, { id = contender, start = 0 } = {}) {
 function chatInit(i) {
   return {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-demo-key' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${DEMO_KEY}` },
     body: JSON.stringify({
       model: 'gpt-4o-mini',
       messages: [{ role: 'user', content: `Say hello (request ${i + 1})` }],
@@ -124,26 +133,40 @@ const laneOf = (url) => Number(new URL(String(url), 'http://lane.invalid').searc
 
 /** The createFetch options the demo uses besides maxRetries and its hooks (shown in its code box). */
 export function ratewiseExtras(params) {
-  return {
+  const extras = {
     maxConcurrency: params.concurrency,
     maxQueue: Math.max(params.requests, 1),
     throttle: params.throttle,
     quotaCooldownMs: 60_000,
   };
+  // The fallback scenario: a second project's key, used once the first is out of quota.
+  if (params.fallback) extras.routes = [{ apiKey: BACKUP_KEY }];
+  return extras;
+}
+
+/** A value as it would be written in the code box. */
+function codeValue(v) {
+  if (typeof v === 'number') return v.toLocaleString('en-US').replace(/,/g, '_');
+  if (Array.isArray(v)) return `[${v.map(codeValue).join(', ')}]`;
+  if (v && typeof v === 'object') {
+    return `{ ${Object.entries(v)
+      .map(([k, x]) => `${k}: ${codeValue(x)}`)
+      .join(', ')} }`;
+  }
+  return typeof v === 'string' ? `'${v}'` : String(v);
 }
 
 /** The code box above ratewise's timeline: what runRatewise passes to createFetch. */
 export function ratewiseCode(params) {
   const extra = ratewiseExtras(params);
-  const value = (v) => (typeof v === 'number' ? v.toLocaleString('en-US').replace(/,/g, '_') : v);
   return [
     "import { createFetch } from 'ratewise';",
     '',
     'const fetch = createFetch({',
     `  maxRetries: ${params.retries},`,
-    ...Object.entries(extra).map(([k, v]) => `  ${k}: ${value(v)},`),
+    ...Object.entries(extra).map(([k, v]) => `  ${k}: ${codeValue(v)},`),
     '  onEvent,           // after every attempt: draws this timeline',
-    '  onQuotaExhausted,  // once per call that hits an empty account',
+    '  onQuotaExhausted,  // per call that hits an empty account; alerts count firstReport',
     '  fetch: countingFetch, // globalThis.fetch that records each network call',
     '});',
     '',
@@ -208,6 +231,8 @@ export async function runRatewise(run, env) {
       return;
     }
     attempt.kind = e.kind;
+    attempt.route = e.route;
+    lane.route = e.route;
     attempt.action = e.classification?.action;
     attempt.decision = e.decision;
     attempt.delayMs = e.delayMs;
@@ -222,7 +247,8 @@ export async function runRatewise(run, env) {
       run.shortCircuits += 1;
       return;
     }
-    run.alerts += 1;
+    // firstReport: once per incident, however many calls were in flight (page a human on these).
+    if (info.firstReport) run.alerts += 1;
     if (lane) lane.alertedAt = now();
   };
 
@@ -403,6 +429,7 @@ export function attemptTitle(contender, a, n) {
     if (contender === 'ratewise' && a.kind) parts.push(a.kind);
     parts.push(`${Math.round(a.end - a.start)} ms`);
   }
+  if (a.route > 0) parts.push(`route ${a.route} (the backup key)`);
   if (a.decision === 'retry' && a.delayMs !== null) parts.push(`then wait ${Math.round(a.delayMs)} ms`);
   if (a.decision === 'stop' && a.stop) parts.push(`stop: ${a.stop}`);
   return parts.join(' · ');
@@ -415,7 +442,7 @@ export function laneSignature(lane) {
     lane.firstSend !== null,
     lane.end !== null,
     lane.outcome,
-    ...lane.attempts.map((a) => `${a.end !== null}${a.kind}${a.decision}`),
+    ...lane.attempts.map((a) => `${a.end !== null}${a.kind}${a.decision}${a.route ?? ''}`),
   ].join('|');
 }
 
@@ -444,6 +471,13 @@ export function summarize(run) {
           : null
         : 'n/a',
     blocked: lanes.filter((l) => l.blocked).length,
+    // Requests answered by a fallback route (the backup key).
+    backup:
+      run.contender === 'ratewise'
+        ? done
+          ? lanes.filter((l) => l.outcome === 'ok' && l.route > 0).length
+          : null
+        : 'n/a',
     clientCalls: run.clientCalls,
   };
 }
@@ -482,6 +516,15 @@ export function verdict(s, runs, nowEpochMs = Date.now()) {
   const params = run.params;
   const plural = (n, w) => `${fmtInt(n)} ${w}${n === 1 ? '' : 's'}`;
   let text;
+  if (params.fallback) {
+    const straight = run.lanes.filter((l) => l.route > 0 && l.attempts.every((a) => a.route > 0)).length;
+    text =
+      `The demo key is out of quota: ratewise answered ${plural(rw.succeeded, 'request')} of ${params.requests}, ` +
+      `${fmtInt(rw.backup)} through the backup key (route 1), with ${plural(rw.calls, 'network call')} and ${plural(rw.alerts, 'alert')}; ` +
+      `${plural(straight, 'request')} went straight to the backup, as the quota breaker kept them off the empty account. ` +
+      `The status-only loop has one key: it made ${plural(base.calls, 'network call')} and answered ${plural(base.succeeded, 'request')}.`;
+    return { text, mode: 'fallback' };
+  }
   if (params.quota) {
     const firstAlert = run.lanes
       .map((l) => l.alertedAt)

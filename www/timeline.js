@@ -38,8 +38,16 @@ function laneMarks(contender, run, lane) {
     }
   });
   lane.attempts.forEach((a, n) => {
-    const mark = span(`mark ${attemptClass(contender, a)}`, run, a.start, a.end, attemptTitle(contender, a, n + 1));
+    const via = a.route > 0 ? ' via-route' : '';
+    const mark = span(
+      `mark ${attemptClass(contender, a)}${via}`,
+      run,
+      a.start,
+      a.end,
+      attemptTitle(contender, a, n + 1),
+    );
     mark.dataset.status = a.status ?? '';
+    mark.dataset.route = a.route ?? '';
     marks.push(mark);
   });
   if (lane.end !== null && lane.outcome !== 'ok') {
@@ -57,11 +65,13 @@ function updateLane(contender, run, lane, node) {
   node.className = `lane${lane.outcome ? ` is-${lane.outcome}` : ''}`;
   node.dataset.outcome = lane.outcome ?? 'pending';
   node.dataset.calls = String(calls);
+  node.dataset.route = lane.route ?? '';
   node.children[1].replaceChildren(...laneMarks(contender, run, lane));
   const count = node.children[2];
-  count.textContent = lane.start === null ? '' : `${calls}×`;
+  const via = lane.route > 0 ? `r${lane.route}` : '';
+  count.textContent = lane.start === null ? '' : `${calls}×${via}`;
   count.classList.toggle('zero', calls === 0 && lane.end !== null);
-  count.title = `${calls} network call${calls === 1 ? '' : 's'}`;
+  count.title = `${calls} network call${calls === 1 ? '' : 's'}${via ? `; answered by route ${lane.route}, the backup key` : ''}`;
 }
 
 function drawAxis(contender, run, T) {
@@ -146,6 +156,7 @@ const ROWS = {
   failures: 'failures',
   alerts: 'alerts',
   shortcircuits: 'shortcircuits',
+  backup: 'backup',
 };
 const cellOf = (contender, key) => document.querySelector(`[data-testid="summary-${contender}-${ROWS[key]}"]`);
 

@@ -67,12 +67,13 @@ async function waitForRun() {
  * mock (the page resets before ratewise, before the status-only loop, and
  * once at the end), so they are the server's count for exactly that run.
  */
-async function runSimulation({ requests, concurrency, limit, windowMs, quota }) {
+async function runSimulation({ requests, concurrency, limit, windowMs, quota, fallback = false }) {
   await page.fill(tid('sim-requests'), String(requests));
   await page.fill(tid('sim-concurrency'), String(concurrency));
   await page.fill(tid('sim-limit'), String(limit));
   await page.fill(tid('sim-window'), String(windowMs));
   await page.locator(tid('sim-quota')).setChecked(quota, { force: true });
+  await page.locator(tid('sim-fallback')).setChecked(fallback, { force: true });
   resetSnapshots.length = 0;
   await page.click(tid('run-button'));
   await waitForRun();
@@ -248,6 +249,37 @@ test('quota mode: ratewise alerts after one call; the status-only loop keeps ret
   assert.equal(await int('summary-ratewise-shortcircuits'), params.requests - rw, 'the rest were stopped with 0 calls');
   assert.match(await text('sim-verdict'), /alert/);
   await page.locator(tid('panel-simulation')).screenshot({ path: shot('simulation-quota'), ...SHOT });
+});
+
+test('fallback: the demo key is out of quota, the backup key answers, and each lane shows its route', async () => {
+  const params = { requests: 8, concurrency: 4, limit: 100, windowMs: 1000, quota: false, fallback: true };
+  const server = await runSimulation(params);
+
+  assert.equal(await int('summary-ratewise-succeeded'), params.requests);
+  assert.equal(await int('summary-ratewise-backup'), params.requests, 'every answer came through route 1');
+  assert.equal(await text('summary-baseline-backup'), 'n/a');
+  assert.equal(await int('summary-baseline-succeeded'), 0, 'the status-only loop has only the empty key');
+  assert.equal(await int('summary-ratewise-alerts'), 1, 'one alert for the incident (firstReport)');
+  const box = tid('lanes-ratewise');
+  const lanes = await page
+    .locator(`${box} > ${tid('lane')}`)
+    .evaluateAll((ls) => ls.map((l) => [l.dataset.route, l.querySelector('.lane-calls').textContent]));
+  assert.ok(
+    lanes.every(([route, calls]) => route === '1' && calls.endsWith('×r1')),
+    JSON.stringify(lanes),
+  );
+  // The empty key's answers are quota marks on route 0; the backup's are striped 200s on route 1.
+  assert.equal(await page.locator(`${box} .mark.ok.via-route`).count(), server.ratewise.byStatus['200']);
+  assert.equal(await page.locator(`${box} .mark.quota:not(.via-route)`).count(), server.ratewise.byStatus['429']);
+  assert.equal(server.ratewise.byStatus['200'], params.requests);
+  assert.ok(server.ratewise.byStatus['429'] <= params.concurrency, 'the breaker kept later calls off the empty key');
+  assert.match(
+    await page.locator(`${box} .mark.via-route`).first().getAttribute('title'),
+    /route 1 \(the backup key\)/,
+  );
+  assert.match(await text('sim-verdict'), /through the backup key \(route 1\)/);
+  assert.match(await text('code-ratewise'), /routes: \[\{ apiKey: 'sk-demo-backup' \}\]/);
+  await page.locator(tid('panel-simulation')).screenshot({ path: shot('simulation-fallback'), ...SHOT });
 });
 
 test('phone width (375 px) and dark mode render without overflow', async () => {

@@ -11,6 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startMock } from '../mock/server.mjs';
 import {
   attemptClass,
+  attemptTitle,
   clampParams,
   compareSummaries,
   laneSignature,
@@ -57,6 +58,7 @@ test('clampParams: whole numbers within bounds, defaults for junk, switches kept
   assert.deepEqual(p, {
     quota: false,
     throttle: true,
+    fallback: false,
     requests: 200,
     concurrency: 1,
     limit: 5,
@@ -66,6 +68,7 @@ test('clampParams: whole numbers within bounds, defaults for junk, switches kept
   });
   assert.equal(clampParams({ quota: true, throttle: false }).throttle, false);
   assert.equal(clampParams({ quota: true }).quota, true);
+  assert.equal(clampParams({ fallback: 'on' }).fallback, true);
 });
 
 test("statusOnlyRetryable and statusOnlyDelay follow openai-node's rules", () => {
@@ -143,6 +146,7 @@ test('summary rows and the comparison, from hand-made runs', () => {
       alerts: 0,
       shortcircuits: 0,
       blocked: 0,
+      backup: 0,
       clientCalls: 0,
     },
   );
@@ -233,4 +237,48 @@ test('an empty account: ratewise alerts after the first wave; the loop retries e
   assert.equal(v.mode, 'quota');
   assert.match(v.text, /^Empty account: ratewise raised the alert/);
   assert.match(v.text, /fetch\.breaker\(\) lists 1 key as open/);
+});
+
+test('the fallback route: the demo key is out of quota, the backup key answers every request, and each lane says which route', async () => {
+  const p = params({ fallback: true });
+  assert.equal(p.fallback, true);
+  assert.match(ratewiseCode(p), /routes: \[\{ apiKey: 'sk-demo-backup' \}\],/);
+  const runs = { ratewise: await simulate('ratewise', p), baseline: await simulate('baseline', p) };
+  const rw = runs.ratewise;
+  assert.ok(
+    rw.lanes.every((l) => l.outcome === 'ok' && l.route === 1),
+    'every request answered, on route 1',
+  );
+  const attempts = rw.lanes.flatMap((l) => l.attempts);
+  assert.equal(attempts.length, rw.server.requests, 'one attempt per request the mock saw');
+  const primary = attempts.filter((a) => a.route === 0);
+  assert.ok(
+    primary.length >= 1 && primary.length <= p.concurrency,
+    `only the first wave tried the empty key: ${primary.length}`,
+  );
+  assert.ok(primary.every((a) => a.kind === 'quota_exhausted' && a.status === 429));
+  assert.ok(attempts.filter((a) => a.route === 1).every((a) => a.status === 200));
+  assert.equal(rw.alerts, 1, 'one alert: firstReport, once per incident');
+  assert.deepEqual(rw.stats.byRoute, [0, p.requests], 'stats().byRoute');
+  assert.match(attemptTitle('ratewise', primary[0], 1), /HTTP 429 · quota_exhausted/);
+  assert.match(attemptTitle('ratewise', rw.lanes[0].attempts.at(-1), 2), /route 1 \(the backup key\)/);
+  assert.ok(
+    runs.baseline.lanes.every((l) => l.outcome === 'failed'),
+    'one key: the status-only loop fails every request',
+  );
+  const s = { ratewise: summarize(rw), baseline: summarize(runs.baseline) };
+  assert.equal(s.ratewise.backup, p.requests);
+  assert.equal(s.baseline.backup, 'n/a');
+  const v = verdict(s, runs);
+  assert.equal(v.mode, 'fallback');
+  assert.match(
+    v.text,
+    new RegExp(
+      `^The demo key is out of quota: ratewise answered ${p.requests} requests of ${p.requests}, ${p.requests} through the backup key`,
+    ),
+  );
+  const lane = rw.lanes[0];
+  const before = laneSignature(lane);
+  lane.attempts.at(-1).route = 0;
+  assert.notEqual(laneSignature(lane), before, 'a lane is redrawn when its route changes');
 });
