@@ -165,3 +165,31 @@ export function jsonObject(body) {
     return undefined;
   }
 }
+
+// The lanes, by index (tests/contract.rs checks them against the core's Lane::ALL).
+const LANES = ['interactive', 'bulk'];
+const PRIORITY = 'x-ratewise-priority';
+
+/**
+ * A call's lane, as its index in LANES, from `init.lane` or the
+ * `x-ratewise-priority` header, and the headers without that header (a copy;
+ * undefined when it was absent: it is never sent). Throws a TypeError naming
+ * the field for anything but a lane's name.
+ */
+export function readLane(init, headers) {
+  const given = init?.lane;
+  const header = headers.get(PRIORITY);
+  let stripped;
+  if (header !== null) {
+    stripped = new Headers(headers);
+    stripped.delete(PRIORITY);
+  }
+  const name = given ?? header;
+  if (name === undefined || name === null) return [0, stripped];
+  const at = typeof name === 'string' ? LANES.indexOf(name.trim().toLowerCase()) : -1;
+  if (at < 0) {
+    const field = given === undefined ? PRIORITY : 'init.lane';
+    throw new TypeError(`fetch: \`${field}\` must be 'interactive' or 'bulk', got '${String(name)}'`);
+  }
+  return [at, stripped];
+}

@@ -22,6 +22,7 @@ const OPTIONS_RS: &str = include_str!("../src/wasm/options.rs");
 const PACKAGE_JSON: &str = include_str!("../pkg-template/package.json");
 const FETCH_RS: &str = include_str!("../src/wasm/fetch.rs");
 const CACHE_JS: &str = include_str!("../js/cache.js");
+const IO_JS: &str = include_str!("../js/io.js");
 
 /// The halts (`retry::engine::Halt`) that reject with an error class of their own.
 const HALTS: [&str; 2] = ["queue_full", "subrequests_spent"];
@@ -75,6 +76,8 @@ fn index_d_ts_unions_list_every_kind_provider_action_and_stop_reason() {
     assert_eq!(union("StopReason"), stops);
     let lanes: Vec<&str> = Lane::ALL.iter().map(|l| l.as_str()).collect();
     assert_eq!(union("Lane"), lanes);
+    let read = quoted(between(IO_JS, "const LANES = [", "];"), '\'');
+    assert_eq!(read, lanes, "js/io.js reads the lanes by index");
     let failover: Vec<&str> = FAILOVER_KINDS.iter().map(|k| k.as_str()).collect();
     assert_eq!(union("FailoverKind"), failover);
     let actions: BTreeSet<&str> = Kind::ALL.iter().map(|k| k.action().as_str()).collect();

@@ -44,7 +44,7 @@ pub struct Bulkhead {
     max_queue: usize,
     /// Tickets holding a slot and since when, in ticket order (which is not
     /// the order they were taken: an interactive waiter overtakes bulk ones).
-    running: VecDeque<(u64, f64)>,
+    running: Vec<(u64, f64)>,
     /// Tickets waiting in each lane (indexed like [`Lane::ALL`]), in
     /// arrival (and ticket) order.
     queue: [VecDeque<u64>; 2],
@@ -63,7 +63,7 @@ impl Bulkhead {
         Bulkhead {
             max_concurrency: max_concurrency.max(1),
             max_queue,
-            running: VecDeque::new(),
+            running: Vec::new(),
             queue: [VecDeque::new(), VecDeque::new()],
             hold_ms: INITIAL_HOLD_MS,
             oldest_since: f64::INFINITY,
@@ -132,11 +132,10 @@ impl Bulkhead {
             }
         }
         if let Ok(i) = self.running.binary_search_by_key(&ticket, |r| r.0) {
-            if let Some((_, since)) = self.running.remove(i) {
-                let held = now_ms - since;
-                if held.is_finite() && held >= 0.0 {
-                    self.hold_ms = 0.8 * self.hold_ms + 0.2 * held;
-                }
+            let (_, since) = self.running.remove(i);
+            let held = now_ms - since;
+            if held.is_finite() && held >= 0.0 {
+                self.hold_ms = 0.8 * self.hold_ms + 0.2 * held;
             }
             self.grant(now_ms);
         }

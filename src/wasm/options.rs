@@ -499,9 +499,9 @@ fn lanes(o: &Options<'_>, routes: usize) -> Result<Option<usize>, JsValue> {
     b.check_keys(&BULK_LANE_KEYS)?;
     match b.count("route", 1)? {
         Some(route) if route <= routes => Ok(Some(route)),
-        Some(_) => Err(range_error(format!(
-            "createFetch: `lanes.bulk.route` must be the index of one of the {routes} `routes` (1 is the first)"
-        ))),
+        Some(_) => Err(range_error(
+            "createFetch: `lanes.bulk.route` must be the index of one of `routes` (1 is the first)",
+        )),
         None => Err(b.wrong_type("route", "a route index", &JsValue::UNDEFINED)),
     }
 }

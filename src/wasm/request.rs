@@ -6,14 +6,11 @@
 use js_sys::{Array, Object, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::bindings::{get, js_string, json_object, replayable_body, type_error};
+use super::bindings::{get, json_object, read_lane, replayable_body, type_error};
 use super::options::Route;
 use crate::limits::key::{identity, LimitKey, IDENTITY_HEADERS};
 use crate::limits::lanes::Lane;
 use crate::limits::routes::RouteKey;
-
-/// The request header that sets a call's lane; never sent.
-const PRIORITY_HEADER: &str = "x-ratewise-priority";
 
 /// The headers a route's `apiKey` replaces, where present.
 const KEY_HEADERS: [&str; 4] = ["authorization", "x-api-key", "api-key", "x-goog-api-key"];
@@ -96,33 +93,15 @@ impl Outgoing {
             _ => construct("Headers", &Array::of1(&given))?.unchecked_into(),
         };
         // The lane: `init.lane`, else the priority header, which never goes out.
-        let priority = headers.get(PRIORITY_HEADER).ok().flatten();
-        let headers = match priority {
-            Some(_) => {
-                let copy: web_sys::Headers =
-                    construct("Headers", &Array::of1(&headers))?.unchecked_into();
-                copy.delete(PRIORITY_HEADER)?;
-                copy
-            }
-            None => headers,
+        let read = read_lane(init, &headers)?;
+        let lane = match read.get(0).as_f64() {
+            Some(1.0) => Lane::Bulk,
+            _ => Lane::Interactive,
         };
-        let given_lane = get(init, "lane");
+        let stripped: Option<web_sys::Headers> = read.get(1).dyn_into().ok();
+        let priority = stripped.is_some();
+        let headers = stripped.unwrap_or(headers);
         Reflect::delete_property(&init_copy, &"lane".into())?;
-        let name = given_lane.as_string().or_else(|| priority.clone());
-        let lane = match name {
-            _ if !given_lane.is_undefined() && !given_lane.is_string() => None,
-            Some(name) => Lane::from_name(&name),
-            None => Some(Lane::Interactive),
-        };
-        let Some(lane) = lane else {
-            let (what, got) = match given_lane.is_undefined() {
-                true => (PRIORITY_HEADER, priority.unwrap_or_default()),
-                false => ("init.lane", js_string(&given_lane)),
-            };
-            return Err(type_error(format!(
-                "fetch: `{what}` must be 'interactive' or 'bulk', got '{got}'"
-            )));
-        };
         // The request's model: in a Gemini-style path, else in a JSON body
         // (read only when there are routes, which need it).
         let parsed = (!routes.is_empty())
@@ -135,7 +114,7 @@ impl Outgoing {
         let mut targets = vec![Target {
             url: url.clone(),
             // With the priority header gone, route 0 sends the copy.
-            changes: priority.is_some().then(|| (headers.clone(), None)),
+            changes: priority.then(|| (headers.clone(), None)),
         }];
         for route in routes {
             let (target, key) = Self::target(&url, &headers, parsed.as_ref(), &model, route)?;

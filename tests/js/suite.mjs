@@ -1373,7 +1373,7 @@ export const tests = [
       const urgent = chatInit({ headers: { 'x-ratewise-priority': 'urgent' } });
       await throws(() => fetch(mock.chat, urgent), 'TypeError', /`x-ratewise-priority` must be/, 'a bad header');
       const bad = [
-        [{ lanes: { bulk: { route: 1 } } }, 'RangeError', /`lanes.bulk.route` must be the index of one of the 0/],
+        [{ lanes: { bulk: { route: 1 } } }, 'RangeError', /`lanes.bulk.route` must be the index of one of `routes`/],
         [{ lanes: { bulk: {} }, routes: [{}] }, 'TypeError', /`lanes.bulk.route` must be a route index/],
         [{ lanes: { batch: {} } }, 'TypeError', /unknown option `lanes.batch`/],
         [{ lanes: { bulk: { route: 0 } }, routes: [{}] }, 'RangeError', /`lanes.bulk.route` must be an integer from 1/],
