@@ -326,6 +326,25 @@ mod tests {
     }
 
     #[test]
+    fn a_lost_lease_expires_when_a_later_grant_holds_a_lower_ticket() {
+        let mut b = Bulkhead::new(2, 10);
+        assert_eq!([b.acquire(1, 0.0), b.acquire(2, 0.0)], [Run, Run]);
+        assert!(waits(b.acquire_in(3, Lane::Bulk, 0.0)));
+        assert!(waits(b.acquire_in(4, Lane::Interactive, 0.0)));
+        b.release(1, 100.0); // ticket 4 takes it at 100
+        b.release(2, 500.0); // ticket 3 at 500: the slots in ticket order are 3, then 4
+        assert!(waits(b.acquire(5, 500.0)));
+        // Ticket 4's invocation was cancelled: its lease ends first, though it is not first in order.
+        assert!(waits(b.poll(5, 100.0 + SLOT_LEASE_MS - 1.0)));
+        assert_eq!(b.poll(5, 100.0 + SLOT_LEASE_MS), Run);
+        assert_eq!(
+            b.poll(3, 100.0 + SLOT_LEASE_MS),
+            Run,
+            "ticket 3 keeps its slot"
+        );
+    }
+
+    #[test]
     fn zero_concurrency_is_one_and_max_is_unlimited() {
         let mut b = Bulkhead::new(0, 0);
         assert_eq!([b.acquire(1, 0.0), b.acquire(2, 0.0)], [Run, Rejected]);

@@ -228,6 +228,9 @@ impl Outgoing {
             Reflect::set(&init, &"body".into(), &body.into())?;
         }
         let input = match &self.request {
+            // The same URL: the copy goes as it is, and the init's headers
+            // replace its own (its body stays a body, not a stream upload).
+            Some(r) if r.url() == target.url => web_sys::Request::clone(r)?.into(),
             Some(r) => {
                 let copy: JsValue = web_sys::Request::clone(r)?.into();
                 construct("Request", &Array::of2(&target.url.clone().into(), &copy))?
