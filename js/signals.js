@@ -2,7 +2,10 @@
 // caller signal aborts or the deadline passes, and a promise that rejects
 // with its reason, so a pending sleep can be cut short. `finish` removes
 // every listener it added, so a long-lived signal shared by many calls does
-// not collect one per call. With one caller signal and no deadline, fetch
+// not collect one per call, clears the deadline timer, and settles `aborted`
+// (it resolves, with nothing): wasm-bindgen frees what waits on a promise
+// only when the promise settles, so an `aborted` left pending would keep the
+// call's sleep future in wasm memory for good. With one caller signal and no deadline, fetch
 // gets that signal itself (so aborting it later still cancels the body);
 // with none, no signal is made at all.
 
@@ -32,7 +35,9 @@ export function linkSignals(signals, deadlineMs) {
   if (deadlineMs != null && !controller.signal.aborted) {
     timer = setTimeout(() => abort(deadlineError(deadlineMs)), deadlineMs);
   }
-  const aborted = new Promise((_, reject) => {
+  let settle;
+  const aborted = new Promise((resolve, reject) => {
+    settle = resolve;
     if (controller.signal.aborted) reject(controller.signal.reason);
     else controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
   });
@@ -41,6 +46,7 @@ export function linkSignals(signals, deadlineMs) {
     clearTimeout(timer);
     for (const [s, listener] of listening) s.removeEventListener('abort', listener);
     listening.length = 0;
+    settle();
   };
   const signal = given.length === 1 && deadlineMs == null ? given[0] : controller.signal;
   return { signal, aborted, finish };

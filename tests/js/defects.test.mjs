@@ -9,6 +9,17 @@ import * as ratewise from 'ratewise';
 import { startMock } from '../mock/server.mjs';
 import { mockClient } from './suite.mjs';
 
+// The package's wasm exports (initSync returns the instance the package made), to count what
+// JavaScript objects wasm still holds.
+const { initSync } = await import(new URL('./ratewise.js', import.meta.resolve('ratewise')).href);
+const wasm = initSync();
+const liveExternrefs = () => {
+  const table = wasm.__wbindgen_externrefs;
+  let live = 0;
+  for (let i = 0; i < table.length; i++) if (table.get(i) != null) live++;
+  return live;
+};
+
 const server = await startMock();
 const mock = mockClient(server.url);
 test.after(() => server.close());
@@ -78,6 +89,30 @@ test('a long-lived signal does not collect a listener per call', async () => {
     await plain('https://api.openai.com/v1/models', { signal: controller.signal });
   }
   assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
+});
+
+test('a call that sleeps leaves nothing behind in wasm once it settles', async () => {
+  // Each call fails once and sleeps before its retry, with a deadline (so it can be aborted).
+  // Each sleep used to wait on the call's abort promise through a future that wasm-bindgen frees
+  // only when the promise settles, and it never did: two JS references and their closures per
+  // sleep stayed in wasm for good.
+  let n = 0;
+  const fetch = ratewise.createFetch({
+    deadlineMs: 60_000,
+    baseDelayMs: 1,
+    maxDelayMs: 1,
+    retryBudget: false,
+    fetch: async () => new Response('x', { status: n++ % 2 === 0 ? 503 : 200 }),
+  });
+  const calls = async (count) => {
+    for (let i = 0; i < count; i++) assert.equal((await fetch('https://api.openai.com/v1/models')).status, 200);
+  };
+  await calls(100);
+  const before = liveExternrefs();
+  await calls(1_000);
+  assert.equal(fetch.stats().retries, 1_100);
+  const kept = liveExternrefs() - before;
+  assert.ok(kept < 50, `${kept} JS references kept in wasm after 1,000 calls`);
 });
 
 for (const [name, make] of [
