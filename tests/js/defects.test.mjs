@@ -115,6 +115,24 @@ test('a call that sleeps leaves nothing behind in wasm once it settles', async (
   assert.ok(kept < 50, `${kept} JS references kept in wasm after 1,000 calls`);
 });
 
+test('a call starts when it is made: fetch is called before the promise is returned', async () => {
+  // As with an async function or fetch itself, and so its deadline counts from the call. Started
+  // in a later microtask, 10,000 calls made in one loop each waited for all the others to start.
+  let fetches = 0;
+  const fetch = ratewise.createFetch({
+    deadlineMs: 50,
+    fetch: (_, init) =>
+      new Promise((_, reject) => {
+        fetches++;
+        init.signal.addEventListener('abort', () => reject(init.signal.reason));
+      }),
+  });
+  const call = fetch('https://api.openai.com/v1/models');
+  assert.equal(fetches, 1);
+  assert.ok(call instanceof Promise);
+  await assert.rejects(call, (e) => e.name === 'TimeoutError');
+});
+
 for (const [name, make] of [
   [
     'an async iterable',
