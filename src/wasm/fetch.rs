@@ -147,7 +147,7 @@ async fn call(
     {
         signals.push(&s);
     }
-    let linked = bindings::link_signals(&signals, config.deadline_ms);
+    let linked = bindings::link_signals(&signals, config.deadline_ms)?;
     let result = run(instance, invocation, &linked, input, &init).await;
     linked.finish();
     result

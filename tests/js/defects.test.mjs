@@ -239,6 +239,61 @@ test('option errors: a throwing getter throws, a baseURL without a host is refus
   ratewise.createFetch({ routes: [{ baseURL: 'https://backup.example/v1' }] });
 });
 
+test('option getters and Proxy traps that throw, 5,000 times: TypeErrors naming the field, and the module lives', () => {
+  // An exception thrown through wasm without being caught there left the shadow stack pointer
+  // lowered: after about 800 of them every call into ratewise trapped (RuntimeError: memory access
+  // out of bounds, then unreachable) for the rest of the process, classify() included.
+  const { proxy: revokedRoutes, revoke } = Proxy.revocable([], {});
+  revoke();
+  const boom = new Error('trap exploded');
+  const throwingKeys = new Proxy(
+    {},
+    {
+      ownKeys() {
+        throw boom;
+      },
+    },
+  );
+  const badElement = [];
+  Object.defineProperty(badElement, 0, {
+    get() {
+      throw boom;
+    },
+  });
+  const cases = [
+    [{ routes: revokedRoutes }, /createFetch: `routes` must be an array/],
+    [throwingKeys, /createFetch: the keys of options could not be read: trap exploded/],
+    [{ routes: badElement }, /createFetch: `routes\[0\]` could not be read: trap exploded/],
+    [{ coordinator: { idFromName: revokedRoutes, get() {} } }, /createFetch: `coordinator` must be/],
+  ];
+  for (let i = 0; i < 5_000; i++) {
+    const [options, message] = cases[i % cases.length];
+    assert.throws(
+      () => ratewise.createFetch(options),
+      (e) =>
+        e instanceof TypeError && message.test(e.message) && (!/could not be read/.test(e.message) || e.cause === boom),
+    );
+  }
+  assert.equal(ratewise.classify({ status: 429, body: QUOTA }).kind, 'quota_exhausted');
+});
+
+test('a signal-like option whose addEventListener throws fails the call, 2,000 times, and the module lives', async () => {
+  const boom = new Error('addEventListener exploded');
+  const signal = {
+    aborted: false,
+    addEventListener() {
+      throw boom;
+    },
+    removeEventListener() {},
+  };
+  const fetch = ratewise.createFetch({ signal, fetch: async () => new Response('ok') });
+  for (let i = 0; i < 2_000; i++) {
+    await assert.rejects(fetch('https://api.openai.com/v1/models'), (e) => e === boom);
+  }
+  const plain = ratewise.createFetch({ fetch: async () => new Response('ok') });
+  assert.equal((await plain('https://api.openai.com/v1/models')).status, 200);
+});
+
 test('a call whose deadline passes while queued never starts a fetch', async () => {
   let fetches = 0;
   const fetch = ratewise.createFetch({
