@@ -1,7 +1,7 @@
 // Benchmark (not a test): how far past its deadline a call settles under load, ratewise's
 // `deadlineMs` against the platform's `fetch(url, { signal: AbortSignal.timeout(ms) })`.
 //
-//   node bench/deadline.mjs [--n 10000] [--deadline-ms 2000] [--hold-ms 5000] [--rounds 1]
+//   node bench/deadline.mjs [--n 10000] [--deadline-ms 2000] [--hold-ms 5000] [--rounds 1]  (medians too when > 1)
 //                           [--package path/to/node.js ...]
 //
 // N calls are started at once against a local HTTP server (a child process on 127.0.0.1, so
@@ -125,6 +125,16 @@ async function main() {
     console.log(
       `| ${r.name} | ${pad(r.p50.toFixed(0), 6)} | ${pad(r.p99.toFixed(0), 6)} | ${pad(r.max.toFixed(0), 6)} | ${pad(`${ratio}×`, 6)} | ${ended} | ${pad(r.wall.toFixed(0), 6)} |`,
     );
+  }
+  if (ROUNDS === 1) return;
+  const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  console.log(`\nMedians over ${ROUNDS} rounds:\n\n| contender | p50 ms | p99 ms | max ms | p99 ÷ platform |`);
+  console.log('|---|---:|---:|---:|---:|');
+  for (const [name] of contenders) {
+    const mine = rows.filter((r) => r.name === name);
+    const ratios = mine.map((r) => r.p99 / rows.find((p) => p.round === r.round && p.name === contenders[0][0]).p99);
+    const m = (k) => pad(median(mine.map((r) => r[k])).toFixed(0), 6);
+    console.log(`| ${name} | ${m('p50')} | ${m('p99')} | ${m('max')} | ${pad(`${median(ratios).toFixed(2)}×`, 6)} |`);
   }
 }
 
