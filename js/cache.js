@@ -275,12 +275,21 @@ export async function cacheMatch(cache, method, url, input, init) {
   }
 }
 
-/** The stored answer as the caller gets it: marked as the cache's, with its age. */
+/**
+ * The stored answer as the caller gets it: marked as the cache's, with its
+ * age; undefined (a miss) when a store gave something that cannot be one,
+ * such as a Response whose body was already read.
+ */
 export function cacheHit(found, ageMs) {
-  const headers = new Headers(found.headers);
-  headers.delete(STORED_AT);
-  headers.set('x-ratewise-cache', 'hit');
-  headers.set('x-ratewise-cache-age-ms', String(Math.round(ageMs)));
-  headers.set('age', String(Math.floor(ageMs / 1000)));
-  return new Response(found.body, { status: found.status, statusText: found.statusText, headers });
+  try {
+    const headers = new Headers(found.headers);
+    headers.delete(STORED_AT);
+    headers.set('x-ratewise-cache', 'hit');
+    headers.set('x-ratewise-cache-age-ms', String(Math.round(ageMs)));
+    headers.set('age', String(Math.floor(ageMs / 1000)));
+    if (found.bodyUsed) return undefined;
+    return new Response(found.body, { status: found.status, statusText: found.statusText, headers });
+  } catch {
+    return undefined;
+  }
 }

@@ -208,14 +208,24 @@ export function classification(
  * The function createFetch() returns: a plain `(input, init) => Promise`
  * (so `fetch.length` is 2 and no wasm-bindgen internals show), with the
  * instance's methods attached.
+ *
+ * The promise is made here and settled from wasm; `call` returns nothing. A
+ * call runs synchronously up to its first await (the underlying fetch has
+ * been called), and Node 20's V8 crashes ("unreachable code" in the
+ * deoptimizer) when optimized code that inlined a call into wasm returning a
+ * reference (such as a promise) is deoptimized before that call returns;
+ * a call into wasm that returns nothing is rebuilt fine.
  */
 export function makeFetch(call, stats, breaker, resetBreaker, forInvocation) {
-  const fetch = (input, init) => call(input, init);
-  return Object.assign(fetch, { stats, breaker, resetBreaker, forInvocation });
+  return Object.assign(settledFrom(call), { stats, breaker, resetBreaker, forInvocation });
 }
 
 /** The fetch `forInvocation()` returns: the instance's, counting subrequests. */
 export function makeInvocationFetch(call, subrequests) {
-  const fetch = (input, init) => call(input, init);
-  return Object.assign(fetch, { subrequests });
+  return Object.assign(settledFrom(call), { subrequests });
+}
+
+/** `(input, init) => Promise`, the promise settled by `call(input, init, resolve, reject)`. */
+function settledFrom(call) {
+  return (input, init) => new Promise((resolve, reject) => call(input, init, resolve, reject));
 }

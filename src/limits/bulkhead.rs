@@ -42,8 +42,9 @@ pub enum Admission {
 pub struct Bulkhead {
     max_concurrency: usize,
     max_queue: usize,
-    /// Tickets holding a slot and since when, in ticket order (which is not
-    /// the order they were taken: an interactive waiter overtakes bulk ones).
+    /// Tickets holding a slot and since when (granted at once, or found by
+    /// polling), in ticket order (which is not the order they were taken:
+    /// an interactive waiter overtakes bulk ones).
     running: Vec<(u64, f64)>,
     /// Tickets waiting in each lane (indexed like [`Lane::ALL`]), in
     /// arrival (and ticket) order.
@@ -110,7 +111,13 @@ impl Bulkhead {
     /// [`POLL_MS`].
     pub fn poll(&mut self, ticket: u64, now_ms: f64) -> Admission {
         self.expire(now_ms);
-        if self.running.binary_search_by_key(&ticket, |r| r.0).is_ok() {
+        if let Ok(i) = self.running.binary_search_by_key(&ticket, |r| r.0) {
+            // The slot is held from now, when its waiter takes it: the time it
+            // sat granted until this poll is not how long a call holds a slot,
+            // and counted as such it would lengthen every later wait estimate,
+            // so waiters would sleep past their grants, which would lengthen
+            // the estimate again.
+            self.running[i].1 = now_ms;
             return Admission::Run;
         }
         let Some(place) = self.place(ticket) else {
@@ -307,6 +314,30 @@ mod tests {
             b.release(t, 0.0);
         }
         assert_eq!(ms(&mut b, 22), 2);
+    }
+
+    #[test]
+    fn a_grant_found_late_does_not_lengthen_the_next_waits() {
+        // Every call holds its slot 10 ms, and every waiter finds its grant
+        // 500 ms after it was made.
+        let mut b = Bulkhead::new(1, usize::MAX);
+        assert_eq!(b.acquire(0, 0.0), Run);
+        for t in 1..=40 {
+            assert!(waits(b.acquire(t, 0.0)));
+        }
+        let mut now = 0.0;
+        for t in 0..39 {
+            now += 10.0;
+            b.release(t, now);
+            now += 500.0;
+            assert_eq!(b.poll(t + 1, now), Run);
+        }
+        // Counted from the grant, a slot would seem held 510 ms, and the
+        // next waiter would sleep 255 ms past its grant, then the next longer.
+        match b.poll(40, now) {
+            Wait { ms } => assert!(ms <= 10, "polls after {ms} ms"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

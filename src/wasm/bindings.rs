@@ -128,9 +128,13 @@ extern "C" {
     pub fn deadline_error(deadline_ms: f64) -> JsValue;
     /// The linked abort signal of one call.
     pub type Linked;
-    /// Links caller signals and a deadline into one signal.
-    #[wasm_bindgen(js_name = linkSignals)]
-    pub fn link_signals(signals: &js_sys::Array, deadline_ms: Option<f64>) -> Linked;
+    /// Links caller signals and a deadline into one signal; throws what a
+    /// signal-like object's `aborted`, `reason` or `addEventListener` throws.
+    #[wasm_bindgen(js_name = linkSignals, catch)]
+    pub fn link_signals(
+        signals: &js_sys::Array,
+        deadline_ms: Option<f64>,
+    ) -> Result<Linked, JsValue>;
     /// The signal fetch gets: `undefined` when nothing can abort the call.
     #[wasm_bindgen(method, getter)]
     pub fn signal(this: &Linked) -> JsValue;
@@ -204,7 +208,8 @@ extern "C" {
         input: &JsValue,
         init: &JsValue,
     ) -> js_sys::Promise;
-    /// A stored answer marked `x-ratewise-cache: hit`, with its age.
+    /// A stored answer marked `x-ratewise-cache: hit`, with its age; undefined
+    /// when it cannot be one (never throws).
     #[wasm_bindgen(js_name = cacheHit)]
     pub fn cache_hit(found: &JsValue, age_ms: f64) -> JsValue;
 }
@@ -227,11 +232,32 @@ pub fn global_fetch() -> Result<js_sys::Function, JsValue> {
     })
 }
 
+// JavaScript that may run the caller's code (Proxy traps, getters) is only
+// ever called through `catch` imports: an exception thrown through an import
+// without `catch` unwinds the wasm frames without restoring the shadow stack
+// pointer, and after about a thousand of them the module traps on every call
+// (`RuntimeError: memory access out of bounds`, then `unreachable`) for the
+// rest of the process. `js_sys`'s `Array::isArray`, `Object.keys` and
+// array iteration have no `catch`.
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = Array, js_name = isArray, catch)]
+    fn is_array_or_throw(value: &JsValue) -> Result<bool, JsValue>;
+    /// `Object.keys(value)`; throws what a Proxy trap throws.
+    #[wasm_bindgen(js_namespace = Object, js_name = keys, catch)]
+    pub fn object_keys(value: &JsValue) -> Result<js_sys::Array, JsValue>;
+}
+
+/// `Array.isArray(value)`; false for a revoked Proxy (on which it throws).
+pub fn is_array(value: &JsValue) -> bool {
+    is_array_or_throw(value).unwrap_or(false)
+}
+
 /// `typeof value`, for error messages.
 pub fn type_name(value: &JsValue) -> String {
     if value.is_null() {
         "null".into()
-    } else if js_sys::Array::is_array(value) {
+    } else if is_array(value) {
         "array".into()
     } else {
         value.js_typeof().as_string().unwrap_or_default()

@@ -18,7 +18,15 @@ use crate::retry::engine::Clock;
 pub struct JsClock {
     /// Rejects with the abort reason when the call is aborted; `None` when
     /// nothing can abort it.
-    pub aborted: Option<Promise>,
+    aborted: Option<Promise>,
+    /// `aborted` as a future, made at the first sleep and raced by every
+    /// later one. One per call, not one per sleep: a `JsFuture` is freed
+    /// only when its promise settles, and `aborted` settles only when the
+    /// call is aborted or finishes (`Linked::finish`), so a future per
+    /// sleep would pile up for as long as the call lives.
+    watching: Option<JsFuture>,
+    /// The abort reason, once a sleep has seen it.
+    reason: Option<JsValue>,
 }
 
 impl JsClock {
@@ -26,19 +34,30 @@ impl JsClock {
     pub fn new(aborted: JsValue) -> JsClock {
         JsClock {
             aborted: aborted.dyn_into::<Promise>().ok(),
+            watching: None,
+            reason: None,
         }
     }
 
     /// Sleeps `ms` (clamped to a timer-safe value), or fails with the abort reason.
-    pub async fn sleep_abortable(&self, ms: u64) -> Result<(), JsValue> {
+    pub async fn sleep_abortable(&mut self, ms: u64) -> Result<(), JsValue> {
+        if let Some(reason) = &self.reason {
+            return Err(reason.clone());
+        }
         let timer = gloo_timers::future::TimeoutFuture::new(ms.min(MAX_DELAY_MS) as u32);
         let Some(aborted) = &self.aborted else {
             timer.await;
             return Ok(());
         };
-        let aborted = JsFuture::from(aborted.clone());
-        match (Race { timer, aborted }).await {
-            Some(reason) => Err(reason),
+        let aborted = self
+            .watching
+            .get_or_insert_with(|| JsFuture::from(aborted.clone()));
+        let reason = (Race { timer, aborted }).await;
+        match reason {
+            Some(reason) => {
+                self.reason = Some(reason.clone());
+                Err(reason)
+            }
             None => Ok(()),
         }
     }

@@ -14,7 +14,7 @@
 //! receiving isolate classifies it again, so no classification is trusted
 //! from the wire.
 
-use js_sys::{Array, Function, Promise};
+use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
@@ -240,7 +240,8 @@ pub fn namespace(value: JsValue, field: &str) -> Result<Option<JsValue>, JsValue
     if value.is_undefined() {
         return Ok(None);
     }
-    let is_fn = |name| get(&value, name).is_instance_of::<Function>();
+    // `typeof`, not `instanceof`: no Proxy trap of the caller's runs.
+    let is_fn = |name| get(&value, name).is_function();
     if value.is_object() && is_fn("idFromName") && is_fn("get") {
         return Ok(Some(value));
     }

@@ -4,7 +4,9 @@
 use js_sys::{Function, Object};
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::bindings::{self, get, js_string, range_error, type_error, type_name};
+use super::bindings::{
+    self, get, is_array, js_string, object_keys, range_error, type_error, type_name,
+};
 use super::coordinator;
 use crate::classify::body::MAX_BODY_BYTES;
 use crate::classify::duration::MAX_DELAY_MS;
@@ -162,7 +164,7 @@ impl Options<'_> {
         value: &'a JsValue,
         path: &'a str,
     ) -> Result<Options<'a>, JsValue> {
-        if !value.is_object() || js_sys::Array::is_array(value) {
+        if !value.is_object() || is_array(value) {
             let what = if path.is_empty() {
                 "options"
             } else {
@@ -181,7 +183,14 @@ impl Options<'_> {
     }
 
     fn check_keys(&self, known: &[&str]) -> Result<(), JsValue> {
-        for key in Object::keys(self.value.unchecked_ref::<Object>()).iter() {
+        let keys = object_keys(self.value).map_err(|cause| {
+            let what = match self.path.trim_end_matches('.') {
+                "" => "options".to_owned(),
+                path => format!("`{path}`"),
+            };
+            unreadable(format!("{}: the keys of {what}", self.caller), &cause)
+        })?;
+        for key in keys.iter() {
             let key = key.as_string().unwrap_or_default();
             if !known.contains(&key.as_str()) {
                 let (caller, path, known) = (self.caller, self.path, known.join(", "));
@@ -193,9 +202,11 @@ impl Options<'_> {
         Ok(())
     }
 
-    /// `options[key]`; a getter that throws makes `createFetch` throw too.
+    /// `options[key]`; a getter or Proxy trap that throws makes `createFetch`
+    /// throw a TypeError naming the field, with what it threw as `cause`.
     fn get(&self, key: &'static str) -> Result<JsValue, JsValue> {
         js_sys::Reflect::get(self.value, &JsValue::from_str(key))
+            .map_err(|cause| unreadable(format!("{}: `{}{key}`", self.caller, self.path), &cause))
     }
 
     fn wrong_type(&self, key: &'static str, want: &str, value: &JsValue) -> JsValue {
@@ -310,6 +321,18 @@ impl Options<'_> {
     }
 }
 
+/// The TypeError for a field whose getter (or Proxy trap) threw `cause`:
+/// "`{what}` could not be read: {its message}", with `cause` attached.
+fn unreadable(what: String, cause: &JsValue) -> JsValue {
+    let message = get(cause, "message")
+        .as_string()
+        .unwrap_or_else(|| type_name(cause));
+    let error = type_error(format!("{what} could not be read: {message}"));
+    // Setting a property on a fresh TypeError cannot fail.
+    let _ = js_sys::Reflect::set(&error, &"cause".into(), cause);
+    error
+}
+
 /// Reads an `AbortSignal`-like value (checked by shape, so signals from
 /// other realms and polyfills work).
 pub fn signal(value: &JsValue, field: &str) -> Result<Option<web_sys::AbortSignal>, JsValue> {
@@ -365,11 +388,19 @@ fn routes(o: &Options<'_>) -> Result<Vec<Route>, JsValue> {
     if value.is_undefined() {
         return Ok(Vec::new());
     }
-    let list = value
-        .dyn_ref::<js_sys::Array>()
-        .ok_or_else(|| o.wrong_type("routes", "an array", &value))?;
+    if !is_array(&value) {
+        return Err(o.wrong_type("routes", "an array", &value));
+    }
+    // Read through `Reflect` (which catches): the array may be a Proxy, or
+    // have getters.
+    let length = js_sys::Reflect::get(&value, &"length".into())
+        .map_err(|cause| unreadable("createFetch: `routes.length`".into(), &cause))?
+        .as_f64()
+        .unwrap_or(0.0);
     let mut routes = Vec::new();
-    for (i, item) in list.iter().enumerate() {
+    for i in 0..length.clamp(0.0, u32::MAX as f64) as u32 {
+        let item = js_sys::Reflect::get_u32(&value, i)
+            .map_err(|cause| unreadable(format!("createFetch: `routes[{i}]`"), &cause))?;
         let path = format!("routes[{i}].");
         let r = Options::new(&item, &path)?;
         r.check_keys(&ROUTE_KEYS)?;
@@ -377,7 +408,7 @@ fn routes(o: &Options<'_>) -> Result<Vec<Route>, JsValue> {
             api_key: r.string("apiKey")?,
             base_url: r.base("baseURL")?,
             model: r.string("model")?,
-            azure: azure(&r, i)?,
+            azure: azure(&r, i as usize)?,
         };
         if route.azure.is_some() {
             let other = ["apiKey", "baseURL", "model"]

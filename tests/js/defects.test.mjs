@@ -9,6 +9,17 @@ import * as ratewise from 'ratewise';
 import { startMock } from '../mock/server.mjs';
 import { mockClient } from './suite.mjs';
 
+// The package's wasm exports (initSync returns the instance the package made), to count what
+// JavaScript objects wasm still holds.
+const { initSync } = await import(new URL('./ratewise.js', import.meta.resolve('ratewise')).href);
+const wasm = initSync();
+const liveExternrefs = () => {
+  const table = wasm.__wbindgen_externrefs;
+  let live = 0;
+  for (let i = 0; i < table.length; i++) if (table.get(i) != null) live++;
+  return live;
+};
+
 const server = await startMock();
 const mock = mockClient(server.url);
 test.after(() => server.close());
@@ -78,6 +89,48 @@ test('a long-lived signal does not collect a listener per call', async () => {
     await plain('https://api.openai.com/v1/models', { signal: controller.signal });
   }
   assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
+});
+
+test('a call that sleeps leaves nothing behind in wasm once it settles', async () => {
+  // Each call fails once and sleeps before its retry, with a deadline (so it can be aborted).
+  // Each sleep used to wait on the call's abort promise through a future that wasm-bindgen frees
+  // only when the promise settles, and it never did: two JS references and their closures per
+  // sleep stayed in wasm for good.
+  let n = 0;
+  const fetch = ratewise.createFetch({
+    deadlineMs: 60_000,
+    baseDelayMs: 1,
+    maxDelayMs: 1,
+    retryBudget: false,
+    fetch: async () => new Response('x', { status: n++ % 2 === 0 ? 503 : 200 }),
+  });
+  const calls = async (count) => {
+    for (let i = 0; i < count; i++) assert.equal((await fetch('https://api.openai.com/v1/models')).status, 200);
+  };
+  await calls(100);
+  const before = liveExternrefs();
+  await calls(1_000);
+  assert.equal(fetch.stats().retries, 1_100);
+  const kept = liveExternrefs() - before;
+  assert.ok(kept < 50, `${kept} JS references kept in wasm after 1,000 calls`);
+});
+
+test('a call starts when it is made: fetch is called before the promise is returned', async () => {
+  // As with an async function or fetch itself, and so its deadline counts from the call. Started
+  // in a later microtask, 10,000 calls made in one loop each waited for all the others to start.
+  let fetches = 0;
+  const fetch = ratewise.createFetch({
+    deadlineMs: 50,
+    fetch: (_, init) =>
+      new Promise((_, reject) => {
+        fetches++;
+        init.signal.addEventListener('abort', () => reject(init.signal.reason));
+      }),
+  });
+  const call = fetch('https://api.openai.com/v1/models');
+  assert.equal(fetches, 1);
+  assert.ok(call instanceof Promise);
+  await assert.rejects(call, (e) => e.name === 'TimeoutError');
 });
 
 for (const [name, make] of [
@@ -184,6 +237,61 @@ test('option errors: a throwing getter throws, a baseURL without a host is refus
     );
   }
   ratewise.createFetch({ routes: [{ baseURL: 'https://backup.example/v1' }] });
+});
+
+test('option getters and Proxy traps that throw, 5,000 times: TypeErrors naming the field, and the module lives', () => {
+  // An exception thrown through wasm without being caught there left the shadow stack pointer
+  // lowered: after about 800 of them every call into ratewise trapped (RuntimeError: memory access
+  // out of bounds, then unreachable) for the rest of the process, classify() included.
+  const { proxy: revokedRoutes, revoke } = Proxy.revocable([], {});
+  revoke();
+  const boom = new Error('trap exploded');
+  const throwingKeys = new Proxy(
+    {},
+    {
+      ownKeys() {
+        throw boom;
+      },
+    },
+  );
+  const badElement = [];
+  Object.defineProperty(badElement, 0, {
+    get() {
+      throw boom;
+    },
+  });
+  const cases = [
+    [{ routes: revokedRoutes }, /createFetch: `routes` must be an array/],
+    [throwingKeys, /createFetch: the keys of options could not be read: trap exploded/],
+    [{ routes: badElement }, /createFetch: `routes\[0\]` could not be read: trap exploded/],
+    [{ coordinator: { idFromName: revokedRoutes, get() {} } }, /createFetch: `coordinator` must be/],
+  ];
+  for (let i = 0; i < 5_000; i++) {
+    const [options, message] = cases[i % cases.length];
+    assert.throws(
+      () => ratewise.createFetch(options),
+      (e) =>
+        e instanceof TypeError && message.test(e.message) && (!/could not be read/.test(e.message) || e.cause === boom),
+    );
+  }
+  assert.equal(ratewise.classify({ status: 429, body: QUOTA }).kind, 'quota_exhausted');
+});
+
+test('a signal-like option whose addEventListener throws fails the call, 2,000 times, and the module lives', async () => {
+  const boom = new Error('addEventListener exploded');
+  const signal = {
+    aborted: false,
+    addEventListener() {
+      throw boom;
+    },
+    removeEventListener() {},
+  };
+  const fetch = ratewise.createFetch({ signal, fetch: async () => new Response('ok') });
+  for (let i = 0; i < 2_000; i++) {
+    await assert.rejects(fetch('https://api.openai.com/v1/models'), (e) => e === boom);
+  }
+  const plain = ratewise.createFetch({ fetch: async () => new Response('ok') });
+  assert.equal((await plain('https://api.openai.com/v1/models')).status, 200);
 });
 
 test('a call whose deadline passes while queued never starts a fetch', async () => {

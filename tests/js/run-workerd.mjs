@@ -118,7 +118,9 @@ try {
  * A module-scope instance with maxConcurrency 1, shared by concurrent
  * invocations: each must answer, none may be cancelled as hung, and workerd
  * must log no cross-request warning (the queue, throttle and breaker never
- * make one invocation wait on another's promise or timer).
+ * make one invocation wait on another's promise or timer). Then load: 1,000
+ * concurrent calls from one invocation through a module-scope instance with
+ * the queue off and on.
  */
 async function sharedInstance() {
   const results = [];
@@ -192,6 +194,44 @@ async function sharedInstance() {
       quiet();
     },
   );
+  for (const queue of ['off', 'on']) {
+    await check(
+      `workerd: 1,000 concurrent calls from one invocation through one module-scope instance, queue ${queue}${queue === 'on' ? ' (maxConcurrency 8)' : ''}: all settle, no listener left, no warning`,
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/load?n=1000&queue=${queue}`);
+        if (res.status !== 200) throw new Error(`the invocation answered ${res.status}: ${await res.text()}`);
+        const r = await res.json();
+        console.log(
+          `# queue ${queue}: ${r.settled} settled in ${r.ms} ms (${r.queued} queued), ${JSON.stringify(r.statuses)}`,
+        );
+        if (r.settled !== 1000 || r.statuses[200] !== 1000) throw new Error(JSON.stringify(r));
+        if (r.listeners.added < r.calls || r.listeners.removed !== r.listeners.added) {
+          throw new Error(`abort listeners on the long-lived signal: ${JSON.stringify(r.listeners)}`);
+        }
+        if (queue === 'on' && r.queued < 900) throw new Error(`only ${r.queued} calls queued`);
+        if ((await mock.stats()).requests !== 1000) throw new Error('the mock did not see 1,000 requests');
+        quiet();
+      },
+    );
+    await check(
+      `workerd: 1,000 concurrent invocations, one call each through one module-scope instance, queue ${queue}: all answer, no warning`,
+      async () => {
+        const answers = await Promise.all(
+          Array.from({ length: 1000 }, async () => {
+            const res = await fetch(`http://127.0.0.1:${port}/load?n=1&queue=${queue}`);
+            return res.status === 200 ? res.json() : { statuses: {}, error: `${res.status}: ${await res.text()}` };
+          }),
+        );
+        const failed = answers.filter((a) => a.statuses[200] !== 1);
+        if (failed.length) throw new Error(`${failed.length} invocations failed, e.g. ${JSON.stringify(failed[0])}`);
+        // Once all have answered, every call has removed its listener.
+        const { listeners, calls } = await (await fetch(`http://127.0.0.1:${port}/load?n=0&queue=${queue}`)).json();
+        if (listeners.removed !== listeners.added) throw new Error(`abort listeners: ${JSON.stringify(listeners)}`);
+        console.log(`# queue ${queue}: 1000 invocations answered; instance calls ${calls}`);
+        quiet();
+      },
+    );
+  }
   return results;
 }
 

@@ -12,6 +12,60 @@ const shared = ratewise.createFetch({ maxConcurrency: 1, maxRetries: 2, baseDela
 // one invocation's answer for a later one.
 const cached = ratewise.createFetch({ cache: { ttlMs: 60_000 }, maxRetries: 0 });
 
+// For /load: two more module-scope instances, the queue off and on, with a long-lived signal
+// whose abort listeners are counted (each call adds one and must remove it) and a deadline.
+const lifetime = new AbortController();
+const listeners = { added: 0, removed: 0 };
+for (const [method, counter] of [
+  ['addEventListener', 'added'],
+  ['removeEventListener', 'removed'],
+]) {
+  const original = lifetime.signal[method];
+  lifetime.signal[method] = function (type, ...rest) {
+    if (type === 'abort') listeners[counter]++;
+    return original.call(this, type, ...rest);
+  };
+}
+const load = {
+  off: ratewise.createFetch({ signal: lifetime.signal, deadlineMs: 60_000 }),
+  on: ratewise.createFetch({ signal: lifetime.signal, deadlineMs: 60_000, maxConcurrency: 8 }),
+};
+
+/** `n` concurrent calls through one module-scope instance from this invocation; how they settled. */
+async function loadRun(env, n, queue) {
+  const fetch = load[queue];
+  const started = Date.now();
+  const settled = await Promise.allSettled(
+    Array.from({ length: n }, (_, i) =>
+      fetch(`${env.MOCK_URL}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer sk-load', 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `call ${i}` }] }),
+      }).then(async (res) => {
+        await res.arrayBuffer();
+        return res.status;
+      }),
+    ),
+  );
+  const statuses = {};
+  const reasons = new Set();
+  for (const s of settled) {
+    if (s.status === 'fulfilled') statuses[s.value] = (statuses[s.value] ?? 0) + 1;
+    else reasons.add(String(s.reason));
+  }
+  const { calls, queued } = fetch.stats();
+  return {
+    settled: settled.length,
+    statuses,
+    rejected: settled.filter((s) => s.status === 'rejected').length,
+    reasons: [...reasons].slice(0, 3),
+    ms: Date.now() - started,
+    calls,
+    queued,
+    listeners: { ...listeners },
+  };
+}
+
 export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
@@ -45,6 +99,11 @@ export default {
         breaker: res.headers.get('x-ratewise-breaker'),
         stats: shared.stats(),
       });
+    }
+    if (url.pathname === '/load') {
+      // `n` calls from this invocation (n = 1: one of many concurrent invocations).
+      const queue = url.searchParams.get('queue') === 'on' ? 'on' : 'off';
+      return Response.json(await loadRun(env, Number(url.searchParams.get('n') ?? 1000), queue));
     }
     const only = new URL(request.url).searchParams.get('only') ?? undefined;
     const result = await runSuite({ ratewise, mockUrl: env.MOCK_URL, only });
