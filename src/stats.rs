@@ -130,6 +130,7 @@ mod tests {
             route: 0,
             source: Source::Network,
             paced_ms: 40,
+            tokens: Some(4_002),
             queued: true,
         });
         s.record(&Event {
@@ -140,6 +141,7 @@ mod tests {
             route: 2,
             source: Source::Breaker,
             paced_ms: 0,
+            tokens: None,
             queued: false,
         });
         assert_eq!((s.attempts, s.retries, s.waited_ms), (2, 1, 700));

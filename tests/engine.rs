@@ -435,7 +435,12 @@ mod composed {
         ];
         call(&clock, &l, 1, vec![Step::Http(200, spent, "")]);
         let r = call(&clock, &l, 1, vec![Step::Http(200, vec![], "")]);
-        assert_eq!(r.sleeps, [2_000], "waited for the window, then sent");
+        // Polls at most a second apart, until a millisecond past the reset.
+        assert_eq!(
+            r.sleeps,
+            [1_000, 1_000, 1],
+            "waited for the window, then sent"
+        );
     }
 
     #[test]

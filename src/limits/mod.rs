@@ -16,6 +16,7 @@ pub mod bulkhead;
 pub mod key;
 pub mod routes;
 pub mod throttle;
+pub mod tokens;
 
 use crate::classify::kind::Kind;
 use crate::classify::Classification;
@@ -25,7 +26,7 @@ use budget::RetryBudget;
 use bulkhead::{Admission, Bulkhead};
 use key::LimitKey;
 use routes::{first_available, RouteChoice};
-use throttle::Throttle;
+use throttle::{Admit, Answer, Booking, Throttle, Tokens};
 
 /// How an instance's limiters are set up.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,6 +37,9 @@ pub struct Settings {
     pub max_queue: usize,
     /// Whether the proactive throttle paces attempts.
     pub throttle: bool,
+    /// Requests the throttle sends to a key nothing was heard from before
+    /// the others hold for its first answer (0: none hold).
+    pub cold_start: u32,
     /// The retry budget, if any.
     pub retry_budget: Option<RetryBudget>,
     /// How long a quota breaker stays open, ms.
@@ -48,6 +52,7 @@ impl Default for Settings {
             max_concurrency: usize::MAX,
             max_queue: usize::MAX,
             throttle: true,
+            cold_start: throttle::DEFAULT_COLD_START,
             retry_budget: Some(RetryBudget::default()),
             quota_cooldown_ms: breaker::DEFAULT_COOLDOWN_MS,
         }
@@ -66,17 +71,23 @@ pub struct Pass {
     pub route: usize,
     /// That route's limit key.
     pub key: LimitKey,
-    /// How long to wait first (the throttle's pacing), ms.
-    pub wait_ms: u64,
     /// Whether this attempt is the route's breaker probe.
     pub probe: bool,
+    /// The attempt as the throttle booked it.
+    pub booking: Option<Booking>,
 }
 
 /// What to do for the next attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Plan<S> {
-    /// Send, as the pass says.
+    /// Send now, as the pass says.
     Send(Pass),
+    /// The throttle holds the call: sleep `ms` (on the call's own timer),
+    /// then ask again.
+    Hold {
+        /// How long to sleep.
+        ms: u64,
+    },
     /// Every route from here on is out of quota: answer with the failure
     /// stored for `route`, sending nothing.
     Replay {
@@ -103,7 +114,9 @@ impl<S: Clone> Limiters<S> {
     pub fn new(settings: Settings) -> Self {
         Limiters {
             bulkhead: Bulkhead::new(settings.max_concurrency, settings.max_queue),
-            throttle: settings.throttle.then(Throttle::new),
+            throttle: settings
+                .throttle
+                .then(|| Throttle::new(settings.cold_start)),
             budget: settings.retry_budget,
             breaker: QuotaBreaker::new(settings.quota_cooldown_ms),
             next_ticket: 0,
@@ -124,24 +137,32 @@ impl<S: Clone> Limiters<S> {
         self.bulkhead.poll(ticket.0, now_ms)
     }
 
-    /// The call ended (or gave up waiting): its slot goes to the next waiter.
+    /// The call ended (or gave up waiting): its slot goes to the next
+    /// waiter, and it leaves the throttle's line.
     pub fn leave(&mut self, ticket: Ticket, now_ms: f64) {
         self.bulkhead.release(ticket.0, now_ms);
+        if let Some(throttle) = &mut self.throttle {
+            throttle.leave(ticket.0);
+        }
     }
 
-    /// Decides the next attempt of a call whose routes have `keys` and that
-    /// is on route `from`: the first route from there whose breaker lets it
-    /// through (its probe, or closed), with the throttle's wait for that
-    /// route's key, bounded as the policy bounds server hints; or, with
-    /// every breaker open, a replay of the first one's failure.
+    /// Decides the next attempt of call `ticket`, expected to use
+    /// `tokens`, whose routes have `keys` and that is on route `from`: the
+    /// first route from there whose breaker lets it through (its probe, or
+    /// closed), if the throttle lets it go on that route's key now; a hold
+    /// if not, unless the wait would outlast the policy's cap on server
+    /// hints or the deadline (then it goes); or, with every breaker open, a
+    /// replay of the first one's failure.
+    #[allow(clippy::too_many_arguments)]
     pub fn before(
         &mut self,
         keys: &[LimitKey],
         from: usize,
         now_ms: f64,
-        random: f64,
         policy: &RetryPolicy,
         deadline_ms: Option<f64>,
+        ticket: Ticket,
+        tokens: Option<Tokens>,
     ) -> Plan<S> {
         let from = from.min(keys.len().saturating_sub(1));
         let rest = keys.get(from..).unwrap_or_default();
@@ -168,18 +189,31 @@ impl<S: Clone> Limiters<S> {
             .get(route)
             .copied()
             .unwrap_or_else(|| LimitKey::new("", None));
-        let wait_ms = match &mut self.throttle {
-            Some(throttle) => {
-                let booked = throttle.reserve(key, now_ms, random);
-                policy.paced_wait(booked, now_ms, deadline_ms)
-            }
-            None => 0,
+        let booking = match &mut self.throttle {
+            None => None,
+            Some(throttle) => match throttle.admit(key, ticket.0, tokens, now_ms) {
+                Admit::Go(booking) => Some(booking),
+                Admit::Wait { ms, until, since } => {
+                    let end = until.unwrap_or(now_ms + ms as f64);
+                    let too_long = end - since > policy.max_retry_after_ms as f64;
+                    let too_late = deadline_ms.is_some_and(|d| end >= d);
+                    if too_long || too_late {
+                        Some(throttle.force(key, ticket.0, tokens, now_ms))
+                    } else {
+                        if probe {
+                            // Not sent: the probe goes to whoever asks next.
+                            self.breaker.probe_failed_otherwise(key, now_ms);
+                        }
+                        return Plan::Hold { ms };
+                    }
+                }
+            },
         };
         Plan::Send(Pass {
             route,
             key,
-            wait_ms,
             probe,
+            booking,
         })
     }
 
@@ -188,11 +222,16 @@ impl<S: Clone> Limiters<S> {
     /// trips the route's breaker, a success closes it, and a probe that
     /// failed for another reason hands the probe to the next call.
     pub fn after(&mut self, pass: &Pass, c: &Classification, failure: Option<S>, now_ms: f64) {
-        if let Some(throttle) = &mut self.throttle {
-            throttle.answered(pass.key, now_ms);
-            if let Some(limits) = &c.limits {
-                throttle.observe(pass.key, limits, now_ms);
-            }
+        if let (Some(throttle), Some(booking)) = (&mut self.throttle, pass.booking) {
+            let answer = if c.status == 0 {
+                Answer::Lost
+            } else {
+                Answer::Heard {
+                    limits: c.limits.as_ref(),
+                    rate_limited: c.kind == Kind::RateLimit,
+                }
+            };
+            throttle.answered(pass.key, booking, now_ms, answer);
         }
         match (c.kind, failure) {
             (Kind::QuotaExhausted, Some(failure)) => self.breaker.trip(pass.key, failure, now_ms),
@@ -205,8 +244,8 @@ impl<S: Clone> Limiters<S> {
     /// The attempt sent with `pass` was cancelled before any answer: it is
     /// no longer in flight, and a probe goes to the next call.
     pub fn abandon(&mut self, pass: &Pass, now_ms: f64) {
-        if let Some(throttle) = &mut self.throttle {
-            throttle.answered(pass.key, now_ms);
+        if let (Some(throttle), Some(booking)) = (&mut self.throttle, pass.booking) {
+            throttle.answered(pass.key, booking, now_ms, Answer::Lost);
         }
         if pass.probe {
             self.breaker.probe_failed_otherwise(pass.key, now_ms);
@@ -242,6 +281,11 @@ impl<S: Clone> Limiters<S> {
             self.throttle.as_ref().map_or(0, Throttle::keys),
             self.breaker.keys(),
         )
+    }
+
+    /// The throttle, if on; for tests and debugging.
+    pub fn throttle(&self) -> Option<&Throttle> {
+        self.throttle.as_ref()
     }
 
     /// Requests counted in flight for `key` by the throttle.

@@ -9,7 +9,8 @@ use crate::classify::kind::Kind;
 use crate::classify::Classification;
 use crate::limits::bulkhead::Admission;
 use crate::limits::key::LimitKey;
-use crate::limits::{Limiters, Plan};
+use crate::limits::tokens::Tokens;
+use crate::limits::{Limiters, Plan, Ticket};
 use crate::retry::policy::{Decision, RetryPolicy, State, Stop};
 
 /// How one attempt ended.
@@ -77,6 +78,10 @@ pub trait Transport {
     type Snapshot: Clone;
     /// The limit key of every route, in order (the request as given first).
     fn keys(&self) -> &[LimitKey];
+    /// The tokens the request is expected to use, if its body tells.
+    fn tokens(&self) -> Option<Tokens> {
+        None
+    }
     /// Sends attempt `attempt` (1-based) on `route`; for a quota failure,
     /// also what the breaker should keep of it.
     async fn send(
@@ -141,8 +146,11 @@ pub struct Event<'a> {
     pub route: usize,
     /// Whether the network or the breaker answered.
     pub source: Source,
-    /// How long the throttle paced this attempt, ms.
+    /// How long the throttle held this attempt, ms.
     pub paced_ms: u64,
+    /// The tokens the request was expected to use (booked against the
+    /// tokens windows), if its body told.
+    pub tokens: Option<u64>,
     /// Whether the call waited in the concurrency queue (first attempt only).
     pub queued: bool,
 }
@@ -221,6 +229,7 @@ where
                 limiters,
                 started,
                 queued,
+                ticket,
             };
             call.attempts(transport, clock, observe).await
         }
@@ -237,6 +246,7 @@ struct Call<'a, S> {
     limiters: &'a RefCell<Limiters<S>>,
     started: f64,
     queued: bool,
+    ticket: Ticket,
 }
 
 impl<S: Clone> Call<'_, S> {
@@ -256,45 +266,47 @@ impl<S: Clone> Call<'_, S> {
         let mut previous_delay_ms = 0;
         let mut waited_ms = 0;
         let mut fallback = None;
+        let tokens = transport.tokens();
         loop {
-            let now_ms = clock.now_ms();
-            // One draw per attempt: the throttle's jitter before it, the
-            // backoff's after it.
+            // One draw per attempt, for the backoff after it.
             let random = clock.random();
-            let plan = self.limiters.borrow_mut().before(
-                transport.keys(),
-                route,
-                now_ms,
-                random,
-                self.policy,
-                self.deadline_ms,
-            );
-            let (last, source, paced_ms) = match plan {
-                Plan::Replay { route: r, failure } => {
-                    route = r;
-                    let last = transport.replay(r, &failure).map_err(Halt::Aborted)?;
-                    (last, Source::Breaker, 0)
-                }
-                Plan::Send(pass) => {
-                    route = pass.route;
-                    let paced = match pass.wait_ms {
-                        0 => Ok(()),
-                        ms => clock.sleep(ms).await,
-                    };
-                    let sent = match paced {
-                        Ok(()) => transport.send(pass.route, attempt).await,
-                        Err(abort) => Err(abort),
-                    };
-                    let now_ms = clock.now_ms();
-                    let mut limiters = self.limiters.borrow_mut();
-                    match sent {
-                        Ok((last, snapshot)) => {
-                            limiters.after(&pass, last.classification(), snapshot, now_ms);
-                            (last, Source::Network, pass.wait_ms)
-                        }
-                        Err(abort) => {
-                            limiters.abandon(&pass, now_ms);
-                            return Err(Halt::Aborted(abort));
+            // Held by the throttle: sleep on this call's own timer and ask
+            // again, so no other call ever wakes it.
+            let mut paced_ms = 0;
+            let (last, source) = loop {
+                let plan = self.limiters.borrow_mut().before(
+                    transport.keys(),
+                    route,
+                    clock.now_ms(),
+                    self.policy,
+                    self.deadline_ms,
+                    self.ticket,
+                    tokens,
+                );
+                match plan {
+                    Plan::Hold { ms } => {
+                        clock.sleep(ms).await.map_err(Halt::Aborted)?;
+                        paced_ms += ms;
+                    }
+                    Plan::Replay { route: r, failure } => {
+                        route = r;
+                        let last = transport.replay(r, &failure).map_err(Halt::Aborted)?;
+                        break (last, Source::Breaker);
+                    }
+                    Plan::Send(pass) => {
+                        route = pass.route;
+                        let sent = transport.send(pass.route, attempt).await;
+                        let now_ms = clock.now_ms();
+                        let mut limiters = self.limiters.borrow_mut();
+                        match sent {
+                            Ok((last, snapshot)) => {
+                                limiters.after(&pass, last.classification(), snapshot, now_ms);
+                                break (last, Source::Network);
+                            }
+                            Err(abort) => {
+                                limiters.abandon(&pass, now_ms);
+                                return Err(Halt::Aborted(abort));
+                            }
                         }
                     }
                 }
@@ -340,6 +352,7 @@ impl<S: Clone> Call<'_, S> {
                 route,
                 source,
                 paced_ms,
+                tokens: tokens.map(|t| t.total()),
                 queued: self.queued && attempt == 1,
             });
             match decision {

@@ -240,6 +240,7 @@ fn observe_hooks(config: &Config, e: &Event<'_>, url: &str) {
         ("url", url.as_str().into()),
         ("route", (e.route as u32).into()),
         ("source", e.source.as_str().into()),
+        ("tokens", number_or_null(e.tokens)),
         ("classification", classification_js(e.classification)),
     ]);
     if let Some(hook) = &config.on_event {

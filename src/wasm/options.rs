@@ -9,6 +9,7 @@ use crate::classify::body::MAX_BODY_BYTES;
 use crate::classify::duration::MAX_DELAY_MS;
 use crate::limits::breaker::DEFAULT_COOLDOWN_MS;
 use crate::limits::budget::{RetryBudget, DEFAULT_CAPACITY, DEFAULT_REFUND, DEFAULT_RETRY_COST};
+use crate::limits::throttle::DEFAULT_COLD_START;
 use crate::retry::backoff::{Backoff, Jitter};
 use crate::retry::policy::RetryPolicy;
 
@@ -35,6 +36,9 @@ const KNOWN: [&str; 19] = [
 ];
 const ROUTE_KEYS: [&str; 3] = ["apiKey", "baseURL", "model"];
 const BUDGET_KEYS: [&str; 3] = ["capacity", "retryCost", "refund"];
+const THROTTLE_KEYS: [&str; 1] = ["coldStart"];
+/// The most requests `throttle.coldStart` may send before the first answer.
+const MAX_COLD_START: f64 = 1_000.0;
 
 /// A fallback route: what to change in the request when the routes before
 /// it are out of quota.
@@ -74,6 +78,9 @@ pub struct Config {
     pub max_queue: usize,
     /// Whether to pace requests from the rate-limit headers.
     pub throttle: bool,
+    /// Requests sent to a key nothing was heard from before the others
+    /// hold for its first answer.
+    pub cold_start: u32,
     /// The retry budget, or `None` when disabled.
     pub retry_budget: Option<RetryBudget>,
     /// How long the quota breaker stays open, ms.
@@ -254,6 +261,26 @@ fn retry_budget(o: &Options<'_>) -> Result<Option<RetryBudget>, JsValue> {
     )))
 }
 
+/// `throttle`: `true` (the default), `false`, or `{ coldStart }`.
+fn throttle(o: &Options<'_>) -> Result<(bool, u32), JsValue> {
+    let value = o.get("throttle")?;
+    if value.is_undefined() {
+        return Ok((true, DEFAULT_COLD_START));
+    }
+    if let Some(on) = value.as_bool() {
+        return Ok((on, DEFAULT_COLD_START));
+    }
+    if !value.is_object() || js_sys::Array::is_array(&value) {
+        return Err(o.wrong_type("throttle", "a boolean or an object", &value));
+    }
+    let t = Options::new(&value, "throttle.")?;
+    t.check_keys(&THROTTLE_KEYS)?;
+    let cold_start = t
+        .number("coldStart", true, MAX_COLD_START)?
+        .map_or(DEFAULT_COLD_START, |n| n as u32);
+    Ok((true, cold_start))
+}
+
 fn routes(o: &Options<'_>) -> Result<Vec<Route>, JsValue> {
     let value = o.get("routes")?;
     if value.is_undefined() {
@@ -310,6 +337,7 @@ impl Config {
                 "createFetch: `maxDelayMs` ({max_ms}) must not be less than `baseDelayMs` ({base_ms})"
             )));
         }
+        let (throttle, cold_start) = throttle(&o)?;
         Ok(Config {
             policy: RetryPolicy {
                 max_retries: o
@@ -336,7 +364,8 @@ impl Config {
                 .map_or(MAX_BODY_BYTES as u32, |n| n as u32),
             max_concurrency: o.count("maxConcurrency", 1)?.unwrap_or(usize::MAX),
             max_queue: o.count("maxQueue", 0)?.unwrap_or(usize::MAX),
-            throttle: o.boolean("throttle")?.unwrap_or(true),
+            throttle,
+            cold_start,
             retry_budget: retry_budget(&o)?,
             quota_cooldown_ms: o
                 .millis("quotaCooldownMs")?

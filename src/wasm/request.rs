@@ -8,6 +8,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use super::bindings::{get, replayable_body, type_error};
 use super::options::Route;
 use crate::limits::key::{identity, LimitKey, IDENTITY_HEADERS};
+use crate::limits::tokens::{self, Tokens, CHARS_PER_TOKEN, MAX_SCAN_BYTES};
 
 /// The headers a route's `apiKey` replaces, where present.
 const KEY_HEADERS: [&str; 4] = ["authorization", "x-api-key", "api-key", "x-goog-api-key"];
@@ -29,6 +30,8 @@ pub struct Outgoing {
     keys: Vec<LimitKey>,
     /// Whether the body can be sent again (false for a ReadableStream).
     pub replayable: bool,
+    /// The tokens the request is expected to use, from a string body.
+    pub tokens: Option<Tokens>,
 }
 
 fn construct(name: &'static str, args: &Array) -> Result<JsValue, JsValue> {
@@ -73,6 +76,7 @@ impl Outgoing {
         }
         let body = get(init, "body");
         let replayable = replayable_body(&body);
+        let tokens = estimate(&body);
 
         // The headers that go out: the init's, else the Request's.
         let given = get(init, "headers");
@@ -98,6 +102,7 @@ impl Outgoing {
             targets,
             keys,
             replayable,
+            tokens,
         })
     }
 
@@ -180,6 +185,24 @@ impl Outgoing {
         };
         Ok((input, init.into()))
     }
+}
+
+/// The tokens a string body is expected to use. Only the first
+/// [`MAX_SCAN_BYTES`] characters are copied into wasm memory and read; the
+/// rest count as prompt text. Any other body (bytes, a form, a stream) is
+/// not read: `None`.
+fn estimate(body: &JsValue) -> Option<Tokens> {
+    let text = body.dyn_ref::<js_sys::JsString>()?;
+    let length = text.length() as usize;
+    let read = length.min(MAX_SCAN_BYTES);
+    let head = if read < length {
+        String::from(text.slice(0, read as u32))
+    } else {
+        String::from(text)
+    };
+    let mut tokens = tokens::estimate(&head);
+    tokens.input += ((length - read) as u64).div_ceil(CHARS_PER_TOKEN);
+    Some(tokens)
 }
 
 /// The JSON body with its `model` replaced, or `None` if it has none.

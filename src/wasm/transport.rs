@@ -14,6 +14,7 @@ use super::request::Outgoing;
 use crate::classify::classify_failure;
 use crate::limits::breaker::replayed_header;
 use crate::limits::key::LimitKey;
+use crate::limits::tokens::Tokens;
 use crate::retry::engine::{Attempt, Source, Transport};
 use crate::secrets::redact_url;
 use crate::{classify, Classification, Kind, Response};
@@ -76,6 +77,10 @@ impl Transport for FetchTransport<'_> {
 
     fn keys(&self) -> &[LimitKey] {
         self.out.keys()
+    }
+
+    fn tokens(&self) -> Option<Tokens> {
+        self.out.tokens
     }
 
     async fn send(

@@ -211,3 +211,5 @@ impl Clock for &FakeClock {
         Ok(())
     }
 }
+
+pub mod sim;
