@@ -62,6 +62,11 @@ pub const STALE_WAITER_MS: f64 = 2_000.0;
 /// headers are rounded to the millisecond.
 pub const RESET_MARGIN_MS: f64 = 1.0;
 
+/// How late after its send a request may leave this process, ms (the
+/// event loop is shared): two requests sent closer than a round trip plus
+/// this may reach the server in either order.
+pub const SEND_JITTER_MS: f64 = 20.0;
+
 /// The shortest window length assumed, ms (a window's length is estimated
 /// as the longest reset reported for it).
 pub const MIN_WINDOW_MS: f64 = 100.0;
@@ -151,12 +156,12 @@ struct WindowState {
     tau: (f64, f64),
     /// Distinct deficits the reports behind `tau` had (0: none yet).
     deficits: [f64; 3],
-    /// What the server counts per unit booked: token estimates are scaled
-    /// by it (1 for requests).
+    /// What the server counts per unit estimated: token estimates are
+    /// scaled by it (requests are always 1).
     scale: f64,
-    /// The last report accepted in this window: its booking order and the
-    /// count it gave, to measure what the server charged since.
-    last_report: Option<(u64, f64)>,
+    /// The last reports in this window (booking order, count), to measure
+    /// what the server charged for a request.
+    recent: VecDeque<(u64, f64)>,
 }
 
 impl Default for WindowState {
@@ -173,7 +178,7 @@ impl Default for WindowState {
             tau: (0.0, f64::INFINITY),
             deficits: [0.0; 3],
             scale: 1.0,
-            last_report: None,
+            recent: VecDeque::new(),
         }
     }
 }
@@ -187,6 +192,33 @@ impl WindowState {
     fn pace(&self) -> Option<f64> {
         let tau = self.tau.1;
         (self.refill == Refill::Continuous && tau.is_finite() && tau > 0.0).then_some(tau)
+    }
+
+    /// What the server charged for a request, from the reports on it and
+    /// on the request booked just before it, in the same window: the count
+    /// fell by exactly that (or by more, if another request got in between,
+    /// which only errs on the safe side). Reports that arrived the other
+    /// way round (the later request counted first) say nothing.
+    fn learn_scale(&mut self, seq: u64, remaining: f64, estimate: &dyn Fn(u64) -> Option<f64>) {
+        let sample = |(a, count_a): (u64, f64), (b, count_b): (u64, f64)| {
+            let charged = count_a - count_b;
+            let estimated = estimate(b)?;
+            (b == a + 1 && charged >= 0.0 && estimated >= 1.0).then(|| charged / estimated)
+        };
+        let this = (seq, remaining);
+        let samples: Vec<f64> = self
+            .recent
+            .iter()
+            .filter_map(|&other| sample(other, this).or_else(|| sample(this, other)))
+            .collect();
+        for factor in samples {
+            let factor = factor.clamp(1.0 / 16.0, 16.0);
+            self.scale = (0.5 * self.scale + 0.5 * factor).clamp(1.0 / 16.0, 16.0);
+        }
+        self.recent.push_back(this);
+        if self.recent.len() > 8 {
+            self.recent.pop_front();
+        }
     }
 
     /// A continuous window refills up to its limit.
@@ -246,8 +278,9 @@ impl WindowState {
 
     /// Takes in a report, received at `now`, of the request booked `seq`
     /// at `sent_at`; `uncounted` is what was booked after it, which the
-    /// server had not seen yet, and `booked_since(s)` what was booked after
-    /// an earlier request `s` up to this one (`None` if no longer known).
+    /// server had not seen yet. `estimate(s)` is what request `s` was
+    /// estimated to need (unscaled), for a tokens window; `None` for the
+    /// requests window, which always counts 1.
     fn observe(
         &mut self,
         w: &Window,
@@ -255,7 +288,7 @@ impl WindowState {
         sent_at: f64,
         seq: u64,
         uncounted: f64,
-        booked_since: impl Fn(u64) -> Option<f64>,
+        estimate: Option<&dyn Fn(u64) -> Option<f64>>,
     ) {
         if let Some(limit) = w.limit.map(|l| l as f64) {
             if self.limit.is_some_and(|old| old != limit) {
@@ -296,21 +329,12 @@ impl WindowState {
             (_, Some(new)) => {
                 self.reset_at = Some(new);
                 self.reset_from = seq;
-                self.last_report = None;
+                self.recent.clear();
             }
             (_, None) => {}
         }
-        // Within one window, what the count fell by between two reports is
-        // what the server charged for the requests booked between them.
-        if let Some((before, count)) = self.last_report.filter(|&(s, _)| s < seq) {
-            let charged = count - remaining;
-            if let Some(booked) = booked_since(before).filter(|&b| b >= 1.0 && charged >= 0.0) {
-                let factor = (charged / booked).clamp(1.0 / 16.0, 16.0);
-                self.scale = (self.scale * factor.sqrt()).clamp(1.0 / 64.0, 64.0);
-            }
-        }
-        if self.last_report.is_none_or(|(s, _)| s < seq) {
-            self.last_report = Some((seq, remaining));
+        if let Some(estimate) = estimate {
+            self.learn_scale(seq, remaining, estimate);
         }
         self.level = Some(fresh);
         self.at = now;
@@ -324,6 +348,8 @@ struct Sent {
     ticket: u64,
     at: f64,
     need: [f64; WINDOWS],
+    /// The estimate, before scaling.
+    estimate: [f64; WINDOWS],
     /// Everything booked before this request, per window.
     before: [f64; WINDOWS],
     answered: bool,
@@ -433,14 +459,22 @@ impl KeyState {
             let Some(reset_at) = w.reset_at.filter(|&t| now >= t + RESET_MARGIN_MS) else {
                 continue;
             };
-            let at_risk = self.booked_since(i, reset_at - self.min_rtt_ms);
+            let at_risk = self.booked_since(i, reset_at - self.reorder_ms());
             let w = &mut self.windows[i];
             w.level = w.limit.map(|l| l - at_risk);
             w.at = now;
             w.reset_at = None;
             w.rolled_at = reset_at;
-            w.last_report = None;
+            w.recent.clear();
         }
+    }
+
+    /// How far apart two requests may be sent and still reach the server
+    /// in either order: the shortest round trip seen (a request needs less
+    /// than that to get there) plus [`SEND_JITTER_MS`] of scheduling on
+    /// this side.
+    fn reorder_ms(&self) -> f64 {
+        self.min_rtt_ms.min(IN_FLIGHT_LEASE_MS) + SEND_JITTER_MS
     }
 
     /// What was booked on window `i` at or after `since`.
@@ -551,8 +585,8 @@ impl KeyState {
     }
 
     /// Books a request sent at `now`.
-    fn book(&mut self, ticket: u64, need: [f64; WINDOWS], now: f64) -> Booking {
-        let need = self.sized(need);
+    fn book(&mut self, ticket: u64, estimate: [f64; WINDOWS], now: f64) -> Booking {
+        let need = self.sized(estimate);
         for (w, n) in self.windows.iter_mut().zip(need) {
             if let Some(level) = w.level {
                 w.level = Some(level - n);
@@ -565,6 +599,7 @@ impl KeyState {
             ticket,
             at: now,
             need,
+            estimate,
             before: self.booked,
             answered: false,
         });
@@ -713,13 +748,26 @@ impl KeyState {
         for (i, window) in windows.into_iter().enumerate() {
             let Some(window) = window else { continue };
             // Booked after the reported request: the server had not seen
-            // it. With the request unknown (presumed lost), everything
-            // still unanswered.
+            // it; nor, perhaps, one booked just before it and still
+            // unanswered, which may have reached the server second. With
+            // the request unknown (presumed lost), everything unanswered.
             let uncounted = match found {
-                Some(at) => match self.log.get(at + 1) {
-                    Some(next) => self.booked[i] - next.before[i],
-                    None => 0.0,
-                },
+                Some(at) => {
+                    let after = match self.log.get(at + 1) {
+                        Some(next) => self.booked[i] - next.before[i],
+                        None => 0.0,
+                    };
+                    let close = sent_at - self.reorder_ms();
+                    let overtaken: f64 = self
+                        .log
+                        .range(..at)
+                        .rev()
+                        .take_while(|s| s.at >= close)
+                        .filter(|s| !s.answered)
+                        .map(|s| s.need[i])
+                        .sum();
+                    after + overtaken
+                }
                 None => self
                     .log
                     .iter()
@@ -728,17 +776,13 @@ impl KeyState {
                     .sum(),
             };
             let log = &self.log;
-            let booked = self.booked[i];
-            // Booked after request `s`, up to and including this one.
-            let booked_since = |s: u64| {
+            let estimate = |s: u64| {
                 let front = log.front()?.seq;
-                let after = |seq: u64| -> Option<f64> {
-                    let i_next = usize::try_from(seq.checked_sub(front)? + 1).ok()?;
-                    Some(log.get(i_next).map_or(0.0, |next| booked - next.before[i]))
-                };
-                Some(after(s)? - after(seq)?)
+                let at = usize::try_from(s.checked_sub(front)?).ok()?;
+                log.get(at).map(|sent| sent.estimate[i])
             };
-            self.windows[i].observe(&window, now, sent_at, seq, uncounted, booked_since);
+            let tokens = (i > 0).then_some(&estimate as &dyn Fn(u64) -> Option<f64>);
+            self.windows[i].observe(&window, now, sent_at, seq, uncounted, tokens);
         }
     }
 
@@ -1066,19 +1110,34 @@ mod tests {
     fn an_older_report_cannot_give_back_booked_slots() {
         let mut r = Run::new(0);
         let early = r.go(0.0).unwrap();
-        let second = r.go(0.0).unwrap();
-        r.answer(second, 5.0, &requests(10, 3, 995));
+        let second = r.go(100.0).unwrap();
+        r.answer(second, 105.0, &requests(10, 3, 895));
         // Three more fill what the second's report left.
-        assert!((0..3).all(|_| r.go(6.0).is_some()));
+        assert!((0..3).all(|_| r.go(106.0).is_some()));
         assert_eq!(r.t.remaining(k()), Some(0));
-        // The first request's report arrives late: it was counted before
-        // the second, so it says 4 left; the four sent after it are taken off.
-        r.answer(early, 10.0, &requests(10, 4, 990));
+        // The first request (slow) reports late: it was counted before the
+        // second, so it says 4 left; the four sent after it are taken off.
+        r.answer(early, 110.0, &requests(10, 4, 990));
         assert_eq!(
             r.t.remaining(k()),
             Some(0),
             "no double booking of the window"
         );
+    }
+
+    #[test]
+    fn a_request_sent_just_before_the_reported_one_may_not_be_counted_yet() {
+        let mut r = Run::new(0);
+        let first = r.go(0.0).unwrap();
+        r.answer(first, 4.0, &requests(10, 4, 996));
+        // Two go 5 ms apart; the second reaches the server first.
+        let (a, b) = (r.go(10.0).unwrap(), r.go(15.0).unwrap());
+        r.answer(b, 20.0, &requests(10, 3, 990));
+        assert_eq!(r.t.remaining(k()), Some(2), "`a` may still count: 3 - 1");
+        // `a`'s report counts `b` too, but nothing says so: `b` is taken
+        // off again, erring on the safe side until the next report.
+        r.answer(a, 21.0, &requests(10, 2, 989));
+        assert_eq!(r.t.remaining(k()), Some(1));
     }
 
     /// Release at reset: the line waits for the announced reset, and then
