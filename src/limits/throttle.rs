@@ -52,7 +52,7 @@ pub const IN_FLIGHT_LEASE_MS: f64 = 600_000.0;
 pub const POLL_MS: (f64, f64) = (2.0, 1_000.0);
 
 /// The longest sleep of a waiter that holds for an answer, ms.
-pub const HOLD_POLL_MAX_MS: f64 = 250.0;
+pub const HOLD_POLL_MAX_MS: f64 = 100.0;
 
 /// A waiter this late for its poll is presumed gone and stops holding the
 /// others back; if it comes back it takes its place again, ms.
@@ -572,14 +572,14 @@ impl KeyState {
     }
 
     /// How long a waiter holding for an answer sleeps: half of what the
-    /// oldest request in flight should still take, else a quarter of what
+    /// oldest request in flight should still take, else an eighth of what
     /// it took so far.
     fn hold_poll(&self, now: f64) -> f64 {
         let oldest = self.log.iter().find(|s| !s.answered).map_or(now, |s| s.at);
         let elapsed = (now - oldest).max(0.0);
         let ms = match self.avg_rtt_ms {
             Some(avg) if avg > elapsed => (avg - elapsed) / 2.0,
-            _ => elapsed / 4.0,
+            _ => elapsed / 8.0,
         };
         ms.clamp(POLL_MS.0, HOLD_POLL_MAX_MS)
     }
@@ -1342,7 +1342,7 @@ mod tests {
             Admit::Go(_) => panic!("went"),
         };
         assert_eq!(ms(r.admit(t, 0.0)), POLL_MS.0 as u64);
-        assert_eq!(ms(r.admit(t, 400.0)), 100, "a quarter of the time so far");
+        assert_eq!(ms(r.admit(t, 400.0)), 50, "an eighth of the time so far");
         assert_eq!(ms(r.admit(t, 10_000.0)), HOLD_POLL_MAX_MS as u64);
         r.answer(first, 10_000.0, &requests(10, 9, 1_000));
         let b = r.go(10_000.0).unwrap();
