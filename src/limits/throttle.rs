@@ -33,7 +33,7 @@
 //! timer until the books say it may go (the Workers rule, as in
 //! [`crate::limits::bulkhead`]).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use crate::classify::headers::{Limits, Window};
 use crate::limits::key::{Idle, KeyMap, LimitKey};
@@ -206,14 +206,12 @@ impl WindowState {
             (b == a + 1 && charged >= 0.0 && estimated >= 1.0).then(|| charged / estimated)
         };
         let this = (seq, remaining);
-        let samples: Vec<f64> = self
-            .recent
-            .iter()
-            .filter_map(|&other| sample(other, this).or_else(|| sample(this, other)))
-            .collect();
-        for factor in samples {
-            let factor = factor.clamp(1.0 / 16.0, 16.0);
-            self.scale = (0.5 * self.scale + 0.5 * factor).clamp(1.0 / 16.0, 16.0);
+        for i in 0..self.recent.len() {
+            let other = self.recent[i];
+            if let Some(factor) = sample(other, this).or_else(|| sample(this, other)) {
+                let factor = factor.clamp(1.0 / 16.0, 16.0);
+                self.scale = (0.5 * self.scale + 0.5 * factor).clamp(1.0 / 16.0, 16.0);
+            }
         }
         self.recent.push_back(this);
         if self.recent.len() > 8 {
@@ -810,8 +808,8 @@ impl KeyState {
 pub struct Throttle {
     keys: KeyMap<KeyState>,
     cold_start: u32,
-    /// The key each waiting ticket waits on.
-    waiting: BTreeMap<u64, LimitKey>,
+    /// The key each waiting ticket waits on, by ticket.
+    waiting: VecDeque<(u64, LimitKey)>,
     /// When `waiting` is next swept of tickets that are no longer waiting.
     sweep_at: usize,
 }
@@ -829,7 +827,7 @@ impl Throttle {
         Throttle {
             keys: KeyMap::default(),
             cold_start,
-            waiting: BTreeMap::new(),
+            waiting: VecDeque::new(),
             sweep_at: 64,
         }
     }
@@ -858,10 +856,10 @@ impl Throttle {
         let admit = entry.admit(ticket, needs(tokens), now_ms, cold_start);
         match admit {
             Admit::Go(_) => {
-                self.waiting.remove(&ticket);
+                self.waiting_key(ticket, None);
             }
             Admit::Wait { .. } => {
-                self.waiting.insert(ticket, key);
+                self.waiting_key(ticket, Some(key));
                 self.sweep();
             }
         }
@@ -902,7 +900,7 @@ impl Throttle {
 
     /// The call `ticket` no longer waits (it ended, or went another way).
     pub fn leave(&mut self, ticket: u64) {
-        if let Some(key) = self.waiting.remove(&ticket) {
+        if let Some(key) = self.waiting_key(ticket, None) {
             if let Some(entry) = self.keys.get_mut(&key) {
                 entry.remove_waiter(ticket);
             }
@@ -911,8 +909,23 @@ impl Throttle {
 
     /// A waiter that now asks about another key leaves the old one's line.
     fn moved(&mut self, key: LimitKey, ticket: u64) {
-        if self.waiting.get(&ticket).is_some_and(|&k| k != key) {
+        let at = self.waiting.binary_search_by_key(&ticket, |w| w.0);
+        if at.is_ok_and(|i| self.waiting[i].1 != key) {
             self.leave(ticket);
+        }
+    }
+
+    /// Sets (or with `None` removes) the key `ticket` waits on; returns the
+    /// key it waited on before.
+    fn waiting_key(&mut self, ticket: u64, key: Option<LimitKey>) -> Option<LimitKey> {
+        match (self.waiting.binary_search_by_key(&ticket, |w| w.0), key) {
+            (Ok(i), Some(key)) => Some(std::mem::replace(&mut self.waiting[i].1, key)),
+            (Ok(i), None) => self.waiting.remove(i).map(|w| w.1),
+            (Err(i), Some(key)) => {
+                self.waiting.insert(i, (ticket, key));
+                None
+            }
+            (Err(_), None) => None,
         }
     }
 
@@ -923,7 +936,8 @@ impl Throttle {
             return;
         }
         let keys = &self.keys;
-        self.waiting.retain(|&ticket, key| {
+        self.waiting.retain(|(ticket, key)| {
+            let ticket = *ticket;
             keys.get(key).is_some_and(|e| {
                 e.waiters
                     .binary_search_by_key(&ticket, |w| w.ticket)
