@@ -134,6 +134,20 @@ pub enum Answer<'a> {
     },
 }
 
+/// A report's reset: by `at`, everything booked up to the reported request
+/// (`through`: the total booked until then) has left the window. True of a
+/// fixed window (it is over), a sliding log (its newest entry then is gone)
+/// and a bucket (it is full): the reset is when the limit is back to its
+/// initial state.
+#[derive(Debug, Clone, Copy)]
+struct Free {
+    at: f64,
+    through: f64,
+}
+
+/// The most resets remembered per window.
+const MAX_FREES: usize = 256;
+
 /// What is known about one window (requests, tokens, …) of one key.
 #[derive(Debug, Clone)]
 struct WindowState {
@@ -141,12 +155,11 @@ struct WindowState {
     /// Units left as of `at`, local bookings taken off; `None`: unknown.
     level: Option<f64>,
     at: f64,
-    /// When the server said the window is full again (all-at-once windows;
-    /// `None` after the local reset, until the new window reports).
-    reset_at: Option<f64>,
-    /// The booking order of the request whose report set `reset_at`.
-    reset_from: u64,
-    /// The last reset that released waiters: requests booked before it may
+    /// All-at-once windows: when the requests reported so far have left
+    /// the window, from each report's reset; in order of time and of what
+    /// they free.
+    frees: VecDeque<Free>,
+    /// The last reset that released waiters: requests sent before it may
     /// report on the window before.
     rolled_at: f64,
     /// The longest reset reported, ms: the estimate of the window's length.
@@ -170,8 +183,7 @@ impl Default for WindowState {
             limit: None,
             level: None,
             at: 0.0,
-            reset_at: None,
-            reset_from: 0,
+            frees: VecDeque::new(),
             rolled_at: f64::NEG_INFINITY,
             longest_reset_ms: 0.0,
             refill: Refill::Unknown,
@@ -276,9 +288,12 @@ impl WindowState {
 
     /// Takes in a report, received at `now`, of the request booked `seq`
     /// at `sent_at`; `uncounted` is what was booked after it, which the
-    /// server had not seen yet. `estimate(s)` is what request `s` was
-    /// estimated to need (unscaled), for a tokens window; `None` for the
-    /// requests window, which always counts 1.
+    /// server had not seen yet, and `through` what was booked up to it
+    /// (less any request that may have reached the server after it).
+    /// `estimate(s)` is what request `s` was estimated to need (unscaled),
+    /// for a tokens window; `None` for the requests window, which always
+    /// counts 1.
+    #[allow(clippy::too_many_arguments)]
     fn observe(
         &mut self,
         w: &Window,
@@ -286,6 +301,7 @@ impl WindowState {
         sent_at: f64,
         seq: u64,
         uncounted: f64,
+        through: Option<f64>,
         estimate: Option<&dyn Fn(u64) -> Option<f64>>,
     ) {
         if let Some(limit) = w.limit.map(|l| l as f64) {
@@ -305,37 +321,45 @@ impl WindowState {
         if self.refill == Refill::Continuous {
             self.level = Some(fresh);
             self.at = now;
-            self.reset_at = w.reset_ms.map(|ms| now + ms as f64);
+            self.frees.clear();
             return;
+        }
+        // The answer came back after its reset was measured: waiting from
+        // its arrival is never too early.
+        if let (Some(ms), Some(through)) = (w.reset_ms, through) {
+            self.add_free(Free {
+                at: now + ms as f64,
+                through,
+            });
         }
         // Sent before the last reset: it may describe the window before.
         if sent_at < self.rolled_at {
             return;
-        }
-        let reset_at = w.reset_ms.map(|ms| now + ms as f64);
-        let half = self.length() / 2.0;
-        match (self.reset_at, reset_at) {
-            // A report on a window that is already over.
-            (Some(current), Some(new)) if new < current - half => return,
-            // The same window: the latest request sent has the latest view.
-            (Some(current), Some(new)) if new <= current + half => {
-                if seq >= self.reset_from {
-                    self.reset_at = Some(new);
-                    self.reset_from = seq;
-                }
-            }
-            (_, Some(new)) => {
-                self.reset_at = Some(new);
-                self.reset_from = seq;
-                self.recent.clear();
-            }
-            (_, None) => {}
         }
         if let Some(estimate) = estimate {
             self.learn_scale(seq, remaining, estimate);
         }
         self.level = Some(fresh);
         self.at = now;
+    }
+
+    /// Remembers a reset, unless one as early frees as much; drops those
+    /// it makes useless.
+    fn add_free(&mut self, free: Free) {
+        if self
+            .frees
+            .iter()
+            .any(|f| f.at <= free.at && f.through >= free.through)
+        {
+            return;
+        }
+        self.frees
+            .retain(|f| !(f.at >= free.at && f.through <= free.through));
+        let i = self.frees.partition_point(|f| f.at < free.at);
+        self.frees.insert(i, free);
+        if self.frees.len() > MAX_FREES {
+            self.frees.pop_front();
+        }
     }
 }
 
@@ -422,8 +446,18 @@ impl Idle for KeyState {
                     (Some(level), Some(limit)) => level >= limit,
                     _ => true,
                 };
-                full || w.reset_at.is_none_or(|at| at <= now_ms)
+                full || w.frees.back().is_none_or(|f| f.at <= now_ms)
             })
+    }
+}
+
+/// Whether `cum` (what the waiters ahead and this one need) fits in
+/// `level`; a need of 0 (tokens unknown) fits while anything is left.
+fn fits(cum: f64, level: f64) -> bool {
+    if cum > 0.0 {
+        cum <= level + 1e-6
+    } else {
+        level >= 1.0
     }
 }
 
@@ -449,20 +483,31 @@ impl KeyState {
             self.log.pop_front();
         }
         for i in 0..WINDOWS {
-            self.windows[i].grow(now);
-            let w = &self.windows[i];
+            let booked = self.booked[i];
+            let w = &mut self.windows[i];
+            w.grow(now);
             if w.refill == Refill::Continuous {
                 continue;
             }
-            let Some(reset_at) = w.reset_at.filter(|&t| now >= t + RESET_MARGIN_MS) else {
-                continue;
+            // Resets that have come: what they free is back, less what was
+            // booked after the requests they reported on (still in flight,
+            // or sent since: either may count in the new window).
+            let mut passed = None;
+            while let Some(&f) = w.frees.front() {
+                if now < f.at + RESET_MARGIN_MS {
+                    break;
+                }
+                passed = Some(f);
+                w.frees.pop_front();
+            }
+            let Some(f) = passed else { continue };
+            let freed = w.limit.map(|l| l - (booked - f.through));
+            w.level = match (w.level, freed) {
+                (Some(level), Some(freed)) => Some(level.max(freed)),
+                (level, freed) => freed.or(level),
             };
-            let at_risk = self.booked_since(i, reset_at - self.reorder_ms());
-            let w = &mut self.windows[i];
-            w.level = w.limit.map(|l| l - at_risk);
             w.at = now;
-            w.reset_at = None;
-            w.rolled_at = reset_at;
+            w.rolled_at = f.at;
             w.recent.clear();
         }
     }
@@ -473,15 +518,6 @@ impl KeyState {
     /// this side.
     fn reorder_ms(&self) -> f64 {
         self.min_rtt_ms.min(IN_FLIGHT_LEASE_MS) + SEND_JITTER_MS
-    }
-
-    /// What was booked on window `i` at or after `since`.
-    fn booked_since(&self, i: usize, since: f64) -> f64 {
-        let first = self.log.partition_point(|s| s.at < since);
-        match self.log.get(first) {
-            Some(s) => self.booked[i] - s.before[i],
-            None => 0.0,
-        }
     }
 
     /// The log position of a booking.
@@ -537,28 +573,42 @@ impl KeyState {
         let (mut due, mut hold, mut sooner) = (None::<f64>, false, false);
         for (i, (w, cum)) in self.windows.iter().zip(cum).enumerate() {
             let Some(level) = w.level else { continue };
-            let missing = if cum > 0.0 { cum - level } else { 1.0 - level };
-            if missing <= 1e-6 {
+            if fits(cum, level) {
                 continue;
             }
+            let missing = if cum > 0.0 { cum - level } else { 1.0 - level };
             // Token counts are estimates until the answers in flight report.
             sooner |= i > 0 && self.in_flight > 0;
-            let at = match (w.pace(), w.reset_at) {
-                (Some(tau), _) => now + missing * tau,
-                (None, Some(reset_at)) => {
-                    let windows_after = match w.limit {
-                        Some(limit) if limit >= 1.0 => ((missing / limit).ceil() - 1.0).max(0.0),
-                        _ => 0.0,
+            let booked = self.booked[i];
+            let at = match w.pace() {
+                Some(tau) => now + missing * tau,
+                None => {
+                    // The first reset that makes room; past the last one
+                    // known, a window per limit still missing.
+                    let level_after = |f: &Free| match w.limit {
+                        Some(limit) => level.max(limit - (booked - f.through)),
+                        None => level,
                     };
-                    reset_at + RESET_MARGIN_MS + windows_after * w.length()
+                    let room = w.frees.iter().find(|f| fits(cum, level_after(f)));
+                    match (room, w.frees.back()) {
+                        (Some(f), _) => f.at + RESET_MARGIN_MS,
+                        (None, Some(last)) => {
+                            let short = if cum > 0.0 { cum } else { 1.0 } - level_after(last);
+                            let windows = match w.limit {
+                                Some(limit) if limit >= 1.0 => (short / limit).ceil().max(1.0),
+                                _ => 0.0,
+                            };
+                            last.at + RESET_MARGIN_MS + windows * w.length()
+                        }
+                        // Used up, with no reset known: an answer in flight
+                        // will tell; with none, nothing can, so go.
+                        (None, None) if self.in_flight > 0 => {
+                            hold = true;
+                            continue;
+                        }
+                        (None, None) => continue,
+                    }
                 }
-                // Used up, with no reset known: an answer in flight will
-                // tell; with none, nothing can, so go.
-                (None, None) if self.in_flight > 0 => {
-                    hold = true;
-                    continue;
-                }
-                (None, None) => continue,
             };
             due = Some(due.map_or(at, |d| d.max(at)));
         }
@@ -749,29 +799,36 @@ impl KeyState {
             // it; nor, perhaps, one booked just before it and still
             // unanswered, which may have reached the server second. With
             // the request unknown (presumed lost), everything unanswered.
-            let uncounted = match found {
+            let (uncounted, through) = match found {
                 Some(at) => {
                     let after = match self.log.get(at + 1) {
                         Some(next) => self.booked[i] - next.before[i],
                         None => 0.0,
                     };
                     let close = sent_at - self.reorder_ms();
-                    let overtaken: f64 = self
+                    let overtaken = self
                         .log
                         .range(..at)
                         .rev()
                         .take_while(|s| s.at >= close)
-                        .filter(|s| !s.answered)
-                        .map(|s| s.need[i])
-                        .sum();
-                    after + overtaken
+                        .filter(|s| !s.answered);
+                    let (mut sum, mut earliest, mut any) = (0.0, &self.log[at], false);
+                    for s in overtaken {
+                        sum += s.need[i];
+                        earliest = s;
+                        any = true;
+                    }
+                    let through = if any {
+                        earliest.before[i]
+                    } else {
+                        earliest.before[i] + earliest.need[i]
+                    };
+                    (after + sum, Some(through))
                 }
-                None => self
-                    .log
-                    .iter()
-                    .filter(|s| !s.answered)
-                    .map(|s| s.need[i])
-                    .sum(),
+                None => {
+                    let unanswered = self.log.iter().filter(|s| !s.answered);
+                    (unanswered.map(|s| s.need[i]).sum(), None)
+                }
             };
             let log = &self.log;
             let estimate = |s: u64| {
@@ -780,7 +837,7 @@ impl KeyState {
                 log.get(at).map(|sent| sent.estimate[i])
             };
             let tokens = (i > 0).then_some(&estimate as &dyn Fn(u64) -> Option<f64>);
-            self.windows[i].observe(&window, now, sent_at, seq, uncounted, tokens);
+            self.windows[i].observe(&window, now, sent_at, seq, uncounted, through, tokens);
         }
     }
 
@@ -1180,45 +1237,69 @@ mod tests {
         assert_eq!(r.t.waiting(k()), 4);
     }
 
+    /// The limit less the calls in flight at the reset instant: those may
+    /// reach the server in the new window.
     #[test]
-    fn a_request_sent_just_before_the_reset_counts_against_the_new_window() {
+    fn calls_in_flight_at_the_reset_count_against_the_new_window() {
         let mut r = Run::new(0);
         let b = r.go(0.0).unwrap();
-        // Round trips take 10 ms; two slots are left until the reset at 1000.
         r.answer(b, 10.0, &requests(5, 2, 990));
-        assert!(
-            r.go(500.0).is_some(),
-            "long before the reset: counted in the old window"
-        );
-        assert!(
-            r.go(995.0).is_some(),
-            "5 ms before: may reach the server after the reset"
-        );
+        let early = r.go(500.0).unwrap();
+        r.answer(early, 510.0, &requests(5, 1, 490));
+        let _late = r.go(995.0).unwrap();
         let line: Vec<u64> = (0..5).map(|_| r.call()).collect();
         let went = line
             .iter()
             .filter(|&&t| matches!(r.admit(t, 1_001.0), Admit::Go(_)))
             .count();
-        assert_eq!(went, 4, "five less the one at risk");
+        assert_eq!(went, 4, "five less the one still in flight");
     }
 
     #[test]
-    fn a_late_report_from_the_window_before_the_reset_is_ignored() {
+    fn a_late_report_from_the_window_before_the_reset_is_not_taken_for_the_new_one() {
         let mut r = Run::new(0);
         let b = r.go(0.0).unwrap();
         r.answer(b, 1.0, &requests(2, 1, 999));
         let slow = r.go(1.0).unwrap();
-        // The reset passes; two go in the new window.
-        assert!(r.go(1_001.0).is_some() && r.go(1_001.0).is_some());
-        // The slow request's report (sent in the old window) says 0 left,
-        // resetting soon: it is about the old window.
+        // At the reset `slow` is in flight: it may count in the new window.
+        assert!(r.go(1_001.0).is_some());
+        let second = r.call();
+        assert!(
+            matches!(r.admit(second, 1_001.0), Admit::Wait { .. }),
+            "two less the one in flight"
+        );
+        // Its report (sent in the old window) says 0 left, full in 1 ms:
+        // the level stays the new window's, and 1 ms on, `slow` is known
+        // to have left: the second slot is free.
         r.answer(slow, 1_200.0, &requests(2, 0, 1));
         assert_eq!(r.t.remaining(k()), Some(0));
+        assert!(matches!(r.admit(second, 1_202.0), Admit::Go(_)));
+        assert!(r.go(1_202.0).is_none());
+    }
+
+    /// A sliding log frees each slot when the request that took it is a
+    /// window old: every report's reset frees the requests up to it.
+    #[test]
+    fn each_report_frees_what_was_sent_up_to_it() {
+        let mut r = Run::new(1);
+        let first = r.go(0.0).unwrap();
+        r.answer(first, 10.0, &requests(3, 2, 990));
+        let (a, b) = (r.go(10.0).unwrap(), r.go(10.0).unwrap());
+        r.answer(a, 20.0, &requests(3, 1, 990));
+        r.answer(b, 20.0, &requests(3, 0, 990));
         let next = r.call();
-        assert!(matches!(
-            r.admit(next, 1_202.0),
-            Admit::Wait { until: None, .. }
-        ));
+        assert_eq!(
+            wait_until(r.admit(next, 20.0)),
+            Some(1_001.0),
+            "the first's slot"
+        );
+        assert!(matches!(r.admit(next, 1_001.0), Admit::Go(_)));
+        let after = r.call();
+        assert_eq!(
+            wait_until(r.admit(after, 1_001.0)),
+            Some(1_011.0),
+            "then the others'"
+        );
     }
 
     /// Reports of a token bucket: `limit` per `window_ms`, refilled
