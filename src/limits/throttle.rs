@@ -3,12 +3,13 @@
 //! go now or must wait, so that no window is overrun.
 //!
 //! - **Release at reset.** A window that refills all at once (a fixed
-//!   window; a sliding log, whose reset is when its last entry leaves) holds
-//!   its waiters, once used up, until the reset the server announced, then
-//!   lets go as many as fit: the limit, less what was sent so close to the
-//!   reset that it may count in the new window (sent within the shortest
-//!   round trip seen, so it may not have reached the server before the
-//!   reset). The rest wait for the new window's own report.
+//!   window; a sliding log, whose reset is when its newest entry leaves)
+//!   holds its waiters, once used up, until a reset the server announced.
+//!   By a report's reset, every request sent up to the reported one has
+//!   left the window; so then the limit goes back to waiters, less the calls
+//!   still in flight at that instant (they may count in the new window), and
+//!   no more. A sliding log frees its slots report by report, a fixed window
+//!   all at its end.
 //! - **Pacing.** A window that refills continuously (a token bucket, GCRA)
 //!   lets each waiter go once the refill has made room for it. A report of
 //!   such a window says how long until it is full again (OpenAI: the time
