@@ -189,3 +189,31 @@ mod bounds {
         assert_eq!(second_call("2s", Some(1_500.0)), Vec::<u64>::new());
     }
 }
+
+/// Requests sent a few milliseconds apart reach the server in another
+/// order (up to 5 ms of jitter on a 4 ms round trip): a report can then
+/// count a request booked after its own and miss one booked before.
+#[test]
+fn requests_that_reach_the_server_out_of_order() {
+    for shape in [Shape::Fixed, Shape::Sliding, Shape::Bucket] {
+        for c in [8, 20] {
+            let clock = SimClock::new();
+            let mut server = Server::new(shape, L, W, RTT);
+            server.jitter_ms = 5.0;
+            let server = RefCell::new(server);
+            let l = limiters(1);
+            let start = batch(&clock, &server, &l, K, c, None);
+            check(
+                &format!("{shape:?} C={c} jitter start"),
+                &start,
+                floor_ms(K, L, W),
+            );
+            let steady = batch(&clock, &server, &l, K, c, None);
+            check(
+                &format!("{shape:?} C={c} jitter steady"),
+                &steady,
+                K as f64 / L * W,
+            );
+        }
+    }
+}

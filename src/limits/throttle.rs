@@ -4,12 +4,13 @@
 //!
 //! - **Release at reset.** A window that refills all at once (a fixed
 //!   window; a sliding log, whose reset is when its newest entry leaves)
-//!   holds its waiters, once used up, until a reset the server announced.
-//!   By a report's reset, every request sent up to the reported one has
-//!   left the window; so then the limit goes back to waiters, less the calls
-//!   still in flight at that instant (they may count in the new window), and
-//!   no more. A sliding log frees its slots report by report, a fixed window
-//!   all at its end.
+//!   holds its waiters, once used up, until the server's resets free room.
+//!   By a report's reset, the reported request and every one booked before
+//!   it that the server had counted (not one still in flight, which may have
+//!   reached it later) have left the window. As requests leave, in booking
+//!   order, what they took goes back to waiters, less the calls still in
+//!   flight (they may count in the new window), and no more: a fixed window
+//!   comes back whole at its end, a sliding log slot by slot.
 //! - **Pacing.** A window that refills continuously (a token bucket, GCRA)
 //!   lets each waiter go once the refill has made room for it. A report of
 //!   such a window says how long until it is full again (OpenAI: the time
@@ -135,19 +136,9 @@ pub enum Answer<'a> {
     },
 }
 
-/// A report's reset: by `at`, everything booked up to the reported request
-/// (`through`: the total booked until then) has left the window. True of a
-/// fixed window (it is over), a sliding log (its newest entry then is gone)
-/// and a bucket (it is full): the reset is when the limit is back to its
-/// initial state.
-#[derive(Debug, Clone, Copy)]
-struct Free {
-    at: f64,
-    through: f64,
-}
-
-/// The most resets remembered per window.
-const MAX_FREES: usize = 256;
+/// The most requests a report's reset is applied to, walking back from the
+/// reported one.
+const MAX_GONE_WALK: usize = 4_096;
 
 /// What is known about one window (requests, tokens, …) of one key.
 #[derive(Debug, Clone)]
@@ -156,13 +147,16 @@ struct WindowState {
     /// Units left as of `at`, local bookings taken off; `None`: unknown.
     level: Option<f64>,
     at: f64,
-    /// All-at-once windows: when the requests reported so far have left
-    /// the window, from each report's reset; in order of time and of what
-    /// they free.
-    frees: VecDeque<Free>,
+    /// All-at-once windows: every request booked before this one (by
+    /// booking order) has left the window.
+    freed: u64,
     /// The last reset that released waiters: requests sent before it may
     /// report on the window before.
     rolled_at: f64,
+    /// The booking order of the request whose report set `level`: a report
+    /// on a request booked earlier knows less (it counts fewer of those
+    /// sent since), so it does not replace it.
+    level_from: Option<u64>,
     /// The longest reset reported, ms: the estimate of the window's length.
     longest_reset_ms: f64,
     refill: Refill,
@@ -184,8 +178,9 @@ impl Default for WindowState {
             limit: None,
             level: None,
             at: 0.0,
-            frees: VecDeque::new(),
+            freed: 0,
             rolled_at: f64::NEG_INFINITY,
+            level_from: None,
             longest_reset_ms: 0.0,
             refill: Refill::Unknown,
             tau: (0.0, f64::INFINITY),
@@ -289,9 +284,8 @@ impl WindowState {
 
     /// Takes in a report, received at `now`, of the request booked `seq`
     /// at `sent_at`; `uncounted` is what was booked after it, which the
-    /// server had not seen yet, and `through` what was booked up to it
-    /// (less any request that may have reached the server after it).
-    /// `estimate(s)` is what request `s` was estimated to need (unscaled),
+    /// server had not seen yet. `estimate(s)` is what request `s` was
+    /// estimated to need (unscaled),
     /// for a tokens window; `None` for the requests window, which always
     /// counts 1.
     #[allow(clippy::too_many_arguments)]
@@ -302,7 +296,6 @@ impl WindowState {
         sent_at: f64,
         seq: u64,
         uncounted: f64,
-        through: Option<f64>,
         estimate: Option<&dyn Fn(u64) -> Option<f64>>,
     ) {
         if let Some(limit) = w.limit.map(|l| l as f64) {
@@ -319,19 +312,14 @@ impl WindowState {
             return;
         };
         let fresh = remaining - uncounted;
+        let newer = self.level_from.is_none_or(|from| seq >= from);
         if self.refill == Refill::Continuous {
-            self.level = Some(fresh);
-            self.at = now;
-            self.frees.clear();
+            if newer {
+                self.level = Some(fresh);
+                self.at = now;
+                self.level_from = Some(seq);
+            }
             return;
-        }
-        // The answer came back after its reset was measured: waiting from
-        // its arrival is never too early.
-        if let (Some(ms), Some(through)) = (w.reset_ms, through) {
-            self.add_free(Free {
-                at: now + ms as f64,
-                through,
-            });
         }
         // Sent before the last reset: it may describe the window before.
         if sent_at < self.rolled_at {
@@ -340,26 +328,10 @@ impl WindowState {
         if let Some(estimate) = estimate {
             self.learn_scale(seq, remaining, estimate);
         }
-        self.level = Some(fresh);
-        self.at = now;
-    }
-
-    /// Remembers a reset, unless one as early frees as much; drops those
-    /// it makes useless.
-    fn add_free(&mut self, free: Free) {
-        if self
-            .frees
-            .iter()
-            .any(|f| f.at <= free.at && f.through >= free.through)
-        {
-            return;
-        }
-        self.frees
-            .retain(|f| !(f.at >= free.at && f.through <= free.through));
-        let i = self.frees.partition_point(|f| f.at < free.at);
-        self.frees.insert(i, free);
-        if self.frees.len() > MAX_FREES {
-            self.frees.pop_front();
+        if newer {
+            self.level = Some(fresh);
+            self.at = now;
+            self.level_from = Some(seq);
         }
     }
 }
@@ -376,6 +348,8 @@ struct Sent {
     /// Everything booked before this request, per window.
     before: [f64; WINDOWS],
     answered: bool,
+    /// When it is known to have left each window (a report's reset).
+    gone: [f64; WINDOWS],
 }
 
 /// A caller waiting to send on a key.
@@ -436,19 +410,16 @@ impl Default for KeyState {
 }
 
 impl Idle for KeyState {
-    /// Nothing in flight, nobody waiting and every window full again or
-    /// reset: what is left is an estimate of the windows.
+    /// Nothing in flight, nobody waiting, and nothing booked or answered
+    /// for a window's length: every window is full again.
     fn idle(&self, now_ms: f64) -> bool {
         let quiet = self.in_flight == 0 || now_ms - self.active_at >= IN_FLIGHT_LEASE_MS;
-        quiet
-            && self.waiters.is_empty()
-            && self.windows.iter().all(|w| {
-                let full = match (w.level, w.limit) {
-                    (Some(level), Some(limit)) => level >= limit,
-                    _ => true,
-                };
-                full || w.frees.back().is_none_or(|f| f.at <= now_ms)
-            })
+        let longest = self
+            .windows
+            .iter()
+            .map(WindowState::length)
+            .fold(0.0, f64::max);
+        quiet && self.waiters.is_empty() && now_ms - self.active_at >= longest
     }
 }
 
@@ -486,29 +457,36 @@ impl KeyState {
         for i in 0..WINDOWS {
             let booked = self.booked[i];
             let w = &mut self.windows[i];
+            let log = &self.log;
             w.grow(now);
             if w.refill == Refill::Continuous {
                 continue;
             }
-            // Resets that have come: what they free is back, less what was
-            // booked after the requests they reported on (still in flight,
-            // or sent since: either may count in the new window).
-            let mut passed = None;
-            while let Some(&f) = w.frees.front() {
-                if now < f.at + RESET_MARGIN_MS {
+            // The requests known to have left the window, in booking order:
+            // what they took is back, less what was booked after them
+            // (still in flight, or sent since: either may count in the new
+            // window).
+            let front = log.front().map_or(self.next_seq, |s| s.seq);
+            w.freed = w.freed.max(front);
+            let mut last = None;
+            while let Some(sent) = log.get((w.freed - front) as usize) {
+                if now < sent.gone[i] + RESET_MARGIN_MS {
                     break;
                 }
-                passed = Some(f);
-                w.frees.pop_front();
+                last = Some(sent.gone[i]);
+                w.freed += 1;
             }
-            let Some(f) = passed else { continue };
-            let freed = w.limit.map(|l| l - (booked - f.through));
+            let Some(gone) = last else { continue };
+            let through = log
+                .get((w.freed - front) as usize)
+                .map_or(booked, |s| s.before[i]);
+            let freed = w.limit.map(|l| l - (booked - through));
             w.level = match (w.level, freed) {
                 (Some(level), Some(freed)) => Some(level.max(freed)),
                 (level, freed) => freed.or(level),
             };
             w.at = now;
-            w.rolled_at = f.at;
+            w.rolled_at = gone;
             w.recent.clear();
         }
     }
@@ -583,31 +561,53 @@ impl KeyState {
             let booked = self.booked[i];
             let at = match w.pace() {
                 Some(tau) => now + missing * tau,
+                // Used up, with no limit known: nothing says what comes back.
+                // An answer in flight may tell; with none, nothing can, so go.
+                None if w.limit.is_none() => {
+                    hold |= self.in_flight > 0;
+                    continue;
+                }
                 None => {
-                    // The first reset that makes room; past the last one
-                    // known, a window per limit still missing.
-                    let level_after = |f: &Free| match w.limit {
-                        Some(limit) => level.max(limit - (booked - f.through)),
-                        None => level,
-                    };
-                    let room = w.frees.iter().find(|f| fits(cum, level_after(f)));
-                    match (room, w.frees.back()) {
-                        (Some(f), _) => f.at + RESET_MARGIN_MS,
-                        (None, Some(last)) => {
-                            let short = if cum > 0.0 { cum } else { 1.0 } - level_after(last);
-                            let windows = match w.limit {
-                                Some(limit) if limit >= 1.0 => (short / limit).ceil().max(1.0),
-                                _ => 0.0,
-                            };
-                            last.at + RESET_MARGIN_MS + windows * w.length()
+                    // Walk the requests not yet gone, in booking order,
+                    // until freeing them makes room: then, when the last
+                    // of them is known to be gone.
+                    let front = self.log.front().map_or(self.next_seq, |s| s.seq);
+                    let from = (w.freed.max(front) - front) as usize;
+                    let mut gone = f64::NEG_INFINITY;
+                    let mut room = None;
+                    for (n, sent) in self.log.range(from..).enumerate() {
+                        gone = gone.max(sent.gone[i]);
+                        let through = self.log.get(from + n + 1).map_or(booked, |s| s.before[i]);
+                        let limit = w.limit.unwrap_or(0.0);
+                        let after = level.max(limit - (booked - through));
+                        if fits(cum, after) {
+                            room = Some(gone);
+                            break;
                         }
-                        // Used up, with no reset known: an answer in flight
-                        // will tell; with none, nothing can, so go.
-                        (None, None) if self.in_flight > 0 => {
+                    }
+                    match room {
+                        Some(at) if at.is_finite() => at + RESET_MARGIN_MS,
+                        // Room comes once requests still unreported leave:
+                        // their answers will tell when.
+                        Some(_) if self.in_flight > 0 => {
                             hold = true;
                             continue;
                         }
-                        (None, None) => continue,
+                        // Even with every request gone it does not fit (the
+                        // waiters ahead need more): a window per limit
+                        // still missing after the last one leaves.
+                        None if gone.is_finite() => {
+                            let limit = w.limit.unwrap_or(1.0).max(1.0);
+                            let short = if cum > 0.0 { cum } else { 1.0 } - limit;
+                            gone + RESET_MARGIN_MS + (short / limit).ceil().max(1.0) * w.length()
+                        }
+                        // Used up, with nothing known to leave: an answer in
+                        // flight will tell; with none, nothing can, so go.
+                        _ if self.in_flight > 0 => {
+                            hold = true;
+                            continue;
+                        }
+                        _ => continue,
                     }
                 }
             };
@@ -651,6 +651,7 @@ impl KeyState {
             estimate,
             before: self.booked,
             answered: false,
+            gone: [f64::INFINITY; WINDOWS],
         });
         self.booked.iter_mut().zip(need).for_each(|(b, n)| *b += n);
         self.in_flight += 1;
@@ -667,11 +668,19 @@ impl KeyState {
 
     /// Drops answered requests no report or reset can need any more.
     fn prune(&mut self, now: f64) {
-        let horizon = now - self.min_rtt_ms.min(IN_FLIGHT_LEASE_MS);
+        let horizon = now - self.reorder_ms();
+        // Requests not yet gone from an all-at-once window are still needed.
+        let freed = self
+            .windows
+            .iter()
+            .filter(|w| w.limit.is_some() && w.refill != Refill::Continuous)
+            .map(|w| w.freed)
+            .min()
+            .unwrap_or(u64::MAX);
         while self
             .log
             .front()
-            .is_some_and(|s| s.answered && s.at < horizon)
+            .is_some_and(|s| s.answered && s.at < horizon && s.seq < freed)
         {
             self.log.pop_front();
         }
@@ -784,6 +793,16 @@ impl KeyState {
                 }
             }
         }
+        // A window its answer said nothing about (or no answer at all): a
+        // window's length from now, it has left that window for sure.
+        if let Some(at) = found {
+            let lengths = self.windows.each_ref().map(WindowState::length);
+            for (gone, length) in self.log[at].gone.iter_mut().zip(lengths) {
+                if gone.is_infinite() {
+                    *gone = now + length;
+                }
+            }
+        }
         self.prune(now);
     }
 
@@ -800,35 +819,26 @@ impl KeyState {
             // it; nor, perhaps, one booked just before it and still
             // unanswered, which may have reached the server second. With
             // the request unknown (presumed lost), everything unanswered.
-            let (uncounted, through) = match found {
+            let uncounted = match found {
                 Some(at) => {
                     let after = match self.log.get(at + 1) {
                         Some(next) => self.booked[i] - next.before[i],
                         None => 0.0,
                     };
                     let close = sent_at - self.reorder_ms();
-                    let overtaken = self
+                    let overtaken: f64 = self
                         .log
                         .range(..at)
                         .rev()
                         .take_while(|s| s.at >= close)
-                        .filter(|s| !s.answered);
-                    let (mut sum, mut earliest, mut any) = (0.0, &self.log[at], false);
-                    for s in overtaken {
-                        sum += s.need[i];
-                        earliest = s;
-                        any = true;
-                    }
-                    let through = if any {
-                        earliest.before[i]
-                    } else {
-                        earliest.before[i] + earliest.need[i]
-                    };
-                    (after + sum, Some(through))
+                        .filter(|s| !s.answered)
+                        .map(|s| s.need[i])
+                        .sum();
+                    after + overtaken
                 }
                 None => {
                     let unanswered = self.log.iter().filter(|s| !s.answered);
-                    (unanswered.map(|s| s.need[i]).sum(), None)
+                    unanswered.map(|s| s.need[i]).sum()
                 }
             };
             let log = &self.log;
@@ -838,7 +848,33 @@ impl KeyState {
                 log.get(at).map(|sent| sent.estimate[i])
             };
             let tokens = (i > 0).then_some(&estimate as &dyn Fn(u64) -> Option<f64>);
-            self.windows[i].observe(&window, now, sent_at, seq, uncounted, through, tokens);
+            self.windows[i].observe(&window, now, sent_at, seq, uncounted, tokens);
+            // Its reset is when the limit is back to its initial state
+            // (a fixed window over, a sliding log's newest entry gone, a
+            // bucket full): by then this request, and every one booked
+            // before it that the server had counted (not one still in
+            // flight that it may have overtaken), has left the window. The
+            // answer came after the reset was measured, so timing it from
+            // the answer is never early.
+            if let (Some(at), Some(ms)) = (found, window.reset_ms) {
+                self.mark_gone(i, at, sent_at, now + ms as f64);
+            }
+        }
+    }
+
+    /// Records that request `at` (in the log), and those before it that
+    /// it did not overtake, have left window `i` by `gone`.
+    fn mark_gone(&mut self, i: usize, at: usize, sent_at: f64, gone: f64) {
+        let close = sent_at - self.reorder_ms();
+        let freed = self.windows[i].freed;
+        for (n, sent) in self.log.range_mut(..=at).rev().enumerate() {
+            if sent.seq < freed || n > MAX_GONE_WALK {
+                break;
+            }
+            let overtaken = n > 0 && !sent.answered && sent.at >= close;
+            if !overtaken {
+                sent.gone[i] = sent.gone[i].min(gone);
+            }
         }
     }
 
@@ -1206,10 +1242,10 @@ mod tests {
         let (a, b) = (r.go(10.0).unwrap(), r.go(15.0).unwrap());
         r.answer(b, 20.0, &requests(10, 3, 990));
         assert_eq!(r.t.remaining(k()), Some(2), "`a` may still count: 3 - 1");
-        // `a`'s report counts `b` too, but nothing says so: `b` is taken
-        // off again, erring on the safe side until the next report.
+        // `a`'s report was booked before `b`'s: it knows less, and does
+        // not replace it.
         r.answer(a, 21.0, &requests(10, 2, 989));
-        assert_eq!(r.t.remaining(k()), Some(1));
+        assert_eq!(r.t.remaining(k()), Some(2));
     }
 
     /// Release at reset: the line waits for the announced reset, and then
@@ -1301,6 +1337,24 @@ mod tests {
             Some(1_011.0),
             "then the others'"
         );
+    }
+
+    /// A request still in flight when a later one reports may have reached
+    /// the server after it: that report's reset says nothing about it.
+    #[test]
+    fn a_report_does_not_free_a_request_it_may_have_overtaken() {
+        let mut r = Run::new(0);
+        let first = r.go(0.0).unwrap();
+        r.answer(first, 2.0, &requests(3, 2, 998));
+        let (_a, b) = (r.go(3.0).unwrap(), r.go(4.0).unwrap());
+        // `b` reached the server first: 1 left, and `a` still to come.
+        r.answer(b, 8.0, &requests(3, 1, 1_000));
+        let line: Vec<u64> = (0..3).map(|_| r.call()).collect();
+        let went = line
+            .iter()
+            .filter(|&&t| matches!(r.admit(t, 1_009.0), Admit::Go(_)))
+            .count();
+        assert_eq!(went, 1, "only the first request is known to have left");
     }
 
     /// Reports of a token bucket: `limit` per `window_ms`, refilled

@@ -233,6 +233,11 @@ pub struct Server {
     pub requests: Meter,
     pub tokens: Option<Meter>,
     pub latency_ms: f64,
+    /// Up to this much more, ms, for a request to reach the server (varied
+    /// from request to request, so requests sent close together arrive in
+    /// another order).
+    pub jitter_ms: f64,
+    sent: u64,
     /// Every answer: (sent at, since the start; status).
     pub log: Vec<(f64, u16)>,
 }
@@ -243,6 +248,8 @@ impl Server {
             requests: Meter::new(shape, limit, window),
             tokens: None,
             latency_ms,
+            jitter_ms: 0.0,
+            sent: 0,
             log: Vec::new(),
         }
     }
@@ -321,9 +328,16 @@ impl Transport for SimTransport<'_> {
             .charged
             .or(self.tokens.map(|t| t.total() as f64))
             .unwrap_or(0.0);
-        // Half the latency to reach the server, half to come back.
-        let half = self.server.borrow().latency_ms / 2.0;
-        self.clock.sleep_ms(half).await;
+        // Half the latency to reach the server (plus some jitter), half to
+        // come back.
+        let (half, jitter) = {
+            let mut s = self.server.borrow_mut();
+            s.sent += 1;
+            // A fixed scramble of 0..=jitter_ms, different for neighbours.
+            let jitter = s.jitter_ms * ((s.sent * 7) % 11) as f64 / 10.0;
+            (s.latency_ms / 2.0, jitter)
+        };
+        self.clock.sleep_ms(half + jitter).await;
         let (status, headers) = self
             .server
             .borrow_mut()
