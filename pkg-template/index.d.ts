@@ -177,6 +177,12 @@ export interface AttemptEvent {
   source: 'network' | 'breaker' | 'cache';
   /** The call's lane. */
   lane: Lane;
+  /**
+   * The tokens the request was expected to use, booked against the server's tokens limits:
+   * its prompt characters ÷ 4 plus `max_tokens` (or `max_completion_tokens`, `max_output_tokens`),
+   * read from a string body. `null` when the body does not tell (bytes, a form, a stream).
+   */
+  tokens: number | null;
   classification: Classification;
 }
 
@@ -324,6 +330,16 @@ export interface CacheOptions {
 }
 
 /** The retry budget: retries cost tokens, successes refund them (AWS SDK "standard" retry quota). */
+/** The proactive throttle's settings; `throttle: true` is `{ coldStart: 1 }`. */
+export interface ThrottleOptions {
+  /**
+   * Requests sent to an origin and key nothing has been heard from yet; the other calls wait
+   * (each polling with its own timer) for the first answer, whose headers say how much room is
+   * left, instead of bursting blind. 0 lets every call go at once. An integer from 0 to 1000. @default 1
+   */
+  coldStart?: number;
+}
+
 export interface RetryBudgetOptions {
   /** @default 500 */
   capacity?: number;
@@ -369,11 +385,14 @@ export interface RatewiseOptions {
   /** Calls that may wait for a slot; more reject with QueueFullError. @default Infinity */
   maxQueue?: number;
   /**
-   * Pace attempts from the rate-limit headers of every response (2xx included), per
-   * origin and API key, instead of learning the limit from 429s. A wait longer than
-   * `maxRetryAfterMs` or past the deadline is not waited out: the request goes. @default true
+   * Hold attempts from the rate-limit headers of every response (2xx included), per origin and
+   * API key, instead of learning the limit from 429s: a used-up window that refills all at once
+   * releases its waiters at the reset the server announced (as many as fit); one that refills
+   * continuously (a token bucket) lets each go when there is room; token limits are booked with
+   * each request's estimated tokens. A wait longer than `maxRetryAfterMs` or past the deadline
+   * is not waited out: the request goes. `false` turns it off. @default true
    */
-  throttle?: boolean;
+  throttle?: boolean | ThrottleOptions;
   /** The retry budget, or `false` to retry without one. @default { capacity: 500, retryCost: 5, refund: 1 } */
   retryBudget?: boolean | RetryBudgetOptions;
   /**

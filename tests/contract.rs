@@ -129,6 +129,11 @@ fn the_options_read_are_the_options_typed() {
         .map(str::to_owned)
         .collect();
     assert_eq!(properties(DTS, "InvocationOptions"), invocation);
+    let throttle: BTreeSet<String> = rust_list(OPTIONS_RS, "THROTTLE_KEYS")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(properties(DTS, "ThrottleOptions"), throttle);
 }
 
 #[test]

@@ -545,11 +545,13 @@ export function verdict(s, runs, nowEpochMs = Date.now()) {
   } else {
     let paced = '';
     if (run.extra.throttle && rw.r429 < base.r429) {
-      paced = ' Its throttle paced the calls from the x-ratelimit headers instead of learning the limit from 429s';
+      paced =
+        ' Its throttle read the x-ratelimit headers instead of learning the limit from 429s: one call went first, ' +
+        'the rest of the window after its answer, and each later window at its reset';
       paced +=
-        rw.wall > base.wall * 1.1
-          ? ': fewer 429s, but slower against this fixed-window mock, which refills all at once (switch the throttle off to compare).'
-          : '.';
+        rw.wall > base.wall + 100
+          ? `, ${fmtSeconds(rw.wall - base.wall)} behind the loop's retries on this run.`
+          : ', as fast as the retries with fewer calls.';
     }
     text =
       `Rate limit of ${params.limit} per ${humanMs(params.windowMs)}: ratewise finished in ${fmtSeconds(rw.wall)} with ${plural(rw.calls, 'network call')} ` +

@@ -119,6 +119,11 @@ pub struct Window {
     pub remaining: Option<u64>,
     /// Milliseconds until the window resets, relative to the response.
     pub reset_ms: Option<u64>,
+    /// Whether the reset was given to the second (an RFC 3339 time, or an
+    /// epoch timestamp measured against the `Date` header), so `reset_ms`
+    /// may be up to a second off.
+    #[serde(skip)]
+    pub coarse_reset: bool,
 }
 
 impl Window {
@@ -154,14 +159,17 @@ impl Limits {
         let now_ms = server_now_ms(headers, now_ms);
         let openai = |[limit, remaining, reset]: [&str; 3]| {
             window(headers, limit, remaining, reset, |v| {
+                let fine = |ms| (ms, false);
                 parse_go_duration(v)
-                    .or_else(|| until_epoch(v, now_ms))
-                    .or_else(|| parse_seconds(v))
+                    .map(fine)
+                    .or_else(|| until_epoch(v, now_ms).map(|ms| (ms, true)))
+                    .or_else(|| parse_seconds(v).map(fine))
             })
         };
         let anthropic = |[limit, remaining, reset]: [&str; 3]| {
             window(headers, limit, remaining, reset, |v| {
-                parse_rfc3339(v).and_then(|at| clamp_ms((at - now_ms).max(0.0)))
+                let at = parse_rfc3339(v)?;
+                clamp_ms((at - now_ms).max(0.0)).map(|ms| (ms, true))
             })
         };
         let limits = Limits {
@@ -273,13 +281,15 @@ fn window(
     limit: &str,
     remaining: &str,
     reset: &str,
-    parse_reset: impl Fn(&str) -> Option<u64>,
+    parse_reset: impl Fn(&str) -> Option<(u64, bool)>,
 ) -> Option<Window> {
     let count = |name: &str| headers.get(name).and_then(|v| v.parse::<u64>().ok());
+    let reset = headers.get(reset).and_then(parse_reset);
     let w = Window {
         limit: count(limit),
         remaining: count(remaining),
-        reset_ms: headers.get(reset).and_then(parse_reset),
+        reset_ms: reset.map(|(ms, _)| ms),
+        coarse_reset: reset.is_some_and(|(_, coarse)| coarse),
     };
     (w != Window::default()).then_some(w)
 }
@@ -352,7 +362,8 @@ mod tests {
             Some(Window {
                 limit: Some(60),
                 remaining: Some(0),
-                reset_ms: Some(360_000)
+                reset_ms: Some(360_000),
+                coarse_reset: false,
             })
         );
         assert_eq!(l.tokens.unwrap().remaining, Some(149_984));
@@ -375,6 +386,7 @@ mod tests {
         .collect();
         let l = Limits::from_headers(&h, 10_000.0).unwrap();
         assert_eq!(l.requests.unwrap().reset_ms, Some(20_000));
+        assert!(l.requests.unwrap().coarse_reset, "given to the second");
         assert_eq!(l.exhausted_reset_ms(), Some(35_000));
         // A reset already in the past is zero, not negative.
         let l = Limits::from_headers(&h, 99_000.0).unwrap();

@@ -30,6 +30,7 @@ pub mod routes;
 pub mod shared;
 pub mod subrequests;
 pub mod throttle;
+pub mod tokens;
 
 use std::cell::RefCell;
 
@@ -46,7 +47,7 @@ use outage::{OutageBreaker, OutageChange, OutageSettings};
 use routes::{choose, Choice, KindSet, RouteKey};
 use shared::{Change, Freshness, Trip};
 use subrequests::{Claim, Subrequests};
-use throttle::Throttle;
+use throttle::{Admit, Answer, Booking, Throttle, Tokens};
 
 fn quota_transition(key: LimitKey, opened_until_ms: Option<f64>) -> Transition {
     Transition {
@@ -65,6 +66,9 @@ pub struct Settings {
     pub max_queue: usize,
     /// Whether the proactive throttle paces attempts.
     pub throttle: bool,
+    /// Requests the throttle sends to a key nothing was heard from before
+    /// the others hold for its first answer (0: none hold).
+    pub cold_start: u32,
     /// The retry budget, if any.
     pub retry_budget: Option<RetryBudget>,
     /// How long a quota breaker stays open, ms (doubled per failed probe).
@@ -83,6 +87,7 @@ impl Default for Settings {
             max_concurrency: usize::MAX,
             max_queue: usize::MAX,
             throttle: true,
+            cold_start: throttle::DEFAULT_COLD_START,
             retry_budget: Some(RetryBudget::default()),
             quota_cooldown_ms: breaker::DEFAULT_COOLDOWN_MS,
             outage: Some(OutageSettings::default()),
@@ -123,8 +128,8 @@ pub struct Pass {
     pub route: usize,
     /// That route's limit keys.
     pub keys: RouteKey,
-    /// How long to wait first (the throttle's pacing), ms.
-    pub wait_ms: u64,
+    /// The attempt as the throttle booked it.
+    pub booking: Option<Booking>,
     /// Whether this attempt is a quota breaker's probe on the route.
     pub probe: bool,
     /// Whether this attempt is the route's outage breaker probe.
@@ -194,8 +199,14 @@ impl<S> Heard<S> {
 /// What to do for the next attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Plan<S> {
-    /// Send, as the pass says.
+    /// Send now, as the pass says.
     Send(Pass),
+    /// The throttle holds the call: sleep `ms` (on the call's own timer),
+    /// then ask again.
+    Hold {
+        /// How long to sleep.
+        ms: u64,
+    },
     /// Every route from here on is out of quota: answer with the failure
     /// stored for `route`, sending nothing.
     Replay {
@@ -226,7 +237,9 @@ impl<S: Clone> Limiters<S> {
     pub fn new(settings: Settings) -> Self {
         Limiters {
             bulkhead: Bulkhead::new(settings.max_concurrency, settings.max_queue),
-            throttle: settings.throttle.then(Throttle::new),
+            throttle: settings
+                .throttle
+                .then(|| Throttle::new(settings.cold_start)),
             budget: settings.retry_budget,
             breaker: QuotaBreaker::new(settings.quota_cooldown_ms),
             outage: settings.outage.map(OutageBreaker::new),
@@ -281,25 +294,32 @@ impl<S: Clone> Limiters<S> {
         self.bulkhead.poll(ticket.0, now_ms)
     }
 
-    /// The call ended (or gave up waiting): its slot goes to the next waiter.
+    /// The call ended (or gave up waiting): its slot goes to the next
+    /// waiter, and it leaves the throttle's line.
     pub fn leave(&mut self, ticket: Ticket, now_ms: f64) {
         self.bulkhead.release(ticket.0, now_ms);
+        if let Some(throttle) = &mut self.throttle {
+            throttle.leave(ticket.0);
+        }
     }
 
-    /// Decides the next attempt of a call whose routes have `keys` and that
-    /// is on route `from`: the first route from there that neither breaker
-    /// holds back (see [`routes::choose`]), with the throttle's wait for
-    /// that route's model key, bounded as the policy bounds server hints;
-    /// or, with every route out of quota, a replay of the first one's
-    /// failure.
+    /// Decides the next attempt of call `ticket`, expected to use `tokens`,
+    /// whose routes have `keys` and that is on route `from`: the first route
+    /// from there that neither breaker holds back (see [`routes::choose`]),
+    /// if the throttle lets it go on that route's model key now; a hold if
+    /// not, unless the wait would outlast the policy's cap on server hints
+    /// or the deadline (then it goes); or, with every route out of quota, a
+    /// replay of the first one's failure.
+    #[allow(clippy::too_many_arguments)]
     pub fn before(
         &mut self,
         keys: &[RouteKey],
         from: usize,
         now_ms: f64,
-        random: f64,
         policy: &RetryPolicy,
         deadline_ms: Option<f64>,
+        ticket: Ticket,
+        tokens: Option<Tokens>,
     ) -> Plan<S> {
         let from = from.min(keys.len().saturating_sub(1));
         let rest = keys.get(from..).unwrap_or_default();
@@ -328,17 +348,36 @@ impl<S: Clone> Limiters<S> {
             .copied()
             .unwrap_or_else(|| RouteKey::from(LimitKey::new("", None)));
         // Rate limits are per model: the throttle paces each model's windows.
-        let wait_ms = match &mut self.throttle {
-            Some(throttle) => {
-                let booked = throttle.reserve(route_keys.model, now_ms, random);
-                policy.paced_wait(booked, now_ms, deadline_ms)
-            }
-            None => 0,
+        let key = route_keys.model;
+        let booking = match &mut self.throttle {
+            None => None,
+            Some(throttle) => match throttle.admit(key, ticket.0, tokens, now_ms) {
+                Admit::Go(booking) => Some(booking),
+                Admit::Wait { ms, until, since } => {
+                    let end = until.unwrap_or(now_ms + ms as f64);
+                    let too_long = end - since > policy.max_retry_after_ms as f64;
+                    let too_late = deadline_ms.is_some_and(|d| end >= d);
+                    if too_long || too_late {
+                        Some(throttle.force(key, ticket.0, tokens, now_ms))
+                    } else {
+                        // Not sent: a probe goes to whoever asks next.
+                        if probe {
+                            for k in route_keys.both() {
+                                self.breaker.probe_failed_otherwise(k, now_ms);
+                            }
+                        }
+                        if let (true, Some(outage)) = (outage_probe, &mut self.outage) {
+                            outage.release(key, now_ms);
+                        }
+                        return Plan::Hold { ms };
+                    }
+                }
+            },
         };
         Plan::Send(Pass {
             route,
             keys: route_keys,
-            wait_ms,
+            booking,
             probe,
             outage_probe,
         })
@@ -384,11 +423,16 @@ impl<S: Clone> Limiters<S> {
         now_ms: f64,
     ) -> Heard<S> {
         let mut heard = Heard::default();
-        if let Some(throttle) = &mut self.throttle {
-            throttle.answered(pass.keys.model, now_ms);
-            if let Some(limits) = &c.limits {
-                throttle.observe(pass.keys.model, limits, now_ms);
-            }
+        if let (Some(throttle), Some(booking)) = (&mut self.throttle, pass.booking) {
+            let answer = if c.status == 0 {
+                Answer::Lost
+            } else {
+                Answer::Heard {
+                    limits: c.limits.as_ref(),
+                    rate_limited: c.kind == Kind::RateLimit,
+                }
+            };
+            throttle.answered(pass.keys.model, booking, now_ms, answer);
         }
         let quota_key = pass.keys.quota_key(c);
         match (c.kind, failure) {
@@ -473,8 +517,8 @@ impl<S: Clone> Limiters<S> {
     /// The attempt sent with `pass` was cancelled before any answer: it is
     /// no longer in flight, and a probe goes to the next call.
     pub fn abandon(&mut self, pass: &Pass, now_ms: f64) {
-        if let Some(throttle) = &mut self.throttle {
-            throttle.answered(pass.keys.model, now_ms);
+        if let (Some(throttle), Some(booking)) = (&mut self.throttle, pass.booking) {
+            throttle.answered(pass.keys.model, booking, now_ms, Answer::Lost);
         }
         if pass.probe {
             for key in pass.keys.both() {
@@ -552,6 +596,11 @@ impl<S: Clone> Limiters<S> {
     /// Keys held by the outage breaker (bounded the same way).
     pub fn outage_keys_held(&self) -> usize {
         self.outage.as_ref().map_or(0, OutageBreaker::keys)
+    }
+
+    /// The throttle, if on; for tests and debugging.
+    pub fn throttle(&self) -> Option<&Throttle> {
+        self.throttle.as_ref()
     }
 
     /// Requests counted in flight for `key` by the throttle.

@@ -11,7 +11,8 @@ use crate::limits::bulkhead::Admission;
 use crate::limits::lanes::Lane;
 use crate::limits::routes::RouteKey;
 use crate::limits::shared::Store;
-use crate::limits::{Heard, Limiters, Plan, Scope, Transition};
+use crate::limits::tokens::Tokens;
+use crate::limits::{Heard, Limiters, Plan, Scope, Ticket, Transition};
 use crate::retry::policy::{Decision, RetryPolicy, State, Stop};
 
 /// How one attempt ended.
@@ -83,6 +84,10 @@ pub trait Transport {
     type Snapshot: Clone;
     /// The limit keys of every route, in order (the request as given first).
     fn keys(&self) -> &[RouteKey];
+    /// The tokens the request is expected to use, if its body tells.
+    fn tokens(&self) -> Option<Tokens> {
+        None
+    }
     /// Sends attempt `attempt` (1-based) on `route`; for a quota failure,
     /// also what the breaker should keep of it.
     async fn send(
@@ -150,8 +155,11 @@ pub struct Event<'a> {
     pub route: usize,
     /// Whether the network or the breaker answered.
     pub source: Source,
-    /// How long the throttle paced this attempt, ms.
+    /// How long the throttle held this attempt, ms.
     pub paced_ms: u64,
+    /// The tokens the request was expected to use (booked against the
+    /// tokens windows), if its body told.
+    pub tokens: Option<u64>,
     /// Whether the call waited in the concurrency queue (first attempt only).
     pub queued: bool,
     /// The breakers this attempt's answer opened or closed.
@@ -245,6 +253,7 @@ where
                 limiters,
                 started,
                 queued,
+                ticket,
             };
             call.attempts(store, transport, clock, observe).await
         }
@@ -261,6 +270,9 @@ struct Call<'a, S> {
     limiters: &'a RefCell<Limiters<S>>,
     started: f64,
     queued: bool,
+    /// The call's place in the queue, which is also its place in the
+    /// throttle's line.
+    ticket: Ticket,
 }
 
 impl<S: Clone> Call<'_, S> {
@@ -290,6 +302,7 @@ impl<S: Clone> Call<'_, S> {
         let mut waited_ms = 0;
         let mut fallback = None;
         let mut claim = self.scope.claim();
+        let tokens = transport.tokens();
         loop {
             if store.shared() {
                 self.refresh(
@@ -299,59 +312,58 @@ impl<S: Clone> Call<'_, S> {
                 )
                 .await;
             }
-            let now_ms = clock.now_ms();
-            // One draw per attempt: the throttle's jitter before it, the
-            // backoff's after it.
+            // One draw per attempt, for the backoff after it.
             let random = clock.random();
-            let plan = self.limiters.borrow_mut().before(
-                transport.keys(),
-                route,
-                now_ms,
-                random,
-                self.policy,
-                self.scope.deadline_ms,
-            );
-            let (last, source, paced_ms, heard) = match plan {
-                Plan::Replay { route: r, failure } => {
-                    route = r;
-                    let last = transport.replay(r, &failure).map_err(Halt::Aborted)?;
-                    (last, Source::Breaker, 0, Heard::default())
-                }
-                Plan::Send(pass) => {
-                    route = pass.route;
-                    // Reserved already, unless this is the first attempt.
-                    if !claim.reserve() {
-                        self.limiters.borrow_mut().abandon(&pass, clock.now_ms());
-                        return Err(Halt::SubrequestsSpent);
+            // Held by the throttle: sleep on this call's own timer and ask
+            // again, so no other call ever wakes it.
+            let mut paced_ms = 0;
+            let (last, source, heard) = loop {
+                let plan = self.limiters.borrow_mut().before(
+                    transport.keys(),
+                    route,
+                    clock.now_ms(),
+                    self.policy,
+                    self.scope.deadline_ms,
+                    self.ticket,
+                    tokens,
+                );
+                match plan {
+                    Plan::Hold { ms } => {
+                        clock.sleep(ms).await.map_err(Halt::Aborted)?;
+                        paced_ms += ms;
                     }
-                    let paced = match pass.wait_ms {
-                        0 => Ok(()),
-                        ms => clock.sleep(ms).await,
-                    };
-                    let sent = match paced {
-                        Ok(()) => {
-                            claim.sent();
-                            transport.send(pass.route, attempt).await
+                    Plan::Replay { route: r, failure } => {
+                        route = r;
+                        let last = transport.replay(r, &failure).map_err(Halt::Aborted)?;
+                        break (last, Source::Breaker, Heard::default());
+                    }
+                    Plan::Send(pass) => {
+                        route = pass.route;
+                        // Reserved already, unless this is the first attempt.
+                        if !claim.reserve() {
+                            self.limiters.borrow_mut().abandon(&pass, clock.now_ms());
+                            return Err(Halt::SubrequestsSpent);
                         }
-                        Err(abort) => Err(abort),
-                    };
-                    let now_ms = clock.now_ms();
-                    match sent {
-                        Ok((last, snapshot)) => {
-                            let c = last.classification();
-                            let heard =
-                                self.limiters.borrow_mut().after(&pass, c, snapshot, now_ms);
-                            if store.shared() {
-                                for change in &heard.changes {
-                                    // A store that fails is a missed update, never a failed call.
-                                    let _ = store.publish(change).await;
+                        claim.sent();
+                        let sent = transport.send(pass.route, attempt).await;
+                        let now_ms = clock.now_ms();
+                        match sent {
+                            Ok((last, snapshot)) => {
+                                let c = last.classification();
+                                let heard =
+                                    self.limiters.borrow_mut().after(&pass, c, snapshot, now_ms);
+                                if store.shared() {
+                                    for change in &heard.changes {
+                                        // A store that fails is a missed update, never a failed call.
+                                        let _ = store.publish(change).await;
+                                    }
                                 }
+                                break (last, Source::Network, heard);
                             }
-                            (last, Source::Network, pass.wait_ms, heard)
-                        }
-                        Err(abort) => {
-                            self.limiters.borrow_mut().abandon(&pass, now_ms);
-                            return Err(Halt::Aborted(abort));
+                            Err(abort) => {
+                                self.limiters.borrow_mut().abandon(&pass, now_ms);
+                                return Err(Halt::Aborted(abort));
+                            }
                         }
                     }
                 }
@@ -420,6 +432,7 @@ impl<S: Clone> Call<'_, S> {
                 route,
                 source,
                 paced_ms,
+                tokens: tokens.map(|t| t.total()),
                 queued: self.queued && attempt == 1,
                 breakers: &heard.transitions,
                 lane: self.scope.lane,

@@ -133,22 +133,6 @@ impl RetryPolicy {
     }
 }
 
-impl RetryPolicy {
-    /// How long to honour a wait the proactive throttle asks for before an
-    /// attempt. A wait longer than `max_retry_after_ms`, or one that would
-    /// run past the deadline, is not waited out: the request goes now and
-    /// the server's answer is routed like any other (a 429 with a long hint
-    /// then gives up at once rather than sleeping for hours).
-    pub fn paced_wait(&self, delay_ms: u64, now_ms: f64, deadline_ms: Option<f64>) -> u64 {
-        let past_deadline = deadline_ms.is_some_and(|d| now_ms + delay_ms as f64 >= d);
-        if delay_ms > self.max_retry_after_ms || past_deadline {
-            0
-        } else {
-            delay_ms
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,22 +205,6 @@ mod tests {
         assert_eq!(
             P.decide(&c(Kind::RateLimit, Some(5_001)), at(0), 0.0),
             Decision::Stop(Stop::HintTooLong)
-        );
-    }
-
-    #[test]
-    fn paced_waits_are_bounded_like_server_hints() {
-        assert_eq!(P.paced_wait(1_200, 0.0, None), 1_200);
-        assert_eq!(
-            P.paced_wait(5_001, 0.0, None),
-            0,
-            "over maxRetryAfterMs: send now"
-        );
-        assert_eq!(P.paced_wait(900, 0.0, Some(1_000.0)), 900);
-        assert_eq!(
-            P.paced_wait(1_000, 0.0, Some(1_000.0)),
-            0,
-            "would reach the deadline: send now"
         );
     }
 

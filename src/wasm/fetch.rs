@@ -316,6 +316,7 @@ async fn cached(
         route: outcome.route,
         source: Source::Cache,
         paced_ms: 0,
+        tokens: None,
         queued: false,
         breakers: &[],
         lane: out.lane,
@@ -487,6 +488,7 @@ fn observe_hooks(config: &Config, e: &Event<'_>, url: &str) {
         ("route", (e.route as u32).into()),
         ("source", e.source.as_str().into()),
         ("lane", e.lane.as_str().into()),
+        ("tokens", number_or_null(e.tokens)),
         ("classification", classification_js(e.classification)),
     ]);
     if let Some(hook) = &config.on_event {

@@ -51,6 +51,7 @@ impl Instance {
             max_concurrency: config.max_concurrency,
             max_queue: config.max_queue,
             throttle: config.throttle,
+            cold_start: config.cold_start,
             retry_budget: config.retry_budget,
             quota_cooldown_ms: config.quota_cooldown_ms,
             outage: config.outage,

@@ -15,6 +15,7 @@ use crate::limits::budget::{RetryBudget, DEFAULT_CAPACITY, DEFAULT_REFUND, DEFAU
 use crate::limits::outage::OutageSettings;
 use crate::limits::routes::{KindSet, DEFAULT_FAILOVER, FAILOVER_KINDS};
 use crate::limits::subrequests::{Subrequests, DEFAULT_SUBREQUESTS};
+use crate::limits::throttle::DEFAULT_COLD_START;
 use crate::retry::backoff::{Backoff, Jitter};
 use crate::retry::policy::RetryPolicy;
 
@@ -53,6 +54,9 @@ const ROUTE_KEYS: [&str; 4] = ["apiKey", "baseURL", "model", "azure"];
 const AZURE_KEYS: [&str; 5] = ["endpoint", "resource", "deployment", "apiVersion", "apiKey"];
 const OUTAGE_KEYS: [&str; 2] = ["failures", "cooldownMs"];
 const BUDGET_KEYS: [&str; 3] = ["capacity", "retryCost", "refund"];
+const THROTTLE_KEYS: [&str; 1] = ["coldStart"];
+/// The most requests `throttle.coldStart` may send before the first answer.
+const MAX_COLD_START: f64 = 1_000.0;
 const LANES_KEYS: [&str; 1] = ["bulk"];
 const BULK_LANE_KEYS: [&str; 1] = ["route"];
 const INVOCATION_KEYS: [&str; 3] = ["subrequests", "coordinator", "waitUntil"];
@@ -117,6 +121,8 @@ pub struct Config {
     pub max_queue: usize,
     /// Whether to pace requests from the rate-limit headers.
     pub throttle: bool,
+    /// Requests sent to a key nothing was heard from before the others hold.
+    pub cold_start: u32,
     /// The retry budget, or `None` when disabled.
     pub retry_budget: Option<RetryBudget>,
     /// How long the quota breaker stays open, ms.
@@ -363,6 +369,26 @@ fn jitter(o: &Options<'_>) -> Result<Jitter, JsValue> {
     })
 }
 
+/// `throttle`: `true` (the default), `false`, or `{ coldStart }`.
+fn throttle(o: &Options<'_>) -> Result<(bool, u32), JsValue> {
+    let value = o.get("throttle")?;
+    if value.is_undefined() {
+        return Ok((true, DEFAULT_COLD_START));
+    }
+    if let Some(on) = value.as_bool() {
+        return Ok((on, DEFAULT_COLD_START));
+    }
+    if !value.is_object() || is_array(&value) {
+        return Err(o.wrong_type("throttle", "a boolean or an object", &value));
+    }
+    let t = Options::new(&value, "throttle.")?;
+    t.check_keys(&THROTTLE_KEYS)?;
+    let cold_start = t
+        .number("coldStart", true, MAX_COLD_START)?
+        .map_or(DEFAULT_COLD_START, |n| n as u32);
+    Ok((true, cold_start))
+}
+
 fn retry_budget(o: &Options<'_>) -> Result<Option<RetryBudget>, JsValue> {
     let value = o.get("retryBudget")?;
     if value.is_undefined() || value.as_bool() == Some(true) {
@@ -593,6 +619,7 @@ impl Config {
         let o = Options::new(options, "")?;
         o.check_keys(&KNOWN)?;
         let defaults = RetryPolicy::default();
+        let (throttle, cold_start) = throttle(&o)?;
         let base_ms = o.millis("baseDelayMs")?.unwrap_or(defaults.backoff.base_ms);
         let max_ms = o
             .millis("maxDelayMs")?
@@ -629,7 +656,8 @@ impl Config {
                 .map_or(MAX_BODY_BYTES as u32, |n| n as u32),
             max_concurrency: o.count("maxConcurrency", 1)?.unwrap_or(usize::MAX),
             max_queue: o.count("maxQueue", 0)?.unwrap_or(usize::MAX),
-            throttle: o.boolean("throttle")?.unwrap_or(true),
+            throttle,
+            cold_start,
             retry_budget: retry_budget(&o)?,
             quota_cooldown_ms: o
                 .millis("quotaCooldownMs")?

@@ -11,6 +11,7 @@ use super::options::Route;
 use crate::limits::key::{identity, LimitKey, IDENTITY_HEADERS};
 use crate::limits::lanes::Lane;
 use crate::limits::routes::RouteKey;
+use crate::limits::tokens::{self, Tokens, CHARS_PER_TOKEN, MAX_SCAN_BYTES};
 
 /// The headers a route's `apiKey` replaces, where present.
 const KEY_HEADERS: [&str; 4] = ["authorization", "x-api-key", "api-key", "x-goog-api-key"];
@@ -32,6 +33,8 @@ pub struct Outgoing {
     keys: Vec<RouteKey>,
     /// Whether the body can be sent again (false for a ReadableStream).
     pub replayable: bool,
+    /// The tokens the request is expected to use, from a string body.
+    pub tokens: Option<Tokens>,
     /// The request method, as given (`GET` by default).
     pub method: String,
     /// The call's lane: `init.lane`, else the `x-ratewise-priority` header.
@@ -80,6 +83,7 @@ impl Outgoing {
         }
         let body = get(init, "body");
         let replayable = replayable_body(&body);
+        let tokens = estimate(&body);
         let method = get(init, "method")
             .as_string()
             .or_else(|| request.as_ref().map(web_sys::Request::method))
@@ -128,6 +132,7 @@ impl Outgoing {
             targets,
             keys,
             replayable,
+            tokens,
             method,
             lane,
         })
@@ -239,6 +244,24 @@ impl Outgoing {
         };
         Ok((input, init.into()))
     }
+}
+
+/// The tokens a string body is expected to use. Only the first
+/// [`MAX_SCAN_BYTES`] characters are copied into wasm memory and read; the
+/// rest count as prompt text. Any other body (bytes, a form, a stream) is
+/// not read: `None`.
+fn estimate(body: &JsValue) -> Option<Tokens> {
+    let text = body.dyn_ref::<js_sys::JsString>()?;
+    let length = text.length() as usize;
+    let read = length.min(MAX_SCAN_BYTES);
+    let head = if read < length {
+        String::from(text.slice(0, read as u32))
+    } else {
+        String::from(text)
+    };
+    let mut tokens = tokens::estimate(&head);
+    tokens.input += ((length - read) as u64).div_ceil(CHARS_PER_TOKEN);
+    Some(tokens)
 }
 
 /// The parsed JSON body with its `model` replaced, as text, or `None` if it

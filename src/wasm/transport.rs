@@ -13,6 +13,7 @@ use super::request::Outgoing;
 use super::snapshot::{self, Peek, Snapshot};
 use crate::classify::Classification;
 use crate::limits::routes::RouteKey;
+use crate::limits::tokens::Tokens;
 use crate::retry::engine::{Attempt, Source, Transport};
 use crate::secrets::redact_url;
 
@@ -39,6 +40,10 @@ impl Transport for FetchTransport<'_> {
 
     fn keys(&self) -> &[RouteKey] {
         self.out.keys()
+    }
+
+    fn tokens(&self) -> Option<Tokens> {
+        self.out.tokens
     }
 
     async fn send(

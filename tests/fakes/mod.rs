@@ -233,3 +233,5 @@ impl Clock for &FakeClock {
         Ok(())
     }
 }
+
+pub mod sim;

@@ -301,6 +301,11 @@ export const tests = [
         [{ onRetry: 'log' }, 'TypeError', /`onRetry` must be a function/],
         [{ signal: {} }, 'TypeError', /`signal` must be an AbortSignal/],
         [{ deadlineMs: 2 ** 40 }, 'RangeError', /`deadlineMs`/],
+        [{ throttle: 'on' }, 'TypeError', /`throttle` must be a boolean or an object/],
+        [{ throttle: { coldstart: 1 } }, 'TypeError', /unknown option `throttle\.coldstart`/],
+        [{ throttle: { coldStart: -1 } }, 'RangeError', /`throttle\.coldStart`/],
+        [{ throttle: { coldStart: 1.5 } }, 'RangeError', /`throttle\.coldStart` must be an integer/],
+        [{ throttle: { coldStart: '1' } }, 'TypeError', /`throttle\.coldStart` must be a number/],
         ['fast', 'TypeError', /options must be an object/],
       ];
       for (const [options, name, pattern] of bad) {
@@ -769,6 +774,34 @@ export const tests = [
   ],
 
   [
+    'cold start: one call goes to a new key, the rest wait for its answer; events carry the token estimate',
+    async ({ ratewise, mock }) => {
+      const body = JSON.stringify({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'Hello there' }],
+        max_tokens: 100,
+      });
+      await mock.config({ limit: 3, windowMs: 500, latencyMs: 30 });
+      const tokens = [];
+      const fetch = ratewise.createFetch({ throttle: { coldStart: 1 }, onEvent: (e) => tokens.push(e.tokens) });
+      const all = await Promise.all(Array.from({ length: 6 }, () => fetch(mock.chat, chatInit({ body }))));
+      equal(
+        all.map((r) => r.status),
+        [200, 200, 200, 200, 200, 200],
+        'statuses',
+      );
+      equal((await mock.stats()).byStatus['429'] ?? 0, 0, '429s with the cold start');
+      equal(tokens, [103, 103, 103, 103, 103, 103], '"Hello there": 11 characters (3 tokens), plus max_tokens 100');
+
+      await mock.reset();
+      await mock.config({ limit: 3, windowMs: 500, latencyMs: 30 });
+      const blind = ratewise.createFetch({ throttle: { coldStart: 0 }, maxRetries: 5 });
+      await Promise.all(Array.from({ length: 6 }, () => blind(mock.chat, chatInit({ body }))));
+      check(((await mock.stats()).byStatus['429'] ?? 0) >= 3, 'without it, six at once meet a limit of three');
+    },
+  ],
+
+  [
     'the throttle never sleeps longer than maxRetryAfterMs: a day-long window lets the server decide',
     async ({ ratewise, mock }) => {
       const exhaustedForHours = {
@@ -1045,6 +1078,8 @@ export const tests = [
       const opened = [];
       const closed = [];
       const fetch = ratewise.createFetch({
+        // No cold start: all five go before the first answer, as calls already in flight would.
+        throttle: { coldStart: 0 },
         quotaCooldownMs: 100,
         onQuotaExhausted: (i) => reports.push([i.breakerOpen, i.firstReport]),
         onBreakerOpen: (e) => opened.push(e.kind),

@@ -23,8 +23,9 @@ const f: RatewiseFetch = createFetch({
   jitter: 'decorrelated',
   maxConcurrency: 4,
   retryBudget: { capacity: 100 },
+  throttle: { coldStart: 2 },
   routes: [{ apiKey: 'sk-backup', model: 'gpt-4o-mini' }],
-  onEvent: (e: AttemptEvent) => void e.route,
+  onEvent: (e: AttemptEvent) => void [e.route, e.tokens ?? 0],
   onQuotaExhausted: ({ classification, breakerOpen }) =>
     breakerOpen ? undefined : new Response(JSON.stringify(classification)),
 });
@@ -48,6 +49,8 @@ createFetch({ jitter: 'sometimes' });
 classify({ status: '429' });
 // @ts-expect-error routes hold objects
 createFetch({ routes: ['sk-backup'] });
+// @ts-expect-error throttle takes a boolean or { coldStart }
+createFetch({ throttle: { coldstart: 1 } });
 
 const perInvocation = createFetch().forInvocation({ subrequests: 40 });
 const left: number = perInvocation.subrequests().limit - perInvocation.subrequests().spent;

@@ -117,14 +117,16 @@ function entryWaitMs(entry, fallbackMs = DEFAULT_SCRIPTED_WAIT_MS) {
 // Header names: https://platform.openai.com/docs/guides/rate-limits ("Rate limits in headers");
 // duration values like "12ms"/"9ms" observed at
 // https://community.openai.com/t/how-to-get-rate-limit-reset-time-for-response-api/1268905
+// reset-* is the time until the limit "resets to its initial state" (the same page), so it is the
+// end of a fixed window, when a sliding log's newest entry leaves it, or when a bucket is full.
 function openaiRateHeaders(view) {
   return {
     'x-ratelimit-limit-requests': String(view.limit),
     'x-ratelimit-remaining-requests': String(view.remaining),
     'x-ratelimit-reset-requests': openaiDuration(view.leftMs),
-    'x-ratelimit-limit-tokens': String(TOKEN_LIMIT),
+    'x-ratelimit-limit-tokens': String(view.tokenLimit ?? TOKEN_LIMIT),
     'x-ratelimit-remaining-tokens': String(view.tokensRemaining),
-    'x-ratelimit-reset-tokens': openaiDuration(view.leftMs),
+    'x-ratelimit-reset-tokens': openaiDuration(view.tokenResetMs ?? view.leftMs),
   };
 }
 
@@ -136,9 +138,9 @@ function anthropicRateHeaders(view, now = Date.now()) {
     'anthropic-ratelimit-requests-limit': String(view.limit),
     'anthropic-ratelimit-requests-remaining': String(view.remaining),
     'anthropic-ratelimit-requests-reset': reset,
-    'anthropic-ratelimit-tokens-limit': String(TOKEN_LIMIT),
+    'anthropic-ratelimit-tokens-limit': String(view.tokenLimit ?? TOKEN_LIMIT),
     'anthropic-ratelimit-tokens-remaining': String(view.tokensRemaining),
-    'anthropic-ratelimit-tokens-reset': reset,
+    'anthropic-ratelimit-tokens-reset': rfc3339Ceil(now + (view.tokenResetMs ?? view.leftMs)),
   };
 }
 
@@ -171,6 +173,18 @@ function openaiRateLimitBody(model, limit, used, waitMs) {
       `Limit ${limit}, Used ${used}, Requested 1. Please try again in ${openaiDuration(waitMs)}. ` +
       'Visit https://platform.openai.com/account/rate-limits to learn more.',
     'requests',
+    'rate_limit_exceeded',
+  );
+}
+
+// The tokens-per-minute form of the message above: same template, "on tokens per min (TPM)",
+// "Requested" the request's tokens, type "tokens".
+function openaiTokenRateLimitBody(model, limit, used, requested, waitMs) {
+  return openaiError(
+    `Rate limit reached for ${model} in organization ${OPENAI_ORG} on tokens per min (TPM): ` +
+      `Limit ${limit}, Used ${used}, Requested ${requested}. Please try again in ${openaiDuration(waitMs)}. ` +
+      'Visit https://platform.openai.com/account/rate-limits to learn more.',
+    'tokens',
     'rate_limit_exceeded',
   );
 }
@@ -357,10 +371,11 @@ function cloudflare502Html() {
 // Responses: normal, window-limited, quota-exhausted, scripted
 // ---------------------------------------------------------------------------
 
-/** 429 for a request beyond the window's limit, in the provider's own format. */
+/** 429 for a request beyond a limit, in the provider's own format; retry-after says when it fits. */
 export function rateLimitedResponse(ctx, view, style) {
+  const waitMs = view.waitMs ?? view.leftMs;
   if (ctx.provider === 'anthropic') {
-    const headers = { ...anthropicBaseHeaders(), ...anthropicRateHeaders(view), ...retryHeaders(view.leftMs, style) };
+    const headers = { ...anthropicBaseHeaders(), ...anthropicRateHeaders(view), ...retryHeaders(waitMs, style) };
     const body = anthropicError('rate_limit_error', anthropicRateLimitMessage(view.limit), headers['request-id']);
     return { status: 429, headers, body };
   }
@@ -370,12 +385,16 @@ export function rateLimitedResponse(ctx, view, style) {
       model: ctx.model,
       quotaId: GEMINI_PER_MINUTE,
       quotaValue: view.limit,
-      waitMs: view.leftMs,
+      waitMs,
     });
     return { status: 429, headers: geminiBaseHeaders(), body };
   }
-  const headers = { ...openaiBaseHeaders(ctx), ...openaiRateHeaders(view), ...retryHeaders(view.leftMs, style) };
-  return { status: 429, headers, body: openaiRateLimitBody(ctx.model, view.limit, view.used, view.leftMs) };
+  const headers = { ...openaiBaseHeaders(ctx), ...openaiRateHeaders(view), ...retryHeaders(waitMs, style) };
+  const body =
+    view.exceeded === 'tokens'
+      ? openaiTokenRateLimitBody(ctx.model, view.tokenLimit, view.tokensUsed, view.requested, waitMs)
+      : openaiRateLimitBody(ctx.model, view.limit, view.used, waitMs);
+  return { status: 429, headers, body };
 }
 
 /** Quota-exhausted answer for each provider. */

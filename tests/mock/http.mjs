@@ -19,11 +19,11 @@ import {
   isQuotaExhausted,
   publicConfig,
   recordRequest,
+  requestTokens,
   resetState,
   setConfig,
   setScript,
   statsSnapshot,
-  windowView,
 } from './state.mjs';
 
 export const HOST = '127.0.0.1';
@@ -236,16 +236,16 @@ async function handleLlm(state, req, res, route, url) {
     return send(res, response);
   }
 
-  const win = admit(state, Date.now());
-  if (!win.ok) {
-    const response = rateLimitedResponse(ctx, windowView(state, win), state.config.retryAfterStyle);
+  const { ok, view } = admit(state, Date.now(), requestTokens(body));
+  if (!ok) {
+    const response = rateLimitedResponse(ctx, view, state.config.retryAfterStyle);
     recordRequest(state, ctx, response.status);
     return send(res, response);
   }
 
   recordRequest(state, ctx, 200);
   await sleep(state, state.config.latencyMs);
-  const response = successResponse(ctx, windowView(state, win));
+  const response = successResponse(ctx, view);
   if (ctx.provider === 'openai' && ctx.stream) return streamCompletion(state, res, response, ctx);
   send(res, response);
 }

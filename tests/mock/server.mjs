@@ -21,20 +21,27 @@
  *      `{ status, headers, body }` is sent as given, and `{ status, headers, chunks: [...] }` as an
  *      event stream, one chunk every `streamGapMs`);
  *   2. quota-exhausted mode (`quota`, `quotaKeys`);
- *   3. the fixed-window rate limit (`limit` per `windowMs`);
+ *   3. the rate limits (`limit` requests per `windowMs`, and `tokenLimit` tokens per
+ *      `tokenWindowMs` when set), of one `shape`;
  *   4. otherwise a 200 after `latencyMs`.
  *
- * Rate-limit window: a window OPENS at the first LLM request that finds no open window
- * (after start, after reset(), or once the previous window has expired) and lasts
- * `windowMs`. Only requests answered 200 consume the window; scripted, quota and 429
- * responses do not. Changing `limit` or `windowMs` closes the current window.
+ * Rate limits, by `shape`:
+ *   fixed    a window OPENS at the first LLM request that finds no open window (after start,
+ *            after reset(), or once the previous window has expired) and lasts `windowMs`;
+ *   sliding  at most `limit` in any `windowMs` (a log of what was admitted);
+ *   bucket   a token bucket of `limit`, refilled continuously at `limit` per `windowMs`.
+ * Only requests answered 200 consume a limit; scripted, quota and 429 responses do not. A
+ * request is charged its prompt characters / 4 plus its max_tokens against `tokenLimit`.
+ * x-ratelimit-reset-* is the time until the limit is back to its initial state. Changing any
+ * limit setting starts the limits afresh.
  *
  * Control API (JSON): POST /__mock/config, POST /__mock/script, POST /__mock/reset,
  * GET /__mock/stats, GET /__mock/config, GET /__mock/script. Same operations in-process
  * through the object returned by startMock().
  *
  * Also serves static files (`static`, `mounts`) and answers CORS for everything.
- * CLI: node tests/mock/server.mjs [--port N] [--limit N] [--window-ms N] [--quota]
+ * CLI: node tests/mock/server.mjs [--port N] [--limit N] [--window-ms N] [--shape S]
+ *      [--token-limit N] [--token-window-ms N] [--quota]
  *      [--static DIR] [--mount /pkg/=DIR] [--latency-ms N] [--stream-gap-ms N]
  *      [--retry-after-style seconds|ms|none] [--no-expose-headers] [--quiet]
  */
@@ -59,6 +66,9 @@ export { hashKey } from './state.mjs';
  * @param {number} [options.port=0] TCP port; 0 picks a free one.
  * @param {number|null} [options.limit=null] LLM requests served 200 per window; null/Infinity = unlimited.
  * @param {number} [options.windowMs=1000] Window length; a window opens at the first request after the previous one expired.
+ * @param {'fixed'|'sliding'|'bucket'} [options.shape='fixed'] How the limits refill.
+ * @param {number|null} [options.tokenLimit=null] Tokens per tokenWindowMs; null = not enforced (a nominal 150000 is reported).
+ * @param {number|null} [options.tokenWindowMs=null] The tokens limit's window; null = windowMs.
  * @param {boolean} [options.quota=false] Quota-exhausted mode for every key.
  * @param {string[]} [options.quotaKeys=[]] If non-empty, only these keys are quota-exhausted (overrides `quota`).
  * @param {number} [options.latencyMs=0] Delay before each 200.
@@ -155,6 +165,15 @@ function parseArgs(argv) {
         break;
       case '--window-ms':
         opts.windowMs = toInt(flag, value());
+        break;
+      case '--shape':
+        opts.shape = value();
+        break;
+      case '--token-limit':
+        opts.tokenLimit = toInt(flag, value());
+        break;
+      case '--token-window-ms':
+        opts.tokenWindowMs = toInt(flag, value());
         break;
       case '--latency-ms':
         opts.latencyMs = toInt(flag, value());

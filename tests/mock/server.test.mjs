@@ -119,6 +119,68 @@ test('limit: 429 rate_limit_exceeded with documented body and headers after L re
   assert.equal(recovered.headers.get('x-ratelimit-remaining-requests'), '2');
 });
 
+test('shape sliding: at most L in any window; retry-after is when the oldest leaves, reset when the newest does', async () => {
+  mock.setConfig({ limit: 2, windowMs: 400, shape: 'sliding', retryAfterStyle: 'ms' });
+  assert.equal((await chat()).status, 200);
+  const t0 = Date.now(); // the first was admitted before this
+  await sleep(150);
+  const second = await chat();
+  assert.equal(second.status, 200);
+  assert.equal(second.headers.get('x-ratelimit-remaining-requests'), '0');
+  const limited = await chat();
+  assert.equal(limited.status, 429);
+  const wait = Number(limited.headers.get('retry-after-ms'));
+  const reset = Number(/^(\d+)ms$/.exec(limited.headers.get('x-ratelimit-reset-requests'))?.[1]);
+  const at = Date.now() - t0;
+  assert.ok(wait > 0 && wait <= 400 - at + 2, `the first leaves within 400 ms: retry-after-ms ${wait} at ${at} ms`);
+  assert.ok(reset > wait, `the second leaves later: reset ${reset} ms`);
+  await sleep(wait + 10);
+  const one = await chat();
+  assert.equal(one.status, 200, 'one slot came back, not the whole window');
+  assert.equal((await chat()).status, 429);
+});
+
+test('shape bucket: refills continuously; reset is the time until full', async () => {
+  mock.setConfig({ limit: 4, windowMs: 400, shape: 'bucket', retryAfterStyle: 'ms' });
+  for (let i = 0; i < 4; i++) assert.equal((await chat()).status, 200);
+  const limited = await chat();
+  assert.equal(limited.status, 429);
+  const wait = Number(limited.headers.get('retry-after-ms'));
+  assert.ok(wait > 0 && wait <= 100, `one unit takes 100 ms: ${wait}`);
+  const reset = Number(/^(\d+)ms$/.exec(limited.headers.get('x-ratelimit-reset-requests'))?.[1]);
+  assert.ok(reset > 300 && reset <= 400, `full again in ~400 ms: ${reset}`);
+  await sleep(wait + 10);
+  const ok = await chat();
+  assert.equal(ok.status, 200);
+  assert.equal(ok.headers.get('x-ratelimit-remaining-requests'), '0');
+  assert.throws(() => mock.setConfig({ shape: 'leaky' }), /shape must be one of fixed, sliding, bucket/);
+});
+
+test('tokenLimit: each request is charged its prompt characters / 4 plus max_tokens; 429 on tokens per min', async () => {
+  mock.setConfig({ limit: 100, tokenLimit: 10000, tokenWindowMs: 600 });
+  // "Hello" (5 characters: 2 tokens) + max_tokens 4000.
+  const ask = () => chat({ messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4000 });
+  const first = await ask();
+  assert.equal(first.status, 200);
+  assert.equal(first.headers.get('x-ratelimit-limit-tokens'), '10000');
+  assert.equal(first.headers.get('x-ratelimit-remaining-tokens'), '5998');
+  assert.equal((await ask()).status, 200);
+  const limited = await ask();
+  assert.equal(limited.status, 429);
+  assert.equal(limited.headers.get('x-ratelimit-remaining-tokens'), '1996');
+  assert.equal(limited.headers.get('x-ratelimit-remaining-requests'), '98', 'the requests limit had room');
+  const { error } = await limited.json();
+  assert.equal(error.type, 'tokens');
+  assert.equal(error.code, 'rate_limit_exceeded');
+  assert.match(
+    error.message,
+    /^Rate limit reached for gpt-4o-mini in organization org-mock on tokens per min \(TPM\): Limit 10000, Used 8004, Requested 4002\. Please try again in \d+ms\./,
+  );
+  const small = await chat({ messages: [{ role: 'user', content: 'Hi' }] });
+  assert.equal(small.status, 200, 'a request that fits still goes');
+  assert.throws(() => mock.setConfig({ tokenLimit: -1 }), /tokenLimit must be a positive integer or null/);
+});
+
 test("retryAfterStyle 'ms' adds retry-after-ms, 'none' sends only x-ratelimit-reset-requests", async () => {
   mock.setConfig({ limit: 0, windowMs: 2500, retryAfterStyle: 'ms' });
   const ms = await chat();

@@ -1,6 +1,7 @@
 /**
  * tests/mock/state.mjs — the mock's state and the rules that change it: config (validated), the
- * fixed rate-limit window, quota-exhausted keys, the failure script and the request stats.
+ * rate limits (requests and tokens, of one shape: fixed window, sliding log or token bucket),
+ * quota-exhausted keys, the failure script and the request stats.
  * No HTTP here: tests/mock/http.mjs reads and updates this state for each request.
  */
 import crypto from 'node:crypto';
@@ -14,6 +15,9 @@ export const DEFAULTS = Object.freeze({
   port: 0,
   limit: null, // null = unlimited
   windowMs: 1000,
+  shape: 'fixed', // 'fixed' | 'sliding' | 'bucket': how the limits refill
+  tokenLimit: null, // tokens per tokenWindowMs; null = not enforced (a nominal limit is reported)
+  tokenWindowMs: null, // null = windowMs
   quota: false,
   quotaKeys: [],
   latencyMs: 0,
@@ -32,15 +36,171 @@ export function hashKey(key) {
   return crypto.createHash('sha256').update(key).digest('hex').slice(0, 8);
 }
 
-/** The window as the rate-limit headers and bodies describe it. */
-export function windowView(state, win) {
-  const limit = state.config.limit ?? NOMINAL_REQUEST_LIMIT;
+export const SHAPES = ['fixed', 'sliding', 'bucket'];
+
+// ---------------------------------------------------------------------------
+// Rate limits: one meter per limit (requests, tokens), all of the configured shape
+// ---------------------------------------------------------------------------
+
+/**
+ * A limit of `limit` units per `windowMs`, refilled as `shape` says:
+ * - fixed: a window opens at the first request that finds none open and lasts windowMs; it
+ *   refills all at once when it ends;
+ * - sliding: at most `limit` units in any windowMs (a log of what was admitted, and when);
+ * - bucket: a bucket of `limit` units refilled continuously at limit per windowMs (GCRA).
+ * `enforce: false` counts and reports but never refuses (the nominal limits).
+ */
+function newMeter(shape, limit, windowMs, now, enforce = true) {
+  return { shape, limit, windowMs, enforce, start: null, used: 0, log: [], level: limit, at: now };
+}
+
+function refresh(m, now) {
+  if (m.shape === 'fixed') {
+    if (m.start !== null && now >= m.start + m.windowMs) {
+      m.start = null;
+      m.used = 0;
+    }
+    // A window opens at the first request that finds none open, admitted or not.
+    m.start ??= now;
+  } else if (m.shape === 'sliding') {
+    let drop = 0;
+    while (drop < m.log.length && m.log[drop].t <= now - m.windowMs) drop++;
+    if (drop) {
+      m.log.splice(0, drop);
+      m.used = m.log.reduce((sum, e) => sum + e.n, 0);
+    }
+  } else {
+    m.level = Math.min(m.limit, m.level + ((now - m.at) * m.limit) / m.windowMs);
+    m.at = now;
+  }
+}
+
+/** How long until `n` units fit, ms (0: now). */
+function waitFor(m, now, n) {
+  if (!m.enforce) return 0;
+  if (m.shape === 'fixed') return m.used + n <= m.limit ? 0 : (m.start ?? now) + m.windowMs - now;
+  if (m.shape === 'sliding') {
+    let over = m.used + n - m.limit;
+    if (over <= 0) return 0;
+    for (const e of m.log) {
+      over -= e.n;
+      if (over <= 0) return e.t + m.windowMs - now;
+    }
+    return m.windowMs;
+  }
+  return m.level >= n ? 0 : ((n - m.level) * m.windowMs) / m.limit;
+}
+
+function take(m, now, n) {
+  if (m.shape === 'fixed') {
+    m.start ??= now;
+    m.used += n;
+  } else if (m.shape === 'sliding') {
+    m.log.push({ t: now, n });
+    m.used += n;
+  } else {
+    m.level -= n;
+  }
+}
+
+/** What the headers report: what is left, and how long until the limit is back to its initial state. */
+function meterView(m, now) {
+  if (m.shape === 'bucket') {
+    return { remaining: Math.max(0, Math.floor(m.level)), resetMs: ((m.limit - m.level) * m.windowMs) / m.limit };
+  }
+  let resetMs = 0;
+  if (m.shape === 'fixed' && m.start !== null) resetMs = m.start + m.windowMs - now;
+  if (m.shape === 'sliding' && m.log.length) resetMs = m.log[m.log.length - 1].t + m.windowMs - now;
+  return { remaining: Math.max(0, m.limit - m.used), resetMs };
+}
+
+function meters(state, now) {
+  const { shape, limit, windowMs, tokenLimit, tokenWindowMs } = state.config;
+  state.meters ??= {
+    requests: newMeter(shape, limit ?? NOMINAL_REQUEST_LIMIT, windowMs, now, limit !== null),
+    tokens:
+      tokenLimit === null
+        ? null // nominal: TOKENS_PER_REQUEST per request served, from the requests meter
+        : newMeter(shape, tokenLimit, tokenWindowMs ?? windowMs, now),
+  };
+  return state.meters;
+}
+
+/**
+ * Tokens a request is charged: the characters of its prompt text ÷ 4 (every string member but
+ * names, ids and payloads) plus the output it asks for (max_tokens, max_completion_tokens,
+ * max_output_tokens, generationConfig.maxOutputTokens), as OpenAI counts a request against its
+ * token limit before answering it.
+ */
+const NOT_TEXT = new Set([
+  'model',
+  'role',
+  'type',
+  'id',
+  'tool_call_id',
+  'url',
+  'image_url',
+  'data',
+  'b64_json',
+  'file_data',
+  'file_id',
+  'media_type',
+  'mime_type',
+  'mimeType',
+]);
+const OUTPUT_KEYS = new Set(['max_tokens', 'max_completion_tokens', 'max_output_tokens', 'maxOutputTokens']);
+
+export function requestTokens(body) {
+  let chars = 0;
+  let output = 0;
+  const walk = (value, key) => {
+    if (typeof value === 'string') {
+      if (!NOT_TEXT.has(key)) chars += [...value].length;
+    } else if (typeof value === 'number') {
+      if (OUTPUT_KEYS.has(key) && Number.isInteger(value)) output = Math.max(output, value);
+    } else if (Array.isArray(value)) {
+      for (const item of value) walk(item, key);
+    } else if (value && typeof value === 'object' && !NOT_TEXT.has(key)) {
+      for (const [k, v] of Object.entries(value)) walk(v, k);
+    }
+  };
+  walk(body, null);
+  return Math.ceil(chars / 4) + output;
+}
+
+/**
+ * Admits one LLM request at `now` that is charged `tokens`: `ok` when every limit has room (and
+ * then it is counted), and the view the rate-limit headers and bodies describe.
+ */
+export function admit(state, now, tokens = 0) {
+  const m = meters(state, now);
+  refresh(m.requests, now);
+  if (m.tokens) refresh(m.tokens, now);
+  const requestWait = waitFor(m.requests, now, 1);
+  const tokenWait = m.tokens ? waitFor(m.tokens, now, Math.min(tokens, m.tokens.limit)) : 0;
+  const ok = requestWait === 0 && tokenWait === 0;
+  if (ok) {
+    take(m.requests, now, 1);
+    if (m.tokens) take(m.tokens, now, tokens);
+  }
+  const r = meterView(m.requests, now);
+  const t = m.tokens ? meterView(m.tokens, now) : null;
   return {
-    limit,
-    remaining: Math.max(0, limit - win.used),
-    tokensRemaining: Math.max(0, TOKEN_LIMIT - win.used * TOKENS_PER_REQUEST),
-    leftMs: win.leftMs,
-    used: win.used,
+    ok,
+    view: {
+      limit: m.requests.limit,
+      remaining: r.remaining,
+      leftMs: r.resetMs,
+      used: m.requests.limit - r.remaining,
+      tokenLimit: m.tokens ? m.tokens.limit : TOKEN_LIMIT,
+      tokensRemaining: t ? t.remaining : Math.max(0, TOKEN_LIMIT - m.requests.used * TOKENS_PER_REQUEST),
+      tokenResetMs: t ? t.resetMs : r.resetMs,
+      tokensUsed: t ? m.tokens.limit - t.remaining : m.requests.used * TOKENS_PER_REQUEST,
+      requested: tokens,
+      // Refused: which limit, and how long until this request would fit.
+      exceeded: ok ? null : tokenWait > requestWait ? 'tokens' : 'requests',
+      waitMs: Math.max(requestWait, tokenWait),
+    },
   };
 }
 
@@ -79,6 +239,20 @@ function mergeConfig(base, patch = {}) {
         if (value === null || value === undefined || value === Infinity) next.limit = null;
         else if (Number.isInteger(value) && value >= 0) next.limit = value;
         else throw new Error('limit must be a non-negative integer or null');
+        break;
+      case 'shape':
+        if (!SHAPES.includes(value)) throw new Error(`shape must be one of ${SHAPES.join(', ')}`);
+        next.shape = value;
+        break;
+      case 'tokenLimit':
+        if (value === null || value === undefined || value === Infinity) next.tokenLimit = null;
+        else if (Number.isInteger(value) && value > 0) next.tokenLimit = value;
+        else throw new Error('tokenLimit must be a positive integer or null');
+        break;
+      case 'tokenWindowMs':
+        if (value === null || value === undefined) next.tokenWindowMs = null;
+        else if (Number.isFinite(value) && value > 0) next.tokenWindowMs = value;
+        else throw new Error('tokenWindowMs must be a positive number or null');
         break;
       case 'windowMs':
       case 'latencyMs':
@@ -141,7 +315,7 @@ export function createState(options) {
     startupConfig: config,
     config,
     script: [],
-    window: { start: null, count: 0 },
+    meters: null, // created at the first LLM request, from the config
     stats: emptyStats(),
     startedAt: Date.now(),
     hung: new Set(),
@@ -152,9 +326,8 @@ export function createState(options) {
 
 export function setConfig(state, patch) {
   const next = mergeConfig(state.config, patch);
-  if (next.limit !== state.config.limit || next.windowMs !== state.config.windowMs) {
-    state.window = { start: null, count: 0 };
-  }
+  const limits = ['limit', 'windowMs', 'shape', 'tokenLimit', 'tokenWindowMs'];
+  if (limits.some((k) => next[k] !== state.config[k])) state.meters = null;
   state.config = next;
   return publicConfig(next);
 }
@@ -168,7 +341,7 @@ export function setScript(state, steps) {
 export function resetState(state) {
   state.config = state.startupConfig;
   state.script = [];
-  state.window = { start: null, count: 0 };
+  state.meters = null;
   state.stats = emptyStats();
   for (const res of state.hung) res.destroy();
   state.hung.clear();
@@ -176,23 +349,6 @@ export function resetState(state) {
 
 export function statsSnapshot(state) {
   return structuredClone(state.stats);
-}
-
-/**
- * Fixed-window admission. Opens a window if none is open, then either counts the
- * request (ok) or reports it as over the limit. `used` is the count after admission.
- */
-export function admit(state, now) {
-  const w = state.window;
-  const { limit, windowMs } = state.config;
-  if (w.start === null || now >= w.start + windowMs) {
-    w.start = now;
-    w.count = 0;
-  }
-  const leftMs = w.start + windowMs - now;
-  if (limit !== null && w.count >= limit) return { ok: false, leftMs, used: w.count };
-  w.count += 1;
-  return { ok: true, leftMs, used: w.count };
 }
 
 export function isQuotaExhausted(config, key) {
