@@ -91,32 +91,24 @@ fn index_d_ts_unions_list_every_kind_provider_action_and_stop_reason() {
 
 #[test]
 fn the_options_read_are_the_options_typed() {
-    let known: BTreeSet<String> = rust_list(OPTIONS_RS, "KNOWN")
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    assert_eq!(properties(DTS, "RatewiseOptions"), known);
-    let route: BTreeSet<String> = rust_list(OPTIONS_RS, "ROUTE_KEYS")
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    assert_eq!(properties(DTS, "Route"), route);
-    let budget: BTreeSet<String> = rust_list(OPTIONS_RS, "BUDGET_KEYS")
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    assert_eq!(properties(DTS, "RetryBudgetOptions"), budget);
+    let names = |list: &str| -> BTreeSet<String> {
+        rust_list(OPTIONS_RS, list)
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    };
     for (list, interface) in [
+        ("KNOWN", "RatewiseOptions"),
+        ("ROUTE_KEYS", "Route"),
+        ("BUDGET_KEYS", "RetryBudgetOptions"),
         ("AZURE_KEYS", "AzureRoute"),
         ("OUTAGE_KEYS", "OutageBreakerOptions"),
         ("LANES_KEYS", "LanesOptions"),
         ("BULK_LANE_KEYS", "BulkLaneOptions"),
+        ("INVOCATION_KEYS", "InvocationOptions"),
+        ("THROTTLE_KEYS", "ThrottleOptions"),
     ] {
-        let keys: BTreeSet<String> = rust_list(OPTIONS_RS, list)
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        assert_eq!(properties(DTS, interface), keys, "{interface}");
+        assert_eq!(properties(DTS, interface), names(list), "{interface}");
     }
     // `cache` is read by js/cache.js.
     let cache: BTreeSet<String> = quoted(between(CACHE_JS, "const CACHE_KEYS = [", "];"), '\'')
@@ -124,16 +116,6 @@ fn the_options_read_are_the_options_typed() {
         .map(str::to_owned)
         .collect();
     assert_eq!(properties(DTS, "CacheOptions"), cache, "CacheOptions");
-    let invocation: BTreeSet<String> = rust_list(OPTIONS_RS, "INVOCATION_KEYS")
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    assert_eq!(properties(DTS, "InvocationOptions"), invocation);
-    let throttle: BTreeSet<String> = rust_list(OPTIONS_RS, "THROTTLE_KEYS")
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    assert_eq!(properties(DTS, "ThrottleOptions"), throttle);
 }
 
 #[test]

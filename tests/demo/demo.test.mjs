@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS } from '../js/chromium.mjs';
 import { startMock } from '../mock/server.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -20,14 +21,7 @@ const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 // The package the page imports; RATEWISE_PKG_DIR tests another build of it.
 const PKG = path.resolve(process.env.RATEWISE_PKG_DIR || path.join(ROOT, 'pkg'));
 const ARTIFACTS = path.join(ROOT, 'artifacts', 'demo');
-const LAUNCH_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
+const LAUNCH_ARGS = CHROMIUM_ARGS;
 // Chromium reports every non-2xx fetch as a console error; the simulation
 // receives 429s on purpose, so those (and only those) are expected.
 const EXPECTED_NETWORK_ERROR = /Failed to load resource: the server responded with a status of 429/;

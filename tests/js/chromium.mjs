@@ -6,6 +6,20 @@ import { chromium } from 'playwright-core';
 
 const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
+/**
+ * Headless flags for this machine (shared with the demo's page test).
+ * Without the background-networking ones Chromium keeps dialling out
+ * through the machine's closed network.
+ */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
 /** Runs the page at `url` until it sets `window.__result`; `{ result, version }`. */
 export async function runPage(url, { timeout = 60_000 } = {}) {
   if (!existsSync(executablePath)) {
@@ -13,16 +27,7 @@ export async function runPage(url, { timeout = 60_000 } = {}) {
   }
   const browser = await chromium.launch({
     executablePath,
-    // Without the background-networking flags Chromium keeps dialling out
-    // through this machine's closed network.
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
+    args: CHROMIUM_ARGS,
   });
   try {
     const page = await browser.newPage();
