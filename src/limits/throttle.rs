@@ -1131,6 +1131,14 @@ mod tests {
         }
     }
 
+    /// Limits with only a tokens window.
+    fn tokens(limit: u64, remaining: u64, reset_ms: u64) -> Limits {
+        Limits {
+            tokens: window(limit, remaining, reset_ms),
+            ..Limits::default()
+        }
+    }
+
     fn heard(limits: &Limits) -> Answer<'_> {
         Answer::Heard {
             limits: Some(limits),
@@ -1527,10 +1535,7 @@ mod tests {
             input: 2,
             output: 4_000,
         });
-        let limits = |remaining, reset| Limits {
-            tokens: window(10_000, remaining, reset),
-            ..Limits::default()
-        };
+        let limits = |remaining, reset| tokens(10_000, remaining, reset);
         let Admit::Go(first) = t.admit(k(), 1, need, T0) else {
             panic!()
         };
@@ -1569,10 +1574,7 @@ mod tests {
             input: 2,
             output: 4_000,
         });
-        let limits = |remaining, reset| Limits {
-            tokens: window(10_000, remaining, reset),
-            ..Limits::default()
-        };
+        let limits = |remaining, reset| tokens(10_000, remaining, reset);
         let Admit::Go(b) = t.admit(k(), 1, need, T0) else {
             panic!()
         };

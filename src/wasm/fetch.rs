@@ -1,7 +1,6 @@
 //! `createFetch()`: the engine's loop run with the global `fetch` as its
 //! transport and gloo-timers as its clock, over the instance's limiters.
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
 use std::task::{Context, Waker};
@@ -16,11 +15,10 @@ use super::bindings::{
 use super::clock::JsClock;
 use super::coordinator::Coordinated;
 use super::instance::Instance;
-use super::options::{self, Config};
+use super::options::{self, Config, Invocation};
 use super::report;
 use super::request::Outgoing;
 use super::transport::FetchTransport;
-use crate::limits::subrequests::Subrequests;
 use crate::limits::Scope;
 use crate::retry::engine::{self, Attempt, Event, Halt, Outcome, Source};
 use crate::retry::policy::{Decision, Stop};
@@ -35,16 +33,7 @@ pub fn make(config: Config) -> Function {
     let s = instance.clone();
     let for_invocation =
         Closure::<dyn Fn(JsValue) -> Result<JsValue, JsValue>>::new(move |options: JsValue| {
-            let options::Invocation {
-                subrequests,
-                coordinator,
-                wait_until,
-            } = options::invocation(&options)?;
-            let invocation = Rc::new(Invocation {
-                subrequests: RefCell::new(subrequests),
-                coordinator,
-                wait_until,
-            });
+            let invocation = Rc::new(options::invocation(&options)?);
             let b = invocation.clone();
             let spent = Closure::<dyn Fn() -> JsValue>::new(move || {
                 let b = b.subrequests.borrow();
@@ -67,13 +56,6 @@ pub fn make(config: Config) -> Function {
         reset.into_js_value(),
         for_invocation.into_js_value(),
     )
-}
-
-/// What the calls of one `forInvocation()` fetch share.
-struct Invocation {
-    subrequests: RefCell<Subrequests>,
-    coordinator: Option<JsValue>,
-    wait_until: Option<Function>,
 }
 
 /// Runs a call at once, up to its first pending await (the underlying

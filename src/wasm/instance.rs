@@ -11,7 +11,7 @@ use super::bindings::{classification_js, object};
 use super::options::Config;
 use super::snapshot::Snapshot;
 use crate::classify::stream::any_error_event;
-use crate::limits::{Limiters, Settings};
+use crate::limits::Limiters;
 use crate::stats::Stats;
 use crate::{classify, Headers, Response};
 
@@ -47,17 +47,7 @@ fn watcher(hook: js_sys::Function) -> Closure<dyn Fn(String)> {
 
 impl Instance {
     pub fn new(config: Config) -> Instance {
-        let limiters = Limiters::new(Settings {
-            max_concurrency: config.max_concurrency,
-            max_queue: config.max_queue,
-            throttle: config.throttle,
-            cold_start: config.cold_start,
-            retry_budget: config.retry_budget,
-            quota_cooldown_ms: config.quota_cooldown_ms,
-            outage: config.outage,
-            failover_on: config.failover_on,
-            bulk_route: config.bulk_route,
-        });
+        let limiters = Limiters::new(config.limits);
         let watcher = config.on_stream_error.clone().map(watcher);
         let watch = watcher
             .as_ref()

@@ -1,6 +1,8 @@
 //! `createFetch()` options: read, checked and turned into the core's types.
 //! A wrong key, type or value is a `TypeError`/`RangeError` naming the field.
 
+use std::cell::RefCell;
+
 use js_sys::{Function, Object};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -16,6 +18,7 @@ use crate::limits::outage::OutageSettings;
 use crate::limits::routes::{KindSet, DEFAULT_FAILOVER, FAILOVER_KINDS};
 use crate::limits::subrequests::{Subrequests, DEFAULT_SUBREQUESTS};
 use crate::limits::throttle::DEFAULT_COLD_START;
+use crate::limits::Settings;
 use crate::retry::backoff::{Backoff, Jitter};
 use crate::retry::policy::RetryPolicy;
 
@@ -115,18 +118,8 @@ pub struct Config {
     pub fetch: Option<Function>,
     /// How much of an error body is read for classification.
     pub max_error_body_bytes: u32,
-    /// Calls in flight at once.
-    pub max_concurrency: usize,
-    /// Calls waiting for a slot; more are rejected.
-    pub max_queue: usize,
-    /// Whether to pace requests from the rate-limit headers.
-    pub throttle: bool,
-    /// Requests sent to a key nothing was heard from before the others hold.
-    pub cold_start: u32,
-    /// The retry budget, or `None` when disabled.
-    pub retry_budget: Option<RetryBudget>,
-    /// How long the quota breaker stays open, ms.
-    pub quota_cooldown_ms: f64,
+    /// The limiters' settings: queue, throttle, budget, breakers, lanes.
+    pub limits: Settings,
     /// The Durable Object namespace that shares breakers across isolates.
     pub coordinator: Option<JsValue>,
     /// Called when the coordinator fails or is late.
@@ -138,18 +131,12 @@ pub struct Config {
     pub on_stream_error: Option<Function>,
     /// Fallback routes, in order.
     pub routes: Vec<Route>,
-    /// The kinds that move a call to the next route.
-    pub failover_on: KindSet,
-    /// The outage breaker, or `None` when disabled.
-    pub outage: Option<OutageSettings>,
     /// Called once when a breaker opens.
     pub on_breaker_open: Option<Function>,
     /// Called once when a breaker closes.
     pub on_breaker_close: Option<Function>,
     /// The cached-response fallback, if set.
     pub cache: Option<Cache>,
-    /// The route (1..) a bulk call starts on under pressure (`lanes.bulk.route`).
-    pub bulk_route: Option<usize>,
 }
 
 /// An options object, and the path that names its fields in errors.
@@ -580,8 +567,8 @@ fn cache(o: &Options<'_>) -> Result<Option<Cache>, JsValue> {
 
 /// What `forInvocation(options)` sets for one invocation.
 pub struct Invocation {
-    /// Its subrequest budget.
-    pub subrequests: Subrequests,
+    /// Its subrequest budget, shared by its calls.
+    pub subrequests: RefCell<Subrequests>,
     /// Its coordinator, in place of the instance's.
     pub coordinator: Option<JsValue>,
     /// The Worker's `ctx.waitUntil`, which keeps the invocation alive until
@@ -601,7 +588,9 @@ pub fn invocation(options: &JsValue) -> Result<Invocation, JsValue> {
     o.check_keys(&INVOCATION_KEYS)?;
     let limit = o.number("subrequests", true, 1e9)?;
     Ok(Invocation {
-        subrequests: Subrequests::new(limit.map_or(DEFAULT_SUBREQUESTS, |n| n as u32)),
+        subrequests: RefCell::new(Subrequests::new(
+            limit.map_or(DEFAULT_SUBREQUESTS, |n| n as u32),
+        )),
         coordinator: coordinator::namespace(o.get("coordinator")?, "forInvocation: `coordinator`")?,
         wait_until: o.function("waitUntil")?,
     })
@@ -654,16 +643,19 @@ impl Config {
             max_error_body_bytes: o
                 .number("maxErrorBodyBytes", true, MAX_BODY_BYTES as f64)?
                 .map_or(MAX_BODY_BYTES as u32, |n| n as u32),
-            max_concurrency: o.count("maxConcurrency", 1)?.unwrap_or(usize::MAX),
-            max_queue: o.count("maxQueue", 0)?.unwrap_or(usize::MAX),
-            throttle,
-            cold_start,
-            retry_budget: retry_budget(&o)?,
-            quota_cooldown_ms: o
-                .millis("quotaCooldownMs")?
-                .map_or(DEFAULT_COOLDOWN_MS, |n| n as f64),
-            failover_on: failover_on(&o)?,
-            outage: outage_breaker(&o)?,
+            limits: Settings {
+                max_concurrency: o.count("maxConcurrency", 1)?.unwrap_or(usize::MAX),
+                max_queue: o.count("maxQueue", 0)?.unwrap_or(usize::MAX),
+                throttle,
+                cold_start,
+                retry_budget: retry_budget(&o)?,
+                quota_cooldown_ms: o
+                    .millis("quotaCooldownMs")?
+                    .map_or(DEFAULT_COOLDOWN_MS, |n| n as f64),
+                failover_on: failover_on(&o)?,
+                outage: outage_breaker(&o)?,
+                bulk_route: lanes(&o, routes.len())?,
+            },
             on_breaker_open: o.function("onBreakerOpen")?,
             on_breaker_close: o.function("onBreakerClose")?,
             coordinator: coordinator::namespace(
@@ -674,7 +666,6 @@ impl Config {
             peek_stream: o.boolean("peekStream")?.unwrap_or(false),
             on_stream_error: o.function("onStreamError")?,
             cache: cache(&o)?,
-            bulk_route: lanes(&o, routes.len())?,
             routes,
         })
     }
