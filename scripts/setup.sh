@@ -32,8 +32,8 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
   npm ci --no-audit --no-fund
 fi
 
-if (( want_browser )) && ! { command -v chromium && command -v chromedriver; } >/dev/null; then
-  step "apt-get install chromium chromium-driver"
+if (( want_browser )) && ! command -v chromium >/dev/null; then
+  step "apt-get install chromium"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi

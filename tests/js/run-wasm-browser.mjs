@@ -1,0 +1,98 @@
+// Runs the wasm-bindgen tests of `tests/browser.rs` in headless Chromium.
+//
+// wasm-bindgen-test-runner drives Chromium through ChromeDriver by default;
+// on the CI machine that WebDriver session hung before the page loaded, twice
+// in a row. Here the runner only serves the test page (its interactive mode,
+// `NO_HEADLESS=1`) and playwright-core loads it with the same flags as every
+// other browser tier, reads the report the page writes, and fails the run on
+// a failed test, a page error or a timeout, saying which.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { CHROMIUM_ARGS } from './chromium.mjs';
+import { chromium } from 'playwright-core';
+
+const TIMEOUT_MS = 240_000;
+
+/** A free port on 127.0.0.1. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const port = await freePort();
+const address = `127.0.0.1:${port}`;
+const runner = spawn('cargo', ['test', '--target', 'wasm32-unknown-unknown', '--test', 'browser'], {
+  env: {
+    ...process.env,
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER: 'wasm-bindgen-test-runner',
+    NO_HEADLESS: '1',
+    WASM_BINDGEN_TEST_ADDRESS: address,
+  },
+  stdio: ['ignore', 'pipe', 'inherit'],
+  detached: true,
+});
+const stopRunner = () => {
+  try {
+    process.kill(-runner.pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+};
+process.on('exit', stopRunner);
+
+let failure;
+const timer = setTimeout(() => {
+  failure = `no report within ${TIMEOUT_MS / 1000} s`;
+}, TIMEOUT_MS);
+
+// Wait until the runner serves the page (after compiling the tests).
+const served = await new Promise((resolve) => {
+  let out = '';
+  runner.stdout.on('data', (chunk) => {
+    out += chunk;
+    if (out.includes(`http://${address}`)) resolve(true);
+  });
+  runner.once('exit', () => {
+    if (!out.includes(`http://${address}`)) process.stdout.write(out);
+    resolve(false);
+  });
+});
+if (!served) {
+  clearTimeout(timer);
+  console.error('wasm-bindgen-test-runner exited before serving the test page');
+  process.exit(1);
+}
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+console.log(`wasm-bindgen tests in headless Chromium ${browser.version()} (playwright-core), page http://${address}`);
+const errors = [];
+let report = '';
+try {
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`http://${address}`, { waitUntil: 'commit' });
+  while (!failure) {
+    report = await page.locator('#output').innerText();
+    if (/test result: (ok|FAILED)/.test(report)) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+} catch (e) {
+  failure = `the page could not be driven: ${e.message}`;
+} finally {
+  clearTimeout(timer);
+  await browser.close();
+  stopRunner();
+}
+
+console.log(report.trim());
+if (!failure && !/test result: ok\./.test(report)) failure = 'a test failed';
+if (failure) {
+  console.error(`wasm-bindgen tests in Chromium: ${failure}; page errors: ${errors.join('; ') || 'none'}`);
+  process.exit(1);
+}
