@@ -69,7 +69,10 @@ if (!served) {
   process.exit(1);
 }
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: CHROMIUM_ARGS,
+});
 console.log(`wasm-bindgen tests in headless Chromium ${browser.version()} (playwright-core), page http://${address}`);
 const errors = [];
 let report = '';
@@ -78,7 +81,7 @@ try {
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(`http://${address}`, { waitUntil: 'commit' });
   while (!failure) {
-    report = await page.locator('#output').innerText();
+    report = (await page.locator('#output').textContent()) ?? '';
     if (/test result: (ok|FAILED)/.test(report)) break;
     await new Promise((r) => setTimeout(r, 200));
   }
