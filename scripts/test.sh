@@ -34,7 +34,7 @@ cargo test --target wasm32-unknown-unknown --test node
 
 tier "3/11 wasm-bindgen-test in headless $(chromium --version)"
 # The runner serves the test page and playwright-core drives Chromium (tests/js/run-wasm-browser.mjs):
-# the runner's own ChromeDriver session hung on the CI machine before the page loaded, twice in a row.
+# The runner's file server stalls on concurrent requests (the CI run hung here twice): a proxy serialises them.
 timeout 300 node tests/js/run-wasm-browser.mjs
 
 kill $mock_pid 2>/dev/null || true
