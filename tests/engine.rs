@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use fakes::{block_on, route_key, FakeClock, Scripted, Snapshot, Step, QUOTA, RATE_LIMIT};
 use ratewise::limits::budget::RetryBudget;
 use ratewise::limits::key::LimitKey;
+use ratewise::limits::lease::{Grant, Report, ALONE_MS};
 use ratewise::limits::shared::REFRESH_MS;
 use ratewise::limits::shared::{Change, Local, Store, Trip};
 use ratewise::limits::subrequests::Subrequests;
@@ -606,6 +607,7 @@ mod composed {
         trips: RefCell<Vec<(LimitKey, Trip<Snapshot>)>>,
         down: std::cell::Cell<bool>,
         lookups: std::cell::Cell<u32>,
+        leases: std::cell::Cell<u32>,
     }
 
     impl Store<Snapshot> for Memory {
@@ -641,6 +643,13 @@ mod composed {
                 .iter()
                 .find(|(k, _)| *k == key)
                 .map(|(_, t)| t.clone()))
+        }
+        async fn lease(&self, _: LimitKey, want: u32, _: Option<Report>) -> Result<Grant, ()> {
+            self.leases.set(self.leases.get() + 1);
+            if self.down.get() {
+                return Err(());
+            }
+            Ok(Grant::Permits(want))
         }
     }
 
@@ -700,6 +709,28 @@ mod composed {
         clock.now.set(clock.now.get() + REFRESH_MS);
         shared_call(&clock, &l, &store, vec![Step::Http(200, vec![], "")]);
         assert_eq!(store.lookups.get(), 2);
+    }
+
+    #[test]
+    fn a_coordinator_that_fails_leaves_leased_calls_on_local_state() {
+        let clock = FakeClock::new(vec![]);
+        let l = limiters(Settings {
+            leased: true,
+            ..Settings::default()
+        });
+        let store = Memory::default();
+        store.down.set(true);
+        let r = shared_call(&clock, &l, &store, vec![Step::Http(200, vec![], "")]);
+        assert_eq!((r.stop, r.sent), (Stop::Success, 1));
+        assert_eq!(store.leases.get(), 1, "asked once, then went alone");
+        // Alone for a while: no lease request per call.
+        shared_call(&clock, &l, &store, vec![Step::Http(200, vec![], "")]);
+        assert_eq!(store.leases.get(), 1);
+        // Back: the next call asks again.
+        store.down.set(false);
+        clock.now.set(clock.now.get() + ALONE_MS);
+        let r = shared_call(&clock, &l, &store, vec![Step::Http(200, vec![], "")]);
+        assert_eq!((r.stop, r.sent, store.leases.get()), (Stop::Success, 1, 2));
     }
 
     #[test]

@@ -223,3 +223,84 @@ fn requests_that_reach_the_server_out_of_order() {
         }
     }
 }
+
+/// One limit shared by several instances (Worker isolates), each with its
+/// own limiters: alone, each instance's throttle knows only its own calls;
+/// leasing permits from one coordinator keeps them all under the limit.
+mod shared {
+    use super::*;
+    use fakes::sim::{batch_across, SimCoordinator};
+    use ratewise::limits::shared::Local;
+    use ratewise::limits::{Limiters, Settings};
+
+    fn instance(leased: bool) -> RefCell<Limiters<fakes::Snapshot>> {
+        RefCell::new(Limiters::new(Settings {
+            retry_budget: None,
+            leased,
+            ..Settings::default()
+        }))
+    }
+
+    /// K calls by `c` workers spread over `n` instances, as one batch from a
+    /// standing start and another right after; (with, without) a coordinator.
+    fn across(shape: Shape, n: usize, c: usize) -> ([Batch; 2], [Batch; 2]) {
+        let run = |leased: bool| {
+            let clock = SimClock::new();
+            let server = RefCell::new(Server::new(shape, L, W, 150.0));
+            let coordinator = SimCoordinator::new(&clock, 10.0);
+            let instances: Vec<_> = (0..n).map(|_| instance(leased)).collect();
+            let refs: Vec<_> = instances.iter().collect();
+            let go = || {
+                if leased {
+                    batch_across(&clock, &server, &refs, &coordinator, K, c)
+                } else {
+                    batch_across(&clock, &server, &refs, &Local, K, c)
+                }
+            };
+            [go(), go()]
+        };
+        (run(true), run(false))
+    }
+
+    fn report(shape: Shape, n: usize, c: usize) {
+        let (with, without) = across(shape, n, c);
+        for (what, b) in [("with", &with), ("without", &without)] {
+            eprintln!(
+                "{shape:?} N={n} C={c} {what} a coordinator: start {:.2}× floor, {} 429s in {}; steady {:.2}×, {} 429s in {}",
+                b[0].wall_ms / floor_ms(K, L, W),
+                b[0].rejected,
+                b[0].calls,
+                b[1].wall_ms / (K as f64 / L * W),
+                b[1].rejected,
+                b[1].calls
+            );
+        }
+        for b in &with {
+            assert_eq!(b.failed, 0, "{b:?}");
+            assert!(b.rejected * 20 <= b.calls, "≤ 5% 429s with leases: {b:?}");
+        }
+        let rejected = |b: &[Batch; 2]| b[0].rejected + b[1].rejected;
+        assert!(
+            rejected(&without) >= 3 * rejected(&with).max(1),
+            "without a coordinator the instances overrun the limit: {} 429s, with: {}",
+            rejected(&without),
+            rejected(&with)
+        );
+    }
+
+    #[test]
+    fn leases_keep_instances_sharing_a_fixed_window_under_it() {
+        report(Shape::Fixed, 2, 8);
+        report(Shape::Fixed, 4, 8);
+    }
+
+    #[test]
+    fn leases_keep_instances_sharing_a_sliding_log_under_it() {
+        report(Shape::Sliding, 4, 8);
+    }
+
+    #[test]
+    fn leases_keep_instances_sharing_a_token_bucket_under_it() {
+        report(Shape::Bucket, 4, 8);
+    }
+}

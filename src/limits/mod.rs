@@ -25,6 +25,7 @@ pub mod budget;
 pub mod bulkhead;
 pub mod key;
 pub mod lanes;
+pub mod lease;
 pub mod outage;
 pub mod routes;
 pub mod shared;
@@ -43,6 +44,7 @@ use budget::RetryBudget;
 use bulkhead::{Admission, Bulkhead};
 use key::LimitKey;
 use lanes::Lane;
+use lease::{Grant, Leases, Need, Report};
 use outage::{OutageBreaker, OutageChange, OutageSettings};
 use routes::{choose, Choice, KindSet, RouteKey};
 use shared::{Change, Freshness, Trip};
@@ -79,6 +81,9 @@ pub struct Settings {
     pub failover_on: KindSet,
     /// The route a bulk call starts on under pressure (`lanes.bulk.route`).
     pub bulk_route: Option<usize>,
+    /// Whether request permits are leased from a coordinator shared with
+    /// other instances ([`lease`]).
+    pub leased: bool,
 }
 
 impl Default for Settings {
@@ -93,6 +98,7 @@ impl Default for Settings {
             outage: Some(OutageSettings::default()),
             failover_on: KindSet::of(&routes::DEFAULT_FAILOVER),
             bulk_route: None,
+            leased: false,
         }
     }
 }
@@ -175,6 +181,9 @@ pub struct Heard<S> {
     /// that fails again, or a call in flight meeting a breaker already open,
     /// is no transition.
     pub transitions: Vec<Transition>,
+    /// A report of a shared limit's window to forward to the coordinator
+    /// now (with a lease request for no permits), not with the next lease.
+    pub report: Option<(LimitKey, Report)>,
 }
 
 impl<S> Default for Heard<S> {
@@ -182,6 +191,7 @@ impl<S> Default for Heard<S> {
         Heard {
             changes: Vec::new(),
             transitions: Vec::new(),
+            report: None,
         }
     }
 }
@@ -207,6 +217,15 @@ pub enum Plan<S> {
         /// How long to sleep.
         ms: u64,
     },
+    /// Ask the coordinator for a lease of up to `want` permits for `key`
+    /// (with [`Limiters::lease_report`]), tell [`Limiters::leased`] what it
+    /// said, then ask again.
+    Lease {
+        /// The route's model key.
+        key: LimitKey,
+        /// How many permits.
+        want: u32,
+    },
     /// Every route from here on is out of quota: answer with the failure
     /// stored for `route`, sending nothing.
     Replay {
@@ -228,6 +247,7 @@ pub struct Limiters<S> {
     outage: Option<OutageBreaker>,
     failover_on: KindSet,
     bulk_route: Option<usize>,
+    leases: Option<Leases>,
     freshness: Freshness,
     next_ticket: u64,
 }
@@ -245,6 +265,7 @@ impl<S: Clone> Limiters<S> {
             outage: settings.outage.map(OutageBreaker::new),
             failover_on: settings.failover_on,
             bulk_route: settings.bulk_route,
+            leases: settings.leased.then(Leases::default),
             freshness: Freshness::default(),
             next_ticket: 0,
         }
@@ -349,6 +370,22 @@ impl<S: Clone> Limiters<S> {
             .unwrap_or_else(|| RouteKey::from(LimitKey::new("", None)));
         // Rate limits are per model: the throttle paces each model's windows.
         let key = route_keys.model;
+        // A shared limit: a permit leased from the coordinator first.
+        if let Some(leases) = &mut self.leases {
+            let too_late = |ms: f64| deadline_ms.is_some_and(|d| now_ms + ms >= d);
+            let held = match leases.need(key, ticket.0, now_ms) {
+                Need::Go => None,
+                Need::Ask { want } => Some(Plan::Lease { key, want }),
+                Need::Wait { ms } if !too_late(ms) => Some(Plan::Hold {
+                    ms: ms.ceil() as u64,
+                }),
+                Need::Wait { .. } => None,
+            };
+            if let Some(plan) = held {
+                self.unprobe(&route_keys, probe, outage_probe, now_ms);
+                return plan;
+            }
+        }
         let booking = match &mut self.throttle {
             None => None,
             Some(throttle) => match throttle.admit(key, ticket.0, tokens, now_ms) {
@@ -361,19 +398,15 @@ impl<S: Clone> Limiters<S> {
                         Some(throttle.force(key, ticket.0, tokens, now_ms))
                     } else {
                         // Not sent: a probe goes to whoever asks next.
-                        if probe {
-                            for k in route_keys.both() {
-                                self.breaker.probe_failed_otherwise(k, now_ms);
-                            }
-                        }
-                        if let (true, Some(outage)) = (outage_probe, &mut self.outage) {
-                            outage.release(key, now_ms);
-                        }
+                        self.unprobe(&route_keys, probe, outage_probe, now_ms);
                         return Plan::Hold { ms };
                     }
                 }
             },
         };
+        if let Some(leases) = &mut self.leases {
+            leases.spend(key);
+        }
         Plan::Send(Pass {
             route,
             keys: route_keys,
@@ -381,6 +414,36 @@ impl<S: Clone> Limiters<S> {
             probe,
             outage_probe,
         })
+    }
+
+    /// An attempt that was to be a probe is not sent: the probe goes to
+    /// whoever asks next.
+    fn unprobe(&mut self, keys: &RouteKey, probe: bool, outage_probe: bool, now_ms: f64) {
+        if probe {
+            for k in keys.both() {
+                self.breaker.probe_failed_otherwise(k, now_ms);
+            }
+        }
+        if let (true, Some(outage)) = (outage_probe, &mut self.outage) {
+            outage.release(keys.model, now_ms);
+        }
+    }
+
+    /// The report to forward with a lease request for `key` (sent once).
+    pub fn lease_report(&mut self, key: LimitKey) -> Option<Report> {
+        self.leases.as_mut()?.take_report(key)
+    }
+
+    /// What the coordinator answered a lease request for `key`: a grant,
+    /// or `None` when it could not be reached (calls then go on local state
+    /// alone for [`lease::ALONE_MS`]).
+    pub fn leased(&mut self, key: LimitKey, grant: Option<Grant>, now_ms: f64) {
+        if let Some(leases) = &mut self.leases {
+            match grant {
+                Some(grant) => leases.granted(key, grant, now_ms),
+                None => leases.unreachable(key, now_ms),
+            }
+        }
     }
 
     /// Whether a call may move on to the routes from `to`: one of them is
@@ -433,6 +496,14 @@ impl<S: Clone> Limiters<S> {
                 }
             };
             throttle.answered(pass.keys.model, booking, now_ms, answer);
+        }
+        if let Some(leases) = &mut self.leases {
+            let hint = c.retry_after_ms.filter(|_| c.kind == Kind::RateLimit);
+            let window = c.limits.as_ref().and_then(|l| l.requests.as_ref());
+            if let Some(report) = Report::of(window, hint, now_ms) {
+                let key = pass.keys.model;
+                heard.report = leases.heard(key, report, now_ms).map(|r| (key, r));
+            }
         }
         let quota_key = pass.keys.quota_key(c);
         match (c.kind, failure) {
@@ -520,14 +591,7 @@ impl<S: Clone> Limiters<S> {
         if let (Some(throttle), Some(booking)) = (&mut self.throttle, pass.booking) {
             throttle.answered(pass.keys.model, booking, now_ms, Answer::Lost);
         }
-        if pass.probe {
-            for key in pass.keys.both() {
-                self.breaker.probe_failed_otherwise(key, now_ms);
-            }
-        }
-        if let (true, Some(outage)) = (pass.outage_probe, &mut self.outage) {
-            outage.release(pass.keys.model, now_ms);
-        }
+        self.unprobe(&pass.keys, pass.probe, pass.outage_probe, now_ms);
     }
 
     /// Whether the call holding `claim` may make another attempt: a

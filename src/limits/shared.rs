@@ -1,6 +1,7 @@
-//! What an instance shares with other instances through a [`Store`]: today
-//! the quota breaker, so that one account found empty by one Worker isolate
-//! is empty for all of them within a round trip.
+//! What an instance shares with other instances through a [`Store`]: the
+//! quota breaker, so that one account found empty by one Worker isolate is
+//! empty for all of them within a round trip, and request permits leased
+//! against one shared limit ([`crate::limits::lease`]).
 //!
 //! The store is the seam a Durable Object coordinator plugs into: its
 //! methods are async, and an instance's own state stays the fast path. A
@@ -13,6 +14,7 @@
 use std::convert::Infallible;
 
 use crate::limits::key::{Idle, KeyMap, LimitKey};
+use crate::limits::lease::{Grant, Report};
 
 /// How long what the store said about a key is trusted before it is asked
 /// again, ms.
@@ -61,6 +63,14 @@ pub trait Store<F> {
     async fn publish(&self, change: &Change<F>) -> Result<(), Self::Error>;
     /// The open breaker of `key`, if any instance tripped it.
     async fn lookup(&self, key: LimitKey) -> Result<Option<Trip<F>>, Self::Error>;
+    /// Up to `want` request permits for `key`, forwarding the newest
+    /// `report` of its window (see [`crate::limits::lease`]).
+    async fn lease(
+        &self,
+        key: LimitKey,
+        want: u32,
+        report: Option<Report>,
+    ) -> Result<Grant, Self::Error>;
 }
 
 /// The store of an instance that shares nothing.
@@ -77,6 +87,9 @@ impl<F> Store<F> for Local {
     }
     async fn lookup(&self, _key: LimitKey) -> Result<Option<Trip<F>>, Infallible> {
         Ok(None)
+    }
+    async fn lease(&self, _: LimitKey, want: u32, _: Option<Report>) -> Result<Grant, Infallible> {
+        Ok(Grant::Permits(want))
     }
 }
 

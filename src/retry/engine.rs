@@ -332,6 +332,14 @@ impl<S: Clone> Call<'_, S> {
                         clock.sleep(ms).await.map_err(Halt::Aborted)?;
                         paced_ms += ms;
                     }
+                    Plan::Lease { key, want } => {
+                        let report = self.limiters.borrow_mut().lease_report(key);
+                        // A store that fails leaves the call on local state.
+                        let grant = store.lease(key, want, report).await.ok();
+                        self.limiters
+                            .borrow_mut()
+                            .leased(key, grant, clock.now_ms());
+                    }
                     Plan::Replay { route: r, failure } => {
                         route = r;
                         let last = transport.replay(r, &failure).map_err(Halt::Aborted)?;
@@ -353,9 +361,12 @@ impl<S: Clone> Call<'_, S> {
                                 let heard =
                                     self.limiters.borrow_mut().after(&pass, c, snapshot, now_ms);
                                 if store.shared() {
+                                    // A store that fails is a missed update, never a failed call.
                                     for change in &heard.changes {
-                                        // A store that fails is a missed update, never a failed call.
                                         let _ = store.publish(change).await;
+                                    }
+                                    if let Some((key, report)) = heard.report {
+                                        let _ = store.lease(key, 0, Some(report)).await;
                                     }
                                 }
                                 break (last, Source::Network, heard);

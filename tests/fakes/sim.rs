@@ -18,8 +18,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use ratewise::limits::key::LimitKey;
+use ratewise::limits::lease::{Grant, Ledger, Report};
 use ratewise::limits::routes::RouteKey;
-use ratewise::limits::shared::Local;
+use ratewise::limits::shared::{Change, Local, Store, Trip};
 use ratewise::limits::tokens::Tokens;
 use ratewise::limits::{Limiters, Scope, Settings};
 use ratewise::retry::engine::{self, Attempt, Clock, Transport};
@@ -420,7 +421,64 @@ pub fn batch(
     c: usize,
     tokens: Option<Tokens>,
 ) -> Batch {
-    run_batch(clock, server, limiters, k, c, tokens, None)
+    run_batch(clock, server, &[limiters], &Local, k, c, tokens, None)
+}
+
+/// [`batch`] with the `c` workers spread over several instances (Worker
+/// isolates), each with its own limiters, sharing `store`.
+pub fn batch_across<St: Store<Snapshot>>(
+    clock: &SimClock,
+    server: &RefCell<Server>,
+    instances: &[&RefCell<Limiters<Snapshot>>],
+    store: &St,
+    k: usize,
+    c: usize,
+) -> Batch {
+    run_batch(clock, server, instances, store, k, c, None, None)
+}
+
+/// A coordinator on the fake clock: one key's [`Ledger`], a round trip of
+/// `rtt_ms` away.
+pub struct SimCoordinator<'a> {
+    pub clock: &'a SimClock,
+    pub ledger: RefCell<Ledger>,
+    pub rtt_ms: f64,
+    /// Lease requests it answered.
+    pub leases: Cell<u32>,
+}
+
+impl<'a> SimCoordinator<'a> {
+    pub fn new(clock: &'a SimClock, rtt_ms: f64) -> Self {
+        SimCoordinator {
+            clock,
+            ledger: RefCell::default(),
+            rtt_ms,
+            leases: Cell::new(0),
+        }
+    }
+}
+
+impl Store<Snapshot> for SimCoordinator<'_> {
+    type Error = ();
+    async fn publish(&self, _: &Change<Snapshot>) -> Result<(), ()> {
+        Ok(())
+    }
+    async fn lookup(&self, _: LimitKey) -> Result<Option<Trip<Snapshot>>, ()> {
+        Ok(None)
+    }
+    async fn lease(&self, _: LimitKey, want: u32, report: Option<Report>) -> Result<Grant, ()> {
+        self.clock.sleep_ms(self.rtt_ms / 2.0).await;
+        self.leases.set(self.leases.get() + 1);
+        let grant = {
+            let mut ledger = self.ledger.borrow_mut();
+            if let Some(r) = report {
+                ledger.report(r);
+            }
+            ledger.lease(want, self.clock.now.get())
+        };
+        self.clock.sleep_ms(self.rtt_ms / 2.0).await;
+        Ok(grant)
+    }
 }
 
 /// [`batch`], with the server charging `charged` tokens per request
@@ -434,14 +492,24 @@ pub fn batch_charged(
     tokens: Option<Tokens>,
     charged: f64,
 ) -> Batch {
-    run_batch(clock, server, limiters, k, c, tokens, Some(charged))
+    run_batch(
+        clock,
+        server,
+        &[limiters],
+        &Local,
+        k,
+        c,
+        tokens,
+        Some(charged),
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
-fn run_batch(
+fn run_batch<St: Store<Snapshot>>(
     clock: &SimClock,
     server: &RefCell<Server>,
-    limiters: &RefCell<Limiters<Snapshot>>,
+    instances: &[&RefCell<Limiters<Snapshot>>],
+    store: &St,
     k: usize,
     c: usize,
     tokens: Option<Tokens>,
@@ -453,8 +521,9 @@ fn run_batch(
     let failed = Cell::new(0);
     let policy = policy();
     let key = sim_key();
-    let worker = || {
+    let worker = |i: usize| {
         let (next, failed, policy) = (&next, &failed, &policy);
+        let limiters = instances[i % instances.len()];
         async move {
             while next.get() < k {
                 next.set(next.get() + 1);
@@ -470,7 +539,7 @@ fn run_batch(
                     policy,
                     Scope::default(),
                     limiters,
-                    &Local,
+                    store,
                     &mut transport,
                     &mut clock_ref,
                     &mut |_| {},
@@ -493,7 +562,7 @@ fn run_batch(
         }
     };
     let tasks: Vec<Pin<Box<dyn Future<Output = ()> + '_>>> = (0..c)
-        .map(|_| Box::pin(worker()) as Pin<Box<dyn Future<Output = ()>>>)
+        .map(|i| Box::pin(worker(i)) as Pin<Box<dyn Future<Output = ()>>>)
         .collect();
     run_all(clock, tasks);
     let s = server.borrow();

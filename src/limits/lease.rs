@@ -1,0 +1,632 @@
+//! One request limit shared by many instances (Worker isolates) through a
+//! coordinator, by leases: an instance takes a small batch of request
+//! permits for a key and spends them locally, so most calls pay no round
+//! trip; it asks again only when its lease runs out.
+//!
+//! - **The coordinator's books** ([`Ledger`], one per key, kept by the
+//!   Durable Object): every permit it grants occupies a slot of the key's
+//!   request window for the window's length plus [`LEASE_TTL_MS`] (the time
+//!   a permit may take to reach the server), so no window of that length
+//!   sees more than the limit: a sliding log, exact for a sliding-log
+//!   limit, conservative for a fixed window or a token bucket. The latest
+//!   report an instance forwards from the server's headers also bounds it:
+//!   until that report's reset, no more than its `remaining`, less what was
+//!   granted since, goes out. A 429 closes the key until its hint. With
+//!   nothing heard yet, one permit goes (a cold start) and the others wait
+//!   for its report.
+//! - **An instance's side** ([`Leases`]): the permits it holds per key
+//!   (they expire after [`LEASE_TTL_MS`]), whether a lease request is on its
+//!   way (so concurrent calls send one), how long the coordinator said to
+//!   wait, how many calls are asking, and the newest report to forward.
+//!
+//! Token windows stay with each instance's own throttle.
+
+use std::collections::VecDeque;
+
+use crate::classify::headers::Window;
+use crate::limits::key::{Idle, KeyMap, LimitKey};
+
+/// How long a granted permit stays usable, and how long after its grant it
+/// may reach the server, ms.
+pub const LEASE_TTL_MS: f64 = 100.0;
+
+/// The most permits one lease carries.
+pub const MAX_LEASE: u32 = 8;
+
+/// With nothing heard from a key, how long the coordinator waits for the
+/// cold-start request's report before it lets another one go, ms.
+pub const COLD_WAIT_MS: f64 = 2_000.0;
+
+/// The shortest and longest wait the coordinator answers, ms.
+pub const WAIT_MS: (f64, f64) = (5.0, 1_000.0);
+
+/// The shortest window length assumed, ms.
+const MIN_WINDOW_MS: f64 = 100.0;
+
+/// Grants closer together than a window's length divided by this are booked
+/// as one run (at the later time: freed no sooner), so the books stay small.
+const RUNS_PER_WINDOW: f64 = 32.0;
+
+/// What a server said about a key's request window, as an instance
+/// forwards it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Report {
+    /// The window's limit, if given.
+    pub limit: Option<f64>,
+    /// What was left when the server answered.
+    pub remaining: Option<f64>,
+    /// When the window resets, ms since the epoch.
+    pub reset_at_ms: Option<f64>,
+    /// When the answer arrived, ms since the epoch.
+    pub observed_at_ms: f64,
+    /// Until when the server refused calls (a 429's hint), ms since the epoch.
+    pub blocked_until_ms: Option<f64>,
+}
+
+impl Report {
+    /// The report of an answer that carried `window` (and, for a 429,
+    /// `retry_after_ms`), arrived at `now_ms`. `None` when it says nothing.
+    pub fn of(window: Option<&Window>, retry_after_ms: Option<u64>, now_ms: f64) -> Option<Report> {
+        let blocked_until_ms = retry_after_ms.map(|ms| now_ms + ms as f64);
+        if window.is_none() && blocked_until_ms.is_none() {
+            return None;
+        }
+        let w = window.copied().unwrap_or_default();
+        Some(Report {
+            limit: w.limit.map(|l| l as f64),
+            remaining: w.remaining.map(|r| r as f64),
+            reset_at_ms: w.reset_ms.map(|ms| now_ms + ms as f64),
+            observed_at_ms: now_ms,
+            blocked_until_ms,
+        })
+    }
+
+    /// The report as numbers, for the wire (`NaN` for absent fields).
+    pub fn to_array(&self) -> [f64; 5] {
+        let n = |v: Option<f64>| v.unwrap_or(f64::NAN);
+        [
+            n(self.limit),
+            n(self.remaining),
+            n(self.reset_at_ms),
+            self.observed_at_ms,
+            n(self.blocked_until_ms),
+        ]
+    }
+
+    /// A report read back from the wire; `None` unless it has its five
+    /// numbers and a finite observation time.
+    pub fn from_slice(a: &[f64]) -> Option<Report> {
+        let &[limit, remaining, reset_at_ms, observed_at_ms, blocked] = a else {
+            return None;
+        };
+        let ok = |v: f64| (v.is_finite() && v >= 0.0).then_some(v);
+        Some(Report {
+            limit: ok(limit),
+            remaining: ok(remaining),
+            reset_at_ms: ok(reset_at_ms),
+            observed_at_ms: ok(observed_at_ms)?,
+            blocked_until_ms: ok(blocked),
+        })
+    }
+}
+
+/// The coordinator's answer to a lease request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Grant {
+    /// `n` permits, usable for [`LEASE_TTL_MS`].
+    Permits(u32),
+    /// None now: ask again in `ms`.
+    Wait(f64),
+}
+
+impl Grant {
+    /// The grant as one number for the wire: permits if positive, else the
+    /// wait in ms, negated.
+    pub fn to_f64(self) -> f64 {
+        match self {
+            Grant::Permits(n) => f64::from(n),
+            Grant::Wait(ms) => -ms.max(WAIT_MS.0),
+        }
+    }
+
+    /// A grant read back from the wire (`None` if it is not a number).
+    pub fn from_f64(v: f64) -> Option<Grant> {
+        if !v.is_finite() {
+            return None;
+        }
+        Some(if v >= 1.0 {
+            Grant::Permits(v.min(f64::from(MAX_LEASE)) as u32)
+        } else {
+            Grant::Wait((-v).clamp(WAIT_MS.0, WAIT_MS.1))
+        })
+    }
+}
+
+/// The latest report the coordinator holds of a key's window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Known {
+    remaining: f64,
+    observed_at_ms: f64,
+    reset_at_ms: f64,
+}
+
+/// A coordinator's books for one key's request window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ledger {
+    /// The window's limit, once reported.
+    limit: Option<f64>,
+    /// Its length: the longest reset reported, ms.
+    window_ms: f64,
+    /// Grants, oldest first: (when, how many).
+    runs: VecDeque<(f64, f64)>,
+    known: Option<Known>,
+    blocked_until_ms: f64,
+    /// When the cold-start permit went, if one did and no report came yet.
+    cold_at_ms: Option<f64>,
+}
+
+impl Ledger {
+    /// How long a grant occupies its slot, ms.
+    fn hold_ms(&self) -> f64 {
+        self.window_ms.max(MIN_WINDOW_MS) + LEASE_TTL_MS
+    }
+
+    /// Takes a report an instance forwarded.
+    pub fn report(&mut self, r: Report) {
+        if let Some(limit) = r.limit {
+            self.limit = Some(limit);
+        }
+        if let Some(until) = r.blocked_until_ms {
+            self.blocked_until_ms = self.blocked_until_ms.max(until);
+        }
+        if let (Some(remaining), Some(reset_at_ms)) = (r.remaining, r.reset_at_ms) {
+            self.window_ms = self.window_ms.max(reset_at_ms - r.observed_at_ms);
+            let newer = self
+                .known
+                .is_none_or(|k| r.observed_at_ms >= k.observed_at_ms);
+            if newer {
+                self.known = Some(Known {
+                    remaining,
+                    observed_at_ms: r.observed_at_ms,
+                    reset_at_ms,
+                });
+            }
+        }
+        if self.limit.is_some() || r.blocked_until_ms.is_some() {
+            self.cold_at_ms = None;
+        }
+    }
+
+    /// Answers a request for up to `want` permits at `now_ms` (0: a report
+    /// alone, answered with the shortest wait).
+    pub fn lease(&mut self, want: u32, now_ms: f64) -> Grant {
+        if want == 0 {
+            return Grant::Wait(WAIT_MS.0);
+        }
+        let hold = self.hold_ms();
+        while self
+            .runs
+            .front()
+            .is_some_and(|&(at, _)| at + hold <= now_ms)
+        {
+            self.runs.pop_front();
+        }
+        if now_ms < self.blocked_until_ms {
+            return wait(self.blocked_until_ms - now_ms);
+        }
+        let Some(limit) = self.limit else {
+            // Nothing heard: one permit, then wait for its report.
+            return match self.cold_at_ms {
+                Some(at) if now_ms - at < COLD_WAIT_MS => wait(WAIT_MS.0 * 4.0),
+                _ => {
+                    self.cold_at_ms = Some(now_ms);
+                    self.book(1.0, now_ms);
+                    Grant::Permits(1)
+                }
+            };
+        };
+        let occupied: f64 = self.runs.iter().map(|&(_, n)| n).sum();
+        let mut free = limit - occupied;
+        // When the sliding books are what binds: the oldest run leaves.
+        let mut next_ms = self
+            .runs
+            .front()
+            .map_or(WAIT_MS.1, |&(at, _)| at + hold - now_ms);
+        if let Some(k) = self.known.filter(|k| now_ms < k.reset_at_ms) {
+            // Grants shortly before the report may not have been counted in it.
+            let since: f64 = self
+                .runs
+                .iter()
+                .filter(|&&(at, _)| at > k.observed_at_ms - LEASE_TTL_MS)
+                .map(|&(_, n)| n)
+                .sum();
+            let left = k.remaining - since;
+            if left < free {
+                free = left;
+                next_ms = k.reset_at_ms - now_ms;
+            }
+        }
+        if free < 1.0 {
+            return wait(next_ms);
+        }
+        let n = free.min(f64::from(want.clamp(1, MAX_LEASE))).floor();
+        self.book(n, now_ms);
+        Grant::Permits(n as u32)
+    }
+
+    fn book(&mut self, n: f64, now_ms: f64) {
+        let merge = self.hold_ms() / RUNS_PER_WINDOW;
+        match self.runs.back_mut() {
+            Some((at, count)) if now_ms - *at < merge => {
+                *at = now_ms;
+                *count += n;
+            }
+            _ => self.runs.push_back((now_ms, n)),
+        }
+    }
+
+    /// The books as numbers, for the coordinator's storage.
+    pub fn to_vec(&self) -> Vec<f64> {
+        let n = |v: Option<f64>| v.unwrap_or(f64::NAN);
+        let k = self.known;
+        let mut v = vec![
+            n(self.limit),
+            self.window_ms,
+            self.blocked_until_ms,
+            n(self.cold_at_ms),
+            n(k.map(|k| k.remaining)),
+            n(k.map(|k| k.observed_at_ms)),
+            n(k.map(|k| k.reset_at_ms)),
+        ];
+        v.extend(self.runs.iter().flat_map(|&(at, n)| [at, n]));
+        v
+    }
+
+    /// Books read back from storage; anything unreadable starts afresh.
+    pub fn from_slice(v: &[f64]) -> Ledger {
+        let [limit, window_ms, blocked, cold, remaining, observed, reset, rest @ ..] = v else {
+            return Ledger::default();
+        };
+        let ok = |v: f64| v.is_finite().then_some(v);
+        let known = match (ok(*remaining), ok(*observed), ok(*reset)) {
+            (Some(remaining), Some(observed_at_ms), Some(reset_at_ms)) => Some(Known {
+                remaining,
+                observed_at_ms,
+                reset_at_ms,
+            }),
+            _ => None,
+        };
+        let runs = rest
+            .chunks_exact(2)
+            .filter(|r| r[0].is_finite() && r[1].is_finite() && r[1] > 0.0)
+            .map(|r| (r[0], r[1]))
+            .collect();
+        Ledger {
+            limit: ok(*limit).filter(|l| *l >= 0.0),
+            window_ms: ok(*window_ms).unwrap_or(0.0).max(0.0),
+            runs,
+            known,
+            blocked_until_ms: ok(*blocked).unwrap_or(0.0),
+            cold_at_ms: ok(*cold),
+        }
+    }
+}
+
+fn wait(ms: f64) -> Grant {
+    Grant::Wait(ms.clamp(WAIT_MS.0, WAIT_MS.1))
+}
+
+/// What an instance holds of one key's lease.
+#[derive(Debug, Clone, Default)]
+struct Held {
+    permits: u32,
+    expires_at_ms: f64,
+    /// A lease request is on its way until then.
+    asking_until_ms: f64,
+    /// The coordinator said to wait until then.
+    wait_until_ms: f64,
+    /// The coordinator could not be reached: local state alone until then.
+    alone_until_ms: f64,
+    /// Calls that asked since the last lease request.
+    askers: Vec<u64>,
+    /// The newest report not yet forwarded.
+    report: Option<Report>,
+    /// Whether a report was heard from the key yet.
+    reported: bool,
+    used_ms: f64,
+}
+
+impl Idle for Held {
+    fn idle(&self, now_ms: f64) -> bool {
+        now_ms - self.used_ms > COLD_WAIT_MS && self.report.is_none()
+    }
+}
+
+/// What the lease side tells a call about to send.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Need {
+    /// A permit is held: send (and [`Leases::spend`] it).
+    Go,
+    /// Ask the coordinator for up to `want` permits.
+    Ask {
+        /// How many.
+        want: u32,
+    },
+    /// Wait `ms`, then look again.
+    Wait {
+        /// How long.
+        ms: f64,
+    },
+}
+
+/// An instance's leases, per key (bounded like every per-key map).
+#[derive(Debug, Default)]
+pub struct Leases {
+    held: KeyMap<Held>,
+}
+
+/// How long an instance goes on alone after its coordinator failed, ms.
+pub const ALONE_MS: f64 = 1_000.0;
+
+/// How long a lease request may take before another call may send one, ms.
+pub const ASK_MS: f64 = 1_500.0;
+
+impl Leases {
+    /// What call `ticket` needs before it sends to `key` at `now_ms`.
+    pub fn need(&mut self, key: LimitKey, ticket: u64, now_ms: f64) -> Need {
+        let h = self.held.entry_or_default(key, now_ms);
+        h.used_ms = now_ms;
+        if now_ms < h.alone_until_ms {
+            return Need::Go;
+        }
+        if h.permits > 0 && now_ms < h.expires_at_ms {
+            return Need::Go;
+        }
+        h.permits = 0;
+        if !h.askers.contains(&ticket) && h.askers.len() < MAX_LEASE as usize {
+            h.askers.push(ticket);
+        }
+        if now_ms < h.wait_until_ms {
+            return Need::Wait {
+                ms: h.wait_until_ms - now_ms,
+            };
+        }
+        if now_ms < h.asking_until_ms {
+            return Need::Wait { ms: WAIT_MS.0 };
+        }
+        h.asking_until_ms = now_ms + ASK_MS;
+        let want = h.askers.len().max(1) as u32;
+        h.askers.clear();
+        Need::Ask { want }
+    }
+
+    /// The report to send with a lease request for `key` (taken: sent once).
+    pub fn take_report(&mut self, key: LimitKey) -> Option<Report> {
+        self.held.get_mut(&key).and_then(|h| h.report.take())
+    }
+
+    /// The coordinator answered a lease request for `key`.
+    pub fn granted(&mut self, key: LimitKey, grant: Grant, now_ms: f64) {
+        let h = self.held.entry_or_default(key, now_ms);
+        h.asking_until_ms = 0.0;
+        match grant {
+            Grant::Permits(n) => {
+                h.permits = n;
+                h.expires_at_ms = now_ms + LEASE_TTL_MS;
+                // The calls that asked take these; any left ask again.
+                h.askers.clear();
+            }
+            Grant::Wait(ms) => h.wait_until_ms = now_ms + ms,
+        }
+    }
+
+    /// The coordinator could not answer for `key`: calls go on local state
+    /// alone for [`ALONE_MS`].
+    pub fn unreachable(&mut self, key: LimitKey, now_ms: f64) {
+        let h = self.held.entry_or_default(key, now_ms);
+        h.asking_until_ms = 0.0;
+        h.alone_until_ms = now_ms + ALONE_MS;
+    }
+
+    /// A call to `key` goes out: it spends a permit, if one is held.
+    pub fn spend(&mut self, key: LimitKey) {
+        if let Some(h) = self.held.get_mut(&key) {
+            h.permits = h.permits.saturating_sub(1);
+        }
+    }
+
+    /// An answer from `key` arrived: its report goes with the next lease
+    /// request (the newest wins), or is returned to be forwarded at once
+    /// when the others may be waiting for it: the first this instance
+    /// heard from the key (it may answer a cold start) and a 429's.
+    pub fn heard(&mut self, key: LimitKey, report: Report, now_ms: f64) -> Option<Report> {
+        let h = self.held.entry_or_default(key, now_ms);
+        if !h.reported || report.blocked_until_ms.is_some() {
+            h.reported = true;
+            return Some(report);
+        }
+        let newer = h
+            .report
+            .is_none_or(|r| report.observed_at_ms >= r.observed_at_ms);
+        if newer {
+            h.report = Some(report);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(limit: f64, remaining: f64, reset_in: f64, at: f64) -> Report {
+        Report {
+            limit: Some(limit),
+            remaining: Some(remaining),
+            reset_at_ms: Some(at + reset_in),
+            observed_at_ms: at,
+            blocked_until_ms: None,
+        }
+    }
+
+    /// Permits granted over `[from, to)`, asking every ms for `want`.
+    fn granted(l: &mut Ledger, from: f64, to: f64, want: u32) -> u32 {
+        let mut n = 0;
+        let mut t = from;
+        while t < to {
+            if let Grant::Permits(p) = l.lease(want, t) {
+                n += p;
+            }
+            t += 1.0;
+        }
+        n
+    }
+
+    #[test]
+    fn a_cold_key_grants_one_permit_until_a_report_arrives() {
+        let mut l = Ledger::default();
+        assert_eq!(l.lease(8, 0.0), Grant::Permits(1));
+        assert!(matches!(l.lease(8, 10.0), Grant::Wait(_)));
+        assert!(matches!(l.lease(8, COLD_WAIT_MS - 1.0), Grant::Wait(_)));
+        // No report at all: another goes after the cold wait.
+        assert_eq!(l.lease(8, COLD_WAIT_MS), Grant::Permits(1));
+    }
+
+    #[test]
+    fn no_window_of_the_limit_s_length_sees_more_than_the_limit() {
+        let mut l = Ledger::default();
+        assert_eq!(l.lease(1, 0.0), Grant::Permits(1));
+        l.report(report(10.0, 9.0, 1_000.0, 5.0));
+        // Asking flat out for 5 s: 10 per window of 1 s (+ the permit's TTL).
+        let mut grants = Vec::new();
+        for t in 6..5_000 {
+            if let Grant::Permits(p) = l.lease(8, f64::from(t)) {
+                grants.extend(std::iter::repeat_n(f64::from(t), p as usize));
+            }
+        }
+        grants.insert(0, 0.0);
+        for (i, &at) in grants.iter().enumerate() {
+            let inside = grants[i..].iter().filter(|&&g| g < at + 1_000.0).count();
+            assert!(inside <= 10, "{inside} grants within 1 s of {at}");
+        }
+        // And the books are not too strict: 4 windows' worth or more in 5 s.
+        assert!(grants.len() >= 40, "{} grants", grants.len());
+    }
+
+    #[test]
+    fn the_server_s_remaining_bounds_the_grants_until_its_reset() {
+        let mut l = Ledger::default();
+        // Other clients used the window: the server says 3 are left.
+        l.report(report(100.0, 3.0, 500.0, 0.0));
+        assert_eq!(granted(&mut l, 200.0, 499.0, 8), 3);
+        // After the reset the limit is what binds.
+        assert!(granted(&mut l, 500.0, 600.0, 8) > 3);
+    }
+
+    #[test]
+    fn a_429_closes_the_key_until_its_hint() {
+        let mut l = Ledger::default();
+        l.report(report(10.0, 5.0, 1_000.0, 0.0));
+        l.report(Report {
+            blocked_until_ms: Some(700.0),
+            ..report(10.0, 0.0, 700.0, 10.0)
+        });
+        assert_eq!(granted(&mut l, 11.0, 710.0, 8), 0);
+        assert_eq!(l.lease(8, 711.0), Grant::Permits(8));
+    }
+
+    #[test]
+    fn a_lease_is_at_most_what_was_asked_and_max_lease() {
+        let mut l = Ledger::default();
+        l.report(report(1_000.0, 999.0, 60_000.0, 0.0));
+        assert_eq!(l.lease(3, 1.0), Grant::Permits(3));
+        assert_eq!(l.lease(100, 2.0), Grant::Permits(MAX_LEASE));
+        assert_eq!(l.lease(0, 3.0), Grant::Wait(WAIT_MS.0), "a report alone");
+    }
+
+    #[test]
+    fn the_books_survive_storage_and_garbage_starts_afresh() {
+        let mut l = Ledger::default();
+        l.lease(1, 0.0);
+        l.report(report(10.0, 9.0, 1_000.0, 5.0));
+        l.lease(4, 6.0);
+        assert_eq!(Ledger::from_slice(&l.to_vec()), l);
+        assert_eq!(Ledger::from_slice(&[1.0, f64::NAN]), Ledger::default());
+        let r = report(10.0, 9.0, 1_000.0, 5.0);
+        assert_eq!(Report::from_slice(&r.to_array()), Some(r));
+        assert_eq!(Report::from_slice(&[1.0]), None);
+        assert_eq!(
+            Grant::from_f64(Grant::Permits(3).to_f64()),
+            Some(Grant::Permits(3))
+        );
+        assert_eq!(
+            Grant::from_f64(Grant::Wait(40.0).to_f64()),
+            Some(Grant::Wait(40.0))
+        );
+        assert_eq!(Grant::from_f64(f64::NAN), None);
+    }
+
+    #[test]
+    fn concurrent_calls_send_one_lease_request_for_all_of_them() {
+        let k = LimitKey::new("https://api.openai.com", Some("sk-a"));
+        let mut leases = Leases::default();
+        assert_eq!(leases.need(k, 1, 0.0), Need::Ask { want: 1 });
+        // While it is on its way, the others wait and are counted.
+        assert!(matches!(leases.need(k, 2, 1.0), Need::Wait { .. }));
+        assert!(matches!(leases.need(k, 3, 1.0), Need::Wait { .. }));
+        leases.granted(k, Grant::Permits(2), 5.0);
+        assert_eq!(leases.need(k, 2, 6.0), Need::Go);
+        leases.spend(k);
+        assert_eq!(leases.need(k, 3, 6.0), Need::Go);
+        leases.spend(k);
+        // Spent: the next asks for the calls that asked meanwhile.
+        assert_eq!(leases.need(k, 4, 7.0), Need::Ask { want: 1 });
+        leases.granted(k, Grant::Wait(50.0), 8.0);
+        assert_eq!(leases.need(k, 4, 9.0), Need::Wait { ms: 49.0 });
+        assert!(matches!(leases.need(k, 4, 58.0), Need::Ask { .. }));
+    }
+
+    #[test]
+    fn permits_expire_and_an_unreachable_coordinator_lets_calls_go_alone() {
+        let k = LimitKey::new("https://api.openai.com", Some("sk-a"));
+        let mut leases = Leases::default();
+        assert!(matches!(leases.need(k, 1, 0.0), Need::Ask { .. }));
+        leases.granted(k, Grant::Permits(5), 0.0);
+        assert_eq!(leases.need(k, 1, LEASE_TTL_MS - 1.0), Need::Go);
+        assert!(matches!(leases.need(k, 1, LEASE_TTL_MS), Need::Ask { .. }));
+        leases.unreachable(k, 200.0);
+        assert_eq!(leases.need(k, 1, 201.0), Need::Go);
+        assert!(matches!(
+            leases.need(k, 1, 200.0 + ALONE_MS),
+            Need::Ask { .. }
+        ));
+    }
+
+    #[test]
+    fn the_first_report_and_a_429_s_are_forwarded_at_once_the_rest_with_the_next_lease() {
+        let k = LimitKey::new("https://api.openai.com", Some("sk-a"));
+        let mut leases = Leases::default();
+        let r = |at| report(10.0, 5.0, 1_000.0, at);
+        assert_eq!(leases.heard(k, r(1.0), 1.0), Some(r(1.0)));
+        assert_eq!(leases.heard(k, r(2.0), 2.0), None);
+        // An older report does not replace a newer one.
+        assert_eq!(leases.heard(k, r(1.5), 3.0), None);
+        assert_eq!(leases.take_report(k), Some(r(2.0)));
+        assert_eq!(leases.take_report(k), None, "sent once");
+        let limited = Report {
+            blocked_until_ms: Some(900.0),
+            ..r(4.0)
+        };
+        assert_eq!(leases.heard(k, limited, 4.0), Some(limited));
+    }
+
+    #[test]
+    fn a_lost_lease_request_does_not_block_the_key_for_good() {
+        let k = LimitKey::new("https://api.openai.com", Some("sk-a"));
+        let mut leases = Leases::default();
+        assert!(matches!(leases.need(k, 1, 0.0), Need::Ask { .. }));
+        // Its call was cancelled: the answer never comes.
+        assert!(matches!(leases.need(k, 2, ASK_MS - 1.0), Need::Wait { .. }));
+        assert!(matches!(leases.need(k, 2, ASK_MS), Need::Ask { .. }));
+    }
+}
