@@ -1,5 +1,6 @@
 // RatewiseCoordinator: the Durable Object that shares ratewise's quota
-// breaker across Worker isolates. Re-export it from your Worker and bind it:
+// breaker and request limits across Worker isolates (one object per limit
+// key). Re-export it from your Worker and bind it:
 //
 //   export { RatewiseCoordinator } from 'ratewise';
 //   # wrangler.toml
@@ -10,14 +11,18 @@
 //   tag = "v1"
 //   new_sqlite_classes = ["RatewiseCoordinator"]
 //
-// The decisions are the Rust core's (coordinatorStep); this object only
-// keeps their result in its storage.
-import { coordinatorStep } from './ratewise.js';
+// The decisions are the Rust core's (coordinatorStep for the breaker,
+// coordinatorLease for request permits); this object only keeps their
+// result: the breaker in its storage, the lease books in memory (they are
+// about the current rate-limit window: an object that restarts begins with a
+// cold start).
+import { coordinatorLease, coordinatorStep } from './ratewise.js';
 
 export class RatewiseCoordinator {
   constructor(ctx) {
     this.ctx = ctx;
     this.state = undefined;
+    this.ledger = undefined;
     ctx.blockConcurrencyWhile(async () => {
       this.state = await ctx.storage.get('board');
     });
@@ -33,6 +38,10 @@ export class RatewiseCoordinator {
     let state;
     let answer;
     try {
+      if (message?.op === 'lease') {
+        [this.ledger, answer] = coordinatorLease(this.ledger, message, Date.now());
+        return Response.json(answer);
+      }
       [state, answer] = coordinatorStep(this.state, message, Date.now());
     } catch (e) {
       return new Response(String(e?.message ?? e), { status: 400 });

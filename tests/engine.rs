@@ -714,23 +714,27 @@ mod composed {
     #[test]
     fn a_coordinator_that_fails_leaves_leased_calls_on_local_state() {
         let clock = FakeClock::new(vec![]);
-        let l = limiters(Settings {
-            leased: true,
-            ..Settings::default()
-        });
+        let l = limiters(Settings::default());
         let store = Memory::default();
         store.down.set(true);
         let r = shared_call(&clock, &l, &store, vec![Step::Http(200, vec![], "")]);
         assert_eq!((r.stop, r.sent), (Stop::Success, 1));
-        assert_eq!(store.leases.get(), 1, "asked once, then went alone");
-        // Alone for a while: no lease request per call.
+        // Its breaker lookup failed: no lease request after it either.
+        assert_eq!(store.leases.get(), 0);
         shared_call(&clock, &l, &store, vec![Step::Http(200, vec![], "")]);
-        assert_eq!(store.leases.get(), 1);
+        assert_eq!(store.leases.get(), 0, "alone for a while");
         // Back: the next call asks again.
         store.down.set(false);
-        clock.now.set(clock.now.get() + ALONE_MS);
+        clock.now.set(clock.now.get() + ALONE_MS.max(REFRESH_MS));
+        let r = shared_call(&clock, &l, &store, vec![Step::Http(200, vec![], "")]);
+        assert_eq!((r.stop, r.sent, store.leases.get()), (Stop::Success, 1, 1));
+        // A lease request that fails leaves calls alone for a while too.
+        store.down.set(true);
+        clock.now.set(clock.now.get() + 200.0);
         let r = shared_call(&clock, &l, &store, vec![Step::Http(200, vec![], "")]);
         assert_eq!((r.stop, r.sent, store.leases.get()), (Stop::Success, 1, 2));
+        shared_call(&clock, &l, &store, vec![Step::Http(200, vec![], "")]);
+        assert_eq!(store.leases.get(), 2);
     }
 
     #[test]
@@ -1018,7 +1022,7 @@ mod fallbacks {
         let p = policy(0, Jitter::None);
         let send = |l: &mut Limiters<Snapshot>, now: f64| -> Pass {
             let (ticket, _) = l.enter(now);
-            match l.before(&keys, 0, now, &p, None, ticket, None) {
+            match l.before(&keys, 0, now, &p, None, ticket, None, false) {
                 Plan::Send(pass) => pass,
                 _ => panic!("the breaker answered or the throttle held"),
             }

@@ -233,10 +233,9 @@ mod shared {
     use ratewise::limits::shared::Local;
     use ratewise::limits::{Limiters, Settings};
 
-    fn instance(leased: bool) -> RefCell<Limiters<fakes::Snapshot>> {
+    fn instance() -> RefCell<Limiters<fakes::Snapshot>> {
         RefCell::new(Limiters::new(Settings {
             retry_budget: None,
-            leased,
             ..Settings::default()
         }))
     }
@@ -248,7 +247,7 @@ mod shared {
             let clock = SimClock::new();
             let server = RefCell::new(Server::new(shape, L, W, 150.0));
             let coordinator = SimCoordinator::new(&clock, 10.0);
-            let instances: Vec<_> = (0..n).map(|_| instance(leased)).collect();
+            let instances: Vec<_> = (0..n).map(|_| instance()).collect();
             let refs: Vec<_> = instances.iter().collect();
             let go = || {
                 if leased {

@@ -438,10 +438,12 @@ impl Leases {
     /// An answer from `key` arrived: its report goes with the next lease
     /// request (the newest wins), or is returned to be forwarded at once
     /// when the others may be waiting for it: the first this instance
-    /// heard from the key (it may answer a cold start) and a 429's.
+    /// heard from the key (it may answer a cold start) and a 429's, unless
+    /// the coordinator was just found unreachable.
     pub fn heard(&mut self, key: LimitKey, report: Report, now_ms: f64) -> Option<Report> {
         let h = self.held.entry_or_default(key, now_ms);
-        if !h.reported || report.blocked_until_ms.is_some() {
+        let reachable = now_ms >= h.alone_until_ms;
+        if reachable && (!h.reported || report.blocked_until_ms.is_some()) {
             h.reported = true;
             return Some(report);
         }
@@ -618,6 +620,9 @@ mod tests {
             ..r(4.0)
         };
         assert_eq!(leases.heard(k, limited, 4.0), Some(limited));
+        leases.unreachable(k, 5.0);
+        assert_eq!(leases.heard(k, limited, 6.0), None, "not while unreachable");
+        assert_eq!(leases.take_report(k), Some(limited), "kept for later");
     }
 
     #[test]

@@ -81,9 +81,6 @@ pub struct Settings {
     pub failover_on: KindSet,
     /// The route a bulk call starts on under pressure (`lanes.bulk.route`).
     pub bulk_route: Option<usize>,
-    /// Whether request permits are leased from a coordinator shared with
-    /// other instances ([`lease`]).
-    pub leased: bool,
 }
 
 impl Default for Settings {
@@ -98,7 +95,6 @@ impl Default for Settings {
             outage: Some(OutageSettings::default()),
             failover_on: KindSet::of(&routes::DEFAULT_FAILOVER),
             bulk_route: None,
-            leased: false,
         }
     }
 }
@@ -265,7 +261,7 @@ impl<S: Clone> Limiters<S> {
             outage: settings.outage.map(OutageBreaker::new),
             failover_on: settings.failover_on,
             bulk_route: settings.bulk_route,
-            leases: settings.leased.then(Leases::default),
+            leases: settings.throttle.then(Leases::default),
             freshness: Freshness::default(),
             next_ticket: 0,
         }
@@ -330,7 +326,9 @@ impl<S: Clone> Limiters<S> {
     /// if the throttle lets it go on that route's model key now; a hold if
     /// not, unless the wait would outlast the policy's cap on server hints
     /// or the deadline (then it goes); or, with every route out of quota, a
-    /// replay of the first one's failure.
+    /// replay of the first one's failure. A `leased` call (its instance
+    /// shares its limits through a coordinator) with the throttle on first
+    /// needs a permit leased from the coordinator ([`lease`]).
     #[allow(clippy::too_many_arguments)]
     pub fn before(
         &mut self,
@@ -341,6 +339,7 @@ impl<S: Clone> Limiters<S> {
         deadline_ms: Option<f64>,
         ticket: Ticket,
         tokens: Option<Tokens>,
+        leased: bool,
     ) -> Plan<S> {
         let from = from.min(keys.len().saturating_sub(1));
         let rest = keys.get(from..).unwrap_or_default();
@@ -371,7 +370,7 @@ impl<S: Clone> Limiters<S> {
         // Rate limits are per model: the throttle paces each model's windows.
         let key = route_keys.model;
         // A shared limit: a permit leased from the coordinator first.
-        if let Some(leases) = &mut self.leases {
+        if let (true, Some(leases)) = (leased, &mut self.leases) {
             let too_late = |ms: f64| deadline_ms.is_some_and(|d| now_ms + ms >= d);
             let held = match leases.need(key, ticket.0, now_ms) {
                 Need::Go => None,
@@ -404,7 +403,7 @@ impl<S: Clone> Limiters<S> {
                 }
             },
         };
-        if let Some(leases) = &mut self.leases {
+        if let (true, Some(leases)) = (leased, &mut self.leases) {
             leases.spend(key);
         }
         Plan::Send(Pass {

@@ -326,6 +326,7 @@ impl<S: Clone> Call<'_, S> {
                     self.scope.deadline_ms,
                     self.ticket,
                     tokens,
+                    store.shared(),
                 );
                 match plan {
                     Plan::Hold { ms } => {
@@ -482,14 +483,19 @@ impl<S: Clone> Call<'_, S> {
     }
 
     /// Asks the store about each key of `routes` that is due, and tells the
-    /// limiters what it said. A store that fails leaves them as they are.
+    /// limiters what it said. A store that fails leaves them as they are,
+    /// and its keys' calls go on without leases for a while.
     async fn refresh<St: Store<S>, C: Clock>(&self, store: &St, routes: &[RouteKey], clock: &C) {
         for key in routes.iter().flat_map(RouteKey::both) {
             if !self.limiters.borrow_mut().due(key, clock.now_ms()) {
                 continue;
             }
-            if let Ok(trip) = store.lookup(key).await {
-                self.limiters.borrow_mut().learn(key, trip, clock.now_ms());
+            let looked = store.lookup(key).await;
+            let mut limiters = self.limiters.borrow_mut();
+            match looked {
+                Ok(trip) => limiters.learn(key, trip, clock.now_ms()),
+                // Unreachable: no lease request either, for a while.
+                Err(_) => limiters.leased(key, None, clock.now_ms()),
             }
         }
     }

@@ -24,6 +24,7 @@ use super::instance::Instance;
 use super::snapshot::Snapshot;
 use crate::classify::classify;
 use crate::limits::key::LimitKey;
+use crate::limits::lease::{Grant, Ledger, Report};
 use crate::limits::shared::{Board, Change, Store, Trip};
 use crate::Response;
 
@@ -157,6 +158,41 @@ pub fn coordinator_step(state: JsValue, message: JsValue, now_ms: f64) -> Result
     Ok(Array::of2(&entries, &object(&[("trip", answer)])))
 }
 
+/// The Durable Object's lease step: applies `message` (`{ op: 'lease', key,
+/// want, report: [limit, remaining, resetAtMs, observedAtMs,
+/// blockedUntilMs] | null }`) to the key's books kept as `ledger` (numbers
+/// from a previous step, or undefined) at `now_ms`. Returns `[newLedger,
+/// { grant }]`: `grant` is a count of permits if positive, else minus the ms
+/// to wait (see [`crate::limits::lease`]).
+#[wasm_bindgen(js_name = coordinatorLease)]
+pub fn coordinator_lease(ledger: JsValue, message: JsValue, now_ms: f64) -> Result<Array, JsValue> {
+    key_of(&message)?;
+    let mut books = match ledger.dyn_ref::<js_sys::Float64Array>() {
+        Some(numbers) => Ledger::from_slice(&numbers.to_vec()),
+        None => Ledger::default(),
+    };
+    let report = get(&message, "report");
+    if let Some(numbers) = report.dyn_ref::<Array>() {
+        let numbers: Vec<f64> = numbers
+            .iter()
+            .map(|n| n.as_f64().unwrap_or(f64::NAN))
+            .collect();
+        if let Some(report) = Report::from_slice(&numbers) {
+            books.report(report);
+        }
+    }
+    let want = get(&message, "want")
+        .as_f64()
+        .filter(|w| w.is_finite() && *w >= 0.0);
+    let want = want.ok_or_else(|| type_error("ratewise coordinator: `want` must be a count"))?;
+    let grant = books.lease(want.min(f64::from(u32::MAX)) as u32, now_ms);
+    let books = js_sys::Float64Array::from(books.to_vec().as_slice());
+    Ok(Array::of2(
+        &books,
+        &object(&[("grant", grant.to_f64().into())]),
+    ))
+}
+
 /// An instance's store: its coordinator if it has one, else nothing shared.
 pub struct Coordinated<'a> {
     /// The Durable Object namespace binding.
@@ -219,6 +255,34 @@ impl Store<Snapshot> for Coordinated<'_> {
             ),
         };
         self.send(key, message, "publish").await.map(drop)
+    }
+
+    async fn lease(
+        &self,
+        key: LimitKey,
+        want: u32,
+        report: Option<Report>,
+    ) -> Result<Grant, JsValue> {
+        let report: JsValue = match report {
+            Some(r) => r
+                .to_array()
+                .iter()
+                .map(|&n| JsValue::from(n))
+                .collect::<Array>()
+                .into(),
+            None => JsValue::NULL,
+        };
+        let message = object(&[
+            ("op", "lease".into()),
+            ("key", key.to_hex().into()),
+            ("want", want.into()),
+            ("report", report),
+        ]);
+        let grant = get(&self.send(key, message, "lease").await?, "grant");
+        grant
+            .as_f64()
+            .and_then(Grant::from_f64)
+            .ok_or_else(|| type_error("ratewise coordinator: `grant` must be a number"))
     }
 
     async fn lookup(&self, key: LimitKey) -> Result<Option<Trip<Snapshot>>, JsValue> {

@@ -64,7 +64,7 @@ test('a quota seen by one isolate opens the breaker of another, which sends noth
   assert.ok(!JSON.stringify(ns.calls).includes('sk-shared-account'));
   assert.deepEqual(
     ns.calls.map((c) => c.body.op),
-    ['lookup', 'tripped', 'lookup'],
+    ['lookup', 'lease', 'tripped', 'lookup'],
   );
 });
 
