@@ -727,14 +727,33 @@ mod composed {
         store.down.set(false);
         clock.now.set(clock.now.get() + ALONE_MS.max(REFRESH_MS));
         let r = shared_call(&clock, &l, &store, vec![Step::Http(200, vec![], "")]);
-        assert_eq!((r.stop, r.sent, store.leases.get()), (Stop::Success, 1, 1));
+        // A lease, and the first answer's report forwarded at once.
+        assert_eq!((r.stop, r.sent, store.leases.get()), (Stop::Success, 1, 2));
         // A lease request that fails leaves calls alone for a while too.
         store.down.set(true);
         clock.now.set(clock.now.get() + 200.0);
         let r = shared_call(&clock, &l, &store, vec![Step::Http(200, vec![], "")]);
-        assert_eq!((r.stop, r.sent, store.leases.get()), (Stop::Success, 1, 2));
+        assert_eq!((r.stop, r.sent, store.leases.get()), (Stop::Success, 1, 3));
         shared_call(&clock, &l, &store, vec![Step::Http(200, vec![], "")]);
-        assert_eq!(store.leases.get(), 2);
+        assert_eq!(store.leases.get(), 3);
+    }
+
+    #[test]
+    fn a_store_that_fails_costs_a_call_one_lookup_not_one_per_key() {
+        let clock = FakeClock::new(vec![]);
+        let (l, store) = (breaker(60_000.0), Memory::default());
+        store.down.set(true);
+        let t = Scripted::new(&clock, vec![Step::Http(200, vec![], "")]).with_routes(3);
+        let r = run_in(
+            &policy(0, Jitter::None),
+            Scope::default(),
+            &clock,
+            t,
+            &l,
+            &store,
+        );
+        assert_eq!(r.unwrap().stop, Stop::Success);
+        assert_eq!((store.lookups.get(), store.leases.get()), (1, 0));
     }
 
     #[test]

@@ -65,20 +65,17 @@ pub struct Report {
 
 impl Report {
     /// The report of an answer that carried `window` (and, for a 429,
-    /// `retry_after_ms`), arrived at `now_ms`. `None` when it says nothing.
-    pub fn of(window: Option<&Window>, retry_after_ms: Option<u64>, now_ms: f64) -> Option<Report> {
-        let blocked_until_ms = retry_after_ms.map(|ms| now_ms + ms as f64);
-        if window.is_none() && blocked_until_ms.is_none() {
-            return None;
-        }
+    /// `retry_after_ms`), arrived at `now_ms`. One that says nothing still
+    /// tells the coordinator an answer came (a cold start is over).
+    pub fn of(window: Option<&Window>, retry_after_ms: Option<u64>, now_ms: f64) -> Report {
         let w = window.copied().unwrap_or_default();
-        Some(Report {
+        Report {
             limit: w.limit.map(|l| l as f64),
             remaining: w.remaining.map(|r| r as f64),
             reset_at_ms: w.reset_ms.map(|ms| now_ms + ms as f64),
             observed_at_ms: now_ms,
-            blocked_until_ms,
-        })
+            blocked_until_ms: retry_after_ms.map(|ms| now_ms + ms as f64),
+        }
     }
 
     /// The report as numbers, for the wire (`NaN` for absent fields).
@@ -163,6 +160,9 @@ pub struct Ledger {
     blocked_until_ms: f64,
     /// When the cold-start permit went, if one did and no report came yet.
     cold_at_ms: Option<f64>,
+    /// Whether any report came: with no limit in any, grants are not
+    /// limited.
+    heard: bool,
 }
 
 impl Ledger {
@@ -173,6 +173,8 @@ impl Ledger {
 
     /// Takes a report an instance forwarded.
     pub fn report(&mut self, r: Report) {
+        self.heard = true;
+        self.cold_at_ms = None;
         if let Some(limit) = r.limit {
             self.limit = Some(limit);
         }
@@ -191,9 +193,6 @@ impl Ledger {
                     reset_at_ms,
                 });
             }
-        }
-        if self.limit.is_some() || r.blocked_until_ms.is_some() {
-            self.cold_at_ms = None;
         }
     }
 
@@ -215,6 +214,12 @@ impl Ledger {
             return wait(self.blocked_until_ms - now_ms);
         }
         let Some(limit) = self.limit else {
+            if self.heard {
+                // Answers came without a limit: none to keep.
+                let n = want.min(MAX_LEASE);
+                self.book(f64::from(n), now_ms);
+                return Grant::Permits(n);
+            }
             // Nothing heard: one permit, then wait for its report.
             return match self.cold_at_ms {
                 Some(at) if now_ms - at < COLD_WAIT_MS => wait(WAIT_MS.0 * 4.0),
@@ -277,6 +282,7 @@ impl Ledger {
             n(k.map(|k| k.remaining)),
             n(k.map(|k| k.observed_at_ms)),
             n(k.map(|k| k.reset_at_ms)),
+            f64::from(u8::from(self.heard)),
         ];
         v.extend(self.runs.iter().flat_map(|&(at, n)| [at, n]));
         v
@@ -284,7 +290,8 @@ impl Ledger {
 
     /// Books read back from storage; anything unreadable starts afresh.
     pub fn from_slice(v: &[f64]) -> Ledger {
-        let [limit, window_ms, blocked, cold, remaining, observed, reset, rest @ ..] = v else {
+        let [limit, window_ms, blocked, cold, remaining, observed, reset, heard, rest @ ..] = v
+        else {
             return Ledger::default();
         };
         let ok = |v: f64| v.is_finite().then_some(v);
@@ -308,6 +315,7 @@ impl Ledger {
             known,
             blocked_until_ms: ok(*blocked).unwrap_or(0.0),
             cold_at_ms: ok(*cold),
+            heard: *heard == 1.0,
         }
     }
 }
@@ -492,6 +500,18 @@ mod tests {
         assert!(matches!(l.lease(8, COLD_WAIT_MS - 1.0), Grant::Wait(_)));
         // No report at all: another goes after the cold wait.
         assert_eq!(l.lease(8, COLD_WAIT_MS), Grant::Permits(1));
+    }
+
+    #[test]
+    fn answers_without_a_limit_end_the_cold_start_and_nothing_is_held() {
+        let mut l = Ledger::default();
+        assert_eq!(l.lease(8, 0.0), Grant::Permits(1));
+        assert!(matches!(l.lease(8, 10.0), Grant::Wait(_)));
+        // A 500 with no rate-limit headers.
+        l.report(Report::of(None, None, 20.0));
+        assert_eq!(l.lease(8, 21.0), Grant::Permits(8));
+        assert_eq!(l.lease(3, 22.0), Grant::Permits(3));
+        assert_eq!(Ledger::from_slice(&l.to_vec()), l);
     }
 
     #[test]

@@ -499,10 +499,8 @@ impl<S: Clone> Limiters<S> {
         if let Some(leases) = &mut self.leases {
             let hint = c.retry_after_ms.filter(|_| c.kind == Kind::RateLimit);
             let window = c.limits.as_ref().and_then(|l| l.requests.as_ref());
-            if let Some(report) = Report::of(window, hint, now_ms) {
-                let key = pass.keys.model;
-                heard.report = leases.heard(key, report, now_ms).map(|r| (key, r));
-            }
+            let (key, report) = (pass.keys.model, Report::of(window, hint, now_ms));
+            heard.report = leases.heard(key, report, now_ms).map(|r| (key, r));
         }
         let quota_key = pass.keys.quota_key(c);
         match (c.kind, failure) {

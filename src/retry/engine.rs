@@ -486,16 +486,25 @@ impl<S: Clone> Call<'_, S> {
     /// limiters what it said. A store that fails leaves them as they are,
     /// and its keys' calls go on without leases for a while.
     async fn refresh<St: Store<S>, C: Clock>(&self, store: &St, routes: &[RouteKey], clock: &C) {
-        for key in routes.iter().flat_map(RouteKey::both) {
+        let mut keys = routes.iter().flat_map(RouteKey::both);
+        while let Some(key) = keys.next() {
             if !self.limiters.borrow_mut().due(key, clock.now_ms()) {
                 continue;
             }
             let looked = store.lookup(key).await;
             let mut limiters = self.limiters.borrow_mut();
+            let now_ms = clock.now_ms();
             match looked {
-                Ok(trip) => limiters.learn(key, trip, clock.now_ms()),
-                // Unreachable: no lease request either, for a while.
-                Err(_) => limiters.leased(key, None, clock.now_ms()),
+                Ok(trip) => limiters.learn(key, trip, now_ms),
+                // Unreachable: one timeout per call, not one per key; the
+                // keys' calls go on without leases for a while.
+                Err(_) => {
+                    for key in std::iter::once(key).chain(keys) {
+                        limiters.due(key, now_ms);
+                        limiters.leased(key, None, now_ms);
+                    }
+                    return;
+                }
             }
         }
     }

@@ -64,7 +64,12 @@ test('a quota seen by one isolate opens the breaker of another, which sends noth
   assert.ok(!JSON.stringify(ns.calls).includes('sk-shared-account'));
   assert.deepEqual(
     ns.calls.map((c) => c.body.op),
-    ['lookup', 'lease', 'tripped', 'lookup'],
+    ['lookup', 'lease', 'tripped', 'lease', 'lookup'],
+  );
+  // A's lease, then its first answer's report forwarded at once (no permits asked).
+  assert.deepEqual(
+    ns.calls.filter((c) => c.body.op === 'lease').map((c) => c.body.want),
+    [1, 0],
   );
 });
 
