@@ -355,6 +355,8 @@ impl Idle for Held {
 pub enum Need {
     /// A permit is held: send (and [`Leases::spend`] it).
     Go,
+    /// The coordinator could not be reached lately: send on local state.
+    Alone,
     /// Ask the coordinator for up to `want` permits.
     Ask {
         /// How many.
@@ -385,7 +387,7 @@ impl Leases {
         let h = self.held.entry_or_default(key, now_ms);
         h.used_ms = now_ms;
         if now_ms < h.alone_until_ms {
-            return Need::Go;
+            return Need::Alone;
         }
         if h.permits > 0 && now_ms < h.expires_at_ms {
             return Need::Go;
@@ -617,7 +619,7 @@ mod tests {
         assert_eq!(leases.need(k, 1, LEASE_TTL_MS - 1.0), Need::Go);
         assert!(matches!(leases.need(k, 1, LEASE_TTL_MS), Need::Ask { .. }));
         leases.unreachable(k, 200.0);
-        assert_eq!(leases.need(k, 1, 201.0), Need::Go);
+        assert_eq!(leases.need(k, 1, 201.0), Need::Alone);
         assert!(matches!(
             leases.need(k, 1, 200.0 + ALONE_MS),
             Need::Ask { .. }

@@ -370,14 +370,21 @@ impl<S: Clone> Limiters<S> {
         // Rate limits are per model: the throttle paces each model's windows.
         let key = route_keys.model;
         // A shared limit: a permit leased from the coordinator first.
+        let mut permit = false;
         if let (true, Some(leases)) = (leased, &mut self.leases) {
             let too_late = |ms: f64| deadline_ms.is_some_and(|d| now_ms + ms >= d);
             let held = match leases.need(key, ticket.0, now_ms) {
-                Need::Go => None,
+                Need::Go => {
+                    permit = true;
+                    None
+                }
+                // The coordinator is unreachable: the local throttle alone.
+                Need::Alone => None,
                 Need::Ask { want } => Some(Plan::Lease { key, want }),
                 Need::Wait { ms } if !too_late(ms) => Some(Plan::Hold {
                     ms: ms.ceil() as u64,
                 }),
+                // Past the deadline otherwise: go on the local throttle's word.
                 Need::Wait { .. } => None,
             };
             if let Some(plan) = held {
@@ -387,7 +394,11 @@ impl<S: Clone> Limiters<S> {
         }
         let booking = match &mut self.throttle {
             None => None,
-            Some(throttle) => match throttle.admit(key, ticket.0, tokens, now_ms) {
+            Some(throttle) => match if permit {
+                throttle.admit_leased(key, ticket.0, tokens, now_ms)
+            } else {
+                throttle.admit(key, ticket.0, tokens, now_ms)
+            } {
                 Admit::Go(booking) => Some(booking),
                 Admit::Wait { ms, until, since } => {
                     let end = until.unwrap_or(now_ms + ms as f64);
@@ -403,7 +414,7 @@ impl<S: Clone> Limiters<S> {
                 }
             },
         };
-        if let (true, Some(leases)) = (leased, &mut self.leases) {
+        if let (true, Some(leases)) = (permit, &mut self.leases) {
             leases.spend(key);
         }
         Plan::Send(Pass {

@@ -442,6 +442,15 @@ fn fits(cum: f64, level: f64) -> bool {
     }
 }
 
+/// What an admission goes by besides the books.
+#[derive(Debug, Clone, Copy)]
+struct Rules {
+    /// Requests sent to a key nothing was heard from.
+    cold_start: u32,
+    /// Whether a coordinator's lease decides the requests window.
+    leased: bool,
+}
+
 /// Each window's need for one request: one request, and its tokens.
 fn needs(tokens: Option<Tokens>) -> [f64; WINDOWS] {
     let t = tokens.unwrap_or_default();
@@ -535,8 +544,9 @@ impl KeyState {
 
     /// Whether a waiter at `place` in line (the waiters before it go
     /// first), needing `need`, fits now; if not, until when it waits.
-    fn check(&self, place: usize, need: [f64; WINDOWS], now: f64, cold_start: u32) -> Check {
-        if cold_start > 0 && !self.heard {
+    fn check(&self, place: usize, need: [f64; WINDOWS], now: f64, rules: Rules) -> Check {
+        if rules.cold_start > 0 && !self.heard && !rules.leased {
+            let cold_start = rules.cold_start;
             let ahead = place as u64 + self.in_flight;
             return if ahead < u64::from(cold_start) {
                 Check::Fits
@@ -560,7 +570,11 @@ impl KeyState {
         }
         let (mut due, mut hold, mut sooner) = (None::<f64>, false, false);
         for (i, (w, cum)) in self.windows.iter().zip(cum).enumerate() {
-            let Some(level) = w.level else { continue };
+            // A leased request's room in the requests window is the coordinator's to give.
+            let leased = rules.leased && i == 0;
+            let Some(level) = w.level.filter(|_| !leased) else {
+                continue;
+            };
             if fits(cum, level) {
                 continue;
             }
@@ -713,14 +727,14 @@ impl KeyState {
         }
     }
 
-    fn admit(&mut self, ticket: u64, need: [f64; WINDOWS], now: f64, cold_start: u32) -> Admit {
+    fn admit(&mut self, ticket: u64, need: [f64; WINDOWS], now: f64, rules: Rules) -> Admit {
         self.advance(now);
         self.drop_stale(now, ticket);
         let found = self.waiters.binary_search_by_key(&ticket, |w| w.ticket);
         let place = match found {
             Ok(i) | Err(i) => i,
         };
-        let (until, ms) = match self.check(place, need, now, cold_start) {
+        let (until, ms) = match self.check(place, need, now, rules) {
             Check::Fits => {
                 if let Ok(i) = found {
                     self.waiters.remove(i);
@@ -947,6 +961,31 @@ impl Throttle {
         tokens: Option<Tokens>,
         now_ms: f64,
     ) -> Admit {
+        self.admit_with(key, ticket, tokens, now_ms, false)
+    }
+
+    /// [`admit`](Self::admit) for a call holding a permit leased from a
+    /// coordinator ([`crate::limits::lease`]): the coordinator, which
+    /// sees every instance's calls, decides the requests window (and the
+    /// cold start); the other windows are this throttle's as usual.
+    pub fn admit_leased(
+        &mut self,
+        key: LimitKey,
+        ticket: u64,
+        tokens: Option<Tokens>,
+        now_ms: f64,
+    ) -> Admit {
+        self.admit_with(key, ticket, tokens, now_ms, true)
+    }
+
+    fn admit_with(
+        &mut self,
+        key: LimitKey,
+        ticket: u64,
+        tokens: Option<Tokens>,
+        now_ms: f64,
+        leased: bool,
+    ) -> Admit {
         if !valid_time(now_ms) {
             return Admit::Go(Booking {
                 seq: u64::MAX,
@@ -954,9 +993,12 @@ impl Throttle {
             });
         }
         self.moved(key, ticket);
-        let cold_start = self.cold_start;
+        let rules = Rules {
+            cold_start: self.cold_start,
+            leased,
+        };
         let entry = self.keys.entry_or_default(key, now_ms);
-        let admit = entry.admit(ticket, needs(tokens), now_ms, cold_start);
+        let admit = entry.admit(ticket, needs(tokens), now_ms, rules);
         match admit {
             Admit::Go(_) => {
                 self.waiting_key(ticket, None);
@@ -1188,6 +1230,46 @@ mod tests {
             Admit::Wait { until, .. } => until.map(|u| u - T0),
             Admit::Go(_) => panic!("went: {a:?}"),
         }
+    }
+
+    #[test]
+    fn a_leased_call_leaves_the_requests_window_to_the_coordinator_but_not_the_tokens() {
+        let mut r = Run::new(1);
+        // Cold: a leased call does not hold for the first answer.
+        let t = r.call();
+        assert!(matches!(r.admit(t, 0.0), Admit::Go(_)));
+        let t = r.call();
+        assert!(matches!(r.t.admit_leased(k(), t, None, T0), Admit::Go(_)));
+        let mut r = Run::new(0);
+        let b = r.go(0.0).unwrap();
+        let both = Limits {
+            tokens: window(10_000, 0, 500),
+            ..requests(10, 0, 1_000)
+        };
+        r.answer(b, 1.0, &requests(10, 0, 1_000));
+        let t = r.call();
+        assert!(
+            matches!(r.admit(t, 2.0), Admit::Wait { .. }),
+            "requests used up"
+        );
+        assert!(matches!(
+            r.t.admit_leased(k(), t, None, T0 + 2.0),
+            Admit::Go(_)
+        ));
+        // The tokens window is still this throttle's.
+        let t = r.call();
+        let b = match r.t.admit_leased(k(), t, None, T0 + 3.0) {
+            Admit::Go(b) => b,
+            other => panic!("{other:?}"),
+        };
+        r.answer(b, 4.0, &both);
+        let t = r.call();
+        let need = Some(Tokens {
+            input: 100,
+            output: 0,
+        });
+        let waited = r.t.admit_leased(k(), t, need, T0 + 5.0);
+        assert!(matches!(waited, Admit::Wait { .. }), "{waited:?}");
     }
 
     #[test]
