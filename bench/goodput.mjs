@@ -5,6 +5,7 @@
 //                          [--contenders ratewise,ratewise-blind,openai-2,openai-10,p-retry,ky]
 //                          [--token-k 6] [--token-limit 10000] [--token-window-ms 3000] [--max-tokens 4000]
 //                          [--no-tokens] [--no-quota] [--quota-timeout-ms 6000] [--timeout-ms N]
+//                          [--no-isolates]
 //
 // Every contender gets its own freshly started mock (tests/mock/server.mjs: new port, zeroed
 // counters), so a retry left over from one contender can never reach the next one's server. Counts
@@ -34,6 +35,9 @@
 //   ky              ky.post(url, { json, retry: { limit: 10, methods: ['post'],
 //                   statusCodes: [408, 413, 429, 500, 502, 503, 504] } }): ky honours retry-after on
 //                   413/429/503 and otherwise backs off 0.3 s × 2^(n−1).
+//
+// Isolates (bench/isolates.mjs, skipped with --no-isolates): K calls over N = 2, 4, 8 Worker isolates in
+// workerd sharing one limit, with and without the RatewiseCoordinator Durable Object.
 //
 // Quota scenario (mock `quota: true`): K requests at the first C, capped at --quota-timeout-ms:
 // network calls, how many reached the server after the caller had seen the first failure, and
@@ -69,6 +73,7 @@ const { values: args } = parseArgs({
     'max-tokens': { type: 'string', default: '4000' },
     'no-tokens': { type: 'boolean', default: false },
     'no-quota': { type: 'boolean', default: false },
+    'no-isolates': { type: 'boolean', default: false },
     'timeout-ms': { type: 'string' },
     'quota-timeout-ms': { type: 'string', default: '6000' },
   },
@@ -560,5 +565,11 @@ console.log(
     ? `CHECKS FAILED:\n${checks.map((c) => `- ${c}`).join('\n')}`
     : 'Cross-checks passed: client-side fetch counts equal the mock request counts for every batch.',
 );
+
+// One limit shared by N Worker isolates, with and without the coordinator (bench/isolates.mjs).
+if (!args['no-isolates']) {
+  const { runIsolates } = await import('./isolates.mjs');
+  await runIsolates();
+}
 
 process.exit(0);
