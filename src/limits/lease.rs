@@ -61,15 +61,25 @@ pub struct Report {
     pub observed_at_ms: f64,
     /// Until when the server refused calls (a 429's hint), ms since the epoch.
     pub blocked_until_ms: Option<f64>,
+    /// When the reported request was let go, ms since the epoch, if known:
+    /// what was granted before it is counted in `remaining`.
+    pub sent_at_ms: Option<f64>,
 }
 
 impl Report {
     /// The report of an answer that carried `window` (and, for a 429,
-    /// `retry_after_ms`), arrived at `now_ms`. One that says nothing still
+    /// `retry_after_ms`), let go at `sent_at_ms`, arrived at `now_ms`. One
+    /// that says nothing still
     /// tells the coordinator an answer came (a cold start is over).
-    pub fn of(window: Option<&Window>, retry_after_ms: Option<u64>, now_ms: f64) -> Report {
+    pub fn of(
+        window: Option<&Window>,
+        retry_after_ms: Option<u64>,
+        sent_at_ms: f64,
+        now_ms: f64,
+    ) -> Report {
         let w = window.copied().unwrap_or_default();
         Report {
+            sent_at_ms: Some(sent_at_ms),
             limit: w.limit.map(|l| l as f64),
             remaining: w.remaining.map(|r| r as f64),
             reset_at_ms: w.reset_ms.map(|ms| now_ms + ms as f64),
@@ -79,7 +89,7 @@ impl Report {
     }
 
     /// The report as numbers, for the wire (`NaN` for absent fields).
-    pub fn to_array(&self) -> [f64; 5] {
+    pub fn to_array(&self) -> [f64; 6] {
         let n = |v: Option<f64>| v.unwrap_or(f64::NAN);
         [
             n(self.limit),
@@ -87,13 +97,14 @@ impl Report {
             n(self.reset_at_ms),
             self.observed_at_ms,
             n(self.blocked_until_ms),
+            n(self.sent_at_ms),
         ]
     }
 
-    /// A report read back from the wire; `None` unless it has its five
+    /// A report read back from the wire; `None` unless it has its six
     /// numbers and a finite observation time.
     pub fn from_slice(a: &[f64]) -> Option<Report> {
-        let &[limit, remaining, reset_at_ms, observed_at_ms, blocked] = a else {
+        let &[limit, remaining, reset_at_ms, observed_at_ms, blocked, sent] = a else {
             return None;
         };
         let ok = |v: f64| (v.is_finite() && v >= 0.0).then_some(v);
@@ -103,6 +114,7 @@ impl Report {
             reset_at_ms: ok(reset_at_ms),
             observed_at_ms: ok(observed_at_ms)?,
             blocked_until_ms: ok(blocked),
+            sent_at_ms: ok(sent),
         })
     }
 }
@@ -144,6 +156,8 @@ impl Grant {
 struct Known {
     remaining: f64,
     observed_at_ms: f64,
+    /// Grants up to then are counted in `remaining`.
+    counted_to_ms: f64,
     reset_at_ms: f64,
 }
 
@@ -187,9 +201,14 @@ impl Ledger {
                 .known
                 .is_none_or(|k| r.observed_at_ms >= k.observed_at_ms);
             if newer {
+                // What was granted after the reported request went is not
+                // counted in it. (A permit granted before it but used later
+                // may not be either: the slots above bound that.)
+                let counted_to_ms = r.sent_at_ms.unwrap_or(r.observed_at_ms - LEASE_TTL_MS);
                 self.known = Some(Known {
                     remaining,
                     observed_at_ms: r.observed_at_ms,
+                    counted_to_ms,
                     reset_at_ms,
                 });
             }
@@ -238,11 +257,10 @@ impl Ledger {
             .front()
             .map_or(WAIT_MS.1, |&(at, _)| at + hold - now_ms);
         if let Some(k) = self.known.filter(|k| now_ms < k.reset_at_ms) {
-            // Grants shortly before the report may not have been counted in it.
             let since: f64 = self
                 .runs
                 .iter()
-                .filter(|&&(at, _)| at > k.observed_at_ms - LEASE_TTL_MS)
+                .filter(|&&(at, _)| at >= k.counted_to_ms)
                 .map(|&(_, n)| n)
                 .sum();
             let left = k.remaining - since;
@@ -281,6 +299,7 @@ impl Ledger {
             n(self.cold_at_ms),
             n(k.map(|k| k.remaining)),
             n(k.map(|k| k.observed_at_ms)),
+            n(k.map(|k| k.counted_to_ms)),
             n(k.map(|k| k.reset_at_ms)),
             f64::from(u8::from(self.heard)),
         ];
@@ -290,17 +309,21 @@ impl Ledger {
 
     /// Books read back from storage; anything unreadable starts afresh.
     pub fn from_slice(v: &[f64]) -> Ledger {
-        let [limit, window_ms, blocked, cold, remaining, observed, reset, heard, rest @ ..] = v
+        let [limit, window_ms, blocked, cold, remaining, observed, counted, reset, heard, rest @ ..] =
+            v
         else {
             return Ledger::default();
         };
         let ok = |v: f64| v.is_finite().then_some(v);
-        let known = match (ok(*remaining), ok(*observed), ok(*reset)) {
-            (Some(remaining), Some(observed_at_ms), Some(reset_at_ms)) => Some(Known {
-                remaining,
-                observed_at_ms,
-                reset_at_ms,
-            }),
+        let known = match (ok(*remaining), ok(*observed), ok(*counted), ok(*reset)) {
+            (Some(remaining), Some(observed_at_ms), Some(counted_to_ms), Some(reset_at_ms)) => {
+                Some(Known {
+                    remaining,
+                    observed_at_ms,
+                    counted_to_ms,
+                    reset_at_ms,
+                })
+            }
             _ => None,
         };
         let runs = rest
@@ -339,8 +362,8 @@ struct Held {
     askers: Vec<u64>,
     /// The newest report not yet forwarded.
     report: Option<Report>,
-    /// Whether a report was heard from the key yet.
-    reported: bool,
+    /// Whether a report was forwarded from the key yet, and one with a limit.
+    reported: (bool, bool),
     used_ms: f64,
 }
 
@@ -448,13 +471,16 @@ impl Leases {
     /// An answer from `key` arrived: its report goes with the next lease
     /// request (the newest wins), or is returned to be forwarded at once
     /// when the others may be waiting for it: the first this instance
-    /// heard from the key (it may answer a cold start) and a 429's, unless
+    /// heard from the key (it may answer a cold start), the first with a
+    /// limit (until then the coordinator keeps none) and a 429's, unless
     /// the coordinator was just found unreachable.
     pub fn heard(&mut self, key: LimitKey, report: Report, now_ms: f64) -> Option<Report> {
         let h = self.held.entry_or_default(key, now_ms);
         let reachable = now_ms >= h.alone_until_ms;
-        if reachable && (!h.reported || report.blocked_until_ms.is_some()) {
-            h.reported = true;
+        let limited = report.limit.is_some();
+        let news = !h.reported.0 || (limited && !h.reported.1) || report.blocked_until_ms.is_some();
+        if reachable && news {
+            h.reported = (true, h.reported.1 || limited);
             return Some(report);
         }
         let newer = h
@@ -473,6 +499,7 @@ mod tests {
 
     fn report(limit: f64, remaining: f64, reset_in: f64, at: f64) -> Report {
         Report {
+            sent_at_ms: None,
             limit: Some(limit),
             remaining: Some(remaining),
             reset_at_ms: Some(at + reset_in),
@@ -510,7 +537,7 @@ mod tests {
         assert_eq!(l.lease(8, 0.0), Grant::Permits(1));
         assert!(matches!(l.lease(8, 10.0), Grant::Wait(_)));
         // A 500 with no rate-limit headers.
-        l.report(Report::of(None, None, 20.0));
+        l.report(Report::of(None, None, 15.0, 20.0));
         assert_eq!(l.lease(8, 21.0), Grant::Permits(8));
         assert_eq!(l.lease(3, 22.0), Grant::Permits(3));
         assert_eq!(Ledger::from_slice(&l.to_vec()), l);
@@ -631,6 +658,9 @@ mod tests {
         let k = LimitKey::new("https://api.openai.com", Some("sk-a"));
         let mut leases = Leases::default();
         let r = |at| report(10.0, 5.0, 1_000.0, at);
+        // An answer without rate-limit headers, then the first with a limit.
+        let bare = Report::of(None, None, 0.2, 0.5);
+        assert_eq!(leases.heard(k, bare, 0.5), Some(bare));
         assert_eq!(leases.heard(k, r(1.0), 1.0), Some(r(1.0)));
         assert_eq!(leases.heard(k, r(2.0), 2.0), None);
         // An older report does not replace a newer one.

@@ -136,6 +136,8 @@ pub struct Pass {
     pub probe: bool,
     /// Whether this attempt is the route's outage breaker probe.
     pub outage_probe: bool,
+    /// When it was let go, ms since the epoch.
+    pub at_ms: f64,
 }
 
 /// Which breaker.
@@ -423,6 +425,7 @@ impl<S: Clone> Limiters<S> {
             booking,
             probe,
             outage_probe,
+            at_ms: now_ms,
         })
     }
 
@@ -510,7 +513,10 @@ impl<S: Clone> Limiters<S> {
         if let Some(leases) = &mut self.leases {
             let hint = c.retry_after_ms.filter(|_| c.kind == Kind::RateLimit);
             let window = c.limits.as_ref().and_then(|l| l.requests.as_ref());
-            let (key, report) = (pass.keys.model, Report::of(window, hint, now_ms));
+            let (key, report) = (
+                pass.keys.model,
+                Report::of(window, hint, pass.at_ms, now_ms),
+            );
             heard.report = leases.heard(key, report, now_ms).map(|r| (key, r));
         }
         let quota_key = pass.keys.quota_key(c);
