@@ -356,6 +356,8 @@ struct Held {
     asking_until_ms: f64,
     /// The coordinator said to wait until then.
     wait_until_ms: f64,
+    /// Since when it has said to wait, with no permit in between.
+    refusing_since_ms: Option<f64>,
     /// The coordinator could not be reached: local state alone until then.
     alone_until_ms: f64,
     /// Calls that asked since the last lease request.
@@ -405,10 +407,21 @@ pub const ALONE_MS: f64 = 1_000.0;
 pub const ASK_MS: f64 = 1_500.0;
 
 impl Leases {
-    /// What call `ticket` needs before it sends to `key` at `now_ms`.
-    pub fn need(&mut self, key: LimitKey, ticket: u64, now_ms: f64) -> Need {
+    /// What call `ticket` needs before it sends to `key` at `now_ms`. A
+    /// coordinator that has refused permits for longer than `max_wait_ms`
+    /// (the retry policy's cap on a server's hint: a reset hours away, or
+    /// books gone wrong) is not waited for: calls go on local state.
+    pub fn need(&mut self, key: LimitKey, ticket: u64, now_ms: f64, max_wait_ms: f64) -> Need {
         let h = self.held.entry_or_default(key, now_ms);
         h.used_ms = now_ms;
+        let refused_too_long = h
+            .refusing_since_ms
+            .is_some_and(|since| now_ms - since > max_wait_ms);
+        if refused_too_long {
+            // For a while; then it is asked again.
+            h.refusing_since_ms = None;
+            h.alone_until_ms = now_ms + ALONE_MS;
+        }
         if now_ms < h.alone_until_ms {
             return Need::Alone;
         }
@@ -446,10 +459,14 @@ impl Leases {
             Grant::Permits(n) => {
                 h.permits = n;
                 h.expires_at_ms = now_ms + LEASE_TTL_MS;
+                h.refusing_since_ms = None;
                 // The calls that asked take these; any left ask again.
                 h.askers.clear();
             }
-            Grant::Wait(ms) => h.wait_until_ms = now_ms + ms,
+            Grant::Wait(ms) => {
+                h.wait_until_ms = now_ms + ms;
+                h.refusing_since_ms.get_or_insert(now_ms);
+            }
         }
     }
 
@@ -621,34 +638,46 @@ mod tests {
     fn concurrent_calls_send_one_lease_request_for_all_of_them() {
         let k = LimitKey::new("https://api.openai.com", Some("sk-a"));
         let mut leases = Leases::default();
-        assert_eq!(leases.need(k, 1, 0.0), Need::Ask { want: 1 });
+        assert_eq!(leases.need(k, 1, 0.0, 60_000.0), Need::Ask { want: 1 });
         // While it is on its way, the others wait and are counted.
-        assert!(matches!(leases.need(k, 2, 1.0), Need::Wait { .. }));
-        assert!(matches!(leases.need(k, 3, 1.0), Need::Wait { .. }));
+        assert!(matches!(
+            leases.need(k, 2, 1.0, 60_000.0),
+            Need::Wait { .. }
+        ));
+        assert!(matches!(
+            leases.need(k, 3, 1.0, 60_000.0),
+            Need::Wait { .. }
+        ));
         leases.granted(k, Grant::Permits(2), 5.0);
-        assert_eq!(leases.need(k, 2, 6.0), Need::Go);
+        assert_eq!(leases.need(k, 2, 6.0, 60_000.0), Need::Go);
         leases.spend(k);
-        assert_eq!(leases.need(k, 3, 6.0), Need::Go);
+        assert_eq!(leases.need(k, 3, 6.0, 60_000.0), Need::Go);
         leases.spend(k);
         // Spent: the next asks for the calls that asked meanwhile.
-        assert_eq!(leases.need(k, 4, 7.0), Need::Ask { want: 1 });
+        assert_eq!(leases.need(k, 4, 7.0, 60_000.0), Need::Ask { want: 1 });
         leases.granted(k, Grant::Wait(50.0), 8.0);
-        assert_eq!(leases.need(k, 4, 9.0), Need::Wait { ms: 49.0 });
-        assert!(matches!(leases.need(k, 4, 58.0), Need::Ask { .. }));
+        assert_eq!(leases.need(k, 4, 9.0, 60_000.0), Need::Wait { ms: 49.0 });
+        assert!(matches!(
+            leases.need(k, 4, 58.0, 60_000.0),
+            Need::Ask { .. }
+        ));
     }
 
     #[test]
     fn permits_expire_and_an_unreachable_coordinator_lets_calls_go_alone() {
         let k = LimitKey::new("https://api.openai.com", Some("sk-a"));
         let mut leases = Leases::default();
-        assert!(matches!(leases.need(k, 1, 0.0), Need::Ask { .. }));
+        assert!(matches!(leases.need(k, 1, 0.0, 60_000.0), Need::Ask { .. }));
         leases.granted(k, Grant::Permits(5), 0.0);
-        assert_eq!(leases.need(k, 1, LEASE_TTL_MS - 1.0), Need::Go);
-        assert!(matches!(leases.need(k, 1, LEASE_TTL_MS), Need::Ask { .. }));
-        leases.unreachable(k, 200.0);
-        assert_eq!(leases.need(k, 1, 201.0), Need::Alone);
+        assert_eq!(leases.need(k, 1, LEASE_TTL_MS - 1.0, 60_000.0), Need::Go);
         assert!(matches!(
-            leases.need(k, 1, 200.0 + ALONE_MS),
+            leases.need(k, 1, LEASE_TTL_MS, 60_000.0),
+            Need::Ask { .. }
+        ));
+        leases.unreachable(k, 200.0);
+        assert_eq!(leases.need(k, 1, 201.0, 60_000.0), Need::Alone);
+        assert!(matches!(
+            leases.need(k, 1, 200.0 + ALONE_MS, 60_000.0),
             Need::Ask { .. }
         ));
     }
@@ -678,12 +707,40 @@ mod tests {
     }
 
     #[test]
+    fn a_coordinator_that_refuses_longer_than_the_cap_is_not_waited_for() {
+        let k = LimitKey::new("https://api.openai.com", Some("sk-a"));
+        let mut leases = Leases::default();
+        let cap = 5_000.0;
+        let mut t = 0.0;
+        while t < cap {
+            match leases.need(k, 1, t, cap) {
+                Need::Ask { .. } => leases.granted(k, Grant::Wait(1_000.0), t),
+                Need::Wait { .. } => {}
+                other => panic!("{other:?} at {t}"),
+            }
+            t += 100.0;
+        }
+        assert_eq!(leases.need(k, 1, cap + 100.0, cap), Need::Alone);
+        // For a while, then the coordinator is asked again.
+        let later = cap + 100.0 + ALONE_MS;
+        assert!(matches!(leases.need(k, 1, later, cap), Need::Ask { .. }));
+        leases.granted(k, Grant::Permits(1), later);
+        assert_eq!(leases.need(k, 1, later + 1.0, cap), Need::Go);
+    }
+
+    #[test]
     fn a_lost_lease_request_does_not_block_the_key_for_good() {
         let k = LimitKey::new("https://api.openai.com", Some("sk-a"));
         let mut leases = Leases::default();
-        assert!(matches!(leases.need(k, 1, 0.0), Need::Ask { .. }));
+        assert!(matches!(leases.need(k, 1, 0.0, 60_000.0), Need::Ask { .. }));
         // Its call was cancelled: the answer never comes.
-        assert!(matches!(leases.need(k, 2, ASK_MS - 1.0), Need::Wait { .. }));
-        assert!(matches!(leases.need(k, 2, ASK_MS), Need::Ask { .. }));
+        assert!(matches!(
+            leases.need(k, 2, ASK_MS - 1.0, 60_000.0),
+            Need::Wait { .. }
+        ));
+        assert!(matches!(
+            leases.need(k, 2, ASK_MS, 60_000.0),
+            Need::Ask { .. }
+        ));
     }
 }

@@ -375,7 +375,8 @@ impl<S: Clone> Limiters<S> {
         let mut permit = false;
         if let (true, Some(leases)) = (leased, &mut self.leases) {
             let too_late = |ms: f64| deadline_ms.is_some_and(|d| now_ms + ms >= d);
-            let held = match leases.need(key, ticket.0, now_ms) {
+            let max_wait_ms = policy.max_retry_after_ms as f64;
+            let held = match leases.need(key, ticket.0, now_ms, max_wait_ms) {
                 Need::Go => {
                     permit = true;
                     None
