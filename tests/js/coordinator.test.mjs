@@ -119,8 +119,34 @@ test('coordinator options and messages are checked', async () => {
   });
   const ctx = { storage: { get: async () => undefined, put: async () => {} }, blockConcurrencyWhile: (fn) => fn() };
   const object = new ratewise.RatewiseCoordinator(ctx);
-  for (const body of ['nope', '{"op":"lookup","key":"sk-not-a-hash"}', '{"op":"drop","key":"0123456789abcdef"}']) {
+  const bad = [
+    'nope',
+    '{"op":"lookup","key":"sk-not-a-hash"}',
+    '{"op":"drop","key":"0123456789abcdef"}',
+    '{"op":"lease","key":"sk-not-a-hash","want":1}',
+    '{"op":"lease","key":"0123456789abcdef","want":-1}',
+    '{"op":"lease","key":"0123456789abcdef"}',
+  ];
+  for (const body of bad) {
     const res = await object.fetch(new Request('https://c/', { method: 'POST', body }));
     assert.equal(res.status, 400, body);
   }
+  // A report it cannot read is ignored; the lease is still answered (a cold start: one permit, then a wait).
+  const lease = (report) =>
+    object
+      .fetch(
+        new Request('https://c/', {
+          method: 'POST',
+          body: JSON.stringify({ op: 'lease', key: '0123456789abcdef', want: 1e12, report }),
+        }),
+      )
+      .then((r) => r.json());
+  assert.deepEqual(await lease(['x', null, {}, -1]), { grant: 1 });
+  assert.ok((await lease(null)).grant < 0, 'the others wait for the first answer');
+  // A report with a limit: up to 8 permits a lease, never more than asked for or left.
+  const now = Date.now();
+  // The report is of the cold-start request (sent after it was granted).
+  assert.deepEqual(await lease([10, 9, now + 1000, now, null, now + 1]), { grant: 8 });
+  assert.deepEqual(await lease(null), { grant: 1 }, 'the limit, less the cold start and the 8');
+  assert.ok((await lease(null)).grant < 0);
 });
