@@ -15,7 +15,7 @@
 //!   nothing heard yet, one permit goes (a cold start) and the others wait
 //!   for its report.
 //! - **An instance's side** ([`Leases`]): the permits it holds per key
-//!   (they expire after [`LEASE_TTL_MS`]), whether a lease request is on its
+//!   (they expire [`PERMIT_LIFE_MS`] after they arrive), whether a lease request is on its
 //!   way (so concurrent calls send one), how long the coordinator said to
 //!   wait, how many calls are asking, and the newest report to forward.
 //!
@@ -29,6 +29,10 @@ use crate::limits::key::{Idle, KeyMap, LimitKey};
 /// How long a granted permit stays usable, and how long after its grant it
 /// may reach the server, ms.
 pub const LEASE_TTL_MS: f64 = 100.0;
+
+/// How long an instance may use a permit after the grant arrives, ms: the
+/// coordinator's [`LEASE_TTL_MS`] less a return trip of up to 50 ms.
+pub const PERMIT_LIFE_MS: f64 = 50.0;
 
 /// The most permits one lease carries.
 pub const MAX_LEASE: u32 = 8;
@@ -122,7 +126,7 @@ impl Report {
 /// The coordinator's answer to a lease request.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Grant {
-    /// `n` permits, usable for [`LEASE_TTL_MS`].
+    /// `n` permits, usable for [`PERMIT_LIFE_MS`] after they arrive.
     Permits(u32),
     /// None now: ask again in `ms`.
     Wait(f64),
@@ -458,7 +462,7 @@ impl Leases {
         match grant {
             Grant::Permits(n) => {
                 h.permits = n;
-                h.expires_at_ms = now_ms + LEASE_TTL_MS;
+                h.expires_at_ms = now_ms + PERMIT_LIFE_MS;
                 h.refusing_since_ms = None;
                 // The calls that asked take these; any left ask again.
                 h.askers.clear();
@@ -669,9 +673,9 @@ mod tests {
         let mut leases = Leases::default();
         assert!(matches!(leases.need(k, 1, 0.0, 60_000.0), Need::Ask { .. }));
         leases.granted(k, Grant::Permits(5), 0.0);
-        assert_eq!(leases.need(k, 1, LEASE_TTL_MS - 1.0, 60_000.0), Need::Go);
+        assert_eq!(leases.need(k, 1, PERMIT_LIFE_MS - 1.0, 60_000.0), Need::Go);
         assert!(matches!(
-            leases.need(k, 1, LEASE_TTL_MS, 60_000.0),
+            leases.need(k, 1, PERMIT_LIFE_MS, 60_000.0),
             Need::Ask { .. }
         ));
         leases.unreachable(k, 200.0);
