@@ -147,6 +147,9 @@ test('coordinator options and messages are checked', async () => {
   const now = Date.now();
   // The report is of the cold-start request (sent after it was granted).
   assert.deepEqual(await lease([10, 9, now + 1000, now, null, now + 1]), { grant: 8 });
-  assert.deepEqual(await lease(null), { grant: 1 }, 'the limit, less the cold start and the 8');
-  assert.ok((await lease(null)).grant < 0);
+  // Then at most the one slot left (grants close together are booked as one run, at the later
+  // time, so the report may count the cold start twice: never fewer waits, only more), then waits.
+  const next = (await lease(null)).grant;
+  assert.ok(next === 1 || next < 0, `grant ${next}`);
+  assert.ok((await lease(null)).grant < 0, 'no more than the limit in the window');
 });
