@@ -196,6 +196,18 @@ export function encodeTexts(memory, ptr, cap, parts, from, count) {
   return 0;
 }
 
+/**
+ * Writes `text` as UTF-8 into wasm `memory` at `ptr` (room for `cap` bytes)
+ * and returns the bytes written, or, when it might not fit, minus the room it
+ * needs (and writes nothing).
+ */
+export function encodeText(memory, ptr, cap, text) {
+  const need = 3 * text.length;
+  if (need > cap) return -need;
+  if (memoryBytes?.buffer !== memory.buffer) memoryBytes = new Uint8Array(memory.buffer);
+  return text.length === 0 ? 0 : encoder.encodeInto(text, memoryBytes.subarray(ptr, ptr + cap)).written;
+}
+
 const orNull = (x) => (x === undefined || Number.isNaN(x) ? null : x);
 
 function windowAt(a, i) {

@@ -35,6 +35,10 @@ extern "C" {
         from: u32,
         count: u32,
     ) -> u32;
+    /// Writes `text` as UTF-8 into wasm memory at `ptr` (room for `cap`
+    /// bytes): the bytes written, or minus the room needed.
+    #[wasm_bindgen(js_name = encodeText)]
+    pub fn encode_text(memory: &JsValue, ptr: u32, cap: u32, text: &js_sys::JsString) -> f64;
     /// Headers in any accepted form as "name\nvalue\n…".
     #[wasm_bindgen(js_name = flattenHeaders, catch)]
     pub fn flatten_headers(headers: &JsValue, field: &str, all: bool) -> Result<String, JsValue>;

@@ -8,8 +8,8 @@ use wasm_bindgen::JsValue;
 use std::cell::RefCell;
 
 use super::bindings::{
-    encode_texts, flatten_headers, js_string, range_error, read_classify_input, type_error,
-    type_name,
+    encode_text, encode_texts, flatten_headers, js_string, range_error, read_classify_input,
+    type_error, type_name,
 };
 use crate::{classify, Classification, Headers, Kind, Response};
 
@@ -137,6 +137,27 @@ fn texts(parts: &js_sys::Array, from: u32) -> [Option<String>; 3] {
                 }
             }
         });
+        if buf.len() > SCRATCH_KEPT {
+            *buf = Vec::new();
+        }
+        out
+    })
+}
+
+/// A JS string copied into a Rust one by one native `TextEncoder.encodeInto`
+/// (wasm-bindgen's own copy goes character by character in JavaScript).
+pub fn copy_string(text: &js_sys::JsString) -> String {
+    SCRATCH.with(|scratch| {
+        let mut buf = scratch.borrow_mut();
+        let written = MEMORY.with(|memory| loop {
+            // Nothing in wasm allocates while JavaScript fills the buffer.
+            let ptr = buf.as_mut_ptr() as usize as u32;
+            match encode_text(memory, ptr, buf.len() as u32, text) {
+                n if n >= 0.0 => break n as usize,
+                need => buf.resize(-need as usize, 0),
+            }
+        });
+        let out = String::from_utf8_lossy(buf.get(..written).unwrap_or_default()).into_owned();
         if buf.len() > SCRATCH_KEPT {
             *buf = Vec::new();
         }
