@@ -1,29 +1,57 @@
 // Benchmark (not a test): classify() from JavaScript against the hand-written
 // JavaScript a user would write instead (JSON.parse + field checks + a
-// retry-after read), on the same real bodies from tests/data/classify_cases.json.
-// Prints calls per second for each and the ratio.
+// retry-after read), on the same real bodies from tests/data/classify_cases.json,
+// three ways: the full cases, their status alone, and status + headers (no body).
+// Prints calls per second for each and the ratio, measured in one run.
 //
-//   ./scripts/build.sh && node bench/classify.mjs [--seconds 1]
+//   ./scripts/build.sh && node bench/classify.mjs [--seconds 1] [--package path/to/node.js ...]
+//
+// `--package` (repeatable) adds a row per input set for another build (e.g. a
+// copy of an older `pkg/`), measured interleaved in the same run.
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { classify } from '../pkg/node.js';
 
-const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 1;
+const argv = process.argv;
+const seconds = Number(argv[argv.indexOf('--seconds') + 1]) || 1;
+const others = argv.flatMap((a, i) => (a === '--package' ? [argv[i + 1]] : []));
+const builds = [['ratewise classify() (wasm)', classify]];
+for (const path of others) {
+  const module = await import(pathToFileURL(path).href);
+  builds.push([`ratewise classify() (${path})`, module.classify]);
+}
+
 const cases = JSON.parse(readFileSync(new URL('../tests/data/classify_cases.json', import.meta.url), 'utf8'));
-const inputs = cases.map((c) => ({
+const full = cases.map((c) => ({
   status: c.input.status,
   headers: c.input.headers ?? {},
   body: c.input.body ?? '',
   url: c.input.url,
 }));
+const sets = {
+  full,
+  'status only': full.map(({ status }) => ({ status })),
+  'headers only': full.map(({ status, headers }) => ({ status, headers })),
+};
 
-/** What a careful user writes by hand: the two 429s, overload, auth, and retry-after. */
-function handWritten({ status, headers, body }) {
-  let error;
+/**
+ * What a careful user writes by hand: the two 429s, overload, auth, and
+ * retry-after. `JSON.parse` of an absent body throws, and the catch is most of
+ * its cost on status-only input; `handWrittenSkip` does not parse an absent
+ * body, the floor no wasm call can reach (V8 inlines it to a few compares).
+ */
+const handWritten = (input) => handChecks(input, parseError(input.body));
+const handWrittenSkip = (input) => handChecks(input, input.body ? parseError(input.body) : undefined);
+
+function parseError(body) {
   try {
-    error = JSON.parse(body)?.error;
+    return JSON.parse(body)?.error;
   } catch {
-    error = undefined;
+    return undefined;
   }
+}
+
+function handChecks({ status, headers }, error) {
   const type = typeof error === 'object' ? error?.type : undefined;
   const code = typeof error === 'object' ? error?.code : undefined;
   const message = typeof error === 'object' ? String(error?.message ?? '') : '';
@@ -35,38 +63,49 @@ function handWritten({ status, headers, body }) {
   else if (status === 401) kind = 'auth';
   else if (status >= 500) kind = 'server_error';
   else kind = 'bad_request';
-  const retryAfter = Number(headers['retry-after']);
+  const retryAfter = Number(headers?.['retry-after']);
   return { kind, retryAfterMs: Number.isFinite(retryAfter) ? retryAfter * 1000 : null };
 }
 
-function measure(fn) {
-  for (let i = 0; i < 2_000; i++) fn(inputs[i % inputs.length]); // warm up
-  let best = 0;
-  for (let round = 0; round < 3; round++) {
-    let calls = 0;
-    const started = performance.now();
-    const until = started + (seconds * 1000) / 3;
-    while (performance.now() < until) {
-      for (const input of inputs) fn(input);
-      calls += inputs.length;
-    }
-    best = Math.max(best, calls / ((performance.now() - started) / 1000));
+/** Calls per second of `fn` over `inputs`, one round of `ms`. */
+function round(fn, inputs, ms) {
+  let calls = 0;
+  const started = performance.now();
+  const until = started + ms;
+  while (performance.now() < until) {
+    for (const input of inputs) fn(input);
+    calls += inputs.length;
   }
-  return best;
+  return calls / ((performance.now() - started) / 1000);
 }
 
-const agree = inputs.filter((input) => classify(input).kind === handWritten(input).kind).length;
-const wasm = measure(classify);
-const js = measure(handWritten);
+const contenders = [
+  ...builds,
+  ['hand-written JS, absent body not parsed', handWrittenSkip],
+  ['hand-written JS (JSON.parse + checks)', handWritten],
+];
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 console.log(
-  `classify() benchmark: ${inputs.length} real bodies, Node ${process.version}, best of 3 rounds over ${seconds} s\n`,
+  `classify() benchmark: ${full.length} real bodies, Node ${process.version}, best of 3 interleaved rounds of ${seconds} s each\n`,
 );
-console.log('| classifier | calls/s | µs/call |');
-console.log('|---|---:|---:|');
-console.log(`| ratewise classify() (wasm) | ${fmt(wasm)} | ${(1e6 / wasm).toFixed(2)} |`);
-console.log(`| hand-written JS (JSON.parse + checks) | ${fmt(js)} | ${(1e6 / js).toFixed(2)} |`);
-console.log(`\nratio ratewise / hand-written: ${(wasm / js).toFixed(2)}x`);
+console.log('| input | classifier | calls/s | µs/call | ratio to hand-written |');
+console.log('|---|---|---:|---:|---:|');
+for (const [setName, inputs] of Object.entries(sets)) {
+  for (const [, fn] of contenders) for (let i = 0; i < 2_000; i++) fn(inputs[i % inputs.length]); // warm up
+  const best = contenders.map(() => 0);
+  for (let r = 0; r < 3; r++) {
+    contenders.forEach(([, fn], i) => {
+      best[i] = Math.max(best[i], round(fn, inputs, (seconds * 1000) / 3));
+    });
+  }
+  const js = best[best.length - 1];
+  contenders.forEach(([name], i) => {
+    console.log(
+      `| ${setName} | ${name} | ${fmt(best[i])} | ${(1e6 / best[i]).toFixed(2)} | ${(best[i] / js).toFixed(2)}x |`,
+    );
+  });
+}
+const agree = full.filter((input) => classify(input).kind === handWritten(input).kind).length;
 console.log(
-  `the hand-written version agrees with ratewise on ${agree} of ${inputs.length} kinds (it knows 7 kinds, ratewise 15)`,
+  `\nthe hand-written version agrees with ratewise on ${agree} of ${full.length} kinds (it knows 7 kinds, ratewise 15)`,
 );

@@ -4,8 +4,13 @@
 // and a small JSON body. Each contender makes N calls at concurrency C; runs
 // are interleaved and repeated, and the median run is reported.
 //
-//   ./scripts/build.sh && ./scripts/pack.sh && node bench/overhead.mjs [--n 5000] [--runs 5]
+// The same contenders then run inside workerd (bench/overhead-worker.mjs,
+// bundled as wrangler would, with the packed ratewise): each run is one
+// request to the Worker, which makes the N calls to the same local server.
+//
+//   ./scripts/build.sh && ./scripts/pack.sh && node bench/overhead.mjs [--n 5000] [--runs 5] [--workerd-n 1000] [--only node|workerd]
 import http from 'node:http';
+import { fileURLToPath } from 'node:url';
 import ky from 'ky';
 import pRetry from 'p-retry';
 import { createFetch } from '../pkg/node.js';
@@ -13,6 +18,8 @@ import { createFetch } from '../pkg/node.js';
 const arg = (name, fallback) => Number(process.argv[process.argv.indexOf(`--${name}`) + 1]) || fallback;
 const n = arg('n', 5000);
 const runs = arg('runs', 5);
+const workerdN = arg('workerd-n', 1000);
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 
 // The headers api.openai.com sends with a chat completion (values shortened).
 const HEADERS = {
@@ -83,26 +90,55 @@ async function measure(f, c) {
   return ((performance.now() - started) * 1000) / n;
 }
 
+/** µs per call for N calls at concurrency c made inside workerd by one contender. */
+async function measureWorkerd(worker, name, c) {
+  const query = new URLSearchParams({ contender: name, n: String(workerdN), c: String(c), url });
+  const started = performance.now();
+  const res = await fetch(`${worker}/?${query}`);
+  if ((await res.text()) !== 'done') throw new Error(`the Worker failed for ${name}`);
+  return ((performance.now() - started) * 1000) / workerdN;
+}
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-console.log(`success-path overhead, Node ${process.version}: ${n} calls per run, median of ${runs} interleaved runs\n`);
-for (const c of [1, 50]) {
-  const results = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
-  for (const f of Object.values(contenders)) await measure(f, c); // warm-up
-  for (let r = 0; r < runs; r++) {
-    for (const [name, f] of Object.entries(contenders)) results[name].push(await measure(f, c));
+
+/** Runs every contender at concurrency 1 and 50, interleaved, and prints a table each. */
+async function table(label, calls, measureOne) {
+  console.log(`success-path overhead, ${label}: ${calls} calls per run, median of ${runs} interleaved runs\n`);
+  for (const c of [1, 50]) {
+    const results = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
+    for (const name of Object.keys(contenders)) await measureOne(name, c); // warm-up
+    for (let r = 0; r < runs; r++) {
+      for (const name of Object.keys(contenders)) results[name].push(await measureOne(name, c));
+    }
+    const raw = median(results['raw fetch']);
+    console.log(`${label}, concurrency ${c}, 200 with 20 headers\n`);
+    console.log('| contender | µs per call | added vs raw fetch | ÷ raw fetch |');
+    console.log('|---|---:|---:|---:|');
+    for (const [name, xs] of Object.entries(results)) {
+      const m = median(xs);
+      const added =
+        name === 'raw fetch'
+          ? '–'
+          : `${m - raw >= 0 ? '+' : ''}${(m - raw).toFixed(0)} µs (${(((m - raw) / raw) * 100).toFixed(0)}%)`;
+      console.log(`| ${name} | ${m.toFixed(0)} | ${added} | ${(m / raw).toFixed(2)}x |`);
+    }
+    console.log('');
   }
-  const raw = median(results['raw fetch']);
-  console.log(`concurrency ${c}, 200 with 20 headers\n`);
-  console.log('| contender | µs per call | added vs raw fetch |');
-  console.log('|---|---:|---:|');
-  for (const [name, xs] of Object.entries(results)) {
-    const m = median(xs);
-    const added =
-      name === 'raw fetch'
-        ? '–'
-        : `${m - raw >= 0 ? '+' : ''}${(m - raw).toFixed(0)} µs (${(((m - raw) / raw) * 100).toFixed(0)}%)`;
-    console.log(`| ${name} | ${m.toFixed(0)} | ${added} |`);
+}
+
+if (only !== 'workerd') {
+  await table(`Node ${process.version}`, n, (name, c) => measure(contenders[name], c));
+}
+if (only !== 'node') {
+  const { startWorkerd } = await import('../tests/js/workerd-harness.mjs');
+  const worker = await startWorkerd({
+    name: 'bench-overhead',
+    entry: fileURLToPath(new URL('./overhead-worker.mjs', import.meta.url)),
+  });
+  try {
+    await table('workerd', workerdN, (name, c) => measureWorkerd(worker.url, name, c));
+  } finally {
+    await worker.stop();
   }
-  console.log('');
 }
 server.close();

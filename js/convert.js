@@ -161,6 +161,53 @@ export function readClassifyInput(input) {
   return [input.status, 'status', flattenHeaders(input.headers, 'headers'), body, url, input.now];
 }
 
+const encoder = new TextEncoder();
+let memoryBytes;
+
+/**
+ * Writes `parts[from]`, `parts[from + 1]`, … (`count` strings or undefined)
+ * as UTF-8 into wasm `memory` at `ptr`, which has room for `cap` bytes: first
+ * each one's length in bytes as a little-endian u32 (0xFFFFFFFF for
+ * undefined), then the texts one after another. Returns 0, or, when they
+ * might not fit, the room they need (and writes nothing). One native
+ * `encodeInto` per text, instead of wasm-bindgen's copy of each string
+ * character by character.
+ */
+export function encodeTexts(memory, ptr, cap, parts, from, count) {
+  let need = 4 * count;
+  for (let i = from; i < from + count; i++) if (typeof parts[i] === 'string') need += 3 * parts[i].length;
+  if (need > cap) return need;
+  if (memoryBytes?.buffer !== memory.buffer) memoryBytes = new Uint8Array(memory.buffer);
+  const bytes = memoryBytes;
+  let at = ptr + 4 * count;
+  for (let i = 0; i < count; i++) {
+    const text = parts[from + i];
+    let n = 0xffffffff;
+    if (typeof text === 'string') {
+      n = text.length === 0 ? 0 : encoder.encodeInto(text, bytes.subarray(at, ptr + cap)).written;
+      at += n;
+    }
+    const p = ptr + 4 * i;
+    bytes[p] = n & 0xff;
+    bytes[p + 1] = (n >>> 8) & 0xff;
+    bytes[p + 2] = (n >>> 16) & 0xff;
+    bytes[p + 3] = n >>> 24;
+  }
+  return 0;
+}
+
+/**
+ * Writes `text` as UTF-8 into wasm `memory` at `ptr` (room for `cap` bytes)
+ * and returns the bytes written, or, when it might not fit, minus the room it
+ * needs (and writes nothing).
+ */
+export function encodeText(memory, ptr, cap, text) {
+  const need = 3 * text.length;
+  if (need > cap) return -need;
+  if (memoryBytes?.buffer !== memory.buffer) memoryBytes = new Uint8Array(memory.buffer);
+  return text.length === 0 ? 0 : encoder.encodeInto(text, memoryBytes.subarray(ptr, ptr + cap)).written;
+}
+
 const orNull = (x) => (x === undefined || Number.isNaN(x) ? null : x);
 
 function windowAt(a, i) {

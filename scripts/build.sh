@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the npm package into pkg/: cargo (wasm32, release) -> wasm-bindgen
-# (--target web) -> wasm-opt -Oz (npm binaryen) -> pkg-template/ files, the README,
+# (--target web) -> wasm-opt (npm binaryen; -Oz after flatten/rereloop) -> pkg-template/ files, the README,
 # the licenses and the changelog.
 # Prints the .wasm size raw and gzipped.
 set -euo pipefail
@@ -14,7 +14,9 @@ wasm-bindgen --target web --out-dir pkg --out-name ratewise "$(scripts/target-di
 wasm_opt=node_modules/binaryen/bin/wasm-opt
 "$wasm_opt" --version | grep -q 'version 132' || { echo "expected binaryen 132 at $wasm_opt" >&2; exit 1; }
 raw_before=$(wc -c < pkg/ratewise_bg.wasm)
-"$wasm_opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+# --flatten --rereloop and a second -Oz: 1.4 KB less gzipped than -Oz alone, no slower
+# (bench/classify.mjs, both in one run).
+"$wasm_opt" --flatten --rereloop -Oz -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
   pkg/ratewise_bg.wasm -o pkg/ratewise_bg.wasm
 

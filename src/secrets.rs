@@ -72,6 +72,42 @@ fn is_word_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '*' | '…')
 }
 
+/// [`is_word_char`] on bytes: an ASCII word character is one byte, `…` three.
+fn word_char_len(bytes: &[u8]) -> usize {
+    match bytes.first() {
+        Some(&b) if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'*') => 1,
+        Some(0xE2) if bytes.starts_with("…".as_bytes()) => 3,
+        _ => 0,
+    }
+}
+
+/// The length in bytes of the word `text` starts with (0 at a separator),
+/// scanned byte by byte (no char decoding): ends on a char boundary.
+fn word_len(text: &[u8]) -> usize {
+    let mut at = 0;
+    loop {
+        match word_char_len(&text[at..]) {
+            0 => return at,
+            n => at += n,
+        }
+    }
+}
+
+/// The length in bytes of the separators `text` starts with, whole chars.
+fn separator_len(text: &[u8]) -> usize {
+    let mut at = 0;
+    while at < text.len() && word_char_len(&text[at..]) == 0 {
+        // A UTF-8 lead byte gives its char's length.
+        at += match text[at] {
+            0xF0.. => 4,
+            0xE0.. => 3,
+            0xC0.. => 2,
+            _ => 1,
+        };
+    }
+    at.min(text.len())
+}
+
 /// Replaces every absolute URL (`scheme://…` up to whitespace, a quote or
 /// an angle bracket; trailing punctuation excluded) by [`redact_url`]'s form.
 fn redact_urls_in(text: &str) -> Cow<'_, str> {
@@ -113,15 +149,28 @@ fn mask_tokens(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while !rest.is_empty() {
-        let word_len = rest.find(|c: char| !is_word_char(c)).unwrap_or(rest.len());
+        let word_len = word_len(rest.as_bytes());
         if word_len == 0 {
             // A separator: copy it (and the separators after it).
-            let sep_len = rest.find(is_word_char).unwrap_or(rest.len());
+            let sep_len = separator_len(rest.as_bytes());
             out.push_str(&rest[..sep_len]);
             rest = &rest[sep_len..];
             continue;
         }
         let word = &rest[..word_len];
+        // Only a word starting as a key prefix, a JWT or `Bearer` does, or
+        // of a 32-character key's length, can be masked: copy the others
+        // as they are (most words of a message).
+        let candidate = word.len() >= 32
+            || matches!(
+                word.as_bytes()[0],
+                b's' | b'g' | b'x' | b'A' | b'e' | b'b' | b'B'
+            );
+        if !candidate {
+            out.push_str(word);
+            rest = &rest[word_len..];
+            continue;
+        }
         // A sentence's full stop (or the `…` of a cut) is not part of the key.
         let bare = word.trim_end_matches(['.', '…']);
         match kept_prefix(bare) {
@@ -303,6 +352,28 @@ fn redact_structure(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_scans_agree_with_char_scans() {
+        let pieces = [
+            "a", "Z9", "-_.*", "…", " ", "é", "€", "😀", "\t", "=", "sk-", "\u{2025}",
+        ];
+        // Every string of up to four pieces.
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = texts
+                .iter()
+                .flat_map(|t| pieces.iter().map(move |p| format!("{t}{p}")))
+                .collect();
+            texts.extend(longer);
+        }
+        for t in &texts {
+            let word = t.find(|c: char| !is_word_char(c)).unwrap_or(t.len());
+            assert_eq!(word_len(t.as_bytes()), word, "{t:?}");
+            let sep = t.find(is_word_char).unwrap_or(t.len());
+            assert_eq!(separator_len(t.as_bytes()), sep, "{t:?}");
+        }
+    }
 
     #[test]
     fn long_messages_are_cut_within_the_limit() {

@@ -23,6 +23,22 @@ extern "C" {
     /// classify()'s input as `[status, statusField, headers, body, url, now, errorName, errorMessage]`.
     #[wasm_bindgen(js_name = readClassifyInput, catch)]
     pub fn read_classify_input(input: &JsValue) -> Result<js_sys::Array, JsValue>;
+    /// Writes `count` strings of `parts` from `from` into wasm memory at
+    /// `ptr` (room for `cap` bytes): their byte lengths as u32 (`u32::MAX`
+    /// for a missing one), then their UTF-8. Returns 0, or the room needed.
+    #[wasm_bindgen(js_name = encodeTexts)]
+    pub fn encode_texts(
+        memory: &JsValue,
+        ptr: u32,
+        cap: u32,
+        parts: &js_sys::Array,
+        from: u32,
+        count: u32,
+    ) -> u32;
+    /// Writes `text` as UTF-8 into wasm memory at `ptr` (room for `cap`
+    /// bytes): the bytes written, or minus the room needed.
+    #[wasm_bindgen(js_name = encodeText)]
+    pub fn encode_text(memory: &JsValue, ptr: u32, cap: u32, text: &js_sys::JsString) -> f64;
     /// Headers in any accepted form as "name\nvalue\n…".
     #[wasm_bindgen(js_name = flattenHeaders, catch)]
     pub fn flatten_headers(headers: &JsValue, field: &str, all: bool) -> Result<String, JsValue>;

@@ -5,8 +5,11 @@
 
 use wasm_bindgen::JsValue;
 
+use std::cell::RefCell;
+
 use super::bindings::{
-    flatten_headers, js_string, range_error, read_classify_input, type_error, type_name,
+    encode_text, encode_texts, flatten_headers, js_string, range_error, read_classify_input,
+    type_error, type_name,
 };
 use crate::{classify, Classification, Headers, Kind, Response};
 
@@ -25,7 +28,8 @@ impl ClassifyInput {
     /// naming the field otherwise.
     pub fn from_js(input: &JsValue) -> Result<Self, JsValue> {
         let parts = read_classify_input(input)?;
-        let field = parts.get(1).as_string().unwrap_or_default();
+        // The field's name is only needed for an error message.
+        let field = || parts.get(1).as_string().unwrap_or_default();
         let now = parts.get(5);
         let now_ms = if now.is_undefined() {
             js_sys::Date::now()
@@ -63,16 +67,18 @@ impl ClassifyInput {
                 _ => (Kind::Unknown, "an error without a status", message),
             }
         });
+        let status = if no_response.is_some() {
+            None
+        } else {
+            Some(status_from_js(&status, field)?)
+        };
+        let [headers, body, url] = texts(&parts, 2);
         Ok(ClassifyInput {
-            status: if no_response.is_some() {
-                None
-            } else {
-                Some(status_from_js(&status, &field)?)
-            },
+            status,
             no_response,
-            headers: headers_from_text(&parts.get(2).as_string().unwrap_or_default()),
-            body: parts.get(3).as_string().unwrap_or_default(),
-            url: parts.get(4).as_string(),
+            headers: headers_from_text(&headers.unwrap_or_default()),
+            body: body.unwrap_or_default(),
+            url,
             now_ms,
         })
     }
@@ -95,17 +101,83 @@ impl ClassifyInput {
     }
 }
 
-fn status_from_js(value: &JsValue, field: &str) -> Result<u16, JsValue> {
+thread_local! {
+    /// Where `encodeTexts` writes the texts of one input; reused.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static MEMORY: JsValue = wasm_bindgen::memory();
+}
+
+/// Above this, the scratch buffer is freed after use rather than kept.
+const SCRATCH_KEPT: usize = 1 << 18;
+
+/// `parts[from..from + 3]`, strings or not (`None`), copied into wasm
+/// memory by one native `TextEncoder.encodeInto` each.
+fn texts(parts: &js_sys::Array, from: u32) -> [Option<String>; 3] {
+    SCRATCH.with(|scratch| {
+        let mut buf = scratch.borrow_mut();
+        MEMORY.with(|memory| loop {
+            // Nothing in wasm allocates between the write and the reads
+            // below, so the buffer cannot move while JavaScript fills it.
+            let ptr = buf.as_mut_ptr() as usize as u32;
+            match encode_texts(memory, ptr, buf.len() as u32, parts, from, 3) {
+                0 => break,
+                need => buf.resize(need as usize, 0),
+            }
+        });
+        let mut at = 12;
+        let out = [0, 1, 2].map(|i| {
+            let mut len = [0; 4];
+            len.copy_from_slice(&buf[4 * i..4 * i + 4]);
+            match u32::from_le_bytes(len) {
+                u32::MAX => None,
+                len => {
+                    let text = buf.get(at..at + len as usize).unwrap_or_default();
+                    at += len as usize;
+                    Some(String::from_utf8_lossy(text).into_owned())
+                }
+            }
+        });
+        if buf.len() > SCRATCH_KEPT {
+            *buf = Vec::new();
+        }
+        out
+    })
+}
+
+/// A JS string copied into a Rust one by one native `TextEncoder.encodeInto`
+/// (wasm-bindgen's own copy goes character by character in JavaScript).
+pub fn copy_string(text: &js_sys::JsString) -> String {
+    SCRATCH.with(|scratch| {
+        let mut buf = scratch.borrow_mut();
+        let written = MEMORY.with(|memory| loop {
+            // Nothing in wasm allocates while JavaScript fills the buffer.
+            let ptr = buf.as_mut_ptr() as usize as u32;
+            match encode_text(memory, ptr, buf.len() as u32, text) {
+                n if n >= 0.0 => break n as usize,
+                need => buf.resize(-need as usize, 0),
+            }
+        });
+        let out = String::from_utf8_lossy(buf.get(..written).unwrap_or_default()).into_owned();
+        if buf.len() > SCRATCH_KEPT {
+            *buf = Vec::new();
+        }
+        out
+    })
+}
+
+fn status_from_js(value: &JsValue, field: impl Fn() -> String) -> Result<u16, JsValue> {
     let Some(n) = value.as_f64() else {
         return Err(type_error(format!(
-            "classify: `{field}` must be a number, got {}",
+            "classify: `{}` must be a number, got {}",
+            field(),
             type_name(value)
         )));
     };
     if n.fract() != 0.0 || !(0.0..=999.0).contains(&n) {
         let got = js_string(value);
         return Err(range_error(format!(
-            "classify: `{field}` must be an integer HTTP status from 0 to 999, got {got}"
+            "classify: `{}` must be an integer HTTP status from 0 to 999, got {got}",
+            field()
         )));
     }
     Ok(n as u16)

@@ -7,6 +7,7 @@ use js_sys::{Array, Object, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::bindings::{get, json_object, read_lane, replayable_body, type_error};
+use super::input::copy_string;
 use super::options::Route;
 use crate::limits::key::{identity, LimitKey, IDENTITY_HEADERS};
 use crate::limits::lanes::Lane;
@@ -255,9 +256,9 @@ fn estimate(body: &JsValue) -> Option<Tokens> {
     let length = text.length() as usize;
     let read = length.min(MAX_SCAN_BYTES);
     let head = if read < length {
-        String::from(text.slice(0, read as u32))
+        copy_string(&text.slice(0, read as u32))
     } else {
-        String::from(text)
+        copy_string(text)
     };
     let mut tokens = tokens::estimate(&head);
     tokens.input += ((length - read) as u64).div_ceil(CHARS_PER_TOKEN);

@@ -127,6 +127,29 @@ export const tests = [
   ],
 
   [
+    'classify reads non-ASCII text, and a large input does not spoil the next',
+    ({ ratewise }) => {
+      // The texts are written into wasm memory by TextEncoder.encodeInto, in a buffer reused across calls.
+      const message = 'Límite de tasa 😀 alcanzado \ud800 per day';
+      const body = JSON.stringify({ error: { message, type: 'rate_limit_error' } });
+      const c = ratewise.classify({
+        status: 429,
+        body,
+        headers: { 'retry-after': '2' },
+        url: 'https://api.openai.com/é',
+      });
+      equal([c.kind, c.retryAfterMs, c.window], ['rate_limit', 2000, 'day'], 'non-ASCII body');
+      equal(c.message, 'Límite de tasa 😀 alcanzado \ufffd per day', 'message as sent, a lone surrogate replaced');
+      const padding = 'ü'.repeat(60_000);
+      const big = JSON.stringify({ error: { type: 'insufficient_quota', message: 'x' }, padding });
+      const headers = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`x-ratelimit-${i}`, 'é'.repeat(8000)]));
+      equal(ratewise.classify({ status: 429, body: big, headers }).kind, 'quota_exhausted', 'a large input');
+      const after = ratewise.classify({ status: 503, headers: { 'retry-after': '3' } });
+      equal([after.kind, after.retryAfterMs, after.message], ['overloaded', 3000, null], 'the next, small input');
+    },
+  ],
+
+  [
     'classify accepts the errors thrown by openai, @anthropic-ai/sdk and the Vercel AI SDK',
     ({ ratewise }) => {
       // openai-node's APIError keeps the body's inner `error` object and a Headers.

@@ -86,7 +86,52 @@ pub struct Signals<'a> {
     code: &'a str,
     ty: &'a str,
     message: &'a str,
-    lower: OnceCell<String>,
+    lower: OnceCell<Lowered>,
+}
+
+/// The lower-cased message, with where each byte value occurs in it: a
+/// phrase is then looked for only where its first byte is, instead of
+/// scanning the whole message once per phrase (the rules hold about a
+/// hundred and fifty phrases).
+struct Lowered {
+    text: Vec<u8>,
+    /// `at[starts[b]..starts[b + 1]]`: the positions of byte `b`, ascending.
+    starts: [u32; 257],
+    at: Vec<u32>,
+}
+
+impl Lowered {
+    fn new(message: &str) -> Self {
+        let text = message.as_bytes().to_ascii_lowercase();
+        let mut starts = [0u32; 257];
+        for &b in &text {
+            starts[usize::from(b) + 1] += 1;
+        }
+        let mut sum = 0;
+        for start in starts.iter_mut() {
+            sum += *start;
+            *start = sum;
+        }
+        let mut next = starts;
+        let mut at = vec![0u32; text.len()];
+        for (i, &b) in text.iter().enumerate() {
+            let slot = &mut next[usize::from(b)];
+            at[*slot as usize] = i as u32;
+            *slot += 1;
+        }
+        Lowered { text, starts, at }
+    }
+
+    fn contains(&self, phrase: &[u8]) -> bool {
+        let Some((&first, _)) = phrase.split_first() else {
+            return true;
+        };
+        let b = usize::from(first);
+        let (from, to) = (self.starts[b] as usize, self.starts[b + 1] as usize);
+        self.at[from..to]
+            .iter()
+            .any(|&i| self.text[i as usize..].starts_with(phrase))
+    }
 }
 
 impl<'a> Signals<'a> {
@@ -102,15 +147,19 @@ impl<'a> Signals<'a> {
         }
     }
 
-    /// The message, lower-cased once, only if a rule gets as far as it.
-    fn lower(&self) -> &str {
-        self.lower.get_or_init(|| self.message.to_ascii_lowercase())
+    /// The message, lower-cased and indexed once, only if a rule gets as far as it.
+    fn lower(&self) -> &Lowered {
+        self.lower.get_or_init(|| Lowered::new(self.message))
     }
 
     /// Whether the lower-cased message contains any of `phrases`.
     pub fn says(&self, phrases: &[&str]) -> bool {
+        if self.message.is_empty() {
+            // No phrase is empty: nothing to index or look through.
+            return false;
+        }
         let lower = self.lower();
-        phrases.iter().any(|p| lower.contains(p))
+        phrases.iter().any(|p| lower.contains(p.as_bytes()))
     }
 
     /// The message as sent.
@@ -199,9 +248,37 @@ pub fn rank(kind: Kind) -> u8 {
 /// are tried kind by kind, strongest first (registry order among equals),
 /// and the first match wins, so a quota body stops at the first quota rule.
 pub fn decide(s: &Signals<'_>) -> Option<&'static Rule> {
-    let rules = || REGISTRY.iter().flat_map(|d| d.rules);
-    (0..=rank(Kind::Unknown))
-        .find_map(|r| rules().find(|rule| rank(rule.kind) == r && rule.matches(s)))
+    // One pass: a rule is only tried when it would beat the best match so
+    // far, so the first match of the strongest kind (in registry order)
+    // wins, as if the kinds were tried one by one.
+    let mut best: Option<(u8, &'static Rule)> = None;
+    for def in REGISTRY {
+        for rule in def.rules {
+            let r = rank(rule.kind);
+            if best.is_none_or(|(b, _)| r < b) && rule.matches(s) {
+                best = Some((r, rule));
+            }
+        }
+    }
+    best.map(|(_, rule)| rule)
+}
+
+/// Whether `haystack` contains `needle`: a scan for the needle's first
+/// byte, then a compare. The phrases the rules look for are a few bytes
+/// long and messages a few hundred, where this beats `str::contains`'
+/// two-way searcher, whose setup alone costs more than the scan.
+pub fn contains_short(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    if haystack.len() < needle.len() {
+        return false;
+    }
+    let last_start = haystack.len() - needle.len();
+    haystack[..=last_start]
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == first && haystack[i + 1..i + needle.len()] == *rest)
 }
 
 /// Whether `host` (lower-case) matches a [`Def::hosts`] pattern.
@@ -302,7 +379,12 @@ pub fn window(kind: Kind, rule: Option<&Rule>, s: &Signals<'_>) -> Option<Period
         .map(|id| id.to_ascii_lowercase())
         .collect();
     WINDOWS.iter().find_map(|(period, phrases)| {
-        let named = s.says(phrases) || ids.iter().any(|id| phrases.iter().any(|p| id.contains(p)));
+        let named = s.says(phrases)
+            || ids.iter().any(|id| {
+                phrases
+                    .iter()
+                    .any(|p| contains_short(id.as_bytes(), p.as_bytes()))
+            });
         named.then_some(*period)
     })
 }
@@ -310,6 +392,35 @@ pub fn window(kind: Kind, rule: Option<&Rule>, s: &Signals<'_>) -> Option<Period
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phrase_search_agrees_with_str_contains() {
+        // Every haystack of up to 6 bytes and needle of up to 3 over "ab".
+        let words = |max: usize| {
+            let mut all = vec![String::new()];
+            for len in 1..=max {
+                for bits in 0..1u32 << len {
+                    all.push(
+                        (0..len)
+                            .map(|i| if bits >> i & 1 == 1 { 'b' } else { 'a' })
+                            .collect(),
+                    );
+                }
+            }
+            all
+        };
+        for h in words(6) {
+            for n in words(3) {
+                assert_eq!(
+                    contains_short(h.as_bytes(), n.as_bytes()),
+                    h.contains(&n),
+                    "{h:?} {n:?}"
+                );
+            }
+        }
+        assert!(contains_short("rate limit per day".as_bytes(), b"per day"));
+        assert!(!contains_short("per da".as_bytes(), b"per day"));
+    }
 
     #[test]
     fn host_patterns() {
