@@ -15,7 +15,10 @@
 //! What other instances know arrives through a [`shared::Store`] (the seam
 //! of a Durable Object coordinator): [`Limiters::due`] says when to ask,
 //! [`Limiters::learn`] takes the answer, and `after` returns the change to
-//! publish.
+//! publish. A call whose store is shared also needs a request permit leased
+//! from it ([`lease`]): `before` plans [`Plan::Lease`] when the instance
+//! holds none, [`Limiters::leased`] takes the grant, and `after` returns the
+//! report to forward at once, if any.
 //!
 //! Adding a policy is one file here and a line in `before`, `after` or
 //! `permit` ([`subrequests`] is an example).
