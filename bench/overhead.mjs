@@ -11,9 +11,8 @@
 //   ./scripts/build.sh && ./scripts/pack.sh && node bench/overhead.mjs [--n 5000] [--runs 5] [--workerd-n 1000] [--only node|workerd]
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
-import ky from 'ky';
-import pRetry from 'p-retry';
 import { createFetch } from '../pkg/node.js';
+import { INIT, contenders as makeContenders } from './overhead-contenders.mjs';
 
 const arg = (name, fallback) => Number(process.argv[process.argv.indexOf(`--${name}`) + 1]) || fallback;
 const n = arg('n', 5000);
@@ -56,24 +55,8 @@ const server = http.createServer((req, res) => {
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const url = `http://127.0.0.1:${server.address().port}/v1/chat/completions`;
-const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"gpt-4o-mini"}' };
 
-const ratewise = createFetch();
-const kyClient = ky.create({ retry: { limit: 2 } });
-const contenders = {
-  'raw fetch': (u, i) => fetch(u, i),
-  ratewise: (u, i) => ratewise(u, i),
-  'ky (retry 2)': (u, i) => kyClient(u, { ...i, throwHttpErrors: false }),
-  'p-retry + fetch': (u, i) =>
-    pRetry(
-      async () => {
-        const res = await fetch(u, i);
-        if (res.status === 429 || res.status >= 500) throw new Error(`HTTP ${res.status}`);
-        return res;
-      },
-      { retries: 2 },
-    ),
-};
+const contenders = makeContenders(createFetch);
 
 /** µs per call for N calls at concurrency c, bodies read to the end. */
 async function measure(f, c) {
@@ -82,7 +65,7 @@ async function measure(f, c) {
   const worker = async () => {
     while (next < n) {
       next++;
-      const res = await f(url, init);
+      const res = await f(url, INIT);
       await res.text();
     }
   };
