@@ -368,8 +368,10 @@ struct Held {
     askers: Vec<u64>,
     /// The newest report not yet forwarded.
     report: Option<Report>,
-    /// Whether a report was forwarded from the key yet, and one with a limit.
-    reported: (bool, bool),
+    /// Whether a report was forwarded from the key yet.
+    reported: bool,
+    /// Whether one with a limit was.
+    reported_limit: bool,
     used_ms: f64,
 }
 
@@ -499,9 +501,11 @@ impl Leases {
         let h = self.held.entry_or_default(key, now_ms);
         let reachable = now_ms >= h.alone_until_ms;
         let limited = report.limit.is_some();
-        let news = !h.reported.0 || (limited && !h.reported.1) || report.blocked_until_ms.is_some();
+        let news =
+            !h.reported || (limited && !h.reported_limit) || report.blocked_until_ms.is_some();
         if reachable && news {
-            h.reported = (true, h.reported.1 || limited);
+            h.reported = true;
+            h.reported_limit |= limited;
             return Some(report);
         }
         let newer = h
