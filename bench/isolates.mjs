@@ -46,7 +46,6 @@ async function scenario({ n, shared, shape, k, l, windowMs, latencyMs }) {
     const wall = Date.now() - started;
     const stats = mock.stats();
     const floor = (Math.ceil(k / l) - 1) * windowMs;
-    if (process.env.DEBUG_ISOLATES) console.log(stats.log.map((e) => `${Math.round(e.t)}:${e.status}`).join(' '));
     return {
       ok: answers.filter((a) => a.status === 200).length,
       r429: stats.byStatus[429] ?? 0,

@@ -256,17 +256,7 @@ mod shared {
                     batch_across(&clock, &server, &refs, &Local, K, c)
                 }
             };
-            let out = [go(), go()];
-            if std::env::var("DEBUG_SIM").is_ok() {
-                let log: Vec<_> = server
-                    .borrow()
-                    .log
-                    .iter()
-                    .map(|(t, s)| format!("{t:.0}:{s}"))
-                    .collect();
-                eprintln!("leased={leased} {}", log.join(" "));
-            }
-            out
+            [go(), go()]
         };
         (run(true), run(false))
     }

@@ -53,7 +53,6 @@ async function splitBatch([x, y], { k = 40, l = 5 } = {}) {
   const answers = await Promise.all(Array.from({ length: k }, (_, i) => ask(i % 2 ? y : x)));
   const wall = Date.now() - started;
   const stats = await mock.stats();
-  if (process.env.DEBUG_SPLIT) console.log(stats.log.map((e) => `${Math.round(e.t)}:${e.status}`).join(' '));
   await mock.config({ limit: null });
   return {
     ok: answers.filter((r) => r.status === 200).length,
