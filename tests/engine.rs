@@ -1029,6 +1029,37 @@ mod fallbacks {
     }
 
     #[test]
+    fn only_a_call_that_shares_its_limits_keeps_a_report_for_the_coordinator() {
+        let now = FakeClock::new(vec![]).now.get();
+        let keys = [RouteKey::from(route_key(0))];
+        let p = policy(0, Jitter::None);
+        let ok = classify(&Response {
+            status: 200,
+            headers: &Headers::default(),
+            body: "{}",
+            url: None,
+            now_ms: now,
+        });
+        for leased in [false, true] {
+            let mut l = Limiters::<Snapshot>::new(Settings::default());
+            let (ticket, _) = l.enter(now);
+            let mut plan = l.before(&keys, 0, now, &p, None, ticket, None, leased);
+            if let Plan::Lease { key, .. } = plan {
+                assert!(leased, "only a shared call asks for a lease");
+                l.leased(key, Some(ratewise::limits::lease::Grant::Permits(1)), now);
+                plan = l.before(&keys, 0, now, &p, None, ticket, None, leased);
+            }
+            let Plan::Send(pass) = plan else {
+                panic!("{plan:?}")
+            };
+            // The first answer's report goes to the coordinator at once; an
+            // instance that shares nothing keeps none.
+            let heard = l.after(&pass, &ok, None, now + 10.0);
+            assert_eq!(heard.report.is_some(), leased, "leased: {leased}");
+        }
+    }
+
+    #[test]
     fn calls_in_flight_when_the_quota_runs_out_make_one_first_report() {
         let clock = FakeClock::new(vec![]);
         let mut l = Limiters::<Snapshot>::new(Settings {

@@ -141,6 +141,9 @@ pub struct Pass {
     pub outage_probe: bool,
     /// When it was let go, ms since the epoch.
     pub at_ms: f64,
+    /// Whether the call shares its limits through a coordinator: its
+    /// answer's report is kept for the coordinator ([`lease`]).
+    pub leased: bool,
 }
 
 /// Which breaker.
@@ -430,6 +433,7 @@ impl<S: Clone> Limiters<S> {
             probe,
             outage_probe,
             at_ms: now_ms,
+            leased,
         })
     }
 
@@ -514,7 +518,7 @@ impl<S: Clone> Limiters<S> {
             };
             throttle.answered(pass.keys.model, booking, now_ms, answer);
         }
-        if let Some(leases) = &mut self.leases {
+        if let (true, Some(leases)) = (pass.leased, &mut self.leases) {
             let hint = c.retry_after_ms.filter(|_| c.kind == Kind::RateLimit);
             let window = c.limits.as_ref().and_then(|l| l.requests.as_ref());
             let (key, report) = (
