@@ -3,6 +3,11 @@
 // Chromium (run-browser.mjs). Each test talks to the real mock LLM API over
 // HTTP, so it only needs `fetch` and the package's exports.
 
+import { tests as bodies } from './suite-bodies.mjs';
+import { tests as classifyTests } from './suite-classify.mjs';
+import { tests as engine } from './suite-engine.mjs';
+import { tests as security } from './suite-security.mjs';
+
 const QUOTA_BODY =
   '{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}';
 const RATE_BODY =
@@ -1485,6 +1490,10 @@ export const tests = [
       equal(events.at(-2), ['bulk', 1], 'the diverted call, in events');
     },
   ],
+  ...security,
+  ...bodies,
+  ...engine,
+  ...classifyTests,
 ];
 
 /**
