@@ -60,7 +60,7 @@ function platform(open, name) {
 }
 
 // The keys of `createFetch({ cache })` (tests/contract.rs checks them against index.d.ts).
-const CACHE_KEYS = ['store', 'ttlMs', 'key', 'streams', 'anyRequest', 'maxEntries', 'maxBytes'];
+const CACHE_KEYS = ['store', 'ttlMs', 'key', 'streams', 'anyRequest', 'shareAcrossKeys', 'maxEntries', 'maxBytes'];
 const MAX_MS = 2147483647;
 const typeName = (v) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
@@ -84,7 +84,7 @@ function readOptions(o) {
     throw wrong('store', 'an object with get(key) and put(key, response) methods');
   }
   if (key !== undefined && typeof key !== 'function') throw wrong('key', 'a function');
-  for (const k of ['streams', 'anyRequest']) {
+  for (const k of ['streams', 'anyRequest', 'shareAcrossKeys']) {
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw wrong(k, 'a boolean');
   }
   const count = (k, fallback) => {
@@ -100,6 +100,7 @@ function readOptions(o) {
     ttlMs: Math.ceil(ttlMs),
     streams: o.streams === true,
     anyRequest: o.anyRequest === true,
+    shareAcrossKeys: o.shareAcrossKeys === true,
     maxEntries: count('maxEntries', 500),
     maxBytes: count('maxBytes', 8 * 1024 * 1024),
   };
@@ -114,13 +115,14 @@ function readOptions(o) {
  * `streams` and `anyRequest` are read by the core.
  */
 export function makeCache(options) {
-  const { store, key, ttlMs, streams, anyRequest, maxEntries, maxBytes } = readOptions(options);
+  const { store, key, ttlMs, streams, anyRequest, shareAcrossKeys, maxEntries, maxBytes } = readOptions(options);
   let chosen = store ? { name: 'custom', get: (k) => store.get(k), put: (k, r) => store.put(k, r) } : undefined;
   return {
     key,
     ttlMs,
     streams,
     anyRequest,
+    shareAcrossKeys,
     maxBytes,
     store() {
       if (chosen) return chosen;

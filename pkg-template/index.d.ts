@@ -304,7 +304,8 @@ export interface CacheStore {
 
 /**
  * The cached-response fallback: the last good answer to an identical request (method, URL without
- * credentials, body) is given when every route the call could try was out of quota or down.
+ * credentials, body, and the same credentials: one tenant's answer is never given to another) is given
+ * when every route the call could try was out of quota or down.
  */
 export interface CacheOptions {
   /** How long a stored answer may be given, ms. */
@@ -323,6 +324,12 @@ export interface CacheOptions {
    * (`/chat/completions`, `/responses`, `/embeddings`, `/messages`, `:generateContent`, …). @default false
    */
   anyRequest?: boolean;
+  /**
+   * Let requests with different credentials (API keys, `?key=`, `OpenAI-Project`) share entries. Off, an
+   * answer is only given to the tenant it was made for: answers can depend on the account (fine-tuned
+   * models, org settings, paid data). @default false
+   */
+  shareAcrossKeys?: boolean;
   /** Entries the in-memory store keeps. @default 500 */
   maxEntries?: number;
   /** Body bytes the in-memory store keeps; a larger answer is never stored (any store). @default 8388608 */

@@ -7,11 +7,14 @@
 //!
 //! A cached answer is the last good answer to an identical request: same
 //! method, same URL (as [`crate::secrets::redact_url`] shows it: userinfo
-//! and secret query values masked) and same body.
-//! Who asked is not part of it, so two API keys sending the same request
-//! share an entry; a caller's own `key` function can separate tenants.
+//! and secret query values masked), same body, and by default the same
+//! limit key (origin and a hash of the credentials and project headers):
+//! an answer can depend on the account (fine-tuned models, org settings,
+//! paid data), so tenant B is never answered with tenant A's entry.
+//! [`Rules::share_across_keys`] drops the limit key from the identity.
 
 use crate::classify::kind::Kind;
+use crate::limits::key::LimitKey;
 use crate::limits::outage::is_outage;
 use crate::url::{api_path, split};
 
@@ -26,6 +29,9 @@ pub struct Rules {
     /// Whether requests other than GET and POST to a generation endpoint
     /// are stored too (PUT, DELETE, a POST that creates something).
     pub any_request: bool,
+    /// Whether requests with different credentials share entries
+    /// (`shareAcrossKeys`): off by default.
+    pub share_across_keys: bool,
 }
 
 /// The API paths (after the version segment, see [`api_path`]) whose POST
@@ -120,6 +126,21 @@ pub fn fresh_age(stored_at_ms: f64, now_ms: f64, ttl_ms: f64) -> Option<f64> {
     (stored_at_ms.is_finite() && age.is_finite() && age <= ttl_ms).then_some(age)
 }
 
+/// What names a request's entry besides its method and body: the URL as
+/// [`crate::secrets::redact_url`] shows it, then, unless
+/// [`Rules::share_across_keys`], the request's limit key (origin and a hash
+/// of its credentials and project headers, never the credentials).
+pub fn identity(redacted_url: &str, key: &LimitKey, rules: &Rules) -> String {
+    if rules.share_across_keys {
+        return redacted_url.to_owned();
+    }
+    let mut s = String::with_capacity(redacted_url.len() + 17);
+    s.push_str(redacted_url);
+    s.push(' ');
+    s.push_str(&key.to_hex());
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,7 +149,23 @@ mod tests {
         ttl_ms: 60_000.0,
         streams: false,
         any_request: false,
+        share_across_keys: false,
     };
+
+    #[test]
+    fn entries_are_per_tenant_unless_shared() {
+        let url = "https://api.openai.com/v1/chat/completions";
+        let a = LimitKey::new("https://api.openai.com", Some("Bearer sk-A"));
+        let b = LimitKey::new("https://api.openai.com", Some("Bearer sk-B"));
+        assert_ne!(identity(url, &a, &RULES), identity(url, &b, &RULES));
+        assert_eq!(identity(url, &a, &RULES), identity(url, &a, &RULES));
+        assert!(!identity(url, &a, &RULES).contains("sk-A"));
+        let shared = Rules {
+            share_across_keys: true,
+            ..RULES
+        };
+        assert_eq!(identity(url, &a, &shared), identity(url, &b, &shared));
+    }
 
     #[test]
     fn generation_endpoints_of_every_provider() {

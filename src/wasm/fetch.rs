@@ -234,7 +234,9 @@ async fn cached(
     if !crate::cache::request_cacheable(&out.method, url, out.replayable, rules) {
         return None;
     }
-    let key_url = redact_url(url);
+    // The entry is the caller's own: route 0's limit key (see cache::identity).
+    let account = out.keys().first()?.account;
+    let key_url = crate::cache::identity(&redact_url(url), &account, rules);
     let (input, init) = out.given();
     let kind = outcome.last.classification().kind;
     if let Attempt::Answered { response, .. } = &outcome.last {

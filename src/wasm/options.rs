@@ -561,6 +561,7 @@ fn cache(o: &Options<'_>) -> Result<Option<Cache>, JsValue> {
         ttl_ms: get(&js, "ttlMs").as_f64().unwrap_or(0.0),
         streams: get(&js, "streams").is_truthy(),
         any_request: get(&js, "anyRequest").is_truthy(),
+        share_across_keys: get(&js, "shareAcrossKeys").is_truthy(),
     };
     Ok(Some(Cache { js, rules }))
 }

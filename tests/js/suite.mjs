@@ -1234,7 +1234,7 @@ export const tests = [
   ],
 
   [
-    'cache: outages are answered, rate limits and rejections are not; stale entries are not given; the key is method, URL and body, not the credentials',
+    'cache: outages are answered, rate limits and rejections are not; stale entries are not given; the key is method, URL, body and tenant',
     async ({ ratewise, mock }) => {
       const fetch = ratewise.createFetch({ cache: { ttlMs: 60_000 }, maxRetries: 0, maxRetryAfterMs: 1_000 });
       const init = uniqueChat();
@@ -1250,7 +1250,8 @@ export const tests = [
       equal(await answered([{ name: 'rate_limit', retryAfter: 120 }]), [429, null], 'a rate limit heals by waiting');
       equal(await answered(['invalid_api_key']), [401, null], 'a rejected request');
       const otherKey = { ...init, headers: { ...init.headers, authorization: 'Bearer sk-another-key-0000' } };
-      equal(await answered(['server_error'], otherKey), [200, 'hit'], 'another key, the same request');
+      equal(await answered(['server_error'], otherKey), [500, null], "another tenant is never given this one's answer");
+      equal(await answered(['insufficient_quota'], otherKey), [429, null], 'nor is another tenant out of quota');
       const otherBody = { ...init, body: init.body.replace('hi ', 'hello ') };
       equal(await answered(['server_error'], otherBody), [500, null], 'another body');
       equal((await answered(['server_error'], { ...init, method: 'PUT' }))[1], null, 'another method');
@@ -1264,6 +1265,58 @@ export const tests = [
       const stale = await brief(mock.chat, once);
       equal([stale.status, stale.headers.get('x-ratewise-cache')], [500, null], 'older than ttlMs: not given');
       equal(brief.stats().cacheHits, 0, 'no hit');
+    },
+  ],
+
+  [
+    "cache: one tenant's answer is never another's (Bearer keys, Gemini ?key=), unless shareAcrossKeys says so",
+    async ({ ratewise, mock }) => {
+      const tenants = ratewise.createFetch({ cache: { ttlMs: 60_000 }, maxRetries: 0 });
+      const shared = ratewise.createFetch({ cache: { ttlMs: 60_000, shareAcrossKeys: true }, maxRetries: 0 });
+      for (const [name, fetch, want] of [
+        ['per tenant', tenants, [429, null]],
+        ['shareAcrossKeys', shared, [200, 'hit']],
+      ]) {
+        const a = uniqueChat();
+        const b = { ...a, headers: { ...a.headers, authorization: 'Bearer sk-B-tenant-out-of-quota' } };
+        await (await fetch(mock.chat, a)).text();
+        // The store is written in the background: wait until A itself is answered from it.
+        await until(
+          async () => {
+            await mock.script(['server_error']);
+            const res = await fetch(mock.chat, a);
+            await res.arrayBuffer();
+            return res.headers.get('x-ratewise-cache') === 'hit';
+          },
+          3_000,
+          `${name}: stored`,
+        );
+        await mock.script(['insufficient_quota']);
+        const res = await fetch(mock.chat, b);
+        await res.arrayBuffer();
+        equal([res.status, res.headers.get('x-ratewise-cache')], want, `${name}: tenant B out of quota`);
+      }
+      const gemini = (key) => `${mock.url}/v1beta/models/gemini-2.0-flash:generateContent?key=${key}`;
+      const body = { method: 'POST', headers: { 'content-type': 'application/json' }, body: uniqueChat().body };
+      await (await tenants(gemini('AIzaTenantAAAAAAAAAAAAAAAAAAAAAAAAAAAA'), body)).text();
+      await until(
+        async () => {
+          await mock.script(['server_error']);
+          const res = await tenants(gemini('AIzaTenantAAAAAAAAAAAAAAAAAAAAAAAAAAAA'), body);
+          await res.arrayBuffer();
+          return res.headers.get('x-ratewise-cache') === 'hit';
+        },
+        3_000,
+        'gemini: stored',
+      );
+      await mock.script(['server_error']);
+      const other = await tenants(gemini('AIzaTenantBBBBBBBBBBBBBBBBBBBBBBBBBBBB'), body);
+      await other.arrayBuffer();
+      equal(
+        [other.status, other.headers.get('x-ratewise-cache')],
+        [500, null],
+        "gemini: ?key=B is not given ?key=A's answer",
+      );
     },
   ],
 
