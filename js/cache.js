@@ -64,14 +64,32 @@ const CACHE_KEYS = ['store', 'ttlMs', 'key', 'streams', 'anyRequest', 'shareAcro
 const MAX_MS = 2147483647;
 const typeName = (v) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
-/** Reads and checks `createFetch({ cache })`; a wrong key, type or value throws naming the field. */
-function readOptions(o) {
-  if (o === null || typeof o !== 'object' || Array.isArray(o)) {
-    throw new TypeError(`createFetch: cache must be an object, got ${typeName(o)}`);
+/**
+ * Reads and checks `createFetch({ cache })`: its own properties only (nothing planted on
+ * Object.prototype is an option); a wrong key, type or value, or a getter that throws (with what it
+ * threw as `cause`), throws a TypeError or RangeError naming the field.
+ */
+function readOptions(given) {
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) {
+    throw new TypeError(`createFetch: cache must be an object, got ${typeName(given)}`);
   }
-  for (const k of Object.keys(o)) {
+  const o = Object.create(null);
+  let keys;
+  try {
+    keys = Object.keys(given);
+  } catch (cause) {
+    throw new TypeError('createFetch: the keys of `cache` could not be read', { cause });
+  }
+  for (const k of keys) {
     if (!CACHE_KEYS.includes(k)) {
       throw new TypeError(`createFetch: unknown option \`cache.${k}\` (known: ${CACHE_KEYS.join(', ')})`);
+    }
+    try {
+      o[k] = given[k];
+    } catch (cause) {
+      throw new TypeError(`createFetch: \`cache.${k}\` could not be read: ${cause?.message ?? typeName(cause)}`, {
+        cause,
+      });
     }
   }
   const wrong = (k, want) => new TypeError(`createFetch: \`cache.${k}\` must be ${want}, got ${typeName(o[k])}`);

@@ -193,3 +193,55 @@ export function readLane(init, headers) {
   }
   return [at, stripped];
 }
+
+// The RequestInit members a platform's fetch or Request may read (WHATWG, undici, workerd, Deno),
+// and ratewise's own `lane`.
+const INIT_FIELDS = [
+  'method',
+  'headers',
+  'body',
+  'referrer',
+  'referrerPolicy',
+  'mode',
+  'credentials',
+  'cache',
+  'redirect',
+  'integrity',
+  'keepalive',
+  'signal',
+  'duplex',
+  'priority',
+  'window',
+  'dispatcher',
+  'client',
+  'cf',
+  'lane',
+];
+
+/**
+ * A copy of `fetch(input, init)`'s init holding its own enumerable properties only, so a value
+ * inherited from a polluted `Object.prototype` (a `headers`, `body` or `signal` planted there) is
+ * never read by ratewise nor by the platform's fetch: every inherited name, and every RequestInit
+ * member, that the init does not own is shadowed by an own `undefined`. A getter that throws
+ * becomes a TypeError naming the field, with what it threw as `cause`.
+ */
+export function ownInit(init) {
+  const copy = {};
+  if (init === undefined || init === null) return copy;
+  let keys;
+  try {
+    keys = Object.keys(init);
+  } catch (cause) {
+    throw new TypeError('fetch: the keys of `init` could not be read', { cause });
+  }
+  for (const k of keys) {
+    try {
+      copy[k] = init[k];
+    } catch (cause) {
+      throw new TypeError(`fetch: \`init.${k}\` could not be read: ${cause?.message ?? typeof cause}`, { cause });
+    }
+  }
+  for (const k in copy) if (!Object.hasOwn(copy, k)) copy[k] = undefined;
+  for (const k of INIT_FIELDS) if (!Object.hasOwn(copy, k) && k in copy) copy[k] = undefined;
+  return copy;
+}

@@ -42,7 +42,7 @@ export function linkSignals(signals, deadlineMs) {
         continue;
       }
       const listener = () => abort(s.reason);
-      s.addEventListener('abort', listener, { once: true });
+      s.addEventListener('abort', listener, { once: true, __proto__: null });
       listening.push([s, listener]);
     }
   } catch (e) {
@@ -58,7 +58,11 @@ export function linkSignals(signals, deadlineMs) {
   const aborted = new Promise((resolve, reject) => {
     settle = resolve;
     if (controller.signal.aborted) reject(controller.signal.reason);
-    else controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+    else
+      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), {
+        once: true,
+        __proto__: null,
+      });
   });
   aborted.catch(() => {});
   const finish = () => {

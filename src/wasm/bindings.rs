@@ -192,6 +192,11 @@ extern "C" {
     /// throws a TypeError naming the field for a bad lane.
     #[wasm_bindgen(js_name = readLane, catch)]
     pub fn read_lane(init: &JsValue, headers: &web_sys::Headers) -> Result<js_sys::Array, JsValue>;
+    /// A copy of `init` with its own properties only (inherited names
+    /// shadowed by `undefined`); throws a TypeError naming a field whose
+    /// getter threw.
+    #[wasm_bindgen(js_name = ownInit, catch)]
+    pub fn own_init(init: &JsValue) -> Result<js_sys::Object, JsValue>;
 }
 
 #[wasm_bindgen(module = "/js/cache.js")]

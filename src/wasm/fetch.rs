@@ -123,6 +123,8 @@ async fn call(
     if !init.is_undefined() && !init.is_null() && !init.is_object() {
         return Err(type_error("fetch: `init` must be an object"));
     }
+    // Own properties only: nothing planted on Object.prototype is read.
+    let init: JsValue = bindings::own_init(&init)?.into();
     let signals = Array::new();
     let request_signal = input.dyn_ref::<web_sys::Request>().map(|r| r.signal());
     let init_signal = options::signal(&get(&init, "signal"), "fetch: `init.signal`")?;

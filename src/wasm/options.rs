@@ -195,11 +195,24 @@ impl Options<'_> {
         Ok(())
     }
 
-    /// `options[key]`; a getter or Proxy trap that throws makes `createFetch`
-    /// throw a TypeError naming the field, with what it threw as `cause`.
+    /// `options[key]` if the options object owns it, else `undefined`: a
+    /// value inherited from a polluted `Object.prototype` (a `fetch` that
+    /// would receive every request's credentials) is never an option. A
+    /// getter or Proxy trap that throws makes `createFetch` throw a
+    /// TypeError naming the field, with what it threw as `cause`.
     fn get(&self, key: &'static str) -> Result<JsValue, JsValue> {
-        js_sys::Reflect::get(self.value, &JsValue::from_str(key))
-            .map_err(|cause| unreadable(format!("{}: `{}{key}`", self.caller, self.path), &cause))
+        let name = JsValue::from_str(key);
+        let unreadable =
+            |cause: JsValue| unreadable(format!("{}: `{}{key}`", self.caller, self.path), &cause);
+        let own = js_sys::Reflect::get_own_property_descriptor(
+            self.value.unchecked_ref::<js_sys::Object>(),
+            &name,
+        )
+        .map_err(unreadable)?;
+        if own.is_undefined() {
+            return Ok(JsValue::UNDEFINED);
+        }
+        js_sys::Reflect::get(self.value, &name).map_err(unreadable)
     }
 
     fn wrong_type(&self, key: &'static str, want: &str, value: &JsValue) -> JsValue {

@@ -75,10 +75,8 @@ impl Outgoing {
                 .or_else(|| get(&input, "href").as_string())
                 .unwrap_or_default(),
         };
-        let init_copy = Object::new();
-        if init.is_object() {
-            Object::assign(&init_copy, init.unchecked_ref());
-        }
+        // `init` is already the call's own copy (`ownInit`).
+        let init_copy: Object = init.clone().unchecked_into();
         if !signal.is_undefined() {
             Reflect::set(&init_copy, &"signal".into(), signal)?;
         }
@@ -106,7 +104,12 @@ impl Outgoing {
         let stripped: Option<web_sys::Headers> = read.get(1).dyn_into().ok();
         let priority = stripped.is_some();
         let headers = stripped.unwrap_or(headers);
-        Reflect::delete_property(&init_copy, &"lane".into())?;
+        // `lane` is ratewise's own and never goes out (an inherited one stays shadowed).
+        let lane_key = JsValue::from_str("lane");
+        Reflect::delete_property(&init_copy, &lane_key)?;
+        if Reflect::has(&init_copy, &lane_key)? {
+            Reflect::set(&init_copy, &lane_key, &JsValue::UNDEFINED)?;
+        }
         // The request's model: in a Gemini-style path, else in a JSON body
         // (read only when there are routes, which need it).
         let parsed = (!routes.is_empty())

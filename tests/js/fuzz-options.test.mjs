@@ -327,3 +327,23 @@ test(`createFetch and forInvocation decode ${COUNT.toLocaleString('en')} random 
   assert.equal(c.kind, 'quota_exhausted');
   assert.equal(typeof ratewise.createFetch({ maxRetries: 1, routes: [{ apiKey: 'sk-x' }] }), 'function');
 });
+
+test('a polluted Object.prototype is never an option: random values planted under option names leave createFetch({}) and forInvocation({}) as they are', async () => {
+  const runs = Math.max(50, Math.floor(COUNT / 50));
+  for (let i = 0; i < runs; i++) {
+    const names = KNOWN.filter(() => chance(0.3));
+    const planted = names.map((k) => [k, value(1)]);
+    let fetch;
+    let invocation;
+    for (const [k, v] of planted)
+      Object.defineProperty(Object.prototype, k, { value: v, configurable: true, writable: true });
+    try {
+      fetch = ratewise.createFetch({});
+      invocation = fetch.forInvocation({});
+    } finally {
+      for (const [k] of planted) delete Object.prototype[k];
+    }
+    assert.equal(typeof fetch, 'function', `createFetch({}) with ${names.join(', ')} planted`);
+    assert.equal(typeof invocation, 'function', `forInvocation({}) with ${names.join(', ')} planted`);
+  }
+});
