@@ -82,8 +82,44 @@ const CLASSES = {
   subrequests_spent: SubrequestsSpentError,
 };
 
-/** Used by the wasm module: builds the error for a kind. @internal */
+/** Builds the error for a kind. @internal: used by the wasm module, not exported by the package. */
 export function makeError(kind, message, details) {
   const Class = CLASSES[kind] ?? RequestRejectedError;
-  return new Class(message, details);
+  return new Class(message, { kind, ...details });
+}
+
+const NATIVE = new Set(['Error', 'TypeError', 'RangeError', 'SyntaxError', 'ReferenceError', 'EvalError', 'URIError']);
+
+/**
+ * @internal: used by the wasm module, not exported by the package.
+ * A copy of the error `e` with `message`, `stack` and `cause` replaced by their masked forms (from
+ * the core's secret masking): same class (a TypeError stays `instanceof TypeError`, a DOMException
+ * keeps its name), same own properties otherwise.
+ */
+export function remakeError(e, message, stack, cause) {
+  let copy;
+  const name = e.name;
+  if (typeof DOMException === 'function' && e instanceof DOMException) {
+    copy = new DOMException(message, name);
+  } else if (e instanceof Error && NATIVE.has(e.constructor?.name) && globalThis[e.constructor.name] === e.constructor) {
+    copy = new e.constructor(message);
+  } else {
+    // Any other class (a RatewiseError, an SDK's): its prototype, without running its constructor.
+    copy = Object.create(Object.getPrototypeOf(e) ?? Error.prototype);
+    Object.defineProperty(copy, 'message', { value: message, writable: true, configurable: true });
+  }
+  // Own properties, symbols too (the guards' marker), as they are.
+  for (const k of Reflect.ownKeys(e)) {
+    if (k !== 'message' && k !== 'stack' && k !== 'cause') {
+      Object.defineProperty(copy, k, Object.getOwnPropertyDescriptor(e, k));
+    }
+  }
+  if (copy.name !== name) Object.defineProperty(copy, 'name', { value: name, writable: true, configurable: true });
+  for (const [k, v] of [
+    ['stack', stack],
+    ['cause', cause],
+  ]) {
+    if (v !== undefined) Object.defineProperty(copy, k, { value: v, writable: true, configurable: true });
+  }
+  return copy;
 }

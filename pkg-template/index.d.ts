@@ -433,7 +433,7 @@ export interface RatewiseOptions {
    */
   coordinator?: CoordinatorNamespace;
   /** Called when the coordinator fails or takes over a second; the call goes on with local state. */
-  onCoordinatorError?: (info: { op: 'lookup' | 'publish'; message: string }) => void;
+  onCoordinatorError?: (info: { op: 'lookup' | 'publish' | 'lease'; message: string }) => void;
   /**
    * Read a 2xx `text/event-stream` up to its first event (16 KB, 5 s at most) before answering: if
    * that event is an error (`event: error`, `response.failed`, a `data: {"error":…}` line), the
@@ -569,7 +569,8 @@ export interface InvocationFetch {
 export function createFetch(options?: RatewiseOptions): RatewiseFetch;
 
 interface ErrorDetails {
-  kind: Kind | 'queue_full';
+  /** The failure's kind; `'queue_full'` on a QueueFullError, `'subrequests_spent'` on a SubrequestsSpentError. */
+  kind: Kind | 'queue_full' | 'subrequests_spent';
   status: number;
   attempts: number;
   reason: StopReason | string | null;

@@ -33,8 +33,11 @@ cp README.md LICENSE-MIT LICENSE-APACHE CHANGELOG.md pkg/
 rm -f pkg/.gitignore
 # The error classes live in a wasm-bindgen snippet whose folder name is a
 # hash; give them a stable path so every entry re-exports the same classes.
+# Only the public names: makeError and remakeError are the wasm module's own (marked @internal).
 snippet=$(cd pkg && ls snippets/*/js/errors.js)
-printf "export * from './%s';\n" "$snippet" > pkg/errors.js
+public=$(grep -oE '^export (class|const|function) [A-Za-z]+' js/errors.js | awk '{print $3}' \
+  | grep -vE '^(makeError|remakeError)$' | paste -sd, | sed 's/,/, /g')
+printf "export { %s } from './%s';\n" "$public" "$snippet" > pkg/errors.js
 
 raw=$(wc -c < pkg/ratewise_bg.wasm)
 gz=$(gzip -9 -c pkg/ratewise_bg.wasm | wc -c)

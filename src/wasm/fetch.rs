@@ -80,7 +80,8 @@ fn start(
     let mut future = Box::pin(async move {
         let (settle, value) = match future.await {
             Ok(value) => (resolve, value),
-            Err(error) => (reject, error),
+            // Whatever the call rejects with carries no secret.
+            Err(error) => (reject, super::mask::masked(error)),
         };
         // A promise's resolving functions never throw.
         let _ = settle.call1(&JsValue::UNDEFINED, &value);

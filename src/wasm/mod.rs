@@ -7,6 +7,7 @@ mod coordinator;
 mod fetch;
 mod input;
 mod instance;
+mod mask;
 mod options;
 mod report;
 mod request;

@@ -35,6 +35,31 @@ async function polluted(values, fn) {
 }
 
 // Made before anything is planted: a platform's own Response constructor may read a planted `headers`.
+/** Every string an error shows: message, stack and name along its cause chain. */
+function shown(e, depth = 0) {
+  if (e === undefined || e === null || depth > 5) return '';
+  if (typeof e !== 'object') return String(e);
+  return [e.name, e.message, e.stack, shown(e.cause, depth + 1)].join('\n');
+}
+
+/** What `promise` rejects with, or undefined. */
+async function rejection(promise) {
+  try {
+    await promise;
+  } catch (e) {
+    return e;
+  }
+}
+
+// Keys of several providers' shapes, and a basic-auth password.
+const SECRETS = [
+  'sk-proj-ABCDEFGHIJKLMNOPQRSTUV12',
+  'sk-ant-api03-ABCDEFGHIJKLMNOPQRSTUV12',
+  'AIzaSyABCDEFGHIJKLMNOPQRSTUVWXYZ0123456',
+  'gsk_ABCDEFGHIJKLMNOPQRSTUVWXYZ012345',
+];
+const PASSWORD = 'hunter2hunter2';
+
 const ok = () => new Response('{"ok":true}', { status: 200 });
 
 export const tests = [
@@ -163,6 +188,59 @@ export const tests = [
       }
       check(error instanceof TypeError && /`init.headers` could not be read/.test(error.message), `init: ${error}`);
       check(error.cause === boom, 'init: the thrown value is the cause');
+    },
+  ],
+
+  [
+    'no secret in what a call rejects with: platform errors quoting a URL password or an Authorization value are masked, their class kept',
+    async ({ ratewise, mock }) => {
+      const fetch = ratewise.createFetch({ maxRetries: 0 });
+      const host = new URL(mock.url).host;
+      // A URL with user:password@ (most platforms refuse it, quoting the URL).
+      const e1 = await rejection(fetch(`http://user:${PASSWORD}@${host}/v1/chat/completions`));
+      if (e1 !== undefined) {
+        check(!shown(e1).includes(PASSWORD), `the password is not shown: ${shown(e1)}`);
+        check(e1 instanceof Error, 'still an Error');
+      }
+      for (const secret of SECRETS) {
+        // An Authorization value with CR/LF: the Headers constructor throws, quoting it.
+        const e2 = await rejection(
+          fetch(mock.chat, { method: 'POST', headers: { authorization: `Bearer ${secret}\r\nx-evil: 1` }, body: '{}' }),
+        );
+        check(e2 instanceof TypeError, `a TypeError for ${secret.slice(0, 6)}: ${e2}`);
+        check(!shown(e2).includes(secret), `the key is not shown: ${shown(e2)}`);
+        // A transport that fails quoting the key, as a rejection and as a RatewiseError's cause.
+        const failing = (options) =>
+          ratewise.createFetch({
+            maxRetries: 1,
+            baseDelayMs: 1,
+            ...options,
+            fetch: async () => {
+              const inner = new TypeError(
+                `socket hang up sending Bearer ${secret} to https://u:${PASSWORD}@api.example`,
+              );
+              throw new TypeError('fetch failed', { cause: inner });
+            },
+          });
+        const e3 = await rejection(failing({})('https://api.openai.com/v1/chat/completions'));
+        check(e3 instanceof TypeError && e3.message === 'fetch failed', `the platform's error, its class kept: ${e3}`);
+        check(e3.cause instanceof TypeError, 'its cause is still a TypeError');
+        check(!shown(e3).includes(secret) && !shown(e3).includes(PASSWORD), `nothing secret: ${shown(e3)}`);
+        const e4 = await rejection(failing({ throwOnError: true })('https://api.openai.com/v1/chat/completions'));
+        check(ratewise.isNetworkError(e4), `a NetworkError: ${e4}`);
+        check(e4 instanceof ratewise.RatewiseError, 'instanceof RatewiseError');
+        check(!shown(e4).includes(secret) && !shown(e4).includes(PASSWORD), `nothing secret: ${shown(e4)}`);
+      }
+      // An error with nothing to mask is the caller's own object.
+      const reason = new Error('stop now');
+      const controller = new AbortController();
+      const hanging = (_input, init) =>
+        new Promise((_, reject) => init.signal.addEventListener('abort', () => reject(init.signal.reason)));
+      const pending = ratewise.createFetch({ fetch: hanging })(mock.chat, {
+        signal: controller.signal,
+      });
+      controller.abort(reason);
+      check((await rejection(pending)) === reason, 'the abort reason itself');
     },
   ],
 ];
