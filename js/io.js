@@ -245,3 +245,23 @@ export function ownInit(init) {
   for (const k of INIT_FIELDS) if (!Object.hasOwn(copy, k) && k in copy) copy[k] = undefined;
   return copy;
 }
+
+/**
+ * `response` marked `x-should-retry: false`: an answer ratewise has finished retrying, so an SDK
+ * left at its default retries (openai, @anthropic-ai/sdk) does not repeat the whole sequence. A
+ * copy over the same body (a fetch response's headers are immutable), with its `url` kept; the
+ * response itself when it is already marked or its body cannot be taken over.
+ */
+export function markFinal(response) {
+  if (response.status < 400 || response.headers.get('x-should-retry') === 'false') return response;
+  try {
+    const headers = new Headers(response.headers);
+    headers.set('x-should-retry', 'false');
+    const { status, statusText, url, redirected } = response;
+    const copy = new Response(response.body, { status, statusText, headers });
+    Object.defineProperties(copy, { url: { value: url }, redirected: { value: redirected } });
+    return copy;
+  } catch {
+    return response;
+  }
+}

@@ -192,6 +192,9 @@ extern "C" {
     /// throws a TypeError naming the field for a bad lane.
     #[wasm_bindgen(js_name = readLane, catch)]
     pub fn read_lane(init: &JsValue, headers: &web_sys::Headers) -> Result<js_sys::Array, JsValue>;
+    /// The response marked `x-should-retry: false` (a copy over its body).
+    #[wasm_bindgen(js_name = markFinal)]
+    pub fn mark_final(response: &web_sys::Response) -> web_sys::Response;
     /// A copy of `init` with its own properties only (inherited names
     /// shadowed by `undefined`); throws a TypeError naming a field whose
     /// getter threw.

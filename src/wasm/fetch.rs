@@ -341,8 +341,12 @@ fn settle(
                     return Ok(fallback.into());
                 }
             }
-            if !config.throw_on_error || classification.kind == Kind::Ok {
+            if classification.kind == Kind::Ok {
                 return Ok(response.into());
+            }
+            if !config.throw_on_error {
+                // Retried as far as it goes: an SDK's own retries must not repeat it all.
+                return Ok(bindings::mark_final(&response).into());
             }
             Err(error(
                 &classification,
