@@ -110,3 +110,31 @@ fn a_cut_before_the_decisive_value_is_left_to_the_status() {
     let c = run(500, r#"{"type":"error","error":{"#);
     assert_eq!((c.kind, c.error_type), (Kind::ServerError, None));
 }
+
+#[test]
+fn quota_body_cut_inside_its_message_is_still_quota() {
+    // maxErrorBodyBytes: 200 keeps the decisive phrase, not the type and
+    // code that follow it: the phrase decides (it was retried as a rate
+    // limit, 4 network calls, before).
+    let from = after(QUOTA, "You exceeded your current quota");
+    let to = QUOTA.find(r#"","type""#).expect("type");
+    for end in from..to {
+        let c = run(429, &QUOTA[..end]);
+        assert_eq!(
+            (c.kind, c.action),
+            (Kind::QuotaExhausted, Action::Alert),
+            "cut at {end}: {:?}",
+            &QUOTA[..end]
+        );
+    }
+    assert_eq!(run(429, &QUOTA[..200]).kind, Kind::QuotaExhausted);
+}
+
+#[test]
+fn rate_limit_body_cut_inside_its_message_is_still_a_rate_limit() {
+    let to = RATE.find(r#"","type""#).expect("type");
+    for end in 30..to {
+        let c = run(429, &RATE[..end]);
+        assert_eq!(c.kind, Kind::RateLimit, "cut at {end}");
+    }
+}

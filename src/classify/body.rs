@@ -177,6 +177,12 @@ fn salvage(text: &str) -> Option<ErrorBody> {
             _ => {}
         }
     });
+    // A message cut short still says what it says: "You exceeded your
+    // current quota, please check your pl…" is decisive before its end.
+    if body.message.is_none() {
+        body.message = cut_message(text).map(str::to_owned);
+        found |= body.message.is_some();
+    }
     if !found {
         return None;
     }
@@ -194,6 +200,26 @@ fn salvage(text: &str) -> Option<ErrorBody> {
         body.error_type = status;
     }
     Some(body)
+}
+
+/// The error message a cut body ends inside: what follows the last
+/// `"message":"` when no closing quote does (escapes left as they are,
+/// which only matters to phrases that contain a quote). `None` when the
+/// body does not end inside a message.
+fn cut_message(text: &str) -> Option<&str> {
+    let at = text.rfind("\"message\"")?;
+    let rest = text[at + 9..].trim_start().strip_prefix(':')?;
+    let rest = rest.trim_start().strip_prefix('"')?;
+    let bytes = rest.as_bytes();
+    let mut escaped = false;
+    for &b in bytes {
+        match b {
+            b'\\' => escaped = !escaped,
+            b'"' if !escaped => return None,
+            _ => escaped = false,
+        }
+    }
+    (!rest.is_empty()).then_some(rest)
 }
 
 fn from_error_object(root: &Value, err: &Value) -> ErrorBody {
@@ -417,14 +443,21 @@ mod tests {
         let cut = bounded(&big);
         assert!(cut.len() <= MAX_BODY_BYTES && cut.len() >= MAX_BODY_BYTES - 1);
         // A huge body is cut: the fields read before the cut still count,
-        // the message cut in its middle does not.
+        // and so does what was read of the message cut in its middle.
         let huge = format!(
             r#"{{"error":{{"type":"insufficient_quota","message":"{}"}}}}"#,
             "x".repeat(MAX_BODY_BYTES)
         );
         let salvaged = parse(&huge).unwrap();
         assert_eq!(salvaged.error_type.as_deref(), Some("insufficient_quota"));
-        assert_eq!(salvaged.message, None);
+        let message = salvaged.message.unwrap_or_default();
+        assert!(message.len() < MAX_BODY_BYTES && message.bytes().all(|b| b == b'x'));
+        // A string that ends is not a cut message.
+        assert_eq!(cut_message(r#"{"error":{"message":"done"}"#), None);
+        assert_eq!(
+            cut_message(r#"{"error":{"message":"say \"hi"#),
+            Some(r#"say \"hi"#)
+        );
     }
 
     #[test]
