@@ -104,6 +104,23 @@ pub fn parse(body: &str) -> Option<ErrorBody> {
         // Bare {"message": "..."} bodies: AWS (with `__type`), Cohere
         // (with `id`), Mistral's `{"object":"error","type","code"}` and
         // gateways.
+        // Cloudflare's API envelope: {"success":false,"errors":[{"code","message"}]}.
+        None if root.get("errors").is_some() => {
+            let first = match root.get("errors") {
+                Some(Value::Array(items)) => items.first(),
+                _ => None,
+            }?;
+            let field = |key: &str| match first.get(key) {
+                Some(Value::String(s)) => Some(s.to_string()),
+                Some(Value::Number(n)) => Some((*n).to_owned()),
+                _ => None,
+            };
+            Some(ErrorBody {
+                message: Some(field("message")?),
+                code: field("code"),
+                ..ErrorBody::default()
+            })
+        }
         _ => message().map(|m| {
             let listed = text("object").as_deref() == Some("error");
             let aws = text("__type").map(|t| aws_name(&t).to_owned());

@@ -173,7 +173,9 @@ impl Limits {
             })
         };
         let limits = Limits {
-            requests: openai(OPENAI_REQUESTS).or_else(|| anthropic(ANTHROPIC_REQUESTS)),
+            requests: openai(OPENAI_REQUESTS)
+                .or_else(|| anthropic(ANTHROPIC_REQUESTS))
+                .or_else(|| openai(PLAIN_REQUESTS)),
             tokens: openai(OPENAI_TOKENS).or_else(|| anthropic(ANTHROPIC_TOKENS)),
             input_tokens: anthropic(ANTHROPIC_INPUT_TOKENS),
             output_tokens: anthropic(ANTHROPIC_OUTPUT_TOKENS),
@@ -208,7 +210,7 @@ impl Limits {
 /// timestamps are measured against). The wasm layer asks for these by name
 /// on a 2xx instead of copying every header, and skips the rest of a group
 /// whose first name is absent.
-pub const SUCCESS_HEADER_GROUPS: [&[&str]; 6] = [
+pub const SUCCESS_HEADER_GROUPS: [&[&str]; 7] = [
     &[
         "x-ratelimit-remaining-requests",
         "x-ratelimit-limit-requests",
@@ -243,12 +245,25 @@ pub const SUCCESS_HEADER_GROUPS: [&[&str]; 6] = [
         "anthropic-ratelimit-output-tokens-reset",
         "date",
     ],
+    &[
+        "x-ratelimit-remaining",
+        "x-ratelimit-limit",
+        "x-ratelimit-reset",
+        "date",
+    ],
 ];
 
 const OPENAI_REQUESTS: [&str; 3] = [
     "x-ratelimit-limit-requests",
     "x-ratelimit-remaining-requests",
     "x-ratelimit-reset-requests",
+];
+/// Requests without a suffix (OpenRouter: `X-RateLimit-Reset` in epoch
+/// milliseconds; many gateways), read when no suffixed window is present.
+const PLAIN_REQUESTS: [&str; 3] = [
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
 ];
 const OPENAI_TOKENS: [&str; 3] = [
     "x-ratelimit-limit-tokens",

@@ -1,6 +1,10 @@
-//! Phrases no single provider owns: "overloaded", "at capacity". They
-//! count only on a status that can mean load (429 and up), so a 400 that
-//! mentions capacity stays a bad request.
+//! Phrases no single provider owns: "overloaded", "at capacity" (they
+//! count only on a status that can mean load, 429 and up, so a 400 that
+//! mentions capacity stays a bad request), and the billing codes of the
+//! gateways that sit in front of every provider: LiteLLM proxy's
+//! `budget_exceeded` (a 400) and Cloudflare Workers AI's "daily free
+//! allocation" (4006 through a binding or AI Gateway, 3036 from the REST
+//! API, both a 429 that no wait before the next day heals).
 
 use super::{Def, Rule};
 use crate::classify::kind::Kind;
@@ -11,6 +15,20 @@ pub const DEF: Def = Def {
     hosts: &[],
     headers: super::no_headers,
     rules: &[
+        Rule {
+            ty: &["budget_exceeded"],
+            ..Rule::new(
+                Kind::QuotaExhausted,
+                "error.type is budget_exceeded: the gateway's spend budget for this key, user or team is used up",
+            )
+        },
+        Rule {
+            says: &["daily free allocation"],
+            ..Rule::new(
+                Kind::QuotaExhausted,
+                "the message says the account's daily free allocation is used up",
+            )
+        },
         Rule {
             says: &["overloaded"],
             status: [429, 999],
