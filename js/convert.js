@@ -140,10 +140,27 @@ function urlOf(url) {
 const isError = (v) => v instanceof Error || Object.prototype.toString.call(v) === '[object Error]';
 
 /**
+ * The error a Vercel AI SDK `RetryError` (`AI_RetryError`, thrown by `generateText` when its own
+ * retries are spent) wraps: its `lastError`, else the last of its `errors`; the input itself
+ * otherwise. Nested wrappers are unwrapped a few levels deep.
+ */
+function lastAttempt(input) {
+  for (let depth = 0; depth < 4; depth++) {
+    if (input === null || typeof input !== 'object' || input.name !== 'AI_RetryError') return input;
+    const errors = Array.isArray(input.errors) ? input.errors : [];
+    const last = input.lastError ?? errors[errors.length - 1];
+    if (last === undefined || last === null) return input;
+    input = last;
+  }
+  return input;
+}
+
+/**
  * classify()'s input, any accepted form, as
  * [status, statusField, headers, body, url, now, errorName, errorMessage].
  */
-export function readClassifyInput(input) {
+export function readClassifyInput(given) {
+  const input = lastAttempt(given);
   if (input === null || typeof input !== 'object') {
     throw new TypeError(`classify: input must be an object like { status, headers, body }, got ${typeName(input)}`);
   }

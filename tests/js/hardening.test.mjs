@@ -60,3 +60,18 @@ test('x-should-retry: false is on every failed answer, with status, body and url
   assert.equal(fine.status, 200);
   assert.equal(fine.headers.get('x-should-retry'), null, 'a success is passed through as it came');
 });
+
+test("classify() unwraps the AI SDK's RetryError (generateText's own retries spent) and classifies its last error", async () => {
+  const { createOpenAI } = await import('@ai-sdk/openai');
+  const { generateText, RetryError } = await import('ai');
+  await mock.config({ quota: true });
+  const openai = createOpenAI({
+    apiKey: 'sk-test-key-never-logged',
+    baseURL: `${server.url}/v1`,
+    fetch: ratewise.createFetch(),
+  });
+  const error = await generateText({ model: openai.chat('gpt-4o-mini'), prompt: 'hi', maxRetries: 1 }).catch((e) => e);
+  assert.ok(RetryError.isInstance(error), `a RetryError: ${error?.name}`);
+  const c = ratewise.classify(error);
+  assert.deepEqual([c.kind, c.action, c.status], ['quota_exhausted', 'alert', 429]);
+});

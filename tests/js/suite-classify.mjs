@@ -22,4 +22,26 @@ export const tests = [
       equal(alerts, ['quota_exhausted'], 'alerts');
     },
   ],
+  [
+    "classify() unwraps a RetryError's lastError (or its last errors[] item), a few levels deep",
+    ({ ratewise }) => {
+      const quota = {
+        name: 'AI_APICallError',
+        statusCode: 429,
+        responseHeaders: { 'content-type': 'application/json' },
+        responseBody:
+          '{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","code":"insufficient_quota"}}',
+      };
+      const rate = {
+        ...quota,
+        responseBody: '{"error":{"code":"rate_limit_exceeded","message":"Rate limit reached"}}',
+      };
+      const retry = (fields) =>
+        Object.assign(new Error('Failed after 3 attempts'), { name: 'AI_RetryError', ...fields });
+      equal(ratewise.classify(retry({ lastError: quota, errors: [rate, quota] })).kind, 'quota_exhausted', 'lastError');
+      equal(ratewise.classify(retry({ errors: [quota, rate] })).kind, 'rate_limit', 'the last of errors');
+      equal(ratewise.classify(retry({ lastError: retry({ lastError: quota }) })).kind, 'quota_exhausted', 'nested');
+      equal(ratewise.classify(retry({})).kind, 'unknown', 'nothing wrapped');
+    },
+  ],
 ];
