@@ -149,7 +149,9 @@ impl Snapshot {
     /// A Response rebuilt from the snapshot, marked as the breaker's. SDKs
     /// left at their default retries see `x-should-retry: false` and do
     /// not ask again.
-    pub fn replay(&self) -> Result<web_sys::Response, JsValue> {
+    ///
+    /// The answer to a `HEAD` request has no body, as the server's would not.
+    pub fn replay(&self, method: &str) -> Result<web_sys::Response, JsValue> {
         let headers = web_sys::Headers::new()?;
         for (name, value) in self.headers.iter() {
             headers.append(name, value)?;
@@ -159,6 +161,7 @@ impl Snapshot {
         let init = web_sys::ResponseInit::new();
         init.set_status(self.status);
         init.set_headers(&headers);
-        web_sys::Response::new_with_opt_str_and_init(Some(&self.body), &init)
+        let body = (!method.eq_ignore_ascii_case("HEAD")).then_some(self.body.as_str());
+        web_sys::Response::new_with_opt_str_and_init(body, &init)
     }
 }

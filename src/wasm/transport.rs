@@ -108,7 +108,7 @@ impl Transport for FetchTransport<'_> {
         let mut classification = snapshot.classification.clone();
         classification.reason = "the quota breaker is open: answered without a network call";
         Ok(Attempt::Answered {
-            response: snapshot.replay()?,
+            response: snapshot.replay(&self.out.method)?,
             classification,
         })
     }
