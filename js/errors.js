@@ -101,7 +101,11 @@ export function remakeError(e, message, stack, cause) {
   const name = e.name;
   if (typeof DOMException === 'function' && e instanceof DOMException) {
     copy = new DOMException(message, name);
-  } else if (e instanceof Error && NATIVE.has(e.constructor?.name) && globalThis[e.constructor.name] === e.constructor) {
+  } else if (
+    e instanceof Error &&
+    NATIVE.has(e.constructor?.name) &&
+    globalThis[e.constructor.name] === e.constructor
+  ) {
     copy = new e.constructor(message);
   } else {
     // Any other class (a RatewiseError, an SDK's): its prototype, without running its constructor.

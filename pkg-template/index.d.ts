@@ -378,7 +378,9 @@ export interface RatewiseOptions {
    * Called once when a quota is exhausted. Return (or resolve to) a Response,
    * such as a cached or fallback answer, to use it in place of the error.
    */
-  onQuotaExhausted?: (info: QuotaInfo) => Response | undefined | Promise<Response | undefined>;
+  // `void`: a hook that only alerts (a block body with no return) is what most users write.
+  // biome-ignore lint/suspicious/noConfusingVoidType: a callback's result, not a value
+  onQuotaExhausted?: (info: QuotaInfo) => Response | undefined | void | Promise<Response | undefined | void>;
   /** Called before every retry sleep. Exceptions are ignored. */
   onRetry?: (event: AttemptEvent) => void;
   /** Called after every attempt. Exceptions are ignored. */

@@ -85,6 +85,16 @@ test('the example Worker answers through ratewise, one subrequest per call', asy
   assert.ok(await waitForLog('subrequests {"limit":40,"spent":1}'), worker.log());
 });
 
+test('a streamed answer keeps its text/event-stream content type through the example Worker', async () => {
+  const res = await fetch(worker.urls.a, {
+    method: 'POST',
+    body: JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type'), /^text\/event-stream/);
+  assert.match(await res.text(), /data: \[DONE\]/);
+});
+
 test('a rate limit is retried inside the invocation, each retry counted', async () => {
   await mock.script([{ name: 'rate_limit', retryAfterMs: 50 }]);
   const res = await ask();

@@ -51,6 +51,15 @@ const SETUPS = {
       [CHAT, 200],
     ],
   },
+  // Anthropic is overloaded once (529), then answers.
+  anthropic: {
+    script: [{ name: 'anthropic_overloaded', retryAfterMs: 20 }],
+    env: { ANTHROPIC_API_KEY: 'sk-ant-readme', ANTHROPIC_BASE_URL: server.url },
+    log: [
+      ['/v1/messages', 529],
+      ['/v1/messages', 200],
+    ],
+  },
   // The first project's key is out of quota; the second project's is fine.
   'second-key': {
     config: { quotaKeys: [KEY] },

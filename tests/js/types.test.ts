@@ -78,3 +78,17 @@ const bulkCalls: number = laned.stats().byLane.bulk + laned.stats().bulkDiverted
 void laned('https://api.openai.com/v1/models', { lane: 'batch' });
 
 void [kind, wait, waited, open, left, hits, bulkCalls];
+
+// The README's first example, as written there: a hook that only alerts returns nothing.
+createFetch({
+  maxRetries: 4,
+  onQuotaExhausted: ({ classification, firstReport }) => {
+    // firstReport: once per incident, not once per call in flight or per failed probe.
+    if (firstReport) console.error('page someone:', classification.message);
+  },
+});
+createFetch({
+  onQuotaExhausted: async ({ classification }) => {
+    await Promise.resolve(classification.kind);
+  },
+});

@@ -18,7 +18,9 @@ export { RatewiseCoordinator } from 'ratewise';
 const llm = createFetch({
   maxRetries: 3,
   deadlineMs: 20_000,
-  maxConcurrency: 6, // Workers keep at most 6 connections open per invocation
+  // Per isolate (the instance is shared by its invocations); each invocation may have at most 6
+  // connections open, so one busy invocation never starves the others of theirs.
+  maxConcurrency: 6,
   throwOnError: true,
 });
 
@@ -34,7 +36,9 @@ export default {
         body,
         signal: request.signal,
       });
-      return new Response(res.body, { status: res.status, headers: { 'content-type': 'application/json' } });
+      // The upstream's own content type: JSON, or text/event-stream for a streamed answer.
+      const type = res.headers.get('content-type') ?? 'application/json';
+      return new Response(res.body, { status: res.status, headers: { 'content-type': type } });
     } catch (e) {
       if (isQuotaExhaustedError(e)) {
         // Out of money: tell a human without holding up the answer.
