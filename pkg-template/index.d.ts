@@ -237,6 +237,11 @@ export interface Route {
   model?: string;
   /** Sends to an Azure OpenAI deployment instead (alone: it sets the URL, the key and the model). */
   azure?: AzureRoute;
+  /**
+   * Headers the route sets, or removes with `null` (after `apiKey`): `{ 'OpenAI-Project': 'proj_B' }` sends the
+   * same request to a sibling project. Its breaker and limits are those of the headers it sends.
+   */
+  headers?: Record<string, string | null>;
 }
 
 /**

@@ -53,7 +53,7 @@ const KNOWN: [&str; 29] = [
     "cache",
     "lanes",
 ];
-const ROUTE_KEYS: [&str; 4] = ["apiKey", "baseURL", "model", "azure"];
+const ROUTE_KEYS: [&str; 5] = ["apiKey", "baseURL", "model", "azure", "headers"];
 const AZURE_KEYS: [&str; 5] = ["endpoint", "resource", "deployment", "apiVersion", "apiKey"];
 const OUTAGE_KEYS: [&str; 2] = ["failures", "cooldownMs"];
 const BUDGET_KEYS: [&str; 3] = ["capacity", "retryCost", "refund"];
@@ -83,6 +83,9 @@ pub struct Route {
     pub model: Option<String>,
     /// Sends to an Azure OpenAI deployment instead.
     pub azure: Option<Azure>,
+    /// Headers the route sets (`Some`) or removes (`None`), in order: a
+    /// sibling project's `OpenAI-Project`, say.
+    pub headers: Vec<(String, Option<String>)>,
 }
 
 /// An Azure OpenAI deployment as a route (the classic data plane).
@@ -435,6 +438,7 @@ fn routes(o: &Options<'_>) -> Result<Vec<Route>, JsValue> {
             base_url: r.base("baseURL")?,
             model: r.string("model")?,
             azure: azure(&r, i as usize)?,
+            headers: route_headers(&r)?,
         };
         if route.azure.is_some() {
             let other = ["apiKey", "baseURL", "model"]
@@ -449,6 +453,50 @@ fn routes(o: &Options<'_>) -> Result<Vec<Route>, JsValue> {
         routes.push(route);
     }
     Ok(routes)
+}
+
+/// `routes[i].headers`: `{ name: value }` sets a header on the route,
+/// `{ name: null }` removes it. Names are lower-cased; the platform checks
+/// them and their values when the request is built.
+fn route_headers(r: &Options<'_>) -> Result<Vec<(String, Option<String>)>, JsValue> {
+    let value = r.get("headers")?;
+    if value.is_undefined() {
+        return Ok(Vec::new());
+    }
+    let path = format!("{}headers.", r.path);
+    let h = Options::of(r.caller, &value, &path)?;
+    let keys = object_keys(&value).map_err(|cause| {
+        unreadable(
+            format!("{}: the keys of `{}headers`", r.caller, r.path),
+            &cause,
+        )
+    })?;
+    let mut out = Vec::new();
+    for key in keys.iter() {
+        let name = key.as_string().unwrap_or_default();
+        let v = js_sys::Reflect::get(&value, &key)
+            .map_err(|cause| unreadable(format!("{}: `{}{name}`", h.caller, h.path), &cause))?;
+        let v = if v.is_null() {
+            None
+        } else if let Some(s) = v.as_string() {
+            Some(s)
+        } else {
+            return Err(type_error(format!(
+                "{}: `{}{name}` must be a string, or null to remove the header, got {}",
+                h.caller,
+                h.path,
+                type_name(&v)
+            )));
+        };
+        if name.trim().is_empty() {
+            return Err(type_error(format!(
+                "{}: `{}headers` has an empty header name",
+                r.caller, r.path
+            )));
+        }
+        out.push((name.trim().to_ascii_lowercase(), v));
+    }
+    Ok(out)
 }
 
 fn azure(r: &Options<'_>, i: usize) -> Result<Option<Azure>, JsValue> {

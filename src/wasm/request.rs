@@ -59,6 +59,19 @@ fn key_of(url: &str, headers: &web_sys::Headers) -> LimitKey {
     LimitKey::new(&origin, Some(&identity(&values, query)))
 }
 
+/// Sets and removes a route's own headers (after its key): the limit key is
+/// then made from what the route really sends, so a sibling project has
+/// its own breaker and limits.
+fn apply(headers: &web_sys::Headers, changes: &[(String, Option<String>)]) -> Result<(), JsValue> {
+    for (name, value) in changes {
+        match value {
+            Some(v) => headers.set(name, v)?,
+            None => headers.delete(name)?,
+        }
+    }
+    Ok(())
+}
+
 impl Outgoing {
     /// Reads `fetch(input, init)`; `signal` replaces the init's signal.
     pub fn new(
@@ -157,6 +170,7 @@ impl Outgoing {
                 headers.delete(name)?;
             }
             headers.set("api-key", &azure.api_key)?;
+            apply(&headers, &route.headers)?;
             let url =
                 crate::url::azure(&azure.endpoint, &azure.deployment, &azure.api_version, url);
             // The deployment names the model: two deployments are two models.
@@ -188,6 +202,7 @@ impl Outgoing {
                 headers.set("authorization", &format!("Bearer {key}"))?;
             }
         }
+        apply(&headers, &route.headers)?;
         // A model in the path (Gemini) is replaced there, else in the body.
         let mut body = None;
         if let Some(model) = &route.model {

@@ -69,6 +69,15 @@ const SETUPS = {
       [CHAT, 200],
     ],
   },
+  // Project A is out of quota; project B, under the same key, answers.
+  'sibling-project': {
+    config: { quotaProjects: ['proj_A'] },
+    log: [
+      [CHAT, 429],
+      [CHAT, 200],
+    ],
+    projects: ['proj_A', 'proj_B'],
+  },
   // OpenAI is out of quota; the Azure deployment answers (the mock serves Azure's paths).
   'azure-backup': {
     config: { quotaKeys: [KEY] },
@@ -107,12 +116,14 @@ test('the README has runnable examples', () => assert.ok(examples.length >= 3, `
 test('every setup a README example names exists, and each fallback recipe is there', () => {
   for (const { setup } of examples) assert.ok(SETUPS[setup], `unknown setup ${setup}`);
   const named = new Set(examples.map((e) => e.setup));
-  for (const setup of ['second-key', 'azure-backup', 'bulk-model', 'lanes']) assert.ok(named.has(setup), setup);
+  for (const setup of ['second-key', 'sibling-project', 'azure-backup', 'bulk-model', 'lanes']) {
+    assert.ok(named.has(setup), setup);
+  }
 });
 
 examples.forEach(({ setup, code }, i) => {
   test(`README example ${i + 1} (${setup}) runs: ${code.split('\n').find((l) => l.includes('ratewise'))}`, async () => {
-    const { script = [], config = {}, env = {}, log } = SETUPS[setup];
+    const { script = [], config = {}, env = {}, log, projects } = SETUPS[setup];
     server.reset();
     server.setConfig(config);
     server.script(script);
@@ -126,5 +137,9 @@ examples.forEach(({ setup, code }, i) => {
     const seen = server.stats().log.map((l) => [l.path, l.status]);
     if (logs) assert.deepEqual(seen, log, `the requests the mock saw (${setup})`);
     else assert.deepEqual(seen, [], 'an example that prints nothing calls no API');
+    if (projects) {
+      const sent = server.stats().log.map((l) => l.project);
+      assert.deepEqual(sent, projects, 'the OpenAI-Project each request carried');
+    }
   });
 });

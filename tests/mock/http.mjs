@@ -216,6 +216,7 @@ async function handleLlm(state, req, res, route, url) {
     model: route.model || (typeof body.model === 'string' && body.model) || DEFAULT_MODEL[route.provider],
     stream: body.stream === true,
     key: extractKey(req, url),
+    project: req.headers['openai-project'] ?? null,
     method: req.method,
     path: url.pathname,
     started,
@@ -230,7 +231,7 @@ async function handleLlm(state, req, res, route, url) {
   const step = state.script.shift();
   if (step) return runScriptStep(state, req, res, step, ctx);
 
-  if (isQuotaExhausted(state.config, ctx.key)) {
+  if (isQuotaExhausted(state.config, ctx.key, ctx.project)) {
     const response = quotaResponse(ctx);
     recordRequest(state, ctx, response.status);
     return send(res, response);

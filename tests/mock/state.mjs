@@ -20,6 +20,7 @@ export const DEFAULTS = Object.freeze({
   tokenWindowMs: null, // null = windowMs
   quota: false,
   quotaKeys: [],
+  quotaProjects: [], // OpenAI-Project values whose quota is gone (any key)
   latencyMs: 0,
   streamGapMs: 50,
   retryAfterStyle: 'seconds', // 'seconds' | 'ms' | 'none'
@@ -232,7 +233,12 @@ function normalizeMounts(mounts) {
 
 /** Merges a patch into a config, validating every field it touches. */
 function mergeConfig(base, patch = {}) {
-  const next = { ...base, mounts: { ...base.mounts }, quotaKeys: [...base.quotaKeys] };
+  const next = {
+    ...base,
+    mounts: { ...base.mounts },
+    quotaKeys: [...base.quotaKeys],
+    quotaProjects: [...base.quotaProjects],
+  };
   for (const [key, value] of Object.entries(patch)) {
     switch (key) {
       case 'limit':
@@ -269,6 +275,10 @@ function mergeConfig(base, patch = {}) {
       case 'quotaKeys':
         if (!Array.isArray(value)) throw new Error('quotaKeys must be an array of keys');
         next.quotaKeys = value.map(String);
+        break;
+      case 'quotaProjects':
+        if (!Array.isArray(value)) throw new Error('quotaProjects must be an array of OpenAI-Project ids');
+        next.quotaProjects = value.map(String);
         break;
       case 'retryAfterStyle':
         if (!['seconds', 'ms', 'none'].includes(value))
@@ -351,7 +361,9 @@ export function statsSnapshot(state) {
   return structuredClone(state.stats);
 }
 
-export function isQuotaExhausted(config, key) {
+export function isQuotaExhausted(config, key, project = null) {
+  // A project out of quota is out whatever the key (OpenAI bills projects separately).
+  if (project !== null && config.quotaProjects.includes(project)) return true;
   // A non-empty quotaKeys list takes precedence: only those keys are exhausted.
   if (config.quotaKeys.length) return key !== null && config.quotaKeys.includes(key);
   return config.quota;
@@ -369,6 +381,7 @@ export function recordRequest(state, ctx, status) {
     status,
     bytes: ctx.bytes ?? 0, // request body size: shows a replayed body was not re-sent empty
     key: ctx.key ? hashKey(ctx.key) : null,
+    project: ctx.project ?? null,
   });
   if (s.log.length > LOG_CAP) s.log.shift();
   if (!state.config.quiet) process.stderr.write(`[mock] ${ctx.method} ${ctx.path} -> ${status || 'no response'}\n`);
