@@ -19,6 +19,8 @@ export class RatewiseError extends Error {
     this.classification = details.classification ?? null;
     this.retryAfterMs = details.retryAfterMs ?? null;
     this.response = details.response ?? null;
+    // Once per incident: true on the one quota failure that opened the breaker.
+    this.firstReport = details.firstReport === true;
     Object.defineProperty(this, MARK, { value: true });
   }
 }

@@ -183,6 +183,8 @@ export interface AttemptEvent {
    * read from a string body. `null` when the body does not tell (bytes, a form, a stream).
    */
   tokens: number | null;
+  /** True on the one attempt whose quota failure opened the breaker: once per incident. */
+  firstReport: boolean;
   classification: Classification;
 }
 
@@ -584,18 +586,22 @@ interface ErrorDetails {
   classification: Classification | null;
   retryAfterMs: number | null;
   response: Response | null;
+  /** True on the one quota failure that opened the breaker: alert on this, once per incident. */
+  firstReport: boolean;
 }
 
 /** Base class of the errors `throwOnError: true` rejects with. */
 export class RatewiseError extends Error implements ErrorDetails {
   readonly code: string;
-  kind: Kind | 'queue_full';
+  kind: Kind | 'queue_full' | 'subrequests_spent';
   status: number;
   attempts: number;
   reason: StopReason | string | null;
   classification: Classification | null;
   retryAfterMs: number | null;
   response: Response | null;
+  /** True on the one quota failure that opened the breaker: alert on this, once per incident. */
+  firstReport: boolean;
 }
 /** The quota is exhausted: waiting will not help. `code` is 'RATEWISE_QUOTA_EXHAUSTED'. */
 export class QuotaExhaustedError extends RatewiseError {}

@@ -189,6 +189,9 @@ pub struct Outcome<R, F> {
     /// The first fallback answer offered for a quota failure, if any: the
     /// caller gets it when the call ends out of quota.
     pub fallback: Option<R>,
+    /// Whether one of the call's answers opened a quota breaker: the first
+    /// report of an incident, once however many calls were in flight.
+    pub first_report: bool,
 }
 
 /// Why a call ended without an outcome.
@@ -301,6 +304,7 @@ impl<S: Clone> Call<'_, S> {
         let mut previous_delay_ms = 0;
         let mut waited_ms = 0;
         let mut fallback = None;
+        let mut first_report = false;
         let mut claim = self.scope.claim();
         let tokens = transport.tokens();
         loop {
@@ -381,6 +385,7 @@ impl<S: Clone> Call<'_, S> {
                 }
             };
             let c = last.classification();
+            first_report |= heard.first_report();
             if c.kind == Kind::QuotaExhausted {
                 let offered = transport
                     .quota_exhausted(c, attempt, route, source, heard.first_report())
@@ -460,6 +465,7 @@ impl<S: Clone> Call<'_, S> {
                         route,
                         source,
                         fallback,
+                        first_report,
                     })
                 }
                 Decision::Retry { delay_ms } => {

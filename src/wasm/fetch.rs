@@ -329,6 +329,7 @@ fn settle(
         attempts,
         stop,
         fallback,
+        first_report,
         ..
     } = outcome;
     match last {
@@ -352,6 +353,7 @@ fn settle(
                 &classification,
                 attempts,
                 stop,
+                first_report,
                 response.into(),
                 JsValue::UNDEFINED,
             )?)
@@ -367,6 +369,7 @@ fn settle(
                 &classification,
                 attempts,
                 stop,
+                first_report,
                 JsValue::NULL,
                 cause,
             )?)
@@ -378,6 +381,7 @@ fn error(
     c: &Classification,
     attempts: u32,
     stop: Stop,
+    first_report: bool,
     response: JsValue,
     cause: JsValue,
 ) -> Result<JsValue, JsValue> {
@@ -423,6 +427,7 @@ fn error(
             .map_or(JsValue::NULL, |ms| (ms as f64).into()),
     )?;
     set("response", &response)?;
+    set("firstReport", &first_report.into())?;
     if !cause.is_undefined() {
         set("cause", &cause)?;
     }
@@ -456,6 +461,14 @@ fn breaker_hooks(config: &Config, e: &Event<'_>, url: &str) {
     }
 }
 
+/// Whether the attempt opened a quota breaker: the first report of an
+/// incident (once, however many calls were in flight or probes fail).
+fn first_report(e: &Event<'_>) -> bool {
+    e.breakers
+        .iter()
+        .any(|t| t.breaker == crate::limits::BreakerKind::Quota && t.opened_until_ms.is_some())
+}
+
 /// Calls `onEvent` for every attempt and `onRetry` before every retry.
 /// Hooks observe; an exception thrown by one is ignored so that telemetry
 /// never breaks a request.
@@ -480,6 +493,7 @@ fn observe_hooks(config: &Config, e: &Event<'_>, url: &str) {
         ("source", e.source.as_str().into()),
         ("lane", e.lane.as_str().into()),
         ("tokens", number_or_null(e.tokens)),
+        ("firstReport", first_report(e).into()),
         ("classification", classification_js(e.classification)),
     ]);
     if let Some(hook) = &config.on_event {

@@ -26,6 +26,14 @@ const worker = await startWorkers({
     { name: 'b', entry, bindings, namespaces: { RATEWISE } },
     { name: 'c', entry, bindings },
     { name: 'd', entry, bindings },
+    // A key nothing has been heard from, for the first calls of an empty account.
+    { name: 'e', entry, bindings: { ...bindings, OPENAI_API_KEY: 'sk-proj-FRESHKEY0123456789abcd' } },
+    {
+      name: 'f',
+      entry,
+      bindings: { ...bindings, OPENAI_API_KEY: 'sk-proj-FRESHKEY0123456789wxyz' },
+      namespaces: { RATEWISE },
+    },
   ],
 });
 test.after(async () => {
@@ -111,6 +119,27 @@ test('parallel invocations share the module-scope instance; none is cancelled as
   );
   for (const bad of CROSS_REQUEST_WARNINGS) assert.ok(!worker.log().includes(bad), `workerd logged "${bad}"`);
 });
+
+for (const [isolate, how] of [
+  ['e', 'alone'],
+  ['f', 'with the coordinator'],
+]) {
+  test(`ten parallel first invocations on an empty account, ${how}: one network call, one alert (firstReport)`, async () => {
+    await mock.config({ quota: true, latencyMs: 50 });
+    const alerts = () => worker.log().split('alert: ').length - 1;
+    const before = alerts();
+    const answers = await Promise.all(Array.from({ length: 10 }, () => ask(isolate)));
+    assert.deepEqual(
+      answers.map((r) => r.status),
+      Array(10).fill(503),
+    );
+    await waitForLog('alert: You exceeded');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await mock.stats()).requests, 1, 'one call reached the server; the others waited for its answer');
+    assert.equal(alerts() - before, 1, `one alert: ${worker.log()}`);
+    for (const bad of CROSS_REQUEST_WARNINGS) assert.ok(!worker.log().includes(bad), `workerd logged "${bad}"`);
+  });
+}
 
 // Last: the quota breaker stays open for this key, in both isolates.
 test('an empty account found by one isolate fails fast in the other, which sends nothing', async () => {

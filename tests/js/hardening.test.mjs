@@ -75,3 +75,19 @@ test("classify() unwraps the AI SDK's RetryError (generateText's own retries spe
   const c = ratewise.classify(error);
   assert.deepEqual([c.kind, c.action, c.status], ['quota_exhausted', 'alert', 429]);
 });
+
+test('once per incident outside the hook: of 10 concurrent calls on an empty account, one network call, and one error and one event carry firstReport', async () => {
+  await mock.config({ quota: true, latencyMs: 30 });
+  const events = [];
+  const fetch = ratewise.createFetch({ throwOnError: true, onEvent: (e) => events.push(e) });
+  const init = { method: 'POST', headers: { authorization: 'Bearer sk-first-report-0001' }, body: '{}' };
+  const errors = await Promise.all(Array.from({ length: 10 }, () => fetch(mock.chat, init).catch((e) => e)));
+  assert.ok(errors.every((e) => ratewise.isQuotaExhaustedError(e)));
+  assert.equal(errors.filter((e) => e.firstReport === true).length, 1, 'one error is the first report');
+  assert.ok(
+    errors.every((e) => typeof e.firstReport === 'boolean'),
+    'every error says',
+  );
+  assert.equal(events.filter((e) => e.firstReport === true).length, 1, 'one event is the first report');
+  assert.equal((await mock.stats()).requests, 1, 'the other calls waited for the first answer');
+});

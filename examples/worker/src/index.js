@@ -41,8 +41,9 @@ export default {
       return new Response(res.body, { status: res.status, headers: { 'content-type': type } });
     } catch (e) {
       if (isQuotaExhaustedError(e)) {
-        // Out of money: tell a human without holding up the answer.
-        ctx.waitUntil(report(env, e.classification.message));
+        // Out of money: tell a human (once per incident, not once per invocation in flight) without
+        // holding up the answer.
+        if (e.firstReport) ctx.waitUntil(report(env, e.classification.message));
         return Response.json({ error: 'the AI provider account is out of quota' }, { status: 503 });
       }
       if (isSubrequestsSpentError(e)) return Response.json({ error: 'too many upstream calls' }, { status: 503 });
