@@ -46,6 +46,36 @@ export async function readPrefix(response, limit, timeoutMs) {
   return new TextDecoder().decode(bytes);
 }
 
+// How much of an event not yet complete is kept to scan with the next chunk (an event longer than
+// this is scanned from its last 64 KiB only).
+const MAX_CARRY = 65536;
+
+/** Where the complete events of `text` end: after its last blank line (0 if it has none). */
+function completeEnd(text) {
+  const lf = text.lastIndexOf('\n\n');
+  const crlf = text.lastIndexOf('\r\n\r\n');
+  return Math.max(lf < 0 ? 0 : lf + 2, crlf < 0 ? 0 : crlf + 4);
+}
+
+/**
+ * A scanner of a stream's later chunks: it hands `watch` each run of complete events that may hold
+ * an error, keeping the event still incomplete (bounded by MAX_CARRY) for the next chunk, so an
+ * event cut by chunk boundaries is still seen whole. `seed` is the text already read (the peek).
+ */
+function eventScanner(watch, seed) {
+  let carry = seed;
+  return (part) => {
+    carry += part;
+    const end = completeEnd(carry);
+    if (end > 0) {
+      const complete = carry.slice(0, end);
+      carry = carry.slice(end);
+      if (complete.includes('error')) watch(complete);
+    }
+    if (carry.length > MAX_CARRY) carry = carry.slice(-MAX_CARRY);
+  };
+}
+
 /** Whether `text` holds a complete event (a block with a `data:` or `event:` line), comments aside. */
 function hasEvent(text) {
   const blocks = text.split(/\r?\n\r?\n/);
@@ -99,6 +129,8 @@ export async function peekStream(response, limit, timeoutMs, watch) {
     clearTimeout(timer);
   }
   const later = new TextDecoder();
+  // The peeked text goes first: its first event was not an error, but a later one may begin there.
+  const scan = watch ? eventScanner(watch, text) : undefined;
   const stream = new ReadableStream(
     {
       start(controller) {
@@ -112,10 +144,7 @@ export async function peekStream(response, limit, timeoutMs, watch) {
           pending = null;
           if (next.done) return controller.close();
           controller.enqueue(next.value);
-          if (watch) {
-            const part = later.decode(next.value, { stream: true });
-            if (part.includes('error')) watch(part);
-          }
+          if (scan) scan(later.decode(next.value, { stream: true }));
         } catch (e) {
           controller.error(e);
         }

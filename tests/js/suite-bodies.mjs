@@ -20,4 +20,39 @@ export const tests = [
       equal((await get.text()).includes('insufficient_quota'), true, 'with the body');
     },
   ],
+  [
+    'peekStream: a later error event cut by chunk boundaries anywhere (even inside the peek) still reaches onStreamError, once',
+    async ({ ratewise }) => {
+      const first = 'data: {"id":"chatcmpl-1","choices":[{"delta":{"content":"Hel"}}]}\n\n';
+      const late =
+        'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n';
+      const encoder = new TextEncoder();
+      const streamOf = (chunks) =>
+        new ReadableStream({
+          pull(c) {
+            if (chunks.length) c.enqueue(encoder.encode(chunks.shift()));
+            else c.close();
+          },
+        });
+      const run = async (chunks) => {
+        const reported = [];
+        const fetch = ratewise.createFetch({
+          peekStream: true,
+          onStreamError: (info) => reported.push(info.classification.kind),
+          fetch: async () =>
+            new Response(streamOf([...chunks]), { status: 200, headers: { 'content-type': 'text/event-stream' } }),
+        });
+        const res = await fetch('https://api.openai.com/v1/chat/completions', { method: 'POST', body: '{}' });
+        equal(await res.text(), chunks.join(''), `every byte of ${JSON.stringify(chunks)}`);
+        return reported;
+      };
+      for (let cut = 1; cut < late.length; cut++) {
+        equal(await run([first, late.slice(0, cut), late.slice(cut)]), ['overloaded'], `cut at ${cut}`);
+      }
+      // Begun in the chunk the peek read, ended later.
+      equal(await run([first + late.slice(0, 20), late.slice(20)]), ['overloaded'], 'begun in the peek');
+      // One byte at a time.
+      equal(await run([first, ...late.split('')]), ['overloaded'], 'byte by byte');
+    },
+  ],
 ];
