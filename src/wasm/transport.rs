@@ -91,6 +91,13 @@ impl Transport for FetchTransport<'_> {
         });
         let (response, classification, keep) =
             snapshot::read(response, self.out.url(route), max_body, peek).await;
+        // The deadline or the caller's abort came while the body was read:
+        // the platform has cancelled the body, so no answer is given with it
+        // used; the call rejects with the reason, as fetch would.
+        if let Some(reason) = self.abort_reason() {
+            bindings::cancel_body(&response);
+            return Err(reason);
+        }
         Ok((
             Attempt::Answered {
                 response,

@@ -55,4 +55,42 @@ export const tests = [
       equal(await run([first, ...late.split('')]), ['overloaded'], 'byte by byte');
     },
   ],
+  [
+    'a deadline or an abort while an error body or a peeked stream is read rejects with its reason, never returns a used body',
+    async ({ ratewise, mock }) => {
+      const slow500 = { status: 500, chunks: ['{"error":{"message":"', 'slow', ' body"}}'] };
+      const slowStream = {
+        status: 200,
+        chunks: [': keep-alive\n\n', 'data: {"choices":[]}\n\n'],
+        headers: { 'content-type': 'text/event-stream' },
+      };
+      await mock.config({ streamGapMs: 250 });
+      for (const [name, step, options, abortAt] of [
+        ['deadline, maxRetries 0', slow500, { deadlineMs: 300, maxRetries: 0 }],
+        ['deadline, maxRetries 2', slow500, { deadlineMs: 300, maxRetries: 2 }],
+        ['abort while the error body is read', slow500, { maxRetries: 0 }, 300],
+        ['abort while the stream is peeked', slowStream, { peekStream: true }, 150],
+      ]) {
+        await mock.script([step]);
+        const controller = new AbortController();
+        const reason = new Error('caller aborted');
+        const timer = abortAt && setTimeout(() => controller.abort(reason), abortAt);
+        let outcome;
+        try {
+          const res = await ratewise.createFetch(options)(mock.chat, {
+            method: 'POST',
+            body: '{}',
+            signal: controller.signal,
+          });
+          outcome = `resolved ${res.status}, bodyUsed ${res.bodyUsed}`;
+          await res.arrayBuffer().catch(() => {});
+        } catch (e) {
+          outcome = e === reason ? 'the abort reason' : e?.name;
+        } finally {
+          clearTimeout(timer);
+        }
+        equal(outcome, abortAt ? 'the abort reason' : 'TimeoutError', name);
+      }
+    },
+  ],
 ];
