@@ -75,8 +75,21 @@ pub fn classify_failure(name: &str, message: Option<&str>) -> Classification {
     Classification::without_response(kind, message.map(str::to_owned), reason)
 }
 
+/// The error names of a failure before any response: the platform's
+/// (`TypeError`, `TimeoutError`) and the SDKs' (openai's and Anthropic's
+/// `APIConnectionError` / `APIConnectionTimeoutError`, node-fetch's
+/// `FetchError`). `classify()` reads an error of these names with
+/// [`classify_failure`], as `createFetch` reads every rejection of `fetch`.
+pub const FAILURE_NAMES: [&str; 5] = [
+    "TypeError",
+    "TimeoutError",
+    "APIConnectionError",
+    "APIConnectionTimeoutError",
+    "FetchError",
+];
+
 fn decide(name: &str, message: &str) -> (Kind, &'static str) {
-    if name == "TimeoutError" {
+    if name == "TimeoutError" || name == "APIConnectionTimeoutError" {
         return (Kind::Timeout, "the request timed out before a response");
     }
     let mut end = message.len().min(MAX_MATCHED_LEN);

@@ -11,12 +11,13 @@ use super::bindings::{
     encode_text, encode_texts, flatten_headers, js_string, range_error, read_classify_input,
     type_error, type_name,
 };
+use crate::classify::failure::{classify_failure, FAILURE_NAMES};
 use crate::{classify, Classification, Headers, Kind, Response};
 
 /// An owned classification input.
 pub struct ClassifyInput {
     status: Option<u16>,
-    no_response: Option<(Kind, &'static str, String)>,
+    no_response: Option<Classification>,
     headers: Headers,
     body: String,
     url: Option<String>,
@@ -51,20 +52,18 @@ impl ClassifyInput {
             }
         };
         let status = parts.get(0);
+        // A failure before any response is read by the core's one failure
+        // classifier, as createFetch reads a rejection of fetch.
         let no_response = parts.get(6).as_string().map(|name| {
-            let message = parts.get(7).as_string().unwrap_or_default();
-            match name.as_str() {
-                "TimeoutError" | "APIConnectionTimeoutError" => (
-                    Kind::Timeout,
-                    "the request timed out before a response",
+            let message = parts.get(7).as_string();
+            if FAILURE_NAMES.contains(&name.as_str()) {
+                classify_failure(&name, message.as_deref())
+            } else {
+                Classification::without_response(
+                    Kind::Unknown,
                     message,
-                ),
-                "TypeError" | "APIConnectionError" | "FetchError" => (
-                    Kind::Network,
-                    "the request failed before a response",
-                    message,
-                ),
-                _ => (Kind::Unknown, "an error without a status", message),
+                    "an error without a status",
+                )
             }
         });
         let status = if no_response.is_some() {
@@ -86,9 +85,7 @@ impl ClassifyInput {
     /// Runs the core classifier.
     pub fn classify(&self) -> Classification {
         match (self.status, &self.no_response) {
-            (_, Some((kind, reason, message))) => {
-                Classification::without_response(*kind, Some(message.clone()), reason)
-            }
+            (_, Some(failure)) => failure.clone(),
             (Some(status), None) => classify(&Response {
                 status,
                 headers: &self.headers,

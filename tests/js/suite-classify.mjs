@@ -1,6 +1,6 @@
 // Shared-suite tests for the second hardening pass (issue 19), classify group:
 // run in Node, workerd, Chromium, Deno and Bun through suite.mjs.
-import { equal } from './suite.mjs';
+import { check, equal } from './suite.mjs';
 
 export const tests = [
   [
@@ -42,6 +42,42 @@ export const tests = [
       equal(ratewise.classify(retry({ errors: [quota, rate] })).kind, 'rate_limit', 'the last of errors');
       equal(ratewise.classify(retry({ lastError: retry({ lastError: quota }) })).kind, 'quota_exhausted', 'nested');
       equal(ratewise.classify(retry({})).kind, 'unknown', 'nothing wrapped');
+    },
+  ],
+  [
+    'classify() and createFetch read a failure before any response alike: one classifier for rejections',
+    async ({ ratewise }) => {
+      const named = (name, message) => Object.assign(new Error(message), { name });
+      const table = [
+        [new TypeError('Failed to parse URL from htp//x'), 'bad_request'],
+        [new TypeError('Invalid URL'), 'bad_request'],
+        [new TypeError('Headers.append: "a b" is an invalid header name.'), 'bad_request'],
+        [new TypeError('Too many subrequests.'), 'bad_request'],
+        [new TypeError('fetch failed'), 'network'],
+        [new TypeError('Failed to fetch'), 'network'],
+        [named('TimeoutError', 'The operation timed out.'), 'timeout'],
+        [named('APIConnectionTimeoutError', 'Request timed out.'), 'timeout'],
+        [named('APIConnectionError', 'Connection error.'), 'network'],
+        [named('FetchError', 'request to https://x failed, reason: socket hang up'), 'network'],
+      ];
+      for (const [error, kind] of table) {
+        const what = `${error.name}: ${error.message}`;
+        const c = ratewise.classify(error);
+        equal(c.kind, kind, `classify(${what})`);
+        let sent = 0;
+        const fetch = ratewise.createFetch({
+          maxRetries: 1,
+          baseDelayMs: 1,
+          throwOnError: true,
+          fetch: async () => {
+            sent++;
+            throw error;
+          },
+        });
+        const e = await fetch('https://api.openai.com/v1/models').catch((x) => x);
+        check(ratewise.isRatewiseError(e), `createFetch rejected with a RatewiseError for ${what}: ${e}`);
+        equal([e.kind, sent], [kind, c.action === 'retry' ? 2 : 1], `createFetch on ${what}: kind and attempts`);
+      }
     },
   ],
 ];
