@@ -369,6 +369,25 @@ fn quota_fails_over_to_the_next_route_at_once_without_using_a_retry() {
 }
 
 #[test]
+fn a_retry_the_budget_refuses_moves_on_only_for_a_kind_the_caller_fails_over_on() {
+    // failoverOn is quota only by default: a 503 whose retry the empty budget
+    // refuses stops on its route; it never moves to a route the caller did
+    // not ask to fail over to for that kind.
+    let clock = FakeClock::new(vec![]);
+    let steps = vec![Step::Http(503, vec![], ""), Step::Http(200, vec![], "")];
+    let t = Scripted::new(&clock, steps).with_routes(2);
+    let r = run_with(&policy(3, Jitter::None), None, None, &clock, t, &budget(0)).unwrap();
+    assert_eq!((r.stop, r.sent), (Stop::BudgetEmpty, 1));
+    assert_eq!(r.routes, [0]);
+    // A quota failure fails over whatever the budget says.
+    let steps = vec![Step::Http(429, vec![], QUOTA), Step::Http(200, vec![], "")];
+    let t = Scripted::new(&clock, steps).with_routes(2);
+    let r = run_with(&policy(3, Jitter::None), None, None, &clock, t, &budget(0)).unwrap();
+    assert_eq!((r.stop, r.sent), (Stop::Success, 2));
+    assert_eq!(r.routes, [0, 1]);
+}
+
+#[test]
 fn quota_with_no_route_left_stops() {
     let clock = FakeClock::new(vec![]);
     let t = Scripted::new(
@@ -1029,6 +1048,44 @@ mod fallbacks {
     }
 
     #[test]
+    fn a_call_held_behind_a_hung_cold_start_goes_once_it_has_waited_max_retry_after_ms() {
+        // The README promises no call waits longer than maxRetryAfterMs: the
+        // cap counts from when the call began waiting, not from each poll.
+        let keys = [RouteKey::from(route_key(0))];
+        let p = policy(0, Jitter::None);
+        let mut l = Limiters::<Snapshot>::new(Settings::default());
+        let (first, _) = l.enter(0.0);
+        let plan = l.before(&keys, 0, 0.0, &p, None, first, None, false);
+        assert!(
+            matches!(plan, Plan::Send(_)),
+            "the cold-start request: {plan:?}"
+        );
+        // Its answer never comes. The next call is held, then forced.
+        let (second, _) = l.enter(0.0);
+        let mut now = 0.0;
+        let mut holds = 0;
+        loop {
+            match l.before(&keys, 0, now, &p, None, second, None, false) {
+                Plan::Hold { ms } => {
+                    now += ms.max(1) as f64;
+                    holds += 1;
+                    assert!(
+                        now <= p.max_retry_after_ms as f64 + 1_000.0,
+                        "held {now} ms, past the cap"
+                    );
+                }
+                Plan::Send(_) => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(holds > 0, "it was held first");
+        assert!(
+            now >= p.max_retry_after_ms as f64 - 1_000.0,
+            "forced early, at {now} ms"
+        );
+    }
+
+    #[test]
     fn only_a_call_that_shares_its_limits_keeps_a_report_for_the_coordinator() {
         let now = FakeClock::new(vec![]).now.get();
         let keys = [RouteKey::from(route_key(0))];
@@ -1057,6 +1114,57 @@ mod fallbacks {
             let heard = l.after(&pass, &ok, None, now + 10.0);
             assert_eq!(heard.report.is_some(), leased, "leased: {leased}");
         }
+    }
+
+    #[test]
+    fn a_probe_the_throttle_holds_is_given_back_and_goes_when_the_window_opens() {
+        // The quota breaker's cooldown ends while the requests window the
+        // quota answer reported is still used up: the probe is held, not
+        // sent, so it is given back; when the window opens it goes, instead
+        // of the held call replaying the failure for another cooldown.
+        let mut l = Limiters::<Snapshot>::new(Settings {
+            retry_budget: None,
+            quota_cooldown_ms: 1_000.0,
+            ..Settings::default()
+        });
+        let keys = [RouteKey::from(route_key(0))];
+        let p = policy(0, Jitter::None);
+        let headers: Headers = [
+            ("x-ratelimit-limit-requests", "10"),
+            ("x-ratelimit-remaining-requests", "0"),
+            ("x-ratelimit-reset-requests", "5s"),
+        ]
+        .into_iter()
+        .collect();
+        let quota = classify(&Response {
+            status: 429,
+            headers: &headers,
+            body: QUOTA,
+            url: None,
+            now_ms: 0.0,
+        });
+        let (first, _) = l.enter(0.0);
+        let Plan::Send(pass) = l.before(&keys, 0, 0.0, &p, None, first, None, false) else {
+            panic!("the first call goes")
+        };
+        l.after(&pass, &quota, Some((429, quota.clone())), 0.0);
+        l.leave(first, 0.0);
+        // Cooled down at 1 s; the window is used up until 5 s.
+        let (second, _) = l.enter(1_500.0);
+        let mut now = 1_500.0;
+        let pass = loop {
+            match l.before(&keys, 0, now, &p, None, second, None, false) {
+                Plan::Hold { ms } => now += ms.max(1) as f64,
+                Plan::Send(pass) => break pass,
+                other => panic!("at {now} ms: {other:?}"),
+            }
+            assert!(now < 10_000.0, "held for good");
+        };
+        assert!(
+            now >= 4_000.0,
+            "held until the window opened, not sent at {now} ms"
+        );
+        assert!(pass.probe, "it goes as the probe");
     }
 
     #[test]
