@@ -450,6 +450,34 @@ mod composed {
     }
 
     #[test]
+    fn a_breaker_answer_does_not_wait_for_a_concurrency_slot() {
+        let clock = FakeClock::new(vec![]);
+        let l = limiters(Settings {
+            max_concurrency: 1,
+            throttle: false,
+            retry_budget: None,
+            ..Settings::default()
+        });
+        let r = call(&clock, &l, 1, vec![Step::Http(429, vec![], QUOTA)]);
+        assert_eq!(r.sent, 1, "tripped");
+        // Another call holds the only slot for as long as it likes.
+        let (_busy, admission) = l.borrow_mut().enter(clock.now.get());
+        assert_eq!(admission, ratewise::limits::bulkhead::Admission::Run);
+        let slept = clock.sleeps().len();
+        let r = call(&clock, &l, 1, vec![]);
+        assert_eq!((r.stop, r.sent), (Stop::BreakerOpen, 0));
+        assert_eq!(r.sources, [Source::Breaker]);
+        assert_eq!(clock.sleeps().len(), slept, "answered at once, not queued");
+        // Only calls on the open key are answered so.
+        assert!(l
+            .borrow()
+            .answered_by_breaker(&[route_key(0).into()], clock.now.get()));
+        assert!(!l
+            .borrow()
+            .answered_by_breaker(&[route_key(7).into()], clock.now.get()));
+    }
+
+    #[test]
     fn a_tripped_route_is_skipped_for_the_next_one() {
         let (clock, l) = (FakeClock::new(vec![]), breaker(1_000.0));
         let quota_then_ok = vec![Step::Http(429, vec![], QUOTA), Step::Http(200, vec![], "")];

@@ -467,6 +467,22 @@ impl<S: Clone> Limiters<S> {
         }
     }
 
+    /// Whether a call with `keys` would be answered by the open quota
+    /// breaker (every route out of quota, no probe due): such a call costs
+    /// no network call, so it never waits for a concurrency slot.
+    pub fn answered_by_breaker(&self, keys: &[RouteKey], now_ms: f64) -> bool {
+        !keys.is_empty()
+            && keys
+                .iter()
+                .all(|route| route.both().any(|k| self.breaker.is_open(k, now_ms)))
+    }
+
+    /// Takes call `ticket` out of the concurrency queue: it will not wait
+    /// for a slot (see [`Limiters::answered_by_breaker`]).
+    pub fn skip_queue(&mut self, ticket: Ticket, now_ms: f64) {
+        self.bulkhead.release(ticket.0, now_ms);
+    }
+
     /// Whether a call may move on to the routes from `to`: one of them is
     /// neither out of quota nor down (asked without taking a probe). A call
     /// with nowhere better to go stops with the answer it has.

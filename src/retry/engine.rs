@@ -230,6 +230,16 @@ where
 {
     let started = clock.now_ms();
     let (ticket, mut admission) = limiters.borrow_mut().enter_in(scope.lane, started);
+    // An answer from the open breaker costs no network call: it does not
+    // wait behind maxConcurrency for a slot it would not use.
+    if matches!(admission, Admission::Wait { .. })
+        && limiters
+            .borrow()
+            .answered_by_breaker(transport.keys(), started)
+    {
+        limiters.borrow_mut().skip_queue(ticket, started);
+        admission = Admission::Run;
+    }
     let queued = admission != Admission::Run;
     // Wait for a slot, polling with this call's own timer: no other call
     // ever wakes it.
