@@ -10,6 +10,18 @@ want_browser=0
 
 step() { printf '\n== setup: %s\n' "$*"; }
 
+# rust-toolchain.toml pins a release by number; a machine whose stable toolchain is that release but
+# not installed under that number gets the name linked (rustup cannot fetch toolchains here).
+pinned=$(sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
+if ! rustup toolchain list | grep -q "^$pinned-"; then
+  if [[ "$(rustc +stable --version)" == "rustc $pinned "* ]]; then
+    # rustup toolchain link refuses release-like names: link the folder as rustup would name it.
+    host=$(rustc +stable -vV | sed -n 's/^host: //p')
+    step "link toolchain $pinned-$host to the machine's stable toolchain"
+    ln -s "$(rustc +stable --print sysroot)" "${RUSTUP_HOME:-$HOME/.rustup}/toolchains/$pinned-$host"
+  fi
+fi
+
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "rustup target add wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
