@@ -20,6 +20,10 @@
 //! holds none, [`Limiters::leased`] takes the grant, and `after` returns the
 //! report to forward at once, if any.
 //!
+//! Spend budgets (USD or tokens per day, month or rolling span, with
+//! alerts below the cap) are [`spend`]: a call reserves its estimate before
+//! it is sent and settles the real cost when its usage arrives.
+//!
 //! Adding a policy is one file here and a line in `before`, `after` or
 //! `permit` ([`subrequests`] is an example).
 
@@ -32,6 +36,7 @@ pub mod lease;
 pub mod outage;
 pub mod routes;
 pub mod shared;
+pub mod spend;
 pub mod subrequests;
 pub mod throttle;
 pub mod tokens;
