@@ -541,3 +541,40 @@ fn a_reservation_goes_over_the_wire_and_back() {
         assert!(ratewise::limits::spend::Reservation::from_parts(bad).is_none());
     }
 }
+
+#[test]
+fn admit_reserves_on_the_route_s_account_and_follows_a_move_once() {
+    use ratewise::limits::routes::RouteKey;
+    let b = usd("b", 10.0, Window::Day)
+        .with_on_exhausted(OnExhausted::MoveBulk {
+            route: 1,
+            from: 0.5,
+        })
+        .unwrap();
+    let mut s = spend(vec![b]);
+    let keys = [
+        RouteKey::new(key(0), Some("gpt-4o")),
+        RouteKey::new(key(0), Some("gpt-4o-mini")),
+    ];
+    // The cheap route costs a tenth.
+    let price = |route: usize| cost(if route == 0 { 6.0 } else { 0.6 });
+    let (route, v) = s.admit(&keys, 0, None, Lane::Bulk, price, T0);
+    assert!(route == 0 && matches!(v, Verdict::Go(_)), "{v:?}");
+    // 60% held: the next bulk call moves and is held at the cheap price.
+    let (route, v) = s.admit(&keys, 0, None, Lane::Bulk, price, T0);
+    assert_eq!(route, 1);
+    let Verdict::Go(h) = v else { panic!("{v:?}") };
+    let st = s
+        .books(0, key(0))
+        .unwrap()
+        .status(&usd("b", 10.0, Window::Day), T0);
+    assert!((st.reserved - 6.6).abs() < 1e-9, "{st:?}");
+    s.release(h, T0);
+    // A call with one route stays on it.
+    let (route, v) = s.admit(&keys[..1], 0, None, Lane::Bulk, price, T0);
+    assert_eq!(route, 0);
+    assert!(matches!(v, Verdict::Exhausted(_)), "6 + 6 > 10: {v:?}");
+    // Interactive calls are never moved.
+    let (route, _) = s.admit(&keys, 0, None, Lane::Interactive, price, T0);
+    assert_eq!(route, 0);
+}

@@ -7,6 +7,7 @@
 //! - [`books`]: one scope's [`Books`]: reservations, settling, rollover.
 //! - [`alert`]: threshold alerts and the forecast.
 //! - [`codec`]: the books as ten numbers for durable storage.
+//! - [`answer`]: the local 429 a call the budget stops is answered with.
 //!
 //! [`Spend`] holds an instance's budgets and their books, per scope: the
 //! call's limit key (credential and project) for a budget without a tag,
@@ -20,6 +21,7 @@
 //! they add nothing to hold.
 
 pub mod alert;
+pub mod answer;
 pub mod books;
 pub mod codec;
 pub mod config;
@@ -33,6 +35,7 @@ pub use window::{Span, Window};
 
 use super::key::{KeyMap, LimitKey};
 use super::lanes::Lane;
+use super::routes::RouteKey;
 
 /// What a call brings to its budgets.
 #[derive(Debug, Clone, Copy)]
@@ -148,7 +151,45 @@ impl Spend {
     /// route, is moved; otherwise the estimate is held on each budget, or
     /// if one is spent, on none.
     pub fn reserve(&mut self, call: &Call<'_>, now_ms: f64) -> Verdict {
-        if call.lane == Lane::Bulk {
+        self.reserve_moving(call, true, now_ms)
+    }
+
+    /// [`reserve`](Self::reserve) for a call whose routes have `keys`, about
+    /// to start on `route`, expected to cost `estimate(route)` there: the
+    /// budgets of the route's account key apply. A move to a route the call
+    /// has is followed once (a move to a route it lacks is not: it stays);
+    /// returns the route to start on and the verdict there.
+    pub fn admit(
+        &mut self,
+        keys: &[RouteKey],
+        route: usize,
+        tag: Option<&str>,
+        lane: Lane,
+        estimate: impl Fn(usize) -> Cost,
+        now_ms: f64,
+    ) -> (usize, Verdict) {
+        let call = |route: usize| {
+            let key = keys.get(route).map(|k| k.account);
+            let key = key.unwrap_or_else(|| LimitKey::new("", None));
+            Call {
+                key,
+                tag,
+                lane,
+                route,
+                estimate: estimate(route),
+            }
+        };
+        match self.reserve_moving(&call(route), true, now_ms) {
+            Verdict::Move { route: to, .. } if to < keys.len() => {
+                (to, self.reserve_moving(&call(to), false, now_ms))
+            }
+            Verdict::Move { .. } => (route, self.reserve_moving(&call(route), false, now_ms)),
+            verdict => (route, verdict),
+        }
+    }
+
+    fn reserve_moving(&mut self, call: &Call<'_>, moving: bool, now_ms: f64) -> Verdict {
+        if moving && call.lane == Lane::Bulk {
             for (i, budget) in self.applying(call.tag) {
                 let OnExhausted::MoveBulk { route, from } = budget.on_exhausted() else {
                     continue;
