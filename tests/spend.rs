@@ -124,8 +124,13 @@ fn a_settle_over_the_estimate_charges_it_all_and_the_next_call_is_refused() {
     // 0.1 + 0.2 is 0.30000000000000004: it still fits a limit of 0.3.
     let tight = usd("t", 0.3, Window::Day);
     let mut books = Books::default();
-    let _a = books.reserve(&tight, 0.1, T0).unwrap();
-    let _b = books.reserve(&tight, 0.2, T0).unwrap();
+    let a = books.reserve(&tight, 0.1, T0).unwrap();
+    let b = books.reserve(&tight, 0.2, T0).unwrap();
+    // Released again, nothing is held: not 2.8e-17.
+    books.release(&tight, a, T0);
+    books.release(&tight, b, T0);
+    assert_eq!(books.status(&tight, T0).reserved, 0.0);
+    assert!(books.idle(T0 + DAY_MS));
 }
 
 #[test]

@@ -192,11 +192,22 @@ impl Books {
 
     /// Frees what `reservation` held, wherever it is still held (this
     /// window, or the previous one's carried over).
-    fn unhold(&mut self, reservation: &Reservation) {
+    /// What is left is snapped to 0 when only float rounding is left of it
+    /// (0.1 + 0.2 - 0.1 - 0.2 is not 0), so books with nothing in flight
+    /// say so.
+    fn unhold(&mut self, budget: &Budget, reservation: &Reservation) {
+        let left = |held: f64| {
+            let v = held - reservation.amount;
+            if v > budget.limit().value * ROUNDING {
+                v
+            } else {
+                0.0
+            }
+        };
         if reservation.start_ms == self.span.start_ms {
-            self.held = non_negative(self.held - reservation.amount);
+            self.held = left(self.held);
         } else if reservation.start_ms == self.carried_from_ms {
-            self.carried = non_negative(self.carried - reservation.amount);
+            self.carried = left(self.carried);
         }
     }
 
@@ -213,7 +224,7 @@ impl Books {
         now_ms: f64,
     ) -> Vec<Alert> {
         self.roll(budget, now_ms);
-        self.unhold(&reservation);
+        self.unhold(budget, &reservation);
         let actual = if actual.is_finite() {
             non_negative(actual)
         } else {
@@ -235,7 +246,7 @@ impl Books {
     /// hold is freed.
     pub fn release(&mut self, budget: &Budget, reservation: Reservation, now_ms: f64) {
         self.roll(budget, now_ms);
-        self.unhold(&reservation);
+        self.unhold(budget, &reservation);
     }
 
     /// The fraction of the limit spent and held at `now_ms` (what a soft

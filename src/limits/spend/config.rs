@@ -149,32 +149,44 @@ impl BudgetError {
     }
 }
 
-impl fmt::Display for BudgetError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let field = self.field();
+impl BudgetError {
+    /// What is wrong, without the value: "must be in (0, 1]".
+    pub fn problem(&self) -> &'static str {
         match self {
-            BudgetError::EmptyName => write!(f, "`{field}` must be a non-empty string"),
-            BudgetError::DuplicateName(name) => {
-                write!(f, "`{field}` must be unique, {name:?} is used twice")
+            BudgetError::EmptyName | BudgetError::EmptyTag => "must be a non-empty string",
+            BudgetError::DuplicateName(_) => "must be unique",
+            BudgetError::Limit(_) => "must be a finite number >= 0",
+            BudgetError::Window(_) => "must be 'day', 'month' or a number of ms >= 1",
+            BudgetError::Threshold(_) => "thresholds must be in (0, 1]",
+            BudgetError::TooManyThresholds(_) => "takes at most 16 thresholds",
+            BudgetError::SoftThreshold(_) => "must be in (0, 1]",
+        }
+    }
+
+    /// The value at fault, if it is a number (a count of thresholds too).
+    pub fn value(&self) -> Option<f64> {
+        match self {
+            BudgetError::Limit(a) => Some(a.value),
+            BudgetError::Window(v) | BudgetError::Threshold(v) | BudgetError::SoftThreshold(v) => {
+                Some(*v)
             }
-            BudgetError::Limit(a) => {
-                write!(f, "`{field}` must be a finite number >= 0, got {}", a.value)
-            }
-            BudgetError::Window(ms) => write!(
-                f,
-                "`{field}` must be 'day', 'month' or a number of ms >= 1, got {ms}"
-            ),
-            BudgetError::Threshold(t) => {
-                write!(f, "`{field}` thresholds must be in (0, 1], got {t}")
-            }
-            BudgetError::TooManyThresholds(n) => {
-                write!(
-                    f,
-                    "`{field}` takes at most {MAX_THRESHOLDS} thresholds, got {n}"
-                )
-            }
-            BudgetError::EmptyTag => write!(f, "`{field}` must be a non-empty string"),
-            BudgetError::SoftThreshold(t) => write!(f, "`{field}` must be in (0, 1], got {t}"),
+            BudgetError::TooManyThresholds(n) => Some(*n as f64),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for BudgetError {
+    /// "`field` problem, got value" (the wasm layer builds the same message
+    /// from [`field`](Self::field), [`problem`](Self::problem) and
+    /// [`value`](Self::value) with JavaScript's number formatting, so the
+    /// `.wasm` carries no float formatting).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` {}", self.field(), self.problem())?;
+        match (self, self.value()) {
+            (BudgetError::DuplicateName(name), _) => write!(f, ", {name:?} is used twice"),
+            (_, Some(v)) => write!(f, ", got {v}"),
+            _ => Ok(()),
         }
     }
 }
@@ -229,9 +241,17 @@ impl Budget {
         if let Some(&bad) = alert_at.iter().find(|&&t| !fraction(t)) {
             return Err(BudgetError::Threshold(bad));
         }
-        let mut sorted = alert_at.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        sorted.dedup();
+        // Each goes into its place in a short sorted list (no slice sort:
+        // its code is kilobytes of `.wasm`), duplicates dropped.
+        let mut sorted: Vec<f64> = Vec::with_capacity(alert_at.len().min(MAX_THRESHOLDS + 1));
+        for &t in alert_at {
+            if let Err(at) = sorted.binary_search_by(|x| x.total_cmp(&t)) {
+                sorted.insert(at, t);
+            }
+            if sorted.len() > MAX_THRESHOLDS {
+                break;
+            }
+        }
         if sorted.len() > MAX_THRESHOLDS {
             return Err(BudgetError::TooManyThresholds(sorted.len()));
         }
@@ -388,6 +408,14 @@ mod tests {
         let many: Vec<f64> = (1..=17).map(|i| f64::from(i) / 17.0).collect();
         let e = usd(1.0).unwrap().with_alerts(&many).unwrap_err();
         assert_eq!(e, BudgetError::TooManyThresholds(17));
+        assert_eq!(
+            e.problem(),
+            format!("takes at most {MAX_THRESHOLDS} thresholds")
+        );
+        assert_eq!(
+            usd(-2.0).unwrap_err().to_string(),
+            "`limitUsd` must be a finite number >= 0, got -2"
+        );
     }
 
     #[test]
