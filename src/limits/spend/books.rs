@@ -9,6 +9,8 @@
 //!   by at most its own error.
 //! - **Settle.** [`Books::settle`] replaces the estimate with the real
 //!   amount, up or down; [`Books::release`] frees a call that sent nothing.
+//!   Alerts come from settling only: a reservation is not spend, and the
+//!   forecast only moves later while nothing settles.
 //! - **Window rollover.** A new window starts with nothing spent and no
 //!   alerts fired. The reservations still in flight are carried into it, so
 //!   they keep their room; their calls settle into the new window, which is

@@ -17,8 +17,9 @@
 //! ([`Spend::settle`]) or releases the hold if it sent nothing
 //! ([`Spend::release`]). Every method takes `now_ms`: the whole thing is
 //! tested with a fake clock. The books of each budget live in a
-//! [`KeyMap`], so any number of keys stays bounded; tags name budgets, so
-//! they add nothing to hold.
+//! [`KeyMap`], so any number of keys stays bounded (past its capacity the
+//! books of idle scopes go first, then the least recently used, whose spend
+//! is then forgotten); tags name budgets, so they add nothing to hold.
 
 pub mod alert;
 pub mod answer;
