@@ -332,6 +332,20 @@ fn budgets_apply_per_limit_key_or_per_tag_and_a_tag_only_to_its_calls() {
     );
     s.release(h1, T0);
     s.release(h2, T0);
+    // Where each applying budget's books are kept: the key's, the tag's.
+    let scopes: Vec<_> = s
+        .scopes_for(key(1), Some("nightly"))
+        .map(|(i, b, scope)| (i, b.name().to_owned(), scope))
+        .collect();
+    assert_eq!(scopes.len(), 2);
+    assert_eq!((scopes[0].0, scopes[0].2), (0, key(1)));
+    assert_eq!(scopes[1].1, "batch");
+    assert_eq!(
+        scopes[1].2,
+        s.scopes_for(key(2), Some("nightly")).nth(1).unwrap().2,
+        "one tag, one set of books, whatever the key"
+    );
+    assert_eq!(s.scopes_for(key(1), None).count(), 1);
     // An unknown tag meets only the untagged budget.
     let Verdict::Go(h) = s.reserve(
         &Call {

@@ -146,6 +146,18 @@ impl Spend {
             .map(|(i, (b, _))| (i, b))
     }
 
+    /// The budgets that apply to a call with limit key `key` and `tag`,
+    /// each with its index and the scope key of its books: where a
+    /// coordinator keeps them (the Durable Object named by the scope's hex).
+    pub fn scopes_for<'a>(
+        &'a self,
+        key: LimitKey,
+        tag: Option<&'a str>,
+    ) -> impl Iterator<Item = (usize, &'a Budget, LimitKey)> + 'a {
+        self.applying(tag)
+            .map(move |(i, b)| (i, b, scope_of(b, key)))
+    }
+
     /// Decides `call` at `now_ms`: every budget without a tag applies (per
     /// limit key), and every budget with the call's tag. A bulk call past a
     /// [`OnExhausted::MoveBulk`] budget's soft threshold, not yet on its
