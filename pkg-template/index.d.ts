@@ -22,11 +22,12 @@ export type Kind =
   | 'context_length'
   | 'request_too_large'
   | 'content_filter'
-  | 'unknown';
+  | 'unknown'
+  | 'budget_exhausted';
 
 /**
  * What to do: `retry` (rate_limit, overloaded, server_error, timeout, network),
- * `alert` (quota_exhausted: waiting will not help, tell a human),
+ * `alert` (quota_exhausted, budget_exhausted: waiting will not help, tell a human),
  * `fail` (the request itself is wrong), `none` (success).
  */
 export type Action = 'none' | 'retry' | 'alert' | 'fail';
@@ -617,6 +618,16 @@ export class NetworkError extends RatewiseError {}
 export class QueueFullError extends RatewiseError {}
 /** The invocation's subrequest budget was spent before the call: nothing was sent. */
 export class SubrequestsSpentError extends RatewiseError {}
+/**
+ * A spend budget (`budgets`) is spent: the call failed fast, sending nothing. `kind` is
+ * 'budget_exhausted'. `code` is 'budget_exhausted'.
+ */
+export class BudgetExhaustedError extends RatewiseError {
+  /** The budget's name. */
+  budget: string | null;
+  /** When the budget's window resets, ms since the epoch. */
+  resetsAtMs: number | null;
+}
 
 /** Guards that work across realms and duplicate package copies. */
 export function isRatewiseError(e: unknown): e is RatewiseError;
@@ -627,3 +638,4 @@ export function isRequestRejectedError(e: unknown): e is RequestRejectedError;
 export function isNetworkError(e: unknown): e is NetworkError;
 export function isQueueFullError(e: unknown): e is QueueFullError;
 export function isSubrequestsSpentError(e: unknown): e is SubrequestsSpentError;
+export function isBudgetExhaustedError(e: unknown): e is BudgetExhaustedError;

@@ -3,6 +3,8 @@
 import {
   classify,
   createFetch,
+  isBudgetExhaustedError,
+  type BudgetExhaustedError,
   isQuotaExhaustedError,
   type QuotaExhaustedError,
   type AttemptEvent,
@@ -40,6 +42,13 @@ try {
   if (isQuotaExhaustedError(e)) {
     const err: QuotaExhaustedError = e;
     void err.classification?.message;
+  }
+  if (isBudgetExhaustedError(e)) {
+    const err: BudgetExhaustedError = e;
+    const name: string | null = err.budget;
+    const resets: number | null = err.resetsAtMs;
+    const spent: Kind = 'budget_exhausted';
+    void [name, resets, spent, err.kind === 'budget_exhausted'];
   }
 }
 
