@@ -47,6 +47,9 @@ node --test tests/js/node.test.mjs tests/js/defects.test.mjs tests/js/invocation
 echo "# TypeScript: index.d.ts against tests/js/types.test.ts"
 node_modules/.bin/tsc -p tests/js && echo "types: 1 passed, 0 failed"
 
+tier "4/11 package in Node: the Redis coordinator against a real redis-server ($(redis-server --version | cut -d' ' -f3))"
+node --test tests/js/redis.test.mjs
+
 tier "5/11 package in workerd"
 node tests/js/run-workerd.mjs
 node --test tests/js/example-worker.test.mjs tests/js/coordinator-workerd.test.mjs
