@@ -6,13 +6,23 @@
 //
 // job: mockUrl, port (redis-server), client ('node-redis' | 'ioredis' | 'upstash'), rest (the Upstash
 // endpoint), shared (use the coordinator), calls (sent at once; with durationMs, the calls in flight at
-// any time), durationMs (keep sending until then), startAt (epoch ms to begin at, so that the
+// any time; an array: each process's, by index), durationMs (keep sending until then), startAt (epoch ms to begin at, so that the
 // processes begin together), key (the API key), prefix, maxRetries.
 import { createFetch, redisCoordinator } from 'ratewise';
 import { connect } from './redis-harness.mjs';
 
 const job = JSON.parse(process.argv[2]);
+const calls = Array.isArray(job.calls) ? job.calls[job.index] : job.calls;
 const connection = job.shared ? await connect(job.client, job.port, job.rest) : null;
+// Each node-redis round trip, timed (for bench/redis.mjs).
+const roundTrips = [];
+if (connection && job.client === 'node-redis') {
+  const send = connection.client.sendCommand.bind(connection.client);
+  connection.client.sendCommand = (...args) => {
+    const started = performance.now();
+    return send(...args).finally(() => roundTrips.push(performance.now() - started));
+  };
+}
 const errors = [];
 const llm = createFetch({
   maxRetries: job.maxRetries ?? 10,
@@ -54,12 +64,12 @@ if (job.durationMs) {
   // Keep `calls` in flight until the deadline.
   const until = started + job.durationMs;
   await Promise.all(
-    Array.from({ length: job.calls }, async () => {
+    Array.from({ length: calls }, async () => {
       while (Date.now() < until) results.push(await one());
     }),
   );
 } else {
-  results.push(...(await Promise.all(Array.from({ length: job.calls }, one))));
+  results.push(...(await Promise.all(Array.from({ length: calls }, one))));
 }
 const wallMs = Date.now() - started;
 connection?.close();
@@ -74,5 +84,6 @@ console.log(
     coordinatorMs: results.map((r) => r.coordinatorMs),
     errors,
     stats: llm.stats(),
+    roundTrips,
   }),
 );
