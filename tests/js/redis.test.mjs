@@ -107,14 +107,16 @@ for (const kind of ['node-redis', 'ioredis']) {
     const errors = [];
     const coordinator = ratewise.redisCoordinator(await client(kind, down.port), { prefix });
     const llm = ratewise.createFetch({ coordinator, onCoordinatorError: (e) => errors.push(e) });
+    // Over 3 s: the process asks again each second, and fails each time.
     for (let i = 0; i < 5; i++) {
       const started = Date.now();
       assert.equal((await llm(mock.chat, chat('sk-down'))).status, 200);
       assert.ok(Date.now() - started < 500, `call ${i} took ${Date.now() - started} ms`);
+      await sleep(600);
     }
     assert.equal(errors.length, 1, 'one incident, one report');
     assert.match(errors[0].message, /not connected/);
-    assert.ok(llm.stats().coordinatorErrors >= 1);
+    assert.ok(llm.stats().coordinatorErrors >= 3, `${llm.stats().coordinatorErrors} failures counted`);
     // Up again, on the same port: another process trips the quota, and this one hears of it.
     await down.start();
     try {
@@ -165,6 +167,23 @@ test('a redis that answers errors: calls go on, reported once', async () => {
   assert.match(errors[0].message, /NOPERM/);
 });
 
+test('upstash: an endpoint that is down costs a call at most one timeout, reported once', async () => {
+  const { freePort } = await import('./redis-harness.mjs');
+  const { Redis: Upstash } = await import('@upstash/redis');
+  // Upstash's own retries (5, with backoff) left on, as users have them.
+  const down = new Upstash({ url: `http://127.0.0.1:${await freePort()}`, token: 't', enableTelemetry: false });
+  const errors = [];
+  const coordinator = ratewise.redisCoordinator(down, { prefix: 't-updown:' });
+  const llm = ratewise.createFetch({ coordinator, onCoordinatorError: (e) => errors.push(e) });
+  for (let i = 0; i < 3; i++) {
+    const started = Date.now();
+    assert.equal((await llm(mock.chat, chat('sk-updown'))).status, 200);
+    assert.ok(Date.now() - started < 1_800, `call ${i} took ${Date.now() - started} ms`);
+    await sleep(600);
+  }
+  assert.equal(errors.length, 1, JSON.stringify(errors));
+});
+
 test('redisCoordinator checks its arguments', () => {
   assert.throws(() => ratewise.redisCoordinator({}), {
     name: 'TypeError',
@@ -176,3 +195,25 @@ test('redisCoordinator checks its arguments', () => {
   assert.throws(() => ratewise.redisCoordinator(fake, { prefix: 'x'.repeat(300) }), TypeError);
   assert.equal(typeof ratewise.redisCoordinator(fake).send, 'function');
 });
+
+for (const kind of ['node-redis', 'ioredis', 'upstash']) {
+  test(`${kind}: concurrent lease requests from many processes never grant past the limit (compare-and-set)`, async () => {
+    const key = '00000000000000aa';
+    const now = Date.now();
+    const prefix = `t-cas-${kind}:`;
+    const coordinators = [];
+    for (let i = 0; i < 10; i++) coordinators.push(ratewise.redisCoordinator(await client(kind), { prefix }));
+    // The server said: 10 a minute, all 10 left.
+    const report = [10, 10, now + 60_000, now, Number.NaN, now];
+    await coordinators[0].send(key, { op: 'lease', key, want: 0, report });
+    const answers = await Promise.all(
+      coordinators.map((c) => c.send(key, { op: 'lease', key, want: 8, report: null })),
+    );
+    const granted = answers.map((a) => a.grant).filter((g) => g > 0);
+    assert.equal(
+      granted.reduce((s, g) => s + g, 0),
+      10,
+      `grants ${JSON.stringify(answers)}: each update saw the one before`,
+    );
+  });
+}
