@@ -25,8 +25,10 @@ return 1`;
 
 /** How many times a step runs when other processes keep changing the value. */
 const TRIES = 8;
-/** How many keys' last-seen values a coordinator remembers. */
-const REMEMBERED = 1024;
+/** How many keys' last-seen values a coordinator remembers, and the longest it keeps (a value with a
+ * long error body in it is read again when needed). */
+const REMEMBERED = 256;
+const REMEMBERED_CHARS = 16 * 1024;
 
 let digest;
 /** The script's SHA-1, for EVALSHA (computed once, with Web Crypto). */
@@ -81,6 +83,7 @@ export function redisCoordinator(client, options = {}) {
   const seen = new Map(); // key -> the value last read or written there
   const remember = (key, value) => {
     seen.delete(key);
+    if (value.length > REMEMBERED_CHARS) return;
     seen.set(key, value);
     if (seen.size > REMEMBERED) seen.delete(seen.keys().next().value);
   };
