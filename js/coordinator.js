@@ -1,22 +1,32 @@
-// The isolate's side of the Durable Object coordinator: one object per limit
-// key, named by the key's hash (never the credentials). Every promise made
-// here is awaited or handled, and the timer is this call's own.
+// The isolate's side of a coordinator: one per limit key, named by the key's
+// hash (never the credentials). A Durable Object namespace is asked through
+// namespace.get(idFromName(...)).fetch(POST message); a coordinator with its
+// own `send(key, message)` (redisCoordinator) answers the message itself.
+// Every promise made here is awaited or handled, and the timer is this
+// call's own.
 
 const URL_ = 'https://ratewise.coordinator/';
 
-/** Posts `message` to the coordinator of `key`; resolves to its JSON answer within `timeoutMs`. */
-export async function coordinatorSend(namespace, key, message, timeoutMs) {
+async function viaObject(namespace, key, message) {
   const stub = namespace.get(namespace.idFromName(`ratewise:${key}`));
-  const sent = Promise.resolve(stub.fetch(URL_, { method: 'POST', body: JSON.stringify(message) }));
+  const res = await stub.fetch(URL_, { method: 'POST', body: JSON.stringify(message) });
+  if (!res.ok) throw new Error(`the coordinator answered HTTP ${res.status}`);
+  return res.json();
+}
+
+/** Sends `message` to the coordinator of `key`; resolves to its answer within `timeoutMs`. */
+export async function coordinatorSend(namespace, key, message, timeoutMs) {
+  const sent =
+    typeof namespace.send === 'function'
+      ? Promise.resolve().then(() => namespace.send(key, message))
+      : viaObject(namespace, key, message);
   let timer;
   const late = new Promise((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
   });
   sent.catch(() => {}); // a late failure after the timeout is not unhandled
   try {
-    const res = await Promise.race([sent, late]);
-    if (!res.ok) throw new Error(`the coordinator answered HTTP ${res.status}`);
-    return await res.json();
+    return await Promise.race([sent, late]);
   } finally {
     clearTimeout(timer);
   }

@@ -7,3 +7,4 @@ await init({ module_or_path: new URL('./ratewise_bg.wasm', import.meta.url) });
 export { classify, createFetch } from './ratewise.js';
 export * from './errors.js';
 export { RatewiseCoordinator } from './coordinator.js';
+export { redisCoordinator } from './redis.js';

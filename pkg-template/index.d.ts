@@ -441,7 +441,7 @@ export interface RatewiseOptions {
    * isolate opens the breaker in all of them. Usually passed per invocation to `forInvocation`,
    * where `env` is at hand.
    */
-  coordinator?: CoordinatorNamespace;
+  coordinator?: CoordinatorNamespace | Coordinator;
   /** Called when the coordinator fails or takes over a second; the call goes on with local state. */
   onCoordinatorError?: (info: { op: 'lookup' | 'publish' | 'lease'; message: string }) => void;
   /**
@@ -472,6 +472,31 @@ export interface CoordinatorNamespace {
   idFromName(name: string): unknown;
   get(id: never): { fetch(input: string, init?: RequestInit): Promise<Response> };
 }
+
+/** A coordinator that answers ratewise's messages itself: what `redisCoordinator()` returns. */
+export interface Coordinator {
+  send(key: string, message: unknown): Promise<unknown>;
+}
+
+/** Options of `redisCoordinator()`. */
+export interface RedisCoordinatorOptions {
+  /** What every key ratewise writes starts with, for a Redis server shared with others. @default 'ratewise:' */
+  prefix?: string;
+}
+
+/** A node-redis 4/5 client (`sendCommand`), an ioredis client (`call`, `status`) or an `@upstash/redis` one (`eval`, `evalsha`). */
+export type RedisClient =
+  | { sendCommand(args: string[]): Promise<unknown>; isReady?: boolean }
+  | { call(command: string, ...args: (string | number)[]): Promise<unknown>; status: string }
+  | { eval(...args: never[]): Promise<unknown>; evalsha(...args: never[]): Promise<unknown> };
+
+/**
+ * A coordinator that shares quota breakers and request leases across processes through Redis
+ * (Node, Deno, Bun; Upstash over HTTP anywhere): `createFetch({ coordinator: redisCoordinator(client) })`.
+ * Keys are hashes (no credential reaches Redis), each with a TTL. A Redis that is down, slow or
+ * failing is reported once per incident (`onCoordinatorError`) and calls go on with local state.
+ */
+export function redisCoordinator(client: RedisClient, options?: RedisCoordinatorOptions): Coordinator;
 
 /**
  * The Durable Object that shares quota breakers across Worker isolates, one object per
@@ -555,7 +580,7 @@ export interface InvocationOptions {
   /** Network attempts this invocation may make through ratewise. @default 50 (the Workers free plan) */
   subrequests?: number;
   /** The coordinator for this invocation's calls (`env.RATEWISE`), in place of the instance's. */
-  coordinator?: CoordinatorNamespace;
+  coordinator?: CoordinatorNamespace | Coordinator;
   /** The invocation's `ctx.waitUntil`: keeps it alive until a success is copied into the cache. */
   waitUntil?: (promise: Promise<unknown>) => void;
 }

@@ -8,3 +8,4 @@ initSync({ module: readFileSync(new URL('./ratewise_bg.wasm', import.meta.url)) 
 export { classify, createFetch } from './ratewise.js';
 export * from './errors.js';
 export { RatewiseCoordinator } from './coordinator.js';
+export { redisCoordinator } from './redis.js';

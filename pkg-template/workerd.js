@@ -8,3 +8,4 @@ initSync({ module: wasm });
 export { classify, createFetch } from './ratewise.js';
 export * from './errors.js';
 export { RatewiseCoordinator } from './coordinator.js';
+export { redisCoordinator } from './redis.js';

@@ -49,3 +49,10 @@ if (( want_browser )) && ! command -v chromium >/dev/null; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
+
+# The Redis coordinator's tier runs a real redis-server (Debian's), started by the tests themselves.
+if ! command -v redis-server >/dev/null; then
+  step "apt-get install redis-server"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+fi

@@ -47,6 +47,9 @@ node --test tests/js/node.test.mjs tests/js/defects.test.mjs tests/js/invocation
 echo "# TypeScript: index.d.ts against tests/js/types.test.ts"
 node_modules/.bin/tsc -p tests/js && echo "types: 1 passed, 0 failed"
 
+tier "4/11 package in Node: the Redis coordinator against a real redis-server ($(redis-server --version | cut -d' ' -f3))"
+node --test tests/js/redis.test.mjs tests/js/redis-multi.test.mjs
+
 tier "5/11 package in workerd"
 node tests/js/run-workerd.mjs
 node --test tests/js/example-worker.test.mjs tests/js/coordinator-workerd.test.mjs
@@ -60,9 +63,11 @@ node tests/js/run-vite.mjs
 
 tier "8/11 package in Deno"
 node tests/js/run-runtime.mjs deno
+node tests/js/run-redis-runtime.mjs deno
 
 tier "9/11 package in Bun"
 node tests/js/run-runtime.mjs bun
+node tests/js/run-redis-runtime.mjs bun
 
 tier "10/11 mock LLM API self-test"
 node --test tests/mock/server.test.mjs

@@ -292,6 +292,17 @@ impl Ledger {
         }
     }
 
+    /// Until when the books still matter at all, ms since the epoch: past
+    /// it every grant has left its slot, every report and block has
+    /// lapsed, and fresh books would answer the same but for the limit
+    /// learned (a store may drop them then).
+    pub fn busy_until_ms(&self) -> f64 {
+        let last_run = self.runs.back().map_or(0.0, |&(at, _)| at + self.hold_ms());
+        let reset = self.known.map_or(0.0, |k| k.reset_at_ms);
+        let cold = self.cold_at_ms.map_or(0.0, |at| at + COLD_WAIT_MS);
+        last_run.max(reset).max(self.blocked_until_ms).max(cold)
+    }
+
     /// The books as numbers, for the coordinator's storage.
     pub fn to_vec(&self) -> Vec<f64> {
         let n = |v: Option<f64>| v.unwrap_or(f64::NAN);

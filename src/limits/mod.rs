@@ -34,6 +34,7 @@ pub mod key;
 pub mod lanes;
 pub mod lease;
 pub mod outage;
+pub mod record;
 pub mod routes;
 pub mod shared;
 pub mod spend;

@@ -196,6 +196,17 @@ impl<F: Clone> Board<F> {
             .map(|(k, p)| (*k, &p.trip, p.posted_at_ms))
     }
 
+    /// Until when the board still holds anything, ms since the epoch: past
+    /// it every trip is stale (a store may drop it then).
+    pub fn busy_until_ms(&self) -> f64 {
+        let idle_at =
+            |p: &Posted<F>| p.trip.retry_at_ms + (p.trip.retry_at_ms - p.posted_at_ms).max(0.0);
+        self.trips
+            .iter()
+            .map(|(_, p)| idle_at(p))
+            .fold(0.0, f64::max)
+    }
+
     /// Restores an entry read back from storage.
     pub fn restore(&mut self, key: LimitKey, trip: Trip<F>, posted_at_ms: f64, now_ms: f64) {
         let posted = Posted { trip, posted_at_ms };

@@ -60,7 +60,7 @@ fn failure_js(snapshot: &Snapshot) -> JsValue {
 
 /// A failure read back from the wire, classified here again (nothing is
 /// trusted from it but what a replay shows).
-fn failure_from_js(value: &JsValue, now_ms: f64) -> Result<Snapshot, JsValue> {
+pub(super) fn failure_from_js(value: &JsValue, now_ms: f64) -> Result<Snapshot, JsValue> {
     let status = get(value, "status")
         .as_f64()
         .filter(|s| (100.0..600.0).contains(s));
@@ -89,10 +89,75 @@ fn number(value: &JsValue, field: &'static str) -> Result<f64, JsValue> {
         .ok_or_else(|| type_error(format!("ratewise coordinator: `{field}` must be a number")))
 }
 
-fn key_of(value: &JsValue) -> Result<LimitKey, JsValue> {
+pub(super) fn key_of(value: &JsValue) -> Result<LimitKey, JsValue> {
     let hex = get(value, "key").as_string().unwrap_or_default();
     LimitKey::from_hex(&hex)
         .ok_or_else(|| type_error("ratewise coordinator: `key` must be 16 hex digits"))
+}
+
+/// Applies a breaker message (`{ op: 'lookup' | 'tripped' | 'closed', key,
+/// failure?, retryAtMs? }`) to `board` at `now_ms`: the Durable Object's
+/// step and the Redis coordinator's share it. Answers `{ trip: { failure, retryAtMs } | null }`.
+pub(super) fn board_op(
+    board: &mut Board<Snapshot>,
+    message: &JsValue,
+    now_ms: f64,
+) -> Result<JsValue, JsValue> {
+    let key = key_of(message)?;
+    let op = get(message, "op").as_string().unwrap_or_default();
+    let mut answer = JsValue::NULL;
+    match op.as_str() {
+        "lookup" => {
+            if let Some(trip) = board.lookup(key, now_ms) {
+                answer = object(&[
+                    ("failure", failure_js(&trip.failure)),
+                    ("retryAtMs", trip.retry_at_ms.into()),
+                ]);
+            }
+        }
+        "tripped" => {
+            let change = Change::Tripped {
+                key,
+                failure: failure_from_js(&get(message, "failure"), now_ms)?,
+                retry_at_ms: number(message, "retryAtMs")?,
+            };
+            board.apply(change, now_ms);
+        }
+        "closed" => board.apply(Change::Closed { key }, now_ms),
+        _ => {
+            return Err(type_error(
+                "ratewise coordinator: `op` must be lookup, tripped or closed",
+            ))
+        }
+    }
+    Ok(object(&[("trip", answer)]))
+}
+
+/// Applies a lease message (see [`coordinator_lease`]) to a key's `books`
+/// at `now_ms`, answering `{ grant }`: the Durable Object's lease step and
+/// the Redis coordinator's share it.
+pub(super) fn lease_op(
+    books: &mut Ledger,
+    message: &JsValue,
+    now_ms: f64,
+) -> Result<JsValue, JsValue> {
+    key_of(message)?;
+    let report = get(message, "report");
+    if let Some(numbers) = report.dyn_ref::<Array>() {
+        let numbers: Vec<f64> = numbers
+            .iter()
+            .map(|n| n.as_f64().unwrap_or(f64::NAN))
+            .collect();
+        if let Some(report) = Report::from_slice(&numbers) {
+            books.report(report);
+        }
+    }
+    let want = get(message, "want")
+        .as_f64()
+        .filter(|w| w.is_finite() && *w >= 0.0);
+    let want = want.ok_or_else(|| type_error("ratewise coordinator: `want` must be a count"))?;
+    let grant = books.lease(want.min(f64::from(u32::MAX)) as u32, now_ms);
+    Ok(object(&[("grant", grant.to_f64().into())]))
 }
 
 /// The Durable Object's step: applies `message` (`{ op: 'lookup' |
@@ -117,33 +182,7 @@ pub fn coordinator_step(state: JsValue, message: JsValue, now_ms: f64) -> Result
             drop(restored);
         }
     }
-    let key = key_of(&message)?;
-    let op = get(&message, "op").as_string().unwrap_or_default();
-    let mut answer = JsValue::NULL;
-    match op.as_str() {
-        "lookup" => {
-            if let Some(trip) = board.lookup(key, now_ms) {
-                answer = object(&[
-                    ("failure", failure_js(&trip.failure)),
-                    ("retryAtMs", trip.retry_at_ms.into()),
-                ]);
-            }
-        }
-        "tripped" => {
-            let change = Change::Tripped {
-                key,
-                failure: failure_from_js(&get(&message, "failure"), now_ms)?,
-                retry_at_ms: number(&message, "retryAtMs")?,
-            };
-            board.apply(change, now_ms);
-        }
-        "closed" => board.apply(Change::Closed { key }, now_ms),
-        _ => {
-            return Err(type_error(
-                "ratewise coordinator: `op` must be lookup, tripped or closed",
-            ))
-        }
-    }
+    let answer = board_op(&mut board, &message, now_ms)?;
     let entries: Array = board
         .entries()
         .map(|(key, trip, posted_at_ms)| {
@@ -155,7 +194,7 @@ pub fn coordinator_step(state: JsValue, message: JsValue, now_ms: f64) -> Result
             ])
         })
         .collect();
-    Ok(Array::of2(&entries, &object(&[("trip", answer)])))
+    Ok(Array::of2(&entries, &answer))
 }
 
 /// The Durable Object's lease step: applies `message` (`{ op: 'lease', key,
@@ -166,31 +205,13 @@ pub fn coordinator_step(state: JsValue, message: JsValue, now_ms: f64) -> Result
 /// to wait (see [`crate::limits::lease`]).
 #[wasm_bindgen(js_name = coordinatorLease)]
 pub fn coordinator_lease(ledger: JsValue, message: JsValue, now_ms: f64) -> Result<Array, JsValue> {
-    key_of(&message)?;
     let mut books = match ledger.dyn_ref::<js_sys::Float64Array>() {
         Some(numbers) => Ledger::from_slice(&numbers.to_vec()),
         None => Ledger::default(),
     };
-    let report = get(&message, "report");
-    if let Some(numbers) = report.dyn_ref::<Array>() {
-        let numbers: Vec<f64> = numbers
-            .iter()
-            .map(|n| n.as_f64().unwrap_or(f64::NAN))
-            .collect();
-        if let Some(report) = Report::from_slice(&numbers) {
-            books.report(report);
-        }
-    }
-    let want = get(&message, "want")
-        .as_f64()
-        .filter(|w| w.is_finite() && *w >= 0.0);
-    let want = want.ok_or_else(|| type_error("ratewise coordinator: `want` must be a count"))?;
-    let grant = books.lease(want.min(f64::from(u32::MAX)) as u32, now_ms);
+    let answer = lease_op(&mut books, &message, now_ms)?;
     let books = js_sys::Float64Array::from(books.to_vec().as_slice());
-    Ok(Array::of2(
-        &books,
-        &object(&[("grant", grant.to_f64().into())]),
-    ))
+    Ok(Array::of2(&books, &answer))
 }
 
 /// An instance's store: its coordinator if it has one, else nothing shared.
@@ -213,17 +234,43 @@ impl Coordinated<'_> {
         };
         let promise = coordinator_send(namespace, &key.to_hex(), message, TIMEOUT_MS);
         let answer = JsFuture::from(promise).await;
-        if let Err(error) = &answer {
-            self.instance.stats.borrow_mut().coordinator_errors += 1;
-            if let Some(hook) = &self.instance.config.on_coordinator_error {
-                let message = get(error, "message")
-                    .as_string()
-                    .unwrap_or_else(|| "failed".into());
-                let info = object(&[("op", op.into()), ("message", message.into())]);
-                let _ = hook.call1(&JsValue::UNDEFINED, &info);
+        let down = &self.instance.coordinator_down;
+        let was_down = down
+            .borrow()
+            .as_ref()
+            .is_some_and(|d| js_sys::Object::is(d, namespace));
+        match &answer {
+            // Counted every time, reported once per incident (of each coordinator).
+            Err(error) => {
+                if was_down {
+                    self.instance.stats.borrow_mut().coordinator_errors += 1;
+                } else {
+                    *down.borrow_mut() = Some(namespace.clone());
+                    let message = get(error, "message").as_string();
+                    self.report(op, message.as_deref().unwrap_or("failed"));
+                }
+            }
+            Ok(answer) => {
+                if was_down {
+                    *down.borrow_mut() = None;
+                }
+                // A store that had to ignore what it held (a corrupted or
+                // foreign value) answered on fresh state: reported.
+                if let Some(problem) = get(answer, "problem").as_string() {
+                    self.report(op, &problem);
+                }
             }
         }
         answer
+    }
+
+    /// Counts a coordinator error and tells `onCoordinatorError`.
+    fn report(&self, op: &str, message: &str) {
+        self.instance.stats.borrow_mut().coordinator_errors += 1;
+        if let Some(hook) = &self.instance.config.on_coordinator_error {
+            let info = object(&[("op", op.into()), ("message", message.into())]);
+            let _ = hook.call1(&JsValue::UNDEFINED, &info);
+        }
     }
 }
 
@@ -299,17 +346,19 @@ impl Store<Snapshot> for Coordinated<'_> {
     }
 }
 
-/// Checks a `coordinator` option: a Durable Object namespace binding.
+/// Checks a `coordinator` option: a Durable Object namespace binding, or a
+/// coordinator that answers messages itself (`send(key, message)`, as
+/// `redisCoordinator()` makes).
 pub fn namespace(value: JsValue, field: &str) -> Result<Option<JsValue>, JsValue> {
     if value.is_undefined() {
         return Ok(None);
     }
     // `typeof`, not `instanceof`: no Proxy trap of the caller's runs.
     let is_fn = |name| get(&value, name).is_function();
-    if value.is_object() && is_fn("idFromName") && is_fn("get") {
+    if value.is_object() && ((is_fn("idFromName") && is_fn("get")) || is_fn("send")) {
         return Ok(Some(value));
     }
     Err(type_error(format!(
-        "{field} must be a Durable Object namespace binding (env.RATEWISE: idFromName and get)"
+        "{field} must be a Durable Object namespace binding (env.RATEWISE: idFromName and get) or a redisCoordinator(client)"
     )))
 }

@@ -20,6 +20,9 @@ pub struct Instance {
     pub config: Config,
     pub stats: RefCell<Stats>,
     pub limiters: RefCell<Limiters<Snapshot>>,
+    /// The coordinator whose last exchange failed, if one did: an incident
+    /// is reported once, when it begins.
+    pub coordinator_down: RefCell<Option<JsValue>>,
     /// What a peeked stream calls with later chunks that may hold an error
     /// event (undefined without `onStreamError`); kept alive by `_watcher`.
     pub watch: JsValue,
@@ -56,6 +59,7 @@ impl Instance {
             config,
             stats: RefCell::default(),
             limiters: RefCell::new(limiters),
+            coordinator_down: RefCell::new(None),
             watch,
             _watcher: watcher,
         }

@@ -9,6 +9,7 @@ mod input;
 mod instance;
 mod mask;
 mod options;
+mod redis;
 mod report;
 mod request;
 mod snapshot;

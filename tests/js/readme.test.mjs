@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { REPLY_TEXT } from '../mock/fixtures.mjs';
 import { startMock } from '../mock/server.mjs';
+import { startRedis } from './redis-harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const readme = readFileSync(join(here, '..', '..', 'README.md'), 'utf8');
@@ -30,6 +31,9 @@ mkdirSync(dir, { recursive: true });
 
 const server = await startMock();
 test.after(() => server.close());
+// A real redis-server for the Redis coordinator's example, if the README has one.
+const redisServer = examples.some((e) => e.setup === 'redis') ? await startRedis() : null;
+test.after(() => redisServer?.stop());
 
 /** A chat completion as the mock sends it, from `model`. */
 const completion = (model) => ({
@@ -99,6 +103,15 @@ const SETUPS = {
       [CHAT, 429],
       [CHAT, 200],
       [CHAT, 429],
+    ],
+  },
+  // The Redis coordinator's example: retried past one rate limit, through a real redis-server.
+  redis: {
+    script: [{ name: 'rate_limit', retryAfterMs: 20 }],
+    env: { REDIS_URL: redisServer?.url },
+    log: [
+      [CHAT, 429],
+      [CHAT, 200],
     ],
   },
   // gpt-4o allows two requests a minute: the interactive call leaves one, so the bulk call takes gpt-4o-mini.

@@ -101,3 +101,17 @@ createFetch({
     await Promise.resolve(classification.kind);
   },
 });
+
+// redisCoordinator takes a client of one of the three shapes, and nothing else.
+import { redisCoordinator, type Coordinator } from 'ratewise';
+const viaNodeRedis: Coordinator = redisCoordinator(
+  { sendCommand: async (args: string[]) => args.length, isReady: true },
+  { prefix: 'app:' },
+);
+redisCoordinator({ call: async (command: string) => command, status: 'ready' });
+redisCoordinator({ eval: async () => 1, evalsha: async () => 1 });
+createFetch({ coordinator: viaNodeRedis }).forInvocation({ coordinator: viaNodeRedis });
+// @ts-expect-error not a Redis client
+redisCoordinator({ get: async () => null });
+// @ts-expect-error the prefix is a string
+redisCoordinator({ eval: async () => 1, evalsha: async () => 1 }, { prefix: 1 });

@@ -1,0 +1,121 @@
+// Benchmark (not a test): one account's rate limit shared by N Node processes, with and without
+// redisCoordinator, against a real redis-server on 127.0.0.1.
+//
+//   node bench/redis.mjs [--n 2,4,8] [--k 60] [--l 10] [--window-ms 1000] [--shapes fixed,bucket]
+//                        [--latency-ms 30] [--client node-redis|ioredis|upstash]
+//
+// For each shape, N and {no coordinator, Redis coordinator}: a fresh mock (tests/mock/server.mjs)
+// allowing L requests per window, and N processes (tests/js/redis-child.mjs, each with its own
+// createFetch and Redis client) that begin together and send K calls in all, at once. Reported: the
+// mock's 429s and network calls, wall time (the slowest process) ÷ the floor (⌈K/L⌉−1) × W, the
+// time each call waited on the coordinator (p50, p99 over the calls), and with node-redis each Redis
+// round trip (how many, p50, p99: what the machine's load adds shows here). Needs redis-server
+// (scripts/setup.sh installs Debian's).
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { startMock } from '../tests/mock/server.mjs';
+import { runChildren, startRedis, startUpstashRest } from '../tests/js/redis-harness.mjs';
+
+const quantile = (xs, q) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
+};
+
+async function scenario({ redis, rest, client, n, shared, shape, k, l, windowMs, latencyMs }) {
+  const mock = await startMock({ limit: l, windowMs, shape, latencyMs });
+  try {
+    const job = {
+      mockUrl: mock.url,
+      port: redis.port,
+      rest: rest && { url: rest.url, token: rest.token },
+      client,
+      shared,
+      calls: Array.from({ length: n }, (_, i) => Math.floor(k / n) + (i < k % n ? 1 : 0)),
+      prefix: `bench-${shape}-${n}-${Date.now()}:`,
+      startAt: Date.now() + 2_000,
+    };
+    const children = await runChildren(n, job, 180_000);
+    const stats = mock.stats();
+    const wall = Math.max(...children.map((c) => c.wallMs));
+    const spent = children.flatMap((c) => c.coordinatorMs);
+    const trips = children.flatMap((c) => c.roundTrips);
+    return {
+      ok: children.reduce((s, c) => s + (c.statuses[200] ?? 0), 0),
+      r429: stats.byStatus[429] ?? 0,
+      calls: stats.requests,
+      ratio: wall / ((Math.ceil(k / l) - 1) * windowMs),
+      p50: quantile(spent, 0.5),
+      p99: quantile(spent, 0.99),
+      trips: trips.length,
+      tripP50: quantile(trips, 0.5),
+      tripP99: quantile(trips, 0.99),
+      errors: children.reduce((s, c) => s + c.errors.length, 0),
+    };
+  } finally {
+    await mock.close();
+  }
+}
+
+/** Runs every scenario and prints the table; returns the rows. */
+export async function runRedis({
+  ns = [2, 4, 8],
+  shapes = ['fixed', 'bucket'],
+  k = 60,
+  l = 10,
+  windowMs = 1000,
+  latencyMs = 30,
+  client = 'node-redis',
+} = {}) {
+  const redis = await startRedis();
+  const rest = client === 'upstash' ? await startUpstashRest(redis.port) : null;
+  try {
+    console.log(
+      `\n## ${k} calls over N Node processes sharing one limit of ${l} per ${windowMs} ms (redis-server on loopback, ${client}, mock latency ${latencyMs} ms)\n`,
+    );
+    console.log(
+      '| shape | N | coordinator | 200s | 429s / network calls | wall ÷ floor | coordinator ms per call p50 / p99 | Redis round trips, ms p50 / p99 | coordinator errors |',
+    );
+    console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|');
+    const rows = [];
+    for (const shape of shapes) {
+      for (const n of ns) {
+        for (const shared of [false, true]) {
+          const r = await scenario({ redis, rest, client, n, shared, shape, k, l, windowMs, latencyMs });
+          rows.push({ shape, n, shared, ...r });
+          const lat = shared ? `${r.p50.toFixed(1)} / ${r.p99.toFixed(1)}` : '–';
+          const trips = r.trips ? `${r.trips}: ${r.tripP50.toFixed(1)} / ${r.tripP99.toFixed(1)}` : '–';
+          console.log(
+            `| ${shape} | ${n} | ${shared ? 'Redis' : 'none'} | ${r.ok} | ${r.r429} / ${r.calls} | ${r.ratio.toFixed(2)}× | ${lat} | ${trips} | ${shared ? r.errors : '–'} |`,
+          );
+        }
+      }
+    }
+    return rows;
+  } finally {
+    await rest?.close();
+    await redis.stop();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({
+    options: {
+      n: { type: 'string', default: '2,4,8' },
+      k: { type: 'string', default: '60' },
+      l: { type: 'string', default: '10' },
+      'window-ms': { type: 'string', default: '1000' },
+      shapes: { type: 'string', default: 'fixed,bucket' },
+      'latency-ms': { type: 'string', default: '30' },
+      client: { type: 'string', default: 'node-redis' },
+    },
+  });
+  await runRedis({
+    ns: values.n.split(',').map(Number),
+    shapes: values.shapes.split(','),
+    k: Number(values.k),
+    l: Number(values.l),
+    windowMs: Number(values['window-ms']),
+    latencyMs: Number(values['latency-ms']),
+    client: values.client,
+  });
+}

@@ -1,0 +1,130 @@
+// redisCoordinator: shares ratewise's quota breaker and request leases across
+// processes through Redis, outside Cloudflare (Node, Deno, Bun; Upstash over
+// HTTP anywhere).
+//
+//   createFetch({ coordinator: redisCoordinator(client, { prefix: 'ratewise:' }) })
+//
+// `client` is the caller's node-redis (4/5), ioredis or @upstash/redis client,
+// told apart by its shape. Redis only holds each limit key's state (one string
+// value per key, named by the key's hash: no credential reaches Redis) and
+// makes each update atomic. The decisions are the Rust core's, the same the
+// Durable Object coordinator makes: coordinatorApply runs one message on the
+// value read, and the script below stores the result only if the value is
+// still the one read (a compare-and-set); else the step runs again on the
+// newer value it returns, a bounded number of times. Every value has a TTL.
+import { coordinatorApply } from './ratewise.js';
+
+// KEYS[1]: the key. ARGV: 'get' | 'set', the value read, the value to store, its TTL in ms.
+// Answers 1 when stored, else '=' and the value held ('' for none, '!' for a value
+// of another type): the '=' keeps clients from decoding it as JSON.
+const SCRIPT = `local v = redis.pcall('GET', KEYS[1])
+if type(v) == 'table' then v = '!' elseif not v then v = '' end
+if ARGV[1] == 'get' or v ~= ARGV[2] then return '=' .. v end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+return 1`;
+
+/** How many times a step runs when other processes keep changing the value. */
+const TRIES = 8;
+/** How many keys' last-seen values a coordinator remembers, and the longest it keeps (a value with a
+ * long error body in it is read again when needed). */
+const REMEMBERED = 256;
+const REMEMBERED_CHARS = 16 * 1024;
+
+let digest;
+/** The script's SHA-1, for EVALSHA (computed once, with Web Crypto). */
+function scriptSha() {
+  digest ??= crypto.subtle
+    .digest('SHA-1', new TextEncoder().encode(SCRIPT))
+    .then((buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join(''));
+  return digest;
+}
+
+const notConnected = () => new Error('redis is not connected');
+
+/** A client's three operations: whether it can answer now, EVALSHA and EVAL. */
+function adapt(client) {
+  if (client && typeof client.call === 'function' && typeof client.status === 'string') {
+    // ioredis: offline commands would queue; a client that is not ready fails at once.
+    return {
+      ready: () => client.status === 'ready' || client.status === 'wait',
+      evalsha: (sha, key, args) => client.call('EVALSHA', sha, 1, key, ...args),
+      eval: (key, args) => client.call('EVAL', SCRIPT, 1, key, ...args),
+    };
+  }
+  if (client && typeof client.sendCommand === 'function') {
+    // node-redis 4/5.
+    return {
+      ready: () => client.isReady !== false,
+      evalsha: (sha, key, args) => client.sendCommand(['EVALSHA', sha, '1', key, ...args]),
+      eval: (key, args) => client.sendCommand(['EVAL', SCRIPT, '1', key, ...args]),
+    };
+  }
+  if (client && typeof client.evalsha === 'function' && typeof client.eval === 'function') {
+    // @upstash/redis: one HTTP request a command.
+    return {
+      ready: () => true,
+      evalsha: (sha, key, args) => client.evalsha(sha, [key], args),
+      eval: (key, args) => client.eval(SCRIPT, [key], args),
+    };
+  }
+  throw new TypeError('redisCoordinator: `client` must be a node-redis, ioredis or @upstash/redis client');
+}
+
+/**
+ * A coordinator for createFetch({ coordinator }) and forInvocation({ coordinator })
+ * that shares limits through Redis.
+ */
+export function redisCoordinator(client, options = {}) {
+  const redis = adapt(client);
+  const prefix = options?.prefix ?? 'ratewise:';
+  if (typeof prefix !== 'string' || prefix.length > 256) {
+    throw new TypeError('redisCoordinator: `prefix` must be a string of at most 256 characters');
+  }
+  const seen = new Map(); // key -> the value last read or written there
+  const remember = (key, value) => {
+    seen.delete(key);
+    if (value.length > REMEMBERED_CHARS) return;
+    seen.set(key, value);
+    if (seen.size > REMEMBERED) seen.delete(seen.keys().next().value);
+  };
+
+  async function run(key, args) {
+    const sha = await scriptSha();
+    try {
+      return await redis.evalsha(sha, key, args);
+    } catch (e) {
+      if (!/NOSCRIPT/i.test(String(e?.message ?? e))) throw e;
+      return redis.eval(key, args); // loads it for the next EVALSHA
+    }
+  }
+
+  /** What the script answered about the value held: '' for none. */
+  const held = (reply) => {
+    if (typeof reply === 'string' && reply.startsWith('=')) return reply.slice(1);
+    throw new Error('redis answered the script with something else');
+  };
+
+  return {
+    async send(hash, message) {
+      if (!redis.ready()) throw notConnected();
+      const key = prefix + hash;
+      let stored = seen.get(key);
+      if (stored === undefined || message?.op === 'lookup') stored = held(await run(key, ['get', '', '', '0']));
+      for (let i = 0; i < TRIES; i++) {
+        const [value, answer, ttlMs, write] = coordinatorApply(stored || undefined, message, Date.now());
+        if (!write) {
+          remember(key, stored);
+          return answer;
+        }
+        const reply = await run(key, ['set', stored, value, String(ttlMs)]);
+        if (reply === 1 || reply === '1') {
+          remember(key, value);
+          return answer;
+        }
+        stored = held(reply);
+      }
+      seen.delete(key);
+      throw new Error(`redis: the value changed under ${TRIES} tries in a row`);
+    },
+  };
+}

@@ -1,0 +1,81 @@
+//! The Redis coordinator's step (`redisCoordinator()` in the package runs
+//! it): one message applied to one key's [`Record`] as Redis holds it.
+//!
+//! Redis keeps the value and makes each update atomic: the package's few
+//! lines of JS read the value, run this step, and write the result back
+//! only if the value is still the one read (a compare-and-set), else run
+//! the step again on the newer value. The decisions are the same functions
+//! the Durable Object runs ([`board_op`], [`lease_op`]); nothing of them
+//! lives in Lua.
+
+use js_sys::Array;
+use wasm_bindgen::prelude::*;
+
+use super::bindings::get;
+use super::coordinator::{board_op, key_of, lease_op};
+use super::snapshot::Snapshot;
+use crate::limits::record::{Kept, Record};
+use crate::{classify, Headers, Response};
+
+/// A failure read back from Redis is classified again: nothing is trusted
+/// from the store but what a replay shows.
+impl Kept for Snapshot {
+    fn parts(&self) -> (u16, &Headers, &str) {
+        (self.status, &self.headers, &self.body)
+    }
+    fn from_parts(status: u16, headers: Headers, body: String, now_ms: f64) -> Self {
+        let classification = classify(&Response {
+            status,
+            headers: &headers,
+            body: &body,
+            url: None,
+            now_ms,
+        });
+        Snapshot {
+            status,
+            headers,
+            body,
+            classification,
+        }
+    }
+}
+
+/// Applies `message` (a coordinator message: `lookup`, `tripped`, `closed`
+/// or `lease`) to the value Redis holds for its key (`stored`, a string, or
+/// anything else for none) at `now_ms`. Returns `[value, answer, ttlMs,
+/// write]`: the value to store (with a TTL of `ttlMs`), the answer for the
+/// instance, and whether the value must be written at all (a lookup of a
+/// sound value changes nothing). A stored value that is not an intact one
+/// this build wrote for this key is ignored and replaced: the answer then
+/// carries a `problem` for `onCoordinatorError`.
+#[wasm_bindgen(js_name = coordinatorApply)]
+pub fn coordinator_apply(stored: JsValue, message: JsValue, now_ms: f64) -> Result<Array, JsValue> {
+    let key = key_of(&message)?;
+    let mut problem = None;
+    let mut record: Record<Snapshot> = match stored.as_string() {
+        Some(value) => Record::decode(key, &value, now_ms).unwrap_or_else(|e| {
+            problem = Some(format!(
+                "ratewise coordinator: the value stored for key {} was ignored: {e}",
+                key.short()
+            ));
+            Record::new(key)
+        }),
+        None => Record::new(key),
+    };
+    let op = get(&message, "op").as_string().unwrap_or_default();
+    let answer = if op == "lease" {
+        lease_op(&mut record.ledger, &message, now_ms)?
+    } else {
+        board_op(&mut record.board, &message, now_ms)?
+    };
+    let write = op != "lookup" || problem.is_some();
+    if let Some(problem) = problem {
+        let _ = js_sys::Reflect::set(&answer, &"problem".into(), &problem.into());
+    }
+    let result = Array::new();
+    result.push(&record.encode().into());
+    result.push(&answer);
+    result.push(&record.ttl_ms(now_ms).into());
+    result.push(&write.into());
+    Ok(result)
+}

@@ -1,0 +1,89 @@
+// One process of the Redis tier's multi-process tests and of bench/redis.mjs:
+// its own createFetch(), with or without redisCoordinator over its own client,
+// sends chat completions to the mock API and prints what it saw as one JSON line.
+//
+//   node tests/js/redis-child.mjs '{"mockUrl":…,"port":…,"client":"node-redis","shared":true,"calls":10,…}'
+//
+// job: mockUrl, port (redis-server), client ('node-redis' | 'ioredis' | 'upstash'), rest (the Upstash
+// endpoint), shared (use the coordinator), calls (sent at once; with durationMs, the calls in flight at
+// any time; an array: each process's, by index), durationMs (keep sending until then), startAt (epoch ms to begin at, so that the
+// processes begin together), key (the API key), prefix, maxRetries.
+import { createFetch, redisCoordinator } from 'ratewise';
+import { connect } from './redis-harness.mjs';
+
+const job = JSON.parse(process.argv[2]);
+const calls = Array.isArray(job.calls) ? job.calls[job.index] : job.calls;
+const connection = job.shared ? await connect(job.client, job.port, job.rest) : null;
+// Each node-redis round trip, timed (for bench/redis.mjs).
+const roundTrips = [];
+if (connection && job.client === 'node-redis') {
+  const send = connection.client.sendCommand.bind(connection.client);
+  connection.client.sendCommand = (...args) => {
+    const started = performance.now();
+    return send(...args).finally(() => roundTrips.push(performance.now() - started));
+  };
+}
+const errors = [];
+const llm = createFetch({
+  maxRetries: job.maxRetries ?? 10,
+  deadlineMs: 120_000,
+  onCoordinatorError: (e) => errors.push(e.message),
+});
+const coordinator = connection ? redisCoordinator(connection.client, { prefix: job.prefix }) : undefined;
+
+/** `coordinator`, with every round trip timed into `spent`. */
+const timed = (spent) =>
+  coordinator && {
+    async send(key, message) {
+      const started = performance.now();
+      try {
+        return await coordinator.send(key, message);
+      } finally {
+        spent.ms += performance.now() - started;
+      }
+    },
+  };
+
+async function one() {
+  const spent = { ms: 0 };
+  const call = llm.forInvocation({ subrequests: 1000, coordinator: timed(spent) });
+  const started = performance.now();
+  const res = await call(`${job.mockUrl}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${job.key ?? 'sk-shared-account'}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  await res.body?.cancel();
+  return { status: res.status, coordinatorMs: spent.ms, ms: performance.now() - started };
+}
+
+if (job.startAt) await new Promise((r) => setTimeout(r, Math.max(0, job.startAt - Date.now())));
+const started = Date.now();
+const results = [];
+if (job.durationMs) {
+  // Keep `calls` in flight until the deadline.
+  const until = started + job.durationMs;
+  await Promise.all(
+    Array.from({ length: calls }, async () => {
+      while (Date.now() < until) results.push(await one());
+    }),
+  );
+} else {
+  results.push(...(await Promise.all(Array.from({ length: calls }, one))));
+}
+const wallMs = Date.now() - started;
+connection?.close();
+const statuses = {};
+for (const r of results) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+console.log(
+  JSON.stringify({
+    index: job.index,
+    settled: results.length,
+    statuses,
+    wallMs,
+    coordinatorMs: results.map((r) => r.coordinatorMs),
+    errors,
+    stats: llm.stats(),
+    roundTrips,
+  }),
+);
