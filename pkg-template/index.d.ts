@@ -186,6 +186,22 @@ export interface AttemptEvent {
   /** True on the one attempt whose quota failure opened the breaker: once per incident. */
   firstReport: boolean;
   classification: Classification;
+  /** How long the call waited in the concurrency queue before this (first) attempt, ms; 0 otherwise. */
+  queuedMs: number;
+  /** How long the throttle held this attempt, ms. */
+  pacedMs: number;
+  /** How long this attempt waited for the coordinator's lease answers, ms. */
+  leasedMs: number;
+  /** Whether this attempt's answer opened or closed a breaker (quota or outage). */
+  breaker: 'opened' | 'closed' | null;
+  /** The model the attempt's route asked for (a Gemini path, else the JSON body's `model`), if known. */
+  model: string | null;
+  /**
+   * The provider's id of this request, from the response (`x-request-id`: OpenAI, Groq, Mistral and
+   * most others; `request-id`: Anthropic; `apim-request-id` or `x-ms-request-id`: Azure;
+   * `x-amzn-requestid`: Bedrock), to match the call in the provider's dashboard.
+   */
+  requestId: string | null;
 }
 
 /** Why a call stopped sending. */
@@ -464,6 +480,22 @@ export interface RatewiseOptions {
   cache?: CacheOptions;
   /** Priority lanes: with `bulk.route`, bulk calls move to that route under pressure (see `Lane`). */
   lanes?: LanesOptions;
+  /**
+   * OpenTelemetry spans and metrics of every call (GenAI semantic conventions): `true` takes the
+   * global tracer and meter of `@opentelemetry/api` (an optional peer dependency), or give them.
+   * @default false
+   */
+  telemetry?: boolean | TelemetryOptions;
+}
+
+/** The `telemetry` option; a tracer or meter left out is taken from the global API. */
+export interface TelemetryOptions {
+  /** An OpenTelemetry `Tracer` (from `@opentelemetry/api`). */
+  tracer?: { startSpan(...args: never[]): unknown };
+  /** An OpenTelemetry `Meter`. */
+  meter?: { createHistogram(...args: never[]): unknown; createCounter(...args: never[]): unknown };
+  /** Also record the older `gen_ai.client.operation.duration` and `gen_ai.client.token.usage`. @default false */
+  legacyMetrics?: boolean;
 }
 
 /** The part of a Durable Object namespace binding ratewise uses. */

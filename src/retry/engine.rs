@@ -162,6 +162,11 @@ pub struct Event<'a> {
     pub tokens: Option<u64>,
     /// Whether the call waited in the concurrency queue (first attempt only).
     pub queued: bool,
+    /// How long the call waited in the concurrency queue, ms (first attempt
+    /// only; 0 otherwise).
+    pub queued_ms: u64,
+    /// How long this attempt waited for the shared store's lease answers, ms.
+    pub leased_ms: u64,
     /// The breakers this attempt's answer opened or closed.
     pub breakers: &'a [Transition],
     /// The call's lane.
@@ -266,6 +271,11 @@ where
                 limiters,
                 started,
                 queued,
+                queued_ms: if queued {
+                    (clock.now_ms() - started).max(0.0) as u64
+                } else {
+                    0
+                },
                 ticket,
             };
             call.attempts(store, transport, clock, observe).await
@@ -283,6 +293,8 @@ struct Call<'a, S> {
     limiters: &'a RefCell<Limiters<S>>,
     started: f64,
     queued: bool,
+    /// How long the call waited for its slot, ms.
+    queued_ms: u64,
     /// The call's place in the queue, which is also its place in the
     /// throttle's line.
     ticket: Ticket,
@@ -331,6 +343,7 @@ impl<S: Clone> Call<'_, S> {
             // Held by the throttle: sleep on this call's own timer and ask
             // again, so no other call ever wakes it.
             let mut paced_ms = 0;
+            let mut leased_ms = 0;
             let (last, source, heard) = loop {
                 let plan = self.limiters.borrow_mut().before(
                     transport.keys(),
@@ -349,8 +362,10 @@ impl<S: Clone> Call<'_, S> {
                     }
                     Plan::Lease { key, want } => {
                         let report = self.limiters.borrow_mut().lease_report(key);
+                        let asked_ms = clock.now_ms();
                         // A store that fails leaves the call on local state.
                         let grant = store.lease(key, want, report).await.ok();
+                        leased_ms += (clock.now_ms() - asked_ms).max(0.0) as u64;
                         self.limiters
                             .borrow_mut()
                             .leased(key, grant, clock.now_ms());
@@ -461,6 +476,8 @@ impl<S: Clone> Call<'_, S> {
                 paced_ms,
                 tokens: tokens.map(|t| t.total()),
                 queued: self.queued && attempt == 1,
+                queued_ms: if attempt == 1 { self.queued_ms } else { 0 },
+                leased_ms,
                 breakers: &heard.transitions,
                 lane: self.scope.lane,
                 diverted,

@@ -12,6 +12,7 @@ mod options;
 mod report;
 mod request;
 mod snapshot;
+mod telemetry;
 mod transport;
 
 use wasm_bindgen::prelude::*;

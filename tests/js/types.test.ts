@@ -92,3 +92,13 @@ createFetch({
     await Promise.resolve(classification.kind);
   },
 });
+
+// telemetry (issue 24): the real api's Tracer and Meter fit; the events carry the request id and model.
+import { metrics, trace } from '@opentelemetry/api';
+createFetch({ telemetry: true });
+createFetch({ telemetry: { tracer: trace.getTracer('app'), meter: metrics.getMeter('app'), legacyMetrics: true } });
+createFetch({
+  onEvent: (e) => void [e.requestId?.length, e.model?.length, e.queuedMs + e.pacedMs + e.leasedMs, e.breaker],
+});
+// @ts-expect-error: a tracer must have startSpan
+createFetch({ telemetry: { tracer: {} } });
