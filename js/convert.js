@@ -280,12 +280,13 @@ export function classification(
  * reference (such as a promise) is deoptimized before that call returns;
  * a call into wasm that returns nothing is rebuilt fine.
  */
-export function makeFetch(call, stats, breaker, resetBreaker, forInvocation, telemetry) {
+export function makeFetch(call, stats, breaker, resetBreaker, forInvocation, health, telemetry) {
   const fetch = Object.assign(telemetry ? telemetry.wrap(call) : settledFrom(call), {
     stats,
     breaker,
     resetBreaker,
     forInvocation,
+    health,
   });
   telemetry?.watch(fetch);
   return fetch;

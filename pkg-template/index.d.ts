@@ -579,6 +579,40 @@ export interface RatewiseFetch {
    * Fetches made outside ratewise count against Cloudflare's limit too: leave room for them.
    */
   forInvocation(options?: InvocationOptions): InvocationFetch;
+  /** One JSON-ready snapshot for a status route: breakers, learned limits, queue, coordinator. */
+  health(): RatewiseHealth;
+}
+
+/** A rate-limit window as last heard: its limit and what was left (local bookings taken off). */
+export interface HealthWindow {
+  limit: number | null;
+  remaining: number | null;
+}
+
+/** What `fetch.health()` returns (keys only as 8-hex hashes, never a credential). */
+export interface RatewiseHealth {
+  /** False while any breaker is open or probing. */
+  ok: boolean;
+  /** When the snapshot was taken, ms since the epoch. */
+  atMs: number;
+  breakers: BreakerState[];
+  /** What the throttle learned of each key from the `x-ratelimit-*` headers (`null`: not reported). */
+  limits: {
+    key: string;
+    requests: HealthWindow | null;
+    tokens: HealthWindow | null;
+    inputTokens: HealthWindow | null;
+    outputTokens: HealthWindow | null;
+    /** Requests counted in flight. */
+    inFlight: number;
+    /** Calls the throttle holds. */
+    waiting: number;
+  }[];
+  /** The concurrency queue (`maxConcurrency`): calls running and calls waiting for a slot. */
+  queue: { running: number; waiting: number };
+  /** The Durable Object coordinator: whether one is set on the instance, and its failures so far. */
+  coordinator: { configured: boolean; errors: number };
+  calls: { total: number; attempts: number; retries: number };
 }
 
 /** Options of `forInvocation()`. */

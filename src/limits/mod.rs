@@ -709,4 +709,9 @@ impl<S: Clone> Limiters<S> {
     pub fn in_flight(&self, key: LimitKey) -> u64 {
         self.throttle.as_ref().map_or(0, |t| t.in_flight(key))
     }
+
+    /// The concurrency queue now: `(calls running, calls waiting)`.
+    pub fn queue(&self) -> (usize, usize) {
+        (self.bulkhead.in_flight(), self.bulkhead.queued())
+    }
 }

@@ -54,6 +54,7 @@ extern "C" {
         breaker: JsValue,
         reset_breaker: JsValue,
         for_invocation: JsValue,
+        health: JsValue,
         telemetry: &JsValue,
     ) -> js_sys::Function;
     /// The fetch `forInvocation()` returns, with `subrequests()` attached.

@@ -26,8 +26,8 @@ use crate::retry::policy::{Decision, Stop};
 use crate::secrets::redact_url;
 use crate::{Classification, Kind};
 
-/// Builds the fetch function, with `stats()`, `breaker()`, `resetBreaker()`
-/// and `forInvocation()` attached.
+/// Builds the fetch function, with `stats()`, `breaker()`, `resetBreaker()`,
+/// `forInvocation()` and `health()` attached.
 pub fn make(config: Config) -> Function {
     let telemetry = config.telemetry.clone().unwrap_or(JsValue::UNDEFINED);
     let instance = Rc::new(Instance::new(config));
@@ -51,6 +51,8 @@ pub fn make(config: Config) -> Function {
     let breaker = Closure::<dyn Fn() -> JsValue>::new(move || {
         report::breakers_js(&s.limiters.borrow().breakers(js_sys::Date::now()))
     });
+    let s = instance.clone();
+    let health = Closure::<dyn Fn() -> JsValue>::new(move || super::health::health_js(&s));
     let reset = Closure::<dyn Fn()>::new(move || instance.limiters.borrow_mut().reset_breakers());
     bindings::make_fetch(
         fetch,
@@ -58,6 +60,7 @@ pub fn make(config: Config) -> Function {
         breaker.into_js_value(),
         reset.into_js_value(),
         for_invocation.into_js_value(),
+        health.into_js_value(),
         &telemetry,
     )
 }

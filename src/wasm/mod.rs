@@ -5,6 +5,7 @@ mod bindings;
 mod clock;
 mod coordinator;
 mod fetch;
+mod health;
 mod input;
 mod instance;
 mod mask;

@@ -102,3 +102,6 @@ createFetch({
 });
 // @ts-expect-error: a tracer must have startSpan
 createFetch({ telemetry: { tracer: {} } });
+const h = createFetch().health();
+const hashes: string[] = [...h.breakers.map((b) => b.key), ...h.limits.map((l) => l.key)];
+void [hashes, h.ok, h.queue.waiting, h.coordinator.errors, h.limits[0]?.requests?.remaining ?? 0];
