@@ -58,10 +58,16 @@ class Lazy {
 
   /** The `(input, init) => Promise` over wasm's `call`, traced once the code is loaded. */
   wrap(call) {
-    const go = (input, init) =>
+    const go = (input, init, parent) =>
       this.impl
-        ? this.impl.run(call, input, init)
+        ? this.impl.run(call, input, init, parent)
         : new Promise((resolve, reject) => call(input, init, resolve, reject));
-    return (input, init) => (this.loading ? this.loading.then(() => go(input, init)) : go(input, init));
+    return (input, init) => {
+      if (!this.loading) return go(input, init);
+      // The caller's active context (its parent span) is read now, while it is active, from the
+      // registry @opentelemetry/api keeps on globalThis (its global context manager).
+      const parent = globalThis[Symbol.for('opentelemetry.js.api.1')]?.context?.active?.();
+      return this.loading.then(() => go(input, init, parent));
+    };
   }
 }

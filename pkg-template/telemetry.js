@@ -228,9 +228,9 @@ class Telemetry {
     this.fetches.push(fetch);
   }
 
-  /** One traced call of wasm's `call`. */
-  run(call, input, init) {
-    const trace = new CallTrace(this);
+  /** One traced call of wasm's `call`; `parent`: the context active when it was made, if read. */
+  run(call, input, init, parent) {
+    const trace = new CallTrace(this, parent);
     return new Promise((resolve, reject) => call(input, init, resolve, reject, trace)).then(
       (response) => {
         trace.end(false, undefined);
@@ -255,8 +255,9 @@ class Telemetry {
  * call's promise settles, so no span is left open after an abort or a deadline.
  */
 class CallTrace {
-  constructor(telemetry) {
+  constructor(telemetry, parent) {
     this.t = telemetry;
+    this.parent = parent;
     this.startedAt = Date.now();
     this.span = undefined;
     this.http = undefined;
@@ -278,7 +279,7 @@ class CallTrace {
     attributes[RW.LANE] = lane;
     this.method = method;
     if (!tracer) return;
-    const parent = this.t.active();
+    const parent = this.parent ?? this.t.active();
     this.span = tracer.startSpan(model ? `${op} ${model}` : op, { kind: SPAN_KIND_CLIENT, attributes }, parent);
     this.context = parent.setValue(SPAN_KEY, this.span);
   }

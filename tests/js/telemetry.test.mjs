@@ -4,7 +4,7 @@
 // fallback route and aborted calls; no span left open; no secret in any attribute.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { metrics, trace } from '@opentelemetry/api';
+import { context, metrics, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { createFetch } from 'ratewise';
@@ -379,6 +379,57 @@ test('telemetry: true takes the global tracer and meter, and legacyMetrics adds 
   } finally {
     trace.disable();
     metrics.disable();
+  }
+});
+
+/** A context manager for synchronous code: enough, since a call reads its context when it is made. */
+class StackContextManager {
+  constructor() {
+    this.stack = [ROOT_CONTEXT];
+  }
+  active() {
+    return this.stack.at(-1);
+  }
+  with(ctx, fn, thisArg, ...args) {
+    this.stack.push(ctx);
+    try {
+      return fn.call(thisArg, ...args);
+    } finally {
+      this.stack.pop();
+    }
+  }
+  bind(_ctx, target) {
+    return target;
+  }
+  enable() {
+    return this;
+  }
+  disable() {
+    return this;
+  }
+}
+
+test('a call span is a child of the span active when the call was made, its first call included', async () => {
+  const o = sdk();
+  context.setGlobalContextManager(new StackContextManager());
+  try {
+    const fetch = createFetch({ telemetry: { tracer: o.tracer } });
+    for (const name of ['first', 'second']) {
+      const request = o.tracer.startSpan(name);
+      const pending = context.with(trace.setSpan(context.active(), request), () => ask(fetch));
+      assert.equal((await pending).status, 200);
+      request.end();
+      const call = o
+        .spans()
+        .find((s) => s.name === 'chat gpt-4o-mini' && s.parentSpanContext?.spanId === request.spanContext().spanId);
+      assert.ok(
+        call,
+        `the ${name} call is under its request span: ${JSON.stringify(o.spans().map((s) => [s.name, s.parentSpanContext?.spanId]))}`,
+      );
+      assert.equal(call.spanContext().traceId, request.spanContext().traceId);
+    }
+  } finally {
+    context.disable();
   }
 });
 
