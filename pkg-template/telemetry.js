@@ -88,6 +88,11 @@ const STATUS_ERROR = 2; // SpanStatusCode.ERROR
 const SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');
 // Not a literal: bundlers leave it alone, so an absent package is not a build error.
 const API = '@opentelemetry/api';
+// Where @opentelemetry/api 1.x keeps its globals (the registered tracer and meter providers, the
+// context manager) for every copy of it in the process: a bundled Worker, which cannot import the
+// api by name at run time, still finds there what its bundled SDK registered.
+const REGISTRY = Symbol.for('opentelemetry.js.api.1');
+const registry = () => globalThis[REGISTRY];
 
 /** A Context (the api's interface) without @opentelemetry/api: for a root parent. */
 function rootContext(values = new Map()) {
@@ -163,6 +168,7 @@ export async function start(o) {
     // Absent (or a runtime that cannot import it): only what was given explicitly works.
   }
   t.loaded(api);
+  t.registry = !api;
   return t;
 }
 
@@ -171,6 +177,8 @@ class Telemetry {
     this.tracer = tracer;
     this.legacy = legacy;
     this.api = undefined;
+    /** Whether the globals are read from the api's registry (the api could not be imported). */
+    this.registry = false;
     this.fetches = [];
     if (meter) this.instruments(meter);
   }
@@ -245,7 +253,16 @@ class Telemetry {
 
   /** The caller's active context, else a root one. */
   active() {
-    return this.api?.context.active() ?? rootContext();
+    return this.api?.context.active() ?? registry()?.context?.active?.() ?? rootContext();
+  }
+
+  /** Without the api: the global tracer and meter, once the app's SDK has registered them. */
+  fromRegistry() {
+    if (!this.registry) return;
+    const options = { schemaUrl: SCHEMA_URL };
+    this.tracer ??= registry()?.trace?.getTracer?.('ratewise', undefined, options);
+    const meter = this.m ? undefined : registry()?.metrics?.getMeter?.('ratewise', undefined, options);
+    if (meter) this.instruments(meter);
   }
 }
 
@@ -266,6 +283,7 @@ class CallTrace {
   }
 
   begin(method, url, provider, model, stream, lane) {
+    this.t.fromRegistry();
     const tracer = this.t.tracer;
     const op = operationName(url);
     const attributes = {

@@ -51,6 +51,7 @@ node_modules/.bin/tsc -p tests/js && echo "types: 1 passed, 0 failed"
 tier "5/11 package in workerd"
 node tests/js/run-workerd.mjs
 node --test tests/js/example-worker.test.mjs tests/js/coordinator-workerd.test.mjs
+node --test tests/js/telemetry-workerd.test.mjs
 
 tier "6/11 package in Chromium (playwright-core)"
 node tests/js/run-browser.mjs
