@@ -80,6 +80,7 @@ export const RW = {
   WAIT_REASON: 'ratewise.wait.reason',
   M_ATTEMPTS: 'ratewise.client.attempts',
   M_WAIT: 'ratewise.client.wait',
+  M_HELD: 'ratewise.client.throttled',
   M_BREAKERS: 'ratewise.breakers.open',
 };
 const SPAN_KIND_CLIENT = 2; // SpanKind.CLIENT
@@ -216,6 +217,7 @@ class Telemetry {
       reasoning: counter(METRIC.USAGE_REASONING, '{token}', 'Output tokens used for reasoning.'),
       attempts: counter(RW.M_ATTEMPTS, '{attempt}', 'Attempts, by what they meant (ratewise.kind).'),
       wait: counter(RW.M_WAIT, 's', 'Time calls waited, by why (ratewise.wait.kind).'),
+      held: counter(RW.M_HELD, '{attempt}', 'Attempts the throttle held: each would have gone over a window.'),
     };
     const gauge = meter.createObservableGauge?.(RW.M_BREAKERS, {
       unit: '{breaker}',
@@ -336,6 +338,7 @@ class CallTrace {
     const sentAt = e.source === 'network' ? (this.sentAt ?? Date.now()) : Date.now();
     this.wait('queue', e.queuedMs, 'maxConcurrency', this.startedAt);
     this.wait('throttle', e.pacedMs, 'throttle', sentAt - e.pacedMs - e.leasedMs);
+    if (e.pacedMs > 0) this.t.m?.held.add(1, { [ATTR.PROVIDER]: this.provider() });
     this.wait('lease', e.leasedMs, 'coordinator', sentAt - e.leasedMs);
     if (e.source === 'breaker') this.wait('breaker', 0, e.kind, Date.now());
     if (e.source === 'network' && this.http) {

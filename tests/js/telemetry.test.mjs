@@ -275,7 +275,7 @@ test('waits in the queue and the throttle are span events with their durations, 
   await mock.reset();
   await mock.config({ limit: 1, windowMs: 300 });
   const t = sdk();
-  const paced = createFetch({ telemetry: { tracer: t.tracer } });
+  const paced = createFetch({ telemetry: { tracer: t.tracer, meter: t.meter } });
   assert.equal((await ask(paced)).status, 200);
   assert.equal((await ask(paced)).status, 200);
   const held = t
@@ -285,6 +285,9 @@ test('waits in the queue and the throttle are span events with their durations, 
   assert.equal(held.length, 1, `${JSON.stringify(t.spans().map((s) => [s.name, s.events]))}`);
   assert.ok(held[0].attributes['ratewise.wait.ms'] > 0);
   assert.equal((await mock.stats()).byStatus['429'] ?? 0, 0, 'the throttle avoided the 429');
+  // The 429 avoided, counted.
+  const throttled = (await t.points())['ratewise.client.throttled'];
+  assert.deepEqual(throttled, [[{ 'gen_ai.provider.name': 'unknown' }, 1]], 'the mock answered 200s only: unknown');
 });
 
 test('aborted and deadline calls: every span ends, with error.type aborted / timeout', async () => {
