@@ -190,6 +190,12 @@ export interface AttemptEvent {
   queuedMs: number;
   /** How long the throttle held this attempt, ms. */
   pacedMs: number;
+  /**
+   * Why the throttle (last) held it: `window`, a reported window is used up until its reset or refill;
+   * `answer`, held for an answer in flight to tell what is left (a cold start); `coordinator`, the
+   * coordinator's permits are spent. `null` when not held.
+   */
+  pacedReason: 'window' | 'answer' | 'coordinator' | null;
   /** How long this attempt waited for the coordinator's lease answers, ms. */
   leasedMs: number;
   /** Whether this attempt's answer opened or closed a breaker (quota or outage). */

@@ -337,7 +337,7 @@ class CallTrace {
     this.t.m?.attempts.add(1, { [RW.KIND]: e.kind, [RW.SOURCE]: e.source, [ATTR.PROVIDER]: this.provider() });
     const sentAt = e.source === 'network' ? (this.sentAt ?? Date.now()) : Date.now();
     this.wait('queue', e.queuedMs, 'maxConcurrency', this.startedAt);
-    this.wait('throttle', e.pacedMs, 'throttle', sentAt - e.pacedMs - e.leasedMs);
+    this.wait('throttle', e.pacedMs, e.pacedReason ?? 'throttle', sentAt - e.pacedMs - e.leasedMs);
     if (e.pacedMs > 0) this.t.m?.held.add(1, { [ATTR.PROVIDER]: this.provider() });
     this.wait('lease', e.leasedMs, 'coordinator', sentAt - e.leasedMs);
     if (e.source === 'breaker') this.wait('breaker', 0, e.kind, Date.now());

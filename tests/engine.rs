@@ -11,7 +11,7 @@ use ratewise::limits::lease::{Grant, Report, ALONE_MS};
 use ratewise::limits::shared::REFRESH_MS;
 use ratewise::limits::shared::{Change, Local, Store, Trip};
 use ratewise::limits::subrequests::Subrequests;
-use ratewise::limits::{BreakerKind, Limiters, Scope, Settings, Transition};
+use ratewise::limits::{BreakerKind, Hold, Limiters, Scope, Settings, Transition};
 use ratewise::retry::engine::{self, Attempt, Halt, Source};
 use ratewise::{Backoff, Jitter, Kind, RetryPolicy, Stop};
 
@@ -56,6 +56,8 @@ struct Run {
     last_status: Option<u16>,
     /// Each event's `queued_ms`, `paced_ms` and `leased_ms`.
     waits: Vec<[u64; 3]>,
+    /// Each event's `paced_why`.
+    holds: Vec<Option<Hold>>,
 }
 
 fn run_with(
@@ -87,6 +89,7 @@ fn run_in(
     let mut sources = Vec::new();
     let mut breakers = Vec::new();
     let mut waits = Vec::new();
+    let mut holds = Vec::new();
     let mut clock_ref = clock;
     let out = block_on(engine::run(
         policy,
@@ -101,6 +104,7 @@ fn run_in(
             let opened = |t: &Transition| (t.breaker, t.opened_until_ms.is_some());
             breakers.extend(e.breakers.iter().map(opened));
             waits.push([e.queued_ms, e.paced_ms, e.leased_ms]);
+            holds.push(e.paced_why);
         },
     ))?;
     let last_status = match out.last {
@@ -120,6 +124,7 @@ fn run_in(
         waited: out.waited_ms,
         last_status,
         waits,
+        holds,
     })
 }
 
@@ -542,6 +547,8 @@ mod composed {
             [1_000, 1_000, 1],
             "waited for the window, then sent"
         );
+        // The event says how long and why: the telemetry's throttle wait.
+        assert_eq!((r.waits[0][1], r.holds[0]), (2_001, Some(Hold::Window)));
     }
 
     #[test]
@@ -1151,7 +1158,8 @@ mod fallbacks {
         let mut holds = 0;
         loop {
             match l.before(&keys, 0, now, &p, None, second, None, false) {
-                Plan::Hold { ms } => {
+                Plan::Hold { ms, why } => {
+                    assert_eq!(why, Hold::Answer, "held for the cold start's answer");
                     now += ms.max(1) as f64;
                     holds += 1;
                     assert!(
@@ -1239,7 +1247,7 @@ mod fallbacks {
         let mut now = 1_500.0;
         let pass = loop {
             match l.before(&keys, 0, now, &p, None, second, None, false) {
-                Plan::Hold { ms } => now += ms.max(1) as f64,
+                Plan::Hold { ms, .. } => now += ms.max(1) as f64,
                 Plan::Send(pass) => break pass,
                 other => panic!("at {now} ms: {other:?}"),
             }

@@ -12,7 +12,7 @@ use crate::limits::lanes::Lane;
 use crate::limits::routes::RouteKey;
 use crate::limits::shared::Store;
 use crate::limits::tokens::Tokens;
-use crate::limits::{Heard, Limiters, Plan, Scope, Ticket, Transition};
+use crate::limits::{Heard, Hold, Limiters, Plan, Scope, Ticket, Transition};
 use crate::retry::policy::{Decision, RetryPolicy, State, Stop};
 
 /// How one attempt ended.
@@ -157,6 +157,8 @@ pub struct Event<'a> {
     pub source: Source,
     /// How long the throttle held this attempt, ms.
     pub paced_ms: u64,
+    /// Why the throttle last held this attempt, if it did.
+    pub paced_why: Option<Hold>,
     /// The tokens the request was expected to use (booked against the
     /// tokens windows), if its body told.
     pub tokens: Option<u64>,
@@ -343,6 +345,7 @@ impl<S: Clone> Call<'_, S> {
             // Held by the throttle: sleep on this call's own timer and ask
             // again, so no other call ever wakes it.
             let mut paced_ms = 0;
+            let mut paced_why = None;
             let mut leased_ms = 0;
             let (last, source, heard) = loop {
                 let plan = self.limiters.borrow_mut().before(
@@ -356,9 +359,10 @@ impl<S: Clone> Call<'_, S> {
                     store.shared(),
                 );
                 match plan {
-                    Plan::Hold { ms } => {
+                    Plan::Hold { ms, why } => {
                         clock.sleep(ms).await.map_err(Halt::Aborted)?;
                         paced_ms += ms;
+                        paced_why = Some(why);
                     }
                     Plan::Lease { key, want } => {
                         let report = self.limiters.borrow_mut().lease_report(key);
@@ -474,6 +478,7 @@ impl<S: Clone> Call<'_, S> {
                 route,
                 source,
                 paced_ms,
+                paced_why,
                 tokens: tokens.map(|t| t.total()),
                 queued: self.queued && attempt == 1,
                 queued_ms: if attempt == 1 { self.queued_ms } else { 0 },

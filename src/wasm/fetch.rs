@@ -333,6 +333,7 @@ async fn cached(
         route: outcome.route,
         source: Source::Cache,
         paced_ms: 0,
+        paced_why: None,
         tokens: None,
         queued: false,
         queued_ms: 0,
@@ -547,6 +548,11 @@ fn observe_hooks(config: &Config, e: &Event<'_>, url: &str, about: About<'_>) {
     let more = [
         ("queuedMs", (e.queued_ms as f64).into()),
         ("pacedMs", (e.paced_ms as f64).into()),
+        (
+            "pacedReason",
+            e.paced_why
+                .map_or(JsValue::NULL, |w| bindings::interned(w.as_str())),
+        ),
         ("leasedMs", (e.leased_ms as f64).into()),
         ("breaker", breaker_change(e)),
         ("model", about.model.map_or(JsValue::NULL, JsValue::from)),

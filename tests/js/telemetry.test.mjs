@@ -284,6 +284,7 @@ test('waits in the queue and the throttle are span events with their durations, 
     .filter((e) => e.name === 'ratewise.wait.throttle');
   assert.equal(held.length, 1, `${JSON.stringify(t.spans().map((s) => [s.name, s.events]))}`);
   assert.ok(held[0].attributes['ratewise.wait.ms'] > 0);
+  assert.equal(held[0].attributes['ratewise.wait.reason'], 'window', 'the core says why: the window was spent');
   assert.equal((await mock.stats()).byStatus['429'] ?? 0, 0, 'the throttle avoided the 429');
   // The 429 avoided, counted.
   const throttled = (await t.points())['ratewise.client.throttled'];
