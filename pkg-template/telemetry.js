@@ -125,6 +125,15 @@ export function usageAttributes(usage, costUsd) {
   return out;
 }
 
+/** Runs `fn`; telemetry never breaks a call, so what it throws is dropped. */
+function guard(fn) {
+  try {
+    fn();
+  } catch {
+    // ignored: observing must not change what the caller gets
+  }
+}
+
 /** gen_ai.operation.name from the path of a (redacted) URL. */
 export function operationName(url) {
   const path = url.split(/[?#]/)[0];
@@ -284,7 +293,22 @@ class CallTrace {
     this.waitedMs = 0;
   }
 
-  begin(method, url, provider, model, stream, lane) {
+  // What wasm calls (and the promise's settling): an exception thrown here by a tracer, a meter
+  // or this code would unwind through wasm (or turn an answer into a rejection), so none escapes.
+  begin(...args) {
+    guard(() => this.onBegin(...args));
+  }
+  send(...args) {
+    guard(() => this.onSend(...args));
+  }
+  attempt(event) {
+    guard(() => this.onAttempt(event));
+  }
+  end(rejected, error) {
+    guard(() => this.onEnd(rejected, error));
+  }
+
+  onBegin(method, url, provider, model, stream, lane) {
     this.t.fromRegistry();
     const tracer = this.t.tracer;
     const op = operationName(url);
@@ -304,7 +328,7 @@ class CallTrace {
     this.context = parent.setValue(SPAN_KEY, this.span);
   }
 
-  send(attempt, route, url) {
+  onSend(attempt, route, url) {
     this.sentAt = Date.now();
     if (!this.span) return;
     const attributes = {
@@ -326,7 +350,7 @@ class CallTrace {
     if (ms > 0) this.t.m?.wait.add(ms / 1000, { [RW.WAIT_KIND]: kind });
   }
 
-  attempt(e) {
+  onAttempt(e) {
     this.last = e;
     // A host ratewise does not know (a gateway, a mock) is named by the provider's answer.
     const named = PROVIDERS[e.classification.provider] ?? e.classification.provider;
@@ -361,7 +385,7 @@ class CallTrace {
   }
 
   /** The call settled: `rejected` with `error`, or resolved. */
-  end(rejected, error) {
+  onEnd(rejected, error) {
     const last = this.last;
     const failed = rejected || (last !== undefined && last.kind !== 'ok');
     const type = failed ? errorType(error, last) : undefined;

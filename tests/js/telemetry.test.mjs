@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { context, metrics, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
-import { createFetch } from 'ratewise';
+import { classify, createFetch } from 'ratewise';
 import { startMock } from '../mock/server.mjs';
 import { mockClient } from './suite.mjs';
 import { usageAttributes, DURATION_BUCKETS } from '../../pkg-template/telemetry.js';
@@ -435,6 +435,21 @@ test('a call span is a child of the span active when the call was made, its firs
   } finally {
     context.disable();
   }
+});
+
+test('a tracer and a meter that throw never break a call, nor wasm, however many calls', async () => {
+  const boom = () => {
+    throw new Error('exporter down');
+  };
+  const broken = {
+    tracer: { startSpan: boom },
+    meter: { createHistogram: () => ({ record: boom }), createCounter: () => ({ add: boom }) },
+  };
+  const answer = async () => new Response('{}', { status: 200 });
+  const fetch = createFetch({ telemetry: broken, fetch: answer });
+  // An exception unwinding through wasm breaks every later call after about 800 of them.
+  for (let i = 0; i < 1200; i++) assert.equal((await fetch('https://api.openai.com/v1/chat/completions')).status, 200);
+  assert.equal(classify({ status: 429, headers: {}, body: '{}' }).kind, 'rate_limit', 'wasm still works');
 });
 
 test('the telemetry option is checked, naming the field', () => {
