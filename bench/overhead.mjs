@@ -8,7 +8,11 @@
 // bundled as wrangler would, with the packed ratewise): each run is one
 // request to the Worker, which makes the N calls to the same local server.
 //
-//   ./scripts/build.sh && ./scripts/pack.sh && node bench/overhead.mjs [--n 5000] [--runs 5] [--workerd-n 1000] [--only node|workerd]
+// The telemetry table (Node) puts ratewise with `telemetry` off, on with a no-op tracer and
+// meter (@opentelemetry/api with nothing registered), and on with the real SDK
+// (sdk-trace-base with an in-memory exporter, sdk-metrics with a reader) beside raw fetch.
+//
+//   ./scripts/build.sh && ./scripts/pack.sh && node bench/overhead.mjs [--n 5000] [--runs 5] [--workerd-n 1000] [--only node|workerd|telemetry]
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { createFetch } from '../pkg/node.js';
@@ -85,7 +89,7 @@ async function measureWorkerd(worker, name, c) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Runs every contender at concurrency 1 and 50, interleaved, and prints a table each. */
-async function table(label, calls, measureOne) {
+async function table(label, calls, measureOne, contenders) {
   console.log(`success-path overhead, ${label}: ${calls} calls per run, median of ${runs} interleaved runs\n`);
   for (const c of [1, 50]) {
     const results = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
@@ -109,17 +113,33 @@ async function table(label, calls, measureOne) {
   }
 }
 
-if (only !== 'workerd') {
-  await table(`Node ${process.version}`, n, (name, c) => measure(contenders[name], c));
+if (only === undefined || only === 'node') {
+  await table(`Node ${process.version}`, n, (name, c) => measure(contenders[name], c), contenders);
 }
-if (only !== 'node') {
+if (only === undefined || only === 'telemetry') {
+  const { telemetryContenders } = await import('./overhead-telemetry.mjs');
+  const stub = async () => new Response(BODY, { headers: HEADERS });
+  for (const [label, over] of [
+    ['telemetry, real HTTP', undefined],
+    ['telemetry, an in-memory fetch (ratewise alone)', stub],
+  ]) {
+    const t = await telemetryContenders(createFetch, over);
+    await table(
+      `Node ${process.version}, ${label}`,
+      n,
+      (name, c) => measure(t.contenders[name], c).finally(t.reset),
+      t.contenders,
+    );
+  }
+}
+if (only === undefined || only === 'workerd') {
   const { startWorkerd } = await import('../tests/js/workerd-harness.mjs');
   const worker = await startWorkerd({
     name: 'bench-overhead',
     entry: fileURLToPath(new URL('./overhead-worker.mjs', import.meta.url)),
   });
   try {
-    await table('workerd', workerdN, (name, c) => measureWorkerd(worker.url, name, c));
+    await table('workerd', workerdN, (name, c) => measureWorkerd(worker.url, name, c), contenders);
   } finally {
     await worker.stop();
   }

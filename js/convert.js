@@ -280,13 +280,21 @@ export function classification(
  * reference (such as a promise) is deoptimized before that call returns;
  * a call into wasm that returns nothing is rebuilt fine.
  */
-export function makeFetch(call, stats, breaker, resetBreaker, forInvocation) {
-  return Object.assign(settledFrom(call), { stats, breaker, resetBreaker, forInvocation });
+export function makeFetch(call, stats, breaker, resetBreaker, forInvocation, health, telemetry) {
+  const fetch = Object.assign(telemetry ? telemetry.wrap(call) : settledFrom(call), {
+    stats,
+    breaker,
+    resetBreaker,
+    forInvocation,
+    health,
+  });
+  telemetry?.watch(fetch);
+  return fetch;
 }
 
 /** The fetch `forInvocation()` returns: the instance's, counting subrequests. */
-export function makeInvocationFetch(call, subrequests) {
-  return Object.assign(settledFrom(call), { subrequests });
+export function makeInvocationFetch(call, subrequests, telemetry) {
+  return Object.assign(telemetry ? telemetry.wrap(call) : settledFrom(call), { subrequests });
 }
 
 /** `(input, init) => Promise`, the promise settled by `call(input, init, resolve, reject)`. */

@@ -187,6 +187,28 @@ export interface AttemptEvent {
   /** True on the one attempt whose quota failure opened the breaker: once per incident. */
   firstReport: boolean;
   classification: Classification;
+  /** How long the call waited in the concurrency queue before this (first) attempt, ms; 0 otherwise. */
+  queuedMs: number;
+  /** How long the throttle held this attempt, ms. */
+  pacedMs: number;
+  /**
+   * Why the throttle (last) held it: `window`, a reported window is used up until its reset or refill;
+   * `answer`, held for an answer in flight to tell what is left (a cold start); `coordinator`, the
+   * coordinator's permits are spent. `null` when not held.
+   */
+  pacedReason: 'window' | 'answer' | 'coordinator' | null;
+  /** How long this attempt waited for the coordinator's lease answers, ms. */
+  leasedMs: number;
+  /** Whether this attempt's answer opened or closed a breaker (quota or outage). */
+  breaker: 'opened' | 'closed' | null;
+  /** The model the attempt's route asked for (a Gemini path, else the JSON body's `model`), if known. */
+  model: string | null;
+  /**
+   * The provider's id of this request, from the response (`x-request-id`: OpenAI, Groq, Mistral and
+   * most others; `request-id`: Anthropic; `apim-request-id` or `x-ms-request-id`: Azure;
+   * `x-amzn-requestid`: Bedrock), to match the call in the provider's dashboard.
+   */
+  requestId: string | null;
 }
 
 /** Why a call stopped sending. */
@@ -465,6 +487,22 @@ export interface RatewiseOptions {
   cache?: CacheOptions;
   /** Priority lanes: with `bulk.route`, bulk calls move to that route under pressure (see `Lane`). */
   lanes?: LanesOptions;
+  /**
+   * OpenTelemetry spans and metrics of every call (GenAI semantic conventions): `true` takes the
+   * global tracer and meter of `@opentelemetry/api` (an optional peer dependency), or give them.
+   * @default false
+   */
+  telemetry?: boolean | TelemetryOptions;
+}
+
+/** The `telemetry` option; a tracer or meter left out is taken from the global API. */
+export interface TelemetryOptions {
+  /** An OpenTelemetry `Tracer` (from `@opentelemetry/api`). */
+  tracer?: { startSpan(...args: never[]): unknown };
+  /** An OpenTelemetry `Meter`. */
+  meter?: { createHistogram(...args: never[]): unknown; createCounter(...args: never[]): unknown };
+  /** Also record the older `gen_ai.client.operation.duration` and `gen_ai.client.token.usage`. @default false */
+  legacyMetrics?: boolean;
 }
 
 /** The part of a Durable Object namespace binding ratewise uses. */
@@ -573,6 +611,40 @@ export interface RatewiseFetch {
    * Fetches made outside ratewise count against Cloudflare's limit too: leave room for them.
    */
   forInvocation(options?: InvocationOptions): InvocationFetch;
+  /** One JSON-ready snapshot for a status route: breakers, learned limits, queue, coordinator. */
+  health(): RatewiseHealth;
+}
+
+/** A rate-limit window as last heard: its limit and what was left (local bookings taken off). */
+export interface HealthWindow {
+  limit: number | null;
+  remaining: number | null;
+}
+
+/** What `fetch.health()` returns (keys only as 8-hex hashes, never a credential). */
+export interface RatewiseHealth {
+  /** False while any breaker is open or probing. */
+  ok: boolean;
+  /** When the snapshot was taken, ms since the epoch. */
+  atMs: number;
+  breakers: BreakerState[];
+  /** What the throttle learned of each key from the `x-ratelimit-*` headers (`null`: not reported). */
+  limits: {
+    key: string;
+    requests: HealthWindow | null;
+    tokens: HealthWindow | null;
+    inputTokens: HealthWindow | null;
+    outputTokens: HealthWindow | null;
+    /** Requests counted in flight. */
+    inFlight: number;
+    /** Calls the throttle holds. */
+    waiting: number;
+  }[];
+  /** The concurrency queue (`maxConcurrency`): calls running and calls waiting for a slot. */
+  queue: { running: number; waiting: number };
+  /** The Durable Object coordinator: whether one is set on the instance, and its failures so far. */
+  coordinator: { configured: boolean; errors: number };
+  calls: { total: number; attempts: number; retries: number };
 }
 
 /** Options of `forInvocation()`. */

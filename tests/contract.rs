@@ -19,6 +19,7 @@ const DTS: &str = include_str!("../pkg-template/index.d.ts");
 const ERRORS_JS: &str = include_str!("../js/errors.js");
 const CONVERT_JS: &str = include_str!("../js/convert.js");
 const OPTIONS_RS: &str = include_str!("../src/wasm/options.rs");
+const TELEMETRY_JS: &str = include_str!("../js/telemetry.js");
 const PACKAGE_JSON: &str = include_str!("../pkg-template/package.json");
 const FETCH_RS: &str = include_str!("../src/wasm/fetch.rs");
 const CACHE_JS: &str = include_str!("../js/cache.js");
@@ -116,6 +117,16 @@ fn the_options_read_are_the_options_typed() {
         .map(str::to_owned)
         .collect();
     assert_eq!(properties(DTS, "CacheOptions"), cache, "CacheOptions");
+    // `telemetry` is read by js/telemetry.js.
+    let telemetry: BTreeSet<String> = quoted(between(TELEMETRY_JS, "const KEYS = [", "];"), '\'')
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        properties(DTS, "TelemetryOptions"),
+        telemetry,
+        "TelemetryOptions"
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use ratewise::limits::lease::{Grant, Report, ALONE_MS};
 use ratewise::limits::shared::REFRESH_MS;
 use ratewise::limits::shared::{Change, Local, Store, Trip};
 use ratewise::limits::subrequests::Subrequests;
-use ratewise::limits::{BreakerKind, Limiters, Scope, Settings, Transition};
+use ratewise::limits::{BreakerKind, Hold, Limiters, Scope, Settings, Transition};
 use ratewise::retry::engine::{self, Attempt, Halt, Source};
 use ratewise::{Backoff, Jitter, Kind, RetryPolicy, Stop};
 
@@ -54,6 +54,10 @@ struct Run {
     kinds: Vec<Kind>,
     waited: u64,
     last_status: Option<u16>,
+    /// Each event's `queued_ms`, `paced_ms` and `leased_ms`.
+    waits: Vec<[u64; 3]>,
+    /// Each event's `paced_why`.
+    holds: Vec<Option<Hold>>,
 }
 
 fn run_with(
@@ -84,6 +88,8 @@ fn run_in(
     let mut kinds = Vec::new();
     let mut sources = Vec::new();
     let mut breakers = Vec::new();
+    let mut waits = Vec::new();
+    let mut holds = Vec::new();
     let mut clock_ref = clock;
     let out = block_on(engine::run(
         policy,
@@ -97,6 +103,8 @@ fn run_in(
             sources.push(e.source);
             let opened = |t: &Transition| (t.breaker, t.opened_until_ms.is_some());
             breakers.extend(e.breakers.iter().map(opened));
+            waits.push([e.queued_ms, e.paced_ms, e.leased_ms]);
+            holds.push(e.paced_why);
         },
     ))?;
     let last_status = match out.last {
@@ -115,6 +123,8 @@ fn run_in(
         kinds,
         waited: out.waited_ms,
         last_status,
+        waits,
+        holds,
     })
 }
 
@@ -537,6 +547,8 @@ mod composed {
             [1_000, 1_000, 1],
             "waited for the window, then sent"
         );
+        // The event says how long and why: the telemetry's throttle wait.
+        assert_eq!((r.waits[0][1], r.holds[0]), (2_001, Some(Hold::Window)));
     }
 
     #[test]
@@ -552,10 +564,13 @@ mod composed {
             (SLOT_LEASE_MS as u64..SLOT_LEASE_MS as u64 + 1_000).contains(&waited),
             "{waited}"
         );
+        // The event tells how long the call queued (the telemetry's queue wait).
+        assert_eq!(r.waits, [[waited, 0, 0]]);
         // Its own slot was given back: the next call runs at once.
         let before = clock.sleeps().len();
         let r = call(&clock, &l, 1, vec![Step::Http(200, vec![], "")]);
         assert_eq!((r.sent, r.sleeps.len()), (1, before));
+        assert_eq!(r.waits, [[0, 0, 0]], "not queued: no queue wait");
     }
 
     #[test]
@@ -716,6 +731,55 @@ mod composed {
             store,
         )
         .unwrap()
+    }
+
+    /// A store whose lease answers take `rtt_ms` of the fake clock.
+    struct SlowLeases<'c> {
+        inner: Memory,
+        clock: &'c FakeClock,
+        rtt_ms: f64,
+    }
+
+    impl Store<Snapshot> for SlowLeases<'_> {
+        type Error = ();
+        async fn publish(&self, change: &Change<Snapshot>) -> Result<(), ()> {
+            self.inner.publish(change).await
+        }
+        async fn lookup(&self, key: LimitKey) -> Result<Option<Trip<Snapshot>>, ()> {
+            self.inner.lookup(key).await
+        }
+        async fn lease(&self, key: LimitKey, want: u32, r: Option<Report>) -> Result<Grant, ()> {
+            self.clock.now.set(self.clock.now.get() + self.rtt_ms);
+            self.inner.lease(key, want, r).await
+        }
+    }
+
+    #[test]
+    fn the_event_tells_how_long_the_attempt_waited_for_its_lease() {
+        let clock = FakeClock::new(vec![]);
+        let l = limiters(Settings::default());
+        let store = SlowLeases {
+            inner: Memory::default(),
+            clock: &clock,
+            rtt_ms: 35.0,
+        };
+        let t = Scripted::new(&clock, vec![Step::Http(200, vec![], "")]);
+        let r = run_in(
+            &policy(0, Jitter::None),
+            Scope::default(),
+            &clock,
+            t,
+            &l,
+            &store,
+        )
+        .unwrap();
+        assert_eq!(
+            store.inner.leases.get(),
+            2,
+            "a lease, then the answer's report"
+        );
+        // Only the lease asked before sending counts as this attempt's wait.
+        assert_eq!(r.waits, [[0, 0, 35]]);
     }
 
     #[test]
@@ -1094,7 +1158,8 @@ mod fallbacks {
         let mut holds = 0;
         loop {
             match l.before(&keys, 0, now, &p, None, second, None, false) {
-                Plan::Hold { ms } => {
+                Plan::Hold { ms, why } => {
+                    assert_eq!(why, Hold::Answer, "held for the cold start's answer");
                     now += ms.max(1) as f64;
                     holds += 1;
                     assert!(
@@ -1182,7 +1247,7 @@ mod fallbacks {
         let mut now = 1_500.0;
         let pass = loop {
             match l.before(&keys, 0, now, &p, None, second, None, false) {
-                Plan::Hold { ms } => now += ms.max(1) as f64,
+                Plan::Hold { ms, .. } => now += ms.max(1) as f64,
                 Plan::Send(pass) => break pass,
                 other => panic!("at {now} ms: {other:?}"),
             }

@@ -226,6 +226,8 @@ pub enum Plan<S> {
     Hold {
         /// How long to sleep.
         ms: u64,
+        /// Why it holds.
+        why: Hold,
     },
     /// Ask the coordinator for a lease of up to `want` permits for `key`
     /// (with [`Limiters::lease_report`]), tell [`Limiters::leased`] what it
@@ -244,6 +246,29 @@ pub enum Plan<S> {
         /// The stored failure.
         failure: S,
     },
+}
+
+/// Why the throttle holds a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// A window the server reported is used up: until it resets or refills.
+    Window,
+    /// Nothing heard yet from the key (a cold start), or a 429 to learn
+    /// from: until an answer in flight tells how much is left.
+    Answer,
+    /// The coordinator's permits for the key are spent: until it grants more.
+    Coordinator,
+}
+
+impl Hold {
+    /// A short stable name for events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hold::Window => "window",
+            Hold::Answer => "answer",
+            Hold::Coordinator => "coordinator",
+        }
+    }
 }
 
 /// The limiters of one instance; `S` is what the breaker keeps of a quota
@@ -414,6 +439,7 @@ impl<S: Clone> Limiters<S> {
                 Need::Ask { want } => Some(Plan::Lease { key, want }),
                 Need::Wait { ms } if !too_late(ms) => Some(Plan::Hold {
                     ms: ms.ceil() as u64,
+                    why: Hold::Coordinator,
                 }),
                 // Past the deadline otherwise: go on the local throttle's word.
                 Need::Wait { .. } => None,
@@ -440,7 +466,12 @@ impl<S: Clone> Limiters<S> {
                     } else {
                         // Not sent: a probe goes to whoever asks next.
                         self.unprobe(&route_keys, probe, outage_probe, now_ms);
-                        return Plan::Hold { ms };
+                        let why = if until.is_some() {
+                            Hold::Window
+                        } else {
+                            Hold::Answer
+                        };
+                        return Plan::Hold { ms, why };
                     }
                 }
             },
@@ -730,5 +761,10 @@ impl<S: Clone> Limiters<S> {
     /// Requests counted in flight for `key` by the throttle.
     pub fn in_flight(&self, key: LimitKey) -> u64 {
         self.throttle.as_ref().map_or(0, |t| t.in_flight(key))
+    }
+
+    /// The concurrency queue now: `(calls running, calls waiting)`.
+    pub fn queue(&self) -> (usize, usize) {
+        (self.bulkhead.in_flight(), self.bulkhead.queued())
     }
 }

@@ -12,7 +12,7 @@ use crate::limits::lanes::Lane;
 use crate::limits::routes::RouteKey;
 use crate::limits::shared::Store;
 use crate::limits::tokens::Tokens;
-use crate::limits::{Heard, Limiters, Plan, Scope, Ticket, Transition};
+use crate::limits::{Heard, Hold, Limiters, Plan, Scope, Ticket, Transition};
 use crate::retry::policy::{Decision, RetryPolicy, State, Stop};
 
 /// How one attempt ended.
@@ -157,11 +157,18 @@ pub struct Event<'a> {
     pub source: Source,
     /// How long the throttle held this attempt, ms.
     pub paced_ms: u64,
+    /// Why the throttle last held this attempt, if it did.
+    pub paced_why: Option<Hold>,
     /// The tokens the request was expected to use (booked against the
     /// tokens windows), if its body told.
     pub tokens: Option<u64>,
     /// Whether the call waited in the concurrency queue (first attempt only).
     pub queued: bool,
+    /// How long the call waited in the concurrency queue, ms (first attempt
+    /// only; 0 otherwise).
+    pub queued_ms: u64,
+    /// How long this attempt waited for the shared store's lease answers, ms.
+    pub leased_ms: u64,
     /// The breakers this attempt's answer opened or closed.
     pub breakers: &'a [Transition],
     /// The call's lane.
@@ -266,6 +273,11 @@ where
                 limiters,
                 started,
                 queued,
+                queued_ms: if queued {
+                    (clock.now_ms() - started).max(0.0) as u64
+                } else {
+                    0
+                },
                 ticket,
             };
             call.attempts(store, transport, clock, observe).await
@@ -283,6 +295,8 @@ struct Call<'a, S> {
     limiters: &'a RefCell<Limiters<S>>,
     started: f64,
     queued: bool,
+    /// How long the call waited for its slot, ms.
+    queued_ms: u64,
     /// The call's place in the queue, which is also its place in the
     /// throttle's line.
     ticket: Ticket,
@@ -331,6 +345,8 @@ impl<S: Clone> Call<'_, S> {
             // Held by the throttle: sleep on this call's own timer and ask
             // again, so no other call ever wakes it.
             let mut paced_ms = 0;
+            let mut paced_why = None;
+            let mut leased_ms = 0;
             let (last, source, heard) = loop {
                 let plan = self.limiters.borrow_mut().before(
                     transport.keys(),
@@ -343,14 +359,17 @@ impl<S: Clone> Call<'_, S> {
                     store.shared(),
                 );
                 match plan {
-                    Plan::Hold { ms } => {
+                    Plan::Hold { ms, why } => {
                         clock.sleep(ms).await.map_err(Halt::Aborted)?;
                         paced_ms += ms;
+                        paced_why = Some(why);
                     }
                     Plan::Lease { key, want } => {
                         let report = self.limiters.borrow_mut().lease_report(key);
+                        let asked_ms = clock.now_ms();
                         // A store that fails leaves the call on local state.
                         let grant = store.lease(key, want, report).await.ok();
+                        leased_ms += (clock.now_ms() - asked_ms).max(0.0) as u64;
                         self.limiters
                             .borrow_mut()
                             .leased(key, grant, clock.now_ms());
@@ -459,8 +478,11 @@ impl<S: Clone> Call<'_, S> {
                 route,
                 source,
                 paced_ms,
+                paced_why,
                 tokens: tokens.map(|t| t.total()),
                 queued: self.queued && attempt == 1,
+                queued_ms: if attempt == 1 { self.queued_ms } else { 0 },
+                leased_ms,
                 breakers: &heard.transitions,
                 lane: self.scope.lane,
                 diverted,

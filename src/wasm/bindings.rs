@@ -54,10 +54,16 @@ extern "C" {
         breaker: JsValue,
         reset_breaker: JsValue,
         for_invocation: JsValue,
+        health: JsValue,
+        telemetry: &JsValue,
     ) -> js_sys::Function;
     /// The fetch `forInvocation()` returns, with `subrequests()` attached.
     #[wasm_bindgen(js_name = makeInvocationFetch)]
-    pub fn make_invocation_fetch(call: JsValue, subrequests: JsValue) -> js_sys::Function;
+    pub fn make_invocation_fetch(
+        call: JsValue,
+        subrequests: JsValue,
+        telemetry: &JsValue,
+    ) -> js_sys::Function;
     #[wasm_bindgen(js_name = classification)]
     #[allow(clippy::too_many_arguments)]
     fn make_classification(

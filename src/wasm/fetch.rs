@@ -18,6 +18,7 @@ use super::instance::Instance;
 use super::options::{self, Config, Invocation};
 use super::report;
 use super::request::Outgoing;
+use super::telemetry::{self, Trace};
 use super::transport::FetchTransport;
 use crate::limits::Scope;
 use crate::retry::engine::{self, Attempt, Event, Halt, Outcome, Source};
@@ -25,12 +26,14 @@ use crate::retry::policy::{Decision, Stop};
 use crate::secrets::redact_url;
 use crate::{Classification, Kind};
 
-/// Builds the fetch function, with `stats()`, `breaker()`, `resetBreaker()`
-/// and `forInvocation()` attached.
+/// Builds the fetch function, with `stats()`, `breaker()`, `resetBreaker()`,
+/// `forInvocation()` and `health()` attached.
 pub fn make(config: Config) -> Function {
+    let telemetry = config.telemetry.clone().unwrap_or(JsValue::UNDEFINED);
     let instance = Rc::new(Instance::new(config));
     let fetch = calls(instance.clone(), None);
     let s = instance.clone();
+    let t = telemetry.clone();
     let for_invocation =
         Closure::<dyn Fn(JsValue) -> Result<JsValue, JsValue>>::new(move |options: JsValue| {
             let invocation = Rc::new(options::invocation(&options)?);
@@ -40,7 +43,7 @@ pub fn make(config: Config) -> Function {
                 object(&[("limit", b.limit().into()), ("spent", b.spent().into())])
             });
             let fetch = calls(s.clone(), Some(invocation));
-            Ok(bindings::make_invocation_fetch(fetch, spent.into_js_value()).into())
+            Ok(bindings::make_invocation_fetch(fetch, spent.into_js_value(), &t).into())
         });
     let s = instance.clone();
     let stats = Closure::<dyn Fn() -> JsValue>::new(move || report::stats_js(&s.stats.borrow()));
@@ -48,6 +51,8 @@ pub fn make(config: Config) -> Function {
     let breaker = Closure::<dyn Fn() -> JsValue>::new(move || {
         report::breakers_js(&s.limiters.borrow().breakers(js_sys::Date::now()))
     });
+    let s = instance.clone();
+    let health = Closure::<dyn Fn() -> JsValue>::new(move || super::health::health_js(&s));
     let reset = Closure::<dyn Fn()>::new(move || instance.limiters.borrow_mut().reset_breakers());
     bindings::make_fetch(
         fetch,
@@ -55,6 +60,8 @@ pub fn make(config: Config) -> Function {
         breaker.into_js_value(),
         reset.into_js_value(),
         for_invocation.into_js_value(),
+        health.into_js_value(),
+        &telemetry,
     )
 }
 
@@ -98,13 +105,19 @@ fn start(
 /// calls sharing one invocation's budget and coordinator if given.
 ///
 /// The JavaScript wrapper makes the promise and passes in how to settle it:
-/// the closure returns nothing (see `makeFetch` in js/convert.js).
+/// the closure returns nothing (see `makeFetch` in js/convert.js). A traced
+/// fetch also passes the call's trace (js/telemetry.js).
 fn calls(instance: Rc<Instance>, invocation: Option<Rc<Invocation>>) -> JsValue {
-    Closure::<dyn Fn(JsValue, JsValue, Function, Function)>::new(
-        move |input: JsValue, init: JsValue, resolve: Function, reject: Function| {
+    Closure::<dyn Fn(JsValue, JsValue, Function, Function, JsValue)>::new(
+        move |input: JsValue,
+              init: JsValue,
+              resolve: Function,
+              reject: Function,
+              trace: JsValue| {
             let (s, i) = (instance.clone(), invocation.clone());
+            let trace = telemetry::trace(trace);
             start(
-                async move { call(&s, i.as_deref(), input, init).await },
+                async move { call(&s, i.as_deref(), input, init, trace.as_ref()).await },
                 resolve,
                 reject,
             );
@@ -118,6 +131,7 @@ async fn call(
     invocation: Option<&Invocation>,
     input: JsValue,
     init: JsValue,
+    trace: Option<&Trace>,
 ) -> Result<JsValue, JsValue> {
     let config = &instance.config;
     instance.stats.borrow_mut().calls += 1;
@@ -136,7 +150,7 @@ async fn call(
         signals.push(&s);
     }
     let linked = bindings::link_signals(&signals, config.deadline_ms)?;
-    let result = run(instance, invocation, &linked, input, &init).await;
+    let result = run(instance, invocation, &linked, input, &init, trace).await;
     linked.finish();
     result
 }
@@ -147,11 +161,19 @@ async fn run(
     linked: &bindings::Linked,
     input: JsValue,
     init: &JsValue,
+    trace: Option<&Trace>,
 ) -> Result<JsValue, JsValue> {
     let config = &instance.config;
     // The deadline counts from the call, queueing included (as the abort timer does).
     let subrequests = invocation.map(|i| &i.subrequests);
-    let out = Outgoing::new(input, init, &linked.signal(), &config.routes)?;
+    // Whether anyone reads the events: only then are the model and the
+    // request id read.
+    let described = config.on_event.is_some() || config.on_retry.is_some() || trace.is_some();
+    let out = Outgoing::new(input, init, &linked.signal(), &config.routes, described)?;
+    if let Some(trace) = trace {
+        telemetry::begin(trace, &out);
+    }
+    let request_id = std::cell::RefCell::new(None);
     let scope = Scope {
         deadline_ms: config.deadline_ms.map(|d| js_sys::Date::now() + d),
         subrequests,
@@ -167,12 +189,19 @@ async fn run(
         instance,
         out: &out,
         linked,
+        trace,
+        request_id: described.then_some(&request_id),
     };
     let mut clock = JsClock::new(linked.aborted());
     let mut observe = |e: &Event<'_>| {
         instance.stats.borrow_mut().record(e);
         breaker_hooks(config, e, out.url(e.route));
-        observe_hooks(config, e, out.url(e.route));
+        let about = About {
+            trace,
+            model: out.model(e.route),
+            request_id: request_id.borrow_mut().take(),
+        };
+        observe_hooks(config, e, out.url(e.route), about);
     };
     let started = js_sys::Date::now();
     let outcome = engine::run(
@@ -190,7 +219,7 @@ async fn run(
             if let Some(cache) = &config.cache {
                 let wait_until = invocation.and_then(|i| i.wait_until.as_ref());
                 if let Some(hit) =
-                    cached(instance, cache, &out, &outcome, wait_until, started).await
+                    cached(instance, cache, &out, &outcome, wait_until, started, trace).await
                 {
                     return Ok(hit);
                 }
@@ -231,6 +260,7 @@ async fn cached(
     outcome: &Outcome<web_sys::Response, JsValue>,
     wait_until: Option<&Function>,
     started: f64,
+    trace: Option<&Trace>,
 ) -> Option<JsValue> {
     let rules = &cache.rules;
     let url = out.url(0);
@@ -303,13 +333,21 @@ async fn cached(
         route: outcome.route,
         source: Source::Cache,
         paced_ms: 0,
+        paced_why: None,
         tokens: None,
         queued: false,
+        queued_ms: 0,
+        leased_ms: 0,
         breakers: &[],
         lane: out.lane,
         diverted: false,
     };
-    observe_hooks(&instance.config, &event, url);
+    let about = About {
+        trace,
+        model: out.model(outcome.route),
+        request_id: None,
+    };
+    observe_hooks(&instance.config, &event, url, about);
     Some(hit)
 }
 
@@ -469,11 +507,20 @@ fn first_report(e: &Event<'_>) -> bool {
         .any(|t| t.breaker == crate::limits::BreakerKind::Quota && t.opened_until_ms.is_some())
 }
 
-/// Calls `onEvent` for every attempt and `onRetry` before every retry.
-/// Hooks observe; an exception thrown by one is ignored so that telemetry
-/// never breaks a request.
-fn observe_hooks(config: &Config, e: &Event<'_>, url: &str) {
-    if config.on_event.is_none() && config.on_retry.is_none() {
+/// What an event tells beyond the loop's [`Event`], and the call's trace.
+struct About<'a> {
+    trace: Option<&'a Trace>,
+    /// The model the attempt's route asked for.
+    model: Option<&'a str>,
+    /// The provider's id of the attempt's request, from its response.
+    request_id: Option<String>,
+}
+
+/// Calls `onEvent` for every attempt and `onRetry` before every retry, and
+/// tells the call's trace. Hooks observe; an exception thrown by one is
+/// ignored so that telemetry never breaks a request.
+fn observe_hooks(config: &Config, e: &Event<'_>, url: &str, about: About<'_>) {
+    if config.on_event.is_none() && config.on_retry.is_none() && about.trace.is_none() {
         return;
     }
     let url = redact_url(url);
@@ -496,10 +543,44 @@ fn observe_hooks(config: &Config, e: &Event<'_>, url: &str) {
         ("firstReport", first_report(e).into()),
         ("classification", classification_js(e.classification)),
     ]);
+    // The waits before the attempt, the model and the provider's request id
+    // (issue 24).
+    let more = [
+        ("queuedMs", (e.queued_ms as f64).into()),
+        ("pacedMs", (e.paced_ms as f64).into()),
+        (
+            "pacedReason",
+            e.paced_why
+                .map_or(JsValue::NULL, |w| bindings::interned(w.as_str())),
+        ),
+        ("leasedMs", (e.leased_ms as f64).into()),
+        ("breaker", breaker_change(e)),
+        ("model", about.model.map_or(JsValue::NULL, JsValue::from)),
+        (
+            "requestId",
+            about.request_id.map_or(JsValue::NULL, JsValue::from),
+        ),
+    ];
+    for (key, v) in more {
+        let _ = Reflect::set(&value, &bindings::interned(key), &v);
+    }
+    if let Some(trace) = about.trace {
+        trace.attempt(&value);
+    }
     if let Some(hook) = &config.on_event {
         let _ = hook.call1(&JsValue::UNDEFINED, &value);
     }
     if let (Some(hook), true) = (&config.on_retry, delay_ms.is_some()) {
         let _ = hook.call1(&JsValue::UNDEFINED, &value);
+    }
+}
+
+/// The quota or outage breaker this attempt opened (`"opened"`) or closed
+/// (`"closed"`), else `null`.
+fn breaker_change(e: &Event<'_>) -> JsValue {
+    match e.breakers.first() {
+        Some(t) if t.opened_until_ms.is_some() => "opened".into(),
+        Some(_) => "closed".into(),
+        None => JsValue::NULL,
     }
 }

@@ -5,6 +5,7 @@ mod bindings;
 mod clock;
 mod coordinator;
 mod fetch;
+mod health;
 mod input;
 mod instance;
 mod mask;
@@ -14,6 +15,7 @@ mod report;
 mod request;
 mod snapshot;
 mod spend;
+mod telemetry;
 mod transport;
 
 use wasm_bindgen::prelude::*;

@@ -40,6 +40,10 @@ pub struct Outgoing {
     pub method: String,
     /// The call's lane: `init.lane`, else the `x-ratewise-priority` header.
     pub lane: Lane,
+    /// The JSON body as parsed, when it was read (routes, events or telemetry).
+    parsed: Option<JsValue>,
+    /// The model each route asks for, in route order (when the body was read).
+    models: Vec<Option<String>>,
 }
 
 fn construct(name: &'static str, args: &Array) -> Result<JsValue, JsValue> {
@@ -74,11 +78,14 @@ fn apply(headers: &web_sys::Headers, changes: &[(String, Option<String>)]) -> Re
 
 impl Outgoing {
     /// Reads `fetch(input, init)`; `signal` replaces the init's signal.
+    /// `describe`: read the JSON body's model even without routes (for
+    /// `onEvent` and telemetry).
     pub fn new(
         input: JsValue,
         init: &JsValue,
         signal: &JsValue,
         routes: &[Route],
+        describe: bool,
     ) -> Result<Outgoing, JsValue> {
         let request = input.dyn_ref::<web_sys::Request>().cloned();
         let url = match &request {
@@ -124,8 +131,8 @@ impl Outgoing {
             Reflect::set(&init_copy, &lane_key, &JsValue::UNDEFINED)?;
         }
         // The request's model: in a Gemini-style path, else in a JSON body
-        // (read only when there are routes, which need it).
-        let parsed = (!routes.is_empty())
+        // (read only when there are routes, which need it, or events that tell it).
+        let parsed = (describe || !routes.is_empty())
             .then(|| json_object(&body))
             .filter(JsValue::is_object);
         let model = crate::url::path_model(&url)
@@ -137,10 +144,12 @@ impl Outgoing {
             // With the priority header gone, route 0 sends the copy.
             changes: priority.then(|| (headers.clone(), None)),
         }];
+        let mut models = vec![model.clone()];
         for route in routes {
             let (target, key) = Self::target(&url, &headers, parsed.as_ref(), &model, route)?;
             targets.push(target);
             keys.push(key);
+            models.push(route.model.clone().or_else(|| model.clone()));
         }
         Ok(Outgoing {
             input,
@@ -152,7 +161,21 @@ impl Outgoing {
             tokens,
             method,
             lane,
+            parsed,
+            models,
         })
+    }
+
+    /// The JSON body as parsed, if it was read and is an object.
+    pub fn body_json(&self) -> Option<JsValue> {
+        self.parsed.clone()
+    }
+
+    /// The model `route` asks for, if known (a Gemini-style path, or the
+    /// body's `model` when the body was read).
+    pub fn model(&self, route: usize) -> Option<&str> {
+        let i = route.min(self.models.len().saturating_sub(1));
+        self.models.get(i)?.as_deref()
     }
 
     fn target(

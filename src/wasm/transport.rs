@@ -11,6 +11,7 @@ use super::bindings::{self, classification_js, object, type_error, Linked};
 use super::instance::Instance;
 use super::request::Outgoing;
 use super::snapshot::{self, Peek, Snapshot};
+use super::telemetry::Trace;
 use crate::classify::Classification;
 use crate::limits::routes::RouteKey;
 use crate::limits::tokens::Tokens;
@@ -22,6 +23,34 @@ pub struct FetchTransport<'a> {
     pub instance: &'a Instance,
     pub out: &'a Outgoing,
     pub linked: &'a Linked,
+    /// The call's trace, told of each attempt as it is sent.
+    pub trace: Option<&'a Trace>,
+    /// Where the provider's request id of the latest response goes, when
+    /// events are read.
+    pub request_id: Option<&'a std::cell::RefCell<Option<String>>>,
+}
+
+/// The response headers that carry the provider's id of a request, in the
+/// order they are tried: OpenAI, Groq, Mistral and most others
+/// (`x-request-id`), Anthropic (`request-id`), Azure (`apim-request-id`,
+/// `x-ms-request-id`), Bedrock (`x-amzn-requestid`).
+const REQUEST_ID_HEADERS: [&str; 5] = [
+    "x-request-id",
+    "request-id",
+    "apim-request-id",
+    "x-ms-request-id",
+    "x-amzn-requestid",
+];
+
+/// The provider's id of the request `response` answers, if it sent one
+/// (cut to 128 characters: an id, never a payload).
+fn request_id(response: &web_sys::Response) -> Option<String> {
+    let headers = response.headers();
+    REQUEST_ID_HEADERS.iter().find_map(|name| {
+        let value = headers.get(name).ok().flatten()?;
+        let value = value.trim();
+        (!value.is_empty()).then(|| value.chars().take(128).collect())
+    })
 }
 
 impl FetchTransport<'_> {
@@ -49,12 +78,15 @@ impl Transport for FetchTransport<'_> {
     async fn send(
         &mut self,
         route: usize,
-        _attempt: u32,
+        attempt: u32,
     ) -> Result<(Attempt<web_sys::Response, JsValue>, Option<Snapshot>), JsValue> {
         if let Some(reason) = self.abort_reason() {
             return Err(reason);
         }
         let (input, init) = self.out.build(route)?;
+        if let Some(trace) = self.trace {
+            trace.send(attempt, route as u32, &redact_url(self.out.url(route)));
+        }
         let fetch = match &self.instance.config.fetch {
             Some(f) => f.clone(),
             None => bindings::global_fetch()?,
@@ -85,6 +117,9 @@ impl Transport for FetchTransport<'_> {
             ));
         }
         let response: web_sys::Response = value.unchecked_into();
+        if let Some(id) = self.request_id {
+            *id.borrow_mut() = request_id(&response);
+        }
         let max_body = self.instance.config.max_error_body_bytes;
         let peek = self.instance.config.peek_stream.then_some(Peek {
             watch: &self.instance.watch,

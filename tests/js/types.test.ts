@@ -115,3 +115,15 @@ createFetch({ coordinator: viaNodeRedis }).forInvocation({ coordinator: viaNodeR
 redisCoordinator({ get: async () => null });
 // @ts-expect-error the prefix is a string
 redisCoordinator({ eval: async () => 1, evalsha: async () => 1 }, { prefix: 1 });
+// telemetry (issue 24): the real api's Tracer and Meter fit; the events carry the request id and model.
+import { metrics, trace } from '@opentelemetry/api';
+createFetch({ telemetry: true });
+createFetch({ telemetry: { tracer: trace.getTracer('app'), meter: metrics.getMeter('app'), legacyMetrics: true } });
+createFetch({
+  onEvent: (e) => void [e.requestId?.length, e.model?.length, e.queuedMs + e.pacedMs + e.leasedMs, e.breaker],
+});
+// @ts-expect-error: a tracer must have startSpan
+createFetch({ telemetry: { tracer: {} } });
+const h = createFetch().health();
+const hashes: string[] = [...h.breakers.map((b) => b.key), ...h.limits.map((l) => l.key)];
+void [hashes, h.ok, h.queue.waiting, h.coordinator.errors, h.limits[0]?.requests?.remaining ?? 0];

@@ -1,0 +1,53 @@
+// Benchmark (not a test): ratewise's own success-path cost (an in-memory fetch) in this build
+// against another build of the package, interleaved in one process: to check that a change
+// costs nothing when its feature is off (telemetry, issue 24). Without onEvent and with it.
+//
+//   ./scripts/build.sh && node bench/compare-builds.mjs --baseline /path/to/other/pkg/node.js [--n 5000] [--runs 9]
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+};
+const baselinePath = arg('baseline');
+if (!baselinePath) throw new Error('--baseline path/to/pkg/node.js is required');
+const n = Number(arg('n', 5000));
+const runs = Number(arg('runs', 9));
+const baseline = await import(new URL(baselinePath, `file://${process.cwd()}/`).href);
+const current = await import('../pkg/node.js');
+
+const HEADERS = {
+  'content-type': 'application/json',
+  'x-ratelimit-limit-requests': '10000',
+  'x-ratelimit-remaining-requests': '9999',
+  'x-ratelimit-reset-requests': '6ms',
+  'x-request-id': 'req_0123456789abcdef',
+};
+const stub = async () => new Response('{"id":"chatcmpl-1","choices":[]}', { headers: HEADERS });
+const INIT = { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"gpt-4o-mini"}' };
+const contenders = {
+  baseline: baseline.createFetch({ fetch: stub }),
+  'this build': current.createFetch({ fetch: stub }),
+  'baseline, onEvent': baseline.createFetch({ fetch: stub, onEvent() {} }),
+  'this build, onEvent': current.createFetch({ fetch: stub, onEvent() {} }),
+};
+
+/** µs per call, `n` calls one after another. */
+async function measure(f) {
+  const started = performance.now();
+  for (let i = 0; i < n; i++) await (await f('https://api.openai.com/v1/chat/completions', INIT)).text();
+  return ((performance.now() - started) * 1000) / n;
+}
+
+const results = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
+for (const f of Object.values(contenders)) await measure(f); // warm-up
+for (let r = 0; r < runs; r++) {
+  for (const [name, f] of Object.entries(contenders)) results[name].push(await measure(f));
+}
+console.log(`an in-memory fetch, ${n} calls in a row, median of ${runs} interleaved runs (Node ${process.version})\n`);
+console.log('| build | µs per call (median) | fastest–slowest run |');
+console.log('|---|---:|---:|');
+for (const [name, xs] of Object.entries(results)) {
+  xs.sort((a, b) => a - b);
+  console.log(
+    `| ${name} | ${xs[Math.floor(xs.length / 2)].toFixed(1)} | ${xs[0].toFixed(1)}–${xs.at(-1).toFixed(1)} |`,
+  );
+}

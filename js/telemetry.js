@@ -1,0 +1,73 @@
+// createFetch({ telemetry }): the option checked at once, and the OpenTelemetry code
+// (telemetry.js at the package's root) loaded lazily, the first time an instance has
+// telemetry on. Without `telemetry`, nothing here runs and nothing more is loaded.
+
+const KEYS = ['tracer', 'meter', 'legacyMetrics'];
+const isFn = (v) => typeof v === 'function';
+
+/**
+ * Checks createFetch's `telemetry` (true, or `{ tracer, meter, legacyMetrics }`), throwing a
+ * TypeError naming the field; `null` for false. @internal: used by the wasm module.
+ */
+export function makeTelemetry(value) {
+  if (value === false) return null;
+  if (value !== true && (typeof value !== 'object' || Array.isArray(value))) {
+    throw new TypeError('createFetch: `telemetry` must be true or an object { tracer, meter, legacyMetrics }');
+  }
+  const o = value === true ? {} : value;
+  for (const key of Object.keys(o)) {
+    if (!KEYS.includes(key)) throw new TypeError(`createFetch: unknown option \`telemetry.${key}\``);
+  }
+  if (o.tracer !== undefined && !isFn(o.tracer?.startSpan)) {
+    throw new TypeError('createFetch: `telemetry.tracer` must be an OpenTelemetry Tracer (with startSpan)');
+  }
+  if (o.meter !== undefined && !(isFn(o.meter?.createHistogram) && isFn(o.meter?.createCounter))) {
+    throw new TypeError('createFetch: `telemetry.meter` must be an OpenTelemetry Meter');
+  }
+  if (o.legacyMetrics !== undefined && typeof o.legacyMetrics !== 'boolean') {
+    throw new TypeError('createFetch: `telemetry.legacyMetrics` must be a boolean');
+  }
+  return new Lazy({ tracer: o.tracer, meter: o.meter, legacyMetrics: o.legacyMetrics });
+}
+
+/** The telemetry until its code is loaded: calls made meanwhile wait for it (once). */
+class Lazy {
+  constructor(options) {
+    this.impl = undefined;
+    this.fetches = [];
+    // From pkg/snippets/ratewise-<hash>/js/ to pkg/telemetry.js; a literal, so bundlers follow it.
+    this.loading = import('../../../telemetry.js')
+      .then((m) => m.start(options))
+      .then(
+        (impl) => {
+          this.impl = impl;
+          for (const f of this.fetches) impl.watch(f);
+        },
+        () => {}, // not loadable: calls go untraced
+      )
+      .finally(() => {
+        this.loading = null;
+      });
+  }
+
+  /** Keeps a fetch for the breakers gauge. */
+  watch(fetch) {
+    if (this.impl) this.impl.watch(fetch);
+    else this.fetches.push(fetch);
+  }
+
+  /** The `(input, init) => Promise` over wasm's `call`, traced once the code is loaded. */
+  wrap(call) {
+    const go = (input, init, parent) =>
+      this.impl
+        ? this.impl.run(call, input, init, parent)
+        : new Promise((resolve, reject) => call(input, init, resolve, reject));
+    return (input, init) => {
+      if (!this.loading) return go(input, init);
+      // The caller's active context (its parent span) is read now, while it is active, from the
+      // registry @opentelemetry/api keeps on globalThis (its global context manager).
+      const parent = globalThis[Symbol.for('opentelemetry.js.api.1')]?.context?.active?.();
+      return this.loading.then(() => go(input, init, parent));
+    };
+  }
+}
