@@ -24,9 +24,13 @@ pub struct Instance {
     /// is reported once, when it begins.
     pub coordinator_down: RefCell<Option<JsValue>>,
     /// What a peeked stream calls with later chunks that may hold an error
-    /// event (undefined without `onStreamError`); kept alive by `_watcher`.
+    /// event (undefined without `onStreamError`). A JS function that owns
+    /// its Rust closure: a stream still being read keeps it alive after the
+    /// instance (and the fetch function) is gone, and the JS GC frees it
+    /// with the last such stream. A closure the instance owned would be
+    /// dropped with it, and the stream's next chunk would call a dropped
+    /// closure.
     pub watch: JsValue,
-    _watcher: Option<Closure<dyn Fn(String)>>,
 }
 
 /// Reports an error event that came after output reached the caller.
@@ -51,17 +55,16 @@ fn watcher(hook: js_sys::Function) -> Closure<dyn Fn(String)> {
 impl Instance {
     pub fn new(config: Config) -> Instance {
         let limiters = Limiters::new(config.limits);
-        let watcher = config.on_stream_error.clone().map(watcher);
-        let watch = watcher
-            .as_ref()
-            .map_or(JsValue::UNDEFINED, |w| w.as_ref().clone());
+        let watch = config
+            .on_stream_error
+            .clone()
+            .map_or(JsValue::UNDEFINED, |hook| watcher(hook).into_js_value());
         Instance {
             config,
             stats: RefCell::default(),
             limiters: RefCell::new(limiters),
             coordinator_down: RefCell::new(None),
             watch,
-            _watcher: watcher,
         }
     }
 }

@@ -7,8 +7,14 @@ import Anthropic from '@anthropic-ai/sdk';
 import { createOpenAI } from '@ai-sdk/openai';
 import { APICallError, generateText } from 'ai';
 import * as ratewise from 'ratewise';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { startMock } from '../mock/server.mjs';
 import { tests, mockClient } from './suite.mjs';
+
+// The shared suite collects garbage where the runtime lets it (a stream read after its fetch function is gone).
+setFlagsFromString('--expose-gc');
+globalThis.gc ??= runInNewContext('gc');
 
 const server = await startMock();
 const mock = mockClient(server.url);

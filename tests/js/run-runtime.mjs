@@ -13,7 +13,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 const bin = (name) => join(here, '..', '..', 'node_modules', '.bin', name);
 const runtimes = {
   // Deno reads tests/js/package.json and resolves `ratewise` from node_modules.
-  deno: { command: bin('deno'), args: ['run', '--allow-net', '--allow-read', '--allow-env'], version: ['--version'] },
+  deno: {
+    command: bin('deno'),
+    args: ['run', '--allow-net', '--allow-read', '--allow-env', '--v8-flags=--expose-gc'],
+    version: ['--version'],
+  },
   bun: { command: bin('bun'), args: ['run'], version: ['--version'] },
 };
 const name = process.argv[2];

@@ -51,6 +51,7 @@ const config :Workerd.Config = (
     (name = "cache", external = (address = "${cacheBackend.address}", http = ())),
   ],
   sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
+  v8Flags = ["--expose-gc"],
 );
 const worker :Workerd.Worker = (
   modules = [

@@ -93,4 +93,61 @@ export const tests = [
       }
     },
   ],
+  [
+    'peekStream: a stream still read after its fetch function was garbage-collected yields every byte and reports its later error',
+    async ({ ratewise }) => {
+      const first = 'data: {"id":"chatcmpl-1","choices":[{"delta":{"content":"Hel"}}]}\n\n';
+      const late =
+        'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n';
+      const encoder = new TextEncoder();
+      const reported = [];
+      let collected = false;
+      const registry = new FinalizationRegistry(() => {
+        collected = true;
+      });
+      // The fetch function is held by this scope only: once it returns, the caller keeps the response alone.
+      const open = async () => {
+        const chunks = [first, late];
+        const fetch = ratewise.createFetch({
+          peekStream: true,
+          onStreamError: (info) => reported.push(info.classification.kind),
+          fetch: async () =>
+            new Response(
+              new ReadableStream({
+                pull(c) {
+                  if (chunks.length) c.enqueue(encoder.encode(chunks.shift()));
+                  else c.close();
+                },
+              }),
+              { status: 200, headers: { 'content-type': 'text/event-stream' } },
+            ),
+        });
+        registry.register(fetch, 'fetch');
+        return fetch('https://api.openai.com/v1/chat/completions', { method: 'POST', body: '{}' });
+      };
+      const res = await open();
+      // The instance may be freed now (its finalizers run): the stream must not depend on it.
+      await collectGarbage(() => collected);
+      equal(await res.text(), first + late, 'every byte');
+      equal(reported, ['overloaded'], 'the later error was reported');
+    },
+  ],
 ];
+
+/**
+ * Collects garbage until `done()` (a FinalizationRegistry saw its target go), then a few rounds
+ * more so that every registry's callbacks have run; at most 50 rounds. Uses `gc` where the runner
+ * exposes it (node.test.mjs, --expose-gc in Deno, Chromium and workerd, Bun.gc), else makes
+ * garbage. Returns `done()`: a runtime that keeps the target alive only tests less.
+ */
+async function collectGarbage(done) {
+  const gc = globalThis.gc ?? (globalThis.Bun ? () => globalThis.Bun.gc(true) : undefined);
+  let after = 3;
+  for (let round = 0; round < 50 && after > 0; round++) {
+    if (gc) gc();
+    else Array.from({ length: 200_000 }, (_, i) => ({ i }));
+    await new Promise((r) => setTimeout(r, 10));
+    if (done()) after--;
+  }
+  return done();
+}
