@@ -155,6 +155,8 @@ export interface RatewiseRequestInit extends RequestInit {
 
 /** Passed to `onRetry` and `onEvent` after every attempt. */
 export interface AttemptEvent {
+  /** Tells an attempt from a `UsageEvent` in `onEvent`. */
+  type: 'attempt';
   /** The attempt number, from 1. */
   attempt: number;
   kind: Kind;
@@ -186,6 +188,92 @@ export interface AttemptEvent {
   /** True on the one attempt whose quota failure opened the breaker: once per incident. */
   firstReport: boolean;
   classification: Classification;
+}
+
+/**
+ * The tokens an answer used, the same whatever the provider: `inputTokens` counts every input
+ * token, cached ones included (Anthropic's and Bedrock's uncached count plus their cache reads and
+ * writes); `outputTokens` every output token, reasoning included (Gemini's candidates plus thoughts).
+ */
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  /** Input tokens read from the provider's cache (a part of `inputTokens`). */
+  cachedInputTokens: number;
+  /** Input tokens written to the provider's cache (Anthropic, Bedrock; a part of `inputTokens`). */
+  cacheWriteTokens: number;
+  /** Reasoning tokens (a part of `outputTokens`). */
+  reasoningTokens: number;
+}
+
+/**
+ * Passed to `onUsage` (and to `onEvent`, when the usage tap is on) once a successful answer's body
+ * has ended, been cancelled or failed: what the answer used and cost.
+ */
+export interface UsageEvent {
+  type: 'usage';
+  usage: Usage;
+  /** The model the answer names (else the request's, from a Gemini-style path or the route), or null. */
+  model: string | null;
+  /**
+   * USD: the provider's own figure when it reports one (OpenRouter's `usage.cost`), else from
+   * `prices`. `undefined` when no price is known (a warning is logged once per model).
+   */
+  costUsd: number | undefined;
+  /**
+   * True when a count is an estimate: the answer reported no usage (its text ÷ 4 characters per
+   * token, the request's own estimate for the input), or its body was cut after its last usage.
+   */
+  estimated: boolean;
+  /** How the body ended: read to the end, cancelled by the caller, or failed mid-way. */
+  end: 'complete' | 'cancelled' | 'failed';
+  provider: Provider;
+  /** The request URL, with secret query values masked. */
+  url: string;
+  /** Which route answered: 0 is the request as sent, 1.. the fallback routes in order. */
+  route: number;
+  lane: Lane;
+  /** Time since the call started, ms. */
+  elapsedMs: number;
+}
+
+/** One model's prices, USD per million tokens. */
+export interface ModelPrice {
+  /** Uncached input. */
+  input: number;
+  /** Output, reasoning included. */
+  output: number;
+  /** Input read from the cache. @default input */
+  cachedInput?: number;
+  /** Input written to the cache. @default input */
+  cacheWrite?: number;
+}
+
+/**
+ * Prices by model name (`gpt-4o` also prices `gpt-4o-2024-08-06` and `openai/gpt-4o`, never
+ * `gpt-4o-mini`), or a function returning USD (e.g. `genaiPrices` from `ratewise/prices`).
+ */
+export type Prices =
+  | Record<string, ModelPrice>
+  | ((answer: { model: string | null; provider: Provider; usage: Usage }) => number | undefined);
+
+/** Usage summed over many answers. */
+export interface UsageSum extends Usage {
+  answers: number;
+  /** Answers whose usage was (partly) estimated. */
+  estimated: number;
+  /** USD, over the answers with a price. */
+  costUsd: number;
+  /** Answers with no price. */
+  unpriced: number;
+}
+
+/** `stats().usage`: zero until the usage tap is on. */
+export interface UsageStats {
+  total: UsageSum;
+  /** Per route (0: the request as sent). */
+  byRoute: UsageSum[];
+  byLane: Record<Lane, UsageSum>;
 }
 
 /** Why a call stopped sending. */
@@ -390,8 +478,12 @@ export interface RatewiseOptions {
   onQuotaExhausted?: (info: QuotaInfo) => Response | undefined | void | Promise<Response | undefined | void>;
   /** Called before every retry sleep. Exceptions are ignored. */
   onRetry?: (event: AttemptEvent) => void;
-  /** Called after every attempt. Exceptions are ignored. */
-  onEvent?: (event: AttemptEvent) => void;
+  /**
+   * Called after every attempt, and (when the usage tap is on) with a `UsageEvent` when an answer's
+   * body ends. Exceptions are ignored.
+   */
+  // A method's parameter is bivariant: a hook written for AttemptEvent alone still type-checks.
+  onEvent?: { hook(event: AttemptEvent | UsageEvent): void }['hook'];
   /** The fetch to wrap. @default globalThis.fetch */
   fetch?: typeof fetch;
   /** How much of an error body is read to classify it, bytes. @default 65536 */
@@ -464,6 +556,15 @@ export interface RatewiseOptions {
   cache?: CacheOptions;
   /** Priority lanes: with `bulk.route`, bulk calls move to that route under pressure (see `Lane`). */
   lanes?: LanesOptions;
+  /**
+   * The usage tap: `true` reads every successful answer's usage as its body passes to the caller
+   * (unchanged, never delayed), `false` never. @default on when `onUsage` or `prices` is given
+   */
+  usage?: boolean;
+  /** Prices the answers (`UsageEvent.costUsd`, `stats().usage`). @default none */
+  prices?: Prices;
+  /** Called once per successful answer with what it used and cost. Exceptions are ignored. */
+  onUsage?: (event: UsageEvent) => void;
 }
 
 /** The part of a Durable Object namespace binding ratewise uses. */
@@ -513,6 +614,8 @@ export interface RatewiseStats {
   byLane: Record<Lane, number>;
   /** Bulk calls that started on `lanes.bulk.route` because the primary was under pressure. */
   bulkDiverted: number;
+  /** Tokens and cost of the answers the usage tap read. */
+  usage: UsageStats;
 }
 
 /** One key's open breaker, for a health endpoint. Never holds the key. */

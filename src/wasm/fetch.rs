@@ -43,7 +43,11 @@ pub fn make(config: Config) -> Function {
             Ok(bindings::make_invocation_fetch(fetch, spent.into_js_value()).into())
         });
     let s = instance.clone();
-    let stats = Closure::<dyn Fn() -> JsValue>::new(move || report::stats_js(&s.stats.borrow()));
+    let stats = Closure::<dyn Fn() -> JsValue>::new(move || {
+        let stats = report::stats_js(&s.stats.borrow());
+        let _ = Reflect::set(&stats, &"usage".into(), &s.taps.stats_js());
+        stats
+    });
     let s = instance.clone();
     let breaker = Closure::<dyn Fn() -> JsValue>::new(move || {
         report::breakers_js(&s.limiters.borrow().breakers(js_sys::Date::now()))
@@ -195,7 +199,7 @@ async fn run(
                     return Ok(hit);
                 }
             }
-            settle(config, outcome)
+            settle(config, tapped(instance, &out, outcome, started))
         }
         Err(Halt::Aborted(reason)) => Err(reason),
         Err(Halt::QueueFull) => Err(make_error(
@@ -311,6 +315,46 @@ async fn cached(
     };
     observe_hooks(&instance.config, &event, url);
     Some(hit)
+}
+
+/// The outcome with a successful answer's body passed through the usage
+/// tap, when it is on.
+fn tapped(
+    instance: &Instance,
+    out: &Outgoing,
+    mut outcome: Outcome<web_sys::Response, JsValue>,
+    started: f64,
+) -> Outcome<web_sys::Response, JsValue> {
+    if !instance.taps.on {
+        return outcome;
+    }
+    let route = outcome.route;
+    if let Attempt::Answered {
+        response,
+        classification,
+    } = &mut outcome.last
+    {
+        if classification.kind == Kind::Ok {
+            let url = out.url(route);
+            let answer = super::usage::Answer {
+                route,
+                lane: out.lane,
+                provider: classification.provider,
+                url: redact_url(url),
+                model: crate::url::path_model(url).map(str::to_owned).or_else(|| {
+                    route
+                        .checked_sub(1)
+                        .and_then(|r| instance.config.routes.get(r)?.model.clone())
+                }),
+                request_input: out.tokens.map(|t| t.input),
+                started_ms: started,
+            };
+            *response = instance
+                .taps
+                .tap(<web_sys::Response as Clone>::clone(response), answer);
+        }
+    }
+    outcome
 }
 
 /// Whether a response is a `text/event-stream`.
@@ -482,6 +526,7 @@ fn observe_hooks(config: &Config, e: &Event<'_>, url: &str) {
         Decision::Stop(s) => ("stop", None, Some(s.as_str())),
     };
     let value = object(&[
+        ("type", bindings::interned("attempt")),
         ("attempt", e.attempt.into()),
         ("kind", e.classification.kind.as_str().into()),
         ("decision", decision.into()),

@@ -10,6 +10,7 @@ use wasm_bindgen::prelude::*;
 use super::bindings::{classification_js, object};
 use super::options::Config;
 use super::snapshot::Snapshot;
+use super::usage::Taps;
 use crate::classify::stream::any_error_event;
 use crate::limits::Limiters;
 use crate::stats::Stats;
@@ -24,6 +25,8 @@ pub struct Instance {
     /// event (undefined without `onStreamError`); kept alive by `_watcher`.
     pub watch: JsValue,
     _watcher: Option<Closure<dyn Fn(String)>>,
+    /// The usage tap of successful answers.
+    pub taps: Taps,
 }
 
 /// Reports an error event that came after output reached the caller.
@@ -46,7 +49,8 @@ fn watcher(hook: js_sys::Function) -> Closure<dyn Fn(String)> {
 }
 
 impl Instance {
-    pub fn new(config: Config) -> Instance {
+    pub fn new(mut config: Config) -> Instance {
+        let taps = Taps::new(std::mem::take(&mut config.usage), config.on_event.clone());
         let limiters = Limiters::new(config.limits);
         let watcher = config.on_stream_error.clone().map(watcher);
         let watch = watcher
@@ -58,6 +62,7 @@ impl Instance {
             limiters: RefCell::new(limiters),
             watch,
             _watcher: watcher,
+            taps,
         }
     }
 }

@@ -9,10 +9,12 @@ mod input;
 mod instance;
 mod mask;
 mod options;
+mod prices;
 mod report;
 mod request;
 mod snapshot;
 mod transport;
+mod usage;
 
 use wasm_bindgen::prelude::*;
 

@@ -22,7 +22,7 @@ use crate::limits::Settings;
 use crate::retry::backoff::{Backoff, Jitter};
 use crate::retry::policy::RetryPolicy;
 
-const KNOWN: [&str; 29] = [
+const KNOWN: [&str; 32] = [
     "maxRetries",
     "baseDelayMs",
     "maxDelayMs",
@@ -52,6 +52,9 @@ const KNOWN: [&str; 29] = [
     "onStreamError",
     "cache",
     "lanes",
+    "usage",
+    "prices",
+    "onUsage",
 ];
 const ROUTE_KEYS: [&str; 5] = ["apiKey", "baseURL", "model", "azure", "headers"];
 const AZURE_KEYS: [&str; 5] = ["endpoint", "resource", "deployment", "apiVersion", "apiKey"];
@@ -140,6 +143,8 @@ pub struct Config {
     pub on_breaker_close: Option<Function>,
     /// The cached-response fallback, if set.
     pub cache: Option<Cache>,
+    /// The usage tap and prices: `usage`, `prices`, `onUsage`.
+    pub usage: super::prices::Settings,
 }
 
 /// An options object, and the path that names its fields in errors.
@@ -728,6 +733,11 @@ impl Config {
             peek_stream: o.boolean("peekStream")?.unwrap_or(false),
             on_stream_error: o.function("onStreamError")?,
             cache: cache(&o)?,
+            usage: super::prices::Settings::read(
+                o.get("usage")?,
+                o.get("prices")?,
+                o.function("onUsage")?,
+            )?,
             routes,
         })
     }

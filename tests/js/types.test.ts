@@ -92,3 +92,15 @@ createFetch({
     await Promise.resolve(classification.kind);
   },
 });
+
+// Usage and prices (issue 21): a table or a function, onUsage's event, stats().usage.
+const priced: RatewiseFetch = createFetch({
+  prices: { 'gpt-4o': { input: 2.5, output: 10, cachedInput: 1.25 } },
+  onUsage: (e) => void [e.usage.inputTokens, e.costUsd ?? 0, e.model, e.estimated, e.end],
+  onEvent: (e) => void (e.type === 'usage' ? e.usage.outputTokens : e.attempt),
+});
+createFetch({ usage: true, prices: ({ model, usage }) => (model === 'x' ? usage.outputTokens * 1e-6 : undefined) });
+const spent: number = priced.stats().usage.byLane.bulk.costUsd;
+void spent;
+// @ts-expect-error a price needs its output price
+createFetch({ prices: { 'gpt-4o': { input: 2.5 } } });

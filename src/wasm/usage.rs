@@ -1,0 +1,286 @@
+//! The usage tap: a successful answer's body passes to the caller through
+//! `tapBody` (js/usage.js), which hands each chunk to the core's
+//! [`Scanner`] after the caller has it. [`usage_known`] is the one place
+//! where an answer's usage is known: stats, prices and the hooks are served
+//! there (budgets settle and telemetry attributes join there too).
+//!
+//! The taps of one instance live in a bounded table keyed by a number: the
+//! JS side holds two functions per instance, not two per call. A body the
+//! caller never reads nor cancels keeps its entry until [`MAX_LIVE`] newer
+//! ones push it out, charged then as cancelled.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Function, Uint8Array};
+use wasm_bindgen::prelude::*;
+
+use super::bindings::{interned, object};
+use super::prices::{cost, usage_js, Prices, Settings};
+use crate::limits::lanes::Lane;
+use crate::usage::scan::Scanner;
+use crate::usage::shapes::{bedrock_headers, BEDROCK_HEADERS};
+use crate::usage::totals::{Sum, Totals};
+use crate::usage::{End, Usage};
+use crate::Provider;
+
+/// The most bodies tapped at once per instance.
+pub const MAX_LIVE: usize = 4096;
+
+#[wasm_bindgen(module = "/js/usage.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = tapBody)]
+    fn tap_body(response: &web_sys::Response, id: u32, feed: &JsValue, done: &JsValue) -> JsValue;
+}
+
+/// What is known of an answer before its body is read.
+pub struct Answer {
+    /// The route that answered (0: the request as sent).
+    pub route: usize,
+    /// The call's lane.
+    pub lane: Lane,
+    /// Who answered.
+    pub provider: Provider,
+    /// The URL, without credentials.
+    pub url: String,
+    /// The model the request named, for an answer that names none.
+    pub model: Option<String>,
+    /// The request's input estimate, for an answer that reports none.
+    pub request_input: Option<u64>,
+    /// When the call began (`Date.now()`).
+    pub started_ms: f64,
+}
+
+struct Tap {
+    id: u32,
+    scanner: Scanner,
+    answer: Answer,
+}
+
+#[derive(Default)]
+struct State {
+    next: u32,
+    live: Vec<Tap>,
+    warned: Vec<String>,
+    totals: Totals,
+    chunk: Vec<u8>,
+}
+
+/// What the closures share.
+struct Shared {
+    settings: Settings,
+    on_event: Option<Function>,
+    state: RefCell<State>,
+}
+
+type FeedFn = Closure<dyn Fn(u32, Uint8Array)>;
+type DoneFn = Closure<dyn Fn(u32, u32)>;
+
+/// One instance's taps.
+pub struct Taps {
+    /// Whether answers are tapped.
+    pub on: bool,
+    shared: Rc<Shared>,
+    feed: JsValue,
+    done: JsValue,
+    _closures: Option<(FeedFn, DoneFn)>,
+}
+
+impl Taps {
+    /// The taps of an instance with these options; `on_event` is the
+    /// instance's `onEvent`, which gets the usage events too once the tap is
+    /// on (`onUsage`, `prices` or `usage: true`).
+    pub fn new(settings: Settings, on_event: Option<Function>) -> Taps {
+        // `onEvent` alone does not turn the tap on: its callers see no new
+        // events and pay nothing unless they ask for usage.
+        let wanted = settings.on_usage.is_some() || !matches!(settings.prices, Prices::None);
+        let on = settings.forced.unwrap_or(wanted);
+        let shared = Rc::new(Shared {
+            settings,
+            on_event,
+            state: RefCell::default(),
+        });
+        if !on {
+            return Taps {
+                on,
+                shared,
+                feed: JsValue::UNDEFINED,
+                done: JsValue::UNDEFINED,
+                _closures: None,
+            };
+        }
+        let s = shared.clone();
+        let feed = Closure::<dyn Fn(u32, Uint8Array)>::new(move |id: u32, chunk: Uint8Array| {
+            let mut state = s.state.borrow_mut();
+            let State {
+                live, chunk: buf, ..
+            } = &mut *state;
+            let Some(tap) = live.iter_mut().find(|t| t.id == id) else {
+                return;
+            };
+            buf.resize(chunk.length() as usize, 0);
+            chunk.copy_to(buf);
+            tap.scanner.feed(buf);
+            if buf.capacity() > 1 << 16 {
+                *buf = Vec::new();
+            }
+        });
+        let s = shared.clone();
+        let done = Closure::<dyn Fn(u32, u32)>::new(move |id: u32, how: u32| {
+            let end = match how {
+                0 => End::Complete,
+                1 => End::Cancelled,
+                _ => End::Failed,
+            };
+            let tap = {
+                let mut state = s.state.borrow_mut();
+                let at = state.live.iter().position(|t| t.id == id);
+                at.map(|i| state.live.swap_remove(i))
+            };
+            if let Some(tap) = tap {
+                finish(&s, tap, end);
+            }
+        });
+        Taps {
+            on,
+            shared,
+            feed: feed.as_ref().clone(),
+            done: done.as_ref().clone(),
+            _closures: Some((feed, done)),
+        }
+    }
+
+    /// The answer the caller gets: `response` itself, or a copy over a
+    /// pass-through of its body whose usage is read as it passes.
+    pub fn tap(&self, response: web_sys::Response, answer: Answer) -> web_sys::Response {
+        let mut scanner = Scanner::new();
+        // Bedrock InvokeModel's usage headers, from any host (a proxy keeps them).
+        let headers = response.headers();
+        if headers.has(BEDROCK_HEADERS[0]).unwrap_or(false) {
+            scanner.add(bedrock_headers(|name| headers.get(name).ok().flatten()));
+        }
+        let (id, evicted) = {
+            let mut state = self.shared.state.borrow_mut();
+            state.next = state.next.wrapping_add(1);
+            let id = state.next;
+            let evicted = (state.live.len() >= MAX_LIVE).then(|| state.live.remove(0));
+            (id, evicted)
+        };
+        if let Some(old) = evicted {
+            finish(&self.shared, old, End::Cancelled);
+        }
+        let copy = tap_body(&response, id, &self.feed, &self.done);
+        match copy.dyn_into::<web_sys::Response>() {
+            Ok(copy) => {
+                let tap = Tap {
+                    id,
+                    scanner,
+                    answer,
+                };
+                self.shared.state.borrow_mut().live.push(tap);
+                copy
+            }
+            // No body (a HEAD, a 204): what the headers said, if anything.
+            Err(_) => {
+                finish(
+                    &self.shared,
+                    Tap {
+                        id,
+                        scanner,
+                        answer,
+                    },
+                    End::Complete,
+                );
+                response
+            }
+        }
+    }
+
+    /// `stats().usage`.
+    pub fn stats_js(&self) -> JsValue {
+        let state = self.shared.state.borrow();
+        let t = &state.totals;
+        let routes: js_sys::Array = t.by_route.iter().map(sum_js).collect();
+        object(&[
+            ("total", sum_js(&t.total)),
+            ("byRoute", routes.into()),
+            (
+                "byLane",
+                object(&[
+                    ("interactive", sum_js(&t.by_lane[0])),
+                    ("bulk", sum_js(&t.by_lane[1])),
+                ]),
+            ),
+        ])
+    }
+}
+
+fn sum_js(s: &Sum) -> JsValue {
+    let n = |v: u64| JsValue::from(v as f64);
+    object(&[
+        ("answers", n(s.answers)),
+        ("estimated", n(s.estimated)),
+        ("inputTokens", n(s.input_tokens)),
+        ("outputTokens", n(s.output_tokens)),
+        ("cachedInputTokens", n(s.cached_input_tokens)),
+        ("cacheWriteTokens", n(s.cache_write_tokens)),
+        ("reasoningTokens", n(s.reasoning_tokens)),
+        ("costUsd", s.cost_usd.into()),
+        ("unpriced", n(s.unpriced)),
+    ])
+}
+
+fn finish(shared: &Shared, tap: Tap, end: End) {
+    let mut usage = tap.scanner.finish(end, tap.answer.request_input);
+    if usage.model.is_none() {
+        usage.model = tap.answer.model.clone();
+    }
+    usage_known(shared, &tap.answer, &usage, end);
+}
+
+/// An answer's usage is now known: counted in `stats().usage`, priced,
+/// and reported to `onUsage` and `onEvent`. Budgets settle here, and
+/// telemetry adds its span attributes here.
+fn usage_known(shared: &Shared, answer: &Answer, usage: &Usage, end: End) {
+    let cost_usd = {
+        let mut state = shared.state.borrow_mut();
+        let c = cost(
+            &shared.settings.prices,
+            usage,
+            answer.provider,
+            &mut state.warned,
+        );
+        state.totals.add(usage, c, answer.route, answer.lane);
+        c
+    };
+    let (on_usage, on_event) = (&shared.settings.on_usage, &shared.on_event);
+    if on_usage.is_none() && on_event.is_none() {
+        return;
+    }
+    let event = object(&[
+        ("type", interned("usage")),
+        ("usage", usage_js(usage)),
+        (
+            "model",
+            usage.model.as_deref().map_or(JsValue::NULL, JsValue::from),
+        ),
+        (
+            "costUsd",
+            cost_usd.map_or(JsValue::UNDEFINED, JsValue::from),
+        ),
+        ("estimated", usage.estimated.into()),
+        ("end", interned(end.as_str())),
+        ("provider", interned(answer.provider.as_str())),
+        ("url", answer.url.as_str().into()),
+        ("route", (answer.route as u32).into()),
+        ("lane", interned(answer.lane.as_str())),
+        (
+            "elapsedMs",
+            (js_sys::Date::now() - answer.started_ms).into(),
+        ),
+    ]);
+    // Hooks observe; what they throw is ignored.
+    for hook in [on_usage, on_event].into_iter().flatten() {
+        let _ = hook.call1(&JsValue::UNDEFINED, &event);
+    }
+}
