@@ -22,6 +22,57 @@ pub mod scan;
 pub mod shapes;
 pub mod totals;
 
+/// How far from each end of a request body its `model` is looked for.
+const MODEL_EDGE: usize = 4096;
+
+/// The model a JSON request body names, if a `"model":"…"` member sits in
+/// its first or last 4 KB (where SDKs and callers put it): a fallback for
+/// answers that do not name their model (Bedrock, Cohere). Never a scan of
+/// the whole body.
+pub fn request_model(body: &str) -> Option<&str> {
+    let mut head_end = body.len().min(MODEL_EDGE);
+    while !body.is_char_boundary(head_end) {
+        head_end -= 1;
+    }
+    let mut tail_start = body.len().saturating_sub(MODEL_EDGE).max(head_end);
+    while !body.is_char_boundary(tail_start) {
+        tail_start += 1;
+    }
+    [&body[..head_end], &body[tail_start..]]
+        .into_iter()
+        .find_map(model_member)
+}
+
+/// The value of the first `"model"` key in `text` that is not inside a
+/// string (an escaped `\"model\"` is text).
+fn model_member(text: &str) -> Option<&str> {
+    let mut from = 0;
+    while let Some(at) = text[from..].find("\"model\"") {
+        let start = from + at;
+        from = start + 7;
+        if text[..start].ends_with('\\') {
+            continue;
+        }
+        let rest = text[from..].trim_start().strip_prefix(':')?.trim_start();
+        let value = rest.strip_prefix('"')?;
+        let end = value.find(['"', '\\'])?;
+        return (end > 0 && value.as_bytes()[end] == b'"').then(|| &value[..end]);
+    }
+    None
+}
+
+/// The model a request URL names in its path: Gemini's and Vertex's
+/// `/models/{model}:generateContent`, Bedrock's `/model/{modelId}/converse`
+/// (percent-decoded: `anthropic.claude-3-haiku-20240307-v1%3A0`).
+pub fn path_model(url: &str) -> Option<String> {
+    if let Some(m) = crate::url::path_model(url) {
+        return Some(m.to_owned());
+    }
+    let path = crate::url::split(url).path;
+    let id = path.split("/model/").nth(1)?.split('/').next()?;
+    (!id.is_empty()).then(|| id.replace("%3A", ":").replace("%3a", ":"))
+}
+
 /// The usage fields one usage object reports: each `None` when it is not in
 /// that object. Later objects of a stream override earlier ones field by
 /// field (Anthropic's `message_delta` after `message_start`; Gemini's
@@ -75,6 +126,48 @@ impl Parts {
                     .saturating_add(self.cache_write.unwrap_or(0))
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_model_is_read_near_either_end_only() {
+        assert_eq!(
+            request_model(r#"{"model": "gpt-4o", "messages":[]}"#),
+            Some("gpt-4o")
+        );
+        let long = format!(
+            r#"{{"messages":[{{"content":"say \"model\":\"x\" {}"}}],"model":"command-a-03-2025"}}"#,
+            "a".repeat(10_000)
+        );
+        assert_eq!(request_model(&long), Some("command-a-03-2025"));
+        let middle = format!(
+            r#"{{"a":"{}","model":"lost","b":"{}"}}"#,
+            "a".repeat(5_000),
+            "b".repeat(5_000)
+        );
+        assert_eq!(request_model(&middle), None);
+        assert_eq!(request_model(r#"{"model":""}"#), None);
+        assert_eq!(request_model("é".repeat(3000).as_str()), None);
+    }
+
+    #[test]
+    fn the_path_names_gemini_and_bedrock_models() {
+        assert_eq!(
+            path_model("https://bedrock-runtime.us-east-1.amazonaws.com/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse").as_deref(),
+            Some("anthropic.claude-3-haiku-20240307-v1:0")
+        );
+        assert_eq!(
+            path_model("https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:generateContent").as_deref(),
+            Some("gemini-2.0-flash")
+        );
+        assert_eq!(
+            path_model("https://api.openai.com/v1/chat/completions"),
+            None
+        );
     }
 }
 

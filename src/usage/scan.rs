@@ -296,7 +296,7 @@ impl Scanner {
             &mut self.model_version
         };
         if slot.is_none() && !self.current_model.is_empty() {
-            *slot = Some(String::from_utf8_lossy(&self.current_model).into_owned());
+            *slot = String::from_utf8(std::mem::take(&mut self.current_model)).ok();
         }
         self.current_model = Vec::new();
     }

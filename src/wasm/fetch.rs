@@ -341,11 +341,12 @@ fn tapped(
                 lane: out.lane,
                 provider: classification.provider,
                 url: redact_url(url),
-                model: crate::url::path_model(url).map(str::to_owned).or_else(|| {
-                    route
-                        .checked_sub(1)
-                        .and_then(|r| instance.config.routes.get(r)?.model.clone())
-                }),
+                // The route's model, else the path's, else the body's.
+                model: route
+                    .checked_sub(1)
+                    .and_then(|r| instance.config.routes.get(r)?.model.clone())
+                    .or_else(|| crate::usage::path_model(url))
+                    .or_else(|| out.body_model.clone()),
                 request_input: out.tokens.map(|t| t.input),
                 started_ms: started,
             };
