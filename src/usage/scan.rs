@@ -3,13 +3,24 @@
 //! stream (`data:` lines of JSON), or Bedrock's binary event stream (JSON
 //! payloads between binary headers).
 //!
-//! It is a small byte state machine that follows JSON's strings, so that a
-//! `"usage"` inside a message's text (written `\"usage\"`) is never taken
-//! for a key. When a usage key's object begins, that object alone is kept,
-//! up to [`MAX_OBJECT`] bytes, and parsed when it closes; everything else
-//! passes through without being held. A raw control byte inside a string
-//! cannot be JSON, so it resets the state: an event stream's line breaks and
-//! Bedrock's binary headers put a scanner that lost its place back in step.
+//! It is a small byte state machine that does not follow every string:
+//! inside a JSON string a quote is always escaped (`\"`), so an unescaped
+//! quote followed by a name we read (`"usage"`), a quote and a `:` can only
+//! be a key. Every other quote costs a glance at the few bytes after it, and
+//! the bytes between quotes are skipped with one search. When a usage key's
+//! object begins, that object alone is kept, up to [`MAX_OBJECT`] bytes, and
+//! parsed when it closes; a model name and the answer's text are followed as
+//! strings (escapes included). A raw control byte inside a followed string
+//! cannot be JSON, so it puts the scanner back between values: Bedrock's
+//! binary frame headers never keep it lost.
+//!
+//! Only the body's first [`HEAD`] bytes are read as they pass; after them,
+//! a chunk is only copied into a window of the last [`TAIL`] bytes, read
+//! when the body ends. Every provider puts its usage in the first event
+//! (Anthropic's `message_start`) or the last ones (everyone's final
+//! usage), so nothing is missed, and a long answer costs one copy per
+//! chunk instead of a parse. The text of the bytes between is estimated at
+//! the rate of the text read in the head.
 //!
 //! It also counts the bytes of the answer's text (`content`, `text`,
 //! `delta`, …) for the estimate of a body that ends without its usage.
@@ -18,12 +29,16 @@ use crate::classify::json;
 use crate::limits::tokens::CHARS_PER_TOKEN;
 use crate::usage::{shapes, End, Parts, Usage};
 
+/// The bytes at the start of a body read as they pass.
+pub const HEAD: usize = 8192;
+/// The bytes at the end of a body read when it ends.
+pub const TAIL: usize = 4096;
 /// The largest usage object read; a larger one is skipped.
 pub const MAX_OBJECT: usize = 4096;
 /// The longest model name kept.
 const MAX_MODEL: usize = 200;
-/// The longest key looked at.
-const MAX_NAME: usize = 24;
+/// The longest key looked at (`reasoning_content`).
+const MAX_NAME: usize = 17;
 
 /// String members whose text is the answer's output.
 const TEXT_KEYS: [&str; 8] = [
@@ -37,13 +52,11 @@ const TEXT_KEYS: [&str; 8] = [
     "reasoning",
 ];
 
-/// What a string or a value is for.
+/// What a value is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
     /// Nothing we read.
     Plain,
-    /// A string that may be a key: its first bytes are kept in `name`.
-    Name,
     /// A usage object's key, by its index in [`shapes::KEYS`].
     Usage(u8),
     /// `model` (true) or Gemini's `modelVersion` (false).
@@ -54,14 +67,16 @@ enum Role {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    /// Between values.
+    /// Looking for the next unescaped quote.
     Outside,
-    /// Inside a string.
-    Str { role: Role, escaped: bool },
-    /// A string that may be a key just ended: a `:` makes it one.
+    /// After an unescaped quote: the name so far is in `name`.
+    Name,
+    /// A name we may read just ended: a `:` makes it a key.
     AfterName,
     /// After a key's `:`, before its value.
     Value(Role),
+    /// Inside a string we follow (a model name, output text).
+    Str { role: Role, escaped: bool },
     /// Inside a usage object being kept.
     Object {
         key: u8,
@@ -75,6 +90,8 @@ enum State {
 #[derive(Debug, Clone)]
 pub struct Scanner {
     state: State,
+    /// The last byte of the previous chunk (is a quote escaped?).
+    prev: u8,
     name: [u8; MAX_NAME],
     name_len: usize,
     object: Vec<u8>,
@@ -87,6 +104,14 @@ pub struct Scanner {
     text_bytes: u64,
     /// Text bytes since the last usage object.
     text_since: u64,
+    /// Head bytes still to read as they pass.
+    head_left: usize,
+    /// Bytes read (the head and the window).
+    read: u64,
+    /// The last bytes after the head, up to `2 * TAIL` of them.
+    window: Vec<u8>,
+    /// Bytes between the head and the window that were never read.
+    skipped: u64,
 }
 
 impl Default for Scanner {
@@ -100,6 +125,7 @@ impl Scanner {
     pub fn new() -> Self {
         Scanner {
             state: State::Outside,
+            prev: 0,
             name: [0; MAX_NAME],
             name_len: 0,
             object: Vec::new(),
@@ -110,6 +136,10 @@ impl Scanner {
             seen: false,
             text_bytes: 0,
             text_since: 0,
+            head_left: HEAD,
+            read: 0,
+            window: Vec::new(),
+            skipped: 0,
         }
     }
 
@@ -121,30 +151,92 @@ impl Scanner {
         }
     }
 
-    /// The bytes the scanner holds now (at most [`MAX_OBJECT`] plus a model
-    /// name, however long the body).
+    /// The bytes the scanner holds now (at most [`MAX_OBJECT`], a model
+    /// name and the window, however long the body).
     pub fn held(&self) -> usize {
-        self.object.capacity() + self.current_model.capacity()
+        self.object.capacity() + self.current_model.capacity() + self.window.capacity()
     }
 
-    /// Reads the next chunk of the body.
+    /// Takes the next chunk of the body: read at once while in the head,
+    /// else kept in the window.
     pub fn feed(&mut self, chunk: &[u8]) {
+        let now = chunk.len().min(self.head_left);
+        if now > 0 {
+            self.head_left -= now;
+            self.read += now as u64;
+            self.scan(&chunk[..now]);
+        }
+        let rest = &chunk[now..];
+        if rest.is_empty() {
+            return;
+        }
+        if self.window.capacity() == 0 {
+            self.window.reserve_exact(2 * TAIL);
+        }
+        if rest.len() >= TAIL {
+            self.skipped += (self.window.len() + rest.len() - TAIL) as u64;
+            self.window.clear();
+            self.window.extend_from_slice(&rest[rest.len() - TAIL..]);
+        } else {
+            // Room is made before the chunk goes in: the window never grows.
+            let keep = 2 * TAIL - rest.len();
+            if self.window.len() > keep {
+                let cut = self.window.len() - TAIL.min(keep);
+                self.skipped += cut as u64;
+                self.window.drain(..cut);
+            }
+            self.window.extend_from_slice(rest);
+        }
+    }
+
+    /// Counts `n` bytes that passed unread (the caller's side read the
+    /// body at once and handed over only its head and tail).
+    pub fn skip(&mut self, n: u64) {
+        if n > 0 {
+            self.head_left = 0;
+            self.skipped += self.window.len() as u64 + n;
+            self.window.clear();
+        }
+    }
+
+    /// Reads the window, at the end of the body.
+    fn read_window(&mut self) {
+        if self.skipped > 0 {
+            // The text between, at the head's rate; then the window is read
+            // from between values.
+            let text = self.skipped * self.text_bytes / self.read.max(1);
+            self.text_bytes += text;
+            self.text_since += text;
+            self.state = State::Outside;
+            self.prev = 0;
+            self.skipped = 0;
+        }
+        let window = std::mem::take(&mut self.window);
+        self.read += window.len() as u64;
+        self.scan(&window);
+    }
+
+    /// Reads bytes that follow the ones read before.
+    fn scan(&mut self, chunk: &[u8]) {
         let mut i = 0;
         while i < chunk.len() {
             let rest = &chunk[i..];
             i += match self.state {
                 State::Outside => match rest.iter().position(|&b| b == b'"') {
                     Some(at) => {
-                        self.name_len = 0;
-                        self.state = State::Str {
-                            role: Role::Name,
-                            escaped: false,
+                        let before = match i + at {
+                            0 => self.prev,
+                            n => chunk[n - 1],
                         };
+                        if before != b'\\' {
+                            self.name_len = 0;
+                            self.state = State::Name;
+                        }
                         at + 1
                     }
                     None => rest.len(),
                 },
-                State::Str { role, escaped } => self.string(rest, role, escaped),
+                State::Name => self.name(rest),
                 State::AfterName => {
                     let b = rest[0];
                     match b {
@@ -160,24 +252,51 @@ impl Scanner {
                     }
                 }
                 State::Value(role) => self.value(rest[0], role),
+                State::Str { role, escaped } => self.string(rest, role, escaped),
                 State::Object { .. } => self.object(rest),
             };
         }
+        if let Some(&last) = chunk.last() {
+            self.prev = last;
+        }
+    }
+
+    /// After an unescaped quote: the bytes of a name we may read, up to its
+    /// closing quote; anything else ends the glance.
+    fn name(&mut self, rest: &[u8]) -> usize {
+        for (n, &b) in rest.iter().enumerate() {
+            if b == b'"' {
+                self.state = State::AfterName;
+                return n + 1;
+            }
+            if !(b.is_ascii_alphabetic() || b == b'_') || self.name_len == MAX_NAME {
+                // Not a name we read; this byte is looked at again.
+                self.state = State::Outside;
+                return n;
+            }
+            self.name[self.name_len] = b;
+            self.name_len += 1;
+        }
+        rest.len()
     }
 
     /// The role of the key just read.
     fn role_of_name(&self) -> Role {
-        let Ok(name) = std::str::from_utf8(&self.name[..self.name_len]) else {
-            return Role::Plain;
-        };
-        if let Some(at) = shapes::KEYS.iter().position(|k| *k == name) {
-            Role::Usage(at as u8)
-        } else if name == "model" || name == "modelVersion" {
-            Role::Model(name == "model")
-        } else if TEXT_KEYS.contains(&name) {
-            Role::Text
-        } else {
-            Role::Plain
+        let name = &self.name[..self.name_len];
+        match name {
+            // Only the first of each is kept: later ones are not followed.
+            b"model" if self.model.is_none() => Role::Model(true),
+            b"modelVersion" if self.model_version.is_none() => Role::Model(false),
+            b"model" | b"modelVersion" => Role::Plain,
+            _ => {
+                if let Some(at) = shapes::KEYS.iter().position(|k| k.as_bytes() == name) {
+                    Role::Usage(at as u8)
+                } else if TEXT_KEYS.iter().any(|k| k.as_bytes() == name) {
+                    Role::Text
+                } else {
+                    Role::Plain
+                }
+            }
         }
     }
 
@@ -185,11 +304,7 @@ impl Scanner {
     fn value(&mut self, b: u8, role: Role) -> usize {
         match (b, role) {
             (b' ' | b'\t' | b'\r' | b'\n', _) => 1,
-            (b'"', role) => {
-                let role = match role {
-                    Role::Model(_) | Role::Text => role,
-                    _ => Role::Plain,
-                };
+            (b'"', Role::Model(_) | Role::Text) => {
                 self.current_model.clear();
                 self.state = State::Str {
                     role,
@@ -199,6 +314,8 @@ impl Scanner {
             }
             (b'{', Role::Usage(key)) => {
                 self.object.clear();
+                // The whole object's room at once: it never grows past it.
+                self.object.reserve_exact(MAX_OBJECT + 1);
                 self.object.push(b'{');
                 self.state = State::Object {
                     key,
@@ -235,21 +352,12 @@ impl Scanner {
         self.took(role, &rest[..at]);
         match rest[at] {
             b'"' => {
-                self.state = match role {
-                    Role::Name => State::AfterName,
-                    Role::Model(primary) => {
-                        self.model_read(primary);
-                        State::Outside
-                    }
-                    _ => State::Outside,
+                if let Role::Model(primary) = role {
+                    self.model_read(primary);
                 }
+                self.state = State::Outside;
             }
             b'\\' => {
-                // A key with an escape is none we read.
-                if role == Role::Name {
-                    self.name_len = MAX_NAME + 1;
-                    self.name[0] = 0;
-                }
                 self.took(role, &rest[at..=at]);
                 self.state = State::Str {
                     role,
@@ -265,17 +373,6 @@ impl Scanner {
     /// Keeps what a string's bytes are kept for.
     fn took(&mut self, role: Role, bytes: &[u8]) {
         match role {
-            Role::Name => {
-                let end = self.name_len + bytes.len();
-                if end <= MAX_NAME {
-                    self.name[self.name_len..end].copy_from_slice(bytes);
-                    self.name_len = end;
-                } else {
-                    // Too long to be a key we read.
-                    self.name_len = MAX_NAME;
-                    self.name[0] = 0;
-                }
-            }
             Role::Model(_) => {
                 let room = MAX_MODEL.saturating_sub(self.current_model.len());
                 self.current_model
@@ -379,7 +476,8 @@ impl Scanner {
     /// - A body cut short (cancelled, failed) after its last usage object
     ///   adds the text that came after it: the caller is charged for what
     ///   was produced.
-    pub fn finish(&self, end: End, request_input: Option<u64>) -> Usage {
+    pub fn finish(&mut self, end: End, request_input: Option<u64>) -> Usage {
+        self.read_window();
         let p = &self.parts;
         let tokens = |bytes: u64| bytes.div_ceil(CHARS_PER_TOKEN);
         let mut estimated = false;
@@ -438,7 +536,11 @@ mod tests {
         let text = vec![b'a'; 65536];
         for _ in 0..16 {
             s.feed(&text);
-            assert!(s.held() <= MAX_OBJECT + MAX_MODEL, "{}", s.held());
+            assert!(
+                s.held() <= MAX_OBJECT + MAX_MODEL + 2 * TAIL,
+                "{}",
+                s.held()
+            );
         }
         s.feed(br#""}}],"usage":{"prompt_tokens":3,"completion_tokens":262144}}"#);
         let u = s.finish(End::Complete, None);
@@ -449,13 +551,13 @@ mod tests {
         s.feed(br#"{"usage":{"x":""#);
         s.feed(&vec![b'b'; MAX_OBJECT * 2]);
         s.feed(br#""},"usage":{"prompt_tokens":1,"completion_tokens":2}}"#);
-        assert!(s.held() <= MAX_OBJECT + 1);
+        assert!(s.held() <= MAX_OBJECT + 1 + 2 * TAIL);
         assert_eq!(s.finish(End::Complete, None).output_tokens, 2);
     }
 
     #[test]
     fn without_usage_the_text_is_counted_and_marked_estimated() {
-        let s = scan(&[b"data: {\"choices\":[{\"delta\":{\"content\":\"abcdefgh\"}}]}\n\n"]);
+        let mut s = scan(&[b"data: {\"choices\":[{\"delta\":{\"content\":\"abcdefgh\"}}]}\n\n"]);
         let u = s.finish(End::Complete, Some(50));
         assert_eq!(
             (u.input_tokens, u.output_tokens, u.estimated),
@@ -466,13 +568,65 @@ mod tests {
             b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-x\",\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}\n\n",
             b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"0123456789ab\"}}\n\n",
         ]);
-        let cut = s.finish(End::Cancelled, Some(999));
+        let cut = s.clone().finish(End::Cancelled, Some(999));
         assert_eq!(
             (cut.input_tokens, cut.output_tokens, cut.estimated),
             (25, 4, true)
         );
-        let whole = s.finish(End::Complete, Some(999));
+        let whole = s.clone().finish(End::Complete, Some(999));
         assert_eq!((whole.output_tokens, whole.estimated), (1, false));
+    }
+
+    /// A stream of `n` OpenAI chunks of text, then (if `usage`) its usage.
+    fn long_stream(n: usize, usage: bool) -> Vec<u8> {
+        let mut body = String::new();
+        for i in 0..n {
+            body.push_str(&format!(
+                "data: {{\"id\":\"c\",\"model\":\"gpt-4o-mini\",\"choices\":[{{\"delta\":{{\"content\":\"tok{:05} \"}}}}],\"usage\":null}}\n\n",
+                i
+            ));
+        }
+        if usage {
+            body.push_str("data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2000}}\n\ndata: [DONE]\n\n");
+        }
+        body.into_bytes()
+    }
+
+    #[test]
+    fn a_long_body_is_read_at_its_head_and_its_tail_whatever_the_chunks() {
+        let body = long_stream(2000, true);
+        for size in [1, 7, 100, 4095, 4096, 4097, 65536, body.len()] {
+            let mut s = Scanner::new();
+            for c in body.chunks(size) {
+                s.feed(c);
+                assert!(s.held() <= MAX_OBJECT + MAX_MODEL + 2 * TAIL);
+            }
+            let u = s.finish(End::Complete, None);
+            assert_eq!(
+                (
+                    u.input_tokens,
+                    u.output_tokens,
+                    u.estimated,
+                    u.model.as_deref()
+                ),
+                (7, 2000, false, Some("gpt-4o-mini")),
+                "chunks of {size}"
+            );
+        }
+        // Without usage, the text between head and tail is estimated at the
+        // head's rate: 2000 pieces of 9 bytes are 4500 tokens.
+        let body = long_stream(2000, false);
+        let mut s = Scanner::new();
+        for c in body.chunks(1000) {
+            s.feed(c);
+        }
+        let u = s.finish(End::Cancelled, Some(3));
+        assert!(u.estimated);
+        assert!(
+            (4400..=4600).contains(&u.output_tokens),
+            "{}",
+            u.output_tokens
+        );
     }
 
     #[test]

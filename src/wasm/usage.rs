@@ -1,6 +1,6 @@
-//! The usage tap: a successful answer's body passes to the caller through
-//! `tapBody` (js/usage.js), which hands each chunk to the core's
-//! [`Scanner`] after the caller has it. [`usage_known`] is the one place
+//! The usage tap: a successful answer goes to the caller as it is, its body
+//! methods and stream wrapped by `tapBody` (js/usage.js), which hands what
+//! the caller reads to the core's [`Scanner`] after the caller has it. [`usage_known`] is the one place
 //! where an answer's usage is known: stats, prices and the hooks are served
 //! there (budgets settle and telemetry attributes join there too).
 //!
@@ -25,7 +25,7 @@ use crate::usage::{End, Usage};
 use crate::Provider;
 
 /// The most bodies tapped at once per instance.
-pub const MAX_LIVE: usize = 4096;
+pub const MAX_LIVE: usize = 1024;
 
 #[wasm_bindgen(module = "/js/usage.js")]
 extern "C" {
@@ -73,7 +73,7 @@ struct Shared {
     state: RefCell<State>,
 }
 
-type FeedFn = Closure<dyn Fn(u32, Uint8Array)>;
+type FeedFn = Closure<dyn Fn(u32, JsValue)>;
 type DoneFn = Closure<dyn Fn(u32, u32)>;
 
 /// One instance's taps.
@@ -110,7 +110,7 @@ impl Taps {
             };
         }
         let s = shared.clone();
-        let feed = Closure::<dyn Fn(u32, Uint8Array)>::new(move |id: u32, chunk: Uint8Array| {
+        let feed = Closure::<dyn Fn(u32, JsValue)>::new(move |id: u32, part: JsValue| {
             let mut state = s.state.borrow_mut();
             let State {
                 live, chunk: buf, ..
@@ -118,11 +118,15 @@ impl Taps {
             let Some(tap) = live.iter_mut().find(|t| t.id == id) else {
                 return;
             };
-            buf.resize(chunk.length() as usize, 0);
-            chunk.copy_to(buf);
-            tap.scanner.feed(buf);
-            if buf.capacity() > 1 << 16 {
-                *buf = Vec::new();
+            // Bytes, text, or a count of bytes that passed unread.
+            if let Some(n) = part.as_f64() {
+                tap.scanner.skip(n as u64);
+            } else if let Some(text) = part.as_string() {
+                tap.scanner.feed(text.as_bytes());
+            } else if let Some(bytes) = part.dyn_ref::<Uint8Array>() {
+                buf.resize(bytes.length() as usize, 0);
+                bytes.copy_to(buf);
+                tap.scanner.feed(buf);
             }
         });
         let s = shared.clone();
@@ -150,8 +154,8 @@ impl Taps {
         }
     }
 
-    /// The answer the caller gets: `response` itself, or a copy over a
-    /// pass-through of its body whose usage is read as it passes.
+    /// The answer the caller gets: `response` itself, its body tapped so
+    /// that its usage is read as it passes.
     pub fn tap(&self, response: web_sys::Response, answer: Answer) -> web_sys::Response {
         let mut scanner = Scanner::new();
         // Bedrock InvokeModel's usage headers, from any host (a proxy keeps them).
@@ -169,31 +173,20 @@ impl Taps {
         if let Some(old) = evicted {
             finish(&self.shared, old, End::Cancelled);
         }
-        let copy = tap_body(&response, id, &self.feed, &self.done);
-        match copy.dyn_into::<web_sys::Response>() {
-            Ok(copy) => {
-                let tap = Tap {
-                    id,
-                    scanner,
-                    answer,
-                };
-                self.shared.state.borrow_mut().live.push(tap);
-                copy
-            }
+        let tap = Tap {
+            id,
+            scanner,
+            answer,
+        };
+        let tapped = tap_body(&response, id, &self.feed, &self.done);
+        if tapped.is_falsy() {
             // No body (a HEAD, a 204): what the headers said, if anything.
-            Err(_) => {
-                finish(
-                    &self.shared,
-                    Tap {
-                        id,
-                        scanner,
-                        answer,
-                    },
-                    End::Complete,
-                );
-                response
-            }
+            finish(&self.shared, tap, End::Complete);
+            return response;
         }
+        self.shared.state.borrow_mut().live.push(tap);
+        // Tapped in place (true), or a copy where the instance cannot change.
+        tapped.dyn_into().unwrap_or(response)
     }
 
     /// `stats().usage`.
@@ -230,7 +223,7 @@ fn sum_js(s: &Sum) -> JsValue {
     ])
 }
 
-fn finish(shared: &Shared, tap: Tap, end: End) {
+fn finish(shared: &Shared, mut tap: Tap, end: End) {
     let mut usage = tap.scanner.finish(end, tap.answer.request_input);
     if usage.model.is_none() {
         usage.model = tap.answer.model.clone();

@@ -59,6 +59,31 @@ test('every documented answer of every provider gives its usage through createFe
   );
 });
 
+test('a 1 MB JSON answer gives its usage through text(), json(), arrayBuffer() and body alike', async () => {
+  const content = 'x'.repeat(1 << 20);
+  const body = `{"id":"chatcmpl-1","model":"gpt-4o-2024-08-06","choices":[{"message":{"content":"${content}"}}],"usage":{"prompt_tokens":12,"completion_tokens":262144,"prompt_tokens_details":{"cached_tokens":8}}}`;
+  const seen = [];
+  const fetch = ratewise.createFetch({ onUsage: (e) => seen.push(e) });
+  const reads = {
+    text: (r) => r.text(),
+    json: async (r) => JSON.stringify(await r.json()),
+    arrayBuffer: async (r) => new TextDecoder().decode(await r.arrayBuffer()),
+    body: (r) => new Response(r.body).text(),
+  };
+  for (const [how, read] of Object.entries(reads)) {
+    await mock.script([{ status: 200, headers: { 'content-type': 'application/json' }, body }]);
+    const got = await read(await fetch(mock.chat, chat()));
+    assert.equal(got.length, body.length, `${how}: every byte`);
+    await settled();
+    const e = seen.pop();
+    assert.deepEqual(
+      [e?.usage.inputTokens, e?.usage.outputTokens, e?.usage.cachedInputTokens, e?.model, e?.estimated],
+      [12, 262144, 8, 'gpt-4o-2024-08-06', false],
+      how,
+    );
+  }
+});
+
 test('ratewise/prices: genaiPrices prices the answer as @pydantic/genai-prices does', async () => {
   const seen = [];
   const fetch = ratewise.createFetch({ prices: genaiPrices, onUsage: (e) => seen.push(e) });
