@@ -62,32 +62,29 @@ export function tapBody(response, id, feed, done) {
     queueMicrotask(() => call(done, id, how));
   };
   const later = (fn) => queueMicrotask(fn);
-  const whole = (read, scan) =>
-    function () {
-      // Once the stream is tapped, a second read fails as the platform's would: no tap.
-      if (stream) return read.call(response);
-      return read.call(response).then(
-        (value) => {
-          later(() => {
-            if (scan) scan(value);
-            end(COMPLETE);
-          });
-          return value;
-        },
-        (error) => {
-          end(FAILED);
-          throw error;
-        },
-      );
-    };
+  const whole = (read, scan) => () => {
+    // Once the stream is tapped, a second read fails as the platform's would: no tap.
+    if (stream) return read.call(response);
+    return read.call(response).then(
+      (value) => {
+        later(() => {
+          if (scan) scan(value);
+          end(COMPLETE);
+        });
+        return value;
+      },
+      (error) => {
+        end(FAILED);
+        throw error;
+      },
+    );
+  };
   const text = (t) => take(t, t.length, (a, b) => t.slice(a, b));
   const bytes = (b) => take(b, b.length, (a, c) => b.subarray(a, c));
   let stream;
   const methods = {
     text: whole(proto.text, text),
-    json: function () {
-      return methods.text().then((t) => JSON.parse(t));
-    },
+    json: () => methods.text().then((t) => JSON.parse(t)),
     arrayBuffer: whole(proto.arrayBuffer, (b) => bytes(new Uint8Array(b))),
     blob: whole(proto.blob),
     formData: whole(proto.formData),
