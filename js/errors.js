@@ -25,13 +25,14 @@ export class RatewiseError extends Error {
   }
 }
 
-/** A named subclass with a stable `code`. */
-function subclass(name, code) {
+/** A named subclass with a stable `code` (and a default `kind`, and extra fields from `details`). */
+function subclass(name, code, kind, fields = []) {
   const Class = class extends RatewiseError {
-    constructor(message, details) {
-      super(message, details);
+    constructor(message, details = {}) {
+      super(message, kind === undefined ? details : { kind, ...details });
       this.name = name;
       this.code = code;
+      for (const f of fields) this[f] = details[f] ?? null;
     }
   };
   Object.defineProperty(Class, 'name', { value: name });
@@ -52,6 +53,11 @@ export const NetworkError = subclass('NetworkError', 'RATEWISE_NETWORK');
 export const QueueFullError = subclass('QueueFullError', 'RATEWISE_QUEUE_FULL');
 /** The invocation's subrequest budget (`forInvocation`) was spent before the call: nothing was sent. */
 export const SubrequestsSpentError = subclass('SubrequestsSpentError', 'RATEWISE_SUBREQUESTS_SPENT');
+/** A spend budget (`budgets`) is spent: nothing was sent. `code` and `kind` are 'budget_exhausted'; `budget` names it, `resetsAtMs` says when its window resets. */
+export const BudgetExhaustedError = subclass('BudgetExhaustedError', 'budget_exhausted', 'budget_exhausted', [
+  'budget',
+  'resetsAtMs',
+]);
 
 const marked = (e) => e != null && typeof e === 'object' && e[MARK] === true;
 const guard = (code) => (e) => marked(e) && e.code === code;
@@ -72,6 +78,8 @@ export const isNetworkError = guard('RATEWISE_NETWORK');
 export const isQueueFullError = guard('RATEWISE_QUEUE_FULL');
 /** Whether `e` is a SubrequestsSpentError. */
 export const isSubrequestsSpentError = guard('RATEWISE_SUBREQUESTS_SPENT');
+/** Whether `e` is a BudgetExhaustedError. */
+export const isBudgetExhaustedError = guard('budget_exhausted');
 
 const CLASSES = {
   quota_exhausted: QuotaExhaustedError,
@@ -82,6 +90,7 @@ const CLASSES = {
   network: NetworkError,
   queue_full: QueueFullError,
   subrequests_spent: SubrequestsSpentError,
+  budget_exhausted: BudgetExhaustedError,
 };
 
 /** Builds the error for a kind. @internal: used by the wasm module, not exported by the package. */

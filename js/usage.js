@@ -142,3 +142,27 @@ function passThrough(body, seen, end) {
     { highWaterMark: 0 },
   );
 }
+
+const BUDGET = 'x-ratewise-budget';
+
+/**
+ * A call's budget tag, from `init.budget` or the `x-ratewise-budget` header, and the headers without
+ * that header (a copy; undefined when it was absent: it is never sent). Throws a TypeError naming the
+ * field for a tag that is not a non-empty string.
+ */
+export function readBudgetTag(init, headers) {
+  const given = init?.budget;
+  const header = headers.get(BUDGET);
+  let stripped;
+  if (header !== null) {
+    stripped = new Headers(headers);
+    stripped.delete(BUDGET);
+  }
+  const tag = given ?? header;
+  if (tag === undefined || tag === null) return [undefined, stripped];
+  if (typeof tag !== 'string' || tag.trim() === '') {
+    const field = given === undefined ? BUDGET : 'init.budget';
+    throw new TypeError(`fetch: \`${field}\` must be a budget's tag (a non-empty string), got ${typeof tag}`);
+  }
+  return [tag.trim(), stripped];
+}

@@ -12,17 +12,23 @@
 //   new_sqlite_classes = ["RatewiseCoordinator"]
 //
 // The decisions are the Rust core's (coordinatorStep for the breaker,
-// coordinatorLease for request permits); this object only keeps their
-// result: the breaker in its storage, the lease books in memory (they are
-// about the current rate-limit window: an object that restarts begins with a
-// cold start).
-import { coordinatorLease, coordinatorStep } from './ratewise.js';
+// coordinatorLease for request permits, coordinatorBudget for spend
+// budgets); this object only keeps their result: the breaker in its storage,
+// the lease books in memory (they are about the current rate-limit window:
+// an object that restarts begins with a cold start), and each spend budget's
+// books in its storage under `budget:<name>` (budgets span days and months:
+// an object that restarts keeps what was spent).
+import { coordinatorBudget, coordinatorLease, coordinatorStep } from './ratewise.js';
+
+// Budgets whose books are cached in memory (storage holds them all).
+const MAX_CACHED_BUDGETS = 64;
 
 export class RatewiseCoordinator {
   constructor(ctx) {
     this.ctx = ctx;
     this.state = undefined;
     this.ledger = undefined;
+    this.budgets = new Map();
     ctx.blockConcurrencyWhile(async () => {
       this.state = await ctx.storage.get('board');
     });
@@ -38,6 +44,7 @@ export class RatewiseCoordinator {
     let state;
     let answer;
     try {
+      if (message?.op === 'budget') return await this.budget(message);
       if (message?.op === 'lease') {
         [this.ledger, answer] = coordinatorLease(this.ledger, message, Date.now());
         return Response.json(answer);
@@ -49,6 +56,28 @@ export class RatewiseCoordinator {
     if (message.op !== 'lookup') {
       this.state = state;
       await this.ctx.storage.put('board', state);
+    }
+    return Response.json(answer);
+  }
+
+  // One reserve, settle, release or status on a spend budget's books: read
+  // from storage once, written back before the answer goes (so a spend the
+  // isolate was told of survives a restart). Storage calls close the input
+  // gate, so no other message interleaves between the read and the step.
+  async budget(message) {
+    const name = message.budget?.name;
+    if (typeof name !== 'string' || name === '') throw new TypeError('ratewise coordinator: `budget.name`');
+    const slot = `budget:${name}`;
+    let books = this.budgets.get(slot);
+    if (books === undefined) {
+      const stored = await this.ctx.storage.get(slot);
+      books = this.budgets.get(slot) ?? stored;
+    }
+    const [next, answer] = coordinatorBudget(books, message, Date.now());
+    if (message.action !== 'status') {
+      if (this.budgets.size >= MAX_CACHED_BUDGETS && !this.budgets.has(slot)) this.budgets.clear();
+      this.budgets.set(slot, next);
+      await this.ctx.storage.put(slot, next);
     }
     return Response.json(answer);
   }

@@ -22,11 +22,12 @@ export type Kind =
   | 'context_length'
   | 'request_too_large'
   | 'content_filter'
-  | 'unknown';
+  | 'unknown'
+  | 'budget_exhausted';
 
 /**
  * What to do: `retry` (rate_limit, overloaded, server_error, timeout, network),
- * `alert` (quota_exhausted: waiting will not help, tell a human),
+ * `alert` (quota_exhausted, budget_exhausted: waiting will not help, tell a human),
  * `fail` (the request itself is wrong), `none` (success).
  */
 export type Action = 'none' | 'retry' | 'alert' | 'fail';
@@ -151,6 +152,8 @@ export type Lane = 'interactive' | 'bulk';
 /** `fetch` init, plus the call's lane. */
 export interface RatewiseRequestInit extends RequestInit {
   lane?: Lane;
+  /** The tag of the budget this call counts against (as `x-ratewise-budget`; never sent). */
+  budget?: string;
 }
 
 /** Passed to `onRetry` and `onEvent` after every attempt. */
@@ -565,6 +568,57 @@ export interface RatewiseOptions {
   prices?: Prices;
   /** Called once per successful answer with what it used and cost. Exceptions are ignored. */
   onUsage?: (event: UsageEvent) => void;
+  /**
+   * Spend budgets: a call holds its estimate (input estimate plus its output cap, at its model's prices)
+   * on every budget that applies before it is sent, and settles its real cost when its usage is known. A
+   * spent budget answers at once with a local 429 (`x-should-retry: false`, a JSON body naming it), or with
+   * `throwOnError` a `BudgetExhaustedError`; nothing is sent. The books are the instance's, in memory.
+   * Turns the usage tap on. @default none
+   */
+  budgets?: SpendBudget[];
+  /** Called once per threshold per window, and when the forecast says the cap comes before the window ends. */
+  onBudget?: (alert: BudgetAlert) => void;
+}
+
+/** A spend budget. */
+export interface SpendBudget {
+  /** Unique among the instance's budgets. */
+  name: string;
+  /** The cap in USD (priced with `prices`; an answer with no price adds nothing). Give this or `limitTokens`. */
+  limitUsd?: number;
+  /** The cap in tokens, input and output together. */
+  limitTokens?: number;
+  /** A UTC calendar day or month, or a rolling number of ms. */
+  window: 'day' | 'month' | number;
+  /** The fractions of the cap that alert, once each per window. @default [0.5, 0.8, 0.95] */
+  alertAt?: number[];
+  /**
+   * Applies only to calls tagged with it (`x-ratewise-budget: <tag>` or `init.budget`, stripped before
+   * sending); without a tag, the budget applies to every call, per credential and project.
+   */
+  tag?: string;
+  /** `'fail'` (the default). `{ route, from? }` is accepted but not applied yet by `createFetch`. */
+  onExhausted?: 'fail' | { route: number; from?: number };
+}
+
+/** What `onBudget` gets. */
+export interface BudgetAlert {
+  budget: string;
+  unit: 'usd' | 'tokens';
+  spent: number;
+  limit: number;
+  spentUsd?: number;
+  limitUsd?: number;
+  spentTokens?: number;
+  limitTokens?: number;
+  /** Spent over the limit. */
+  fraction: number;
+  /** The threshold crossed, or null for the forecast alert. */
+  threshold: number | null;
+  /** When the window ends, ms since the epoch. */
+  windowEndsAt: number;
+  /** When the cap is hit at the current rate, ms since the epoch, or null before there is a rate. */
+  forecast: number | null;
 }
 
 /** The part of a Durable Object namespace binding ratewise uses. */
@@ -720,6 +774,16 @@ export class NetworkError extends RatewiseError {}
 export class QueueFullError extends RatewiseError {}
 /** The invocation's subrequest budget was spent before the call: nothing was sent. */
 export class SubrequestsSpentError extends RatewiseError {}
+/**
+ * A spend budget (`budgets`) is spent: the call failed fast, sending nothing. `kind` is
+ * 'budget_exhausted'. `code` is 'budget_exhausted'.
+ */
+export class BudgetExhaustedError extends RatewiseError {
+  /** The budget's name. */
+  budget: string | null;
+  /** When the budget's window resets, ms since the epoch. */
+  resetsAtMs: number | null;
+}
 
 /** Guards that work across realms and duplicate package copies. */
 export function isRatewiseError(e: unknown): e is RatewiseError;
@@ -730,3 +794,4 @@ export function isRequestRejectedError(e: unknown): e is RequestRejectedError;
 export function isNetworkError(e: unknown): e is NetworkError;
 export function isQueueFullError(e: unknown): e is QueueFullError;
 export function isSubrequestsSpentError(e: unknown): e is SubrequestsSpentError;
+export function isBudgetExhaustedError(e: unknown): e is BudgetExhaustedError;

@@ -44,13 +44,14 @@ tier "npm pack + install into tests/js (as a user would)"
 
 tier "4/11 package in Node"
 node --test tests/js/node.test.mjs tests/js/defects.test.mjs tests/js/invocation.test.mjs tests/js/coordinator.test.mjs tests/js/readme.test.mjs tests/js/contract.test.mjs tests/js/hardening.test.mjs tests/js/fuzz-options.test.mjs tests/js/load.test.mjs
-node --test tests/js/usage.test.mjs
+node --test tests/js/usage.test.mjs tests/js/budgets.test.mjs
 echo "# TypeScript: index.d.ts against tests/js/types.test.ts"
 node_modules/.bin/tsc -p tests/js && echo "types: 1 passed, 0 failed"
 
 tier "5/11 package in workerd"
 node tests/js/run-workerd.mjs
 node --test tests/js/example-worker.test.mjs tests/js/coordinator-workerd.test.mjs
+node --test tests/js/budget-workerd.test.mjs
 
 tier "6/11 package in Chromium (playwright-core)"
 node tests/js/run-browser.mjs

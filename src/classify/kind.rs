@@ -40,6 +40,9 @@ pub enum Kind {
     ContentFilter,
     /// Nothing recognisable.
     Unknown,
+    /// One of the caller's own spend budgets (`budgets`) is spent: ratewise
+    /// answered locally, sending nothing, until the budget's window resets.
+    BudgetExhausted,
 }
 
 /// The window a rate limit or quota covers, as the response names it
@@ -90,7 +93,7 @@ pub enum Action {
 
 impl Kind {
     /// Every kind, in declaration order.
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 16] = [
         Kind::Ok,
         Kind::RateLimit,
         Kind::QuotaExhausted,
@@ -106,13 +109,14 @@ impl Kind {
         Kind::RequestTooLarge,
         Kind::ContentFilter,
         Kind::Unknown,
+        Kind::BudgetExhausted,
     ];
 
     /// The action this kind calls for.
     pub fn action(self) -> Action {
         match self {
             Kind::Ok => Action::None,
-            Kind::QuotaExhausted => Action::Alert,
+            Kind::QuotaExhausted | Kind::BudgetExhausted => Action::Alert,
             Kind::RateLimit
             | Kind::Overloaded
             | Kind::ServerError
@@ -140,6 +144,7 @@ impl Kind {
             Kind::RequestTooLarge => "request_too_large",
             Kind::ContentFilter => "content_filter",
             Kind::Unknown => "unknown",
+            Kind::BudgetExhausted => "budget_exhausted",
         }
     }
 
@@ -197,6 +202,7 @@ mod tests {
             ]
         );
         assert_eq!(Kind::QuotaExhausted.action(), Action::Alert);
+        assert_eq!(Kind::BudgetExhausted.action(), Action::Alert);
         assert_eq!(Kind::Ok.action(), Action::None);
         assert_eq!(Kind::ContextLength.action(), Action::Fail);
         assert_eq!(Kind::Unknown.action(), Action::Fail);

@@ -20,6 +20,10 @@
 //! holds none, [`Limiters::leased`] takes the grant, and `after` returns the
 //! report to forward at once, if any.
 //!
+//! Spend budgets (USD or tokens per day, month or rolling span, with
+//! alerts below the cap) are [`spend`]: a call reserves its estimate before
+//! it is sent and settles the real cost when its usage arrives.
+//!
 //! Adding a policy is one file here and a line in `before`, `after` or
 //! `permit` ([`subrequests`] is an example).
 
@@ -32,6 +36,7 @@ pub mod lease;
 pub mod outage;
 pub mod routes;
 pub mod shared;
+pub mod spend;
 pub mod subrequests;
 pub mod throttle;
 pub mod tokens;
@@ -254,6 +259,7 @@ pub struct Limiters<S> {
     leases: Option<Leases>,
     freshness: Freshness,
     next_ticket: u64,
+    spend: spend::Spend,
 }
 
 impl<S: Clone> Limiters<S> {
@@ -272,7 +278,22 @@ impl<S: Clone> Limiters<S> {
             leases: settings.throttle.then(Leases::default),
             freshness: Freshness::default(),
             next_ticket: 0,
+            spend: spend::Spend::default(),
         }
+    }
+
+    /// These limiters with the spend budgets `spend` (none by default).
+    pub fn with_spend(mut self, spend: spend::Spend) -> Self {
+        self.spend = spend;
+        self
+    }
+
+    /// The spend budgets: a call reserves its estimate with
+    /// [`spend::Spend::admit`] before its first attempt (once per call, not
+    /// per attempt: a retry of a failed attempt costs nothing more), and
+    /// settles or releases the holds when its usage is known.
+    pub fn spend(&mut self) -> &mut spend::Spend {
+        &mut self.spend
     }
 
     /// A call arrives at `now_ms`: its ticket, and whether it may run, must

@@ -19,6 +19,7 @@ use super::options::{self, Config, Invocation};
 use super::report;
 use super::request::Outgoing;
 use super::transport::FetchTransport;
+use crate::limits::spend::{Cost, Holds};
 use crate::limits::Scope;
 use crate::retry::engine::{self, Attempt, Event, Halt, Outcome, Source};
 use crate::retry::policy::{Decision, Stop};
@@ -172,6 +173,11 @@ async fn run(
         out: &out,
         linked,
     };
+    // Spend budgets: the call's estimate is held before anything is sent.
+    let mut holds = match admit(instance, &out) {
+        Ok(holds) => holds,
+        Err(answer) => return answer,
+    };
     let mut clock = JsClock::new(linked.aborted());
     let mut observe = |e: &Event<'_>| {
         instance.stats.borrow_mut().record(e);
@@ -189,17 +195,19 @@ async fn run(
         &mut observe,
     )
     .await;
-    match outcome {
+    let result = match outcome {
         Ok(outcome) => {
-            if let Some(cache) = &config.cache {
-                let wait_until = invocation.and_then(|i| i.wait_until.as_ref());
-                if let Some(hit) =
+            let hit = match &config.cache {
+                Some(cache) => {
+                    let wait_until = invocation.and_then(|i| i.wait_until.as_ref());
                     cached(instance, cache, &out, &outcome, wait_until, started).await
-                {
-                    return Ok(hit);
                 }
+                None => None,
+            };
+            match hit {
+                Some(hit) => Ok(hit),
+                None => settle(config, tapped(instance, &out, outcome, started, &mut holds)),
             }
-            settle(config, tapped(instance, &out, outcome, started))
         }
         Err(Halt::Aborted(reason)) => Err(reason),
         Err(Halt::QueueFull) => Err(make_error(
@@ -221,7 +229,46 @@ async fn run(
                 &JsValue::UNDEFINED,
             ))
         }
+    };
+    // A call with no answer to settle frees what it held.
+    if let Some(budgets) = instance.taps.budgets() {
+        budgets.release(holds);
     }
+    result
+}
+
+/// Holds the call's estimate on its budgets (input estimate plus its output
+/// cap, at the model's output price), or answers it when one is spent.
+fn admit(instance: &Instance, out: &Outgoing) -> Result<Holds, Result<JsValue, JsValue>> {
+    let Some(budgets) = instance.taps.budgets() else {
+        return Ok(Holds::default());
+    };
+    let tokens = out.tokens.unwrap_or_default();
+    let url = out.url(0);
+    let provider = crate::classify::provider::detect(
+        Some(url),
+        &crate::Headers::new(),
+        &crate::classify::body::ErrorBody::default(),
+    );
+    let usage = crate::usage::Usage {
+        input_tokens: tokens.input,
+        output_tokens: tokens.output,
+        model: crate::usage::path_model(url).or_else(|| out.body_model.clone()),
+        estimated: true,
+        ..crate::usage::Usage::default()
+    };
+    let estimate = Cost {
+        usd: instance.taps.price(&usage, provider),
+        tokens: tokens.total() as f64,
+    };
+    budgets.admit(&super::budgets::Ask {
+        keys: out.keys(),
+        tag: out.budget_tag.as_deref(),
+        lane: out.lane,
+        estimate,
+        throw_on_error: instance.config.throw_on_error,
+        method: &out.method,
+    })
 }
 
 /// The cached-response fallback: stores a success in the background, or
@@ -324,6 +371,7 @@ fn tapped(
     out: &Outgoing,
     mut outcome: Outcome<web_sys::Response, JsValue>,
     started: f64,
+    holds: &mut Holds,
 ) -> Outcome<web_sys::Response, JsValue> {
     if !instance.taps.on {
         return outcome;
@@ -349,6 +397,7 @@ fn tapped(
                     .or_else(|| out.body_model.clone()),
                 request_input: out.tokens.map(|t| t.input),
                 started_ms: started,
+                holds: std::mem::take(holds),
             };
             *response = instance
                 .taps

@@ -2,6 +2,7 @@
 //! decisions are made here; they live in the pure modules of the crate.
 
 mod bindings;
+mod budgets;
 mod clock;
 mod coordinator;
 mod fetch;
@@ -13,6 +14,7 @@ mod prices;
 mod report;
 mod request;
 mod snapshot;
+mod spend;
 mod transport;
 mod usage;
 

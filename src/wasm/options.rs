@@ -22,7 +22,7 @@ use crate::limits::Settings;
 use crate::retry::backoff::{Backoff, Jitter};
 use crate::retry::policy::RetryPolicy;
 
-const KNOWN: [&str; 32] = [
+const KNOWN: [&str; 34] = [
     "maxRetries",
     "baseDelayMs",
     "maxDelayMs",
@@ -55,6 +55,8 @@ const KNOWN: [&str; 32] = [
     "usage",
     "prices",
     "onUsage",
+    "budgets",
+    "onBudget",
 ];
 const ROUTE_KEYS: [&str; 5] = ["apiKey", "baseURL", "model", "azure", "headers"];
 const AZURE_KEYS: [&str; 5] = ["endpoint", "resource", "deployment", "apiVersion", "apiKey"];
@@ -737,7 +739,11 @@ impl Config {
                 o.get("usage")?,
                 o.get("prices")?,
                 o.function("onUsage")?,
-            )?,
+            )?
+            .with_budgets(super::budgets::read(
+                o.get("budgets")?,
+                o.function("onBudget")?,
+            )?),
             routes,
         })
     }

@@ -44,6 +44,8 @@ pub struct Settings {
     pub prices: Prices,
     /// `onUsage`.
     pub on_usage: Option<Function>,
+    /// `budgets` and `onBudget`: settled where usage is known.
+    pub budgets: Option<super::budgets::Budgets>,
 }
 
 impl Settings {
@@ -67,7 +69,13 @@ impl Settings {
             forced,
             prices: read_prices(&prices)?,
             on_usage,
+            budgets: None,
         })
+    }
+
+    /// With the instance's budgets, if any.
+    pub fn with_budgets(self, budgets: Option<super::budgets::Budgets>) -> Settings {
+        Settings { budgets, ..self }
     }
 }
 

@@ -38,6 +38,8 @@ pub struct Outgoing {
     pub tokens: Option<Tokens>,
     /// The model a string body names near its start or end (`usage::request_model`).
     pub body_model: Option<String>,
+    /// The call's budget tag: `init.budget`, else `x-ratewise-budget`.
+    pub budget_tag: Option<String>,
     /// The request method, as given (`GET` by default).
     pub method: String,
     /// The call's lane: `init.lane`, else the `x-ratewise-priority` header.
@@ -120,6 +122,17 @@ impl Outgoing {
         let stripped: Option<web_sys::Headers> = read.get(1).dyn_into().ok();
         let priority = stripped.is_some();
         let headers = stripped.unwrap_or(headers);
+        // The budget tag: `init.budget`, else its header, which never goes out either.
+        let tagged = super::budgets::read_budget_tag(init, &headers)?;
+        let budget_tag = tagged.get(0).as_string();
+        let stripped: Option<web_sys::Headers> = tagged.get(1).dyn_into().ok();
+        let priority = priority || stripped.is_some();
+        let headers = stripped.unwrap_or(headers);
+        let budget_key = JsValue::from_str("budget");
+        Reflect::delete_property(&init_copy, &budget_key)?;
+        if Reflect::has(&init_copy, &budget_key)? {
+            Reflect::set(&init_copy, &budget_key, &JsValue::UNDEFINED)?;
+        }
         // `lane` is ratewise's own and never goes out (an inherited one stays shadowed).
         let lane_key = JsValue::from_str("lane");
         Reflect::delete_property(&init_copy, &lane_key)?;
@@ -154,6 +167,7 @@ impl Outgoing {
             replayable,
             tokens,
             body_model,
+            budget_tag,
             method,
             lane,
         })

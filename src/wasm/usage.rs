@@ -18,6 +18,7 @@ use wasm_bindgen::prelude::*;
 use super::bindings::{interned, object};
 use super::prices::{cost, usage_js, Prices, Settings};
 use crate::limits::lanes::Lane;
+use crate::limits::spend::{Cost, Holds};
 use crate::usage::scan::Scanner;
 use crate::usage::shapes::{bedrock_headers, BEDROCK_HEADERS};
 use crate::usage::totals::{Sum, Totals};
@@ -49,6 +50,8 @@ pub struct Answer {
     pub request_input: Option<u64>,
     /// When the call began (`Date.now()`).
     pub started_ms: f64,
+    /// Its holds on the budgets, settled when its usage is known.
+    pub holds: Holds,
 }
 
 struct Tap {
@@ -93,7 +96,9 @@ impl Taps {
     pub fn new(settings: Settings, on_event: Option<Function>) -> Taps {
         // `onEvent` alone does not turn the tap on: its callers see no new
         // events and pay nothing unless they ask for usage.
-        let wanted = settings.on_usage.is_some() || !matches!(settings.prices, Prices::None);
+        let wanted = settings.on_usage.is_some()
+            || settings.budgets.is_some()
+            || !matches!(settings.prices, Prices::None);
         let on = settings.forced.unwrap_or(wanted);
         let shared = Rc::new(Shared {
             settings,
@@ -189,6 +194,22 @@ impl Taps {
         tapped.dyn_into().unwrap_or(response)
     }
 
+    /// The instance's budgets, if any.
+    pub fn budgets(&self) -> Option<&super::budgets::Budgets> {
+        self.shared.settings.budgets.as_ref()
+    }
+
+    /// What `usage` would cost from `model` (for a reservation), USD.
+    pub fn price(&self, usage: &Usage, provider: Provider) -> Option<f64> {
+        let mut state = self.shared.state.borrow_mut();
+        cost(
+            &self.shared.settings.prices,
+            usage,
+            provider,
+            &mut state.warned,
+        )
+    }
+
     /// `stats().usage`.
     pub fn stats_js(&self) -> JsValue {
         let state = self.shared.state.borrow();
@@ -228,13 +249,14 @@ fn finish(shared: &Shared, mut tap: Tap, end: End) {
     if usage.model.is_none() {
         usage.model = tap.answer.model.clone();
     }
-    usage_known(shared, &tap.answer, &usage, end);
+    let holds = std::mem::take(&mut tap.answer.holds);
+    usage_known(shared, &tap.answer, &usage, end, holds);
 }
 
 /// An answer's usage is now known: counted in `stats().usage`, priced,
 /// and reported to `onUsage` and `onEvent`. Budgets settle here, and
 /// telemetry adds its span attributes here.
-fn usage_known(shared: &Shared, answer: &Answer, usage: &Usage, end: End) {
+fn usage_known(shared: &Shared, answer: &Answer, usage: &Usage, end: End, holds: Holds) {
     let cost_usd = {
         let mut state = shared.state.borrow_mut();
         let c = cost(
@@ -246,6 +268,16 @@ fn usage_known(shared: &Shared, answer: &Answer, usage: &Usage, end: End) {
         state.totals.add(usage, c, answer.route, answer.lane);
         c
     };
+    if let Some(budgets) = &shared.settings.budgets {
+        let tokens = usage.input_tokens.saturating_add(usage.output_tokens) as f64;
+        budgets.settle(
+            holds,
+            Cost {
+                usd: cost_usd,
+                tokens,
+            },
+        );
+    }
     let (on_usage, on_event) = (&shared.settings.on_usage, &shared.on_event);
     if on_usage.is_none() && on_event.is_none() {
         return;

@@ -42,3 +42,22 @@ test("the queue and subrequest errors carry the kind index.d.ts declares ('queue
   assert.equal(over.kind, 'subrequests_spent');
   assert.match(dts, /kind: Kind \| 'queue_full' \| 'subrequests_spent';/);
 });
+
+test("BudgetExhaustedError: code and kind are 'budget_exhausted', it names the budget, and its guard works across realms", () => {
+  const e = new ratewise.BudgetExhaustedError('spent', { budget: 'nightly', resetsAtMs: 1_796_688_000_000 });
+  assert.ok(e instanceof ratewise.RatewiseError);
+  assert.deepEqual(
+    [e.name, e.code, e.kind, e.budget, e.resetsAtMs],
+    ['BudgetExhaustedError', 'budget_exhausted', 'budget_exhausted', 'nightly', 1_796_688_000_000],
+  );
+  assert.deepEqual(
+    [new ratewise.BudgetExhaustedError('m').budget, new ratewise.BudgetExhaustedError('m').kind],
+    [null, 'budget_exhausted'],
+  );
+  // A look-alike from another realm or package copy, which instanceof cannot see.
+  const foreign = { [Symbol.for('ratewise.error')]: true, code: 'budget_exhausted' };
+  assert.equal(ratewise.isBudgetExhaustedError(foreign), true);
+  assert.equal(ratewise.isBudgetExhaustedError({ code: 'budget_exhausted' }), false);
+  assert.equal(ratewise.isQuotaExhaustedError(e), false);
+  assert.equal(ratewise.isBudgetExhaustedError(new ratewise.QuotaExhaustedError('m', {})), false);
+});

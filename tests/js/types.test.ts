@@ -3,6 +3,8 @@
 import {
   classify,
   createFetch,
+  isBudgetExhaustedError,
+  type BudgetExhaustedError,
   isQuotaExhaustedError,
   type QuotaExhaustedError,
   type AttemptEvent,
@@ -40,6 +42,13 @@ try {
   if (isQuotaExhaustedError(e)) {
     const err: QuotaExhaustedError = e;
     void err.classification?.message;
+  }
+  if (isBudgetExhaustedError(e)) {
+    const err: BudgetExhaustedError = e;
+    const name: string | null = err.budget;
+    const resets: number | null = err.resetsAtMs;
+    const spent: Kind = 'budget_exhausted';
+    void [name, resets, spent, err.kind === 'budget_exhausted'];
   }
 }
 
@@ -104,3 +113,16 @@ const spent: number = priced.stats().usage.byLane.bulk.costUsd;
 void spent;
 // @ts-expect-error a price needs its output price
 createFetch({ prices: { 'gpt-4o': { input: 2.5 } } });
+
+// Spend budgets (issue 21): the options, onBudget's alert, init.budget.
+const budgeted: RatewiseFetch = createFetch({
+  prices: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } },
+  budgets: [
+    { name: 'daily', limitUsd: 5, window: 'day', alertAt: [0.5, 0.9] },
+    { name: 'batch', limitTokens: 1e6, window: 3_600_000, tag: 'nightly' },
+  ],
+  onBudget: (a) => void [a.budget, a.fraction, a.threshold ?? 0, a.forecast ?? 0, a.windowEndsAt],
+});
+void budgeted('https://api.openai.com/v1/chat/completions', { method: 'POST', budget: 'nightly' });
+// @ts-expect-error a window is a day, a month or ms
+createFetch({ budgets: [{ name: 'x', limitUsd: 1, window: 'week' }] });

@@ -31,10 +31,12 @@ export const CROSS_REQUEST_WARNINGS = ['hung', 'different request context', 'nev
  * port. A worker's `bindings` become text bindings (`env.NAME`);
  * `durableObjects: ['Class']` defines namespaces (in-memory storage) and
  * `namespaces: { NAME: { className, service } }` binds one defined by any
- * worker. Resolves once every worker answers; returns their URLs by name,
- * workerd's log so far, and `stop()`.
+ * worker. With `storage` (a directory), Durable Objects keep their storage
+ * on disk there instead, so a second workerd started on it sees what the
+ * first one stored. Resolves once every worker answers; returns their URLs
+ * by name, workerd's log so far, and `stop()`.
  */
-export async function startWorkers({ name, workers }) {
+export async function startWorkers({ name, workers, storage }) {
   const out = join(root, '.cache', name);
   mkdirSync(out, { recursive: true });
   copyFileSync(join(here, 'node_modules', 'ratewise', 'ratewise_bg.wasm'), join(out, 'ratewise_bg.wasm'));
@@ -76,7 +78,7 @@ export async function startWorkers({ name, workers }) {
   ],
   compatibilityDate = "2025-09-01",
   bindings = [${bindings.join(', ')}],
-  ${objects.length ? `durableObjectNamespaces = [${objects.join(', ')}],\n  durableObjectStorage = (inMemory = void),` : ''}
+  ${objects.length ? `durableObjectNamespaces = [${objects.join(', ')}],\n  durableObjectStorage = ${storage ? '(localDisk = "do-disk")' : '(inMemory = void)'},` : ''}
   globalOutbound = "internet",
 );`);
   }
@@ -86,7 +88,7 @@ export async function startWorkers({ name, workers }) {
 const config :Workerd.Config = (
   services = [
     ${services.join(',\n    ')},
-    (name = "internet", network = (allow = ["public", "private", "local"])),
+    (name = "internet", network = (allow = ["public", "private", "local"])),${storage ? `\n    (name = "do-disk", disk = (path = ${JSON.stringify(storage)}, writable = true)),` : ''}
   ],
   sockets = [${sockets.join(', ')}],
 );

@@ -4,7 +4,8 @@
 //! gateways that sit in front of every provider: LiteLLM proxy's
 //! `budget_exceeded` (a 400) and Cloudflare Workers AI's "daily free
 //! allocation" (4006 through a binding or AI Gateway, 3036 from the REST
-//! API, both a 429 that no wait before the next day heals).
+//! API, both a 429 that no wait before the next day heals). And ratewise's
+//! own local answer for a spent budget (`limits::spend::answer`).
 
 use super::{Def, Rule};
 use crate::classify::kind::Kind;
@@ -15,6 +16,14 @@ pub const DEF: Def = Def {
     hosts: &[],
     headers: super::no_headers,
     rules: &[
+        Rule {
+            ty: &[crate::limits::spend::answer::ERROR_TYPE],
+            code: &[crate::limits::spend::answer::ERROR_CODE],
+            ..Rule::new(
+                Kind::BudgetExhausted,
+                "error.type is ratewise_budget_exhausted: ratewise's own answer for a spent budget (budgets), nothing was sent",
+            )
+        },
         Rule {
             ty: &["budget_exceeded"],
             ..Rule::new(

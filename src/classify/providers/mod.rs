@@ -228,7 +228,7 @@ impl Rule {
 /// of quota and as rate-limited is out of quota; lower is stronger.
 pub fn rank(kind: Kind) -> u8 {
     match kind {
-        Kind::QuotaExhausted => 0,
+        Kind::BudgetExhausted | Kind::QuotaExhausted => 0,
         Kind::ContextLength => 1,
         Kind::RequestTooLarge => 2,
         Kind::RateLimit => 3,
