@@ -23,6 +23,125 @@ function call(f, id, value) {
   }
 }
 
+// A tapped response's state, under a symbol of its own: the wrapped methods below are made once and
+// shared by every tapped response (a tap makes no closures but its state).
+const TAP = Symbol('ratewise.tap');
+
+/** The state of one tapped body. */
+class Tap {
+  constructor(id, feed, done, body, proto) {
+    this.id = id;
+    this.feed = feed;
+    this.done = done;
+    this.body = body;
+    this.proto = proto;
+    this.open = true;
+    this.given = 0;
+    this.stream = undefined;
+  }
+
+  give(part) {
+    call(this.feed, this.id, part);
+  }
+
+  /** A part of `length` bytes (or characters): the head whole, then only what the window keeps. */
+  take(part, length, cut) {
+    const head = Math.max(0, HEAD - this.given);
+    this.given += length;
+    if (length <= head + TAIL) return this.give(part);
+    if (head > 0) this.give(cut.call(part, 0, head));
+    this.give(length - head - TAIL);
+    this.give(cut.call(part, length - TAIL, length));
+  }
+
+  text(t) {
+    this.take(t, t.length, String.prototype.slice);
+  }
+
+  bytes(b) {
+    this.take(b, b.length, Uint8Array.prototype.subarray);
+  }
+
+  end(how) {
+    if (!this.open) return;
+    this.open = false;
+    queueMicrotask(() => call(this.done, this.id, how));
+  }
+
+  /** The body as a stream that passes every chunk on at once, made on first use. */
+  passThrough() {
+    this.stream ??= passThrough(this);
+    return this.stream;
+  }
+}
+
+/** `name` read whole by the platform, then scanned (`scan`: the Tap method for its value). */
+function whole(name, scan) {
+  return function () {
+    const tap = this[TAP];
+    const read = tap.proto[name];
+    // Once the stream is tapped, a second read fails as the platform's would: no tap.
+    if (tap.stream) return read.call(this);
+    return read.call(this).then(
+      (value) => {
+        queueMicrotask(() => {
+          if (scan) tap[scan](scan === 'bytes' && !(value instanceof Uint8Array) ? new Uint8Array(value) : value);
+          tap.end(COMPLETE);
+        });
+        return value;
+      },
+      (error) => {
+        tap.end(FAILED);
+        throw error;
+      },
+    );
+  };
+}
+
+const METHODS = {
+  text: whole('text', 'text'),
+  arrayBuffer: whole('arrayBuffer', 'bytes'),
+  bytes: whole('bytes', 'bytes'),
+  blob: whole('blob'),
+  formData: whole('formData'),
+  json() {
+    return METHODS.text.call(this).then((t) => JSON.parse(t));
+  },
+};
+
+// The descriptors for one prototype (only the methods it has), made once per prototype.
+const descriptors = new WeakMap();
+function descriptorsOf(proto) {
+  let d = descriptors.get(proto);
+  if (!d) {
+    d = {
+      body: {
+        configurable: true,
+        get() {
+          return this[TAP].passThrough();
+        },
+      },
+    };
+    for (const [name, value] of Object.entries(METHODS)) {
+      if (typeof proto[name] === 'function') d[name] = { value, configurable: true };
+    }
+    descriptors.set(proto, d);
+  }
+  return d;
+}
+
+// `body` is an accessor on Response.prototype or a parent (workerd's Body): its getter reads the
+// platform's own stream once ours replaces it on the instance.
+const bodyGetters = new WeakMap();
+function bodyGetterOf(proto) {
+  let get = bodyGetters.get(proto);
+  if (get === undefined) {
+    for (let o = proto; o && !get; o = Object.getPrototypeOf(o)) get = Object.getOwnPropertyDescriptor(o, 'body')?.get;
+    bodyGetters.set(proto, get ?? null);
+  }
+  return get;
+}
+
 /**
  * Taps `response` in place: `feed(id, part)` gets the parts of the body the scanner reads (bytes or
  * text, or a number: that many bytes passed unread) and `done(id, how)` is called once, when the body
@@ -32,11 +151,7 @@ function call(f, id, value) {
  */
 export function tapBody(response, id, feed, done) {
   const proto = Object.getPrototypeOf(response);
-  // `body` is an accessor on Response.prototype or a parent (workerd's Body); its getter reads the
-  // platform's own stream once ours replaces it on the instance.
-  let bodyOf;
-  for (let o = proto; o && !bodyOf; o = Object.getPrototypeOf(o))
-    bodyOf = Object.getOwnPropertyDescriptor(o, 'body')?.get;
+  const bodyOf = bodyGetterOf(proto);
   let body;
   try {
     body = bodyOf ? bodyOf.call(response) : response.body;
@@ -44,77 +159,23 @@ export function tapBody(response, id, feed, done) {
     return false;
   }
   if (!body || body.locked || response.bodyUsed) return false;
-  let open = true;
-  let given = 0;
-  const give = (part) => call(feed, id, part);
-  // A part of `length` bytes (or characters): the head whole, then only what the window keeps.
-  const take = (part, length, cut) => {
-    const head = Math.max(0, HEAD - given);
-    given += length;
-    if (length <= head + TAIL) return give(part);
-    if (head > 0) give(cut(0, head));
-    give(length - head - TAIL);
-    give(cut(length - TAIL, length));
-  };
-  const end = (how) => {
-    if (!open) return;
-    open = false;
-    queueMicrotask(() => call(done, id, how));
-  };
-  const later = (fn) => queueMicrotask(fn);
-  const whole = (read, scan) => () => {
-    // Once the stream is tapped, a second read fails as the platform's would: no tap.
-    if (stream) return read.call(response);
-    return read.call(response).then(
-      (value) => {
-        later(() => {
-          if (scan) scan(value);
-          end(COMPLETE);
-        });
-        return value;
-      },
-      (error) => {
-        end(FAILED);
-        throw error;
-      },
-    );
-  };
-  const text = (t) => take(t, t.length, (a, b) => t.slice(a, b));
-  const bytes = (b) => take(b, b.length, (a, c) => b.subarray(a, c));
-  let stream;
-  const methods = {
-    text: whole(proto.text, text),
-    json: () => methods.text().then((t) => JSON.parse(t)),
-    arrayBuffer: whole(proto.arrayBuffer, (b) => bytes(new Uint8Array(b))),
-    blob: whole(proto.blob),
-    formData: whole(proto.formData),
-  };
-  if (typeof proto.bytes === 'function') methods.bytes = whole(proto.bytes, bytes);
+  const tap = new Tap(id, feed, done, body, proto);
   try {
-    for (const [name, value] of Object.entries(methods)) {
-      if (typeof proto[name] === 'function') Object.defineProperty(response, name, { value, configurable: true });
-    }
-    Object.defineProperty(response, 'body', {
-      configurable: true,
-      get() {
-        stream ??= passThrough(body, (chunk) => later(() => bytes(chunk)), end);
-        return stream;
-      },
-    });
+    Object.defineProperty(response, TAP, { value: tap });
+    Object.defineProperties(response, descriptorsOf(proto));
   } catch {
     // The instance cannot be changed: a copy over a pass-through of the same body, its url kept.
     const { status, statusText, headers, url, redirected } = response;
-    stream = passThrough(body, (chunk) => later(() => bytes(chunk)), end);
-    const copy = new Response(stream, { status, statusText, headers });
+    const copy = new Response(tap.passThrough(), { status, statusText, headers });
     Object.defineProperties(copy, { url: { value: url }, redirected: { value: redirected } });
     return copy;
   }
   return true;
 }
 
-/** A stream that forwards every chunk of `body` as it comes, unchanged, then calls `seen(chunk)`. */
-function passThrough(body, seen, end) {
-  const reader = body.getReader();
+/** A stream that forwards every chunk of the tapped body as it comes, unchanged, then scans it. */
+function passThrough(tap) {
+  const reader = tap.body.getReader();
   return new ReadableStream(
     {
       async pull(controller) {
@@ -122,20 +183,21 @@ function passThrough(body, seen, end) {
         try {
           next = await reader.read();
         } catch (e) {
-          end(FAILED);
+          tap.end(FAILED);
           controller.error(e);
           return;
         }
         if (next.done) {
           controller.close();
-          end(COMPLETE);
+          tap.end(COMPLETE);
           return;
         }
-        controller.enqueue(next.value);
-        if (next.value instanceof Uint8Array) seen(next.value);
+        const chunk = next.value;
+        controller.enqueue(chunk);
+        if (chunk instanceof Uint8Array) queueMicrotask(() => tap.bytes(chunk));
       },
       cancel(reason) {
-        end(CANCELLED);
+        tap.end(CANCELLED);
         return reader.cancel(reason).catch(ignore);
       },
     },

@@ -163,10 +163,13 @@ impl Taps {
     /// that its usage is read as it passes.
     pub fn tap(&self, response: web_sys::Response, answer: Answer) -> web_sys::Response {
         let mut scanner = Scanner::new();
-        // Bedrock InvokeModel's usage headers, from any host (a proxy keeps them).
-        let headers = response.headers();
-        if headers.has(BEDROCK_HEADERS[0]).unwrap_or(false) {
-            scanner.add(bedrock_headers(|name| headers.get(name).ok().flatten()));
+        // Bedrock InvokeModel's usage headers, from Bedrock or a host ratewise
+        // does not know (a proxy keeps them).
+        if matches!(answer.provider, Provider::Bedrock | Provider::Unknown) {
+            let headers = response.headers();
+            if headers.has(BEDROCK_HEADERS[0]).unwrap_or(false) {
+                scanner.add(bedrock_headers(|name| headers.get(name).ok().flatten()));
+            }
         }
         let (id, evicted) = {
             let mut state = self.shared.state.borrow_mut();
