@@ -125,6 +125,34 @@ console.log('|---|---|---|');
 for (const [name, xs] of Object.entries(perCall)) {
   console.log(`| ${name} | ${median(xs).toFixed(1)} | ${sign(median(xs) - call0, 1)} µs |`);
 }
+// Per call without the network: a fetch that answers at once, so only what ratewise adds is timed.
+const instant = async () => new Response(SMALL, { headers: { 'content-type': 'application/json' } });
+const offline = {
+  'that fetch itself': instant,
+  'ratewise, tap off': createFetch({ throttle: false, fetch: instant }),
+  'ratewise, tap on (usage: true)': createFetch({ throttle: false, fetch: instant, usage: true }),
+  'ratewise, tap on (onUsage, prices)': createFetch({
+    throttle: false,
+    fetch: instant,
+    onUsage: () => void reported++,
+    prices: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } },
+  }),
+};
+const offlineTimes = Object.fromEntries(Object.keys(offline).map((k) => [k, []]));
+for (let round = 0; round < 9; round++) {
+  for (const [name, f] of Object.entries(offline)) {
+    const started = performance.now();
+    for (let i = 0; i < calls; i++) await (await f(`${base}/small`, init())).text();
+    offlineTimes[name].push(((performance.now() - started) * 1000) / calls);
+  }
+}
+const off0 = median(offlineTimes['ratewise, tap off']);
+console.log(`\nthe same without the network (a fetch that answers at once), ${calls} calls, median of 9 rounds\n`);
+console.log('| contender | µs per call | vs tap off |');
+console.log('|---|---|---|');
+for (const [name, xs] of Object.entries(offlineTimes)) {
+  console.log(`| ${name} | ${median(xs).toFixed(1)} | ${sign(median(xs) - off0, 1)} µs |`);
+}
 const tapOn = median(perCall['ratewise, tap on']) - median(perCall['ratewise, tap off']);
 console.log(`\nthe tap itself (tap on − tap off): ${sign(tapOn, 1)} µs per call; usage reports: ${reported}`);
 server.close();
