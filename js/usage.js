@@ -228,3 +228,26 @@ export function readBudgetTag(init, headers) {
   }
   return [tag.trim(), stripped];
 }
+
+/** The event `onUsage` and `onEvent` get, built in one call from the core (see src/wasm/usage.rs). */
+export function usageEvent(counts, model, costUsd, estimated, end, provider, url, route, lane, elapsedMs) {
+  return {
+    type: 'usage',
+    usage: {
+      inputTokens: counts[0],
+      outputTokens: counts[1],
+      cachedInputTokens: counts[2],
+      cacheWriteTokens: counts[3],
+      reasoningTokens: counts[4],
+    },
+    model,
+    costUsd,
+    estimated,
+    end,
+    provider,
+    url,
+    route,
+    lane,
+    elapsedMs,
+  };
+}

@@ -388,7 +388,7 @@ fn tapped(
                 route,
                 lane: out.lane,
                 provider: classification.provider,
-                url: redact_url(url),
+                url: url.to_owned(),
                 // The route's model, else the path's, else the body's.
                 model: route
                     .checked_sub(1)

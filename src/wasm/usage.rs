@@ -16,7 +16,7 @@ use js_sys::{Function, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use super::bindings::{interned, object};
-use super::prices::{cost, usage_js, Prices, Settings};
+use super::prices::{cost, Prices, Settings};
 use crate::limits::lanes::Lane;
 use crate::limits::spend::{Cost, Holds};
 use crate::usage::scan::Scanner;
@@ -30,6 +30,20 @@ pub const MAX_LIVE: usize = 1024;
 
 #[wasm_bindgen(module = "/js/usage.js")]
 extern "C" {
+    #[wasm_bindgen(js_name = usageEvent)]
+    #[allow(clippy::too_many_arguments)]
+    fn usage_event(
+        counts: &[f64],
+        model: &JsValue,
+        cost_usd: &JsValue,
+        estimated: bool,
+        end: &JsValue,
+        provider: &JsValue,
+        url: &str,
+        route: u32,
+        lane: &JsValue,
+        elapsed_ms: f64,
+    ) -> JsValue;
     #[wasm_bindgen(js_name = tapBody)]
     fn tap_body(response: &web_sys::Response, id: u32, feed: &JsValue, done: &JsValue) -> JsValue;
 }
@@ -42,7 +56,8 @@ pub struct Answer {
     pub lane: Lane,
     /// Who answered.
     pub provider: Provider,
-    /// The URL, without credentials.
+    /// The URL as sent: masked (`redact_url`) only when an event reports
+    /// it, so an answer nobody watches costs no masking.
     pub url: String,
     /// The model the request named, for an answer that names none.
     pub model: Option<String>,
@@ -285,28 +300,27 @@ fn usage_known(shared: &Shared, answer: &Answer, usage: &Usage, end: End, holds:
     if on_usage.is_none() && on_event.is_none() {
         return;
     }
-    let event = object(&[
-        ("type", interned("usage")),
-        ("usage", usage_js(usage)),
-        (
-            "model",
-            usage.model.as_deref().map_or(JsValue::NULL, JsValue::from),
-        ),
-        (
-            "costUsd",
-            cost_usd.map_or(JsValue::UNDEFINED, JsValue::from),
-        ),
-        ("estimated", usage.estimated.into()),
-        ("end", interned(end.as_str())),
-        ("provider", interned(answer.provider.as_str())),
-        ("url", answer.url.as_str().into()),
-        ("route", (answer.route as u32).into()),
-        ("lane", interned(answer.lane.as_str())),
-        (
-            "elapsedMs",
-            (js_sys::Date::now() - answer.started_ms).into(),
-        ),
-    ]);
+    let counts = [
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cached_input_tokens,
+        usage.cache_write_tokens,
+        usage.reasoning_tokens,
+    ]
+    .map(|n| n as f64);
+    // One call builds the whole event in JavaScript.
+    let event = usage_event(
+        &counts,
+        &usage.model.as_deref().map_or(JsValue::NULL, JsValue::from),
+        &cost_usd.map_or(JsValue::UNDEFINED, JsValue::from),
+        usage.estimated,
+        &interned(end.as_str()),
+        &interned(answer.provider.as_str()),
+        &crate::secrets::redact_url(&answer.url),
+        answer.route as u32,
+        &interned(answer.lane.as_str()),
+        js_sys::Date::now() - answer.started_ms,
+    );
     // Hooks observe; what they throw is ignored.
     for hook in [on_usage, on_event].into_iter().flatten() {
         let _ = hook.call1(&JsValue::UNDEFINED, &event);
