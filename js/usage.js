@@ -68,9 +68,16 @@ class Tap {
     queueMicrotask(() => call(this.done, this.id, how));
   }
 
-  /** The body as a stream that passes every chunk on at once, made on first use. */
-  passThrough() {
-    this.stream ??= passThrough(this);
+  /**
+   * The body as a stream that passes every chunk on at once, made on first use from the platform's
+   * body as it is then (a `clone()` since the tap gave the response a new one).
+   */
+  passThrough(response) {
+    if (!this.stream) {
+      const get = bodyGetterOf(this.proto);
+      if (response && get) this.body = get.call(response);
+      this.stream = passThrough(this);
+    }
     return this.stream;
   }
 }
@@ -118,7 +125,7 @@ function descriptorsOf(proto) {
       body: {
         configurable: true,
         get() {
-          return this[TAP].passThrough();
+          return this[TAP].passThrough(this);
         },
       },
     };

@@ -9,8 +9,11 @@ const chat = (body) => ({
   headers: { 'content-type': 'application/json', authorization: `Bearer ${SECRET}` },
   body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], ...body }),
 });
-// The usage is reported in a microtask after the body ends.
-const settled = () => new Promise((resolve) => setTimeout(resolve, 0));
+// The usage is reported in a microtask after the body ends; a few timer turns leave room for a
+// runtime that resolves a body's read in a later turn of its own (workerd).
+const settled = async () => {
+  for (let i = 0; i < 3; i++) await new Promise((resolve) => setTimeout(resolve, 1));
+};
 
 function recorder(options = {}) {
   const seen = [];
@@ -157,6 +160,24 @@ export const tests = [
       const off = await ratewise.createFetch({ usage: false, onUsage() {} })(mock.chat, chat());
       check(!tappedOf(off), 'usage: false wins over onUsage');
       await off.text();
+    },
+  ],
+
+  [
+    'usage: a tapped answer can be cloned, and both copies read whole, the usage counted once',
+    async ({ ratewise, mock }) => {
+      const { seen, options } = recorder();
+      const res = await ratewise.createFetch(options)(mock.chat, chat());
+      const copy = res.clone();
+      const [a, b] = await Promise.all([new Response(res.body).text(), copy.text()]);
+      equal(a, b, 'the same bytes');
+      check(JSON.parse(a).usage.prompt_tokens === 9, 'the body');
+      await settled();
+      equal(
+        seen.map((e) => e.usage.inputTokens),
+        [9],
+        'one report, from the original',
+      );
     },
   ],
 
