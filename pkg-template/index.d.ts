@@ -152,10 +152,14 @@ export type Lane = 'interactive' | 'bulk';
 /** `fetch` init, plus the call's lane. */
 export interface RatewiseRequestInit extends RequestInit {
   lane?: Lane;
+  /** The tag of the budget this call counts against (as `x-ratewise-budget`; never sent). */
+  budget?: string;
 }
 
 /** Passed to `onRetry` and `onEvent` after every attempt. */
 export interface AttemptEvent {
+  /** Tells an attempt from a `UsageEvent` in `onEvent`. */
+  type: 'attempt';
   /** The attempt number, from 1. */
   attempt: number;
   kind: Kind;
@@ -209,6 +213,92 @@ export interface AttemptEvent {
    * `x-amzn-requestid`: Bedrock), to match the call in the provider's dashboard.
    */
   requestId: string | null;
+}
+
+/**
+ * The tokens an answer used, the same whatever the provider: `inputTokens` counts every input
+ * token, cached ones included (Anthropic's and Bedrock's uncached count plus their cache reads and
+ * writes); `outputTokens` every output token, reasoning included (Gemini's candidates plus thoughts).
+ */
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  /** Input tokens read from the provider's cache (a part of `inputTokens`). */
+  cachedInputTokens: number;
+  /** Input tokens written to the provider's cache (Anthropic, Bedrock; a part of `inputTokens`). */
+  cacheWriteTokens: number;
+  /** Reasoning tokens (a part of `outputTokens`). */
+  reasoningTokens: number;
+}
+
+/**
+ * Passed to `onUsage` (and to `onEvent`, when the usage tap is on) once a successful answer's body
+ * has ended, been cancelled or failed: what the answer used and cost.
+ */
+export interface UsageEvent {
+  type: 'usage';
+  usage: Usage;
+  /** The model the answer names (else the request's, from a Gemini-style path or the route), or null. */
+  model: string | null;
+  /**
+   * USD: the provider's own figure when it reports one (OpenRouter's `usage.cost`), else from
+   * `prices`. `undefined` when no price is known (a warning is logged once per model).
+   */
+  costUsd: number | undefined;
+  /**
+   * True when a count is an estimate: the answer reported no usage (its text ÷ 4 characters per
+   * token, the request's own estimate for the input), or its body was cut after its last usage.
+   */
+  estimated: boolean;
+  /** How the body ended: read to the end, cancelled by the caller, or failed mid-way. */
+  end: 'complete' | 'cancelled' | 'failed';
+  provider: Provider;
+  /** The request URL, with secret query values masked. */
+  url: string;
+  /** Which route answered: 0 is the request as sent, 1.. the fallback routes in order. */
+  route: number;
+  lane: Lane;
+  /** Time since the call started, ms. */
+  elapsedMs: number;
+}
+
+/** One model's prices, USD per million tokens. */
+export interface ModelPrice {
+  /** Uncached input. */
+  input: number;
+  /** Output, reasoning included. */
+  output: number;
+  /** Input read from the cache. @default input */
+  cachedInput?: number;
+  /** Input written to the cache. @default input */
+  cacheWrite?: number;
+}
+
+/**
+ * Prices by model name (`gpt-4o` also prices `gpt-4o-2024-08-06` and `openai/gpt-4o`, never
+ * `gpt-4o-mini`), or a function returning USD (e.g. `genaiPrices` from `ratewise/prices`).
+ */
+export type Prices =
+  | Record<string, ModelPrice>
+  | ((answer: { model: string | null; provider: Provider; usage: Usage }) => number | undefined);
+
+/** Usage summed over many answers. */
+export interface UsageSum extends Usage {
+  answers: number;
+  /** Answers whose usage was (partly) estimated. */
+  estimated: number;
+  /** USD, over the answers with a price. */
+  costUsd: number;
+  /** Answers with no price. */
+  unpriced: number;
+}
+
+/** `stats().usage`: zero until the usage tap is on. */
+export interface UsageStats {
+  total: UsageSum;
+  /** Per route (0: the request as sent). */
+  byRoute: UsageSum[];
+  byLane: Record<Lane, UsageSum>;
 }
 
 /** Why a call stopped sending. */
@@ -413,8 +503,12 @@ export interface RatewiseOptions {
   onQuotaExhausted?: (info: QuotaInfo) => Response | undefined | void | Promise<Response | undefined | void>;
   /** Called before every retry sleep. Exceptions are ignored. */
   onRetry?: (event: AttemptEvent) => void;
-  /** Called after every attempt. Exceptions are ignored. */
-  onEvent?: (event: AttemptEvent) => void;
+  /**
+   * Called after every attempt, and (when the usage tap is on) with a `UsageEvent` when an answer's
+   * body ends. Exceptions are ignored.
+   */
+  // A method's parameter is bivariant: a hook written for AttemptEvent alone still type-checks.
+  onEvent?: { hook(event: AttemptEvent | UsageEvent): void }['hook'];
   /** The fetch to wrap. @default globalThis.fetch */
   fetch?: typeof fetch;
   /** How much of an error body is read to classify it, bytes. @default 65536 */
@@ -493,6 +587,25 @@ export interface RatewiseOptions {
    * @default false
    */
   telemetry?: boolean | TelemetryOptions;
+  /**
+   * The usage tap: `true` reads every successful answer's usage as its body passes to the caller
+   * (unchanged, never delayed), `false` never. @default on when `onUsage` or `prices` is given
+   */
+  usage?: boolean;
+  /** Prices the answers (`UsageEvent.costUsd`, `stats().usage`). @default none */
+  prices?: Prices;
+  /** Called once per successful answer with what it used and cost. Exceptions are ignored. */
+  onUsage?: (event: UsageEvent) => void;
+  /**
+   * Spend budgets: a call holds its estimate (input estimate plus its output cap, at its model's prices)
+   * on every budget that applies before it is sent, and settles its real cost when its usage is known. A
+   * spent budget answers at once with a local 429 (`x-should-retry: false`, a JSON body naming it), or with
+   * `throwOnError` a `BudgetExhaustedError`; nothing is sent. The books are the instance's, in memory.
+   * Turns the usage tap on. @default none
+   */
+  budgets?: SpendBudget[];
+  /** Called once per threshold per window, and when the forecast says the cap comes before the window ends. */
+  onBudget?: (alert: BudgetAlert) => void;
 }
 
 /** The `telemetry` option; a tracer or meter left out is taken from the global API. */
@@ -503,6 +616,47 @@ export interface TelemetryOptions {
   meter?: { createHistogram(...args: never[]): unknown; createCounter(...args: never[]): unknown };
   /** Also record the older `gen_ai.client.operation.duration` and `gen_ai.client.token.usage`. @default false */
   legacyMetrics?: boolean;
+}
+
+/** A spend budget. */
+export interface SpendBudget {
+  /** Unique among the instance's budgets. */
+  name: string;
+  /** The cap in USD (priced with `prices`; an answer with no price adds nothing). Give this or `limitTokens`. */
+  limitUsd?: number;
+  /** The cap in tokens, input and output together. */
+  limitTokens?: number;
+  /** A UTC calendar day or month, or a rolling number of ms. */
+  window: 'day' | 'month' | number;
+  /** The fractions of the cap that alert, once each per window. @default [0.5, 0.8, 0.95] */
+  alertAt?: number[];
+  /**
+   * Applies only to calls tagged with it (`x-ratewise-budget: <tag>` or `init.budget`, stripped before
+   * sending); without a tag, the budget applies to every call, per credential and project.
+   */
+  tag?: string;
+  /** `'fail'` (the default). `{ route, from? }` is accepted but not applied yet by `createFetch`. */
+  onExhausted?: 'fail' | { route: number; from?: number };
+}
+
+/** What `onBudget` gets. */
+export interface BudgetAlert {
+  budget: string;
+  unit: 'usd' | 'tokens';
+  spent: number;
+  limit: number;
+  spentUsd?: number;
+  limitUsd?: number;
+  spentTokens?: number;
+  limitTokens?: number;
+  /** Spent over the limit. */
+  fraction: number;
+  /** The threshold crossed, or null for the forecast alert. */
+  threshold: number | null;
+  /** When the window ends, ms since the epoch. */
+  windowEndsAt: number;
+  /** When the cap is hit at the current rate, ms since the epoch, or null before there is a rate. */
+  forecast: number | null;
 }
 
 /** The part of a Durable Object namespace binding ratewise uses. */
@@ -577,6 +731,8 @@ export interface RatewiseStats {
   byLane: Record<Lane, number>;
   /** Bulk calls that started on `lanes.bulk.route` because the primary was under pressure. */
   bulkDiverted: number;
+  /** Tokens and cost of the answers the usage tap read. */
+  usage: UsageStats;
 }
 
 /** One key's open breaker, for a health endpoint. Never holds the key. */

@@ -16,6 +16,7 @@ pub mod retry;
 pub mod secrets;
 pub mod stats;
 pub mod url;
+pub mod usage;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

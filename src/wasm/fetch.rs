@@ -20,6 +20,7 @@ use super::report;
 use super::request::Outgoing;
 use super::telemetry::{self, Trace};
 use super::transport::FetchTransport;
+use crate::limits::spend::{Cost, Holds};
 use crate::limits::Scope;
 use crate::retry::engine::{self, Attempt, Event, Halt, Outcome, Source};
 use crate::retry::policy::{Decision, Stop};
@@ -46,7 +47,11 @@ pub fn make(config: Config) -> Function {
             Ok(bindings::make_invocation_fetch(fetch, spent.into_js_value(), &t).into())
         });
     let s = instance.clone();
-    let stats = Closure::<dyn Fn() -> JsValue>::new(move || report::stats_js(&s.stats.borrow()));
+    let stats = Closure::<dyn Fn() -> JsValue>::new(move || {
+        let stats = report::stats_js(&s.stats.borrow());
+        let _ = Reflect::set(&stats, &"usage".into(), &s.taps.stats_js());
+        stats
+    });
     let s = instance.clone();
     let breaker = Closure::<dyn Fn() -> JsValue>::new(move || {
         report::breakers_js(&s.limiters.borrow().breakers(js_sys::Date::now()))
@@ -192,6 +197,11 @@ async fn run(
         trace,
         request_id: described.then_some(&request_id),
     };
+    // Spend budgets: the call's estimate is held before anything is sent.
+    let mut holds = match admit(instance, &out) {
+        Ok(holds) => holds,
+        Err(answer) => return answer,
+    };
     let mut clock = JsClock::new(linked.aborted());
     let mut observe = |e: &Event<'_>| {
         instance.stats.borrow_mut().record(e);
@@ -214,17 +224,19 @@ async fn run(
         &mut observe,
     )
     .await;
-    match outcome {
+    let result = match outcome {
         Ok(outcome) => {
-            if let Some(cache) = &config.cache {
-                let wait_until = invocation.and_then(|i| i.wait_until.as_ref());
-                if let Some(hit) =
+            let hit = match &config.cache {
+                Some(cache) => {
+                    let wait_until = invocation.and_then(|i| i.wait_until.as_ref());
                     cached(instance, cache, &out, &outcome, wait_until, started, trace).await
-                {
-                    return Ok(hit);
                 }
+                None => None,
+            };
+            match hit {
+                Some(hit) => Ok(hit),
+                None => settle(config, tapped(instance, &out, outcome, started, &mut holds)),
             }
-            settle(config, outcome)
         }
         Err(Halt::Aborted(reason)) => Err(reason),
         Err(Halt::QueueFull) => Err(make_error(
@@ -246,7 +258,46 @@ async fn run(
                 &JsValue::UNDEFINED,
             ))
         }
+    };
+    // A call with no answer to settle frees what it held.
+    if let Some(budgets) = instance.taps.budgets() {
+        budgets.release(holds);
     }
+    result
+}
+
+/// Holds the call's estimate on its budgets (input estimate plus its output
+/// cap, at the model's output price), or answers it when one is spent.
+fn admit(instance: &Instance, out: &Outgoing) -> Result<Holds, Result<JsValue, JsValue>> {
+    let Some(budgets) = instance.taps.budgets() else {
+        return Ok(Holds::default());
+    };
+    let tokens = out.tokens.unwrap_or_default();
+    let url = out.url(0);
+    let provider = crate::classify::provider::detect(
+        Some(url),
+        &crate::Headers::new(),
+        &crate::classify::body::ErrorBody::default(),
+    );
+    let usage = crate::usage::Usage {
+        input_tokens: tokens.input,
+        output_tokens: tokens.output,
+        model: crate::usage::path_model(url).or_else(|| out.body_model.clone()),
+        estimated: true,
+        ..crate::usage::Usage::default()
+    };
+    let estimate = Cost {
+        usd: instance.taps.price(&usage, provider),
+        tokens: tokens.total() as f64,
+    };
+    budgets.admit(&super::budgets::Ask {
+        keys: out.keys(),
+        tag: out.budget_tag.as_deref(),
+        lane: out.lane,
+        estimate,
+        throw_on_error: instance.config.throw_on_error,
+        method: &out.method,
+    })
 }
 
 /// The cached-response fallback: stores a success in the background, or
@@ -349,6 +400,49 @@ async fn cached(
     };
     observe_hooks(&instance.config, &event, url, about);
     Some(hit)
+}
+
+/// The outcome with a successful answer's body passed through the usage
+/// tap, when it is on.
+fn tapped(
+    instance: &Instance,
+    out: &Outgoing,
+    mut outcome: Outcome<web_sys::Response, JsValue>,
+    started: f64,
+    holds: &mut Holds,
+) -> Outcome<web_sys::Response, JsValue> {
+    if !instance.taps.on {
+        return outcome;
+    }
+    let route = outcome.route;
+    if let Attempt::Answered {
+        response,
+        classification,
+    } = &mut outcome.last
+    {
+        if classification.kind == Kind::Ok {
+            let url = out.url(route);
+            let answer = super::usage::Answer {
+                route,
+                lane: out.lane,
+                provider: classification.provider,
+                url: url.to_owned(),
+                // The route's model, else the path's, else the body's.
+                model: route
+                    .checked_sub(1)
+                    .and_then(|r| instance.config.routes.get(r)?.model.clone())
+                    .or_else(|| crate::usage::path_model(url))
+                    .or_else(|| out.body_model.clone()),
+                request_input: out.tokens.map(|t| t.input),
+                started_ms: started,
+                holds: std::mem::take(holds),
+            };
+            *response = instance
+                .taps
+                .tap(<web_sys::Response as Clone>::clone(response), answer);
+        }
+    }
+    outcome
 }
 
 /// Whether a response is a `text/event-stream`.
@@ -529,6 +623,7 @@ fn observe_hooks(config: &Config, e: &Event<'_>, url: &str, about: About<'_>) {
         Decision::Stop(s) => ("stop", None, Some(s.as_str())),
     };
     let value = object(&[
+        ("type", bindings::interned("attempt")),
         ("attempt", e.attempt.into()),
         ("kind", e.classification.kind.as_str().into()),
         ("decision", decision.into()),

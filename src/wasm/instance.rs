@@ -10,6 +10,7 @@ use wasm_bindgen::prelude::*;
 use super::bindings::{classification_js, object};
 use super::options::Config;
 use super::snapshot::Snapshot;
+use super::usage::Taps;
 use crate::classify::stream::any_error_event;
 use crate::limits::Limiters;
 use crate::stats::Stats;
@@ -31,6 +32,8 @@ pub struct Instance {
     /// dropped with it, and the stream's next chunk would call a dropped
     /// closure.
     pub watch: JsValue,
+    /// The usage tap of successful answers.
+    pub taps: Taps,
 }
 
 /// Reports an error event that came after output reached the caller.
@@ -53,7 +56,8 @@ fn watcher(hook: js_sys::Function) -> Closure<dyn Fn(String)> {
 }
 
 impl Instance {
-    pub fn new(config: Config) -> Instance {
+    pub fn new(mut config: Config) -> Instance {
+        let taps = Taps::new(std::mem::take(&mut config.usage), config.on_event.clone());
         let limiters = Limiters::new(config.limits);
         let watch = config
             .on_stream_error
@@ -65,6 +69,7 @@ impl Instance {
             limiters: RefCell::new(limiters),
             coordinator_down: RefCell::new(None),
             watch,
+            taps,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! decisions are made here; they live in the pure modules of the crate.
 
 mod bindings;
+mod budgets;
 mod clock;
 mod coordinator;
 mod fetch;
@@ -10,6 +11,7 @@ mod input;
 mod instance;
 mod mask;
 mod options;
+mod prices;
 mod redis;
 mod report;
 mod request;
@@ -17,6 +19,7 @@ mod snapshot;
 mod spend;
 mod telemetry;
 mod transport;
+mod usage;
 
 use wasm_bindgen::prelude::*;
 

@@ -22,7 +22,7 @@ use crate::limits::Settings;
 use crate::retry::backoff::{Backoff, Jitter};
 use crate::retry::policy::RetryPolicy;
 
-const KNOWN: [&str; 30] = [
+const KNOWN: [&str; 35] = [
     "maxRetries",
     "baseDelayMs",
     "maxDelayMs",
@@ -53,6 +53,11 @@ const KNOWN: [&str; 30] = [
     "cache",
     "lanes",
     "telemetry",
+    "usage",
+    "prices",
+    "onUsage",
+    "budgets",
+    "onBudget",
 ];
 const ROUTE_KEYS: [&str; 5] = ["apiKey", "baseURL", "model", "azure", "headers"];
 const AZURE_KEYS: [&str; 5] = ["endpoint", "resource", "deployment", "apiVersion", "apiKey"];
@@ -143,6 +148,8 @@ pub struct Config {
     pub cache: Option<Cache>,
     /// The OpenTelemetry glue (js/telemetry.js), if `telemetry` is on.
     pub telemetry: Option<JsValue>,
+    /// The usage tap and prices: `usage`, `prices`, `onUsage`.
+    pub usage: super::prices::Settings,
 }
 
 /// An options object, and the path that names its fields in errors.
@@ -732,6 +739,15 @@ impl Config {
             on_stream_error: o.function("onStreamError")?,
             cache: cache(&o)?,
             telemetry: super::telemetry::option(&o.get("telemetry")?)?,
+            usage: super::prices::Settings::read(
+                o.get("usage")?,
+                o.get("prices")?,
+                o.function("onUsage")?,
+            )?
+            .with_budgets(super::budgets::read(
+                o.get("budgets")?,
+                o.function("onBudget")?,
+            )?),
             routes,
         })
     }

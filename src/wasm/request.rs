@@ -36,6 +36,10 @@ pub struct Outgoing {
     pub replayable: bool,
     /// The tokens the request is expected to use, from a string body.
     pub tokens: Option<Tokens>,
+    /// The model a string body names near its start or end (`usage::request_model`).
+    pub body_model: Option<String>,
+    /// The call's budget tag: `init.budget`, else `x-ratewise-budget`.
+    pub budget_tag: Option<String>,
     /// The request method, as given (`GET` by default).
     pub method: String,
     /// The call's lane: `init.lane`, else the `x-ratewise-priority` header.
@@ -102,7 +106,8 @@ impl Outgoing {
         }
         let body = get(init, "body");
         let replayable = replayable_body(&body);
-        let tokens = estimate(&body);
+        let (tokens, body_model) = estimate(&body).unzip();
+        let body_model = body_model.flatten();
         let method = get(init, "method")
             .as_string()
             .or_else(|| request.as_ref().map(web_sys::Request::method))
@@ -124,6 +129,17 @@ impl Outgoing {
         let stripped: Option<web_sys::Headers> = read.get(1).dyn_into().ok();
         let priority = stripped.is_some();
         let headers = stripped.unwrap_or(headers);
+        // The budget tag: `init.budget`, else its header, which never goes out either.
+        let tagged = super::budgets::read_budget_tag(init, &headers)?;
+        let budget_tag = tagged.get(0).as_string();
+        let stripped: Option<web_sys::Headers> = tagged.get(1).dyn_into().ok();
+        let priority = priority || stripped.is_some();
+        let headers = stripped.unwrap_or(headers);
+        let budget_key = JsValue::from_str("budget");
+        Reflect::delete_property(&init_copy, &budget_key)?;
+        if Reflect::has(&init_copy, &budget_key)? {
+            Reflect::set(&init_copy, &budget_key, &JsValue::UNDEFINED)?;
+        }
         // `lane` is ratewise's own and never goes out (an inherited one stays shadowed).
         let lane_key = JsValue::from_str("lane");
         Reflect::delete_property(&init_copy, &lane_key)?;
@@ -159,6 +175,8 @@ impl Outgoing {
             keys,
             replayable,
             tokens,
+            body_model,
+            budget_tag,
             method,
             lane,
             parsed,
@@ -291,8 +309,8 @@ impl Outgoing {
 /// The tokens a string body is expected to use. Only the first
 /// [`MAX_SCAN_BYTES`] characters are copied into wasm memory and read; the
 /// rest count as prompt text. Any other body (bytes, a form, a stream) is
-/// not read: `None`.
-fn estimate(body: &JsValue) -> Option<Tokens> {
+/// not read: `None`. Also the model the body names, read from the same copy.
+fn estimate(body: &JsValue) -> Option<(Tokens, Option<String>)> {
     let text = body.dyn_ref::<js_sys::JsString>()?;
     let length = text.length() as usize;
     let read = length.min(MAX_SCAN_BYTES);
@@ -303,7 +321,10 @@ fn estimate(body: &JsValue) -> Option<Tokens> {
     };
     let mut tokens = tokens::estimate(&head);
     tokens.input += ((length - read) as u64).div_ceil(CHARS_PER_TOKEN);
-    Some(tokens)
+    Some((
+        tokens,
+        crate::usage::request_model(&head).map(str::to_owned),
+    ))
 }
 
 /// The parsed JSON body with its `model` replaced, as text, or `None` if it

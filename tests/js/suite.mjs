@@ -7,6 +7,7 @@ import { tests as bodies } from './suite-bodies.mjs';
 import { tests as classifyTests } from './suite-classify.mjs';
 import { tests as engine } from './suite-engine.mjs';
 import { tests as security } from './suite-security.mjs';
+import { tests as usage } from './suite-usage.mjs';
 
 const QUOTA_BODY =
   '{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}';
@@ -1547,6 +1548,7 @@ export const tests = [
   ...bodies,
   ...engine,
   ...classifyTests,
+  ...usage,
 ];
 
 /**

@@ -127,3 +127,27 @@ createFetch({ telemetry: { tracer: {} } });
 const h = createFetch().health();
 const hashes: string[] = [...h.breakers.map((b) => b.key), ...h.limits.map((l) => l.key)];
 void [hashes, h.ok, h.queue.waiting, h.coordinator.errors, h.limits[0]?.requests?.remaining ?? 0];
+// Usage and prices (issue 21): a table or a function, onUsage's event, stats().usage.
+const priced: RatewiseFetch = createFetch({
+  prices: { 'gpt-4o': { input: 2.5, output: 10, cachedInput: 1.25 } },
+  onUsage: (e) => void [e.usage.inputTokens, e.costUsd ?? 0, e.model, e.estimated, e.end],
+  onEvent: (e) => void (e.type === 'usage' ? e.usage.outputTokens : e.attempt),
+});
+createFetch({ usage: true, prices: ({ model, usage }) => (model === 'x' ? usage.outputTokens * 1e-6 : undefined) });
+const spent: number = priced.stats().usage.byLane.bulk.costUsd;
+void spent;
+// @ts-expect-error a price needs its output price
+createFetch({ prices: { 'gpt-4o': { input: 2.5 } } });
+
+// Spend budgets (issue 21): the options, onBudget's alert, init.budget.
+const budgeted: RatewiseFetch = createFetch({
+  prices: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } },
+  budgets: [
+    { name: 'daily', limitUsd: 5, window: 'day', alertAt: [0.5, 0.9] },
+    { name: 'batch', limitTokens: 1e6, window: 3_600_000, tag: 'nightly' },
+  ],
+  onBudget: (a) => void [a.budget, a.fraction, a.threshold ?? 0, a.forecast ?? 0, a.windowEndsAt],
+});
+void budgeted('https://api.openai.com/v1/chat/completions', { method: 'POST', budget: 'nightly' });
+// @ts-expect-error a window is a day, a month or ms
+createFetch({ budgets: [{ name: 'x', limitUsd: 1, window: 'week' }] });

@@ -610,8 +610,13 @@ export function successResponse(ctx, view) {
   };
 }
 
-/** SSE chunks of a streamed chat completion, ending with data: [DONE]. */
-export function streamChunks(model) {
+/**
+ * SSE chunks of a streamed chat completion, ending with data: [DONE]. With `includeUsage`
+ * (`stream_options: { include_usage: true }`), every chunk carries `"usage": null` and a last
+ * chunk with no choices carries the usage, as OpenAI documents
+ * (https://platform.openai.com/docs/api-reference/chat/create#chat-create-stream_options).
+ */
+export function streamChunks(model, includeUsage = false) {
   const id = `chatcmpl-${randomAlnum(29)}`;
   const created = Math.floor(Date.now() / 1000);
   const chunk = (delta, finish) => ({
@@ -621,11 +626,28 @@ export function streamChunks(model) {
     model,
     system_fingerprint: 'fp_mock',
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    ...(includeUsage ? { usage: null } : {}),
   });
+  const last = includeUsage
+    ? [
+        {
+          ...chunk({}, null),
+          choices: [],
+          usage: {
+            prompt_tokens: 9,
+            completion_tokens: STREAM_PIECES.length,
+            total_tokens: 9 + STREAM_PIECES.length,
+            prompt_tokens_details: { cached_tokens: 0 },
+            completion_tokens_details: { reasoning_tokens: 0 },
+          },
+        },
+      ]
+    : [];
   return [
     chunk({ role: 'assistant', content: '', refusal: null }, null),
     ...STREAM_PIECES.map((piece) => chunk({ content: piece }, null)),
     chunk({}, 'stop'),
+    ...last,
   ]
     .map((c) => `data: ${JSON.stringify(c)}\n\n`)
     .concat('data: [DONE]\n\n');

@@ -196,7 +196,7 @@ async function streamCompletion(state, res, response, ctx) {
   });
   res.flushHeaders();
   res.socket?.setNoDelay(true);
-  const events = streamChunks(ctx.model);
+  const events = streamChunks(ctx.model, ctx.includeUsage);
   for (let i = 0; i < events.length; i++) {
     if (i > 0) await sleep(state, state.config.streamGapMs);
     if (res.destroyed) return;
@@ -215,6 +215,8 @@ async function handleLlm(state, req, res, route, url) {
     provider: route.provider === 'azure' ? 'openai' : route.provider,
     model: route.model || (typeof body.model === 'string' && body.model) || DEFAULT_MODEL[route.provider],
     stream: body.stream === true,
+    // OpenAI sends a last chunk with the usage only when the request asks for it.
+    includeUsage: body.stream_options?.include_usage === true,
     key: extractKey(req, url),
     project: req.headers['openai-project'] ?? null,
     method: req.method,

@@ -1,0 +1,514 @@
+//! Reads usage from a body as it passes, chunk by chunk, whatever its
+//! framing: one JSON document (usage at its end or its start), an event
+//! stream (`data:` lines of JSON), or Bedrock's binary event stream (JSON
+//! payloads between binary headers).
+//!
+//! It is a small byte state machine that does not follow every string:
+//! inside a JSON string a quote is always escaped (`\"`), so an unescaped
+//! quote followed by a name we read (`"usage"`), a quote and a `:` can only
+//! be a key. Every other quote costs a glance at the few bytes after it, and
+//! the bytes between quotes are skipped with one search. When a usage key's
+//! object begins, that object alone is kept, up to [`MAX_OBJECT`] bytes, and
+//! parsed when it closes; a model name and the answer's text are followed as
+//! strings (escapes included). A raw control byte inside a followed string
+//! cannot be JSON, so it puts the scanner back between values: Bedrock's
+//! binary frame headers never keep it lost.
+//!
+//! Only the body's first [`HEAD`] bytes are read as they pass; after them,
+//! a chunk is only copied into a window of the last [`TAIL`] bytes, read
+//! when the body ends. Every provider puts its usage in the first event
+//! (Anthropic's `message_start`) or the last ones (everyone's final
+//! usage), so nothing is missed, and a long answer costs one copy per
+//! chunk instead of a parse. The text of the bytes between is estimated at
+//! the rate of the text read in the head.
+//!
+//! It also counts the bytes of the answer's text (`content`, `text`,
+//! `delta`, …) for the estimate of a body that ends without its usage.
+
+use crate::classify::json;
+use crate::limits::tokens::CHARS_PER_TOKEN;
+use crate::usage::{shapes, End, Parts, Usage};
+
+/// The bytes at the start of a body read as they pass.
+pub const HEAD: usize = 8192;
+/// The bytes at the end of a body read when it ends.
+pub const TAIL: usize = 4096;
+/// The largest usage object read; a larger one is skipped.
+pub const MAX_OBJECT: usize = 4096;
+/// The longest model name kept.
+const MAX_MODEL: usize = 200;
+/// The longest key looked at (`reasoning_content`).
+const MAX_NAME: usize = 17;
+
+/// String members whose text is the answer's output.
+const TEXT_KEYS: [&str; 8] = [
+    "content",
+    "text",
+    "delta",
+    "partial_json",
+    "thinking",
+    "arguments",
+    "reasoning_content",
+    "reasoning",
+];
+
+/// What a value is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Nothing we read.
+    Plain,
+    /// A usage object's key, by its index in [`shapes::KEYS`].
+    Usage(u8),
+    /// `model` (true) or Gemini's `modelVersion` (false).
+    Model(bool),
+    /// Output text.
+    Text,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Looking for the next unescaped quote.
+    Outside,
+    /// After an unescaped quote: the name so far is in `name`.
+    Name,
+    /// A name we may read just ended: a `:` makes it a key.
+    AfterName,
+    /// After a key's `:`, before its value.
+    Value(Role),
+    /// Inside a string we follow (a model name, output text).
+    Str { role: Role, escaped: bool },
+    /// Inside a usage object being kept.
+    Object {
+        key: u8,
+        depth: u32,
+        in_string: bool,
+        escaped: bool,
+    },
+}
+
+/// The scanner of one body.
+#[derive(Debug, Clone)]
+pub struct Scanner {
+    state: State,
+    /// The last byte of the previous chunk (is a quote escaped?).
+    prev: u8,
+    name: [u8; MAX_NAME],
+    name_len: usize,
+    object: Vec<u8>,
+    model: Option<String>,
+    model_version: Option<String>,
+    current_model: Vec<u8>,
+    parts: Parts,
+    /// Whether any usage object (or header) was read.
+    seen: bool,
+    text_bytes: u64,
+    /// Text bytes since the last usage object.
+    text_since: u64,
+    /// Head bytes still to read as they pass.
+    head_left: usize,
+    /// Bytes read (the head and the window).
+    read: u64,
+    /// The last bytes after the head, up to `2 * TAIL` of them.
+    window: Vec<u8>,
+    /// Bytes between the head and the window that were never read.
+    skipped: u64,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Scanner::new()
+    }
+}
+
+impl Scanner {
+    /// A scanner at the start of a body.
+    pub fn new() -> Self {
+        Scanner {
+            state: State::Outside,
+            prev: 0,
+            name: [0; MAX_NAME],
+            name_len: 0,
+            object: Vec::new(),
+            model: None,
+            model_version: None,
+            current_model: Vec::new(),
+            parts: Parts::default(),
+            seen: false,
+            text_bytes: 0,
+            text_since: 0,
+            head_left: HEAD,
+            read: 0,
+            window: Vec::new(),
+            skipped: 0,
+        }
+    }
+
+    /// Adds usage read elsewhere (Bedrock's headers); the body's overrides it.
+    pub fn add(&mut self, parts: Parts) {
+        if !parts.is_empty() {
+            self.seen = true;
+            self.parts.merge(parts);
+        }
+    }
+
+    /// The bytes the scanner holds now (at most [`MAX_OBJECT`], a model
+    /// name and the window, however long the body).
+    pub fn held(&self) -> usize {
+        self.object.capacity() + self.current_model.capacity() + self.window.capacity()
+    }
+
+    /// Takes the next chunk of the body: read at once while in the head,
+    /// else kept in the window.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        let now = chunk.len().min(self.head_left);
+        if now > 0 {
+            self.head_left -= now;
+            self.read += now as u64;
+            self.scan(&chunk[..now]);
+        }
+        let rest = &chunk[now..];
+        if rest.is_empty() {
+            return;
+        }
+        if self.window.capacity() == 0 {
+            self.window.reserve_exact(2 * TAIL);
+        }
+        if rest.len() >= TAIL {
+            self.skipped += (self.window.len() + rest.len() - TAIL) as u64;
+            self.window.clear();
+            self.window.extend_from_slice(&rest[rest.len() - TAIL..]);
+        } else {
+            // Room is made before the chunk goes in: the window never grows.
+            let keep = 2 * TAIL - rest.len();
+            if self.window.len() > keep {
+                let cut = self.window.len() - TAIL.min(keep);
+                self.skipped += cut as u64;
+                self.window.drain(..cut);
+            }
+            self.window.extend_from_slice(rest);
+        }
+    }
+
+    /// Counts `n` bytes that passed unread (the caller's side read the
+    /// body at once and handed over only its head and tail).
+    pub fn skip(&mut self, n: u64) {
+        if n > 0 {
+            self.head_left = 0;
+            self.skipped += self.window.len() as u64 + n;
+            self.window.clear();
+        }
+    }
+
+    /// Reads the window, at the end of the body.
+    fn read_window(&mut self) {
+        if self.skipped > 0 {
+            // The text between, at the head's rate; then the window is read
+            // from between values.
+            let text = self.skipped * self.text_bytes / self.read.max(1);
+            self.text_bytes += text;
+            self.text_since += text;
+            self.state = State::Outside;
+            self.prev = 0;
+            self.skipped = 0;
+        }
+        let window = std::mem::take(&mut self.window);
+        self.read += window.len() as u64;
+        self.scan(&window);
+    }
+
+    /// Reads bytes that follow the ones read before.
+    fn scan(&mut self, chunk: &[u8]) {
+        let mut i = 0;
+        while i < chunk.len() {
+            let rest = &chunk[i..];
+            i += match self.state {
+                State::Outside => match rest.iter().position(|&b| b == b'"') {
+                    Some(at) => {
+                        let before = match i + at {
+                            0 => self.prev,
+                            n => chunk[n - 1],
+                        };
+                        if before != b'\\' {
+                            self.name_len = 0;
+                            self.state = State::Name;
+                        }
+                        at + 1
+                    }
+                    None => rest.len(),
+                },
+                State::Name => self.name(rest),
+                State::AfterName => {
+                    let b = rest[0];
+                    match b {
+                        b' ' | b'\t' | b'\r' | b'\n' => 1,
+                        b':' => {
+                            self.state = State::Value(self.role_of_name());
+                            1
+                        }
+                        _ => {
+                            self.state = State::Outside;
+                            0
+                        }
+                    }
+                }
+                State::Value(role) => self.value(rest[0], role),
+                State::Str { role, escaped } => self.string(rest, role, escaped),
+                State::Object { .. } => self.object(rest),
+            };
+        }
+        if let Some(&last) = chunk.last() {
+            self.prev = last;
+        }
+    }
+
+    /// After an unescaped quote: the bytes of a name we may read, up to its
+    /// closing quote; anything else ends the glance.
+    fn name(&mut self, rest: &[u8]) -> usize {
+        for (n, &b) in rest.iter().enumerate() {
+            if b == b'"' {
+                self.state = State::AfterName;
+                return n + 1;
+            }
+            if !(b.is_ascii_alphabetic() || b == b'_') || self.name_len == MAX_NAME {
+                // Not a name we read; this byte is looked at again.
+                self.state = State::Outside;
+                return n;
+            }
+            self.name[self.name_len] = b;
+            self.name_len += 1;
+        }
+        rest.len()
+    }
+
+    /// The role of the key just read.
+    fn role_of_name(&self) -> Role {
+        let name = &self.name[..self.name_len];
+        match name {
+            // Only the first of each is kept: later ones are not followed.
+            b"model" if self.model.is_none() => Role::Model(true),
+            b"modelVersion" if self.model_version.is_none() => Role::Model(false),
+            b"model" | b"modelVersion" => Role::Plain,
+            _ => {
+                if let Some(at) = shapes::KEYS.iter().position(|k| k.as_bytes() == name) {
+                    Role::Usage(at as u8)
+                } else if TEXT_KEYS.iter().any(|k| k.as_bytes() == name) {
+                    Role::Text
+                } else {
+                    Role::Plain
+                }
+            }
+        }
+    }
+
+    /// The first byte of a key's value; returns the bytes consumed.
+    fn value(&mut self, b: u8, role: Role) -> usize {
+        match (b, role) {
+            (b' ' | b'\t' | b'\r' | b'\n', _) => 1,
+            (b'"', Role::Model(_) | Role::Text) => {
+                self.current_model.clear();
+                self.state = State::Str {
+                    role,
+                    escaped: false,
+                };
+                1
+            }
+            (b'{', Role::Usage(key)) => {
+                self.object.clear();
+                // The whole object's room at once: it never grows past it.
+                self.object.reserve_exact(MAX_OBJECT + 1);
+                self.object.push(b'{');
+                self.state = State::Object {
+                    key,
+                    depth: 1,
+                    in_string: false,
+                    escaped: false,
+                };
+                1
+            }
+            _ => {
+                self.state = State::Outside;
+                0
+            }
+        }
+    }
+
+    /// Inside a string; returns the bytes consumed.
+    fn string(&mut self, rest: &[u8], role: Role, escaped: bool) -> usize {
+        if escaped {
+            self.state = State::Str {
+                role,
+                escaped: false,
+            };
+            self.took(role, &rest[..1]);
+            return 1;
+        }
+        let Some(at) = rest
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        else {
+            self.took(role, rest);
+            return rest.len();
+        };
+        self.took(role, &rest[..at]);
+        match rest[at] {
+            b'"' => {
+                if let Role::Model(primary) = role {
+                    self.model_read(primary);
+                }
+                self.state = State::Outside;
+            }
+            b'\\' => {
+                self.took(role, &rest[at..=at]);
+                self.state = State::Str {
+                    role,
+                    escaped: true,
+                };
+            }
+            // A raw control byte is not JSON: we lost our place.
+            _ => self.state = State::Outside,
+        }
+        at + 1
+    }
+
+    /// Keeps what a string's bytes are kept for.
+    fn took(&mut self, role: Role, bytes: &[u8]) {
+        match role {
+            Role::Model(_) => {
+                let room = MAX_MODEL.saturating_sub(self.current_model.len());
+                self.current_model
+                    .extend_from_slice(&bytes[..bytes.len().min(room)]);
+            }
+            Role::Text => {
+                self.text_bytes += bytes.len() as u64;
+                self.text_since += bytes.len() as u64;
+            }
+            _ => {}
+        }
+    }
+
+    fn model_read(&mut self, primary: bool) {
+        let slot = if primary {
+            &mut self.model
+        } else {
+            &mut self.model_version
+        };
+        if slot.is_none() && !self.current_model.is_empty() {
+            *slot = String::from_utf8(std::mem::take(&mut self.current_model)).ok();
+        }
+        self.current_model = Vec::new();
+    }
+
+    /// Inside a usage object; returns the bytes consumed.
+    fn object(&mut self, rest: &[u8]) -> usize {
+        let State::Object {
+            key,
+            mut depth,
+            mut in_string,
+            mut escaped,
+        } = self.state
+        else {
+            return 0;
+        };
+        for (n, &b) in rest.iter().enumerate() {
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
+                } else if b < 0x20 {
+                    self.object = Vec::new();
+                    self.state = State::Outside;
+                    return n + 1;
+                }
+            } else {
+                match b {
+                    b'"' => in_string = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => depth -= 1,
+                    _ => {}
+                }
+            }
+            if self.object.len() < MAX_OBJECT {
+                self.object.push(b);
+            } else if self.object.len() == MAX_OBJECT {
+                // Too large to be usage: skip it, but keep following it.
+                self.object.push(0);
+            }
+            if depth == 0 {
+                self.object_read(key);
+                self.state = State::Outside;
+                return n + 1;
+            }
+        }
+        self.state = State::Object {
+            key,
+            depth,
+            in_string,
+            escaped,
+        };
+        rest.len()
+    }
+
+    fn object_read(&mut self, key: u8) {
+        let object = std::mem::take(&mut self.object);
+        let value = std::str::from_utf8(&object).ok().and_then(json::parse);
+        let (Some(value), Some(key)) = (value, shapes::KEYS.get(usize::from(key))) else {
+            return;
+        };
+        let parts = shapes::read(key, &value);
+        if !parts.is_empty() {
+            self.seen = true;
+            self.text_since = 0;
+            self.parts.merge(parts);
+        }
+    }
+
+    /// The usage of the body, now that it has ended as `end`.
+    /// `request_input` is the request's own input estimate (see
+    /// `limits::tokens`), for an answer that reports none.
+    ///
+    /// - Reported counts are used as they are, and `estimated` is false.
+    /// - Without a reported input, the request's estimate stands in.
+    /// - Without a reported output, the text read is counted (characters
+    ///   ÷ 4, as the request estimate does).
+    /// - A body cut short (cancelled, failed) after its last usage object
+    ///   adds the text that came after it: the caller is charged for what
+    ///   was produced.
+    pub fn finish(&mut self, end: End, request_input: Option<u64>) -> Usage {
+        self.read_window();
+        let p = &self.parts;
+        let tokens = |bytes: u64| bytes.div_ceil(CHARS_PER_TOKEN);
+        let mut estimated = false;
+        let input = p.input().unwrap_or_else(|| {
+            estimated = true;
+            request_input.unwrap_or(0)
+        });
+        let output = match p.output {
+            None => {
+                estimated = true;
+                tokens(self.text_bytes)
+            }
+            Some(n) if end != End::Complete && self.text_since > 0 => {
+                estimated = true;
+                n.saturating_add(tokens(self.text_since))
+            }
+            Some(n) => n,
+        };
+        Usage {
+            input_tokens: input,
+            output_tokens: output,
+            cached_input_tokens: p.cache_read.unwrap_or(0).min(input),
+            cache_write_tokens: p.cache_write.unwrap_or(0),
+            reasoning_tokens: p.reasoning.unwrap_or(0).min(output),
+            model: self.model.clone().or_else(|| self.model_version.clone()),
+            provider_cost: p.cost.clone(),
+            estimated: estimated || !self.seen,
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "scan_tests.rs"]
+mod tests;
