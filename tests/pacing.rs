@@ -54,7 +54,7 @@ fn two_batches(shape: Shape, c: usize) {
     let refill = l.borrow().throttle().map(|t| t.refill(sim_key())[0]);
     let expected = match shape {
         Shape::Bucket => Refill::Continuous,
-        Shape::Fixed | Shape::Sliding => Refill::AtReset,
+        _ => Refill::AtReset,
     };
     assert_eq!(refill, Some(expected), "{shape:?}: told from its reports");
 }
