@@ -71,6 +71,16 @@ fn a_sliding_log_is_released_at_its_reset() {
     two_batches(Shape::Sliding, 20);
 }
 
+/// A sliding log whose reset says when the next slot frees: releasing
+/// the whole window at each reset met a storm of 429s (12 of 72 network
+/// calls at C=4); the throttle learns that only one slot frees there.
+#[test]
+fn a_next_slot_reset_is_not_taken_for_a_whole_refill() {
+    two_batches(Shape::SlidingNext, 4);
+    two_batches(Shape::SlidingNext, 8);
+    two_batches(Shape::SlidingNext, 20);
+}
+
 #[test]
 fn a_token_bucket_is_paced() {
     two_batches(Shape::Bucket, 8);

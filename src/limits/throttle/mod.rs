@@ -35,7 +35,12 @@
 //! timer until the books say it may go (the Workers rule, as in
 //! [`crate::limits::bulkhead`]).
 
+mod learn;
+
 use std::collections::VecDeque;
+
+pub use learn::Meaning;
+use learn::{refilled_whole, AfterReset};
 
 use crate::classify::headers::{Limits, Window};
 use crate::limits::key::{Idle, KeyMap, LimitKey};
@@ -160,6 +165,11 @@ struct WindowState {
     /// The longest reset reported, ms: the estimate of the window's length.
     longest_reset_ms: f64,
     refill: Refill,
+    /// What its reset announces, as learned ([`learn`]).
+    meaning: Meaning,
+    /// The last reset announced, ms since the epoch: no earlier than the
+    /// report's send plus its reset, no later than its answer plus it.
+    announced: Option<(f64, f64)>,
     /// The time one unit takes to refill, as every report allows: [lo, hi].
     tau: (f64, f64),
     /// Distinct deficits the reports behind `tau` had (0: none yet).
@@ -183,6 +193,8 @@ impl Default for WindowState {
             level_from: None,
             longest_reset_ms: 0.0,
             refill: Refill::Unknown,
+            meaning: Meaning::Slot,
+            announced: None,
             tau: (0.0, f64::INFINITY),
             deficits: [0.0; 3],
             scale: 1.0,
@@ -666,6 +678,13 @@ impl KeyState {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
+        // A window known to refill whole, sent surely before the reset it
+        // announced: counted in the window that ends then.
+        let reach = self.reorder_ms();
+        let gone = self.windows.each_ref().map(|w| match w.announced {
+            Some((lo, hi)) if w.meaning == Meaning::Full && now + reach < lo => hi,
+            _ => f64::INFINITY,
+        });
         self.log.push_back(Sent {
             seq,
             ticket,
@@ -674,7 +693,7 @@ impl KeyState {
             estimate,
             before: self.booked,
             answered: false,
-            gone: [f64::INFINITY; WINDOWS],
+            gone,
         });
         self.booked.iter_mut().zip(need).for_each(|(b, n)| *b += n);
         self.in_flight += 1;
@@ -864,6 +883,14 @@ impl KeyState {
                     unanswered.map(|s| s.need[i]).sum()
                 }
             };
+            if let (Some(at), Some(ms)) = (found, window.reset_ms) {
+                self.learn_meaning(i, at, &window, sent_at);
+                let w = &mut self.windows[i];
+                let newest = w.announced.is_none() || w.level_from.is_none_or(|from| seq >= from);
+                if newest {
+                    w.announced = Some((sent_at + ms as f64, now + ms as f64));
+                }
+            }
             let log = &self.log;
             let estimate = |s: u64| {
                 let front = log.front()?.seq;
@@ -880,16 +907,87 @@ impl KeyState {
             // answer came after the reset was measured, so timing it from
             // the answer is never early.
             if let (Some(at), Some(ms)) = (found, window.reset_ms) {
-                self.mark_gone(i, at, sent_at, now + ms as f64);
+                self.mark_gone(i, at, sent_at, now + ms as f64, ms as f64);
+                // Whatever the reset means, the request leaves a window's
+                // length after it reached the server (a window is at least
+                // as long as any reset it reported, this one included):
+                // pace from what was sent.
+                let w = &self.windows[i];
+                if w.refill != Refill::Continuous && w.meaning == Meaning::Slot {
+                    let left = sent_at + self.reorder_ms() + w.length();
+                    let sent = &mut self.log[at];
+                    sent.gone[i] = sent.gone[i].min(left);
+                }
             }
         }
     }
 
-    /// Records that request `at` (in the log), and those before it that
-    /// it did not overtake, have left window `i` by `gone`.
-    fn mark_gone(&mut self, i: usize, at: usize, sent_at: f64, gone: f64) {
-        let close = sent_at - self.reorder_ms();
-        let freed = self.windows[i].freed;
+    /// A report of request `at` (in the log), sent at `sent_at`, on window
+    /// `i`, after a reset it announced before: whether the window refilled
+    /// whole ([`learn`]).
+    fn learn_meaning(&mut self, i: usize, at: usize, window: &Window, sent_at: f64) {
+        let w = &self.windows[i];
+        let (Some((reset_lo, reset_hi)), Some(limit), Some(remaining)) =
+            (w.announced, w.limit, window.remaining)
+        else {
+            return;
+        };
+        if w.meaning == Meaning::Full || w.refill == Refill::Continuous {
+            return;
+        }
+        // Sent surely after the reset announced before.
+        let reach = self.reorder_ms();
+        if sent_at < reset_hi + RESET_MARGIN_MS {
+            return;
+        }
+        let (mut newer, mut young) = (0.0, 0.0);
+        for sent in self.log.range(..=at) {
+            if sent.at + reach >= reset_lo {
+                newer += sent.need[i];
+            } else if sent.at > sent_at + reach - w.length() {
+                young += sent.need[i];
+            }
+        }
+        let seen = AfterReset {
+            limit,
+            remaining: remaining as f64,
+            newer,
+            young,
+        };
+        if refilled_whole(seen) {
+            self.windows[i].meaning = Meaning::Full;
+        }
+    }
+
+    /// Records what a report of request `at` (in the log), sent at
+    /// `sent_at`, says of window `i`: with a whole refill, that request,
+    /// those before it that it did not overtake, and those sent surely
+    /// before the reset have left by `gone`; slot by slot, only the oldest
+    /// one still counted.
+    fn mark_gone(&mut self, i: usize, at: usize, sent_at: f64, gone: f64, reset_ms: f64) {
+        let reach = self.reorder_ms();
+        let close = sent_at - reach;
+        let w = &self.windows[i];
+        let freed = w.freed;
+        if w.meaning == Meaning::Slot {
+            let front = self.log.front().map_or(0, |s| s.seq);
+            let oldest = (freed.max(front) - front) as usize;
+            if oldest <= at {
+                if let Some(sent) = self.log.get_mut(oldest) {
+                    sent.gone[i] = sent.gone[i].min(gone);
+                }
+            }
+            return;
+        }
+        // The reset is no earlier than the send plus its reset: a request
+        // sent a reach before that was counted before it.
+        let before_reset = sent_at + reset_ms - reach;
+        for sent in self.log.range_mut(at + 1..).take(MAX_GONE_WALK) {
+            if sent.at >= before_reset {
+                break;
+            }
+            sent.gone[i] = sent.gone[i].min(gone);
+        }
         for (n, sent) in self.log.range_mut(..=at).rev().enumerate() {
             if sent.seq < freed || n > MAX_GONE_WALK {
                 break;
@@ -914,6 +1012,8 @@ impl KeyState {
         for (w, reported) in self.windows.iter_mut().zip(windows) {
             if !any || reported.is_some_and(|r| r.exhausted()) {
                 w.refill = Refill::AtReset;
+                // A release that met a 429 goes slot by slot from now on.
+                w.meaning = Meaning::Slot;
             }
         }
     }
@@ -1133,6 +1233,14 @@ impl Throttle {
         Some(least.floor() as i64)
     }
 
+    /// What each of `key`'s windows' reset announces, as learned
+    /// ([`Meaning`]); for debugging and tests.
+    pub fn meaning(&self, key: LimitKey) -> [Meaning; 4] {
+        self.keys.get(&key).map_or([Meaning::Slot; 4], |e| {
+            e.windows.each_ref().map(|w| w.meaning)
+        })
+    }
+
     /// How each of `key`'s windows (requests, tokens, input tokens,
     /// output tokens) refills, as its reports show.
     pub fn refill(&self, key: LimitKey) -> [Refill; 4] {
@@ -1222,6 +1330,14 @@ mod tests {
 
         fn answer(&mut self, b: Booking, after: f64, limits: &Limits) {
             self.t.answered(k(), b, T0 + after, heard(limits));
+        }
+
+        /// Takes the key's windows as known to refill whole at their reset
+        /// (a fixed window, as [`learn`] finds out after a first reset).
+        fn whole(&mut self) {
+            if let Some(e) = self.t.keys.get_mut(&k()) {
+                e.windows.iter_mut().for_each(|w| w.meaning = Meaning::Full);
+            }
         }
     }
 
@@ -1363,6 +1479,7 @@ mod tests {
         let mut r = Run::new(0);
         let b = r.go(0.0).unwrap();
         r.answer(b, 2.0, &requests(3, 0, 998));
+        r.whole();
         let line: Vec<u64> = (0..7).map(|_| r.call()).collect();
         // Everyone in line waits for the reset, none is spread past it.
         for &ticket in &line[..3] {
@@ -1389,6 +1506,7 @@ mod tests {
         let mut r = Run::new(0);
         let b = r.go(0.0).unwrap();
         r.answer(b, 10.0, &requests(5, 2, 990));
+        r.whole();
         let early = r.go(500.0).unwrap();
         r.answer(early, 510.0, &requests(5, 1, 490));
         let _late = r.go(995.0).unwrap();
@@ -1405,8 +1523,10 @@ mod tests {
         let mut r = Run::new(0);
         let b = r.go(0.0).unwrap();
         r.answer(b, 1.0, &requests(2, 1, 999));
-        let slow = r.go(1.0).unwrap();
-        // At the reset `slow` is in flight: it may count in the new window.
+        r.whole();
+        let slow = r.go(990.0).unwrap();
+        // At the reset `slow` is in flight, sent too close to it to be
+        // sure it got there before: it may count in the new window.
         assert!(r.go(1_001.0).is_some());
         let second = r.call();
         assert!(
@@ -1423,9 +1543,11 @@ mod tests {
     }
 
     /// A sliding log frees each slot when the request that took it is a
-    /// window old: every report's reset frees the requests up to it.
+    /// window old: a report's reset frees the oldest request, and each of
+    /// the others leaves a window after it was sent (plus the longest it
+    /// may have taken to get there).
     #[test]
-    fn each_report_frees_what_was_sent_up_to_it() {
+    fn each_request_leaves_a_window_after_it_was_sent() {
         let mut r = Run::new(1);
         let first = r.go(0.0).unwrap();
         r.answer(first, 10.0, &requests(3, 2, 990));
@@ -1442,9 +1564,109 @@ mod tests {
         let after = r.call();
         assert_eq!(
             wait_until(r.admit(after, 1_001.0)),
-            Some(1_011.0),
+            Some(10.0 + 10.0 + SEND_JITTER_MS + 990.0 + RESET_MARGIN_MS),
             "then the others'"
         );
+    }
+
+    /// A reset may announce only the next free slot (a sliding log's
+    /// oldest entry leaving): until a report after a reset proves a whole
+    /// refill, a reset frees the oldest request only, and the others leave
+    /// a window's length after they were sent.
+    #[test]
+    fn a_reset_frees_one_slot_until_a_whole_refill_is_seen() {
+        let mut r = Run::new(1);
+        let first = r.go(0.0).unwrap();
+        r.answer(first, 4.0, &requests(3, 2, 1_000));
+        let (a, b) = (r.go(300.0).unwrap(), r.go(300.0).unwrap());
+        // A next-slot log: both report the oldest's leaving.
+        r.answer(a, 304.0, &requests(3, 1, 700));
+        r.answer(b, 304.0, &requests(3, 0, 700));
+        assert_eq!(r.t.meaning(k())[0], Meaning::Slot);
+        let line: Vec<u64> = (0..3).map(|_| r.call()).collect();
+        let went: Vec<Booking> = line
+            .iter()
+            .filter_map(|&t| match r.admit(t, 1_005.0) {
+                Admit::Go(b) => Some(b),
+                Admit::Wait { .. } => None,
+            })
+            .collect();
+        assert_eq!(went.len(), 1, "one slot, not the whole window");
+        // The next slots free a window's length after `a` and `b` were
+        // sent, plus the longest they may have taken to get there.
+        let until = wait_until(r.admit(line[1], 1_005.0)).unwrap();
+        assert_eq!(
+            until,
+            300.0 + 4.0 + SEND_JITTER_MS + 1_000.0 + RESET_MARGIN_MS
+        );
+        // The one sent at the reset hears that the two before still count:
+        // no proof of a whole refill.
+        r.answer(went[0], 1_009.0, &requests(3, 0, 1));
+        assert_eq!(r.t.meaning(k())[0], Meaning::Slot);
+    }
+
+    #[test]
+    fn a_count_after_the_reset_proves_a_whole_refill_and_a_429_undoes_it() {
+        let mut r = Run::new(1);
+        let first = r.go(0.0).unwrap();
+        r.answer(first, 4.0, &requests(3, 2, 1_000));
+        let (a, b) = (r.go(300.0).unwrap(), r.go(300.0).unwrap());
+        r.answer(a, 304.0, &requests(3, 1, 700));
+        r.answer(b, 304.0, &requests(3, 0, 700));
+        let after = r.call();
+        let Admit::Go(probe) = r.admit(after, 1_005.0) else {
+            panic!("the oldest slot is free")
+        };
+        // A fixed window: `a` and `b`, sent 700 ms before, which any
+        // sliding log of 1 s would still count, no longer do.
+        r.answer(probe, 1_009.0, &requests(3, 2, 996));
+        assert_eq!(r.t.meaning(k())[0], Meaning::Full);
+        let b = r.go(1_010.0).unwrap();
+        let limits = requests(3, 0, 990);
+        r.t.answered(
+            k(),
+            b,
+            T0 + 1_011.0,
+            Answer::Heard {
+                limits: Some(&limits),
+                rate_limited: true,
+            },
+        );
+        assert_eq!(r.t.meaning(k())[0], Meaning::Slot, "the 429 undoes it");
+    }
+
+    /// With answers slower than the gaps between releases, a report comes
+    /// after requests sent since: a window known to refill whole frees,
+    /// at its reset, every request sent surely before it, answered or not.
+    #[test]
+    fn a_whole_refill_frees_what_was_sent_before_the_reset_answered_or_not() {
+        let mut r = Run::new(0);
+        let first = r.go(0.0).unwrap();
+        r.whole();
+        let slow: Vec<Booking> = (0..4).map(|_| r.go(100.0).unwrap()).collect();
+        // The first answer comes after the four were sent: its reset (850
+        // ms from its answer at 150) is at 1000, at least 850 after its
+        // send, and the four were sent long before that.
+        r.answer(first, 150.0, &requests(5, 4, 850));
+        let line: Vec<u64> = (0..5).map(|_| r.call()).collect();
+        let went = line
+            .iter()
+            .filter(|&&t| matches!(r.admit(t, 1_001.0), Admit::Go(_)))
+            .count();
+        assert_eq!(went, 5, "the four in flight were counted before the reset");
+        let _ = slow;
+        // Sent after the report, surely before its reset: the same.
+        let mut r = Run::new(0);
+        let first = r.go(0.0).unwrap();
+        r.whole();
+        r.answer(first, 150.0, &requests(5, 4, 850));
+        assert!((0..4).all(|_| r.go(200.0).is_some()));
+        let line: Vec<u64> = (0..5).map(|_| r.call()).collect();
+        let went = line
+            .iter()
+            .filter(|&&t| matches!(r.admit(t, 1_001.0), Admit::Go(_)))
+            .count();
+        assert_eq!(went, 5);
     }
 
     /// A request still in flight when a later one reports may have reached
