@@ -74,6 +74,11 @@ pub const RESET_MARGIN_MS: f64 = 1.0;
 /// this may reach the server in either order.
 pub const SEND_JITTER_MS: f64 = 20.0;
 
+/// The longest a request is assumed to take to reach the server, ms, until
+/// a 429 shows that the headers were measured later than that: a reset is
+/// then timed from the answer, as it came.
+pub const ASSUMED_REACH_MS: f64 = 50.0;
+
 /// The shortest window length assumed, ms (a window's length is estimated
 /// as the longest reset reported for it).
 pub const MIN_WINDOW_MS: f64 = 100.0;
@@ -409,6 +414,9 @@ struct KeyState {
     min_rtt_ms: f64,
     /// A moving average of the time to an answer, ms.
     avg_rtt_ms: Option<f64>,
+    /// Whether a 429 cast doubt on timing resets from the send: they are
+    /// timed from the answer from then on.
+    doubt: bool,
     /// The last booking or answer, ms since the epoch.
     active_at: f64,
 }
@@ -425,6 +433,7 @@ impl Default for KeyState {
             heard: false,
             min_rtt_ms: f64::INFINITY,
             avg_rtt_ms: None,
+            doubt: false,
             active_at: 0.0,
         }
     }
@@ -527,6 +536,30 @@ impl KeyState {
     /// this side.
     fn reorder_ms(&self) -> f64 {
         self.min_rtt_ms.min(IN_FLIGHT_LEASE_MS) + SEND_JITTER_MS
+    }
+
+    /// The longest a request sent now may take to be counted by the
+    /// server, ms: [`ASSUMED_REACH_MS`] at most (plus [`SEND_JITTER_MS`]),
+    /// until a 429 casts doubt on it; then [`reorder_ms`](Self::reorder_ms).
+    fn reach_ms(&self) -> f64 {
+        let reorder = self.reorder_ms();
+        if self.doubt {
+            reorder
+        } else {
+            reorder.min(ASSUMED_REACH_MS + SEND_JITTER_MS)
+        }
+    }
+
+    /// When the server measured the headers of an answer heard at `now`
+    /// to a request sent at `sent_at`: when it counted the request, no
+    /// later than a reach after its send; once a 429 cast doubt on that,
+    /// only "before the answer" is sure.
+    fn measured_at(&self, sent_at: f64, now: f64) -> f64 {
+        if self.doubt {
+            now
+        } else {
+            now.min(sent_at + self.reach_ms())
+        }
     }
 
     /// The log position of a booking.
@@ -680,7 +713,7 @@ impl KeyState {
         self.next_seq += 1;
         // A window known to refill whole, sent surely before the reset it
         // announced: counted in the window that ends then.
-        let reach = self.reorder_ms();
+        let reach = self.reach_ms();
         let gone = self.windows.each_ref().map(|w| match w.announced {
             Some((lo, hi)) if w.meaning == Meaning::Full && now + reach < lo => hi,
             _ => f64::INFINITY,
@@ -834,6 +867,10 @@ impl KeyState {
                     self.demote(limits);
                 }
             }
+            // A 429: a reset may have been measured later than assumed.
+            if rate_limited {
+                self.doubt = true;
+            }
         }
         // A window its answer said nothing about (or no answer at all): a
         // window's length from now, it has left that window for sure.
@@ -885,11 +922,9 @@ impl KeyState {
             };
             if let (Some(at), Some(ms)) = (found, window.reset_ms) {
                 self.learn_meaning(i, at, &window, sent_at);
-                let w = &mut self.windows[i];
-                let newest = w.announced.is_none() || w.level_from.is_none_or(|from| seq >= from);
-                if newest {
-                    w.announced = Some((sent_at + ms as f64, now + ms as f64));
-                }
+                let ms = ms as f64;
+                let heard = (sent_at + ms, self.measured_at(sent_at, now) + ms);
+                self.windows[i].announced = Some(heard);
             }
             let log = &self.log;
             let estimate = |s: u64| {
@@ -907,14 +942,17 @@ impl KeyState {
             // answer came after the reset was measured, so timing it from
             // the answer is never early.
             if let (Some(at), Some(ms)) = (found, window.reset_ms) {
-                self.mark_gone(i, at, sent_at, now + ms as f64, ms as f64);
+                // Measured when the request was counted, no later than a
+                // reach after its send (unless a 429 cast doubt on it).
+                let measured = self.measured_at(sent_at, now);
+                self.mark_gone(i, at, sent_at, measured + ms as f64, ms as f64);
                 // Whatever the reset means, the request leaves a window's
                 // length after it reached the server (a window is at least
                 // as long as any reset it reported, this one included):
                 // pace from what was sent.
                 let w = &self.windows[i];
                 if w.refill != Refill::Continuous && w.meaning == Meaning::Slot {
-                    let left = sent_at + self.reorder_ms() + w.length();
+                    let left = sent_at + self.reach_ms() + w.length();
                     let sent = &mut self.log[at];
                     sent.gone[i] = sent.gone[i].min(left);
                 }
@@ -936,7 +974,7 @@ impl KeyState {
             return;
         }
         // Sent surely after the reset announced before.
-        let reach = self.reorder_ms();
+        let reach = self.reach_ms();
         if sent_at < reset_hi + RESET_MARGIN_MS {
             return;
         }
@@ -965,8 +1003,8 @@ impl KeyState {
     /// before the reset have left by `gone`; slot by slot, only the oldest
     /// one still counted.
     fn mark_gone(&mut self, i: usize, at: usize, sent_at: f64, gone: f64, reset_ms: f64) {
-        let reach = self.reorder_ms();
-        let close = sent_at - reach;
+        let close = sent_at - self.reorder_ms();
+        let reach = self.reach_ms();
         let w = &self.windows[i];
         let freed = w.freed;
         if w.meaning == Meaning::Slot {
@@ -1667,6 +1705,37 @@ mod tests {
             .filter(|&&t| matches!(r.admit(t, 1_001.0), Admit::Go(_)))
             .count();
         assert_eq!(went, 5);
+    }
+
+    /// Answers slower than a request's way to the server: a reset was
+    /// measured when the server counted the request, not when the answer
+    /// came, so it is timed from the send plus the longest way assumed;
+    /// once a 429 casts doubt on that, from the answer.
+    #[test]
+    fn a_reset_is_timed_from_the_send_until_a_429_casts_doubt() {
+        let mut r = Run::new(0);
+        let first = r.go(0.0).unwrap();
+        r.whole();
+        r.answer(first, 300.0, &requests(2, 0, 1_000));
+        let t = r.call();
+        let from_send = ASSUMED_REACH_MS + SEND_JITTER_MS + 1_000.0 + RESET_MARGIN_MS;
+        assert_eq!(wait_until(r.admit(t, 300.0)), Some(from_send));
+        let mut r = Run::new(0);
+        let first = r.go(0.0).unwrap();
+        let rate_limited = Answer::Heard {
+            limits: None,
+            rate_limited: true,
+        };
+        r.t.answered(k(), first, T0 + 4.0, rate_limited);
+        // A fixed window (its requests leave at its reset, not before).
+        r.whole();
+        let second = r.go(200.0).unwrap();
+        r.answer(second, 500.0, &requests(1, 0, 600));
+        let t = r.call();
+        assert_eq!(
+            wait_until(r.admit(t, 500.0)),
+            Some(1_100.0 + RESET_MARGIN_MS)
+        );
     }
 
     /// A request still in flight when a later one reports may have reached
