@@ -35,10 +35,12 @@
 //! timer until the books say it may go (the Workers rule, as in
 //! [`crate::limits::bulkhead`]).
 
+mod cold;
 mod learn;
 
 use std::collections::VecDeque;
 
+pub use cold::COLD_STEP_MS;
 pub use learn::Meaning;
 use learn::{refilled_whole, AfterReset};
 
@@ -394,8 +396,8 @@ enum Check {
     /// Not before this time; `sooner`: an answer in flight may make room
     /// before then (its server count replacing a token estimate).
     Due(f64, bool),
-    /// Until an answer tells.
-    Hold,
+    /// Until an answer tells, or (a cold key) until the given time.
+    Hold(Option<f64>),
 }
 
 /// One key's windows, the requests sent on it and its waiters.
@@ -409,6 +411,8 @@ struct KeyState {
     waiters: VecDeque<Waiter>,
     /// Whether any answer came back for this key.
     heard: bool,
+    /// When the first request went to this key while nothing was heard.
+    cold_since: Option<f64>,
     /// The shortest time to an answer seen, ms: what a request needs, at
     /// most, to reach the server.
     min_rtt_ms: f64,
@@ -431,6 +435,7 @@ impl Default for KeyState {
             in_flight: 0,
             waiters: VecDeque::new(),
             heard: false,
+            cold_since: None,
             min_rtt_ms: f64::INFINITY,
             avg_rtt_ms: None,
             doubt: false,
@@ -468,6 +473,8 @@ fn fits(cum: f64, level: f64) -> bool {
 struct Rules {
     /// Requests sent to a key nothing was heard from.
     cold_start: u32,
+    /// How often the cold start allowance doubles, ms ([`cold`]).
+    cold_step: f64,
     /// Whether a coordinator's lease decides the requests window.
     leased: bool,
 }
@@ -591,12 +598,15 @@ impl KeyState {
     /// first), needing `need`, fits now; if not, until when it waits.
     fn check(&self, place: usize, need: [f64; WINDOWS], now: f64, rules: Rules) -> Check {
         if rules.cold_start > 0 && !self.heard && !rules.leased {
-            let cold_start = rules.cold_start;
+            // Doubled every step with still nothing heard: the hold lasts
+            // a short time, never a completion's length.
+            let since = self.cold_since.unwrap_or(now);
+            let elapsed = now - since;
             let ahead = place as u64 + self.in_flight;
-            return if ahead < u64::from(cold_start) {
+            return if ahead < cold::allowance(rules.cold_start, elapsed, rules.cold_step) {
                 Check::Fits
             } else {
-                Check::Hold
+                Check::Hold(cold::next_step(since, elapsed, rules.cold_step))
             };
         }
         // What the waiters ahead and this one need, per window.
@@ -683,7 +693,7 @@ impl KeyState {
         }
         match (due, hold) {
             (Some(at), _) => Check::Due(at, sooner),
-            (None, true) => Check::Hold,
+            (None, true) => Check::Hold(None),
             (None, false) => Check::Fits,
         }
     }
@@ -708,6 +718,9 @@ impl KeyState {
             if let Some(level) = w.level {
                 w.level = Some(level - n);
             }
+        }
+        if !self.heard && self.cold_since.is_none() {
+            self.cold_since = Some(now);
         }
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -802,7 +815,11 @@ impl KeyState {
                 };
                 (Some(at), ms)
             }
-            Check::Hold => (None, self.hold_poll(now).ceil()),
+            Check::Hold(ends) => {
+                let poll = self.hold_poll(now);
+                let poll = ends.map_or(poll, |at| poll.min(at - now).max(POLL_MS.0));
+                (None, poll.ceil())
+            }
         };
         let due = now + ms;
         let since = match found {
@@ -1063,6 +1080,9 @@ impl KeyState {
 pub struct Throttle {
     keys: KeyMap<KeyState>,
     cold_start: u32,
+    /// The shortest round trip seen on any key, ms: what the cold start's
+    /// step is learned from.
+    min_rtt_ms: f64,
     /// The key each waiting ticket waits on, by ticket.
     waiting: VecDeque<(u64, LimitKey)>,
     /// When `waiting` is next swept of tickets that are no longer waiting.
@@ -1082,6 +1102,7 @@ impl Throttle {
         Throttle {
             keys: KeyMap::default(),
             cold_start,
+            min_rtt_ms: f64::INFINITY,
             waiting: VecDeque::new(),
             sweep_at: 64,
         }
@@ -1133,6 +1154,7 @@ impl Throttle {
         self.moved(key, ticket);
         let rules = Rules {
             cold_start: self.cold_start,
+            cold_step: cold::cold_step(self.min_rtt_ms),
             leased,
         };
         let entry = self.keys.entry_or_default(key, now_ms);
@@ -1178,6 +1200,7 @@ impl Throttle {
         }
         if let Some(entry) = self.keys.get_mut(&key) {
             entry.answered(booking, now_ms, answer);
+            self.min_rtt_ms = self.min_rtt_ms.min(entry.min_rtt_ms);
         }
     }
 
@@ -1881,10 +1904,64 @@ mod tests {
         );
     }
 
+    /// A completion's headers may come only when it is done: the hold of
+    /// a cold key lasts a step, after which twice as many may be out, and
+    /// so on, never the length of the first answer.
+    #[test]
+    fn a_cold_hold_lasts_a_short_step_not_a_whole_completion() {
+        let mut r = Run::new(1);
+        let _first = r.go(0.0).unwrap();
+        let (a, b, c) = (r.call(), r.call(), r.call());
+        let step = COLD_STEP_MS.2;
+        for t in [a, b, c] {
+            assert!(matches!(r.admit(t, 0.0), Admit::Wait { until: None, .. }));
+        }
+        let Admit::Wait { ms, .. } = r.admit(a, step - 40.0) else {
+            panic!("held until the step")
+        };
+        assert!(ms <= 40, "polls at the step: {ms}");
+        assert!(matches!(r.admit(a, step), Admit::Go(_)), "two out");
+        assert!(matches!(r.admit(b, step), Admit::Wait { .. }));
+        let Admit::Wait { ms, .. } = r.admit(b, 2.0 * step - 10.0) else {
+            panic!("held until the next step")
+        };
+        assert_eq!(ms, 10, "polls at the step, not an eighth of the wait");
+        assert!(matches!(r.admit(b, 2.0 * step), Admit::Go(_)), "four out");
+        assert!(matches!(r.admit(c, 2.0 * step), Admit::Go(_)));
+        // The step is learned from the connection: twice the shortest
+        // round trip seen on any key.
+        let other = LimitKey::new("https://api.anthropic.com", Some("sk-test"));
+        let Admit::Go(b) = r.t.admit(other, 50, None, T0) else {
+            panic!()
+        };
+        r.t.answered(other, b, T0 + 60.0, heard(&Limits::default()));
+        let fresh = LimitKey::new("https://api.mistral.ai", Some("sk-test"));
+        assert!(matches!(r.t.admit(fresh, 51, None, T0), Admit::Go(_)));
+        assert!(matches!(
+            r.t.admit(fresh, 52, None, T0 + 119.0),
+            Admit::Wait { .. }
+        ));
+        assert!(matches!(
+            r.t.admit(fresh, 52, None, T0 + 120.0),
+            Admit::Go(_)
+        ));
+    }
+
     #[test]
     fn holds_poll_sooner_the_sooner_the_answer_is_expected() {
-        let mut r = Run::new(1);
-        let first = r.go(0.0).unwrap();
+        // A window used up, its limit unknown: the answer in flight tells.
+        let mut r = Run::new(2);
+        let (spent, first) = (r.go(0.0).unwrap(), r.go(0.0).unwrap());
+        let limits = Limits {
+            tokens: Some(Window {
+                limit: None,
+                remaining: Some(0),
+                reset_ms: None,
+                coarse_reset: false,
+            }),
+            ..Limits::default()
+        };
+        r.answer(spent, 0.0, &limits);
         let t = r.call();
         let ms = |a| match a {
             Admit::Wait { ms, .. } => ms,
