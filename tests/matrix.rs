@@ -170,10 +170,11 @@ fn token_bucket() {
     check(&rows(Shape::Bucket, Speech::Always), at_once);
 }
 
-/// Not yet at the goal (see the issue): no call fails, though.
+/// Main's throttle let every caller meet the limit here: 20 to 150 of
+/// 80 to 210 network calls were 429s at zero latency.
 #[test]
 fn retry_after_only() {
-    check(&rows(Shape::Fixed, Speech::RetryAfter), |_| false);
+    check(&rows(Shape::Fixed, Speech::RetryAfter), at_once);
 }
 
 /// Not yet at the goal (see the issue): no call fails, though.

@@ -152,6 +152,8 @@ pub(super) struct Sent {
     /// Everything booked before this request, per window.
     pub(super) before: [f64; WINDOWS],
     pub(super) answered: bool,
+    /// Whether it was answered with a 429.
+    pub(super) rejected: bool,
     /// When it is known to have left each window (a report's reset).
     pub(super) gone: [f64; WINDOWS],
 }

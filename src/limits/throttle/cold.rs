@@ -118,6 +118,20 @@ mod tests {
         );
     }
 
+    #[test]
+    fn an_answer_without_rate_limit_headers_keeps_the_key_cold() {
+        let mut r = Run::new(1);
+        let first = r.go(0.0).unwrap();
+        let bare = Answer::Heard {
+            limits: None,
+            rate_limited: false,
+            retry_after_ms: None,
+        };
+        r.t.answered(k(), first, T0 + 4.0, bare);
+        assert!(r.go(5.0).is_some(), "the first is back");
+        assert!(r.go(5.0).is_none(), "one out at a time until the step");
+    }
+
     /// A completion's headers may come only when it is done: the hold of
     /// a cold key lasts a step, after which twice as many may be out, and
     /// so on, never the length of the first answer.

@@ -186,6 +186,7 @@ mod tests {
             Answer::Heard {
                 limits: Some(&limits),
                 rate_limited: true,
+                retry_after_ms: None,
             },
         );
         assert_eq!(r.t.meaning(k())[0], Meaning::Slot, "the 429 undoes it");
@@ -209,6 +210,7 @@ mod tests {
         let rate_limited = Answer::Heard {
             limits: None,
             rate_limited: true,
+            retry_after_ms: None,
         };
         r.t.answered(k(), first, T0 + 4.0, rate_limited);
         // A fixed window (its requests leave at its reset, not before).

@@ -27,6 +27,7 @@ mod learn;
 mod leased;
 mod line;
 mod pace;
+mod quiet;
 mod release;
 mod state;
 #[cfg(test)]
@@ -139,6 +140,8 @@ pub enum Answer<'a> {
         limits: Option<&'a Limits>,
         /// Whether it was a rate-limit failure (a 429 that heals).
         rate_limited: bool,
+        /// The server's wait (`retry-after`), if it gave one.
+        retry_after_ms: Option<u64>,
     },
 }
 

@@ -141,6 +141,7 @@ mod tests {
             Answer::Heard {
                 limits: Some(&limits),
                 rate_limited: true,
+                retry_after_ms: None,
             },
         );
         assert_eq!(r.t.refill(k())[0], Refill::AtReset);

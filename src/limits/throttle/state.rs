@@ -43,6 +43,8 @@ pub(super) struct KeyState {
     pub(super) waiters: VecDeque<Waiter>,
     /// Whether any answer came back for this key.
     pub(super) heard: bool,
+    /// A limit heard of only through 429s ([`super::quiet`]).
+    pub(super) quiet: super::quiet::Quiet,
     /// When the first request went to this key while nothing was heard.
     pub(super) cold_since: Option<f64>,
     /// The shortest time to an answer seen, ms: what a request needs, at
@@ -67,6 +69,7 @@ impl Default for KeyState {
             in_flight: 0,
             waiters: VecDeque::new(),
             heard: false,
+            quiet: Default::default(),
             cold_since: None,
             min_rtt_ms: f64::INFINITY,
             avg_rtt_ms: None,
@@ -178,6 +181,7 @@ impl KeyState {
             estimate,
             before: self.booked,
             answered: false,
+            rejected: false,
             gone,
         });
         self.booked.iter_mut().zip(need).for_each(|(b, n)| *b += n);
@@ -231,9 +235,15 @@ impl KeyState {
         if let Answer::Heard {
             limits,
             rate_limited,
+            retry_after_ms,
         } = answer
         {
-            self.heard = true;
+            if let (true, Some(i)) = (rate_limited, found) {
+                self.log[i].rejected = true;
+            }
+            // Answers without rate-limit headers say nothing of the limit:
+            // the cold start goes on (its allowance doubling).
+            self.heard |= limits.is_some();
             if found.is_some() {
                 let rtt = now - sent_at;
                 if rtt >= 0.0 {
@@ -245,7 +255,12 @@ impl KeyState {
                 self.observe(limits, now, found, sent_at, seq);
                 if rate_limited {
                     self.demote(limits);
+                    self.heard_429_report(sent_at, now, limits);
                 }
+            } else if let (true, Some(wait)) = (rate_limited, retry_after_ms) {
+                self.heard_429(found, sent_at, seq, now, wait);
+            } else if !rate_limited && found.is_some() {
+                self.quiet.let_through(sent_at);
             }
             // A 429: a reset may have been measured later than assumed.
             if rate_limited {

@@ -40,6 +40,7 @@ pub(super) fn heard(limits: &Limits) -> Answer<'_> {
     Answer::Heard {
         limits: Some(limits),
         rate_limited: false,
+        retry_after_ms: None,
     }
 }
 
