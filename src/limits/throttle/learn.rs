@@ -13,14 +13,15 @@
 //! request still counted is known to leave, and every request leaves a
 //! window's length after it reached the server (its send plus the longest
 //! time it may take to get there: pacing from what was sent, not from what
-//! was heard). A report after a reset whose remaining count shows that
-//! requests still young enough to count in any sliding log were dropped at
-//! once is proof of a whole refill: the window becomes [`Meaning::Full`].
+//! was heard). A report whose count is below what any sliding log would
+//! hold (the requests let through that surely reached the server less than
+//! a window before the reported one) proves that requests were dropped at
+//! once, a whole refill: the window becomes [`Meaning::Full`].
 //! A 429 on a window then sends it back to [`Meaning::Slot`]: a release
 //! that met 429s does not happen again the same way.
 
 use super::state::KeyState;
-use super::{Refill, RESET_MARGIN_MS};
+use super::Refill;
 use crate::classify::headers::Window;
 
 /// What a window's reset announces, as learned so far.
@@ -32,65 +33,53 @@ pub enum Meaning {
     #[default]
     Slot,
     /// At the reset every request counted before it leaves (a fixed
-    /// window): proven by a remaining count after a reset.
+    /// window): proven by a count below what a sliding log would hold.
     Full,
 }
 
-/// What a report, sent after a reset the window announced before, shows.
+/// What a report shows against what a sliding log would hold.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AfterReset {
+pub struct Count {
     /// The window's limit.
     pub limit: f64,
     /// What the report says is left (the server's count).
     pub remaining: f64,
-    /// Requests booked from shortly before the reset up to the reported
-    /// one, included: all the new window may have counted of ours.
-    pub newer: f64,
-    /// Requests booked before the reset that any sliding log would still
-    /// count when the reported request reached it (sent less than a
-    /// window's length before it, and surely before the reset).
-    pub young: f64,
+    /// What any sliding log must have counted when the reported request
+    /// reached it: the requests let through (answered, not with a 429)
+    /// that surely got there before it, less than a window's length
+    /// before it.
+    pub logged: f64,
 }
 
-/// Whether `seen` proves the window refilled whole at the reset: the
-/// server counts no more than what was sent since, although requests young
-/// enough to still count in a sliding log were sent before.
-pub fn refilled_whole(seen: AfterReset) -> bool {
-    seen.young >= 1.0 && seen.remaining + seen.newer >= seen.limit
+/// Whether `seen` proves the window refilled whole: the server counts
+/// fewer than any sliding log would, so it dropped requests at once.
+pub fn refilled_whole(seen: Count) -> bool {
+    seen.limit - seen.remaining < seen.logged
 }
 
 impl KeyState {
     /// A report of request `at` (in the log), sent at `sent_at`, on window
-    /// `i`, after a reset it announced before: whether the window refilled
-    /// whole.
+    /// `i`: whether it proves the window refilled whole.
     pub(super) fn learn_meaning(&mut self, i: usize, at: usize, window: &Window, sent_at: f64) {
         let w = &self.windows[i];
-        let (Some((reset_lo, reset_hi)), Some(limit), Some(remaining)) =
-            (w.announced, w.limit, window.remaining)
-        else {
+        let (Some(limit), Some(remaining)) = (w.limit, window.remaining) else {
             return;
         };
         if w.meaning == Meaning::Full || w.refill == Refill::Continuous {
             return;
         }
-        // Sent surely after the reset announced before.
         let reach = self.reach_ms();
-        if sent_at < reset_hi + RESET_MARGIN_MS {
-            return;
-        }
-        let (mut newer, mut young) = (0.0, 0.0);
-        for sent in self.log.range(..=at) {
-            if sent.at + reach >= reset_lo {
-                newer += sent.need[i];
-            } else if sent.at > sent_at + reach - w.length() {
-                young += sent.need[i];
-            }
-        }
-        let seen = AfterReset {
+        let (from, to) = (sent_at + reach - w.length(), sent_at - reach);
+        let logged: f64 = self
+            .log
+            .range(..at)
+            .filter(|s| s.answered && !s.rejected && s.at > from && s.at <= to)
+            .map(|s| s.need[i])
+            .sum();
+        let seen = Count {
             limit,
             remaining: remaining as f64,
-            newer,
-            young,
+            logged,
         };
         if refilled_whole(seen) {
             self.windows[i].meaning = Meaning::Full;
@@ -104,25 +93,23 @@ mod tests {
     use super::super::*;
     use super::*;
 
-    fn seen(remaining: f64, newer: f64, young: f64) -> AfterReset {
-        AfterReset {
+    fn seen(remaining: f64, logged: f64) -> Count {
+        Count {
             limit: 10.0,
             remaining,
-            newer,
-            young,
+            logged,
         }
     }
 
     #[test]
-    fn a_whole_refill_is_proven_by_the_count_after_the_reset() {
-        // A fixed window: 9 sent just before the reset are gone, 1 counted.
-        assert!(refilled_whole(seen(9.0, 1.0, 9.0)));
-        // A next-slot log: the 9 still count.
-        assert!(!refilled_whole(seen(0.0, 1.0, 9.0)));
-        // One short of it: not proven.
-        assert!(!refilled_whole(seen(8.0, 1.0, 9.0)));
-        // Nothing young was sent before: the count proves nothing.
-        assert!(!refilled_whole(seen(9.0, 1.0, 0.0)));
+    fn a_whole_refill_is_proven_by_a_count_below_any_sliding_log() {
+        // Nine let through just before: a fixed window that reset counts 1.
+        assert!(refilled_whole(seen(9.0, 9.0)));
+        // A sliding log still counts them.
+        assert!(!refilled_whole(seen(0.0, 9.0)));
+        assert!(!refilled_whole(seen(1.0, 9.0)), "nine counted: no proof");
+        // Nothing let through before: the count proves nothing.
+        assert!(!refilled_whole(seen(9.0, 0.0)));
     }
 
     /// A reset may announce only the next free slot (a sliding log's
@@ -221,6 +208,40 @@ mod tests {
         assert_eq!(
             wait_until(r.admit(t, 500.0)),
             Some(1_100.0 + RESET_MARGIN_MS)
+        );
+    }
+
+    /// What a sliding log must hold counts only requests let through that
+    /// surely reached the server before the reported one: not a 429, not
+    /// one still out, not one sent just before it.
+    #[test]
+    fn only_what_surely_counts_in_a_sliding_log_is_held_against_the_count() {
+        let bare = |rate_limited| Answer::Heard {
+            limits: None,
+            rate_limited,
+            retry_after_ms: None,
+        };
+        // `how` answers the two requests sent at `at` (or not, for None).
+        let probe = |at: f64, how: Option<bool>| {
+            let mut r = Run::new(0);
+            let first = r.go(0.0).unwrap();
+            r.answer(first, 4.0, &requests(3, 2, 1_000));
+            let (a, b) = (r.go(at).unwrap(), r.go(at).unwrap());
+            if let Some(rate_limited) = how {
+                r.t.answered(k(), a, T0 + at + 4.0, bare(rate_limited));
+                r.t.answered(k(), b, T0 + at + 4.0, bare(rate_limited));
+            }
+            let p = r.go(1_005.0).unwrap();
+            r.answer(p, 1_009.0, &requests(3, 2, 996));
+            r.t.meaning(k())[0]
+        };
+        assert_eq!(probe(300.0, Some(false)), Meaning::Full, "two let through");
+        assert_eq!(probe(300.0, Some(true)), Meaning::Slot, "two 429s");
+        assert_eq!(probe(300.0, None), Meaning::Slot, "two still out");
+        assert_eq!(
+            probe(1_000.0, Some(false)),
+            Meaning::Slot,
+            "two sent just before"
         );
     }
 }

@@ -23,6 +23,9 @@ pub(super) struct Quiet {
     blocked: f64,
     /// When the requests answered since `opened`, not with a 429, were sent.
     through: VecDeque<f64>,
+    /// Whether an answer that was not a 429 came without rate-limit
+    /// headers: the key's limit speaks only through its 429s.
+    bare: bool,
 }
 
 impl Default for Quiet {
@@ -31,6 +34,7 @@ impl Default for Quiet {
             opened: f64::NEG_INFINITY,
             blocked: f64::NEG_INFINITY,
             through: VecDeque::new(),
+            bare: false,
         }
     }
 }
@@ -48,6 +52,7 @@ impl Quiet {
 
     /// A request sent at `sent_at` was answered, not with a 429.
     pub(super) fn let_through(&mut self, sent_at: f64) {
+        self.bare = true;
         self.roll(sent_at);
         if sent_at >= self.opened {
             self.through.push_back(sent_at);
@@ -137,13 +142,14 @@ impl KeyState {
         self.block(free_at);
     }
 
-    /// A block until `free_at`. Two blocks a little more than a window
-    /// apart are two windows' ends: the window is at least that long (its
-    /// resets, measured late in a window, say less).
+    /// A block until `free_at`. On a key whose other answers carry no
+    /// rate-limit headers, two blocks a little more than a window apart are
+    /// two windows' ends: the window is at least that long (the resets of
+    /// its 429s, measured late in a window, say less).
     fn block(&mut self, free_at: f64) {
         let gap = free_at - self.quiet.blocked;
         let w = &mut self.windows[0];
-        if gap > w.length() && gap < 2.0 * w.length() {
+        if self.quiet.bare && gap > w.length() && gap < 2.0 * w.length() {
             w.longest_reset_ms = gap;
         }
         self.quiet.blocked = self.quiet.blocked.max(free_at);
@@ -212,11 +218,22 @@ mod tests {
     fn two_blocks_a_little_more_than_a_window_apart_tell_its_length() {
         let mut r = Run::new(0);
         let b = r.go(0.0).unwrap();
+        r.t.answered(k(), b, T0 + 4.0, bare(false, None));
+        let b = r.go(5.0).unwrap();
         r.t.answered(k(), b, T0 + 40.0, bare(true, Some(960)));
         let b = r.go(1_001.0).unwrap();
         r.t.answered(k(), b, T0 + 1_010.0, bare(true, Some(1_000)));
         let length = r.t.keys.get(&k()).unwrap().windows[0].length();
         assert_eq!(length, 1_010.0 - 40.0 + 1_000.0 - 960.0);
+        // Where the other answers report the window, its resets tell.
+        let mut r = Run::new(0);
+        let b = r.go(0.0).unwrap();
+        r.answer(b, 4.0, &requests(3, 2, 960));
+        let b = r.go(5.0).unwrap();
+        r.t.answered(k(), b, T0 + 40.0, bare(true, Some(960)));
+        let b = r.go(1_001.0).unwrap();
+        r.t.answered(k(), b, T0 + 1_010.0, bare(true, Some(1_000)));
+        assert_eq!(r.t.keys.get(&k()).unwrap().windows[0].length(), 1_000.0);
     }
 
     /// Sends `n` requests at `at`, answered bare at `at + 4`, then one more
