@@ -169,8 +169,13 @@ impl KeyState {
         // A window known to refill whole, sent surely before the reset it
         // announced: counted in the window that ends then.
         let reach = self.reach_ms();
+        // Any later: the window it opens (or finds open) ends within a
+        // window's length of its arrival.
         let gone = self.windows.each_ref().map(|w| match w.announced {
             Some((lo, hi)) if w.meaning == Meaning::Full && now + reach < lo => hi,
+            Some(_) if w.meaning == Meaning::Full && w.refill != Refill::Continuous => {
+                now + reach + w.length()
+            }
             _ => f64::INFINITY,
         });
         self.log.push_back(Sent {
