@@ -102,6 +102,20 @@ fn a_cold_start_sends_one_request_before_the_rest() {
     );
 }
 
+/// The cold start holds a short step, never a whole completion: five
+/// concurrent 2 s completions on a key nothing was heard from ended at 2 s
+/// and 4 s (held for the first one's headers); now the last goes after
+/// three steps (1, 2, 4, 8 allowed out), so all end by 2.75 s.
+#[test]
+fn a_cold_start_does_not_hold_callers_for_a_whole_completion() {
+    let clock = SimClock::new();
+    let server =
+        RefCell::new(Server::new(Shape::Fixed, 100.0, 60_000.0, RTT).with_service(2_000.0, 0.0, 1));
+    let b = batch(&clock, &server, &limiters(1), 5, 5, None);
+    assert_eq!((b.failed, b.rejected), (0, 0), "{b:?}");
+    assert!(b.wall_ms <= 2_000.0 + 3.0 * 250.0 + 2.0 * RTT, "{b:?}");
+}
+
 const TOKEN_WINDOW: f64 = 3_000.0;
 const MAX_TOKENS: Tokens = Tokens {
     input: 2,
