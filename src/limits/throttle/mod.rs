@@ -368,6 +368,59 @@ impl Throttle {
     }
 }
 
+/// What the throttle has learned of one key, for a health report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Learned {
+    /// The key.
+    pub key: LimitKey,
+    /// Per window (requests, tokens, input tokens, output tokens): its
+    /// limit and what was left, local bookings taken off, as of the last
+    /// report (`None` where unknown).
+    pub windows: [(Option<f64>, Option<f64>); WINDOWS],
+    /// Requests counted in flight.
+    pub in_flight: u64,
+    /// Calls waiting to send.
+    pub waiting: usize,
+}
+
+impl Throttle {
+    /// What is known of every key held, in key order.
+    pub fn learned(&self) -> Vec<Learned> {
+        self.keys
+            .iter()
+            .map(|(key, e)| Learned {
+                key: *key,
+                windows: e.windows.each_ref().map(|w| (w.limit, w.level)),
+                in_flight: e.in_flight,
+                waiting: e.waiters.len(),
+            })
+            .collect()
+    }
+}
+
 fn valid_time(now_ms: f64) -> bool {
     now_ms.is_finite() && now_ms >= 0.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+
+    #[test]
+    fn learned_reports_each_key_s_windows_as_last_heard() {
+        let mut r = Run::new(0);
+        assert_eq!(r.t.learned(), []);
+        let b = r.go(0.0).unwrap();
+        let second = r.go(1.0).unwrap();
+        r.answer(b, 10.0, &requests(100, 40, 60_000));
+        let learned = r.t.learned();
+        assert_eq!(learned.len(), 1);
+        assert_eq!(learned[0].key, k());
+        // 40 left as reported, the second request (in flight) taken off.
+        assert_eq!(learned[0].windows[0], (Some(100.0), Some(39.0)));
+        assert_eq!(learned[0].windows[1], (None, None));
+        assert_eq!((learned[0].in_flight, learned[0].waiting), (1, 0));
+        r.answer(second, 20.0, &requests(100, 39, 60_000));
+        assert_eq!(r.t.learned()[0].in_flight, 0);
+    }
 }
