@@ -2,6 +2,7 @@
 // time-to-learn under an empty quota.
 //
 //   node bench/goodput.mjs [--k 60] [--l 10] [--window-ms 1000] [--c 8,20] [--shapes fixed,sliding,bucket]
+//                          [--latency 0,0.3,1] [--jitter 0.5]
 //                          [--contenders ratewise,ratewise-blind,openai-2,openai-10,p-retry,ky]
 //                          [--token-k 6] [--token-limit 10000] [--token-window-ms 3000] [--max-tokens 4000]
 //                          [--no-tokens] [--no-quota] [--quota-timeout-ms 6000] [--timeout-ms N]
@@ -66,6 +67,9 @@ const { values: args } = parseArgs({
     'window-ms': { type: 'string', default: '1000' },
     c: { type: 'string', default: '8,20' },
     shapes: { type: 'string', default: 'fixed,sliding,bucket' },
+    // Answer latency as a fraction of the window, each answer drawn in latency × (1 ± jitter).
+    latency: { type: 'string', default: '0' },
+    jitter: { type: 'string', default: '0.5' },
     contenders: { type: 'string', default: ALL_CONTENDERS.join(',') },
     'token-k': { type: 'string', default: '6' },
     'token-limit': { type: 'string', default: '10000' },
@@ -97,7 +101,23 @@ const K = int('k', 1);
 const L = int('l', 1);
 const WINDOW_MS = int('window-ms', 1);
 const CS = args.c.split(',').map((c) => int('c', 1, c));
-const SHAPES = list('shapes', ['fixed', 'sliding', 'bucket']);
+// retry-after-only: a fixed window answering 429 + retry-after and no x-ratelimit-*; on429: a fixed
+// window whose rate-limit headers come on 429s only.
+const SHAPES = list('shapes', ['fixed', 'aligned', 'sliding', 'sliding-next', 'bucket', 'retry-after-only', 'on429']);
+const LATENCIES = args.latency.split(',').map((v) => {
+  const n = Number(v);
+  if (!(Number.isFinite(n) && n >= 0)) fail(`--latency: ${v} is not a fraction of the window >= 0`);
+  return n;
+});
+const JITTER = Number(args.jitter);
+if (!(JITTER >= 0 && JITTER <= 1)) fail(`--jitter must be from 0 to 1, got ${args.jitter}`);
+/** The mock's settings for a shape of the list. */
+const shapeConfig = (shape) =>
+  shape === 'retry-after-only'
+    ? { shape: 'fixed', rateLimitHeaders: 'none' }
+    : shape === 'on429'
+      ? { shape: 'fixed', rateLimitHeaders: 'on429' }
+      : { shape };
 const CONTENDERS = list('contenders', ALL_CONTENDERS);
 const TOKEN_K = int('token-k', 1);
 const TOKEN_LIMIT = int('token-limit', 1);
@@ -395,24 +415,28 @@ console.log(`# ratewise goodput benchmark`);
 console.log(``);
 console.log(
   `Node ${process.version}, ratewise from ${fileURLToPath(ratewiseUrl).replace(`${process.cwd()}/`, '')}. ` +
-    `floor(start) = (⌈K/L⌉−1) × W; floor(steady) = K/L × W. 429s and network calls are the mock's counts.`,
+    `floor(start) = (⌈K/L⌉−1) × W + one answer; floor(steady) = K/L × W + one answer (at least ⌈K/C⌉ answers). 429s and network calls are the mock's counts.`,
 );
 console.log(``);
 
 const rows = [];
 const scenarios = [];
 for (const shape of SHAPES) {
-  for (const c of CS) {
-    scenarios.push({
-      label: `${shape} ${L}/${fmtMs(WINDOW_MS)}`,
-      shape,
-      c,
-      k: K,
-      perWindow: L,
-      windowMs: WINDOW_MS,
-      mock: { limit: L, windowMs: WINDOW_MS, shape },
-      body: chatBody(0),
-    });
+  for (const latency of LATENCIES) {
+    const latencyMs = latency * WINDOW_MS;
+    for (const c of CS) {
+      scenarios.push({
+        label: `${shape} ${L}/${fmtMs(WINDOW_MS)}${latency ? `, answers ${latency} W ± ${JITTER * 100}%` : ''}`,
+        shape,
+        c,
+        k: K,
+        perWindow: L,
+        windowMs: WINDOW_MS,
+        latencyMs,
+        mock: { limit: L, windowMs: WINDOW_MS, ...shapeConfig(shape), latencyMs, latencyJitter: latency ? JITTER : 0 },
+        body: chatBody(0),
+      });
+    }
   }
 }
 if (!args['no-tokens']) {
@@ -434,8 +458,11 @@ if (!args['no-tokens']) {
 }
 
 for (const s of scenarios) {
-  const startFloor = (Math.ceil(s.k / s.perWindow) - 1) * s.windowMs;
-  const steadyFloor = (s.k / s.perWindow) * s.windowMs;
+  // The floor includes one answer's time (and, when concurrency binds, K/C answers').
+  const answerMs = s.latencyMs ?? 0;
+  const byConcurrency = Math.ceil(s.k / s.c) * answerMs;
+  const startFloor = Math.max((Math.ceil(s.k / s.perWindow) - 1) * s.windowMs + answerMs, byConcurrency);
+  const steadyFloor = Math.max((s.k / s.perWindow) * s.windowMs + answerMs, byConcurrency);
   for (const contender of contenders) {
     const run = await startRun(contender, s.mock, { c: s.c, body: s.body });
     const start = await run.batch(s.k, capFor(Math.max(startFloor, steadyFloor)));

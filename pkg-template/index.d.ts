@@ -461,8 +461,10 @@ export interface CacheOptions {
 export interface ThrottleOptions {
   /**
    * Requests sent to an origin and key nothing has been heard from yet; the other calls wait
-   * (each polling with its own timer) for the first answer, whose headers say how much room is
-   * left, instead of bursting blind. 0 lets every call go at once. An integer from 0 to 1000. @default 1
+   * (each polling with its own timer) for the first answer whose headers say how much room is
+   * left, instead of bursting blind, but only a short step (twice the shortest round trip seen,
+   * 100 to 500 ms), after which twice as many may go, and so on: never a whole completion.
+   * 0 lets every call go at once. An integer from 0 to 1000. @default 1
    */
   coldStart?: number;
 }

@@ -1140,19 +1140,36 @@ mod fallbacks {
     }
 
     #[test]
-    fn a_call_held_behind_a_hung_cold_start_goes_once_it_has_waited_max_retry_after_ms() {
+    fn a_call_held_behind_a_hung_request_goes_once_it_has_waited_max_retry_after_ms() {
         // The README promises no call waits longer than maxRetryAfterMs: the
         // cap counts from when the call began waiting, not from each poll.
         let keys = [RouteKey::from(route_key(0))];
         let p = policy(0, Jitter::None);
-        let mut l = Limiters::<Snapshot>::new(Settings::default());
-        let (first, _) = l.enter(0.0);
-        let plan = l.before(&keys, 0, 0.0, &p, None, first, None, false);
-        assert!(
-            matches!(plan, Plan::Send(_)),
-            "the cold-start request: {plan:?}"
-        );
-        // Its answer never comes. The next call is held, then forced.
+        let mut l = Limiters::<Snapshot>::new(Settings {
+            cold_start: 2,
+            ..Settings::default()
+        });
+        let send = |l: &mut Limiters<Snapshot>| {
+            let (ticket, _) = l.enter(0.0);
+            match l.before(&keys, 0, 0.0, &p, None, ticket, None, false) {
+                Plan::Send(pass) => pass,
+                plan => panic!("cold: {plan:?}"),
+            }
+        };
+        let (spent, _hung) = (send(&mut l), send(&mut l));
+        // The first answer says the window is used up, its limit unknown:
+        // only the second's answer can tell when room comes. It never comes.
+        let headers: Headers = [("x-ratelimit-remaining-requests", "0")]
+            .into_iter()
+            .collect();
+        let c = classify(&Response {
+            status: 200,
+            headers: &headers,
+            body: "{}",
+            url: None,
+            now_ms: 0.0,
+        });
+        l.after(&spent, &c, None, 0.0);
         let (second, _) = l.enter(0.0);
         let mut now = 0.0;
         let mut holds = 0;

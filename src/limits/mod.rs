@@ -583,6 +583,7 @@ impl<S: Clone> Limiters<S> {
                 Answer::Heard {
                     limits: c.limits.as_ref(),
                     rate_limited: c.kind == Kind::RateLimit,
+                    retry_after_ms: c.retry_after_ms,
                 }
             };
             throttle.answered(pass.keys.model, booking, now_ms, answer);

@@ -234,4 +234,5 @@ impl Clock for &FakeClock {
     }
 }
 
+pub mod server;
 pub mod sim;

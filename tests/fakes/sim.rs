@@ -12,7 +12,6 @@
 #![allow(dead_code)]
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -115,177 +114,8 @@ pub fn run_all<'a, T>(
     panic!("the simulation did not finish");
 }
 
-/// How the server's limit refills.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Shape {
-    /// A window that opens at the first request and refills when it ends.
-    Fixed,
-    /// At most `limit` in any `window` ms.
-    Sliding,
-    /// A bucket of `limit` refilled continuously over `window` ms.
-    Bucket,
-}
-
-/// One limit (requests or tokens) of one shape.
-#[derive(Debug)]
-pub struct Meter {
-    shape: Shape,
-    limit: f64,
-    window: f64,
-    start: Option<f64>,
-    used: f64,
-    log: VecDeque<(f64, f64)>,
-    level: f64,
-    at: f64,
-}
-
-impl Meter {
-    pub fn new(shape: Shape, limit: f64, window: f64) -> Meter {
-        Meter {
-            shape,
-            limit,
-            window,
-            start: None,
-            used: 0.0,
-            log: VecDeque::new(),
-            level: limit,
-            at: T0,
-        }
-    }
-
-    fn refresh(&mut self, now: f64) {
-        match self.shape {
-            Shape::Fixed => {
-                if self.start.is_some_and(|s| now >= s + self.window) {
-                    self.start = None;
-                    self.used = 0.0;
-                }
-            }
-            Shape::Sliding => {
-                while self
-                    .log
-                    .front()
-                    .is_some_and(|&(t, _)| t <= now - self.window)
-                {
-                    self.log.pop_front();
-                }
-                self.used = self.log.iter().map(|&(_, n)| n).sum();
-            }
-            Shape::Bucket => {
-                self.level =
-                    (self.level + (now - self.at) * self.limit / self.window).min(self.limit);
-                self.at = now;
-            }
-        }
-    }
-
-    fn fits(&mut self, now: f64, n: f64) -> bool {
-        self.refresh(now);
-        match self.shape {
-            Shape::Bucket => self.level >= n,
-            _ => self.used + n <= self.limit,
-        }
-    }
-
-    fn take(&mut self, now: f64, n: f64) {
-        match self.shape {
-            Shape::Fixed => {
-                self.start.get_or_insert(now);
-                self.used += n;
-            }
-            Shape::Sliding => {
-                self.log.push_back((now, n));
-                self.used += n;
-            }
-            Shape::Bucket => self.level -= n,
-        }
-    }
-
-    fn remaining(&self) -> f64 {
-        match self.shape {
-            Shape::Bucket => self.level.floor(),
-            _ => self.limit - self.used,
-        }
-    }
-
-    /// Until the limit is back to its initial state, ms.
-    fn reset_ms(&self, now: f64) -> f64 {
-        match self.shape {
-            Shape::Fixed => self.start.map_or(0.0, |s| s + self.window - now),
-            Shape::Sliding => self.log.back().map_or(0.0, |&(t, _)| t + self.window - now),
-            Shape::Bucket => (self.limit - self.level) * self.window / self.limit,
-        }
-    }
-
-    fn headers(&self, now: f64, unit: &str, out: &mut Vec<(String, String)>) {
-        out.push((
-            format!("x-ratelimit-limit-{unit}"),
-            format!("{}", self.limit),
-        ));
-        out.push((
-            format!("x-ratelimit-remaining-{unit}"),
-            format!("{}", self.remaining()),
-        ));
-        let reset = self.reset_ms(now).max(0.0).round();
-        out.push((format!("x-ratelimit-reset-{unit}"), format!("{reset}ms")));
-    }
-}
-
-/// The fake server.
-pub struct Server {
-    pub requests: Meter,
-    pub tokens: Option<Meter>,
-    pub latency_ms: f64,
-    /// Up to this much more, ms, for a request to reach the server (varied
-    /// from request to request, so requests sent close together arrive in
-    /// another order).
-    pub jitter_ms: f64,
-    sent: u64,
-    /// Every answer: (sent at, since the start; status).
-    pub log: Vec<(f64, u16)>,
-}
-
-impl Server {
-    pub fn new(shape: Shape, limit: f64, window: f64, latency_ms: f64) -> Server {
-        Server {
-            requests: Meter::new(shape, limit, window),
-            tokens: None,
-            latency_ms,
-            jitter_ms: 0.0,
-            sent: 0,
-            log: Vec::new(),
-        }
-    }
-
-    pub fn with_tokens(mut self, shape: Shape, limit: f64, window: f64) -> Server {
-        self.tokens = Some(Meter::new(shape, limit, window));
-        self
-    }
-
-    /// Admits one request at `now` that uses `tokens`: its status and headers.
-    fn admit(&mut self, now: f64, tokens: f64) -> (u16, Vec<(String, String)>) {
-        let fits = self.requests.fits(now, 1.0)
-            && self.tokens.as_mut().is_none_or(|t| t.fits(now, tokens));
-        if fits {
-            self.requests.take(now, 1.0);
-            if let Some(t) = &mut self.tokens {
-                t.take(now, tokens);
-            }
-        }
-        let mut headers = Vec::new();
-        self.requests.headers(now, "requests", &mut headers);
-        if let Some(t) = &self.tokens {
-            t.headers(now, "tokens", &mut headers);
-        }
-        let status = if fits { 200 } else { 429 };
-        self.log.push((now - T0, status));
-        (status, headers)
-    }
-
-    pub fn count(&self, status: u16) -> usize {
-        self.log.iter().filter(|(_, s)| *s == status).count()
-    }
-}
+#[allow(unused_imports)]
+pub use super::server::{Meter, Server, Shape, Speech, XorShift};
 
 /// One call's transport to the fake server.
 pub struct SimTransport<'a> {
@@ -345,7 +175,13 @@ impl Transport for SimTransport<'_> {
             .server
             .borrow_mut()
             .admit(self.clock.now.get(), charged);
-        self.clock.sleep_ms(half).await;
+        // A completion takes its time; a 429 comes back at once.
+        let service = if status == 200 {
+            self.server.borrow_mut().draw_service()
+        } else {
+            0.0
+        };
+        self.clock.sleep_ms(half + service).await;
         let headers: Headers = headers
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))

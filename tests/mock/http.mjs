@@ -16,6 +16,7 @@ import {
 } from './fixtures.mjs';
 import {
   admit,
+  drawLatencyMs,
   isQuotaExhausted,
   publicConfig,
   recordRequest,
@@ -205,6 +206,13 @@ async function streamCompletion(state, res, response, ctx) {
   }
 }
 
+/** Drops the rate-limit headers (`x-ratelimit-*`, `anthropic-ratelimit-*`) of a canned response. */
+function stripRateLimitHeaders(response) {
+  for (const name of Object.keys(response.headers)) {
+    if (/^(x-ratelimit-|anthropic-ratelimit-)/i.test(name)) delete response.headers[name];
+  }
+}
+
 async function handleLlm(state, req, res, route, url) {
   const started = Date.now();
   const raw = await readBody(req);
@@ -242,13 +250,15 @@ async function handleLlm(state, req, res, route, url) {
   const { ok, view } = admit(state, Date.now(), requestTokens(body));
   if (!ok) {
     const response = rateLimitedResponse(ctx, view, state.config.retryAfterStyle);
+    if (state.config.rateLimitHeaders === 'none') stripRateLimitHeaders(response);
     recordRequest(state, ctx, response.status);
     return send(res, response);
   }
 
   recordRequest(state, ctx, 200);
-  await sleep(state, state.config.latencyMs);
+  await sleep(state, drawLatencyMs(state));
   const response = successResponse(ctx, view);
+  if (state.config.rateLimitHeaders !== 'always') stripRateLimitHeaders(response);
   if (ctx.provider === 'openai' && ctx.stream) return streamCompletion(state, res, response, ctx);
   send(res, response);
 }

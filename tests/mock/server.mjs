@@ -28,8 +28,13 @@
  * Rate limits, by `shape`:
  *   fixed    a window OPENS at the first LLM request that finds no open window (after start,
  *            after reset(), or once the previous window has expired) and lasts `windowMs`;
+ *   aligned  a fixed window aligned to the clock (it starts at multiples of `windowMs`);
  *   sliding  at most `limit` in any `windowMs` (a log of what was admitted);
+ *   sliding-next  the same, but its reset says when the OLDEST entry leaves (the next slot frees);
  *   bucket   a token bucket of `limit`, refilled continuously at `limit` per `windowMs`.
+ * `rateLimitHeaders`: 'always' (default), 'on429' (the rate-limit headers on 429s only) or 'none'
+ * (a 429 with retry-after only). `latencyJitter` j: each 200 takes latencyMs × (1 ± j), drawn from
+ * a generator seeded with `seed`.
  * Only requests answered 200 consume a limit; scripted, quota and 429 responses do not. A
  * request is charged its prompt characters / 4 plus its max_tokens against `tokenLimit`.
  * x-ratelimit-reset-* is the time until the limit is back to its initial state. Changing any

@@ -10,6 +10,7 @@ import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startMock, openaiDuration, SCRIPT_NAMES } from './server.mjs';
+import { drawLatencyMs } from './state.mjs';
 
 const SERVER_PATH = fileURLToPath(new URL('./server.mjs', import.meta.url));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -140,6 +141,63 @@ test('shape sliding: at most L in any window; retry-after is when the oldest lea
   assert.equal((await chat()).status, 429);
 });
 
+test('shape aligned: the window starts at a multiple of windowMs', async () => {
+  mock.setConfig({ limit: 2, windowMs: 400, shape: 'aligned', retryAfterStyle: 'ms' });
+  const first = await chat();
+  const left = 400 - (Date.now() % 400);
+  const reset = Number(/^(\d+)ms$/.exec(first.headers.get('x-ratelimit-reset-requests'))?.[1]);
+  assert.ok(Math.abs(reset - left) <= 20, `reset ${reset} ms, ${left} ms left of the aligned window`);
+});
+
+test('shape sliding-next: the reset says when the oldest entry leaves, not the newest', async () => {
+  mock.setConfig({ limit: 3, windowMs: 400, shape: 'sliding-next', retryAfterStyle: 'ms' });
+  assert.equal((await chat()).status, 200);
+  const t0 = Date.now();
+  await sleep(150);
+  const second = await chat();
+  const reset = Number(/^(\d+)ms$/.exec(second.headers.get('x-ratelimit-reset-requests'))?.[1]);
+  const at = Date.now() - t0;
+  assert.ok(reset <= 400 - at + 2 && reset < 300, `the first leaves first: reset ${reset} ms at ${at} ms`);
+});
+
+test('rateLimitHeaders: on 429s only, or none at all (retry-after alone)', async () => {
+  mock.setConfig({ limit: 1, windowMs: 60_000, rateLimitHeaders: 'on429' });
+  const ok = await chat();
+  assert.equal(ok.status, 200);
+  assert.equal(ok.headers.get('x-ratelimit-limit-requests'), null);
+  const limited = await chat();
+  assert.equal(limited.status, 429);
+  assert.equal(limited.headers.get('x-ratelimit-limit-requests'), '1');
+  mock.reset();
+  mock.setConfig({ limit: 1, windowMs: 60_000, rateLimitHeaders: 'none' });
+  assert.equal((await chat()).headers.get('x-ratelimit-remaining-requests'), null);
+  const bare = await chat();
+  assert.equal(bare.status, 429);
+  assert.equal(bare.headers.get('x-ratelimit-reset-requests'), null);
+  assert.ok(Number(bare.headers.get('retry-after')) > 0);
+  assert.throws(() => mock.setConfig({ rateLimitHeaders: 'sometimes' }), /rateLimitHeaders/);
+});
+
+test('latencyJitter: answers take latencyMs × (1 ± jitter), the same for the same seed', async () => {
+  const draws = (seed) => {
+    const state = { config: { latencyMs: 100, latencyJitter: 0.5, seed } };
+    return Array.from({ length: 50 }, () => drawLatencyMs(state));
+  };
+  const a = draws(7);
+  assert.ok(
+    a.every((ms) => ms >= 50 && ms < 150),
+    `within ±50%: ${a}`,
+  );
+  assert.ok(Math.max(...a) - Math.min(...a) > 50, 'spread over the range');
+  assert.deepEqual(draws(7), a, 'reproducible');
+  assert.notDeepEqual(draws(8), a);
+  mock.setConfig({ latencyMs: 60, latencyJitter: 0.5, seed: 3 });
+  const t0 = Date.now();
+  assert.equal((await chat()).status, 200);
+  assert.ok(Date.now() - t0 >= 29, 'an answer takes at least half the latency');
+  assert.throws(() => mock.setConfig({ latencyJitter: 2 }), /latencyJitter/);
+});
+
 test('shape bucket: refills continuously; reset is the time until full', async () => {
   mock.setConfig({ limit: 4, windowMs: 400, shape: 'bucket', retryAfterStyle: 'ms' });
   for (let i = 0; i < 4; i++) assert.equal((await chat()).status, 200);
@@ -153,7 +211,10 @@ test('shape bucket: refills continuously; reset is the time until full', async (
   const ok = await chat();
   assert.equal(ok.status, 200);
   assert.equal(ok.headers.get('x-ratelimit-remaining-requests'), '0');
-  assert.throws(() => mock.setConfig({ shape: 'leaky' }), /shape must be one of fixed, sliding, bucket/);
+  assert.throws(
+    () => mock.setConfig({ shape: 'leaky' }),
+    /shape must be one of fixed, aligned, sliding, sliding-next, bucket/,
+  );
 });
 
 test('tokenLimit: each request is charged its prompt characters / 4 plus max_tokens; 429 on tokens per min', async () => {

@@ -15,13 +15,16 @@ export const DEFAULTS = Object.freeze({
   port: 0,
   limit: null, // null = unlimited
   windowMs: 1000,
-  shape: 'fixed', // 'fixed' | 'sliding' | 'bucket': how the limits refill
+  shape: 'fixed', // 'fixed' | 'aligned' | 'sliding' | 'sliding-next' | 'bucket': how the limits refill
+  rateLimitHeaders: 'always', // 'always' | 'on429' | 'none': which answers carry the rate-limit headers
   tokenLimit: null, // tokens per tokenWindowMs; null = not enforced (a nominal limit is reported)
   tokenWindowMs: null, // null = windowMs
   quota: false,
   quotaKeys: [],
   quotaProjects: [], // OpenAI-Project values whose quota is gone (any key)
   latencyMs: 0,
+  latencyJitter: 0, // each answer takes latencyMs × (1 ± latencyJitter), drawn from a seeded generator
+  seed: 1,
   streamGapMs: 50,
   retryAfterStyle: 'seconds', // 'seconds' | 'ms' | 'none'
   exposeHeaders: true,
@@ -37,7 +40,24 @@ export function hashKey(key) {
   return crypto.createHash('sha256').update(key).digest('hex').slice(0, 8);
 }
 
-export const SHAPES = ['fixed', 'sliding', 'bucket'];
+export const SHAPES = ['fixed', 'aligned', 'sliding', 'sliding-next', 'bucket'];
+export const RATE_LIMIT_HEADERS = ['always', 'on429', 'none'];
+
+/** A seeded xorshift32 draw in [0, 1): latencies are reproducible from `seed`. */
+export function drawLatencyMs(state) {
+  const { latencyMs, latencyJitter, seed } = state.config;
+  if (!latencyJitter) return latencyMs;
+  let x = state.rng ?? (seed >>> 0 || 1);
+  x ^= x << 13;
+  x >>>= 0;
+  x ^= x >>> 17;
+  x ^= x << 5;
+  x >>>= 0;
+  state.rng = x;
+  return latencyMs * (1 + latencyJitter * (2 * (x / 2 ** 32) - 1));
+}
+
+const isSliding = (m) => m.shape === 'sliding' || m.shape === 'sliding-next';
 
 // ---------------------------------------------------------------------------
 // Rate limits: one meter per limit (requests, tokens), all of the configured shape
@@ -47,7 +67,9 @@ export const SHAPES = ['fixed', 'sliding', 'bucket'];
  * A limit of `limit` units per `windowMs`, refilled as `shape` says:
  * - fixed: a window opens at the first request that finds none open and lasts windowMs; it
  *   refills all at once when it ends;
+ * - aligned: a fixed window aligned to the clock (starting at multiples of windowMs);
  * - sliding: at most `limit` units in any windowMs (a log of what was admitted, and when);
+ * - sliding-next: a sliding log whose reset says when its oldest entry leaves (the next slot);
  * - bucket: a bucket of `limit` units refilled continuously at limit per windowMs (GCRA).
  * `enforce: false` counts and reports but never refuses (the nominal limits).
  */
@@ -63,7 +85,13 @@ function refresh(m, now) {
     }
     // A window opens at the first request that finds none open, admitted or not.
     m.start ??= now;
-  } else if (m.shape === 'sliding') {
+  } else if (m.shape === 'aligned') {
+    const start = Math.floor(now / m.windowMs) * m.windowMs;
+    if (m.start !== start) {
+      m.start = start;
+      m.used = 0;
+    }
+  } else if (isSliding(m)) {
     let drop = 0;
     while (drop < m.log.length && m.log[drop].t <= now - m.windowMs) drop++;
     if (drop) {
@@ -79,8 +107,9 @@ function refresh(m, now) {
 /** How long until `n` units fit, ms (0: now). */
 function waitFor(m, now, n) {
   if (!m.enforce) return 0;
-  if (m.shape === 'fixed') return m.used + n <= m.limit ? 0 : (m.start ?? now) + m.windowMs - now;
-  if (m.shape === 'sliding') {
+  if (m.shape === 'fixed' || m.shape === 'aligned')
+    return m.used + n <= m.limit ? 0 : (m.start ?? now) + m.windowMs - now;
+  if (isSliding(m)) {
     let over = m.used + n - m.limit;
     if (over <= 0) return 0;
     for (const e of m.log) {
@@ -93,10 +122,10 @@ function waitFor(m, now, n) {
 }
 
 function take(m, now, n) {
-  if (m.shape === 'fixed') {
+  if (m.shape === 'fixed' || m.shape === 'aligned') {
     m.start ??= now;
     m.used += n;
-  } else if (m.shape === 'sliding') {
+  } else if (isSliding(m)) {
     m.log.push({ t: now, n });
     m.used += n;
   } else {
@@ -110,8 +139,9 @@ function meterView(m, now) {
     return { remaining: Math.max(0, Math.floor(m.level)), resetMs: ((m.limit - m.level) * m.windowMs) / m.limit };
   }
   let resetMs = 0;
-  if (m.shape === 'fixed' && m.start !== null) resetMs = m.start + m.windowMs - now;
+  if ((m.shape === 'fixed' || m.shape === 'aligned') && m.start !== null) resetMs = m.start + m.windowMs - now;
   if (m.shape === 'sliding' && m.log.length) resetMs = m.log[m.log.length - 1].t + m.windowMs - now;
+  if (m.shape === 'sliding-next' && m.log.length) resetMs = m.log[0].t + m.windowMs - now;
   return { remaining: Math.max(0, m.limit - m.used), resetMs };
 }
 
@@ -260,6 +290,20 @@ function mergeConfig(base, patch = {}) {
         else if (Number.isFinite(value) && value > 0) next.tokenWindowMs = value;
         else throw new Error('tokenWindowMs must be a positive number or null');
         break;
+      case 'rateLimitHeaders':
+        if (!RATE_LIMIT_HEADERS.includes(value))
+          throw new Error(`rateLimitHeaders must be one of ${RATE_LIMIT_HEADERS.join(', ')}`);
+        next.rateLimitHeaders = value;
+        break;
+      case 'latencyJitter':
+        if (!(Number.isFinite(value) && value >= 0 && value <= 1))
+          throw new Error('latencyJitter must be a number from 0 to 1');
+        next.latencyJitter = value;
+        break;
+      case 'seed':
+        if (!Number.isInteger(value)) throw new Error('seed must be an integer');
+        next.seed = value;
+        break;
       case 'windowMs':
       case 'latencyMs':
       case 'streamGapMs':
@@ -338,6 +382,7 @@ export function setConfig(state, patch) {
   const next = mergeConfig(state.config, patch);
   const limits = ['limit', 'windowMs', 'shape', 'tokenLimit', 'tokenWindowMs'];
   if (limits.some((k) => next[k] !== state.config[k])) state.meters = null;
+  if (next.seed !== state.config.seed) state.rng = undefined;
   state.config = next;
   return publicConfig(next);
 }
@@ -352,6 +397,7 @@ export function resetState(state) {
   state.config = state.startupConfig;
   state.script = [];
   state.meters = null;
+  state.rng = undefined;
   state.stats = emptyStats();
   for (const res of state.hung) res.destroy();
   state.hung.clear();

@@ -1,0 +1,69 @@
+//! Leased admission: a call holding a permit leased from a coordinator
+//! ([`crate::limits::lease`]) leaves the requests window, and the cold start,
+//! to the coordinator, which sees every instance's calls; the other windows
+//! are this throttle's as usual.
+
+use super::{Admit, Throttle, Tokens};
+use crate::limits::key::LimitKey;
+
+impl Throttle {
+    /// [`admit`](Self::admit) for a call holding a permit leased from a
+    /// coordinator ([`crate::limits::lease`]): the coordinator, which
+    /// sees every instance's calls, decides the requests window (and the
+    /// cold start); the other windows are this throttle's as usual.
+    pub fn admit_leased(
+        &mut self,
+        key: LimitKey,
+        ticket: u64,
+        tokens: Option<Tokens>,
+        now_ms: f64,
+    ) -> Admit {
+        self.admit_with(key, ticket, tokens, now_ms, true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::super::*;
+
+    #[test]
+    fn a_leased_call_leaves_the_requests_window_to_the_coordinator_but_not_the_tokens() {
+        let mut r = Run::new(1);
+        // Cold: a leased call does not hold for the first answer.
+        let t = r.call();
+        assert!(matches!(r.admit(t, 0.0), Admit::Go(_)));
+        let t = r.call();
+        assert!(matches!(r.t.admit_leased(k(), t, None, T0), Admit::Go(_)));
+        let mut r = Run::new(0);
+        let b = r.go(0.0).unwrap();
+        let both = Limits {
+            tokens: window(10_000, 0, 500),
+            ..requests(10, 0, 1_000)
+        };
+        r.answer(b, 1.0, &requests(10, 0, 1_000));
+        let t = r.call();
+        assert!(
+            matches!(r.admit(t, 2.0), Admit::Wait { .. }),
+            "requests used up"
+        );
+        assert!(matches!(
+            r.t.admit_leased(k(), t, None, T0 + 2.0),
+            Admit::Go(_)
+        ));
+        // The tokens window is still this throttle's.
+        let t = r.call();
+        let b = match r.t.admit_leased(k(), t, None, T0 + 3.0) {
+            Admit::Go(b) => b,
+            other => panic!("{other:?}"),
+        };
+        r.answer(b, 4.0, &both);
+        let t = r.call();
+        let need = Some(Tokens {
+            input: 100,
+            output: 0,
+        });
+        let waited = r.t.admit_leased(k(), t, need, T0 + 5.0);
+        assert!(matches!(waited, Admit::Wait { .. }), "{waited:?}");
+    }
+}

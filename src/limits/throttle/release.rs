@@ -1,0 +1,275 @@
+//! Release at reset: a window that refills all at once (a fixed window; a
+//! sliding log) holds its waiters, once used up, until the server's resets
+//! free room. As requests leave, in booking order, what they took goes back
+//! to waiters, less the calls still in flight (they may count in the new
+//! window), and no more. What a reset frees depends on what it means
+//! ([`super::learn`]): with a whole refill, the reported request, every one
+//! booked before it that the server had counted (not one still in flight,
+//! which may have reached it later) and every one sent surely before the
+//! reset; slot by slot, the oldest request still counted.
+
+use super::state::KeyState;
+use super::{Meaning, Refill, IN_FLIGHT_LEASE_MS, RESET_MARGIN_MS, WINDOWS};
+
+/// The most requests a report's reset is applied to, walking back from the
+/// reported one.
+const MAX_GONE_WALK: usize = 4_096;
+
+impl KeyState {
+    /// Brings the windows to `now`: presumes long-unanswered requests lost,
+    /// refills continuous windows, and resets all-at-once windows whose
+    /// reset has come, less what was sent too close to it.
+    pub(super) fn advance(&mut self, now: f64) {
+        while let Some(front) = self.log.front_mut() {
+            if front.at > now - IN_FLIGHT_LEASE_MS {
+                break;
+            }
+            if !front.answered {
+                front.answered = true;
+                self.in_flight = self.in_flight.saturating_sub(1);
+            }
+            self.log.pop_front();
+        }
+        for i in 0..WINDOWS {
+            let booked = self.booked[i];
+            let w = &mut self.windows[i];
+            let log = &self.log;
+            w.grow(now);
+            if w.refill == Refill::Continuous {
+                continue;
+            }
+            // The requests known to have left the window, in booking order:
+            // what they took is back, less what was booked after them
+            // (still in flight, or sent since: either may count in the new
+            // window).
+            let front = log.front().map_or(self.next_seq, |s| s.seq);
+            w.freed = w.freed.max(front);
+            let mut last = None;
+            while let Some(sent) = log.get((w.freed - front) as usize) {
+                if now < sent.gone[i] + RESET_MARGIN_MS {
+                    break;
+                }
+                last = Some(sent.gone[i]);
+                w.freed += 1;
+            }
+            let Some(gone) = last else { continue };
+            let through = log
+                .get((w.freed - front) as usize)
+                .map_or(booked, |s| s.before[i]);
+            let freed = w.limit.map(|l| l - (booked - through));
+            w.level = match (w.level, freed) {
+                (Some(level), Some(freed)) => Some(level.max(freed)),
+                (level, freed) => freed.or(level),
+            };
+            w.at = now;
+            w.rolled_at = gone;
+            w.recent.clear();
+        }
+    }
+
+    /// Records what a report of request `at` (in the log), sent at
+    /// `sent_at`, says of window `i`: with a whole refill, that request,
+    /// those before it that it did not overtake, and those sent surely
+    /// before the reset have left by `gone`; slot by slot, only the oldest
+    /// one still counted.
+    pub(super) fn mark_gone(
+        &mut self,
+        i: usize,
+        at: usize,
+        sent_at: f64,
+        gone: f64,
+        reset_ms: f64,
+    ) {
+        let close = sent_at - self.reorder_ms();
+        let reach = self.reach_ms();
+        let w = &self.windows[i];
+        let freed = w.freed;
+        if w.meaning == Meaning::Slot {
+            let front = self.log.front().map_or(0, |s| s.seq);
+            let oldest = (freed.max(front) - front) as usize;
+            if oldest <= at {
+                if let Some(sent) = self.log.get_mut(oldest) {
+                    sent.gone[i] = sent.gone[i].min(gone);
+                }
+            }
+            return;
+        }
+        // The reset is no earlier than the send plus its reset: a request
+        // sent a reach before that was counted before it.
+        let before_reset = sent_at + reset_ms - reach;
+        for sent in self.log.range_mut(at + 1..).take(MAX_GONE_WALK) {
+            if sent.at >= before_reset {
+                break;
+            }
+            sent.gone[i] = sent.gone[i].min(gone);
+        }
+        for (n, sent) in self.log.range_mut(..=at).rev().enumerate() {
+            if sent.seq < freed || n > MAX_GONE_WALK {
+                break;
+            }
+            let overtaken = n > 0 && !sent.answered && sent.at >= close;
+            if !overtaken {
+                sent.gone[i] = sent.gone[i].min(gone);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::super::*;
+
+    /// Release at reset: the line waits for the announced reset, and then
+    /// exactly the limit goes, less what was sent too close to the reset.
+    #[test]
+    fn a_used_up_window_releases_its_limit_at_the_reset_and_no_more() {
+        let mut r = Run::new(0);
+        let b = r.go(0.0).unwrap();
+        r.answer(b, 2.0, &requests(3, 0, 998));
+        r.whole();
+        let line: Vec<u64> = (0..7).map(|_| r.call()).collect();
+        // Everyone in line waits for the reset, none is spread past it.
+        for &ticket in &line[..3] {
+            assert_eq!(wait_until(r.admit(ticket, 2.0)), Some(1_001.0));
+        }
+        for &ticket in &line[3..] {
+            assert!(wait_until(r.admit(ticket, 2.0)).unwrap() > 1_001.0);
+        }
+        // At the reset, the first three go (in any order), the fourth does not.
+        for &ticket in [line[2], line[0], line[1]].iter() {
+            assert!(matches!(r.admit(ticket, 1_001.0), Admit::Go(_)), "{ticket}");
+        }
+        // The rest wait for the new window, which the three open: it ends
+        // a window's length after they reach the server, at the latest
+        // (its report may tell sooner).
+        let reach = 2.0 + SEND_JITTER_MS;
+        assert_eq!(
+            wait_until(r.admit(line[3], 1_001.0)),
+            Some(1_001.0 + reach + 998.0 + RESET_MARGIN_MS)
+        );
+        assert_eq!(r.t.waiting(k()), 4);
+    }
+
+    /// The limit less the calls in flight at the reset instant: those may
+    /// reach the server in the new window.
+    #[test]
+    fn calls_in_flight_at_the_reset_count_against_the_new_window() {
+        let mut r = Run::new(0);
+        let b = r.go(0.0).unwrap();
+        r.answer(b, 10.0, &requests(5, 2, 990));
+        r.whole();
+        let early = r.go(500.0).unwrap();
+        r.answer(early, 510.0, &requests(5, 1, 490));
+        let _late = r.go(995.0).unwrap();
+        let line: Vec<u64> = (0..5).map(|_| r.call()).collect();
+        let went = line
+            .iter()
+            .filter(|&&t| matches!(r.admit(t, 1_001.0), Admit::Go(_)))
+            .count();
+        assert_eq!(went, 4, "five less the one still in flight");
+    }
+
+    #[test]
+    fn a_late_report_from_the_window_before_the_reset_is_not_taken_for_the_new_one() {
+        let mut r = Run::new(0);
+        let b = r.go(0.0).unwrap();
+        r.answer(b, 1.0, &requests(2, 1, 999));
+        r.whole();
+        let slow = r.go(990.0).unwrap();
+        // At the reset `slow` is in flight, sent too close to it to be
+        // sure it got there before: it may count in the new window.
+        assert!(r.go(1_001.0).is_some());
+        let second = r.call();
+        assert!(
+            matches!(r.admit(second, 1_001.0), Admit::Wait { .. }),
+            "two less the one in flight"
+        );
+        // Its report (sent in the old window) says 0 left, full in 1 ms:
+        // the level stays the new window's, and 1 ms on, `slow` is known
+        // to have left: the second slot is free.
+        r.answer(slow, 1_200.0, &requests(2, 0, 1));
+        assert_eq!(r.t.remaining(k()), Some(0));
+        assert!(matches!(r.admit(second, 1_202.0), Admit::Go(_)));
+        assert!(r.go(1_202.0).is_none());
+    }
+
+    /// A sliding log frees each slot when the request that took it is a
+    /// window old: a report's reset frees the oldest request, and each of
+    /// the others leaves a window after it was sent (plus the longest it
+    /// may have taken to get there).
+    #[test]
+    fn each_request_leaves_a_window_after_it_was_sent() {
+        let mut r = Run::new(1);
+        let first = r.go(0.0).unwrap();
+        r.answer(first, 10.0, &requests(3, 2, 990));
+        let (a, b) = (r.go(10.0).unwrap(), r.go(10.0).unwrap());
+        r.answer(a, 20.0, &requests(3, 1, 990));
+        r.answer(b, 20.0, &requests(3, 0, 990));
+        let next = r.call();
+        assert_eq!(
+            wait_until(r.admit(next, 20.0)),
+            Some(1_001.0),
+            "the first's slot"
+        );
+        assert!(matches!(r.admit(next, 1_001.0), Admit::Go(_)));
+        let after = r.call();
+        assert_eq!(
+            wait_until(r.admit(after, 1_001.0)),
+            Some(10.0 + 10.0 + SEND_JITTER_MS + 990.0 + RESET_MARGIN_MS),
+            "then the others'"
+        );
+    }
+
+    /// A request still in flight when a later one reports may have reached
+    /// the server after it: that report's reset says nothing about it.
+    #[test]
+    fn a_report_does_not_free_a_request_it_may_have_overtaken() {
+        let mut r = Run::new(0);
+        let first = r.go(0.0).unwrap();
+        r.answer(first, 2.0, &requests(3, 2, 998));
+        let (_a, b) = (r.go(3.0).unwrap(), r.go(4.0).unwrap());
+        // `b` reached the server first: 1 left, and `a` still to come.
+        r.answer(b, 8.0, &requests(3, 1, 1_000));
+        let line: Vec<u64> = (0..3).map(|_| r.call()).collect();
+        let went = line
+            .iter()
+            .filter(|&&t| matches!(r.admit(t, 1_009.0), Admit::Go(_)))
+            .count();
+        assert_eq!(went, 1, "only the first request is known to have left");
+    }
+
+    /// With answers slower than the gaps between releases, a report comes
+    /// after requests sent since: a window known to refill whole frees,
+    /// at its reset, every request sent surely before it, answered or not.
+    #[test]
+    fn a_whole_refill_frees_what_was_sent_before_the_reset_answered_or_not() {
+        let mut r = Run::new(0);
+        let first = r.go(0.0).unwrap();
+        r.whole();
+        let slow: Vec<Booking> = (0..4).map(|_| r.go(100.0).unwrap()).collect();
+        // The first answer comes after the four were sent: its reset (850
+        // ms from its answer at 150) is at 1000, at least 850 after its
+        // send, and the four were sent long before that.
+        r.answer(first, 150.0, &requests(5, 4, 850));
+        let line: Vec<u64> = (0..5).map(|_| r.call()).collect();
+        let went = line
+            .iter()
+            .filter(|&&t| matches!(r.admit(t, 1_001.0), Admit::Go(_)))
+            .count();
+        assert_eq!(went, 5, "the four in flight were counted before the reset");
+        let _ = slow;
+        // Sent after the report, surely before its reset: the same.
+        let mut r = Run::new(0);
+        let first = r.go(0.0).unwrap();
+        r.whole();
+        r.answer(first, 150.0, &requests(5, 4, 850));
+        assert!((0..4).all(|_| r.go(200.0).is_some()));
+        let line: Vec<u64> = (0..5).map(|_| r.call()).collect();
+        let went = line
+            .iter()
+            .filter(|&&t| matches!(r.admit(t, 1_001.0), Admit::Go(_)))
+            .count();
+        assert_eq!(went, 5);
+    }
+}

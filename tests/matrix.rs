@@ -1,0 +1,215 @@
+//! The benchmark matrix of issue 22 as a native simulation (`fakes::sim`):
+//! every server shape (a fixed window opened at the first request or
+//! aligned to the clock, a sliding log whose reset means "empty" or "next
+//! slot free", a token bucket, 429 + `retry-after` only, headers on 429s
+//! only), answers taking 0, 0.3 W or 1 W (± 50%, seeded), C = 4, 20, 100
+//! calls at once, K = 60 (600 for a few cells).
+//!
+//! Goal per cell: at most 1.10× the floor, at most 5% of network calls
+//! answered 429, no call failed. The floor is the rate-limit floor plus one
+//! answer's time, or, when concurrency binds, K/C answers' times.
+//!
+//! `cargo test --test matrix -- --nocapture` prints each cell.
+
+mod fakes;
+
+use std::cell::RefCell;
+
+use fakes::sim::{batch, limiters, Batch, Server, Shape, SimClock, Speech};
+
+const L: f64 = 10.0;
+const W: f64 = 1_000.0;
+/// Round trip of the fake server, ms.
+const RTT: f64 = 4.0;
+
+/// One cell of the matrix.
+#[derive(Debug, Clone, Copy)]
+struct Cell {
+    shape: Shape,
+    speech: Speech,
+    /// Answer time, in windows.
+    latency: f64,
+    c: usize,
+    k: usize,
+}
+
+/// What a cell measured.
+#[derive(Debug)]
+struct Measured {
+    cell: Cell,
+    batch: Batch,
+    floor_ms: f64,
+}
+
+impl Measured {
+    fn ratio(&self) -> f64 {
+        self.batch.wall_ms / self.floor_ms
+    }
+
+    fn rejected_share(&self) -> f64 {
+        self.batch.rejected as f64 / self.batch.calls.max(1) as f64
+    }
+
+    fn passes(&self) -> bool {
+        self.ratio() <= 1.10 && self.rejected_share() <= 0.05 && self.batch.failed == 0
+    }
+
+    fn row(&self) -> String {
+        let c = self.cell;
+        format!(
+            "{:<12} {:<10} {:>4.1}W C={:<3} K={:<3} | {:>5.2}× floor | {:>3} 429s of {:>3} ({:>4.1}%) | {} failed | {}",
+            format!("{:?}", c.shape),
+            format!("{:?}", c.speech),
+            c.latency,
+            c.c,
+            c.k,
+            self.ratio(),
+            self.batch.rejected,
+            self.batch.calls,
+            100.0 * self.rejected_share(),
+            self.batch.failed,
+            if self.passes() { "ok" } else { "FAIL" }
+        )
+    }
+}
+
+/// The earliest the last of `k` requests can be counted, from a standing
+/// start at L per W, for `shape`.
+fn rate_floor_ms(shape: Shape, k: usize) -> f64 {
+    let windows = (k as f64 / L).ceil() - 1.0;
+    match shape {
+        // The run starts 0.6 W into an aligned window: 0.4 W of it left.
+        Shape::Aligned => (windows - 1.0).max(0.0) * W + 0.4 * W,
+        _ => windows * W,
+    }
+}
+
+fn run(cell: Cell) -> Measured {
+    let clock = SimClock::new();
+    let seed = 0x5eed ^ (cell.c as u64) << 8 ^ cell.k as u64;
+    let server = RefCell::new(
+        Server::new(cell.shape, L, W, RTT)
+            .with_service(cell.latency * W, 0.5, seed)
+            .with_speech(cell.speech),
+    );
+    let l = limiters(1);
+    let batch = batch(&clock, &server, &l, cell.k, cell.c, None);
+    let answer = cell.latency * W + RTT;
+    let served: f64 = server.borrow().served_ms.iter().sum();
+    let by_rate = rate_floor_ms(cell.shape, cell.k) + answer;
+    let by_concurrency = (served + RTT * cell.k as f64) / cell.c as f64 + answer;
+    Measured {
+        cell,
+        batch,
+        floor_ms: by_rate.max(by_concurrency),
+    }
+}
+
+/// Every latency and concurrency for one shape and speech, K = 60; the
+/// cells that miss the goal, printed.
+fn rows(shape: Shape, speech: Speech) -> Vec<Measured> {
+    let mut out = Vec::new();
+    for latency in [0.0, 0.3, 1.0] {
+        for c in [4, 20, 100] {
+            out.push(run(Cell {
+                shape,
+                speech,
+                latency,
+                c,
+                k: 60,
+            }));
+        }
+    }
+    out
+}
+
+/// Prints every cell; asserts that none failed a call, and that the cells
+/// `held` picks meet the goal (the rest are the issue's goal still open,
+/// asserted by [`the_whole_matrix_meets_the_goal`], ignored until then).
+fn check(measured: &[Measured], held: impl Fn(&Cell) -> bool) {
+    for m in measured {
+        eprintln!("{}", m.row());
+    }
+    let off: Vec<String> = measured
+        .iter()
+        .filter(|m| m.batch.failed > 0 || (held(&m.cell) && !m.passes()))
+        .map(Measured::row)
+        .collect();
+    assert!(off.is_empty(), "cells off the goal:\n{}", off.join("\n"));
+}
+
+/// Answers at once: every shape that reports its windows meets the goal.
+fn at_once(cell: &Cell) -> bool {
+    cell.latency == 0.0
+}
+
+#[test]
+fn fixed_window_opened_at_the_first_request() {
+    check(&rows(Shape::Fixed, Speech::Always), at_once);
+}
+
+#[test]
+fn fixed_window_aligned_to_the_clock() {
+    check(&rows(Shape::Aligned, Speech::Always), at_once);
+}
+
+#[test]
+fn sliding_log_reset_when_empty() {
+    check(&rows(Shape::Sliding, Speech::Always), at_once);
+}
+
+/// Main's throttle released the whole window at each reset here: 12 of
+/// 72 network calls were 429s at C=4.
+#[test]
+fn sliding_log_reset_when_the_next_slot_frees() {
+    check(&rows(Shape::SlidingNext, Speech::Always), at_once);
+}
+
+#[test]
+fn token_bucket() {
+    check(&rows(Shape::Bucket, Speech::Always), at_once);
+}
+
+/// Main's throttle let every caller meet the limit here: 20 to 150 of
+/// 80 to 210 network calls were 429s at zero latency.
+#[test]
+fn retry_after_only() {
+    check(&rows(Shape::Fixed, Speech::RetryAfter), at_once);
+}
+
+/// Not yet at the goal (see the issue): no call fails, though.
+#[test]
+fn headers_on_429s_only() {
+    check(&rows(Shape::Fixed, Speech::On429), |_| false);
+}
+
+/// The issue's goal for every cell, K = 60, and K = 600 at C = 100 for
+/// the shapes that report their windows. Not met yet with answer latency,
+/// nor without `x-ratelimit-*` on every answer: run with `--ignored
+/// --nocapture` for the table.
+#[test]
+#[ignore = "the goal of issue 22 not met yet: latency, and servers that speak only on 429s"]
+fn the_whole_matrix_meets_the_goal() {
+    let mut all = Vec::new();
+    for (shape, speech) in [
+        (Shape::Fixed, Speech::Always),
+        (Shape::Aligned, Speech::Always),
+        (Shape::Sliding, Speech::Always),
+        (Shape::SlidingNext, Speech::Always),
+        (Shape::Bucket, Speech::Always),
+        (Shape::Fixed, Speech::RetryAfter),
+        (Shape::Fixed, Speech::On429),
+    ] {
+        all.extend(rows(shape, speech));
+        if speech == Speech::Always {
+            all.push(run(Cell {
+                shape,
+                speech,
+                latency: 0.3,
+                c: 100,
+                k: 600,
+            }));
+        }
+    }
+    check(&all, |_| true);
+}
