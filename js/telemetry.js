@@ -2,17 +2,19 @@
 // (telemetry.js at the package's root) loaded lazily, the first time an instance has
 // telemetry on. Without `telemetry`, nothing here runs and nothing more is loaded.
 
-const KEYS = ['tracer', 'meter', 'legacyMetrics'];
+const KEYS = ['tracer', 'meter', 'legacyMetrics', 'bodyWaitMs'];
 const isFn = (v) => typeof v === 'function';
 
 /**
- * Checks createFetch's `telemetry` (true, or `{ tracer, meter, legacyMetrics }`), throwing a
+ * Checks createFetch's `telemetry` (true, or `{ tracer, meter, legacyMetrics, bodyWaitMs }`), throwing a
  * TypeError naming the field; `null` for false. @internal: used by the wasm module.
  */
 export function makeTelemetry(value) {
   if (value === false) return null;
   if (value !== true && (typeof value !== 'object' || Array.isArray(value))) {
-    throw new TypeError('createFetch: `telemetry` must be true or an object { tracer, meter, legacyMetrics }');
+    throw new TypeError(
+      'createFetch: `telemetry` must be true or an object { tracer, meter, legacyMetrics, bodyWaitMs }',
+    );
   }
   const o = value === true ? {} : value;
   for (const key of Object.keys(o)) {
@@ -27,7 +29,11 @@ export function makeTelemetry(value) {
   if (o.legacyMetrics !== undefined && typeof o.legacyMetrics !== 'boolean') {
     throw new TypeError('createFetch: `telemetry.legacyMetrics` must be a boolean');
   }
-  return new Lazy({ tracer: o.tracer, meter: o.meter, legacyMetrics: o.legacyMetrics });
+  const wait = o.bodyWaitMs;
+  if (wait !== undefined && !(typeof wait === 'number' && wait >= 0 && wait <= 2147483647)) {
+    throw new RangeError('createFetch: `telemetry.bodyWaitMs` must be a number of ms from 0 to 2147483647');
+  }
+  return new Lazy({ tracer: o.tracer, meter: o.meter, legacyMetrics: o.legacyMetrics, bodyWaitMs: wait });
 }
 
 /** The telemetry until its code is loaded: calls made meanwhile wait for it (once). */

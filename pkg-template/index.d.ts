@@ -591,7 +591,8 @@ export interface RatewiseOptions {
   telemetry?: boolean | TelemetryOptions;
   /**
    * The usage tap: `true` reads every successful answer's usage as its body passes to the caller
-   * (unchanged, never delayed), `false` never. @default on when `onUsage` or `prices` is given
+   * (unchanged, never delayed), `false` never.
+   * @default on when `onUsage`, `prices`, `budgets` or `telemetry` is given
    */
   usage?: boolean;
   /** Prices the answers (`UsageEvent.costUsd`, `stats().usage`). @default none */
@@ -618,6 +619,13 @@ export interface TelemetryOptions {
   meter?: { createHistogram(...args: never[]): unknown; createCounter(...args: never[]): unknown };
   /** Also record the older `gen_ai.client.operation.duration` and `gen_ai.client.token.usage`. @default false */
   legacyMetrics?: boolean;
+  /**
+   * With the usage tap on (telemetry turns it on unless `usage: false`), a call span ends when its
+   * answer's body ends, fails or is cancelled, with its usage; a body still unread this many ms after
+   * the headers ends its span then, at the time of the headers, marked `ratewise.usage.pending`.
+   * @default 300000
+   */
+  bodyWaitMs?: number;
 }
 
 /** A spend budget. */

@@ -75,6 +75,9 @@ export const RW = {
   KIND: 'ratewise.kind',
   REQUEST_ID: 'ratewise.request_id',
   COST_USD: 'ratewise.cost_usd',
+  USAGE_ESTIMATED: 'ratewise.usage.estimated',
+  USAGE_END: 'ratewise.usage.end',
+  USAGE_PENDING: 'ratewise.usage.pending',
   WAIT_KIND: 'ratewise.wait.kind',
   WAIT_MS: 'ratewise.wait.ms',
   WAIT_REASON: 'ratewise.wait.reason',
@@ -108,9 +111,12 @@ function rootContext(values = new Map()) {
   };
 }
 
+/** How long, by default, a call span waits after the headers for its body to end (5 minutes). */
+export const BODY_WAIT_MS = 300_000;
+
 /**
- * Usage and cost as span attributes. THE SLOT for `event.usage` (`{ inputTokens, outputTokens,
- * cachedInputTokens, reasoningTokens }`) and `event.costUsd`: only finite counts >= 0 are set.
+ * Usage and cost as span attributes, from a usage event's `usage` (`{ inputTokens, outputTokens,
+ * cachedInputTokens, reasoningTokens }`) and `costUsd`: only finite counts >= 0 are set.
  */
 export function usageAttributes(usage, costUsd) {
   const out = {};
@@ -170,6 +176,7 @@ function errorType(error, last) {
  */
 export async function start(o) {
   const t = new Telemetry(o.tracer, o.meter, o.legacyMetrics === true);
+  t.bodyWaitMs = o.bodyWaitMs ?? BODY_WAIT_MS;
   let api = null;
   try {
     const m = await import(API);
@@ -279,8 +286,16 @@ class Telemetry {
 
 /**
  * One call: a CLIENT span `{operation} {model}`, an HTTP client span per network attempt, and
- * the waits as span events. `begin`, `send` and `attempt` are called from wasm; `end` when the
- * call's promise settles, so no span is left open after an abort or a deadline.
+ * the waits as span events. `begin`, `send`, `attempt`, `expect` and `usage` are called from
+ * wasm; `end` when the call's promise settles.
+ *
+ * When the answer's body is tapped (`expect`: the usage tap is on and the answer succeeded), the
+ * span ends when its usage is known, as the AI SDK's spans end with their streams: when the body
+ * ends, fails or is cancelled, or its tap is evicted (the instance's 1024 oldest unread bodies),
+ * with the usage attributes and the usage counters' points. A body that is never read is bounded
+ * by `bodyWaitMs`: the span then ends, at the time of the headers, marked `ratewise.usage.pending`.
+ * Otherwise the span ends when the promise settles, so none is left open after an abort or a
+ * deadline.
  */
 class CallTrace {
   constructor(telemetry, parent) {
@@ -306,6 +321,12 @@ class CallTrace {
   }
   end(rejected, error) {
     guard(() => this.onEnd(rejected, error));
+  }
+  expect() {
+    this.pending = true;
+  }
+  usage(event, responseModel) {
+    guard(() => this.onUsage(event, responseModel));
   }
 
   onBegin(method, url, provider, model, stream, lane) {
@@ -384,8 +405,43 @@ class CallTrace {
     return this.metricAttrs?.[ATTR.PROVIDER] ?? 'unknown';
   }
 
-  /** The call settled: `rejected` with `error`, or resolved. */
+  /** The call settled: `rejected` with `error`, or resolved; the span waits for a tapped body. */
   onEnd(rejected, error) {
+    this.settledAt = Date.now();
+    this.settled = [rejected, error];
+    if (this.pending && !rejected && !this.used) {
+      this.timer = setTimeout(() => guard(() => this.finish(true)), this.t.bodyWaitMs);
+      this.timer?.unref?.(); // Node: a span never keeps the process alive
+      return;
+    }
+    this.finish(false);
+  }
+
+  /** The answer's usage is known (the usage event, and the model the answer named). */
+  onUsage(event, responseModel) {
+    if (this.used) return;
+    this.used = { event, responseModel, at: Date.now() };
+    if (this.finished) {
+      // Its span ended at the bound: the counters still get the usage.
+      if (this.t.m) recordUsage(this.t.m, usageAttributes(event.usage, event.costUsd), this.usageAttrs());
+      return;
+    }
+    if (!this.settled) return; // known before the promise settled (no body): onEnd finishes
+    clearTimeout(this.timer);
+    this.finish(false);
+  }
+
+  /** The metric attributes, with the model the answer named when it is known. */
+  usageAttrs() {
+    const named = this.used?.responseModel;
+    return typeof named === 'string' ? { ...this.metricAttrs, [ATTR.RESPONSE_MODEL]: named } : this.metricAttrs;
+  }
+
+  /** Ends the call span and records the call's metrics, once; `timedOut`: the body never ended. */
+  finish(timedOut) {
+    if (this.finished) return;
+    this.finished = true;
+    const [rejected, error] = this.settled;
     const last = this.last;
     const failed = rejected || (last !== undefined && last.kind !== 'ok');
     const type = failed ? errorType(error, last) : undefined;
@@ -397,7 +453,9 @@ class CallTrace {
       this.http = undefined;
     }
     if (!this.metricAttrs) return; // the request was never read (bad input): no call
-    const usage = usageAttributes(last?.usage, last?.costUsd);
+    const used = this.used?.event;
+    const usage = usageAttributes(used?.usage, used?.costUsd);
+    const endAt = timedOut ? this.settledAt : Math.max(this.used?.at ?? 0, this.settledAt);
     if (this.span) {
       const attributes = { [RW.WAITED_MS]: this.waitedMs, ...usage };
       if (last) {
@@ -407,23 +465,28 @@ class CallTrace {
         if (last.stop) attributes[RW.STOP] = last.stop;
         if (last.requestId) attributes[RW.REQUEST_ID] = last.requestId;
         if (last.breaker || last.source === 'breaker') attributes[RW.BREAKER] = last.breaker ?? 'open';
-        if (typeof last.responseModel === 'string') attributes[ATTR.RESPONSE_MODEL] = last.responseModel;
-        if (typeof last.responseId === 'string') attributes[ATTR.RESPONSE_ID] = last.responseId;
       }
+      if (typeof this.used?.responseModel === 'string') attributes[ATTR.RESPONSE_MODEL] = this.used.responseModel;
+      if (used) {
+        attributes[RW.USAGE_END] = used.end;
+        if (used.estimated) attributes[RW.USAGE_ESTIMATED] = true;
+      }
+      if (timedOut) attributes[RW.USAGE_PENDING] = true;
       if (type) {
         attributes[ATTR.ERROR_TYPE] = type;
         this.span.setStatus({ code: STATUS_ERROR, message: type });
       }
       this.span.setAttributes(attributes);
-      this.span.end();
+      this.span.end(endAt);
     }
     const m = this.t.m;
     if (!m) return;
-    const attrs = type ? { ...this.metricAttrs, [ATTR.ERROR_TYPE]: type } : this.metricAttrs;
-    const seconds = (Date.now() - this.startedAt) / 1000;
+    const named = this.usageAttrs();
+    const attrs = type ? { ...named, [ATTR.ERROR_TYPE]: type } : named;
+    const seconds = (endAt - this.startedAt) / 1000;
     m.duration.record(seconds, attrs);
     m.legacyDuration?.record(seconds, attrs);
-    recordUsage(m, usage, this.metricAttrs);
+    recordUsage(m, usage, named);
   }
 }
 

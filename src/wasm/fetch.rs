@@ -235,7 +235,10 @@ async fn run(
             };
             match hit {
                 Some(hit) => Ok(hit),
-                None => settle(config, tapped(instance, &out, outcome, started, &mut holds)),
+                None => {
+                    let outcome = tapped(instance, &out, outcome, started, &mut holds, trace);
+                    settle(config, outcome)
+                }
             }
         }
         Err(Halt::Aborted(reason)) => Err(reason),
@@ -403,13 +406,14 @@ async fn cached(
 }
 
 /// The outcome with a successful answer's body passed through the usage
-/// tap, when it is on.
+/// tap, when it is on; the call's trace then waits for its usage.
 fn tapped(
     instance: &Instance,
     out: &Outgoing,
     mut outcome: Outcome<web_sys::Response, JsValue>,
     started: f64,
     holds: &mut Holds,
+    trace: Option<&Trace>,
 ) -> Outcome<web_sys::Response, JsValue> {
     if !instance.taps.on {
         return outcome;
@@ -436,7 +440,11 @@ fn tapped(
                 request_input: out.tokens.map(|t| t.input),
                 started_ms: started,
                 holds: std::mem::take(holds),
+                trace: trace.cloned(),
             };
+            if let Some(trace) = trace {
+                trace.expect();
+            }
             *response = instance
                 .taps
                 .tap(<web_sys::Response as Clone>::clone(response), answer);

@@ -57,7 +57,11 @@ fn watcher(hook: js_sys::Function) -> Closure<dyn Fn(String)> {
 
 impl Instance {
     pub fn new(mut config: Config) -> Instance {
-        let taps = Taps::new(std::mem::take(&mut config.usage), config.on_event.clone());
+        let taps = Taps::new(
+            std::mem::take(&mut config.usage),
+            config.on_event.clone(),
+            config.telemetry.is_some(),
+        );
         let limiters = Limiters::new(config.limits);
         let watch = config
             .on_stream_error

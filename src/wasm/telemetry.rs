@@ -21,6 +21,7 @@ extern "C" {
     fn make_telemetry(value: &JsValue) -> Result<JsValue, JsValue>;
 
     /// One call's trace, made by the telemetry's fetch wrapper.
+    #[derive(Clone)]
     pub type Trace;
 
     /// The call's request: known once it is read, before any wait.
@@ -43,6 +44,17 @@ extern "C" {
     /// An attempt ended: the `onEvent` event of it.
     #[wasm_bindgen(method)]
     pub fn attempt(this: &Trace, event: &JsValue);
+
+    /// The answer's body is tapped: the call span waits for its usage
+    /// (bounded) before it ends.
+    #[wasm_bindgen(method)]
+    pub fn expect(this: &Trace);
+
+    /// The answer's usage is known (its body ended, failed, was cancelled
+    /// or its tap evicted): the usage event, and the model the answer named
+    /// (`None` when it named none).
+    #[wasm_bindgen(method)]
+    pub fn usage(this: &Trace, event: &JsValue, response_model: Option<String>);
 }
 
 /// Reads `createFetch({ telemetry })`: `None` when absent or `false`.

@@ -67,6 +67,8 @@ pub struct Answer {
     pub started_ms: f64,
     /// Its holds on the budgets, settled when its usage is known.
     pub holds: Holds,
+    /// The call's trace, told the usage when it is known (telemetry on).
+    pub trace: Option<super::telemetry::Trace>,
 }
 
 struct Tap {
@@ -107,12 +109,14 @@ pub struct Taps {
 impl Taps {
     /// The taps of an instance with these options; `on_event` is the
     /// instance's `onEvent`, which gets the usage events too once the tap is
-    /// on (`onUsage`, `prices` or `usage: true`).
-    pub fn new(settings: Settings, on_event: Option<Function>) -> Taps {
+    /// on (`onUsage`, `prices`, `budgets`, `telemetry` or `usage: true`).
+    pub fn new(settings: Settings, on_event: Option<Function>, telemetry: bool) -> Taps {
         // `onEvent` alone does not turn the tap on: its callers see no new
-        // events and pay nothing unless they ask for usage.
+        // events and pay nothing unless they ask for usage. Telemetry does
+        // (its spans carry the usage), unless `usage: false`.
         let wanted = settings.on_usage.is_some()
             || settings.budgets.is_some()
+            || telemetry
             || !matches!(settings.prices, Prices::None);
         let on = settings.forced.unwrap_or(wanted);
         let shared = Rc::new(Shared {
@@ -264,17 +268,27 @@ fn sum_js(s: &Sum) -> JsValue {
 
 fn finish(shared: &Shared, mut tap: Tap, end: End) {
     let mut usage = tap.scanner.finish(end, tap.answer.request_input);
+    // The model the answer named, before the request's stands in for it.
+    let named = usage.model.clone();
     if usage.model.is_none() {
         usage.model = tap.answer.model.clone();
     }
     let holds = std::mem::take(&mut tap.answer.holds);
-    usage_known(shared, &tap.answer, &usage, end, holds);
+    usage_known(shared, &tap.answer, &usage, named, end, holds);
 }
 
 /// An answer's usage is now known: counted in `stats().usage`, priced,
-/// and reported to `onUsage` and `onEvent`. Budgets settle here, and
-/// telemetry adds its span attributes here.
-fn usage_known(shared: &Shared, answer: &Answer, usage: &Usage, end: End, holds: Holds) {
+/// and reported to `onUsage` and `onEvent`. Budgets settle here, and the
+/// call's trace gets it here (its span's usage attributes and the usage
+/// counters); `named`: the model the answer named, if it named one.
+fn usage_known(
+    shared: &Shared,
+    answer: &Answer,
+    usage: &Usage,
+    named: Option<String>,
+    end: End,
+    holds: Holds,
+) {
     let cost_usd = {
         let mut state = shared.state.borrow_mut();
         let c = cost(
@@ -297,7 +311,7 @@ fn usage_known(shared: &Shared, answer: &Answer, usage: &Usage, end: End, holds:
         );
     }
     let (on_usage, on_event) = (&shared.settings.on_usage, &shared.on_event);
-    if on_usage.is_none() && on_event.is_none() {
+    if on_usage.is_none() && on_event.is_none() && answer.trace.is_none() {
         return;
     }
     let counts = [
@@ -324,5 +338,8 @@ fn usage_known(shared: &Shared, answer: &Answer, usage: &Usage, end: End, holds:
     // Hooks observe; what they throw is ignored.
     for hook in [on_usage, on_event].into_iter().flatten() {
         let _ = hook.call1(&JsValue::UNDEFINED, &event);
+    }
+    if let Some(trace) = &answer.trace {
+        trace.usage(&event, named);
     }
 }

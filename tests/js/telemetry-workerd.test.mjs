@@ -44,7 +44,8 @@ test('workerd: an explicit tracer records the call span and one HTTP span per at
   assert.deepEqual(spans, [
     { name: 'POST', child: true, status: 429, error: '429', events: [] },
     { name: 'POST', child: true, status: 200, events: [] },
-    { name: 'chat gpt-4o-mini', child: false, attempts: 2, events: ['ratewise.wait.backoff'] },
+    // The usage joined: the call span ended with the body, the mock's 5 output tokens on it.
+    { name: 'chat gpt-4o-mini', child: false, attempts: 2, tokens: 5, events: ['ratewise.wait.backoff'] },
   ]);
 });
 
@@ -54,7 +55,7 @@ test('workerd: telemetry: true finds the tracer the bundled SDK registered globa
   assert.equal(status, 200);
   assert.deepEqual(spans, [
     { name: 'POST', child: true, status: 200, events: [] },
-    { name: 'chat gpt-4o-mini', child: false, attempts: 1, events: [] },
+    { name: 'chat gpt-4o-mini', child: false, attempts: 1, tokens: 5, events: [] },
   ]);
   for (const warning of CROSS_REQUEST_WARNINGS) assert.ok(!worker.log().includes(warning), worker.log());
 });

@@ -59,13 +59,22 @@ function sdk() {
   return { tracer: tracers.getTracer('test'), meter: meters.getMeter('test'), spans, points, open, tracers, meters };
 }
 
-const ask = (fetch, headers = {}, init = {}) =>
+const send = (fetch, headers = {}, init = {}, body = {}) =>
   fetch(CHAT, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test-telemetry', ...headers },
-    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], ...body }),
     ...init,
   });
+/** The usage tap hands the core what was read a microtask later, then the span ends. */
+const settled = () => new Promise((resolve) => setTimeout(resolve, 0));
+/** A call whose body is read whole, as a caller would: its call span has ended when it resolves. */
+const ask = async (...args) => {
+  const res = await send(...args);
+  await res.arrayBuffer();
+  await settled();
+  return res;
+};
 
 /** The call span and its children, in start order. */
 function tree(spans) {
@@ -93,8 +102,16 @@ test('two 429s then a success: one CLIENT span, three HTTP children, two backoff
   ]);
   const o = sdk();
   const events = [];
-  const fetch = createFetch({ telemetry: { tracer: o.tracer, meter: o.meter }, onEvent: (e) => events.push(e) });
+  const fetch = createFetch({
+    telemetry: { tracer: o.tracer, meter: o.meter },
+    onEvent: (e) => events.push(e),
+    prices: { 'gpt-4o-mini': { input: 1, output: 2 } },
+  });
   const res = await ask(fetch);
+  // Telemetry turned the usage tap on: the usage event came when the body was read.
+  const used = events.find((e) => e.type === 'usage');
+  assert.ok(used, 'a usage event');
+  assert.ok(Math.abs(used.costUsd - 19e-6) < 1e-12, `${used.costUsd}`);
   assert.equal(res.status, 200);
   const { call, children } = tree(o.spans());
   assert.equal(call.name, 'chat gpt-4o-mini');
@@ -112,6 +129,14 @@ test('two 429s then a success: one CLIENT span, three HTTP children, two backoff
     'ratewise.source': 'network',
     'ratewise.stop': 'success',
     'ratewise.request_id': events[2].requestId,
+    // The usage of the answer's body (the mock's JSON: 9 in, 5 out), joined when it was read.
+    'gen_ai.response.model': 'gpt-4o-mini',
+    'gen_ai.usage.input_tokens': 9,
+    'gen_ai.usage.output_tokens': 5,
+    'gen_ai.usage.cache_read.input_tokens': 0,
+    'gen_ai.usage.reasoning.output_tokens': 0,
+    'ratewise.cost_usd': used.costUsd,
+    'ratewise.usage.end': 'complete',
   });
   assert.ok(!('gen_ai.system' in call.attributes), 'the deprecated name is never set');
   assert.deepEqual(
@@ -143,7 +168,7 @@ test('two 429s then a success: one CLIENT span, three HTTP children, two backoff
   }
   // onEvent carries the provider's request id (OpenAI's x-request-id) and the model.
   assert.deepEqual(
-    events.map((e) => [e.attempt, e.model, /^req_[0-9a-f]{32}$/.test(e.requestId)]),
+    events.filter((e) => e.type !== 'usage').map((e) => [e.attempt, e.model, /^req_[0-9a-f]{32}$/.test(e.requestId)]),
     [
       [1, 'gpt-4o-mini', true],
       [2, 'gpt-4o-mini', true],
@@ -152,7 +177,12 @@ test('two 429s then a success: one CLIENT span, three HTTP children, two backoff
   );
   const p = await o.points();
   const [[attrs, histogram]] = p['gen_ai.client.inference.duration'];
-  assert.deepEqual(attrs, GEN_AI);
+  const ANSWERED = { ...GEN_AI, 'gen_ai.response.model': 'gpt-4o-mini' };
+  assert.deepEqual(attrs, ANSWERED);
+  assert.deepEqual(p['gen_ai.client.inference.usage.input_tokens'], [[ANSWERED, 9]]);
+  assert.deepEqual(p['gen_ai.client.inference.usage.output_tokens'], [[ANSWERED, 5]]);
+  assert.deepEqual(p['gen_ai.client.inference.usage.cache_read.input_tokens'], [[ANSWERED, 0]]);
+  assert.deepEqual(p['gen_ai.client.inference.usage.reasoning.output_tokens'], [[ANSWERED, 0]]);
   assert.equal(histogram.count, 1);
   assert.deepEqual(histogram.buckets.boundaries, DURATION_BUCKETS);
   assert.ok(histogram.sum >= 0.05 && histogram.sum < 5, `${histogram.sum} s`);
@@ -337,7 +367,7 @@ test('no secret of any provider shape reaches a span, an event or a metric', asy
   });
   await mock.script(['server_error', 'insufficient_quota']);
   const url = `${server.url}/v1beta/models/gemini-2.5-pro:generateContent?key=${secrets.google}`;
-  await fetch(url, {
+  const res = await fetch(url, {
     method: 'POST',
     headers: {
       authorization: secrets.bearer,
@@ -347,6 +377,8 @@ test('no secret of any provider shape reaches a span, an event or a metric', asy
     },
     body: JSON.stringify({ contents: [{ parts: [{ text: secrets.openai }] }] }),
   });
+  await res.text();
+  await settled();
   const recorded = JSON.stringify([o.spans().map((s) => [s.name, s.attributes, s.events, s.status]), await o.points()]);
   assert.ok(o.spans().length >= 3, 'spans were recorded');
   assert.match(recorded, /generate_content gemini-2\.5-pro/);
@@ -374,7 +406,7 @@ test('telemetry: true takes the global tracer and meter, and legacyMetrics adds 
     assert.equal((await ask(legacy)).status, 200);
     const p = await o.points();
     // An unknown host (the mock) that answered 200 at once said nothing of its provider.
-    const unknown = { ...GEN_AI, 'gen_ai.provider.name': 'unknown' };
+    const unknown = { ...GEN_AI, 'gen_ai.provider.name': 'unknown', 'gen_ai.response.model': 'gpt-4o-mini' };
     assert.deepEqual(
       p['gen_ai.client.operation.duration'].map(([a, h]) => [a, h.count]),
       [[unknown, 1]],

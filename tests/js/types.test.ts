@@ -118,9 +118,14 @@ redisCoordinator({ eval: async () => 1, evalsha: async () => 1 }, { prefix: 1 })
 // telemetry (issue 24): the real api's Tracer and Meter fit; the events carry the request id and model.
 import { metrics, trace } from '@opentelemetry/api';
 createFetch({ telemetry: true });
+createFetch({ telemetry: { bodyWaitMs: 60_000 } });
 createFetch({ telemetry: { tracer: trace.getTracer('app'), meter: metrics.getMeter('app'), legacyMetrics: true } });
 createFetch({
-  onEvent: (e) => void [e.requestId?.length, e.model?.length, e.queuedMs + e.pacedMs + e.leasedMs, e.breaker],
+  // onEvent also gets the usage events once the tap is on (telemetry turns it on): narrow by `type`.
+  onEvent: (e) =>
+    void (e.type === 'attempt'
+      ? [e.requestId?.length, e.model?.length, e.queuedMs + e.pacedMs + e.leasedMs, e.breaker]
+      : [e.model?.length, e.usage.inputTokens]),
 });
 // @ts-expect-error: a tracer must have startSpan
 createFetch({ telemetry: { tracer: {} } });

@@ -29,12 +29,15 @@ export default {
       body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
     });
     await res.text();
+    // The call span ends when the body's usage is known: a microtask after the caller has it.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     const spans = exporter.getFinishedSpans().map((s) => ({
       name: s.name,
       child: Boolean(s.parentSpanContext),
       status: s.attributes['http.response.status_code'],
       error: s.attributes['error.type'],
       attempts: s.attributes['ratewise.attempts'],
+      tokens: s.attributes['gen_ai.usage.output_tokens'],
       events: s.events.map((e) => e.name),
     }));
     return Response.json({ status: res.status, spans });
