@@ -810,6 +810,21 @@ export interface RatewiseHealth {
   queue: { running: number; waiting: number };
   /** The Durable Object coordinator: whether one is set on the instance, and its failures so far. */
   coordinator: { configured: boolean; errors: number };
+  /**
+   * Every spend budget's books in this instance, one per scope (the limit key, or the tag): `scope` is
+   * an 8-hex hash; `spent` and `reserved` (held by calls in flight) in the budget's `unit`; `fraction`
+   * is (spent + reserved) / limit, as the alerts compare; `windowEndsAt`: when it resets, ms since the epoch.
+   */
+  budgets: {
+    name: string;
+    scope: string;
+    unit: 'usd' | 'tokens';
+    spent: number;
+    reserved: number;
+    limit: number;
+    fraction: number;
+    windowEndsAt: number;
+  }[];
   calls: { total: number; attempts: number; retries: number };
 }
 

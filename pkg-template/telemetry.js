@@ -78,6 +78,10 @@ export const RW = {
   USAGE_ESTIMATED: 'ratewise.usage.estimated',
   USAGE_END: 'ratewise.usage.end',
   USAGE_PENDING: 'ratewise.usage.pending',
+  BUDGET_NAME: 'ratewise.budget.name',
+  BUDGET_EXHAUSTED: 'ratewise.budget.exhausted',
+  BUDGET_UNIT: 'ratewise.budget.unit',
+  M_BUDGET_SPENT: 'ratewise.budget.spent',
   WAIT_KIND: 'ratewise.wait.kind',
   WAIT_MS: 'ratewise.wait.ms',
   WAIT_REASON: 'ratewise.wait.reason',
@@ -234,6 +238,11 @@ class Telemetry {
       attempts: counter(RW.M_ATTEMPTS, '{attempt}', 'Attempts, by what they meant (ratewise.kind).'),
       wait: counter(RW.M_WAIT, 's', 'Time calls waited, by why (ratewise.wait.kind).'),
       held: counter(RW.M_HELD, '{attempt}', 'Attempts the throttle held: each would have gone over a window.'),
+      spent: counter(
+        RW.M_BUDGET_SPENT,
+        '{spend}',
+        'Spend settled on each budget, in its unit (ratewise.budget.unit: usd or tokens).',
+      ),
     };
     const gauge = meter.createObservableGauge?.(RW.M_BREAKERS, {
       unit: '{breaker}',
@@ -327,6 +336,10 @@ class CallTrace {
   }
   usage(event, responseModel) {
     guard(() => this.onUsage(event, responseModel));
+  }
+  budgets(applying, stopped) {
+    this.applying = applying;
+    this.stopped = stopped;
   }
 
   onBegin(method, url, provider, model, stream, lane) {
@@ -424,6 +437,7 @@ class CallTrace {
     if (this.finished) {
       // Its span ended at the bound: the counters still get the usage.
       if (this.t.m) recordUsage(this.t.m, usageAttributes(event.usage, event.costUsd), this.usageAttrs());
+      if (this.t.m) recordSpend(this.t.m, this.applying, event);
       return;
     }
     if (!this.settled) return; // known before the promise settled (no body): onEnd finishes
@@ -444,7 +458,8 @@ class CallTrace {
     const [rejected, error] = this.settled;
     const last = this.last;
     const failed = rejected || (last !== undefined && last.kind !== 'ok');
-    const type = failed ? errorType(error, last) : undefined;
+    // A spent budget answered without sending: its own stop and error.type.
+    const type = this.stopped ? 'budget_exhausted' : failed ? errorType(error, last) : undefined;
     if (this.http) {
       // Sent and never answered: the caller aborted or the deadline passed.
       this.http.setAttributes({ [ATTR.ERROR_TYPE]: type });
@@ -472,6 +487,11 @@ class CallTrace {
         if (used.estimated) attributes[RW.USAGE_ESTIMATED] = true;
       }
       if (timedOut) attributes[RW.USAGE_PENDING] = true;
+      if (this.applying?.length) attributes[RW.BUDGET_NAME] = this.applying.map(([name]) => name);
+      if (this.stopped) {
+        attributes[RW.BUDGET_EXHAUSTED] = this.stopped;
+        attributes[RW.STOP] = 'budget_exhausted';
+      }
       if (type) {
         attributes[ATTR.ERROR_TYPE] = type;
         this.span.setStatus({ code: STATUS_ERROR, message: type });
@@ -487,6 +507,17 @@ class CallTrace {
     m.duration.record(seconds, attrs);
     m.legacyDuration?.record(seconds, attrs);
     recordUsage(m, usage, named);
+    if (used) recordSpend(m, this.applying, used);
+  }
+}
+
+/** `ratewise.budget.spent`: what the usage event settles on each budget that applied, in its unit. */
+function recordSpend(m, applying, event) {
+  for (const [name, unit] of applying ?? []) {
+    const n = unit === 'usd' ? event.costUsd : event.usage.inputTokens + event.usage.outputTokens;
+    if (typeof n === 'number' && Number.isFinite(n) && n >= 0) {
+      m.spent.add(n, { [RW.BUDGET_NAME]: name, [RW.BUDGET_UNIT]: unit });
+    }
   }
 }
 

@@ -75,6 +75,8 @@ pub struct Ask<'a> {
     pub throw_on_error: bool,
     /// Its method (a `HEAD` answer has no body).
     pub method: &'a str,
+    /// Its trace: told the budgets that apply, and the one that stopped it.
+    pub trace: Option<&'a super::telemetry::Trace>,
 }
 
 impl Budgets {
@@ -89,12 +91,71 @@ impl Budgets {
             self.spend
                 .borrow_mut()
                 .admit(keys, 0, ask.tag, ask.lane, |_| estimate, now);
+        if let Some(trace) = ask.trace {
+            self.tell(trace, keys, ask.tag, &verdict);
+        }
         match verdict {
             Verdict::Go(holds) => Ok(holds),
             // A move to a route the call lacks is never returned (see Spend::admit).
             Verdict::Move { .. } => Ok(Holds::default()),
             Verdict::Exhausted(e) => Err(exhausted(&e, ask.throw_on_error, ask.method)),
         }
+    }
+
+    /// Tells a call's trace the budgets that apply to it (`[name, unit]`
+    /// pairs) and, when one stopped it, which.
+    fn tell(
+        &self,
+        trace: &super::telemetry::Trace,
+        keys: &[RouteKey],
+        tag: Option<&str>,
+        verdict: &Verdict,
+    ) {
+        let spend = self.spend.borrow();
+        let applying: Array = match keys.first() {
+            Some(key) => spend
+                .scopes_for(key.account, tag)
+                .map(|(_, b, _)| Array::of2(&b.name().into(), &unit_js(b.limit().unit)))
+                .collect(),
+            None => Array::new(),
+        };
+        if applying.length() == 0 {
+            return;
+        }
+        let stopped = match verdict {
+            Verdict::Exhausted(e) => Some(e.budget.clone()),
+            _ => None,
+        };
+        trace.budgets(&applying, stopped);
+    }
+
+    /// `health().budgets`: every scope's books, its key as a short hash.
+    pub fn health_js(&self) -> JsValue {
+        let now = js_sys::Date::now();
+        let spend = self.spend.borrow();
+        spend
+            .statuses(now)
+            .into_iter()
+            .map(|(budget, scope, status)| {
+                let committed = status.spent + status.reserved;
+                let fraction = if status.limit > 0.0 {
+                    committed / status.limit
+                } else {
+                    0.0
+                };
+                object(&[
+                    ("name", budget.name().into()),
+                    ("scope", scope.short().into()),
+                    ("unit", unit_js(budget.limit().unit)),
+                    ("spent", status.spent.into()),
+                    ("reserved", status.reserved.into()),
+                    ("limit", status.limit.into()),
+                    ("fraction", fraction.into()),
+                    ("windowEndsAt", status.window.end_ms.into()),
+                ])
+            })
+            .collect::<Array>()
+            .into()
     }
 
     /// The call sent nothing that answered: its holds are freed.
@@ -122,6 +183,15 @@ impl Budgets {
     }
 }
 
+/// A budget's unit as JavaScript names it.
+fn unit_js(unit: Unit) -> JsValue {
+    match unit {
+        Unit::Usd => "usd",
+        Unit::Tokens => "tokens",
+    }
+    .into()
+}
+
 /// The answer to a call a spent budget stopped: the body of
 /// `limits::spend::answer`, built as a JS object and stringified by
 /// JavaScript (Rust's float formatting stays out of the `.wasm`).
@@ -141,16 +211,12 @@ fn exhausted(e: &Exhausted, throw: bool, method: &str) -> Result<JsValue, JsValu
         ]);
         return Err(make_error(answer::ERROR_CODE, &message, &details));
     }
-    let unit = match e.unit {
-        Unit::Usd => "usd",
-        Unit::Tokens => "tokens",
-    };
     let error = object(&[
         ("message", message.as_str().into()),
         ("type", answer::ERROR_TYPE.into()),
         ("code", answer::ERROR_CODE.into()),
         ("budget", e.budget.as_str().into()),
-        ("unit", unit.into()),
+        ("unit", unit_js(e.unit)),
         ("limit", e.limit.into()),
         ("spent", e.spent.into()),
         ("resetsAtMs", e.resets_at_ms.into()),

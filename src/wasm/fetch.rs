@@ -198,7 +198,7 @@ async fn run(
         request_id: described.then_some(&request_id),
     };
     // Spend budgets: the call's estimate is held before anything is sent.
-    let mut holds = match admit(instance, &out) {
+    let mut holds = match admit(instance, &out, trace) {
         Ok(holds) => holds,
         Err(answer) => return answer,
     };
@@ -271,7 +271,11 @@ async fn run(
 
 /// Holds the call's estimate on its budgets (input estimate plus its output
 /// cap, at the model's output price), or answers it when one is spent.
-fn admit(instance: &Instance, out: &Outgoing) -> Result<Holds, Result<JsValue, JsValue>> {
+fn admit(
+    instance: &Instance,
+    out: &Outgoing,
+    trace: Option<&Trace>,
+) -> Result<Holds, Result<JsValue, JsValue>> {
     let Some(budgets) = instance.taps.budgets() else {
         return Ok(Holds::default());
     };
@@ -300,6 +304,7 @@ fn admit(instance: &Instance, out: &Outgoing) -> Result<Holds, Result<JsValue, J
         estimate,
         throw_on_error: instance.config.throw_on_error,
         method: &out.method,
+        trace,
     })
 }
 

@@ -64,6 +64,13 @@ pub fn health_js(instance: &Instance) -> JsValue {
             ]),
         ),
         (
+            "budgets",
+            instance
+                .taps
+                .budgets()
+                .map_or_else(|| Array::new().into(), |b| b.health_js()),
+        ),
+        (
             "calls",
             object(&[
                 ("total", (stats.calls as f64).into()),

@@ -45,6 +45,11 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn attempt(this: &Trace, event: &JsValue);
 
+    /// The budgets that apply to the call (`[name, unit]` pairs), and the
+    /// one that stopped it, if one did (nothing was sent then).
+    #[wasm_bindgen(method)]
+    pub fn budgets(this: &Trace, applying: &js_sys::Array, stopped: Option<String>);
+
     /// The answer's body is tapped: the call span waits for its usage
     /// (bounded) before it ends.
     #[wasm_bindgen(method)]

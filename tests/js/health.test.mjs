@@ -32,6 +32,7 @@ test('a fresh instance is healthy and empty; the snapshot survives JSON', () => 
       limits: [],
       queue: { running: 0, waiting: 0 },
       coordinator: { configured: false, errors: 0 },
+      budgets: [],
       calls: { total: 0, attempts: 0, retries: 0 },
     },
   );
