@@ -37,6 +37,7 @@ function readParams() {
     quota: $('sim-quota').checked,
     throttle: $('sim-throttle').checked,
     fallback: $('sim-fallback').checked,
+    budget: $('sim-budget').checked,
   };
   for (const [key, id] of Object.entries(FIELDS)) raw[key] = $(id).value;
   const params = clampParams(raw);
@@ -108,7 +109,7 @@ function createSimulation() {
 
       setStatus(
         'done',
-        `Done. Mock: ${params.limit} per ${humanMs(params.windowMs)}, ${params.latencyMs} ms latency${params.quota ? ', quota exhausted' : ''}. ` +
+        `Done. Mock: ${params.limit} per ${humanMs(params.windowMs)}, ${params.latencyMs} ms latency${params.quota ? ', quota exhausted' : ''}${params.budget ? ', a runaway batch on its budget' : ''}. ` +
           'Hover a mark for its status and wait.',
       );
     } catch (e) {

@@ -18,7 +18,12 @@ export const PARAM_BOUNDS = {
 
 /** Raw form values (strings or numbers) -> whole numbers within bounds; booleans kept. */
 export function clampParams(raw) {
-  const out = { quota: Boolean(raw.quota), throttle: raw.throttle !== false, fallback: Boolean(raw.fallback) };
+  const out = {
+    quota: Boolean(raw.quota),
+    throttle: raw.throttle !== false,
+    fallback: Boolean(raw.fallback),
+    budget: Boolean(raw.budget),
+  };
   for (const [key, [min, max, dflt]] of Object.entries(PARAM_BOUNDS)) {
     const v = Math.round(Number(raw[key]));
     out[key] = Number.isFinite(v) ? Math.min(max, Math.max(min, v)) : dflt;
@@ -74,6 +79,39 @@ export async function prepareMock(params, env = {}) {
 }
 
 // ---------------------------------------------------------------------------
+// The runaway batch: two spend budgets, one per tag
+// ---------------------------------------------------------------------------
+
+/** The tags of the runaway-batch scenario: every fourth request is interactive, the rest the batch. */
+export const BATCH_TAG = 'nightly-batch';
+export const INTERACTIVE_TAG = 'interactive';
+/** What one of the mock's answers uses: 9 input and 5 output tokens. */
+export const TOKENS_PER_ANSWER = 14;
+/** The alerts below the cap, as fractions of it. */
+export const ALERT_AT = [0.5, 0.8, 0.95];
+
+/** The budget tag of request i in the runaway-batch scenario. */
+export const budgetTag = (i) => (i % 4 === 0 ? INTERACTIVE_TAG : BATCH_TAG);
+
+/**
+ * The scenario's budgets: the batch may spend half of what its requests would (in tokens, per day),
+ * so it meets its cap halfway; interactive traffic has a budget of its own with room for all of it.
+ */
+export function budgetsFor(params) {
+  const batch = Array.from({ length: params.requests }, (_, i) => budgetTag(i)).filter((t) => t === BATCH_TAG).length;
+  return [
+    {
+      name: 'batch',
+      tag: BATCH_TAG,
+      limitTokens: TOKENS_PER_ANSWER * Math.max(1, Math.ceil(batch / 2)),
+      window: 'day',
+      alertAt: ALERT_AT,
+    },
+    { name: 'interactive', tag: INTERACTIVE_TAG, limitTokens: TOKENS_PER_ANSWER * params.requests * 2, window: 'day' },
+  ];
+}
+
+// ---------------------------------------------------------------------------
 // Runs
 // ---------------------------------------------------------------------------
 
@@ -117,15 +155,20 @@ export function newRun(contender, params, { id = contender, start = 0 } = {}) {
   };
 }
 
-function chatInit(i) {
-  return {
+function chatInit(i, params) {
+  const init = {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${DEMO_KEY}` },
     body: JSON.stringify({
       model: 'gpt-4o-mini',
       messages: [{ role: 'user', content: `Say hello (request ${i + 1})` }],
+      // The runaway batch: a call reserves its output cap, as a real batch job would ask for one.
+      ...(params?.budget ? { max_tokens: 5 } : {}),
     }),
   };
+  // Each call names its budget (ratewise strips the header; the status-only loop just sends it).
+  if (params?.budget) init.headers['x-ratewise-budget'] = budgetTag(i);
+  return init;
 }
 
 const laneUrl = (baseUrl, i) => `${baseUrl}/v1/chat/completions?lane=${i}`;
@@ -141,6 +184,8 @@ export function ratewiseExtras(params) {
   };
   // The fallback scenario: a second project's key, used once the first is out of quota.
   if (params.fallback) extras.routes = [{ apiKey: BACKUP_KEY }];
+  // The runaway batch: the batch and interactive traffic each on a budget of its own.
+  if (params.budget) extras.budgets = budgetsFor(params);
   return extras;
 }
 
@@ -167,6 +212,7 @@ export function ratewiseCode(params) {
     ...Object.entries(extra).map(([k, v]) => `  ${k}: ${codeValue(v)},`),
     '  onEvent,           // after every attempt: draws this timeline',
     '  onQuotaExhausted,  // per call that hits an empty account; alerts count firstReport',
+    ...(params.budget ? ['  onBudget,          // at 50/80/95% of a budget, with its forecast'] : []),
     '  fetch: countingFetch, // globalThis.fetch that records each network call',
     '});',
     '',
@@ -251,6 +297,17 @@ export async function runRatewise(run, env) {
     if (info.firstReport) run.alerts += 1;
     if (lane) lane.alertedAt = now();
   };
+  // The runaway batch's alerts below the cap, each with its forecast (when the cap is hit at this rate).
+  run.budgetAlerts = [];
+  const onBudget = (a) =>
+    run.budgetAlerts.push({
+      budget: a.budget,
+      threshold: a.threshold,
+      fraction: a.fraction,
+      forecast: a.forecast ?? null,
+      windowEndsAt: a.windowEndsAt,
+      at: now(),
+    });
 
   run.extra = ratewiseExtras(params);
   const rwFetch = createFetch({
@@ -258,6 +315,7 @@ export async function runRatewise(run, env) {
     ...run.extra,
     onEvent,
     onQuotaExhausted,
+    ...(params.budget ? { onBudget } : {}),
     fetch: countingFetch,
   });
 
@@ -265,17 +323,24 @@ export async function runRatewise(run, env) {
     const lane = run.lanes[i];
     lane.start = now();
     try {
-      const res = await rwFetch(laneUrl(baseUrl, i), chatInit(i));
-      await res.text();
+      const res = await rwFetch(laneUrl(baseUrl, i), chatInit(i, params));
+      const text = await res.text();
       const kind = lane.lastEvent?.kind;
       lane.status = res.status;
       lane.outcome = res.ok ? 'ok' : kind === 'quota_exhausted' ? 'alert' : 'failed';
       lane.detail = res.ok ? '200 OK' : `${res.status} ${kind || ''}`.trim();
+      // A spent budget answers with a local 429 naming it: nothing was sent.
+      const stopped = !res.ok && params.budget && budgetStop(text);
+      if (stopped) {
+        lane.outcome = 'budget';
+        lane.detail = `429 budget_exhausted: the "${stopped}" budget is spent`;
+      }
     } catch (e) {
       lane.outcome = isQuotaExhaustedError(e) || e?.kind === 'quota_exhausted' ? 'alert' : 'failed';
       lane.detail = `${e?.name || 'Error'}: ${e?.message || e}`;
     }
     if (lane.attempts.length === 0) lane.blocked = true;
+    if (params.budget) lane.tag = budgetTag(i);
     lane.end = now();
   };
 
@@ -284,6 +349,16 @@ export async function runRatewise(run, env) {
   run.stats = rwFetch.stats();
   run.breaker = rwFetch.breaker();
   return run;
+}
+
+/** The budget named by a local budget_exhausted answer's body, else null. */
+function budgetStop(text) {
+  try {
+    const error = JSON.parse(text)?.error;
+    return error?.code === 'budget_exhausted' ? error.budget : null;
+  } catch {
+    return null;
+  }
 }
 
 /** openai-node's delay: retry-after-ms, retry-after (s or HTTP date), else 0.5 s * 2^n with up to 25 % jitter, max 8 s. */
@@ -329,7 +404,7 @@ export async function runBaseline(run, env) {
         lane.attempts.push(attempt);
         lane.firstSend ??= attempt.start;
         run.clientCalls += 1;
-        const res = await fetch(laneUrl(baseUrl, i), chatInit(i));
+        const res = await fetch(laneUrl(baseUrl, i), chatInit(i, params));
         attempt.end = now();
         attempt.status = res.status;
         attempt.kind = res.ok ? 'ok' : `HTTP ${res.status}`;
@@ -462,7 +537,8 @@ export function summarize(run) {
     r429: run.server ? (run.server.byStatus?.['429'] ?? 0) : null,
     retries: done ? retries : null,
     succeeded: done ? lanes.filter((l) => l.outcome === 'ok').length : null,
-    failures: done ? lanes.filter((l) => l.outcome && l.outcome !== 'ok').length : null,
+    // A request its budget stopped is the budget working, not a failure: it has a row of its own.
+    failures: done ? lanes.filter((l) => l.outcome && l.outcome !== 'ok' && l.outcome !== 'budget').length : null,
     alerts: run.contender === 'ratewise' ? (done ? run.alerts : null) : 'n/a',
     shortcircuits:
       run.contender === 'ratewise'
@@ -478,6 +554,9 @@ export function summarize(run) {
           ? lanes.filter((l) => l.outcome === 'ok' && l.route > 0).length
           : null
         : 'n/a',
+    // The runaway batch: requests a spent budget stopped (no network call), and tokens the answers used.
+    budgetStopped:
+      run.contender === 'ratewise' ? (done ? lanes.filter((l) => l.outcome === 'budget').length : null) : 'n/a',
     clientCalls: run.clientCalls,
   };
 }
@@ -516,6 +595,7 @@ export function verdict(s, runs, nowEpochMs = Date.now()) {
   const params = run.params;
   const plural = (n, w) => `${fmtInt(n)} ${w}${n === 1 ? '' : 's'}`;
   let text;
+  if (params.budget) return { text: budgetVerdict(run, runs.baseline), mode: 'budget' };
   if (params.fallback) {
     const straight = run.lanes.filter((l) => l.route > 0 && l.attempts.every((a) => a.route > 0)).length;
     text =
@@ -561,4 +641,32 @@ export function verdict(s, runs, nowEpochMs = Date.now()) {
       paced;
   }
   return { text, mode: params.quota ? 'quota' : 'rate' };
+}
+
+/** The runaway batch's sentence: the batch stopped at its cap, interactive traffic untouched, the alerts. */
+export function budgetVerdict(run, baseline) {
+  const plural = (n, w) => `${fmtInt(n)} ${w}${n === 1 ? '' : 's'}`;
+  const batch = run.lanes.filter((l) => l.tag === BATCH_TAG);
+  const interactive = run.lanes.filter((l) => l.tag === INTERACTIVE_TAG);
+  const stopped = batch.filter((l) => l.outcome === 'budget').length;
+  const cap = run.extra.budgets?.[0]?.limitTokens ?? 0;
+  const alerts = (run.budgetAlerts ?? []).filter((a) => a.budget === 'batch');
+  const early = alerts.some((a) => a.threshold === null);
+  const said = alerts
+    .filter((a) => typeof a.threshold === 'number')
+    .map((a) => {
+      const pct = `${Math.round(a.threshold * 100)}%`;
+      if (typeof a.forecast !== 'number') return pct;
+      const left = a.forecast - Date.now();
+      return left > 0 ? `${pct} (cap at this rate in ${humanMs(left)})` : `${pct} (at the cap)`;
+    });
+  const sent = baseline ? baseline.lanes.filter((l) => l.attempts.length > 0).length : null;
+  return (
+    `Runaway batch: its budget (${fmtInt(cap)} tokens a day) stopped ${plural(stopped, 'request')} of ${batch.length} at the cap, ` +
+    `with no network call; the ${plural(interactive.length, 'interactive request')} on their own budget ` +
+    `${interactive.every((l) => l.outcome === 'ok') ? 'all answered' : 'did not all answer'}. ` +
+    (said.length ? `onBudget alerted below the cap at ${said.join(', ')}. ` : 'No alert fired. ') +
+    (early ? 'Its forecast also warned that the cap comes before the day ends. ' : '') +
+    (sent === null ? '' : `The status-only loop has no budget: it sent all ${plural(sent, 'request')}.`)
+  );
 }

@@ -51,7 +51,7 @@ function laneMarks(contender, run, lane) {
     marks.push(mark);
   });
   if (lane.end !== null && lane.outcome !== 'ok') {
-    const cls = lane.outcome === 'alert' ? 'alert' : 'fail';
+    const cls = lane.outcome === 'alert' || lane.outcome === 'budget' ? 'alert' : 'fail';
     const title = lane.blocked
       ? `stopped before any network call: ${lane.detail}`
       : `${lane.outcome === 'alert' ? 'alerted' : 'gave up'}: ${lane.detail}`;
@@ -157,6 +157,7 @@ const ROWS = {
   alerts: 'alerts',
   shortcircuits: 'shortcircuits',
   backup: 'backup',
+  budgetStopped: 'budget',
 };
 const cellOf = (contender, key) => document.querySelector(`[data-testid="summary-${contender}-${ROWS[key]}"]`);
 

@@ -61,13 +61,14 @@ async function waitForRun() {
  * mock (the page resets before ratewise, before the status-only loop, and
  * once at the end), so they are the server's count for exactly that run.
  */
-async function runSimulation({ requests, concurrency, limit, windowMs, quota, fallback = false }) {
+async function runSimulation({ requests, concurrency, limit, windowMs, quota, fallback = false, budget = false }) {
   await page.fill(tid('sim-requests'), String(requests));
   await page.fill(tid('sim-concurrency'), String(concurrency));
   await page.fill(tid('sim-limit'), String(limit));
   await page.fill(tid('sim-window'), String(windowMs));
   await page.locator(tid('sim-quota')).setChecked(quota, { force: true });
   await page.locator(tid('sim-fallback')).setChecked(fallback, { force: true });
+  await page.locator(tid('sim-budget')).setChecked(budget, { force: true });
   resetSnapshots.length = 0;
   await page.click(tid('run-button'));
   await waitForRun();
@@ -274,6 +275,32 @@ test('fallback: the demo key is out of quota, the backup key answers, and each l
   assert.match(await text('sim-verdict'), /through the backup key \(route 1\)/);
   assert.match(await text('code-ratewise'), /routes: \[\{ apiKey: 'sk-demo-backup' \}\]/);
   await page.locator(tid('panel-simulation')).screenshot({ path: shot('simulation-fallback'), ...SHOT });
+});
+
+test('runaway batch: the batch stops at its budget with no network call, interactive calls all answer, alerts at 50/80/95%', async () => {
+  const params = { requests: 20, concurrency: 2, limit: 100, windowMs: 1000, quota: false, budget: true };
+  const server = await runSimulation(params);
+  const stopped = await int('summary-ratewise-budget');
+  assert.ok(stopped >= 5 && stopped <= 11, `stopped at the cap: ${stopped}`);
+  assert.equal(await text('summary-baseline-budget'), 'n/a');
+  assert.equal(await int('summary-ratewise-succeeded'), params.requests - stopped);
+  assert.equal(server.ratewise.requests, params.requests - stopped, 'a stopped call never reached the mock');
+  assert.equal(server.baseline.requests, params.requests, 'the status-only loop sent them all');
+  const box = tid('lanes-ratewise');
+  const budgetLanes = await page.locator(`${box} > ${tid('lane')}[data-outcome="budget"]`).count();
+  assert.equal(budgetLanes, stopped);
+  assert.match(
+    await page.locator(`${box} .end.blocked`).first().getAttribute('title'),
+    /stopped before any network call: 429 budget_exhausted: the "batch" budget is spent/,
+  );
+  const verdictText = await text('sim-verdict');
+  assert.match(verdictText, /^Runaway batch: its budget \(112 tokens a day\) stopped/);
+  assert.match(verdictText, /the 5 interactive requests on their own budget all answered/);
+  assert.match(verdictText, /onBudget alerted below the cap at 50%.*80%.*95%/);
+  assert.equal(await page.locator(tid('sim-verdict')).getAttribute('data-mode'), 'budget');
+  assert.match(await text('code-ratewise'), /budgets: \[\{ name: 'batch', tag: 'nightly-batch'/);
+  await page.locator(tid('panel-simulation')).screenshot({ path: shot('simulation-budget'), ...SHOT });
+  await page.locator(tid('sim-budget')).setChecked(false, { force: true });
 });
 
 test('phone width (375 px) and dark mode render without overflow', async () => {

@@ -12,7 +12,10 @@ import { startMock } from '../mock/server.mjs';
 import {
   attemptClass,
   attemptTitle,
+  BATCH_TAG,
+  budgetsFor,
   clampParams,
+  INTERACTIVE_TAG,
   compareSummaries,
   laneSignature,
   mockControl,
@@ -59,6 +62,7 @@ test('clampParams: whole numbers within bounds, defaults for junk, switches kept
     quota: false,
     throttle: true,
     fallback: false,
+    budget: false,
     requests: 200,
     concurrency: 1,
     limit: 5,
@@ -147,6 +151,7 @@ test('summary rows and the comparison, from hand-made runs', () => {
       shortcircuits: 0,
       blocked: 0,
       backup: 0,
+      budgetStopped: 0,
       clientCalls: 0,
     },
   );
@@ -306,4 +311,67 @@ test('the fallback route: the demo key is out of quota, the backup key answers e
   const before = laneSignature(lane);
   lane.attempts.at(-1).route = 0;
   assert.notEqual(laneSignature(lane), before, 'a lane is redrawn when its route changes');
+});
+
+test('the runaway batch: its budget stops it at its cap with no network call, interactive traffic is untouched, alerts at 50/80/95%', async () => {
+  const p = params({ budget: true, requests: 20, concurrency: 2, limit: 100 });
+  const [batchBudget, interactiveBudget] = budgetsFor(p);
+  // 15 batch requests (every fourth is interactive): the batch may spend 8 answers' worth.
+  assert.deepEqual(
+    [batchBudget.name, batchBudget.tag, batchBudget.limitTokens, batchBudget.alertAt],
+    ['batch', BATCH_TAG, 14 * 8, [0.5, 0.8, 0.95]],
+  );
+  assert.equal(interactiveBudget.tag, INTERACTIVE_TAG);
+  assert.match(ratewiseCode(p), /budgets: \[\{ name: 'batch', tag: 'nightly-batch', limitTokens: 112/);
+  assert.match(ratewiseCode(p), /onBudget,/);
+  const runs = { ratewise: await simulate('ratewise', p), baseline: await simulate('baseline', p) };
+  const rw = runs.ratewise;
+  const batch = rw.lanes.filter((l) => l.tag === BATCH_TAG);
+  const interactive = rw.lanes.filter((l) => l.tag === INTERACTIVE_TAG);
+  assert.deepEqual([batch.length, interactive.length], [15, 5]);
+  assert.ok(
+    interactive.every((l) => l.outcome === 'ok'),
+    'interactive traffic on its own budget is untouched',
+  );
+  const stopped = batch.filter((l) => l.outcome === 'budget');
+  const answered = batch.filter((l) => l.outcome === 'ok');
+  assert.equal(stopped.length + answered.length, batch.length, 'a batch request answered or was stopped');
+  // A call reserves its estimate (input estimate + max_tokens, less than the 14 it uses), so each call
+  // in flight may overshoot by one reservation's error: at most `concurrency` answers past 8.
+  const most = 8 + p.concurrency;
+  assert.ok(answered.length >= 4 && answered.length <= most, `the batch ran until its cap: ${answered.length}`);
+  assert.ok(stopped.length >= 15 - most, `and was stopped there: ${stopped.length}`);
+  assert.ok(
+    stopped.every((l) => l.attempts.length === 0 && l.blocked && /budget_exhausted/.test(l.detail)),
+    'a stopped request made no network call',
+  );
+  assert.equal(rw.server.requests, answered.length + interactive.length, 'the mock saw only what went');
+  // Alerts below the cap, once each, in order, each with its forecast (a time, ms since the epoch).
+  const thresholds = rw.budgetAlerts.filter((a) => a.budget === 'batch' && a.threshold !== null);
+  assert.deepEqual(
+    thresholds.map((a) => a.threshold),
+    [0.5, 0.8, 0.95],
+  );
+  assert.ok(thresholds.every((a) => a.forecast === null || a.forecast > Date.now() - 60_000));
+  assert.ok(
+    thresholds.some((a) => typeof a.forecast === 'number'),
+    'a forecast once the batch has a burn rate',
+  );
+  assert.ok(!rw.budgetAlerts.some((a) => a.budget === 'interactive'), 'the interactive budget never neared its cap');
+  // The status-only loop has no budget: every request went.
+  assert.equal(runs.baseline.server.requests, p.requests);
+  const s = { ratewise: summarize(rw), baseline: summarize(runs.baseline) };
+  assert.equal(s.ratewise.budgetStopped, stopped.length);
+  assert.equal(s.ratewise.failures, 0, 'a request its budget stopped is not a failure');
+  assert.equal(s.baseline.budgetStopped, 'n/a');
+  const v = verdict(s, runs);
+  assert.equal(v.mode, 'budget');
+  assert.match(
+    v.text,
+    new RegExp(
+      `^Runaway batch: its budget \\(112 tokens a day\\) stopped ${stopped.length} requests of 15 at the cap, with no network call; the 5 interactive requests on their own budget all answered\\. onBudget alerted below the cap at 50%`,
+    ),
+  );
+  assert.match(v.text, /95%/);
+  assert.match(v.text, /The status-only loop has no budget: it sent all 20 requests\.$/);
 });
