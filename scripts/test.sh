@@ -45,6 +45,7 @@ tier "npm pack + install into tests/js (as a user would)"
 tier "4/11 package in Node"
 node --test tests/js/node.test.mjs tests/js/defects.test.mjs tests/js/invocation.test.mjs tests/js/coordinator.test.mjs tests/js/readme.test.mjs tests/js/contract.test.mjs tests/js/hardening.test.mjs tests/js/fuzz-options.test.mjs tests/js/load.test.mjs
 node --test tests/js/telemetry.test.mjs tests/js/health.test.mjs
+node --test tests/js/telemetry-usage.test.mjs tests/js/telemetry-budgets.test.mjs
 node --test tests/js/usage.test.mjs tests/js/budgets.test.mjs
 echo "# TypeScript: index.d.ts against tests/js/types.test.ts"
 node_modules/.bin/tsc -p tests/js && echo "types: 1 passed, 0 failed"
