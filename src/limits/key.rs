@@ -46,12 +46,12 @@ impl LimitKey {
 
     /// The first 8 hex digits of the hash, for logs and health endpoints.
     pub fn short(&self) -> String {
-        format!("{:08x}", self.0 >> 32)
+        hex(self.0 >> 32, 8)
     }
 
     /// The whole hash as 16 hex digits, to name the key to a coordinator.
     pub fn to_hex(&self) -> String {
-        format!("{:016x}", self.0)
+        hex(self.0, 16)
     }
 
     /// The key whose [`to_hex`](Self::to_hex) is `hex`.
@@ -63,8 +63,19 @@ impl LimitKey {
 
 impl fmt::Debug for LimitKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "LimitKey({:016x})", self.0)
+        f.write_str("LimitKey(")?;
+        f.write_str(&self.to_hex())?;
+        f.write_str(")")
     }
+}
+
+/// The low `digits` hex digits of `value`, zero-padded, lower-case: by
+/// hand, so that no path here pulls in `core::fmt`'s integer formatting.
+fn hex(value: u64, digits: u32) -> String {
+    (0..digits)
+        .rev()
+        .map(|i| char::from(b"0123456789abcdef"[(value >> (i * 4) & 15) as usize]))
+        .collect()
 }
 
 /// The request headers that say whose limits and quota a request draws on:
@@ -131,15 +142,77 @@ pub trait Idle {
 /// entry, then, if it is still full, the least recently used quarter, so
 /// the sweep's cost is spread over the inserts that follow it.
 ///
-/// The values sit in a dense vector and one ordered index maps keys to
-/// their slots. The index has the same type for every `V`, so the tree
-/// code is compiled once rather than once per kind of state (it is most of
-/// what a map costs in the `.wasm`).
+/// The values sit in a dense vector and one sorted index maps keys to
+/// their slots. The index has the same type for every `V`, so its code
+/// (a binary search and one sort, shared with the least-recently-used
+/// sweep) is compiled once rather than once per kind of state: a tree,
+/// or a sort per `V`, is most of what a map costs in the `.wasm`.
 #[derive(Debug, Clone)]
 pub struct KeyMap<V> {
-    index: std::collections::BTreeMap<LimitKey, usize>,
+    index: Index,
     slots: Vec<Slot<V>>,
     max_keys: usize,
+}
+
+/// `(key hash, slot)` pairs sorted by key: the one ordering structure of
+/// every [`KeyMap`], whatever its `V`.
+#[derive(Debug, Clone, Default)]
+struct Index(Vec<(u64, usize)>);
+
+impl Index {
+    /// Where `key` is, or where it would go.
+    fn find(&self, key: &LimitKey) -> Result<usize, usize> {
+        self.0.binary_search_by(|&(k, _)| k.cmp(&key.0))
+    }
+
+    /// The slot of `key`.
+    fn get(&self, key: &LimitKey) -> Option<usize> {
+        self.find(key).ok().map(|at| self.0[at].1)
+    }
+
+    /// Points `key` at `slot`, adding it if absent.
+    fn set(&mut self, key: LimitKey, slot: usize) {
+        match self.find(&key) {
+            Ok(at) => self.0[at].1 = slot,
+            Err(at) => self.0.insert(at, (key.0, slot)),
+        }
+    }
+
+    /// Removes `key`, giving back its slot.
+    fn remove(&mut self, key: &LimitKey) -> Option<usize> {
+        let at = self.find(key).ok()?;
+        Some(self.0.remove(at).1)
+    }
+
+    /// The index of `keys`, slot `i` holding `keys[i]` (unique).
+    fn of(keys: impl Iterator<Item = LimitKey>) -> Index {
+        let mut pairs: Vec<(u64, usize)> = keys.enumerate().map(|(i, k)| (k.0, i)).collect();
+        sort_pairs(&mut pairs);
+        Index(pairs)
+    }
+}
+
+/// The crate's one instance of a slice sort here: keys and the sweep's
+/// use times both sort as `(u64, usize)` pairs.
+fn sort_pairs(pairs: &mut [(u64, usize)]) {
+    pairs.sort_unstable();
+}
+
+/// The `cut`-th smallest (from 1) of `used`, in [`f64::total_cmp`] order.
+/// `cut` is in `1..=used.len()`.
+fn nth_oldest(used: &[f64], cut: usize) -> f64 {
+    // total_cmp's order as unsigned integers: flip every bit of a negative
+    // number, and only the sign bit of the others.
+    let order = |x: f64| {
+        let bits = x.to_bits();
+        bits ^ (((bits as i64 >> 63) as u64) | 1 << 63)
+    };
+    let mut pairs: Vec<(u64, usize)> = used.iter().map(|&u| (order(u), 0)).collect();
+    sort_pairs(&mut pairs);
+    let bits = pairs[cut - 1].0;
+    // Back to the f64: undo the flip.
+    let sign = if bits >> 63 == 1 { 1 << 63 } else { u64::MAX };
+    f64::from_bits(bits ^ sign)
 }
 
 /// A key's value and when it was last used.
@@ -160,7 +233,7 @@ impl<V> KeyMap<V> {
     /// An empty map that holds at most `max_keys` keys (at least 1).
     pub fn with_capacity(max_keys: usize) -> Self {
         KeyMap {
-            index: std::collections::BTreeMap::new(),
+            index: Index::default(),
             slots: Vec::new(),
             max_keys: max_keys.max(1),
         }
@@ -168,13 +241,13 @@ impl<V> KeyMap<V> {
 
     /// The value for `key`.
     pub fn get(&self, key: &LimitKey) -> Option<&V> {
-        let &i = self.index.get(key)?;
+        let i = self.index.get(key)?;
         self.slots.get(i).map(|s| &s.value)
     }
 
     /// The value for `key`, mutably.
     pub fn get_mut(&mut self, key: &LimitKey) -> Option<&mut V> {
-        let &i = self.index.get(key)?;
+        let i = self.index.get(key)?;
         self.slots.get_mut(i).map(|s| &mut s.value)
     }
 
@@ -186,13 +259,13 @@ impl<V> KeyMap<V> {
         self.slots.swap_remove(i);
         // The last slot moved into the hole: point its key there.
         if let Some(moved) = self.slots.get(i) {
-            self.index.insert(moved.key, i);
+            self.index.set(moved.key, i);
         }
     }
 
     /// Removes every key.
     pub fn clear(&mut self) {
-        self.index.clear();
+        self.index.0.clear();
         self.slots.clear();
     }
 
@@ -209,14 +282,15 @@ impl<V> KeyMap<V> {
     /// Every entry, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&LimitKey, &V)> {
         self.index
+            .0
             .iter()
-            .filter_map(|(k, &i)| self.slots.get(i).map(|s| (k, &s.value)))
+            .filter_map(|&(_, i)| self.slots.get(i).map(|s| (&s.key, &s.value)))
     }
 
     /// The slot of `key`, appending `make()` if absent.
     fn slot(&mut self, key: LimitKey, now_ms: f64, make: impl FnOnce() -> V) -> &mut Slot<V> {
         let i = match self.index.get(&key) {
-            Some(&i) => i,
+            Some(i) => i,
             None => {
                 let i = self.slots.len();
                 let value = make();
@@ -225,7 +299,7 @@ impl<V> KeyMap<V> {
                     value,
                     used_ms: now_ms,
                 });
-                self.index.insert(key, i);
+                self.index.set(key, i);
                 i
             }
         };
@@ -238,12 +312,12 @@ impl<V: Idle> KeyMap<V> {
     pub fn insert(&mut self, key: LimitKey, value: V, now_ms: f64) {
         self.make_room(&key, now_ms);
         match self.index.get(&key) {
-            Some(&i) => {
+            Some(i) => {
                 self.slots[i].value = value;
                 self.slots[i].used_ms = now_ms;
             }
             None => {
-                self.index.insert(key, self.slots.len());
+                self.index.set(key, self.slots.len());
                 self.slots.push(Slot {
                     key,
                     value,
@@ -268,15 +342,15 @@ impl<V: Idle> KeyMap<V> {
     /// Before a new key goes in: at capacity, drop the idle entries, then
     /// the least recently used until a quarter of the room is free.
     fn make_room(&mut self, key: &LimitKey, now_ms: f64) {
-        if self.slots.len() < self.max_keys || self.index.contains_key(key) {
+        if self.slots.len() < self.max_keys || self.index.find(key).is_ok() {
             return;
         }
         self.slots.retain(|s| !s.value.idle(now_ms));
         let keep = self.max_keys - self.max_keys.div_ceil(4);
         if self.slots.len() > keep {
-            let mut used: Vec<f64> = self.slots.iter().map(|s| s.used_ms).collect();
+            let used: Vec<f64> = self.slots.iter().map(|s| s.used_ms).collect();
             let cut = self.slots.len() - keep;
-            let (_, &mut threshold, _) = used.select_nth_unstable_by(cut - 1, f64::total_cmp);
+            let threshold = nth_oldest(&used, cut);
             let mut dropped = 0;
             self.slots.retain(|s| {
                 let drop = dropped < cut && s.used_ms <= threshold;
@@ -284,12 +358,7 @@ impl<V: Idle> KeyMap<V> {
                 !drop
             });
         }
-        self.index = self
-            .slots
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.key, i))
-            .collect();
+        self.index = Index::of(self.slots.iter().map(|s| s.key));
     }
 }
 
@@ -456,6 +525,47 @@ mod tests {
             m.insert(nth(10_000 + i), N(1), 500.0 + i as f64);
             assert!(m.len() <= 8);
         }
+    }
+
+    #[test]
+    fn nth_oldest_agrees_with_select_nth_in_total_order() {
+        let values = [
+            3.0,
+            -0.0,
+            0.0,
+            f64::NAN,
+            -f64::NAN,
+            -1.5,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1e-300,
+            3.0,
+            -7.25,
+        ];
+        for len in 1..=values.len() {
+            let used = &values[..len];
+            for cut in 1..=len {
+                let mut expected = used.to_vec();
+                let (_, &mut nth, _) = expected.select_nth_unstable_by(cut - 1, f64::total_cmp);
+                assert_eq!(
+                    nth_oldest(used, cut).to_bits(),
+                    nth.to_bits(),
+                    "{used:?} {cut}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn hex_is_zero_padded_lower_case() {
+        assert_eq!(hex(0xab, 16), "00000000000000ab");
+        assert_eq!(hex(u64::MAX, 8), "ffffffff");
+        let key = LimitKey(0x0123_4567_89ab_cdef);
+        assert_eq!(
+            (key.to_hex(), key.short()),
+            ("0123456789abcdef".into(), "01234567".into())
+        );
+        assert_eq!(format!("{key:?}"), "LimitKey(0123456789abcdef)");
     }
 
     #[test]
