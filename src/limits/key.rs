@@ -183,13 +183,6 @@ impl Index {
         let at = self.find(key).ok()?;
         Some(self.0.remove(at).1)
     }
-
-    /// The index of `keys`, slot `i` holding `keys[i]` (unique).
-    fn of(keys: impl Iterator<Item = LimitKey>) -> Index {
-        let mut pairs: Vec<(u64, usize)> = keys.enumerate().map(|(i, k)| (k.0, i)).collect();
-        sort_pairs(&mut pairs);
-        Index(pairs)
-    }
 }
 
 /// The crate's one instance of a slice sort here: keys and the sweep's
@@ -345,21 +338,50 @@ impl<V: Idle> KeyMap<V> {
         if self.slots.len() < self.max_keys || self.index.find(key).is_ok() {
             return;
         }
-        self.slots.retain(|s| !s.value.idle(now_ms));
-        let keep = self.max_keys - self.max_keys.div_ceil(4);
-        if self.slots.len() > keep {
-            let used: Vec<f64> = self.slots.iter().map(|s| s.used_ms).collect();
-            let cut = self.slots.len() - keep;
-            let threshold = nth_oldest(&used, cut);
-            let mut dropped = 0;
-            self.slots.retain(|s| {
-                let drop = dropped < cut && s.used_ms <= threshold;
-                dropped += usize::from(drop);
-                !drop
-            });
-        }
-        self.index = Index::of(self.slots.iter().map(|s| s.key));
+        // Only reading the entries and dropping the unkept ones depend on
+        // `V`: the choice is made once, in `sweep`, for every kind of map.
+        let entries: Vec<Entry> = self
+            .slots
+            .iter()
+            .map(|s| (s.key, s.used_ms, s.value.idle(now_ms)))
+            .collect();
+        let (keep, index) = sweep(&entries, self.max_keys);
+        let mut kept = keep.iter();
+        self.slots.retain(|_| kept.next().is_some_and(|&k| k));
+        self.index = index;
     }
+}
+
+/// What the sweep reads of a slot: its key, when it was last used, and
+/// whether it is idle.
+type Entry = (LimitKey, f64, bool);
+
+/// Which of a full map's `entries` to keep, and the index of the kept ones
+/// (in their order): none of the idle ones, and of the others, past
+/// `max_keys` less a quarter, not the least recently used.
+fn sweep(entries: &[Entry], max_keys: usize) -> (Vec<bool>, Index) {
+    let mut keep: Vec<bool> = entries.iter().map(|&(_, _, idle)| !idle).collect();
+    let room = max_keys - max_keys.div_ceil(4);
+    let busy: Vec<f64> = entries
+        .iter()
+        .filter(|&&(_, _, idle)| !idle)
+        .map(|&(_, used, _)| used)
+        .collect();
+    if busy.len() > room {
+        let cut = busy.len() - room;
+        let threshold = nth_oldest(&busy, cut);
+        let mut dropped = 0;
+        for (k, &(_, used, _)) in keep.iter_mut().zip(entries) {
+            if *k && dropped < cut && used <= threshold {
+                *k = false;
+                dropped += 1;
+            }
+        }
+    }
+    let kept = entries.iter().zip(&keep).filter(|&(_, &k)| k);
+    let mut pairs: Vec<(u64, usize)> = kept.enumerate().map(|(i, (e, _))| (e.0 .0, i)).collect();
+    sort_pairs(&mut pairs);
+    (keep, Index(pairs))
 }
 
 #[cfg(test)]
