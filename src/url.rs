@@ -90,7 +90,7 @@ pub fn host(url: &str) -> Option<&str> {
 pub fn origin(url: &str) -> Option<String> {
     let parts = split(url);
     let scheme = parts.scheme?;
-    Some(format!("{scheme}://{}", parts.host_port))
+    Some([scheme, "://", parts.host_port].concat())
 }
 
 /// Everything after the authority, as written: the path, query and
@@ -127,7 +127,7 @@ pub fn rebase(url: &str, base: &str) -> String {
         })
         .map_or(0, str::len);
     let onwards = path_onwards(url);
-    format!("{base}{}", onwards.get(shared..).unwrap_or(onwards))
+    [base, onwards.get(shared..).unwrap_or(onwards)].concat()
 }
 
 /// Whether a path segment names an API version: `v1`, `v2`, `v1beta`.
@@ -176,12 +176,7 @@ pub fn with_path_model(url: &str, model: &str) -> Option<String> {
     // The path is a slice of the URL: find where it starts.
     let offset = url.len() - path_onwards(url).len();
     let (start, end) = (offset + range.start, offset + range.end);
-    Some(format!(
-        "{}{}{}",
-        url.get(..start)?,
-        encode(model),
-        url.get(end..)?
-    ))
+    Some([url.get(..start)?, &encode(model), url.get(end..)?].concat())
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
@@ -206,13 +201,15 @@ fn encode(text: &str) -> String {
 /// keeping the request's other query parameters but its credentials.
 pub fn azure(endpoint: &str, deployment: &str, api_version: &str, url: &str) -> String {
     let parts = split(url);
-    let mut out = format!(
-        "{}/openai/deployments/{}{}?api-version={}",
+    let mut out = [
         endpoint.trim_end_matches('/'),
-        encode(deployment),
+        "/openai/deployments/",
+        &encode(deployment),
         api_path(parts.path),
-        encode(api_version)
-    );
+        "?api-version=",
+        &encode(api_version),
+    ]
+    .concat();
     let dropped = |name: &str| {
         name.eq_ignore_ascii_case("api-version")
             || crate::limits::key::IDENTITY_PARAMS

@@ -224,7 +224,10 @@ fn salvage(text: &str) -> Option<ErrorBody> {
 /// which only matters to phrases that contain a quote). `None` when the
 /// body does not end inside a message.
 fn cut_message(text: &str) -> Option<&str> {
-    let at = text.rfind("\"message\"")?;
+    // A byte search: `rfind` with a string needle pulls in the two-way
+    // searcher's backward half for this one call.
+    const KEY: &[u8] = b"\"message\"";
+    let at = text.as_bytes().windows(KEY.len()).rposition(|w| w == KEY)?;
     let rest = text[at + 9..].trim_start().strip_prefix(':')?;
     let rest = rest.trim_start().strip_prefix('"')?;
     let bytes = rest.as_bytes();
@@ -475,6 +478,12 @@ mod tests {
             cut_message(r#"{"error":{"message":"say \"hi"#),
             Some(r#"say \"hi"#)
         );
+        // The last `"message"` key is the one the body ends inside.
+        assert_eq!(
+            cut_message(r#"{"message":"a","error":{"message": "é cut"#),
+            Some("é cut")
+        );
+        assert_eq!(cut_message(r#"{"messages":"x"#), None);
     }
 
     #[test]

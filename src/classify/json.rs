@@ -74,6 +74,14 @@ pub fn scan_prefix<'a>(
     text: &'a str,
     mut visit: impl FnMut(&[Option<Cow<'a, str>>], &str, &Value<'a>),
 ) {
+    scan(text, &mut visit);
+}
+
+/// A visitor of [`scan_prefix`].
+type Visit<'v, 'a> = dyn FnMut(&[Option<Cow<'a, str>>], &str, &Value<'a>) + 'v;
+
+/// [`scan_prefix`]'s body, compiled once for every caller's visitor.
+fn scan<'a>(text: &'a str, visit: &mut Visit<'_, 'a>) {
     let mut p = Parser { text, pos: 0 };
     // Per open container: the key it sits under, and whether it is an object.
     let mut path: Vec<Option<Cow<'a, str>>> = Vec::new();

@@ -67,11 +67,7 @@ fn error_of(name: Option<&str>, data: &str) -> Option<StreamError> {
     // An envelope's own `"type":"error"` says nothing about the error.
     let kind = field("type").filter(|t| t != "error");
     let (code, message) = (field("code"), field("message"));
-    let words = format!(
-        "{} {}",
-        kind.as_deref().unwrap_or(""),
-        code.as_deref().unwrap_or("")
-    );
+    let words = [kind.as_deref().unwrap_or(""), code.as_deref().unwrap_or("")].join(" ");
     let status = status_for(&words, code.as_deref());
     let mut body = String::from("{\"error\":{");
     for (key, value) in [("type", &kind), ("code", &code), ("message", &message)] {
@@ -79,7 +75,9 @@ fn error_of(name: Option<&str>, data: &str) -> Option<StreamError> {
             if !body.ends_with('{') {
                 body.push(',');
             }
-            body.push_str(&format!("\"{key}\":"));
+            body.push('"');
+            body.push_str(key);
+            body.push_str("\":");
             push_json_string(&mut body, v);
         }
     }
@@ -113,7 +111,13 @@ fn push_json_string(out: &mut String, s: &str) {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 => {
+                // A control character: \u00XX, by hand (no core::fmt).
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(char::from(HEX[c as usize >> 4]));
+                out.push(char::from(HEX[c as usize & 15]));
+            }
             c => out.push(c),
         }
     }
@@ -164,5 +168,14 @@ mod tests {
         let e = first_event_error(crlf).unwrap();
         assert_eq!(e.status, 500);
         assert!(e.body.contains("a \\\"quoted\\\" word"), "{}", e.body);
+    }
+
+    #[test]
+    fn control_characters_are_escaped_as_json_wants() {
+        let mut out = String::new();
+        push_json_string(&mut out, "a\u{1}b\nc\u{1f}\"\\é");
+        assert_eq!(out, "\"a\\u0001b\\u000ac\\u001f\\\"\\\\é\"");
+        let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(parsed, "a\u{1}b\nc\u{1f}\"\\é");
     }
 }

@@ -46,12 +46,12 @@ impl LimitKey {
 
     /// The first 8 hex digits of the hash, for logs and health endpoints.
     pub fn short(&self) -> String {
-        format!("{:08x}", self.0 >> 32)
+        hex(self.0 >> 32, 8)
     }
 
     /// The whole hash as 16 hex digits, to name the key to a coordinator.
     pub fn to_hex(&self) -> String {
-        format!("{:016x}", self.0)
+        hex(self.0, 16)
     }
 
     /// The key whose [`to_hex`](Self::to_hex) is `hex`.
@@ -63,8 +63,19 @@ impl LimitKey {
 
 impl fmt::Debug for LimitKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "LimitKey({:016x})", self.0)
+        f.write_str("LimitKey(")?;
+        f.write_str(&self.to_hex())?;
+        f.write_str(")")
     }
+}
+
+/// The low `digits` hex digits of `value`, zero-padded, lower-case: by
+/// hand, so that no path here pulls in `core::fmt`'s integer formatting.
+fn hex(value: u64, digits: u32) -> String {
+    (0..digits)
+        .rev()
+        .map(|i| char::from(b"0123456789abcdef"[(value >> (i * 4) & 15) as usize]))
+        .collect()
 }
 
 /// The request headers that say whose limits and quota a request draws on:
@@ -131,13 +142,14 @@ pub trait Idle {
 /// entry, then, if it is still full, the least recently used quarter, so
 /// the sweep's cost is spread over the inserts that follow it.
 ///
-/// The values sit in a dense vector and one ordered index maps keys to
-/// their slots. The index has the same type for every `V`, so the tree
-/// code is compiled once rather than once per kind of state (it is most of
-/// what a map costs in the `.wasm`).
+/// The values sit in a dense vector and one sorted index maps keys to
+/// their slots. The index has the same type for every `V`, so its code
+/// (a binary search and one sort, shared with the least-recently-used
+/// sweep) is compiled once rather than once per kind of state: a tree,
+/// or a sort per `V`, is most of what a map costs in the `.wasm`.
 #[derive(Debug, Clone)]
 pub struct KeyMap<V> {
-    index: std::collections::BTreeMap<LimitKey, usize>,
+    index: Index,
     slots: Vec<Slot<V>>,
     max_keys: usize,
 }
@@ -160,7 +172,7 @@ impl<V> KeyMap<V> {
     /// An empty map that holds at most `max_keys` keys (at least 1).
     pub fn with_capacity(max_keys: usize) -> Self {
         KeyMap {
-            index: std::collections::BTreeMap::new(),
+            index: Index::default(),
             slots: Vec::new(),
             max_keys: max_keys.max(1),
         }
@@ -168,13 +180,13 @@ impl<V> KeyMap<V> {
 
     /// The value for `key`.
     pub fn get(&self, key: &LimitKey) -> Option<&V> {
-        let &i = self.index.get(key)?;
+        let i = self.index.get(key)?;
         self.slots.get(i).map(|s| &s.value)
     }
 
     /// The value for `key`, mutably.
     pub fn get_mut(&mut self, key: &LimitKey) -> Option<&mut V> {
-        let &i = self.index.get(key)?;
+        let i = self.index.get(key)?;
         self.slots.get_mut(i).map(|s| &mut s.value)
     }
 
@@ -186,13 +198,13 @@ impl<V> KeyMap<V> {
         self.slots.swap_remove(i);
         // The last slot moved into the hole: point its key there.
         if let Some(moved) = self.slots.get(i) {
-            self.index.insert(moved.key, i);
+            self.index.set(moved.key, i);
         }
     }
 
     /// Removes every key.
     pub fn clear(&mut self) {
-        self.index.clear();
+        self.index.0.clear();
         self.slots.clear();
     }
 
@@ -209,14 +221,15 @@ impl<V> KeyMap<V> {
     /// Every entry, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&LimitKey, &V)> {
         self.index
+            .0
             .iter()
-            .filter_map(|(k, &i)| self.slots.get(i).map(|s| (k, &s.value)))
+            .filter_map(|&(_, i)| self.slots.get(i).map(|s| (&s.key, &s.value)))
     }
 
     /// The slot of `key`, appending `make()` if absent.
     fn slot(&mut self, key: LimitKey, now_ms: f64, make: impl FnOnce() -> V) -> &mut Slot<V> {
         let i = match self.index.get(&key) {
-            Some(&i) => i,
+            Some(i) => i,
             None => {
                 let i = self.slots.len();
                 let value = make();
@@ -225,7 +238,7 @@ impl<V> KeyMap<V> {
                     value,
                     used_ms: now_ms,
                 });
-                self.index.insert(key, i);
+                self.index.set(key, i);
                 i
             }
         };
@@ -238,12 +251,12 @@ impl<V: Idle> KeyMap<V> {
     pub fn insert(&mut self, key: LimitKey, value: V, now_ms: f64) {
         self.make_room(&key, now_ms);
         match self.index.get(&key) {
-            Some(&i) => {
+            Some(i) => {
                 self.slots[i].value = value;
                 self.slots[i].used_ms = now_ms;
             }
             None => {
-                self.index.insert(key, self.slots.len());
+                self.index.set(key, self.slots.len());
                 self.slots.push(Slot {
                     key,
                     value,
@@ -268,224 +281,27 @@ impl<V: Idle> KeyMap<V> {
     /// Before a new key goes in: at capacity, drop the idle entries, then
     /// the least recently used until a quarter of the room is free.
     fn make_room(&mut self, key: &LimitKey, now_ms: f64) {
-        if self.slots.len() < self.max_keys || self.index.contains_key(key) {
+        if self.slots.len() < self.max_keys || self.index.find(key).is_ok() {
             return;
         }
-        self.slots.retain(|s| !s.value.idle(now_ms));
-        let keep = self.max_keys - self.max_keys.div_ceil(4);
-        if self.slots.len() > keep {
-            let mut used: Vec<f64> = self.slots.iter().map(|s| s.used_ms).collect();
-            let cut = self.slots.len() - keep;
-            let (_, &mut threshold, _) = used.select_nth_unstable_by(cut - 1, f64::total_cmp);
-            let mut dropped = 0;
-            self.slots.retain(|s| {
-                let drop = dropped < cut && s.used_ms <= threshold;
-                dropped += usize::from(drop);
-                !drop
-            });
-        }
-        self.index = self
+        // Only reading the entries and dropping the unkept ones depend on
+        // `V`: the choice is made once, in `sweep`, for every kind of map.
+        let entries: Vec<Entry> = self
             .slots
             .iter()
-            .enumerate()
-            .map(|(i, s)| (s.key, i))
+            .map(|s| (s.key, s.used_ms, s.value.idle(now_ms)))
             .collect();
+        let (keep, index) = sweep(&entries, self.max_keys);
+        let mut kept = keep.iter();
+        self.slots.retain(|_| kept.next().is_some_and(|&k| k));
+        self.index = index;
     }
 }
+
+#[path = "key_index.rs"]
+mod index;
+use index::{sweep, Entry, Index};
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_key_goes_to_hex_and_back() {
-        let key = LimitKey::new("https://api.openai.com", Some("sk-a"));
-        assert_eq!(LimitKey::from_hex(&key.to_hex()), Some(key));
-        for bad in [
-            "",
-            "xyz",
-            "0123456789abcdef0",
-            "0123456789abcdeg",
-            "+123456789abcdef",
-        ] {
-            assert_eq!(LimitKey::from_hex(bad), None, "{bad}");
-        }
-    }
-
-    const OPENAI: &str = "https://api.openai.com";
-
-    #[test]
-    fn same_inputs_same_key_and_any_difference_differs() {
-        let a = LimitKey::new(OPENAI, Some("sk-one"));
-        assert_eq!(a, LimitKey::new(OPENAI, Some("sk-one")));
-        assert_eq!(a, LimitKey::new("HTTPS://API.OpenAI.com", Some("sk-one")));
-        assert_ne!(a, LimitKey::new(OPENAI, Some("sk-two")));
-        assert_ne!(a, LimitKey::new(OPENAI, Some("SK-ONE")));
-        assert_ne!(
-            a,
-            LimitKey::new("https://api.anthropic.com", Some("sk-one"))
-        );
-        assert_ne!(a, LimitKey::new(OPENAI, None));
-        assert_eq!(LimitKey::new(OPENAI, None), LimitKey::new(OPENAI, Some("")));
-        // The separator keeps the origin/key boundary from shifting.
-        assert_ne!(
-            LimitKey::new("ab", Some("c")),
-            LimitKey::new("a", Some("bc"))
-        );
-    }
-
-    #[test]
-    fn a_model_key_is_its_own_and_no_model_is_the_account() {
-        let account = LimitKey::new(OPENAI, Some("sk-one"));
-        let mini = account.with_model(Some("gpt-4o-mini"));
-        assert_ne!(mini, account);
-        assert_eq!(
-            mini,
-            LimitKey::new(OPENAI, Some("sk-one")).with_model(Some("gpt-4o-mini"))
-        );
-        assert_ne!(mini, account.with_model(Some("gpt-4o")));
-        assert_ne!(
-            mini,
-            LimitKey::new(OPENAI, Some("sk-two")).with_model(Some("gpt-4o-mini"))
-        );
-        assert_eq!(account.with_model(None), account);
-        assert_eq!(account.with_model(Some("")), account);
-    }
-
-    #[test]
-    fn known_fnv1a_value() {
-        // FNV-1a 64 of the single byte 0 (empty origin, no key).
-        assert_eq!(LimitKey::new("", None).0, 0xaf63_bd4c_8601_b7df);
-    }
-
-    #[test]
-    fn display_forms_do_not_leak_the_key() {
-        let secret = "sk-proj-abcdef0123456789";
-        let key = LimitKey::new(OPENAI, Some(secret));
-        let debug = format!("{key:?}");
-        assert!(!debug.contains(secret) && !debug.contains("sk-"), "{debug}");
-        let short = key.short();
-        assert_eq!(short.len(), 8);
-        assert!(short.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert!(debug.contains(&short));
-    }
-
-    #[test]
-    fn identity_reads_every_credential_and_the_project() {
-        let f = |values: [Option<&str>; 6], query| identity(&values, query);
-        let none = [None; 6];
-        assert_eq!(f(none, None), "");
-        assert_eq!(
-            f([Some("Bearer sk-1"), None, None, None, None, None], None),
-            "authorization=Bearer sk-1\n"
-        );
-        // Basic auth, Gemini's header and ?key= are credentials too.
-        let basic = f(
-            [Some("Basic dXNlcjpwdw=="), None, None, None, None, None],
-            None,
-        );
-        let other = f(
-            [Some("Basic b3RoZXI6cHc="), None, None, None, None, None],
-            None,
-        );
-        assert_ne!(basic, other);
-        let goog = f([None, None, None, Some("AIza-a"), None, None], None);
-        assert_ne!(
-            goog,
-            f([None, None, None, Some("AIza-b"), None, None], None)
-        );
-        assert_eq!(f(none, Some("alt=sse&key=AIza-a")), "key=AIza-a\n");
-        assert_ne!(f(none, Some("key=AIza-a")), f(none, Some("key=AIza-b")));
-        assert_eq!(
-            f(none, Some("monkey=1&keys=2")),
-            "",
-            "only whole parameter names"
-        );
-        // The same key in another project or organization is another quota.
-        let key = Some("Bearer sk-1");
-        let p1 = f([key, None, None, None, None, Some("proj_1")], None);
-        let p2 = f([key, None, None, None, None, Some("proj_2")], None);
-        let o1 = f([key, None, None, None, Some("org-1"), None], None);
-        assert!(p1 != p2 && p1 != o1);
-        assert_eq!(
-            f([Some("  "), Some(""), None, None, None, None], Some("key=")),
-            ""
-        );
-    }
-
-    /// A value that is idle when even.
-    #[derive(Debug, Default, PartialEq)]
-    struct N(usize);
-
-    impl Idle for N {
-        fn idle(&self, _now_ms: f64) -> bool {
-            self.0 % 2 == 0
-        }
-    }
-
-    fn nth(i: usize) -> LimitKey {
-        LimitKey::new("https://a", Some(&format!("k{i}")))
-    }
-
-    #[test]
-    fn key_map_is_bounded_dropping_idle_then_least_recently_used() {
-        let mut m = KeyMap::with_capacity(8);
-        for i in 0..8 {
-            m.insert(nth(i), N(i), i as f64);
-        }
-        // Full: the idle (even) entries go first.
-        m.insert(nth(100), N(101), 100.0);
-        assert_eq!(m.len(), 5);
-        assert!([1, 3, 5, 7].iter().all(|&i| m.get(&nth(i)).is_some()));
-        // Touching keeps an entry fresh.
-        m.entry_or_default(nth(1), 200.0);
-        for i in 0..3 {
-            m.insert(nth(1_000 + i), N(1_001), 300.0 + i as f64);
-        }
-        // Full again with nothing idle: the least recently used go.
-        assert_eq!(m.len(), 8);
-        m.insert(nth(2_000), N(1), 400.0);
-        assert!(m.len() <= 8);
-        assert!(
-            m.get(&nth(3)).is_none() && m.get(&nth(5)).is_none(),
-            "oldest dropped"
-        );
-        assert!(m.get(&nth(1)).is_some() && m.get(&nth(2_000)).is_some());
-        // Many keys: the size never passes the capacity.
-        for i in 0..10_000 {
-            m.insert(nth(10_000 + i), N(1), 500.0 + i as f64);
-            assert!(m.len() <= 8);
-        }
-    }
-
-    #[test]
-    fn key_map_keeps_keys_sorted_and_unique() {
-        let keys: Vec<LimitKey> = (0..5)
-            .map(|i| LimitKey::new("https://a", Some(&format!("k{i}"))))
-            .collect();
-        let mut m = KeyMap::default();
-        for (i, k) in keys.iter().enumerate().rev() {
-            m.insert(*k, N(i), 0.0);
-        }
-        m.insert(keys[2], N(20), 0.0);
-        m.entry_or_default(keys[1], 0.0).0 += 100;
-        m.remove(&keys[3]);
-        let listed: Vec<LimitKey> = m.iter().map(|(k, _)| *k).collect();
-        let mut sorted = listed.clone();
-        sorted.sort();
-        assert_eq!(listed, sorted);
-        assert_eq!(
-            (m.get(&keys[2]), m.get(&keys[1]), m.get(&keys[3])),
-            (Some(&N(20)), Some(&N(101)), None)
-        );
-        // The entry that moved into the removed one's place is still found.
-        assert_eq!(
-            (m.get(&keys[0]), m.get(&keys[4])),
-            (Some(&N(0)), Some(&N(4)))
-        );
-        m.remove(&keys[4]);
-        assert_eq!((m.len(), m.get(&keys[0])), (3, Some(&N(0))));
-        m.clear();
-        assert_eq!(m.iter().count(), 0);
-    }
-}
+#[path = "key_tests.rs"]
+mod tests;

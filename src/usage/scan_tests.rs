@@ -125,3 +125,24 @@ fn a_lost_place_is_found_again_at_a_line_break() {
         .finish(End::Complete, None);
     assert_eq!((u.input_tokens, u.output_tokens), (5, 6));
 }
+
+#[test]
+fn as_utf8_agrees_with_from_utf8() {
+    let cases: [&[u8]; 8] = [
+        b"",
+        b"gpt-4o",
+        "é…".as_bytes(),
+        b"\xff",
+        b"ok\xffok",
+        b"cut \xe2\x80",
+        b"\xe2\x80 lead",
+        b"\xed\xa0\x80",
+    ];
+    for bytes in cases {
+        assert_eq!(
+            super::bytes::as_utf8(bytes),
+            std::str::from_utf8(bytes).ok(),
+            "{bytes:?}"
+        );
+    }
+}

@@ -4,7 +4,7 @@
 //! `rate_limit_error` with `details.error_code: enforced_spend_limit_reached`
 //! (the tier's monthly cap), 402 `billing_error`.
 
-use super::{Def, Rule};
+use super::{Def, On, Rule};
 use crate::classify::headers::Headers;
 use crate::classify::kind::Kind;
 use crate::classify::kind::Period;
@@ -23,16 +23,19 @@ fn headers(h: &Headers) -> bool {
 
 const RULES: [Rule; 12] = [
     Rule {
-        says: &["credit balance is too low"],
+        when: &[(On::Says, "credit balance is too low")],
         ..Rule::new(
             Kind::QuotaExhausted,
             "the message says the credit balance is too low",
         )
     },
     Rule {
-        says: &[
-            "reached your specified api usage limits",
-            "reached your specified workspace api usage limits",
+        when: &[
+            (On::Says, "reached your specified api usage limits"),
+            (
+                On::Says,
+                "reached your specified workspace api usage limits",
+            ),
         ],
         ..Rule::new(
             Kind::QuotaExhausted,
@@ -40,7 +43,7 @@ const RULES: [Rule; 12] = [
         )
     },
     Rule {
-        inner: &["enforced_spend_limit_reached"],
+        when: &[(On::Inner, "enforced_spend_limit_reached")],
         window: Some(Period::Month),
         ..Rule::new(
             Kind::QuotaExhausted,
@@ -48,7 +51,10 @@ const RULES: [Rule; 12] = [
         )
     },
     Rule {
-        says: &["reached your api usage limits", "monthly spend limit"],
+        when: &[
+            (On::Says, "reached your api usage limits"),
+            (On::Says, "monthly spend limit"),
+        ],
         window: Some(Period::Month),
         ..Rule::new(
             Kind::QuotaExhausted,
@@ -56,17 +62,17 @@ const RULES: [Rule; 12] = [
         )
     },
     Rule {
-        ty: &["billing_error"],
+        when: &[(On::Ty, "billing_error")],
         ..Rule::new(
             Kind::QuotaExhausted,
             "error.type is billing_error: a payment problem",
         )
     },
     Rule {
-        says: &[
-            "prompt is too long",
-            "exceed context limit",
-            "exceeds model context window",
+        when: &[
+            (On::Says, "prompt is too long"),
+            (On::Says, "exceed context limit"),
+            (On::Says, "exceeds model context window"),
         ],
         ..Rule::new(
             Kind::ContextLength,
@@ -74,27 +80,27 @@ const RULES: [Rule; 12] = [
         )
     },
     Rule {
-        ty: &["request_too_large"],
+        when: &[(On::Ty, "request_too_large")],
         ..Rule::new(Kind::RequestTooLarge, "error.type is request_too_large")
     },
     Rule {
-        ty: &["overloaded_error"],
+        when: &[(On::Ty, "overloaded_error")],
         ..Rule::new(Kind::Overloaded, "the provider reports overload")
     },
     Rule {
-        ty: &["authentication_error"],
+        when: &[(On::Ty, "authentication_error")],
         ..Rule::new(Kind::Auth, "the API key is missing or invalid")
     },
     Rule {
-        ty: &["permission_error"],
+        when: &[(On::Ty, "permission_error")],
         ..Rule::new(Kind::Permission, "the key is not allowed to do this")
     },
     Rule {
-        ty: &["not_found_error"],
+        when: &[(On::Ty, "not_found_error")],
         ..Rule::new(Kind::NotFound, "the model or endpoint does not exist")
     },
     Rule {
-        ty: &["api_error"],
+        when: &[(On::Ty, "api_error")],
         ..Rule::new(Kind::ServerError, "the provider reports an internal error")
     },
 ];

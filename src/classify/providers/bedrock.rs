@@ -3,7 +3,7 @@
 //! bodies), the body is `{"message": "…"}`. The classifier puts the name
 //! in `error.type`, so these rules read it like any other type.
 
-use super::{Def, Rule};
+use super::{Def, On, Rule};
 use crate::classify::headers::Headers;
 use crate::classify::kind::Kind;
 use crate::classify::provider::Provider;
@@ -28,55 +28,54 @@ fn headers(h: &Headers) -> bool {
 
 const RULES: [Rule; 12] = [
     Rule {
-        ty: &["ServiceQuotaExceededException"],
+        when: &[(On::Ty, "ServiceQuotaExceededException")],
         ..Rule::new(
             Kind::QuotaExhausted,
             "the account's Bedrock service quota is used up: it needs a quota increase, not a retry",
         )
     },
     Rule {
-        ty: &["ValidationException"],
-        says: &["input is too long", "prompt is too long", "too many input tokens"],
-        ..Rule::new(Kind::ContextLength, "the prompt exceeds the model's context window")
+        when: &[(On::Ty, "ValidationException"), (On::Says, "input is too long"), (On::Says, "prompt is too long"), (On::Says, "too many input tokens")],
+                ..Rule::new(Kind::ContextLength, "the prompt exceeds the model's context window")
     },
     Rule {
-        ty: &["ThrottlingException"],
+        when: &[(On::Ty, "ThrottlingException")],
         ..Rule::new(Kind::RateLimit, "ThrottlingException: too many requests or tokens for now")
     },
     Rule {
-        ty: &["ModelNotReadyException"],
+        when: &[(On::Ty, "ModelNotReadyException")],
         ..Rule::new(Kind::Overloaded, "the model is not ready to serve yet: it heals by waiting")
     },
     Rule {
-        ty: &["ServiceUnavailableException"],
+        when: &[(On::Ty, "ServiceUnavailableException")],
         ..Rule::new(Kind::Overloaded, "the service is unavailable: it heals by waiting")
     },
     Rule {
-        ty: &["UnrecognizedClientException"],
+        when: &[(On::Ty, "UnrecognizedClientException")],
         ..Rule::new(Kind::Auth, "the AWS credentials are missing or invalid")
     },
     Rule {
-        ty: &["AccessDeniedException"],
+        when: &[(On::Ty, "AccessDeniedException")],
         ..Rule::new(Kind::Permission, "the credentials are not allowed to invoke this model")
     },
     Rule {
-        ty: &["ResourceNotFoundException"],
+        when: &[(On::Ty, "ResourceNotFoundException")],
         ..Rule::new(Kind::NotFound, "the model or endpoint does not exist")
     },
     Rule {
-        ty: &["InternalServerException", "ModelErrorException"],
+        when: &[(On::Ty, "InternalServerException"), (On::Ty, "ModelErrorException")],
         ..Rule::new(Kind::ServerError, "the provider reports an internal error")
     },
     Rule {
-        ty: &["ModelTimeoutException"],
+        when: &[(On::Ty, "ModelTimeoutException")],
         ..Rule::new(Kind::Timeout, "the model took too long to answer")
     },
     Rule {
-        ty: &["ModelStreamErrorException"],
+        when: &[(On::Ty, "ModelStreamErrorException")],
         ..Rule::new(Kind::ServerError, "the model's stream failed")
     },
     Rule {
-        ty: &["ValidationException"],
+        when: &[(On::Ty, "ValidationException")],
         ..Rule::new(Kind::BadRequest, "the request failed Bedrock's validation: sending it again will not help")
     },
 ];

@@ -2,7 +2,7 @@
 //! per-minute limit (a rate limit) and a monthly call cap (a quota), both
 //! sent as 429 and told apart only by the message.
 
-use super::{Def, Rule};
+use super::{Def, On, Rule};
 use crate::classify::kind::Kind;
 use crate::classify::kind::Period;
 use crate::classify::provider::Provider;
@@ -13,18 +13,16 @@ pub const DEF: Def = Def {
     headers: super::no_headers,
     rules: &[
         Rule {
-            says: &["trial key"],
-            and_says: &["/ month", "per month"],
-            window: Some(Period::Month),
+            when: &[(On::Says, "trial key"), (On::AndSays, "/ month"), (On::AndSays, "per month")],
+                        window: Some(Period::Month),
             ..Rule::new(
                 Kind::QuotaExhausted,
                 "the trial key's monthly call cap is used up: it lifts next month or with a production key",
             )
         },
         Rule {
-            says: &["trial key", "per minute request limit"],
-            and_says: &["minute"],
-            window: Some(Period::Minute),
+            when: &[(On::Says, "trial key"), (On::Says, "per minute request limit"), (On::AndSays, "minute")],
+                        window: Some(Period::Minute),
             ..Rule::new(Kind::RateLimit, "the per-minute request limit is reached: it heals by waiting")
         },
     ],

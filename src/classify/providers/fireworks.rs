@@ -3,7 +3,7 @@
 //! `PRECONDITION_FAILED`; its 429 says "exceeded your usage limits" and
 //! heals by waiting.
 
-use super::{Def, Rule};
+use super::{Def, On, Rule};
 use crate::classify::kind::Kind;
 use crate::classify::provider::Provider;
 
@@ -13,16 +13,22 @@ pub const DEF: Def = Def {
     headers: super::no_headers,
     rules: &[
         Rule {
-            says: &["is suspended"],
-            and_says: &["spending limit", "invoice", "billing"],
+            when: &[
+                (On::Says, "is suspended"),
+                (On::AndSays, "spending limit"),
+                (On::AndSays, "invoice"),
+                (On::AndSays, "billing"),
+            ],
             ..Rule::new(
                 Kind::QuotaExhausted,
                 "the account is suspended for its spending limit or unpaid invoices",
             )
         },
         Rule {
-            says: &["exceeded your usage limits"],
-            and_says: &["try again later"],
+            when: &[
+                (On::Says, "exceeded your usage limits"),
+                (On::AndSays, "try again later"),
+            ],
             status: [429, 429],
             ..Rule::new(
                 Kind::RateLimit,

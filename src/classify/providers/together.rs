@@ -3,7 +3,7 @@
 //! request-rate limiting (429), so the message decides. 503 is "Engine
 //! Overloaded".
 
-use super::{Def, Rule};
+use super::{Def, On, Rule};
 use crate::classify::kind::Kind;
 use crate::classify::provider::Provider;
 
@@ -13,16 +13,18 @@ pub const DEF: Def = Def {
     headers: super::no_headers,
     rules: &[
         Rule {
-            ty: &["credit_limit"],
-            says: &["credit limit exceeded", "add credit"],
+            when: &[
+                (On::Ty, "credit_limit"),
+                (On::Says, "credit limit exceeded"),
+                (On::Says, "add credit"),
+            ],
             ..Rule::new(
                 Kind::QuotaExhausted,
                 "the credit limit is reached: a human must add credit",
             )
         },
         Rule {
-            ty: &["credit_limit"],
-            says: &["rate limit"],
+            when: &[(On::Ty, "credit_limit"), (On::Says, "rate limit")],
             ..Rule::new(
                 Kind::RateLimit,
                 "the message says the request was rate limited",

@@ -1,0 +1,118 @@
+//! The one ordering structure of every [`KeyMap`](super::KeyMap): a sorted
+//! `(key hash, slot)` index, the sort it and the sweep share, and the
+//! sweep's choice of what to keep. None of it depends on the map's `V`, so
+//! it is compiled once.
+
+use super::LimitKey;
+
+/// `(key hash, slot)` pairs sorted by key: the one ordering structure of
+/// every [`KeyMap`], whatever its `V`.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Index(pub(super) Vec<(u64, usize)>);
+
+impl Index {
+    /// Where `key` is, or where it would go.
+    pub(super) fn find(&self, key: &LimitKey) -> Result<usize, usize> {
+        self.0.binary_search_by(|&(k, _)| k.cmp(&key.0))
+    }
+
+    /// The slot of `key`.
+    pub(super) fn get(&self, key: &LimitKey) -> Option<usize> {
+        self.find(key).ok().map(|at| self.0[at].1)
+    }
+
+    /// Points `key` at `slot`, adding it if absent.
+    pub(super) fn set(&mut self, key: LimitKey, slot: usize) {
+        match self.find(&key) {
+            Ok(at) => self.0[at].1 = slot,
+            Err(at) => self.0.insert(at, (key.0, slot)),
+        }
+    }
+
+    /// Removes `key`, giving back its slot.
+    pub(super) fn remove(&mut self, key: &LimitKey) -> Option<usize> {
+        let at = self.find(key).ok()?;
+        Some(self.0.remove(at).1)
+    }
+}
+
+/// Sorts `(u64, usize)` pairs, ascending: the index and the sweep's use
+/// times both sort as these. A heapsort by hand, a few hundred bytes of
+/// `.wasm` where the standard library's sort is 4.6 KB; it runs only when a
+/// full map sweeps (O(n log n), in place, never recursing).
+pub(super) fn sort_pairs(pairs: &mut [(u64, usize)]) {
+    /// Moves `pairs[root]` down the heap of the first `end` pairs.
+    fn sift_down(pairs: &mut [(u64, usize)], mut root: usize, end: usize) {
+        loop {
+            let mut child = 2 * root + 1;
+            if child >= end {
+                return;
+            }
+            if child + 1 < end && pairs[child] < pairs[child + 1] {
+                child += 1;
+            }
+            if pairs[root] >= pairs[child] {
+                return;
+            }
+            pairs.swap(root, child);
+            root = child;
+        }
+    }
+    let len = pairs.len();
+    for root in (0..len / 2).rev() {
+        sift_down(pairs, root, len);
+    }
+    for end in (1..len).rev() {
+        pairs.swap(0, end);
+        sift_down(pairs, 0, end);
+    }
+}
+
+/// The `cut`-th smallest (from 1) of `used`, in [`f64::total_cmp`] order.
+/// `cut` is in `1..=used.len()`.
+pub(super) fn nth_oldest(used: &[f64], cut: usize) -> f64 {
+    // total_cmp's order as unsigned integers: flip every bit of a negative
+    // number, and only the sign bit of the others.
+    let order = |x: f64| {
+        let bits = x.to_bits();
+        bits ^ (((bits as i64 >> 63) as u64) | 1 << 63)
+    };
+    let mut pairs: Vec<(u64, usize)> = used.iter().map(|&u| (order(u), 0)).collect();
+    sort_pairs(&mut pairs);
+    let bits = pairs[cut - 1].0;
+    // Back to the f64: undo the flip.
+    let sign = if bits >> 63 == 1 { 1 << 63 } else { u64::MAX };
+    f64::from_bits(bits ^ sign)
+}
+
+/// What the sweep reads of a slot: its key, when it was last used, and
+/// whether it is idle.
+pub(super) type Entry = (LimitKey, f64, bool);
+
+/// Which of a full map's `entries` to keep, and the index of the kept ones
+/// (in their order): none of the idle ones, and of the others, past
+/// `max_keys` less a quarter, not the least recently used.
+pub(super) fn sweep(entries: &[Entry], max_keys: usize) -> (Vec<bool>, Index) {
+    let mut keep: Vec<bool> = entries.iter().map(|&(_, _, idle)| !idle).collect();
+    let room = max_keys - max_keys.div_ceil(4);
+    let busy: Vec<f64> = entries
+        .iter()
+        .filter(|&&(_, _, idle)| !idle)
+        .map(|&(_, used, _)| used)
+        .collect();
+    if busy.len() > room {
+        let cut = busy.len() - room;
+        let threshold = nth_oldest(&busy, cut);
+        let mut dropped = 0;
+        for (k, &(_, used, _)) in keep.iter_mut().zip(entries) {
+            if *k && dropped < cut && used <= threshold {
+                *k = false;
+                dropped += 1;
+            }
+        }
+    }
+    let kept = entries.iter().zip(&keep).filter(|&(_, &k)| k);
+    let mut pairs: Vec<(u64, usize)> = kept.enumerate().map(|(i, (e, _))| (e.0 .0, i)).collect();
+    sort_pairs(&mut pairs);
+    (keep, Index(pairs))
+}
