@@ -62,7 +62,7 @@ for (const kind of ['node-redis', 'ioredis', 'upstash']) {
     assert.equal(keys.length, 1);
     assert.match(keys[0], new RegExp(`^${prefix}[0-9a-f]{16}$`));
     const value = await redisCommand(redis.port, ['GET', keys[0]]);
-    assert.match(value, /^ratewise\/1 /);
+    assert.match(value, /^ratewise\/2 /);
     assert.ok(!value.includes('sk-redis-account') && !keys[0].includes('sk-'));
     const ttl = await redisCommand(redis.port, ['PTTL', keys[0]]);
     assert.ok(ttl > 0 && ttl <= 86_400_000, `ttl ${ttl}`);
