@@ -1,4 +1,4 @@
-//! When the coordinator's books free a slot: a window after the send a
+//! When the coordinator's books free a slot: a window after the answer a
 //! report placed, when the report's count shows it left, at a whole
 //! refill's reset; and a cold start's slot only once a report says how long
 //! a window is.
@@ -7,13 +7,13 @@ use super::*;
 
 const W: f64 = 1_000.0;
 
-/// A report of a request sent at `sent`, answered 150 ms later.
+/// A report of a request sent at `sent`, answered 30 ms later.
 fn answered(remaining: f64, reset_at: f64, sent: f64, refill: Refill) -> Report {
     Report {
         limit: Some(10.0),
         remaining: Some(remaining),
         reset_at_ms: Some(reset_at),
-        observed_at_ms: sent + 150.0,
+        observed_at_ms: sent + 30.0,
         blocked_until_ms: None,
         sent_at_ms: Some(sent),
         refill,
@@ -34,24 +34,24 @@ fn granted(l: &mut Ledger, from: f64, to: f64) -> u32 {
 }
 
 /// A fixed window's first ten: the cold start (sent at 0, reaching the
-/// server at 75, which opens the window until 1 075, heard at 1 150), and
+/// server at 15, which opens the window until 1 015, heard at 30), and
 /// nine granted at 600 and 601, three of them reported.
 fn a_full_window(refill: Refill) -> Ledger {
     let mut l = Ledger::default();
     assert_eq!(l.lease(1, 0.0), Grant::Permits(1));
-    l.report(answered(9.0, 1_150.0, 0.0, refill));
+    l.report(answered(9.0, 1_030.0, 0.0, refill));
     assert_eq!(granted(&mut l, 600.0, 650.0), 9);
     for (i, sent) in [610.0, 611.0, 612.0].into_iter().enumerate() {
-        l.report(answered(8.0 - i as f64, 1_150.0, sent, refill));
+        l.report(answered(8.0 - i as f64, 1_030.0, sent, refill));
     }
     l
 }
 
-/// The next window: one request sent at 1 150, counted alone though
+/// The next window: one request sent at 1 030, counted alone though
 /// three reported ones went less than a window before it.
 fn the_next_window(l: &mut Ledger, refill: Refill) {
-    assert_eq!(granted(l, 1_150.0, 1_151.0), 1);
-    l.report(answered(9.0, 1_150.0 + 75.0 + W + 75.0, 1_150.0, refill));
+    assert_eq!(granted(l, 650.0, 1_031.0), 1);
+    l.report(answered(9.0, 1_030.0 + 15.0 + W + 15.0, 1_030.0, refill));
 }
 
 #[test]
@@ -61,25 +61,21 @@ fn a_cold_start_s_slot_stays_until_its_report_says_how_long_a_window_is() {
     // Nothing heard for longer than the shortest window assumed.
     assert!(matches!(l.lease(8, 600.0), Grant::Wait(_)));
     // The report: a window of 1 s, 9 left. The cold request still counts.
-    l.report(answered(9.0, 600.0 + W, 450.0, Refill::Unknown));
+    l.report(answered(9.0, 480.0 + W, 450.0, Refill::Unknown));
     assert_eq!(granted(&mut l, 601.0, 700.0), 9);
 }
 
 #[test]
-fn a_slot_a_report_placed_frees_a_window_after_its_send_not_its_grant() {
+fn a_slot_a_report_placed_frees_a_window_after_its_answer_not_its_grant() {
     let mut l = a_full_window(Refill::Unknown);
-    // The cold request's slot: sent at 0, placed by its report, is free a
-    // window (and the margin) after: at 1 020.
-    assert_eq!(granted(&mut l, 650.0, W + SEND_MARGIN_MS), 0);
-    assert_eq!(
-        granted(&mut l, W + SEND_MARGIN_MS, W + SEND_MARGIN_MS + 1.0),
-        1
-    );
-    // The three placed (sent at 610–612) at 1 630–1 632, before the other
-    // grants leave the books (601 + 1 100 = 1 701).
-    assert_eq!(granted(&mut l, W + 21.0, 1_630.0), 0);
-    assert_eq!(granted(&mut l, 1_630.0, 1_633.0), 3);
-    assert_eq!(granted(&mut l, 1_633.0, 1_701.0), 0);
+    // The cold request's slot: answered at 30, free a window after.
+    assert_eq!(granted(&mut l, 650.0, 1_030.0), 0);
+    assert_eq!(granted(&mut l, 1_030.0, 1_031.0), 1);
+    // The three placed (answered at 640–642) at 1 640–1 642, before the
+    // other grants leave the books (601 + 1 100 = 1 701).
+    assert_eq!(granted(&mut l, 1_031.0, 1_640.0), 0);
+    assert_eq!(granted(&mut l, 1_640.0, 1_643.0), 3);
+    assert_eq!(granted(&mut l, 1_643.0, 1_701.0), 0);
     assert_eq!(granted(&mut l, 1_701.0, 1_702.0), 6);
 }
 
@@ -87,16 +83,11 @@ fn a_slot_a_report_placed_frees_a_window_after_its_send_not_its_grant() {
 fn a_sliding_log_s_counted_slots_free_as_they_leave_not_at_the_report_s_reset() {
     let mut l = a_full_window(Refill::AtReset);
     // A sliding log: its reset says when it is empty, a window after the
-    // newest request (612 + 75 + 1 000, heard 75 later).
-    l.report(answered(
-        0.0,
-        612.0 + 75.0 + W + 75.0,
-        620.0,
-        Refill::AtReset,
-    ));
-    // The cold request's slot frees at 1 020, before that reset (1 762):
-    // the report's count does not hold it.
-    assert_eq!(granted(&mut l, 770.0, 1_021.0), 1);
+    // newest request reached it (627 + 1 000, heard 15 later).
+    l.report(answered(0.0, 1_642.0, 612.0, Refill::AtReset));
+    // The cold request's slot frees at 1 030, before that reset: the
+    // report's count does not hold it.
+    assert_eq!(granted(&mut l, 650.0, 1_031.0), 1);
 }
 
 #[test]
@@ -104,14 +95,13 @@ fn a_whole_refill_frees_every_slot_at_its_reset() {
     let mut l = a_full_window(Refill::AtReset);
     the_next_window(&mut l, Refill::AtReset);
     assert!(l.whole);
-    // The first window's slots leave as usual (1 630–1 701), and nine go
+    // The first window's slots leave as usual (1 640–1 701), and nine go
     // again, late in the second window.
-    assert_eq!(granted(&mut l, 1_310.0, 1_702.0), 9);
-    // The one sent at 1 150 leaves a window after its send (2 170); at the
-    // reset (2 300, heard up to 150 ms late) the nine do, not a window
-    // after their grants (2 730–2 801).
-    assert_eq!(granted(&mut l, 1_702.0, 2_300.0), 1);
-    assert_eq!(granted(&mut l, 2_300.0, 2_302.0), 9);
+    assert_eq!(granted(&mut l, 1_061.0, 1_702.0), 9);
+    // At its reset (2 060, heard up to 30 ms late) all ten leave, not a
+    // window after their grants (2 740–2 801).
+    assert_eq!(granted(&mut l, 1_702.0, 2_060.0), 0);
+    assert_eq!(granted(&mut l, 2_060.0, 2_062.0), 10);
 }
 
 #[test]

@@ -17,9 +17,10 @@
 //!   yet, one permit goes (a cold start: its slot stays until its report
 //!   says how long a window is) and the others wait for its report.
 //! - **Folding the reports in** ([`Ledger::report`], tests in `freeing`):
-//!   a report says when its request went, so its permit's slot is held a
-//!   window (and [`SEND_MARGIN_MS`]) from that send, not from its grant
-//!   (the next window opens that much sooner); and when a report counts
+//!   a report says when its request was answered, so its permit's slot
+//!   is held a window from that answer (it surely reached the server by
+//!   then) when that is sooner than from its grant and the way there
+//!   ([`LEASE_TTL_MS`]): the next window opens that much sooner; and when a report counts
 //!   fewer than the reported requests any sliding log would still hold,
 //!   the window refills whole at its reset (a fixed window, learned as the
 //!   throttle learns it, never for a window an instance saw refill
@@ -243,19 +244,16 @@ pub struct Ledger {
     /// `reach_ms` before that, or reported answered by then) leaves the
     /// books.
     refill_at_ms: Option<f64>,
-    /// Permits whose request a report placed, oldest first: (sent,
-    /// answered), ms since the epoch. A slot leaves a window's length (and
-    /// [`SEND_MARGIN_MS`]) after its request went, not after its grant.
-    placed: VecDeque<(f64, f64)>,
+    /// Permits whose request a report placed, in the order they leave:
+    /// (sent, held from, answered), ms since the epoch. A slot leaves a
+    /// window's length after it is held from: its answer (when the request
+    /// surely reached the server), or its grant's run and the way there if
+    /// sooner.
+    placed: VecDeque<(f64, f64, f64)>,
     /// The longest time from a request's send to its answer reported, ms:
     /// the longest way to the server assumed for a whole refill.
     reach_ms: f64,
 }
-
-/// How much later than the request it replaced a request may reach the
-/// server, ms: the slot a report placed is held this much past a window's
-/// length from its send.
-pub const SEND_MARGIN_MS: f64 = 20.0;
 
 /// The most placed permits the books keep.
 const MAX_PLACED: usize = 256;
@@ -275,7 +273,7 @@ impl Ledger {
             .filter(|&&(at, _)| at < to_ms)
             .map(|&(_, n)| n)
             .sum();
-        runs + self.placed.iter().filter(|&&(s, _)| s <= to_ms).count() as f64
+        runs + self.placed.iter().filter(|&&(s, _, _)| s <= to_ms).count() as f64
     }
 
     /// Every permit the books hold.
@@ -285,9 +283,10 @@ impl Ledger {
 
     /// A report says its request went at `sent_ms` and was answered at
     /// `answered_ms`: its permit, granted at most [`LEASE_TTL_MS`] before,
-    /// holds its slot from the send on. The earliest run that may hold it
-    /// gives one up (it ends no later than the permit's own run: the books
-    /// stay as strict); none if no run may hold it.
+    /// holds its slot from the answer on, if that is sooner than its run's
+    /// end. The earliest run that may hold it gives one up (it ends no
+    /// later than the permit's own run, so the books stay as strict); none
+    /// if no run may hold it.
     fn place(&mut self, sent_ms: f64, answered_ms: f64) {
         let merge = self.hold_ms() / RUNS_PER_WINDOW;
         let Some(i) = self
@@ -298,6 +297,7 @@ impl Ledger {
         else {
             return;
         };
+        let from = answered_ms.min(self.runs[i].0 + LEASE_TTL_MS);
         self.runs[i].1 -= 1.0;
         if self.runs[i].1 <= 0.0 {
             self.runs.remove(i);
@@ -305,8 +305,8 @@ impl Ledger {
         if self.placed.len() >= MAX_PLACED {
             self.placed.pop_front();
         }
-        let at = self.placed.partition_point(|&(s, _)| s <= sent_ms);
-        self.placed.insert(at, (sent_ms, answered_ms));
+        let at = self.placed.partition_point(|&(_, f, _)| f <= from);
+        self.placed.insert(at, (sent_ms, from, answered_ms));
     }
 
     /// Lets out of the books the grants that left the server's window by
@@ -330,7 +330,7 @@ impl Ledger {
         while self
             .placed
             .front()
-            .is_some_and(|&(s, _)| s + window + SEND_MARGIN_MS <= now_ms)
+            .is_some_and(|&(_, from, _)| from + window <= now_ms)
         {
             self.placed.pop_front();
         }
@@ -350,7 +350,7 @@ impl Ledger {
                 {
                     self.runs.pop_front();
                 }
-                self.placed.retain(|&(_, answered)| answered > end);
+                self.placed.retain(|&(_, _, answered)| answered > end);
             }
         }
     }
@@ -482,7 +482,7 @@ impl Ledger {
             .chain(
                 self.placed
                     .front()
-                    .map(|&(s, _)| s + window + SEND_MARGIN_MS - now_ms),
+                    .map(|&(_, from, _)| from + window - now_ms),
             )
             .reduce(f64::min)
             .unwrap_or(WAIT_MS.1);
@@ -525,8 +525,8 @@ impl Ledger {
     /// learned (a store may drop them then).
     pub fn busy_until_ms(&self) -> f64 {
         let last_run = self.runs.back().map_or(0.0, |&(at, _)| at + self.hold_ms());
-        let last_placed = self.placed.back().map_or(0.0, |&(s, _)| {
-            s + self.window_ms.max(MIN_WINDOW_MS) + SEND_MARGIN_MS
+        let last_placed = self.placed.back().map_or(0.0, |&(_, from, _)| {
+            from + self.window_ms.max(MIN_WINDOW_MS)
         });
         let last_run = last_run.max(last_placed);
         let reset = self.known.map_or(0.0, |k| k.reset_at_ms);
@@ -556,7 +556,7 @@ impl Ledger {
         ];
         v.extend(self.sends.iter().copied());
         v.push(self.placed.len() as f64);
-        v.extend(self.placed.iter().flat_map(|&(s, a)| [s, a]));
+        v.extend(self.placed.iter().flat_map(|&(s, f, a)| [s, f, a]));
         v.extend(self.runs.iter().flat_map(|&(at, n)| [at, n]));
         v
     }
@@ -564,7 +564,7 @@ impl Ledger {
     /// How many numbers [`Ledger::to_vec`] puts before the runs.
     /// (and the reported sends, at most [`MAX_SENDS`], and the placed
     /// permits, at most 256).
-    pub const FIXED_NUMBERS: usize = 15 + MAX_SENDS + 2 * MAX_PLACED;
+    pub const FIXED_NUMBERS: usize = 15 + MAX_SENDS + 3 * MAX_PLACED;
 
     /// Books read back from storage; anything unreadable starts afresh.
     pub fn from_slice(v: &[f64]) -> Ledger {
@@ -600,15 +600,15 @@ impl Ledger {
         let (sends, rest) = rest.split_at(sends);
         let (placed, rest) = match rest.split_first() {
             Some((&n, rest)) if n.is_finite() && n >= 0.0 => {
-                let n = (n as usize).min(MAX_PLACED).min(rest.len() / 2);
-                rest.split_at(2 * n)
+                let n = (n as usize).min(MAX_PLACED).min(rest.len() / 3);
+                rest.split_at(3 * n)
             }
             _ => (&[][..], rest),
         };
         let placed = placed
-            .chunks_exact(2)
-            .filter(|p| p[0].is_finite() && p[1].is_finite())
-            .map(|p| (p[0], p[1]))
+            .chunks_exact(3)
+            .filter(|p| p.iter().all(|v| v.is_finite()))
+            .map(|p| (p[0], p[1], p[2]))
             .collect();
         let runs = rest
             .chunks_exact(2)
