@@ -12,6 +12,10 @@
 // value read, and the script below stores the result only if the value is
 // still the one read (a compare-and-set); else the step runs again on the
 // newer value it returns, a bounded number of times. Every value has a TTL.
+// Round trips per decision: one when the value last seen here (or, for a key
+// not seen yet, no value) is still current; two when another process
+// changed it (the failed compare answers with the value: no separate read);
+// a lookup reads once.
 import { coordinatorApply } from './ratewise.js';
 
 // KEYS[1]: the key. ARGV: 'get' | 'set', the value read, the value to store, its TTL in ms.
@@ -109,9 +113,19 @@ export function redisCoordinator(client, options = {}) {
       if (!redis.ready()) throw notConnected();
       const key = prefix + hash;
       let stored = seen.get(key);
-      if (stored === undefined || message?.op === 'lookup') stored = held(await run(key, ['get', '', '', '0']));
+      // A value not seen yet is guessed absent: a step that writes then costs one round trip
+      // (the compare-and-set stores it, or fails and answers with the value held), not a read
+      // first. A lookup reads: it never writes.
+      let guessed = false;
+      if (message?.op === 'lookup') stored = held(await run(key, ['get', '', '', '0']));
+      else if (stored === undefined) [stored, guessed] = ['', true];
       for (let i = 0; i < TRIES; i++) {
         const [value, answer, ttlMs, write] = coordinatorApply(stored || undefined, message, Date.now());
+        if (!write && guessed) {
+          // The answer may depend on a value held: read it, then step again.
+          [stored, guessed] = [held(await run(key, ['get', '', '', '0'])), false];
+          continue;
+        }
         if (!write) {
           remember(key, stored);
           return answer;
@@ -121,7 +135,7 @@ export function redisCoordinator(client, options = {}) {
           remember(key, value);
           return answer;
         }
-        stored = held(reply);
+        [stored, guessed] = [held(reply), false];
       }
       seen.delete(key);
       throw new Error(`redis: the value changed under ${TRIES} tries in a row`);

@@ -250,12 +250,17 @@ fn requests_that_reach_the_server_out_of_order() {
 
 /// One limit shared by several instances (Worker isolates), each with its
 /// own limiters: alone, each instance's throttle knows only its own calls;
-/// leasing permits from one coordinator keeps them all under the limit.
+/// leasing permits from one coordinator keeps them all under the limit,
+/// near the floor.
 mod shared {
     use super::*;
     use fakes::sim::{batch_across, SimCoordinator};
     use ratewise::limits::shared::Local;
     use ratewise::limits::{Limiters, Settings};
+
+    /// The way to the server and back, ms, and to the coordinator.
+    const LATENCY: f64 = 150.0;
+    const COORDINATOR_RTT: f64 = 10.0;
 
     fn instance() -> RefCell<Limiters<fakes::Snapshot>> {
         RefCell::new(Limiters::new(Settings {
@@ -265,12 +270,14 @@ mod shared {
     }
 
     /// K calls by `c` workers spread over `n` instances, as one batch from a
-    /// standing start and another right after; (with, without) a coordinator.
-    fn across(shape: Shape, n: usize, c: usize) -> ([Batch; 2], [Batch; 2]) {
+    /// standing start and another right after; answers take `service` ms
+    /// (± 50%) beyond the way there and back. (with, without) a coordinator.
+    fn across(shape: Shape, n: usize, c: usize, service: f64) -> ([Batch; 2], [Batch; 2]) {
         let run = |leased: bool| {
             let clock = SimClock::new();
-            let server = RefCell::new(Server::new(shape, L, W, 150.0));
-            let coordinator = SimCoordinator::new(&clock, 10.0);
+            let server =
+                RefCell::new(Server::new(shape, L, W, LATENCY).with_service(service, 0.5, 7));
+            let coordinator = SimCoordinator::new(&clock, COORDINATOR_RTT);
             let instances: Vec<_> = (0..n).map(|_| instance()).collect();
             let refs: Vec<_> = instances.iter().collect();
             let go = || {
@@ -285,45 +292,97 @@ mod shared {
         (run(true), run(false))
     }
 
-    fn report(shape: Shape, n: usize, c: usize) {
-        let (with, without) = across(shape, n, c);
-        for (what, b) in [("with", &with), ("without", &without)] {
-            eprintln!(
-                "{shape:?} N={n} C={c} {what} a coordinator: start {:.2}× floor, {} 429s in {}; steady {:.2}×, {} 429s in {}",
-                b[0].wall_ms / floor_ms(K, L, W),
-                b[0].rejected,
-                b[0].calls,
-                b[1].wall_ms / (K as f64 / L * W),
-                b[1].rejected,
-                b[1].calls
+    /// The floors of the two batches: from a standing start, the last
+    /// window opens (⌈K/L⌉−1)·W in and its answers take one answer's time
+    /// (the way there and back and the longest completion); right after
+    /// another batch, whose last window is still in use, K/L windows.
+    fn floors(service: f64) -> [f64; 2] {
+        [
+            floor_ms(K, L, W) + LATENCY + service * 1.5,
+            K as f64 / L * W,
+        ]
+    }
+
+    /// Runs a cell, prints its row, and checks it: no 429 with leases,
+    /// both batches within `bound` of their floors, and instances that
+    /// overrun the limit without a coordinator.
+    fn cell(shape: Shape, n: usize, c: usize, service: f64, bound: f64) {
+        let (with, without) = across(shape, n, c, service);
+        let floors = floors(service);
+        let ratio = |b: &[Batch; 2], i: usize| b[i].wall_ms / floors[i];
+        eprintln!(
+            "| {shape:?} | {n} | {c} | {service} | {:.2}× / {:.2}× | {} in {} | {:.2}× / {:.2}× | {} in {} |",
+            ratio(&with, 0),
+            ratio(&with, 1),
+            with[0].rejected + with[1].rejected,
+            with[0].calls + with[1].calls,
+            ratio(&without, 0),
+            ratio(&without, 1),
+            without[0].rejected + without[1].rejected,
+            without[0].calls + without[1].calls,
+        );
+        for (i, b) in with.iter().enumerate() {
+            assert_eq!((b.failed, b.rejected), (0, 0), "{shape:?} N={n}: {b:?}");
+            assert!(
+                ratio(&with, i) <= bound,
+                "{shape:?} N={n} C={c} service {service}: batch {i} at {:.3}× the floor: {b:?}",
+                ratio(&with, i)
             );
-        }
-        for b in &with {
-            assert_eq!(b.failed, 0, "{b:?}");
-            assert!(b.rejected * 20 <= b.calls, "≤ 5% 429s with leases: {b:?}");
         }
         let rejected = |b: &[Batch; 2]| b[0].rejected + b[1].rejected;
         assert!(
-            rejected(&without) >= 3 * rejected(&with).max(1),
-            "without a coordinator the instances overrun the limit: {} 429s, with: {}",
-            rejected(&without),
-            rejected(&with)
+            rejected(&without) >= 3,
+            "without a coordinator the instances overrun the limit: {without:?}"
         );
     }
 
+    // `cargo test --test pacing shared -- --nocapture` prints the table:
+    // wall ÷ floor of the first batch / the second, 429s and network
+    // calls, with leases and without a coordinator. On the lease books
+    // before slots were freed by the answer a report placed, by the
+    // report's own count and at a whole refill, fixed windows took
+    // 1.19–1.38× with answers at once and met 1 429 with slow ones (the
+    // cold start's slot left the books before its report came); sliding
+    // logs took 1.39–1.64× (1.61–1.77× and 429s with slow answers).
+    // Now 1.17× / 1.11× for both at every N: with answers 150 ms away,
+    // a slot held from the answer is no sooner free than one held from
+    // the grant and the way there, and the whole refill is learned too
+    // late in these batches to count.
+
+    /// A fixed window: ≤ 1.20× its floor for N up to 8 (not yet 1.10×).
     #[test]
-    fn leases_keep_instances_sharing_a_fixed_window_under_it() {
-        report(Shape::Fixed, 2, 8);
-        report(Shape::Fixed, 4, 8);
+    fn leases_keep_instances_sharing_a_fixed_window_near_its_floor() {
+        for n in [2, 4, 8] {
+            cell(Shape::Fixed, n, 8, 0.0, 1.20);
+        }
+    }
+
+    /// A sliding log frees one slot at a time, a window after each request,
+    /// no longer all at once at the report's reset.
+    #[test]
+    fn leases_keep_instances_sharing_a_sliding_log_near_its_floor() {
+        for n in [2, 4, 8] {
+            cell(Shape::Sliding, n, 8, 0.0, 1.20);
+        }
     }
 
     #[test]
-    fn leases_keep_instances_sharing_a_sliding_log_under_it() {
-        report(Shape::Sliding, 4, 8);
+    fn leases_keep_instances_sharing_a_token_bucket_at_its_floor() {
+        for n in [2, 4, 8] {
+            cell(Shape::Bucket, n, 8, 0.0, 1.10);
+        }
     }
 
+    /// Completions of 300 ms ± 50% (0.3 W) beyond the way there and back,
+    /// 20 callers: no 429 (a cold start's slot is held until its report
+    /// says for how long); fixed 1.20× / 1.11–1.12×, sliding 1.25–1.36×. A token bucket is left out: its first report
+    /// (one request counted, a reset 100 ms away) reads as a 100 ms window,
+    /// and 7 of 127 calls meet a 429, as before these books.
     #[test]
-    fn leases_keep_instances_sharing_a_token_bucket_under_it() {
-        report(Shape::Bucket, 4, 8);
+    fn leases_keep_instances_near_the_floor_with_slow_answers() {
+        for n in [2, 4, 8] {
+            cell(Shape::Fixed, n, 20, 300.0, 1.30);
+            cell(Shape::Sliding, n, 20, 300.0, 1.50);
+        }
     }
 }

@@ -591,10 +591,15 @@ impl<S: Clone> Limiters<S> {
         if let (true, Some(leases)) = (pass.leased, &mut self.leases) {
             let hint = c.retry_after_ms.filter(|_| c.kind == Kind::RateLimit);
             let window = c.limits.as_ref().and_then(|l| l.requests.as_ref());
-            let (key, report) = (
-                pass.keys.model,
-                Report::of(window, hint, pass.at_ms, now_ms),
-            );
+            let key = pass.keys.model;
+            // How this instance saw the window refill: at its reset, the
+            // coordinator may learn from the counts that it refills whole
+            // (and free its slots there); never for a token bucket.
+            let refill = self
+                .throttle
+                .as_ref()
+                .map_or(throttle::Refill::Unknown, |t| t.refill(key)[0]);
+            let report = Report::of(window, hint, pass.at_ms, now_ms).refilling(refill);
             heard.report = leases.heard(key, report, now_ms).map(|r| (key, r));
         }
         let quota_key = pass.keys.quota_key(c);

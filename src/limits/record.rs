@@ -9,7 +9,7 @@
 //! from another key. [`Record::decode`] checks all of that and answers an
 //! error, never a panic and never a half-trusted record.
 //!
-//! The format: `ratewise/1 <checksum> <payload>`, where the checksum is the
+//! The format: `ratewise/2 <checksum> <payload>`, where the checksum is the
 //! 64-bit FNV-1a of the payload in 16 hex digits and the payload is a run of
 //! items, each `<byte length>:<bytes>` (numbers are items too: the hex
 //! digits of their IEEE 754 bits, exact and cheap to read). The payload is the key's hash, then sections,
@@ -29,7 +29,9 @@ use crate::limits::lease::Ledger;
 use crate::limits::shared::{Board, Change, Trip};
 
 /// What every value starts with: the format and its version.
-const MAGIC: &str = "ratewise/1 ";
+/// (2: the lease books carry what a report counted, whether the window
+/// refills whole, and when: [`Ledger::FIXED_NUMBERS`].)
+const MAGIC: &str = "ratewise/2 ";
 
 /// The longest value decoded, bytes: a full error body, its headers and
 /// the books, with room to spare.
@@ -39,7 +41,7 @@ pub const MAX_RECORD_BYTES: usize = MAX_BODY_BYTES + 64 * 1024;
 const MAX_HEADERS: usize = 64;
 
 /// The most numbers the lease books take (the fixed part and the runs).
-const MAX_LEDGER_NUMBERS: usize = 9 + 2 * 1_024;
+const MAX_LEDGER_NUMBERS: usize = Ledger::FIXED_NUMBERS + 2 * 1_024;
 
 /// How long a value is kept at least and at most, ms: a store expires it
 /// then (every key has a TTL, so memory stays bounded whatever the number
@@ -328,6 +330,7 @@ mod tests {
             observed_at_ms: 5.0,
             blocked_until_ms: None,
             sent_at_ms: Some(1.0),
+            refill: crate::limits::throttle::Refill::AtReset,
         });
         r.ledger.lease(4, 6.0);
         let trip = Change::Tripped {
@@ -364,7 +367,12 @@ mod tests {
         let refused = |v: &str| Record::<Replay>::decode(key(), v, 20.0).err();
         assert_eq!(refused(""), Some(RecordError::Foreign));
         assert_eq!(refused("{\"tokens\":3}"), Some(RecordError::Foreign));
-        assert_eq!(refused("ratewise/2 00"), Some(RecordError::Foreign));
+        assert_eq!(
+            refused("ratewise/1 00"),
+            Some(RecordError::Foreign),
+            "an older format"
+        );
+        assert_eq!(refused("ratewise/3 00"), Some(RecordError::Foreign));
         // One byte changed, or the value cut, anywhere.
         for i in MAGIC.len()..good.len() {
             let mut bytes = good.clone().into_bytes();
@@ -467,6 +475,7 @@ mod tests {
             observed_at_ms: 0.0,
             blocked_until_ms: Some(1e12),
             sent_at_ms: None,
+            refill: crate::limits::throttle::Refill::Unknown,
         });
         assert_eq!(far.ttl_ms(0.0), TTL_MS.1);
         assert!(matches!(far.ledger.lease(1, 1.0), Grant::Wait(_)));

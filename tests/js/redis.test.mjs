@@ -62,7 +62,7 @@ for (const kind of ['node-redis', 'ioredis', 'upstash']) {
     assert.equal(keys.length, 1);
     assert.match(keys[0], new RegExp(`^${prefix}[0-9a-f]{16}$`));
     const value = await redisCommand(redis.port, ['GET', keys[0]]);
-    assert.match(value, /^ratewise\/1 /);
+    assert.match(value, /^ratewise\/2 /);
     assert.ok(!value.includes('sk-redis-account') && !keys[0].includes('sk-'));
     const ttl = await redisCommand(redis.port, ['PTTL', keys[0]]);
     assert.ok(ttl > 0 && ttl <= 86_400_000, `ttl ${ttl}`);
@@ -77,7 +77,7 @@ test('a corrupted or foreign value is ignored, reported and replaced; the call g
   assert.equal((await ratewise.createFetch({ coordinator })(mock.chat, chat('sk-corrupt'))).status, 200);
   const [key] = await keysOf(prefix);
   for (const spoil of [
-    ['SET', key, 'ratewise/1 0000000000000000 16:0123456789abcdef'],
+    ['SET', key, 'ratewise/2 0000000000000000 16:0123456789abcdef'],
     ['SET', key, '{"x":1}'],
   ]) {
     await redisCommand(redis.port, spoil);
@@ -87,7 +87,7 @@ test('a corrupted or foreign value is ignored, reported and replaced; the call g
     assert.equal(errors.length, 1, JSON.stringify(errors));
     assert.match(errors[0].message, /the value stored for key [0-9a-f]{8} was ignored: (its checksum|not a ratewise)/);
     assert.equal(llm.stats().coordinatorErrors, 1);
-    assert.match(await redisCommand(redis.port, ['GET', key]), /^ratewise\/1 /, 'replaced');
+    assert.match(await redisCommand(redis.port, ['GET', key]), /^ratewise\/2 /, 'replaced');
   }
   // A key of another type in its place.
   await redisCommand(redis.port, ['DEL', key]);

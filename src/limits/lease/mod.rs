@@ -11,9 +11,21 @@
 //!   limit, conservative for a fixed window or a token bucket. The latest
 //!   report an instance forwards from the server's headers also bounds it:
 //!   until that report's reset, no more than its `remaining`, less what was
-//!   granted since, goes out. A 429 closes the key until its hint. With
-//!   nothing heard yet, one permit goes (a cold start) and the others wait
-//!   for its report.
+//!   granted since, goes out; the counted permits that left the books
+//!   since are free again (a sliding log frees its oldest slots before
+//!   its reset). A 429 closes the key until its hint. With nothing heard
+//!   yet, one permit goes (a cold start: its slot stays until its report
+//!   says how long a window is) and the others wait for its report.
+//! - **Folding the reports in** ([`Ledger::report`], tests in `freeing`):
+//!   a report says when its request was answered, so its permit's slot
+//!   is held a window from that answer (it surely reached the server by
+//!   then) when that is sooner than from its grant and the way there
+//!   ([`LEASE_TTL_MS`]): the next window opens that much sooner; and when a report counts
+//!   fewer than the reported requests any sliding log would still hold,
+//!   the window refills whole at its reset (a fixed window, learned as the
+//!   throttle learns it, never for a window an instance saw refill
+//!   continuously, undone by a 429): at its reset every slot that surely
+//!   reached the server before it is free.
 //! - **An instance's side** ([`Leases`]): the permits it holds per key
 //!   (they expire [`PERMIT_LIFE_MS`] after they arrive), whether a lease request is on its
 //!   way (so concurrent calls send one), how long the coordinator said to
@@ -25,6 +37,7 @@ use std::collections::VecDeque;
 
 use crate::classify::headers::Window;
 use crate::limits::key::{Idle, KeyMap, LimitKey};
+use crate::limits::throttle::Refill;
 
 /// How long a granted permit stays usable, and how long after its grant it
 /// may reach the server, ms.
@@ -33,6 +46,10 @@ pub const LEASE_TTL_MS: f64 = 100.0;
 /// How long an instance may use a permit after the grant arrives, ms: the
 /// coordinator's [`LEASE_TTL_MS`] less a return trip of up to 50 ms.
 pub const PERMIT_LIFE_MS: f64 = 50.0;
+
+/// How many reported sends the coordinator keeps to learn whether a window
+/// refills whole.
+pub const MAX_SENDS: usize = 32;
 
 /// The most permits one lease carries.
 pub const MAX_LEASE: u32 = 8;
@@ -68,6 +85,10 @@ pub struct Report {
     /// When the reported request was let go, ms since the epoch, if known:
     /// what was granted before it is counted in `remaining`.
     pub sent_at_ms: Option<f64>,
+    /// How the reporting instance saw this window refill: only one seen to
+    /// refill at its reset (a fixed window or a sliding log), and never
+    /// continuously (a token bucket), may be learned to refill whole.
+    pub refill: Refill,
 }
 
 impl Report {
@@ -89,11 +110,18 @@ impl Report {
             reset_at_ms: w.reset_ms.map(|ms| now_ms + ms as f64),
             observed_at_ms: now_ms,
             blocked_until_ms: retry_after_ms.map(|ms| now_ms + ms as f64),
+            refill: Refill::Unknown,
         }
     }
 
-    /// The report as numbers, for the wire (`NaN` for absent fields).
-    pub fn to_array(&self) -> [f64; 6] {
+    /// The report, saying how its instance saw the window refill.
+    pub fn refilling(self, refill: Refill) -> Report {
+        Report { refill, ..self }
+    }
+
+    /// The report as numbers, for the wire (`NaN` for absent fields; the
+    /// last is the refill seen: 0 unknown, 1 at the reset, 2 continuous).
+    pub fn to_array(&self) -> [f64; 7] {
         let n = |v: Option<f64>| v.unwrap_or(f64::NAN);
         [
             n(self.limit),
@@ -102,13 +130,28 @@ impl Report {
             self.observed_at_ms,
             n(self.blocked_until_ms),
             n(self.sent_at_ms),
+            match self.refill {
+                Refill::Unknown => 0.0,
+                Refill::AtReset => 1.0,
+                Refill::Continuous => 2.0,
+            },
         ]
     }
 
     /// A report read back from the wire; `None` unless it has its six
-    /// numbers and a finite observation time.
+    /// numbers (seven with the refill flag, which an older instance does
+    /// not send) and a finite observation time.
     pub fn from_slice(a: &[f64]) -> Option<Report> {
-        let &[limit, remaining, reset_at_ms, observed_at_ms, blocked, sent] = a else {
+        let (&[limit, remaining, reset_at_ms, observed_at_ms, blocked, sent], refill) = (
+            a.get(..6).unwrap_or_default(),
+            match (a.len(), a.get(6)) {
+                (6, _) => Refill::Unknown,
+                (7, Some(1.0)) => Refill::AtReset,
+                (7, Some(2.0)) => Refill::Continuous,
+                (7, _) => Refill::Unknown,
+                _ => return None,
+            },
+        ) else {
             return None;
         };
         let ok = |v: f64| (v.is_finite() && v >= 0.0).then_some(v);
@@ -119,6 +162,7 @@ impl Report {
             observed_at_ms: ok(observed_at_ms)?,
             blocked_until_ms: ok(blocked),
             sent_at_ms: ok(sent),
+            refill,
         })
     }
 }
@@ -163,6 +207,10 @@ struct Known {
     /// Grants up to then are counted in `remaining`.
     counted_to_ms: f64,
     reset_at_ms: f64,
+    /// The permits the books held, granted before `counted_to_ms`, when the
+    /// report came: those that leave the books later free a slot the report
+    /// counted as used.
+    held: f64,
 }
 
 /// A coordinator's books for one key's request window.
@@ -181,7 +229,34 @@ pub struct Ledger {
     /// Whether any report came: with no limit in any, grants are not
     /// limited.
     heard: bool,
+    /// Whether the reports proved that the window refills whole at its
+    /// reset (a fixed window), until a 429 says otherwise.
+    whole: bool,
+    /// Whether an instance saw the window refill continuously (a token
+    /// bucket): it is then never learned to refill whole.
+    continuous: bool,
+    /// When the requests of the latest reports without a 429 were let go
+    /// (at most [`MAX_SENDS`]): what any sliding log would still count.
+    sends: VecDeque<f64>,
+    /// The newest reset of a window that refills whole, not yet past: at
+    /// it, every permit that surely reached the server before the window
+    /// ended (its reset less `reach_ms`: granted [`LEASE_TTL_MS`] and
+    /// `reach_ms` before that, or reported answered by then) leaves the
+    /// books.
+    refill_at_ms: Option<f64>,
+    /// Permits whose request a report placed, in the order they leave:
+    /// (sent, held from, answered), ms since the epoch. A slot leaves a
+    /// window's length after it is held from: its answer (when the request
+    /// surely reached the server), or its grant's run and the way there if
+    /// sooner.
+    placed: VecDeque<(f64, f64, f64)>,
+    /// The longest time from a request's send to its answer reported, ms:
+    /// the longest way to the server assumed for a whole refill.
+    reach_ms: f64,
 }
+
+/// The most placed permits the books keep.
+const MAX_PLACED: usize = 256;
 
 impl Ledger {
     /// How long a grant occupies its slot, ms.
@@ -189,18 +264,129 @@ impl Ledger {
         self.window_ms.max(MIN_WINDOW_MS) + LEASE_TTL_MS
     }
 
+    /// The permits granted (or placed by a report) before `to_ms` the
+    /// books still hold.
+    fn held_before(&self, to_ms: f64) -> f64 {
+        let runs: f64 = self
+            .runs
+            .iter()
+            .filter(|&&(at, _)| at < to_ms)
+            .map(|&(_, n)| n)
+            .sum();
+        runs + self.placed.iter().filter(|&&(s, _, _)| s <= to_ms).count() as f64
+    }
+
+    /// Every permit the books hold.
+    fn occupied(&self) -> f64 {
+        self.runs.iter().map(|&(_, n)| n).sum::<f64>() + self.placed.len() as f64
+    }
+
+    /// A report says its request went at `sent_ms` and was answered at
+    /// `answered_ms`: its permit, granted at most [`LEASE_TTL_MS`] before,
+    /// holds its slot from the answer on, if that is sooner than its run's
+    /// end. The earliest run that may hold it gives one up (it ends no
+    /// later than the permit's own run, so the books stay as strict); none
+    /// if no run may hold it.
+    fn place(&mut self, sent_ms: f64, answered_ms: f64) {
+        let merge = self.hold_ms() / RUNS_PER_WINDOW;
+        let Some(i) = self
+            .runs
+            .iter()
+            .position(|&(at, _)| at >= sent_ms - LEASE_TTL_MS)
+            .filter(|&i| self.runs[i].0 <= sent_ms + merge)
+        else {
+            return;
+        };
+        let from = answered_ms.min(self.runs[i].0 + LEASE_TTL_MS);
+        self.runs[i].1 -= 1.0;
+        if self.runs[i].1 <= 0.0 {
+            self.runs.remove(i);
+        }
+        if self.placed.len() >= MAX_PLACED {
+            self.placed.pop_front();
+        }
+        let at = self.placed.partition_point(|&(_, f, _)| f <= from);
+        self.placed.insert(at, (sent_ms, from, answered_ms));
+    }
+
+    /// Lets out of the books the grants that left the server's window by
+    /// `now_ms`: a window's length (and the way there) after their grant,
+    /// or at a whole refill's reset.
+    fn settle(&mut self, now_ms: f64) {
+        if !self.heard {
+            // The window's length is not known yet: the cold start's slot
+            // stays until its report says how long it is held.
+            return;
+        }
+        let hold = self.hold_ms();
+        while self
+            .runs
+            .front()
+            .is_some_and(|&(at, _)| at + hold <= now_ms)
+        {
+            self.runs.pop_front();
+        }
+        let window = self.window_ms.max(MIN_WINDOW_MS);
+        while self
+            .placed
+            .front()
+            .is_some_and(|&(_, from, _)| from + window <= now_ms)
+        {
+            self.placed.pop_front();
+        }
+        if let Some(reset) = self.refill_at_ms.filter(|&r| r <= now_ms) {
+            self.refill_at_ms = None;
+            if self.whole {
+                // The reset was heard up to `reach` late: the window ended
+                // no sooner than `reset - reach`. A request answered by
+                // then reached the server in it; a permit granted
+                // [`LEASE_TTL_MS`] and `reach` before it was sent and got
+                // there by then.
+                let end = reset - self.reach_ms;
+                while self
+                    .runs
+                    .front()
+                    .is_some_and(|&(at, _)| at + LEASE_TTL_MS + self.reach_ms <= end)
+                {
+                    self.runs.pop_front();
+                }
+                self.placed.retain(|&(_, _, answered)| answered > end);
+            }
+        }
+    }
+
     /// Takes a report an instance forwarded.
     pub fn report(&mut self, r: Report) {
         self.heard = true;
         self.cold_at_ms = None;
+        // The window's length first: a slot granted before any was known
+        // (the cold start's) is held for it, not for the shortest.
+        if let (Some(_), Some(reset_at_ms)) = (r.remaining, r.reset_at_ms) {
+            self.window_ms = self.window_ms.max(reset_at_ms - r.observed_at_ms);
+        }
+        self.settle(r.observed_at_ms);
         if let Some(limit) = r.limit {
             self.limit = Some(limit);
         }
         if let Some(until) = r.blocked_until_ms {
             self.blocked_until_ms = self.blocked_until_ms.max(until);
+            // A 429: no release at a reset on this report's word again.
+            self.whole = false;
+            self.refill_at_ms = None;
+        } else {
+            self.learn_whole(&r);
+            if let Some(sent) = r.sent_at_ms {
+                self.reach_ms = self.reach_ms.max(r.observed_at_ms - sent);
+                self.place(sent, r.observed_at_ms);
+            }
         }
         if let (Some(remaining), Some(reset_at_ms)) = (r.remaining, r.reset_at_ms) {
-            self.window_ms = self.window_ms.max(reset_at_ms - r.observed_at_ms);
+            if self.whole && r.blocked_until_ms.is_none() {
+                self.refill_at_ms = Some(
+                    self.refill_at_ms
+                        .map_or(reset_at_ms, |at| at.max(reset_at_ms)),
+                );
+            }
             let newer = self
                 .known
                 .is_none_or(|k| r.observed_at_ms >= k.observed_at_ms);
@@ -214,9 +400,46 @@ impl Ledger {
                     observed_at_ms: r.observed_at_ms,
                     counted_to_ms,
                     reset_at_ms,
+                    held: self.held_before(counted_to_ms),
                 });
             }
         }
+    }
+
+    /// Learns from a report without a 429 whether the window refills whole
+    /// at its reset: a count below what any sliding log would hold (the
+    /// reported requests that surely reached the server before this one,
+    /// less than a window before it) proves that requests were dropped at
+    /// once, as [`crate::limits::throttle::Meaning::Full`] is learned. Only
+    /// for a window its instance saw refill at its reset (a token bucket
+    /// also counts fewer than a log, but its slots do not all free at its
+    /// reset).
+    fn learn_whole(&mut self, r: &Report) {
+        if r.refill == Refill::Continuous {
+            self.continuous = true;
+            self.whole = false;
+        }
+        let Some(sent) = r.sent_at_ms else {
+            return;
+        };
+        if let (false, true, Some(limit), Some(remaining)) = (
+            self.whole,
+            r.refill == Refill::AtReset,
+            r.limit.or(self.limit),
+            r.remaining,
+        ) {
+            let (from, to) = (sent + LEASE_TTL_MS - self.window_ms, sent - LEASE_TTL_MS);
+            let logged = self
+                .sends
+                .iter()
+                .filter(|&&at| at > from && at <= to)
+                .count() as f64;
+            self.whole = !self.continuous && limit - remaining < logged;
+        }
+        if self.sends.len() >= MAX_SENDS {
+            self.sends.pop_front();
+        }
+        self.sends.push_back(sent);
     }
 
     /// Answers a request for up to `want` permits at `now_ms` (0: a report
@@ -225,14 +448,7 @@ impl Ledger {
         if want == 0 {
             return Grant::Wait(WAIT_MS.0);
         }
-        let hold = self.hold_ms();
-        while self
-            .runs
-            .front()
-            .is_some_and(|&(at, _)| at + hold <= now_ms)
-        {
-            self.runs.pop_front();
-        }
+        self.settle(now_ms);
         if now_ms < self.blocked_until_ms {
             return wait(self.blocked_until_ms - now_ms);
         }
@@ -253,24 +469,35 @@ impl Ledger {
                 }
             };
         };
-        let occupied: f64 = self.runs.iter().map(|&(_, n)| n).sum();
-        let mut free = limit - occupied;
-        // When the sliding books are what binds: the oldest run leaves.
-        let mut next_ms = self
+        let hold = self.hold_ms();
+        let mut free = limit - self.occupied();
+        // When the sliding books are what binds: the oldest run or placed
+        // permit leaves, or a whole refill comes first.
+        let window = self.window_ms.max(MIN_WINDOW_MS);
+        let oldest = self
             .runs
             .front()
-            .map_or(WAIT_MS.1, |&(at, _)| at + hold - now_ms);
+            .map(|&(at, _)| at + hold - now_ms)
+            .into_iter()
+            .chain(
+                self.placed
+                    .front()
+                    .map(|&(_, from, _)| from + window - now_ms),
+            )
+            .reduce(f64::min)
+            .unwrap_or(WAIT_MS.1);
+        let refill = self.refill_at_ms.map_or(f64::INFINITY, |at| at - now_ms);
+        let mut next_ms = oldest.min(refill);
         if let Some(k) = self.known.filter(|k| now_ms < k.reset_at_ms) {
-            let since: f64 = self
-                .runs
-                .iter()
-                .filter(|&&(at, _)| at >= k.counted_to_ms)
-                .map(|&(_, n)| n)
-                .sum();
-            let left = k.remaining - since;
+            let before = self.held_before(k.counted_to_ms);
+            let since = self.occupied() - before;
+            // The counted permits that left the books since have left the
+            // server's window too (the books hold a slot at least as long).
+            let freed = (k.held - before).max(0.0);
+            let left = k.remaining - since + freed;
             if left < free {
                 free = left;
-                next_ms = k.reset_at_ms - now_ms;
+                next_ms = (k.reset_at_ms - now_ms).min(next_ms);
             }
         }
         if free < 1.0 {
@@ -298,6 +525,10 @@ impl Ledger {
     /// learned (a store may drop them then).
     pub fn busy_until_ms(&self) -> f64 {
         let last_run = self.runs.back().map_or(0.0, |&(at, _)| at + self.hold_ms());
+        let last_placed = self.placed.back().map_or(0.0, |&(_, from, _)| {
+            from + self.window_ms.max(MIN_WINDOW_MS)
+        });
+        let last_run = last_run.max(last_placed);
         let reset = self.known.map_or(0.0, |k| k.reset_at_ms);
         let cold = self.cold_at_ms.map_or(0.0, |at| at + COLD_WAIT_MS);
         last_run.max(reset).max(self.blocked_until_ms).max(cold)
@@ -317,30 +548,68 @@ impl Ledger {
             n(k.map(|k| k.counted_to_ms)),
             n(k.map(|k| k.reset_at_ms)),
             f64::from(u8::from(self.heard)),
+            n(k.map(|k| k.held)),
+            f64::from(u8::from(self.whole) + 2 * u8::from(self.continuous)),
+            n(self.refill_at_ms),
+            self.reach_ms,
+            self.sends.len() as f64,
         ];
+        v.extend(self.sends.iter().copied());
+        v.push(self.placed.len() as f64);
+        v.extend(self.placed.iter().flat_map(|&(s, f, a)| [s, f, a]));
         v.extend(self.runs.iter().flat_map(|&(at, n)| [at, n]));
         v
     }
 
+    /// How many numbers [`Ledger::to_vec`] puts before the runs.
+    /// (and the reported sends, at most [`MAX_SENDS`], and the placed
+    /// permits, at most 256).
+    pub const FIXED_NUMBERS: usize = 15 + MAX_SENDS + 3 * MAX_PLACED;
+
     /// Books read back from storage; anything unreadable starts afresh.
     pub fn from_slice(v: &[f64]) -> Ledger {
-        let [limit, window_ms, blocked, cold, remaining, observed, counted, reset, heard, rest @ ..] =
+        let [limit, window_ms, blocked, cold, remaining, observed, counted, reset, heard, held, whole, refill, reach, sends, rest @ ..] =
             v
         else {
             return Ledger::default();
         };
         let ok = |v: f64| v.is_finite().then_some(v);
-        let known = match (ok(*remaining), ok(*observed), ok(*counted), ok(*reset)) {
-            (Some(remaining), Some(observed_at_ms), Some(counted_to_ms), Some(reset_at_ms)) => {
-                Some(Known {
-                    remaining,
-                    observed_at_ms,
-                    counted_to_ms,
-                    reset_at_ms,
-                })
-            }
+        let known = match (
+            ok(*remaining),
+            ok(*observed),
+            ok(*counted),
+            ok(*reset),
+            ok(*held),
+        ) {
+            (
+                Some(remaining),
+                Some(observed_at_ms),
+                Some(counted_to_ms),
+                Some(reset_at_ms),
+                Some(held),
+            ) => Some(Known {
+                remaining,
+                observed_at_ms,
+                counted_to_ms,
+                reset_at_ms,
+                held: held.max(0.0),
+            }),
             _ => None,
         };
+        let sends = (*sends as usize).min(MAX_SENDS).min(rest.len());
+        let (sends, rest) = rest.split_at(sends);
+        let (placed, rest) = match rest.split_first() {
+            Some((&n, rest)) if n.is_finite() && n >= 0.0 => {
+                let n = (n as usize).min(MAX_PLACED).min(rest.len() / 3);
+                rest.split_at(3 * n)
+            }
+            _ => (&[][..], rest),
+        };
+        let placed = placed
+            .chunks_exact(3)
+            .filter(|p| p.iter().all(|v| v.is_finite()))
+            .map(|p| (p[0], p[1], p[2]))
+            .collect();
         let runs = rest
             .chunks_exact(2)
             .filter(|r| r[0].is_finite() && r[1].is_finite() && r[1] > 0.0)
@@ -354,6 +623,12 @@ impl Ledger {
             blocked_until_ms: ok(*blocked).unwrap_or(0.0),
             cold_at_ms: ok(*cold),
             heard: *heard == 1.0,
+            whole: *whole == 1.0,
+            continuous: *whole == 2.0,
+            refill_at_ms: ok(*refill),
+            sends: sends.iter().copied().filter(|v| v.is_finite()).collect(),
+            placed,
+            reach_ms: ok(*reach).unwrap_or(0.0).max(0.0),
         }
     }
 }
@@ -541,6 +816,7 @@ mod tests {
             reset_at_ms: Some(at + reset_in),
             observed_at_ms: at,
             blocked_until_ms: None,
+            refill: Refill::Unknown,
         }
     }
 
@@ -763,3 +1039,6 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod freeing;
