@@ -3,16 +3,18 @@
 //! sent, the local answer when a budget is spent, and settling at
 //! `usage_known` (src/wasm/usage.rs) with the alerts it crosses.
 //!
+//! With a coordinator, the books are the coordinator's (src/wasm/budgets_shared.rs);
+//! without one, or while it fails, the instance's, in memory.
+//!
 //! Not wired yet: `onExhausted: { route }` (a bulk call keeps its route:
-//! the engine has no "start on route N" for it), and the coordinator's
-//! durable books (the books are the instance's, in memory).
+//! the engine has no "start on route N" for it).
 
 use std::cell::RefCell;
 
 use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
 
-use super::bindings::{is_array, make_error, object, type_error};
+use super::bindings::{get, is_array, make_error, object, type_error};
 use super::spend::{alert_js, budget_from_js, exhausted_js};
 use crate::limits::key::DEFAULT_MAX_KEYS;
 use crate::limits::lanes::Lane;
@@ -29,8 +31,53 @@ extern "C" {
 
 /// An instance's budgets.
 pub struct Budgets {
-    spend: RefCell<Spend>,
-    on_budget: Option<Function>,
+    pub(super) spend: RefCell<Spend>,
+    pub(super) on_budget: Option<Function>,
+    /// Each budget as a coordinator message carries it (`{ name, limitUsd |
+    /// limitTokens, window, alertAt?, tag? }`), built once.
+    pub(super) wire: Vec<JsValue>,
+    /// `{ down }`: whether the coordinator's last settle or release
+    /// failed (a failure is reported once per incident).
+    pub(super) settle_down: JsValue,
+}
+
+/// A call's holds: on the instance's books, and on its coordinator's
+/// (see src/wasm/budgets_shared.rs). Settle or release it exactly once.
+#[derive(Default)]
+pub struct Held {
+    pub(super) local: Holds,
+    pub(super) remote: Option<super::budgets_shared::Remote>,
+}
+
+impl Held {
+    /// Holds on the instance's books only.
+    pub fn local(holds: Holds) -> Held {
+        Held {
+            local: holds,
+            remote: None,
+        }
+    }
+}
+
+/// The budget as a coordinator message carries it: only the fields that
+/// make its books (an `onExhausted` is the instance's own business).
+fn wire(value: &JsValue) -> JsValue {
+    let keys = [
+        "name",
+        "limitUsd",
+        "limitTokens",
+        "window",
+        "alertAt",
+        "tag",
+    ];
+    let out = js_sys::Object::new();
+    for key in keys {
+        let v = get(value, key);
+        if !v.is_undefined() {
+            let _ = js_sys::Reflect::set(&out, &key.into(), &v);
+        }
+    }
+    out.into()
 }
 
 /// Reads `budgets` and `onBudget`; `None` without budgets.
@@ -43,6 +90,7 @@ pub fn read(value: JsValue, on_budget: Option<Function>) -> Result<Option<Budget
             "createFetch: `budgets` must be an array of { name, limitUsd | limitTokens, window }",
         ));
     }
+    let wire: Vec<JsValue> = Array::from(&value).iter().map(|b| wire(&b)).collect();
     let list = Array::from(&value)
         .iter()
         .enumerate()
@@ -58,6 +106,8 @@ pub fn read(value: JsValue, on_budget: Option<Function>) -> Result<Option<Budget
     Ok(Some(Budgets {
         spend: RefCell::new(spend),
         on_budget,
+        wire,
+        settle_down: object(&[("down", false.into())]),
     }))
 }
 
@@ -81,7 +131,7 @@ impl Budgets {
     /// Holds the call's estimate on every budget that applies, or answers
     /// it (a local 429, or with `throwOnError` a `BudgetExhaustedError`)
     /// when one is spent: nothing is sent then.
-    pub fn admit(&self, ask: &Ask<'_>) -> Result<Holds, Result<JsValue, JsValue>> {
+    pub fn admit_local(&self, ask: &Ask<'_>) -> Result<Held, Result<JsValue, JsValue>> {
         let now = js_sys::Date::now();
         let keys = &ask.keys[..ask.keys.len().min(1)];
         let estimate = ask.estimate;
@@ -90,23 +140,32 @@ impl Budgets {
                 .borrow_mut()
                 .admit(keys, 0, ask.tag, ask.lane, |_| estimate, now);
         match verdict {
-            Verdict::Go(holds) => Ok(holds),
+            Verdict::Go(holds) => Ok(Held::local(holds)),
             // A move to a route the call lacks is never returned (see Spend::admit).
-            Verdict::Move { .. } => Ok(Holds::default()),
+            Verdict::Move { .. } => Ok(Held::default()),
             Verdict::Exhausted(e) => Err(exhausted(&e, ask.throw_on_error, ask.method)),
         }
     }
 
     /// The call sent nothing that answered: its holds are freed.
-    pub fn release(&self, holds: Holds) {
-        if !holds.is_empty() {
-            self.spend.borrow_mut().release(holds, js_sys::Date::now());
+    pub fn release(&self, held: Held) {
+        if let Some(remote) = held.remote {
+            self.release_remote(remote);
+        }
+        if !held.local.is_empty() {
+            self.spend
+                .borrow_mut()
+                .release(held.local, js_sys::Date::now());
         }
     }
 
     /// The call holding `holds` cost `actual`: settled, and each alert it
     /// crossed goes to `onBudget` (whose exceptions are ignored).
-    pub fn settle(&self, holds: Holds, actual: Cost) {
+    pub fn settle(&self, held: Held, actual: Cost) {
+        if let Some(remote) = held.remote {
+            self.settle_remote(remote, actual);
+        }
+        let holds = held.local;
         if holds.is_empty() {
             return;
         }
@@ -125,7 +184,7 @@ impl Budgets {
 /// The answer to a call a spent budget stopped: the body of
 /// `limits::spend::answer`, built as a JS object and stringified by
 /// JavaScript (Rust's float formatting stays out of the `.wasm`).
-fn exhausted(e: &Exhausted, throw: bool, method: &str) -> Result<JsValue, JsValue> {
+pub(super) fn exhausted(e: &Exhausted, throw: bool, method: &str) -> Result<JsValue, JsValue> {
     let message = format!(
         "ratewise: the budget \"{}\" is spent until its window resets; nothing was sent",
         e.budget

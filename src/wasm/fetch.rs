@@ -12,6 +12,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use super::bindings::{
     self, classification_js, get, make_error, number_or_null, object, type_error,
 };
+use super::budgets::Held;
 use super::clock::JsClock;
 use super::coordinator::Coordinated;
 use super::instance::Instance;
@@ -20,7 +21,7 @@ use super::report;
 use super::request::Outgoing;
 use super::telemetry::{self, Trace};
 use super::transport::FetchTransport;
-use crate::limits::spend::{Cost, Holds};
+use crate::limits::spend::Cost;
 use crate::limits::Scope;
 use crate::retry::engine::{self, Attempt, Event, Halt, Outcome, Source};
 use crate::retry::policy::{Decision, Stop};
@@ -198,7 +199,8 @@ async fn run(
         request_id: described.then_some(&request_id),
     };
     // Spend budgets: the call's estimate is held before anything is sent.
-    let mut holds = match admit(instance, &out) {
+    let wait_until = invocation.and_then(|i| i.wait_until.as_ref());
+    let mut holds = match admit(instance, &out, &store, wait_until).await {
         Ok(holds) => holds,
         Err(answer) => return answer,
     };
@@ -268,9 +270,14 @@ async fn run(
 
 /// Holds the call's estimate on its budgets (input estimate plus its output
 /// cap, at the model's output price), or answers it when one is spent.
-fn admit(instance: &Instance, out: &Outgoing) -> Result<Holds, Result<JsValue, JsValue>> {
+async fn admit(
+    instance: &Instance,
+    out: &Outgoing,
+    store: &Coordinated<'_>,
+    wait_until: Option<&Function>,
+) -> Result<Held, Result<JsValue, JsValue>> {
     let Some(budgets) = instance.taps.budgets() else {
-        return Ok(Holds::default());
+        return Ok(Held::default());
     };
     let tokens = out.tokens.unwrap_or_default();
     let url = out.url(0);
@@ -290,14 +297,15 @@ fn admit(instance: &Instance, out: &Outgoing) -> Result<Holds, Result<JsValue, J
         usd: instance.taps.price(&usage, provider),
         tokens: tokens.total() as f64,
     };
-    budgets.admit(&super::budgets::Ask {
+    let ask = super::budgets::Ask {
         keys: out.keys(),
         tag: out.budget_tag.as_deref(),
         lane: out.lane,
         estimate,
         throw_on_error: instance.config.throw_on_error,
         method: &out.method,
-    })
+    };
+    budgets.admit(&ask, store, wait_until).await
 }
 
 /// The cached-response fallback: stores a success in the background, or
@@ -409,7 +417,7 @@ fn tapped(
     out: &Outgoing,
     mut outcome: Outcome<web_sys::Response, JsValue>,
     started: f64,
-    holds: &mut Holds,
+    holds: &mut Held,
 ) -> Outcome<web_sys::Response, JsValue> {
     if !instance.taps.on {
         return outcome;

@@ -16,9 +16,10 @@ use js_sys::{Function, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use super::bindings::{interned, object};
+use super::budgets::Held;
 use super::prices::{cost, Prices, Settings};
 use crate::limits::lanes::Lane;
-use crate::limits::spend::{Cost, Holds};
+use crate::limits::spend::Cost;
 use crate::usage::scan::Scanner;
 use crate::usage::shapes::{bedrock_headers, BEDROCK_HEADERS};
 use crate::usage::totals::{Sum, Totals};
@@ -66,7 +67,7 @@ pub struct Answer {
     /// When the call began (`Date.now()`).
     pub started_ms: f64,
     /// Its holds on the budgets, settled when its usage is known.
-    pub holds: Holds,
+    pub holds: Held,
 }
 
 struct Tap {
@@ -274,7 +275,7 @@ fn finish(shared: &Shared, mut tap: Tap, end: End) {
 /// An answer's usage is now known: counted in `stats().usage`, priced,
 /// and reported to `onUsage` and `onEvent`. Budgets settle here, and
 /// telemetry adds its span attributes here.
-fn usage_known(shared: &Shared, answer: &Answer, usage: &Usage, end: End, holds: Holds) {
+fn usage_known(shared: &Shared, answer: &Answer, usage: &Usage, end: End, holds: Held) {
     let cost_usd = {
         let mut state = shared.state.borrow_mut();
         let c = cost(

@@ -140,3 +140,24 @@ test('bad budgets are a TypeError or RangeError naming the field', () => {
     TypeError,
   );
 });
+
+test('a coordinator that fails: the call goes on with the instance’s own books, reported once', async () => {
+  const errors = [];
+  const fetch = ratewise.createFetch({
+    prices,
+    budgets: [{ name: 'fallback', limitUsd: 2, window: 'day' }],
+    coordinator: { send: () => Promise.reject(new Error('coordinator down')) },
+    onCoordinatorError: (e) => errors.push(e),
+  });
+  const first = await fetch(mock.chat, chat());
+  assert.equal(first.status, 200);
+  await first.text();
+  await settled();
+  // $1.40 spent on the local books: the next call's estimate does not fit in $2.
+  const second = await fetch(mock.chat, chat({ max_tokens: 20 }));
+  assert.equal(second.status, 429);
+  assert.equal((await second.json()).error.code, 'budget_exhausted');
+  assert.equal((await mock.stats()).requests, 1);
+  assert.equal(errors[0]?.op, 'budget', JSON.stringify(errors));
+  assert.equal(errors.filter((e) => e.op === 'budget').length, 1, 'once per incident');
+});
