@@ -637,7 +637,11 @@ export interface SpendBudget {
    * sending); without a tag, the budget applies to every call, per credential and project.
    */
   tag?: string;
-  /** `'fail'` (the default). `{ route, from? }` is accepted but not applied yet by `createFetch`. */
+  /**
+   * At the cap, `'fail'`: the call is answered locally (a 429, or `BudgetExhaustedError`). `{ route, from? }`
+   * also moves bulk calls to `routes[route - 1]` once the budget is `from` spent (interactive calls keep
+   * the primary until the cap). @default 'fail'
+   */
   onExhausted?: 'fail' | { route: number; from?: number };
 }
 

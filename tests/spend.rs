@@ -614,3 +614,20 @@ fn stored_books_live_until_an_hour_past_their_window_a_month_s_past_a_month() {
         DAY_MS - 1.0 + 3_600_000.0
     );
 }
+
+#[test]
+fn only_bulk_calls_move_and_only_from_the_soft_threshold_to_a_route_they_are_not_on() {
+    use ratewise::limits::spend::moves;
+    let b = usd("b", 10.0, Window::Day)
+        .with_on_exhausted(OnExhausted::MoveBulk {
+            route: 1,
+            from: 0.5,
+        })
+        .unwrap();
+    assert_eq!(moves(&b, Lane::Bulk, 0, 0.49), None);
+    assert_eq!(moves(&b, Lane::Bulk, 0, 0.5), Some(1));
+    assert_eq!(moves(&b, Lane::Interactive, 0, 0.99), None);
+    assert_eq!(moves(&b, Lane::Bulk, 1, 0.9), None, "already there");
+    let fail = usd("f", 10.0, Window::Day);
+    assert_eq!(moves(&fail, Lane::Bulk, 0, 0.99), None);
+}

@@ -6,20 +6,22 @@
 //! With a coordinator, the books are the coordinator's (src/wasm/budgets_shared.rs);
 //! without one, or while it fails, the instance's, in memory.
 //!
-//! Not wired yet: `onExhausted: { route }` (a bulk call keeps its route:
-//! the engine has no "start on route N" for it).
+//! `onExhausted: { route, from }`: a bulk call past a budget's soft
+//! threshold reserves on the route's account and starts there
+//! (`Scope::moved_to`, the way `lanes.bulk.route` starts a bulk call under
+//! pressure); interactive calls keep the primary until the cap.
 
 use std::cell::RefCell;
 
 use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
 
-use super::bindings::{get, is_array, make_error, object, type_error};
+use super::bindings::{get, is_array, make_error, object, range_error, type_error};
 use super::spend::{alert_js, budget_from_js, exhausted_js};
 use crate::limits::key::DEFAULT_MAX_KEYS;
 use crate::limits::lanes::Lane;
 use crate::limits::routes::RouteKey;
-use crate::limits::spend::{answer, Cost, Exhausted, Holds, Spend, Unit, Verdict};
+use crate::limits::spend::{answer, Cost, Exhausted, Holds, OnExhausted, Spend, Unit, Verdict};
 
 #[wasm_bindgen(module = "/js/usage.js")]
 extern "C" {
@@ -47,6 +49,8 @@ pub struct Budgets {
 pub struct Held {
     pub(super) local: Holds,
     pub(super) remote: Option<super::budgets_shared::Remote>,
+    /// The route a budget moved the call to (`onExhausted: { route }`).
+    pub moved: Option<usize>,
 }
 
 impl Held {
@@ -54,7 +58,7 @@ impl Held {
     pub fn local(holds: Holds) -> Held {
         Held {
             local: holds,
-            remote: None,
+            ..Held::default()
         }
     }
 }
@@ -80,8 +84,13 @@ fn wire(value: &JsValue) -> JsValue {
     out.into()
 }
 
-/// Reads `budgets` and `onBudget`; `None` without budgets.
-pub fn read(value: JsValue, on_budget: Option<Function>) -> Result<Option<Budgets>, JsValue> {
+/// Reads `budgets` and `onBudget` (with `routes` fallback routes, which an
+/// `onExhausted: { route }` must name); `None` without budgets.
+pub fn read(
+    value: JsValue,
+    on_budget: Option<Function>,
+    routes: usize,
+) -> Result<Option<Budgets>, JsValue> {
     if value.is_undefined() {
         return Ok(None);
     }
@@ -96,6 +105,15 @@ pub fn read(value: JsValue, on_budget: Option<Function>) -> Result<Option<Budget
         .enumerate()
         .map(|(i, b)| budget_from_js(&b, &format!("createFetch: `budgets[{i}]`")))
         .collect::<Result<Vec<_>, _>>()?;
+    for (i, b) in list.iter().enumerate() {
+        if let OnExhausted::MoveBulk { route, .. } = b.on_exhausted() {
+            if route == 0 || route > routes {
+                return Err(range_error(format!(
+                    "createFetch: `budgets[{i}].onExhausted.route` must be the index of one of `routes` (1 is the first)"
+                )));
+            }
+        }
+    }
     let spend = Spend::new(list, DEFAULT_MAX_KEYS).map_err(|e| {
         type_error(format!(
             "createFetch: `budgets`: `{}` {}",
@@ -113,7 +131,8 @@ pub fn read(value: JsValue, on_budget: Option<Function>) -> Result<Option<Budget
 
 /// What a call brings to the budgets.
 pub struct Ask<'a> {
-    /// Its routes' keys (only the first is used: see the module).
+    /// Its routes' keys: the primary's account, or the cheap route's for a
+    /// bulk call a budget moves there.
     pub keys: &'a [RouteKey],
     /// `x-ratewise-budget` / `init.budget`.
     pub tag: Option<&'a str>,
@@ -133,14 +152,16 @@ impl Budgets {
     /// when one is spent: nothing is sent then.
     pub fn admit_local(&self, ask: &Ask<'_>) -> Result<Held, Result<JsValue, JsValue>> {
         let now = js_sys::Date::now();
-        let keys = &ask.keys[..ask.keys.len().min(1)];
         let estimate = ask.estimate;
-        let (_, verdict) =
+        let (route, verdict) =
             self.spend
                 .borrow_mut()
-                .admit(keys, 0, ask.tag, ask.lane, |_| estimate, now);
+                .admit(ask.keys, 0, ask.tag, ask.lane, |_| estimate, now);
         match verdict {
-            Verdict::Go(holds) => Ok(Held::local(holds)),
+            Verdict::Go(holds) => Ok(Held {
+                moved: (route > 0).then_some(route),
+                ..Held::local(holds)
+            }),
             // A move to a route the call lacks is never returned (see Spend::admit).
             Verdict::Move { .. } => Ok(Held::default()),
             Verdict::Exhausted(e) => Err(exhausted(&e, ask.throw_on_error, ask.method)),

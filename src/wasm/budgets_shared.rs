@@ -36,7 +36,7 @@ use super::bindings::{get, is_array, object};
 use super::budgets::{exhausted, Ask, Budgets, Held};
 use super::coordinator::{Coordinated, TIMEOUT_MS};
 use crate::limits::key::LimitKey;
-use crate::limits::spend::{Cost, Exhausted, Unit};
+use crate::limits::spend::{self, Cost, Exhausted, Unit};
 
 /// One budget's hold on the coordinator's books.
 struct Hold {
@@ -55,6 +55,18 @@ pub struct Remote {
     wait_until: Option<Function>,
     on_error: Option<Function>,
     holds: Vec<Hold>,
+}
+
+/// What reserving on the coordinator's books came to.
+enum Reserved {
+    /// Held on each budget.
+    Held(Held),
+    /// A budget moves the call to this route (nothing is held).
+    Move(usize),
+    /// A budget is spent: the call's answer (nothing is held).
+    Spent(Result<JsValue, JsValue>),
+    /// The coordinator did not answer (nothing is held).
+    Down,
 }
 
 /// Reads the `exhausted` object of a coordinator's answer.
@@ -88,51 +100,103 @@ impl Budgets {
         let Some(namespace) = store.namespace else {
             return self.admit_local(ask);
         };
-        let key = ask
-            .keys
-            .first()
-            .map_or_else(|| LimitKey::new("", None), |k| k.account);
-        // Read before any await: no borrow is held across one.
-        let targets: Vec<(usize, LimitKey, f64)> = self
-            .spend
-            .borrow()
-            .scopes_for(key, ask.tag)
-            .map(|(i, b, scope)| (i, scope, ask.estimate.in_unit(b.limit().unit)))
-            .collect();
-        if targets.is_empty() {
-            return Ok(Held::default());
-        }
-        let mut remote = Remote {
+        let remote = || Remote {
             namespace: namespace.clone(),
             wait_until: wait_until.cloned(),
             on_error: store.instance.config.on_coordinator_error.clone(),
-            holds: Vec::with_capacity(targets.len()),
+            holds: Vec::new(),
         };
-        for (budget, scope, amount) in targets {
+        match self.reserve_shared(ask, store, remote(), 0).await {
+            // A budget past its soft threshold moves a bulk call (see
+            // `spend::moves`): it reserves again on the route's account,
+            // where it stays.
+            Reserved::Move(to) => match self.reserve_shared(ask, store, remote(), to).await {
+                Reserved::Held(held) => Ok(Held {
+                    moved: Some(to),
+                    ..held
+                }),
+                Reserved::Move(_) => Ok(Held::default()),
+                Reserved::Spent(answer) => Err(answer),
+                Reserved::Down => self.admit_local(ask),
+            },
+            Reserved::Held(held) => Ok(held),
+            Reserved::Spent(answer) => Err(answer),
+            // No answer (reported by `send`): the instance's own books.
+            Reserved::Down => self.admit_local(ask),
+        }
+    }
+
+    /// Reserves the call's estimate on the coordinator's books of each
+    /// budget that applies to it on `route` (its account's), or says where
+    /// a budget moves it (only asked on route 0).
+    async fn reserve_shared(
+        &self,
+        ask: &Ask<'_>,
+        store: &Coordinated<'_>,
+        mut remote: Remote,
+        route: usize,
+    ) -> Reserved {
+        let key = ask
+            .keys
+            .get(route)
+            .map_or_else(|| LimitKey::new("", None), |k| k.account);
+        // Read before any await: no borrow is held across one.
+        let targets: Vec<(usize, LimitKey, f64, f64)> = self
+            .spend
+            .borrow()
+            .scopes_for(key, ask.tag)
+            .map(|(i, b, scope)| {
+                let amount = ask.estimate.in_unit(b.limit().unit);
+                (i, scope, amount, b.limit().value)
+            })
+            .collect();
+        if targets.is_empty() {
+            return Reserved::Held(Held::default());
+        }
+        // Where a budget moves the call whose books stood at `fraction`.
+        let moves = |budget: usize, fraction: f64| {
+            let spend = self.spend.borrow();
+            let to = spend
+                .budgets()
+                .nth(budget)
+                .and_then(|b| spend::moves(b, ask.lane, route, fraction));
+            to.filter(|&to| route == 0 && to < ask.keys.len())
+        };
+        let mut moved = None;
+        for (budget, scope, amount, limit) in targets {
             let message = self.message(budget, scope, "reserve", ("amount", amount.into()));
             let answer = store.send(scope, message, "budget").await;
             let answer = answer.unwrap_or(JsValue::UNDEFINED);
             let reservation = get(&answer, "reservation");
+            let spent = get(&answer, "exhausted");
             if is_array(&reservation) {
                 remote.holds.push(Hold {
                     budget,
                     scope,
                     reservation,
                 });
+                // The answer's fraction counts this call's hold.
+                let fraction = get(&answer, "fraction").as_f64().unwrap_or(0.0);
+                moved = moved.or_else(|| moves(budget, fraction - amount / limit));
                 continue;
             }
-            let spent = get(&answer, "exhausted");
             if !remote.holds.is_empty() {
                 self.release_remote(remote);
             }
-            if spent.is_object() {
-                let e = exhausted_from_js(&spent);
-                return Err(exhausted(&e, ask.throw_on_error, ask.method));
+            if !spent.is_object() {
+                return Reserved::Down;
             }
-            // No answer (reported by `send`): the instance's own books.
-            return self.admit_local(ask);
+            let e = exhausted_from_js(&spent);
+            if let Some(to) = moves(budget, (e.spent + e.reserved) / e.limit) {
+                return Reserved::Move(to);
+            }
+            return Reserved::Spent(exhausted(&e, ask.throw_on_error, ask.method));
         }
-        Ok(Held {
+        if let Some(to) = moved {
+            self.release_remote(remote);
+            return Reserved::Move(to);
+        }
+        Reserved::Held(Held {
             remote: Some(remote),
             ..Held::default()
         })

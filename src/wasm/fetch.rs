@@ -184,6 +184,7 @@ async fn run(
         deadline_ms: config.deadline_ms.map(|d| js_sys::Date::now() + d),
         subrequests,
         lane: out.lane,
+        moved_to: None,
     };
     let store = Coordinated {
         namespace: invocation
@@ -203,6 +204,10 @@ async fn run(
     let mut holds = match admit(instance, &out, &store, wait_until).await {
         Ok(holds) => holds,
         Err(answer) => return answer,
+    };
+    let scope = Scope {
+        moved_to: holds.moved,
+        ..scope
     };
     let mut clock = JsClock::new(linked.aborted());
     let mut observe = |e: &Event<'_>| {

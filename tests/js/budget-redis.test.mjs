@@ -4,7 +4,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { startMock } from '../mock/server.mjs';
-import { redisCommand, runChildren, startRedis } from './redis-harness.mjs';
+import { createFetch, redisCoordinator } from 'ratewise';
+import { connect, redisCommand, runChildren, startRedis } from './redis-harness.mjs';
 
 const redis = await startRedis();
 test.after(() => redis.stop());
@@ -57,4 +58,46 @@ test('two processes on one $7 budget through Redis spend at most $7 between them
   const [late] = await runChildren(1, { ...job, budgets, prices, calls: 3, maxTokens: 20 });
   const fit = Math.floor((7 - 1.4 * together.passed) / 2.1 + 1e-9);
   assert.equal(late.statuses[200] ?? 0, fit, JSON.stringify(late.statuses));
+});
+
+test('onExhausted: { route } through the coordinator: bulk calls move from the soft threshold on, interactive ones at the cap stop', async () => {
+  mock.reset();
+  const { client, close } = await connect('node-redis', redis.port);
+  const errors = [];
+  try {
+    const fetch = createFetch({
+      prices: { 'gpt-4o': { input: 100_000, output: 100_000 }, 'gpt-4o-mini': { input: 10_000, output: 10_000 } },
+      routes: [{ model: 'gpt-4o-mini' }],
+      budgets: [{ name: 'team', limitUsd: 10, window: 'day', onExhausted: { route: 1, from: 0.5 } }],
+      coordinator: redisCoordinator(client, { prefix: 'move:' }),
+      onCoordinatorError: (e) => errors.push(e),
+    });
+    const byRoute = () => [0, 1].map((r) => fetch.stats().byRoute[r] ?? 0);
+    const send = async (lane) => {
+      const res = await fetch(`${mock.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer sk-move', 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
+        ...(lane && { lane }),
+      });
+      await res.text();
+      await new Promise((r) => setTimeout(r, 50)); // the settle reaches Redis
+      return res.status;
+    };
+    // $1.40 a call on gpt-4o, $0.14 on gpt-4o-mini.
+    for (let i = 0; i < 4; i++) assert.equal(await send(i === 3 ? 'bulk' : undefined), 200);
+    assert.deepEqual(byRoute(), [4, 0], 'below $5 a bulk call stays on the primary');
+    assert.equal(await send('bulk'), 200);
+    assert.deepEqual(byRoute(), [4, 1], 'at $5.60 a bulk call moves');
+    for (let i = 0; i < 3; i++) assert.equal(await send(), 200);
+    assert.deepEqual(byRoute(), [7, 1], 'interactive calls keep the primary');
+    assert.equal(await send(), 429);
+    assert.equal(await send('bulk'), 429);
+    assert.equal(mock.stats().requests, 8);
+    // The books were Redis's, not the instance's.
+    assert.deepEqual(errors, []);
+    assert.equal((await redisCommand(redis.port, ['KEYS', 'move:*:budget:team'])).length, 1);
+  } finally {
+    close();
+  }
 });
