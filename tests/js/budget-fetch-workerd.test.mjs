@@ -6,7 +6,7 @@
 // with no coordinator bound show what each isolate alone would let through.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,4 +81,45 @@ test('after a restart of workerd the Durable Object still knows what was spent',
   assert.equal((await mock.stats()).requests, 0);
   // A fresh isolate with no coordinator has its own, empty books.
   assert.deepEqual((await spend('c', 1)).statuses, [200]);
+});
+
+test("the README's Workers budget recipe: two isolates share one budget through the Durable Object", async () => {
+  const readme = readFileSync(join(here, '..', '..', 'README.md'), 'utf8');
+  const [, code] = readme.match(/<!-- readme-test: workerd budgets -->\s*```js\n([\s\S]*?)```/) ?? [];
+  assert.ok(code, 'the README has the recipe');
+  // The same recipe with a budget a few mock answers spend: each costs $0.00000435 (9 tokens in, 5 out)
+  // and reserves about $0.0000032 (5 out): two fit in $0.00001.
+  assert.ok(code.includes('limitUsd: 50,'));
+  const file = join(here, '..', '..', '.cache', 'readme-budget-worker.mjs');
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, code.replace('limitUsd: 50,', 'limitUsd: 0.00001,'));
+  const RATEWISE = { className: 'RatewiseCoordinator', service: 'a' };
+  const env = { OPENAI_BASE_URL: `${server.url}/v1`, OPENAI_API_KEY: 'sk-proj-READMEBUDGET0123456789' };
+  const recipe = await startWorkers({
+    name: 'readme-budget',
+    workers: [
+      { name: 'a', entry: file, bindings: env, durableObjects: ['RatewiseCoordinator'], namespaces: { RATEWISE } },
+      { name: 'b', entry: file, bindings: env, namespaces: { RATEWISE } },
+    ],
+  });
+  try {
+    await mock.reset();
+    const statuses = [];
+    for (const isolate of ['a', 'b', 'a', 'b']) {
+      const res = await fetch(recipe.urls[isolate], {
+        method: 'POST',
+        body: JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      statuses.push(res.status);
+      await res.text();
+      await new Promise((r) => setTimeout(r, 100)); // the settle reaches the object
+    }
+    // Alone, each isolate would let two through.
+    assert.deepEqual(statuses, [200, 200, 503, 503]);
+    assert.equal((await mock.stats()).requests, 2);
+    // The second answer crosses 0.5 and 0.8 at once: each alerts once, in the isolate that settled it.
+    assert.equal(recipe.log().match(/alert: monthly is 87% spent/g)?.length, 2, recipe.log());
+  } finally {
+    await recipe.stop();
+  }
 });
