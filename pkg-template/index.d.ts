@@ -299,6 +299,26 @@ export interface UsageStats {
   /** Per route (0: the request as sent). */
   byRoute: UsageSum[];
   byLane: Record<Lane, UsageSum>;
+  /** Per budget and scope: the instance's books, and the coordinator's as its last answer had them. */
+  byBudget: BudgetBooks[];
+}
+
+/** One scope's books of a budget, in `stats().usage.byBudget`. */
+export interface BudgetBooks {
+  budget: string;
+  /** A short hash of the scope (the limit key, or the tag): never a credential. */
+  scope: string;
+  unit: 'usd' | 'tokens';
+  spent: number;
+  /** Held by calls in flight. */
+  reserved: number;
+  limit: number;
+  /** (spent + reserved) / limit. */
+  fraction: number;
+  /** When the window ends, ms since the epoch. */
+  windowEndsAt: number;
+  /** Whether these are the coordinator's books (as its last reserve answer had them). */
+  shared: boolean;
 }
 
 /** Why a call stopped sending. */

@@ -38,9 +38,24 @@ pub struct Budgets {
     /// Each budget as a coordinator message carries it (`{ name, limitUsd |
     /// limitTokens, window, alertAt?, tag? }`), built once.
     pub(super) wire: Vec<JsValue>,
+    /// What the coordinator last said of each scope's books (its reserve
+    /// answers), for `stats().usage.byBudget`: at most [`SEEN`] scopes.
+    pub(super) seen: RefCell<Vec<Seen>>,
     /// `{ down }`: whether the coordinator's last settle or release
     /// failed (a failure is reported once per incident).
     pub(super) settle_down: JsValue,
+}
+
+/// How many scopes' coordinator books `stats()` remembers.
+pub(super) const SEEN: usize = 64;
+
+/// A scope's books as the coordinator last reported them.
+pub(super) struct Seen {
+    pub budget: usize,
+    pub scope: crate::limits::key::LimitKey,
+    pub spent: f64,
+    pub reserved: f64,
+    pub window_ends_ms: f64,
 }
 
 /// A call's holds: on the instance's books, and on its coordinator's
@@ -125,6 +140,7 @@ pub fn read(
         spend: RefCell::new(spend),
         on_budget,
         wire,
+        seen: RefCell::default(),
         settle_down: object(&[("down", false.into())]),
     }))
 }
@@ -244,4 +260,67 @@ pub(super) fn exhausted(e: &Exhausted, throw: bool, method: &str) -> Result<JsVa
     init.set_headers(&headers);
     let body = (!method.eq_ignore_ascii_case("HEAD")).then_some(body.as_str());
     Ok(web_sys::Response::new_with_opt_str_and_init(body, &init)?.into())
+}
+
+impl Budgets {
+    /// `stats().usage.byBudget`: each scope's books, `{ budget, scope, unit,
+    /// spent, reserved, limit, fraction, windowEndsAt, shared }` (`scope` a
+    /// short hash, never a credential): the instance's own books, and the
+    /// coordinator's as its last answer reported them (`shared: true`).
+    pub fn stats_js(&self) -> JsValue {
+        let now = js_sys::Date::now();
+        let spend = self.spend.borrow();
+        let list = Array::new();
+        let entry = |b: &crate::limits::spend::Budget,
+                     scope: crate::limits::key::LimitKey,
+                     spent: f64,
+                     reserved: f64,
+                     ends: f64,
+                     shared: bool| {
+            let limit = b.limit();
+            let unit = match limit.unit {
+                Unit::Usd => "usd",
+                Unit::Tokens => "tokens",
+            };
+            let fraction = if limit.value > 0.0 {
+                (spent + reserved) / limit.value
+            } else {
+                1.0
+            };
+            object(&[
+                ("budget", b.name().into()),
+                ("scope", scope.short().into()),
+                ("unit", unit.into()),
+                ("spent", spent.into()),
+                ("reserved", reserved.into()),
+                ("limit", limit.value.into()),
+                ("fraction", fraction.into()),
+                ("windowEndsAt", ends.into()),
+                ("shared", shared.into()),
+            ])
+        };
+        for (b, scope, s) in spend.statuses(now) {
+            list.push(&entry(
+                b,
+                scope,
+                s.spent,
+                s.reserved,
+                s.window.end_ms,
+                false,
+            ));
+        }
+        for s in self.seen.borrow().iter() {
+            if let Some(b) = spend.budgets().nth(s.budget) {
+                list.push(&entry(
+                    b,
+                    s.scope,
+                    s.spent,
+                    s.reserved,
+                    s.window_ends_ms,
+                    true,
+                ));
+            }
+        }
+        list.into()
+    }
 }

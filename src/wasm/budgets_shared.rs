@@ -33,7 +33,7 @@ extern "C" {
 }
 
 use super::bindings::{get, is_array, object};
-use super::budgets::{exhausted, Ask, Budgets, Held};
+use super::budgets::{exhausted, Ask, Budgets, Held, Seen, SEEN};
 use super::coordinator::{Coordinated, TIMEOUT_MS};
 use crate::limits::key::LimitKey;
 use crate::limits::spend::{self, Cost, Exhausted, Unit};
@@ -175,6 +175,7 @@ impl Budgets {
                     scope,
                     reservation,
                 });
+                self.saw(budget, scope, &answer);
                 // The answer's fraction counts this call's hold.
                 let fraction = get(&answer, "fraction").as_f64().unwrap_or(0.0);
                 moved = moved.or_else(|| moves(budget, fraction - amount / limit));
@@ -200,6 +201,24 @@ impl Budgets {
             remote: Some(remote),
             ..Held::default()
         })
+    }
+
+    /// Remembers what a reserve answer says of the scope's books, for
+    /// `stats()` (the oldest scope goes past [`SEEN`]).
+    fn saw(&self, budget: usize, scope: LimitKey, answer: &JsValue) {
+        let n = |k| get(answer, k).as_f64().unwrap_or(0.0);
+        let mut seen = self.seen.borrow_mut();
+        seen.retain(|s| s.budget != budget || s.scope != scope);
+        if seen.len() >= SEEN {
+            seen.remove(0);
+        }
+        seen.push(Seen {
+            budget,
+            scope,
+            spent: n("spent"),
+            reserved: n("reserved"),
+            window_ends_ms: n("windowEndsAtMs"),
+        });
     }
 
     /// A budget message for the coordinator of `scope`.

@@ -12,7 +12,7 @@
 //!
 //! ```text
 //! { op: 'budget', key: '<16 hex>', budget: { name, limitUsd | limitTokens, window, alertAt?, tag? },
-//!   action: 'reserve', amount }                    -> { reservation: [startMs, amount], fraction } | { exhausted }
+//!   action: 'reserve', amount }                    -> { reservation: [startMs, amount], fraction, spent, reserved, windowEndsAtMs } | { exhausted }
 //!   action: 'settle', reservation, actual          -> { alerts: [...] }
 //!   action: 'release', reservation                 -> {}
 //!   action: 'status'                               -> { spent, reserved, limit, windowEndsAtMs }
@@ -259,7 +259,14 @@ pub(super) fn budget_step(
                     let [start, amount] = r.to_parts();
                     let parts = Array::of2(&start.into(), &amount.into());
                     let fraction = kept.committed_fraction(&budget, now_ms);
-                    object(&[("reservation", parts.into()), ("fraction", fraction.into())])
+                    let s = kept.status(&budget, now_ms);
+                    object(&[
+                        ("reservation", parts.into()),
+                        ("fraction", fraction.into()),
+                        ("spent", s.spent.into()),
+                        ("reserved", s.reserved.into()),
+                        ("windowEndsAtMs", s.window.end_ms.into()),
+                    ])
                 }
                 Err(e) => object(&[("exhausted", exhausted_js(&e))]),
             }

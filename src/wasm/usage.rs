@@ -234,8 +234,11 @@ impl Taps {
         let state = self.shared.state.borrow();
         let t = &state.totals;
         let routes: js_sys::Array = t.by_route.iter().map(sum_js).collect();
+        let budgets = self.shared.settings.budgets.as_ref();
+        let by_budget = budgets.map_or_else(|| js_sys::Array::new().into(), |b| b.stats_js());
         object(&[
             ("total", sum_js(&t.total)),
+            ("byBudget", by_budget),
             ("byRoute", routes.into()),
             (
                 "byLane",

@@ -94,8 +94,14 @@ test('onExhausted: { route } through the coordinator: bulk calls move from the s
     assert.equal(await send(), 429);
     assert.equal(await send('bulk'), 429);
     assert.equal(mock.stats().requests, 8);
-    // The books were Redis's, not the instance's.
+    // The books were Redis's, not the instance's: stats() shows them as the last answer had them.
     assert.deepEqual(errors, []);
+    const books = fetch.stats().usage.byBudget;
+    assert.deepEqual(
+      books.map((b) => [b.budget, b.shared]),
+      [['team', true]],
+    );
+    assert.ok(books[0].fraction > 0.85 && books[0].fraction <= 1, JSON.stringify(books));
     assert.equal((await redisCommand(redis.port, ['KEYS', 'move:*:budget:team'])).length, 1);
   } finally {
     close();

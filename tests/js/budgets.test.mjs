@@ -199,3 +199,22 @@ test('onExhausted.route must name one of the routes', () => {
     message: /budgets\[0\]\.onExhausted\.route/,
   });
 });
+
+test('stats().usage.byBudget: each scope’s books, by a short hash, never the credential', async () => {
+  const fetch = ratewise.createFetch({ prices, budgets: [{ name: 'daily', limitUsd: 10, window: 'day' }] });
+  for (let i = 0; i < 2; i++) {
+    const res = await fetch(mock.chat, chat());
+    await res.text();
+    await settled();
+  }
+  const [entry, ...rest] = fetch.stats().usage.byBudget;
+  assert.deepEqual(rest, []);
+  assert.deepEqual(
+    [entry.budget, entry.unit, entry.reserved, entry.limit, entry.shared],
+    ['daily', 'usd', 0, 10, false],
+  );
+  assert.ok(Math.abs(entry.spent - 2.8) < 1e-9 && Math.abs(entry.fraction - 0.28) < 1e-9, JSON.stringify(entry));
+  assert.match(entry.scope, /^[0-9a-f]{8}$/);
+  assert.ok(entry.windowEndsAt > Date.now());
+  assert.ok(!JSON.stringify(fetch.stats()).includes('sk-'), 'no credential');
+});
