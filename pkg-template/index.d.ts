@@ -581,7 +581,7 @@ export interface RatewiseOptions {
    */
   coordinator?: CoordinatorNamespace | Coordinator;
   /** Called when the coordinator fails or takes over a second; the call goes on with local state. */
-  onCoordinatorError?: (info: { op: 'lookup' | 'publish' | 'lease'; message: string }) => void;
+  onCoordinatorError?: (info: { op: 'lookup' | 'publish' | 'lease' | 'budget'; message: string }) => void;
   /**
    * Read a 2xx `text/event-stream` up to its first event (16 KB, 5 s at most) before answering: if
    * that event is an error (`event: error`, `response.failed`, a `data: {"error":…}` line), the
