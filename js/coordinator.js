@@ -31,3 +31,39 @@ export async function coordinatorSend(namespace, key, message, timeoutMs) {
     clearTimeout(timer);
   }
 }
+
+/**
+ * Sends each `[key, message]` of `pairs` in turn, in the background (kept alive by `waitUntil` when
+ * given): a spend budget's settles and releases, after the call has returned. The alerts the
+ * coordinator answers go to `onBudget`; a failure goes to `onError` once per incident (`incident.down`
+ * says whether one is under way). Nothing here rejects.
+ */
+export function coordinatorPost(namespace, pairs, timeoutMs, onBudget, onError, waitUntil, incident) {
+  const work = (async () => {
+    for (const [key, message] of pairs) {
+      let answer;
+      try {
+        answer = await coordinatorSend(namespace, key, message, timeoutMs);
+        incident.down = false;
+      } catch (e) {
+        if (incident.down) continue;
+        incident.down = true;
+        try {
+          onError?.({ op: 'budget', message: String(e?.message ?? 'failed') });
+        } catch {}
+        continue;
+      }
+      if (typeof onBudget !== 'function' || !Array.isArray(answer?.alerts)) continue;
+      for (const alert of answer.alerts) {
+        try {
+          onBudget(alert);
+        } catch {}
+      }
+    }
+  })();
+  if (typeof waitUntil === 'function') {
+    try {
+      waitUntil(work);
+    } catch {}
+  }
+}

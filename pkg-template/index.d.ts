@@ -299,6 +299,26 @@ export interface UsageStats {
   /** Per route (0: the request as sent). */
   byRoute: UsageSum[];
   byLane: Record<Lane, UsageSum>;
+  /** Per budget and scope: the instance's books, and the coordinator's as its last answer had them. */
+  byBudget: BudgetBooks[];
+}
+
+/** One scope's books of a budget, in `stats().usage.byBudget`. */
+export interface BudgetBooks {
+  budget: string;
+  /** A short hash of the scope (the limit key, or the tag): never a credential. */
+  scope: string;
+  unit: 'usd' | 'tokens';
+  spent: number;
+  /** Held by calls in flight. */
+  reserved: number;
+  limit: number;
+  /** (spent + reserved) / limit. */
+  fraction: number;
+  /** When the window ends, ms since the epoch. */
+  windowEndsAt: number;
+  /** Whether these are the coordinator's books (as its last reserve answer had them). */
+  shared: boolean;
 }
 
 /** Why a call stopped sending. */
@@ -561,7 +581,7 @@ export interface RatewiseOptions {
    */
   coordinator?: CoordinatorNamespace | Coordinator;
   /** Called when the coordinator fails or takes over a second; the call goes on with local state. */
-  onCoordinatorError?: (info: { op: 'lookup' | 'publish' | 'lease'; message: string }) => void;
+  onCoordinatorError?: (info: { op: 'lookup' | 'publish' | 'lease' | 'budget'; message: string }) => void;
   /**
    * Read a 2xx `text/event-stream` up to its first event (16 KB, 5 s at most) before answering: if
    * that event is an error (`event: error`, `response.failed`, a `data: {"error":…}` line), the
@@ -645,7 +665,11 @@ export interface SpendBudget {
    * sending); without a tag, the budget applies to every call, per credential and project.
    */
   tag?: string;
-  /** `'fail'` (the default). `{ route, from? }` is accepted but not applied yet by `createFetch`. */
+  /**
+   * At the cap, `'fail'`: the call is answered locally (a 429, or `BudgetExhaustedError`). `{ route, from? }`
+   * also moves bulk calls to `routes[route - 1]` once the budget is `from` spent (interactive calls keep
+   * the primary until the cap). @default 'fail'
+   */
   onExhausted?: 'fail' | { route: number; from?: number };
 }
 

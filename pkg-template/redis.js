@@ -111,7 +111,9 @@ export function redisCoordinator(client, options = {}) {
   return {
     async send(hash, message) {
       if (!redis.ready()) throw notConnected();
-      const key = prefix + hash;
+      // A spend budget's books have a key of their own (named by the scope's hash and the budget's
+      // name), with a TTL past the budget's window: a month's books outlive a month.
+      const key = prefix + hash + (message?.op === 'budget' ? `:budget:${message.budget?.name}` : '');
       let stored = seen.get(key);
       // A value not seen yet is guessed absent: a step that writes then costs one round trip
       // (the compare-and-set stores it, or fails and answers with the value held), not a read

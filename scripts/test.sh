@@ -52,11 +52,13 @@ node_modules/.bin/tsc -p tests/js && echo "types: 1 passed, 0 failed"
 
 tier "4/11 package in Node: the Redis coordinator against a real redis-server ($(redis-server --version | cut -d' ' -f3))"
 node --test tests/js/redis.test.mjs tests/js/redis-multi.test.mjs
+node --test tests/js/budget-redis.test.mjs
 
 tier "5/11 package in workerd"
 node tests/js/run-workerd.mjs
 node --test tests/js/example-worker.test.mjs tests/js/coordinator-workerd.test.mjs
 node --test tests/js/budget-workerd.test.mjs
+node --test tests/js/budget-fetch-workerd.test.mjs
 node --test tests/js/telemetry-workerd.test.mjs
 
 tier "6/11 package in Chromium (playwright-core)"

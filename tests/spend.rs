@@ -597,3 +597,37 @@ fn admit_reserves_on_the_route_s_account_and_follows_a_move_once() {
     let (route, _) = s.admit(&keys, 0, None, Lane::Interactive, price, T0);
     assert_eq!(route, 0);
 }
+
+#[test]
+fn stored_books_live_until_an_hour_past_their_window_a_month_s_past_a_month() {
+    let month = usd("m", 1.0, Window::Month);
+    let mut books = Books::default();
+    let r = books.reserve(&month, 0.1, T0).unwrap();
+    drop(books.settle(&month, r, 0.1, T0));
+    // 2026-12-07 00:00: the window ends 2027-01-01 00:00, 25 days on.
+    let ttl = books.ttl_ms(&month, T0);
+    assert_eq!(ttl, at(2027, 1, 1, 0) - T0 + 3_600_000.0);
+    assert!(ttl > 24.0 * DAY_MS, "past the record's one-day cap");
+    let day = usd("d", 1.0, Window::Day);
+    assert_eq!(
+        Books::default().ttl_ms(&day, T0 + 1.5),
+        DAY_MS - 1.0 + 3_600_000.0
+    );
+}
+
+#[test]
+fn only_bulk_calls_move_and_only_from_the_soft_threshold_to_a_route_they_are_not_on() {
+    use ratewise::limits::spend::moves;
+    let b = usd("b", 10.0, Window::Day)
+        .with_on_exhausted(OnExhausted::MoveBulk {
+            route: 1,
+            from: 0.5,
+        })
+        .unwrap();
+    assert_eq!(moves(&b, Lane::Bulk, 0, 0.49), None);
+    assert_eq!(moves(&b, Lane::Bulk, 0, 0.5), Some(1));
+    assert_eq!(moves(&b, Lane::Interactive, 0, 0.99), None);
+    assert_eq!(moves(&b, Lane::Bulk, 1, 0.9), None, "already there");
+    let fail = usd("f", 10.0, Window::Day);
+    assert_eq!(moves(&fail, Lane::Bulk, 0, 0.99), None);
+}

@@ -118,6 +118,10 @@ pub struct Scope<'a> {
     pub subrequests: Option<&'a RefCell<Subrequests>>,
     /// The call's lane.
     pub lane: Lane,
+    /// The route a spend budget past its soft threshold moved this bulk
+    /// call to (`onExhausted: { route }`, see [`spend::moves`]): it starts
+    /// there as a bulk call under pressure starts on `lanes.bulk.route`.
+    pub moved_to: Option<usize>,
 }
 
 impl<'a> Scope<'a> {
@@ -345,6 +349,26 @@ impl<S: Clone> Limiters<S> {
     /// primary's rate limit is nearly spent) the cheap bulk route, when that
     /// route can take calls (see [`lanes::start_route`]).
     pub fn start(&self, lane: Lane, queued: bool, keys: &[RouteKey], now_ms: f64) -> usize {
+        self.start_moved(lane, queued, None, keys, now_ms)
+    }
+
+    /// [`start`](Self::start) for a call a spend budget `moved` to a
+    /// cheaper route: a bulk call starts there as if under pressure, by the
+    /// same rule (and on the same condition, that the route can take calls)
+    /// as on `lanes.bulk.route`.
+    pub fn start_moved(
+        &self,
+        lane: Lane,
+        queued: bool,
+        moved: Option<usize>,
+        keys: &[RouteKey],
+        now_ms: f64,
+    ) -> usize {
+        if moved.is_some() {
+            return lanes::start_route(lane, moved, keys.len(), true, |r| {
+                self.can_move_on(keys, r, now_ms)
+            });
+        }
         let pressed = || {
             queued
                 || keys.first().is_some_and(|k| {

@@ -317,9 +317,10 @@ impl<S: Clone> Call<'_, S> {
     {
         let mut attempt = 1;
         // A bulk call under pressure starts on the cheap route.
-        let mut route = self.limiters.borrow().start(
+        let mut route = self.limiters.borrow().start_moved(
             self.scope.lane,
             self.queued,
+            self.scope.moved_to,
             transport.keys(),
             clock.now_ms(),
         );

@@ -3,21 +3,25 @@
 //! sent, the local answer when a budget is spent, and settling at
 //! `usage_known` (src/wasm/usage.rs) with the alerts it crosses.
 //!
-//! Not wired yet: `onExhausted: { route }` (a bulk call keeps its route:
-//! the engine has no "start on route N" for it), and the coordinator's
-//! durable books (the books are the instance's, in memory).
+//! With a coordinator, the books are the coordinator's (src/wasm/budgets_shared.rs);
+//! without one, or while it fails, the instance's, in memory.
+//!
+//! `onExhausted: { route, from }`: a bulk call past a budget's soft
+//! threshold reserves on the route's account and starts there
+//! (`Scope::moved_to`, the way `lanes.bulk.route` starts a bulk call under
+//! pressure); interactive calls keep the primary until the cap.
 
 use std::cell::RefCell;
 
 use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
 
-use super::bindings::{is_array, make_error, object, type_error};
+use super::bindings::{get, is_array, make_error, object, range_error, type_error};
 use super::spend::{alert_js, budget_from_js, exhausted_js};
 use crate::limits::key::DEFAULT_MAX_KEYS;
 use crate::limits::lanes::Lane;
 use crate::limits::routes::RouteKey;
-use crate::limits::spend::{answer, Cost, Exhausted, Holds, Spend, Unit, Verdict};
+use crate::limits::spend::{answer, Cost, Exhausted, Holds, OnExhausted, Spend, Unit, Verdict};
 
 #[wasm_bindgen(module = "/js/usage.js")]
 extern "C" {
@@ -29,12 +33,79 @@ extern "C" {
 
 /// An instance's budgets.
 pub struct Budgets {
-    spend: RefCell<Spend>,
-    on_budget: Option<Function>,
+    pub(super) spend: RefCell<Spend>,
+    pub(super) on_budget: Option<Function>,
+    /// Each budget as a coordinator message carries it (`{ name, limitUsd |
+    /// limitTokens, window, alertAt?, tag? }`), built once.
+    pub(super) wire: Vec<JsValue>,
+    /// What the coordinator last said of each scope's books (its reserve
+    /// answers), for `stats().usage.byBudget`: at most [`SEEN`] scopes.
+    pub(super) seen: RefCell<Vec<Seen>>,
+    /// `{ down }`: whether the coordinator's last settle or release
+    /// failed (a failure is reported once per incident).
+    pub(super) settle_down: JsValue,
 }
 
-/// Reads `budgets` and `onBudget`; `None` without budgets.
-pub fn read(value: JsValue, on_budget: Option<Function>) -> Result<Option<Budgets>, JsValue> {
+/// How many scopes' coordinator books `stats()` remembers.
+pub(super) const SEEN: usize = 64;
+
+/// A scope's books as the coordinator last reported them.
+pub(super) struct Seen {
+    pub budget: usize,
+    pub scope: crate::limits::key::LimitKey,
+    pub spent: f64,
+    pub reserved: f64,
+    pub window_ends_ms: f64,
+}
+
+/// A call's holds: on the instance's books, and on its coordinator's
+/// (see src/wasm/budgets_shared.rs). Settle or release it exactly once.
+#[derive(Default)]
+pub struct Held {
+    pub(super) local: Holds,
+    pub(super) remote: Option<super::budgets_shared::Remote>,
+    /// The route a budget moved the call to (`onExhausted: { route }`).
+    pub moved: Option<usize>,
+}
+
+impl Held {
+    /// Holds on the instance's books only.
+    pub fn local(holds: Holds) -> Held {
+        Held {
+            local: holds,
+            ..Held::default()
+        }
+    }
+}
+
+/// The budget as a coordinator message carries it: only the fields that
+/// make its books (an `onExhausted` is the instance's own business).
+fn wire(value: &JsValue) -> JsValue {
+    let keys = [
+        "name",
+        "limitUsd",
+        "limitTokens",
+        "window",
+        "alertAt",
+        "tag",
+    ];
+    let out = js_sys::Object::new();
+    for key in keys {
+        let v = get(value, key);
+        if !v.is_undefined() {
+            let _ = js_sys::Reflect::set(&out, &key.into(), &v);
+        }
+    }
+    out.into()
+}
+
+/// Reads `budgets` and `onBudget` (with `routes` fallback routes, which an
+/// `onExhausted: { route }` must name); `None` without budgets.
+pub fn read(
+    value: JsValue,
+    on_budget: Option<Function>,
+    routes: usize,
+) -> Result<Option<Budgets>, JsValue> {
     if value.is_undefined() {
         return Ok(None);
     }
@@ -43,11 +114,21 @@ pub fn read(value: JsValue, on_budget: Option<Function>) -> Result<Option<Budget
             "createFetch: `budgets` must be an array of { name, limitUsd | limitTokens, window }",
         ));
     }
+    let wire: Vec<JsValue> = Array::from(&value).iter().map(|b| wire(&b)).collect();
     let list = Array::from(&value)
         .iter()
         .enumerate()
         .map(|(i, b)| budget_from_js(&b, &format!("createFetch: `budgets[{i}]`")))
         .collect::<Result<Vec<_>, _>>()?;
+    for (i, b) in list.iter().enumerate() {
+        if let OnExhausted::MoveBulk { route, .. } = b.on_exhausted() {
+            if route == 0 || route > routes {
+                return Err(range_error(format!(
+                    "createFetch: `budgets[{i}].onExhausted.route` must be the index of one of `routes` (1 is the first)"
+                )));
+            }
+        }
+    }
     let spend = Spend::new(list, DEFAULT_MAX_KEYS).map_err(|e| {
         type_error(format!(
             "createFetch: `budgets`: `{}` {}",
@@ -58,12 +139,16 @@ pub fn read(value: JsValue, on_budget: Option<Function>) -> Result<Option<Budget
     Ok(Some(Budgets {
         spend: RefCell::new(spend),
         on_budget,
+        wire,
+        seen: RefCell::default(),
+        settle_down: object(&[("down", false.into())]),
     }))
 }
 
 /// What a call brings to the budgets.
 pub struct Ask<'a> {
-    /// Its routes' keys (only the first is used: see the module).
+    /// Its routes' keys: the primary's account, or the cheap route's for a
+    /// bulk call a budget moves there.
     pub keys: &'a [RouteKey],
     /// `x-ratewise-budget` / `init.budget`.
     pub tag: Option<&'a str>,
@@ -83,33 +168,39 @@ impl Budgets {
     /// Holds the call's estimate on every budget that applies, or answers
     /// it (a local 429, or with `throwOnError` a `BudgetExhaustedError`)
     /// when one is spent: nothing is sent then.
-    pub fn admit(&self, ask: &Ask<'_>) -> Result<Holds, Result<JsValue, JsValue>> {
+    pub fn admit_local(&self, ask: &Ask<'_>) -> Result<Held, Result<JsValue, JsValue>> {
         let now = js_sys::Date::now();
-        let keys = &ask.keys[..ask.keys.len().min(1)];
         let estimate = ask.estimate;
-        let (_, verdict) =
+        let (route, verdict) =
             self.spend
                 .borrow_mut()
-                .admit(keys, 0, ask.tag, ask.lane, |_| estimate, now);
+                .admit(ask.keys, 0, ask.tag, ask.lane, |_| estimate, now);
         if let Some(trace) = ask.trace {
-            self.tell(trace, keys, ask.tag, &verdict);
+            let stopped = match &verdict {
+                Verdict::Exhausted(e) => Some(e.budget.clone()),
+                _ => None,
+            };
+            self.tell(trace, ask.keys, ask.tag, stopped);
         }
         match verdict {
-            Verdict::Go(holds) => Ok(holds),
+            Verdict::Go(holds) => Ok(Held {
+                moved: (route > 0).then_some(route),
+                ..Held::local(holds)
+            }),
             // A move to a route the call lacks is never returned (see Spend::admit).
-            Verdict::Move { .. } => Ok(Holds::default()),
+            Verdict::Move { .. } => Ok(Held::default()),
             Verdict::Exhausted(e) => Err(exhausted(&e, ask.throw_on_error, ask.method)),
         }
     }
 
     /// Tells a call's trace the budgets that apply to it (`[name, unit]`
     /// pairs) and, when one stopped it, which.
-    fn tell(
+    pub(super) fn tell(
         &self,
         trace: &super::telemetry::Trace,
         keys: &[RouteKey],
         tag: Option<&str>,
-        verdict: &Verdict,
+        stopped: Option<String>,
     ) {
         let spend = self.spend.borrow();
         let applying: Array = match keys.first() {
@@ -122,10 +213,6 @@ impl Budgets {
         if applying.length() == 0 {
             return;
         }
-        let stopped = match verdict {
-            Verdict::Exhausted(e) => Some(e.budget.clone()),
-            _ => None,
-        };
         trace.budgets(&applying, stopped);
     }
 
@@ -159,15 +246,24 @@ impl Budgets {
     }
 
     /// The call sent nothing that answered: its holds are freed.
-    pub fn release(&self, holds: Holds) {
-        if !holds.is_empty() {
-            self.spend.borrow_mut().release(holds, js_sys::Date::now());
+    pub fn release(&self, held: Held) {
+        if let Some(remote) = held.remote {
+            self.release_remote(remote);
+        }
+        if !held.local.is_empty() {
+            self.spend
+                .borrow_mut()
+                .release(held.local, js_sys::Date::now());
         }
     }
 
     /// The call holding `holds` cost `actual`: settled, and each alert it
     /// crossed goes to `onBudget` (whose exceptions are ignored).
-    pub fn settle(&self, holds: Holds, actual: Cost) {
+    pub fn settle(&self, held: Held, actual: Cost) {
+        if let Some(remote) = held.remote {
+            self.settle_remote(remote, actual);
+        }
+        let holds = held.local;
         if holds.is_empty() {
             return;
         }
@@ -195,7 +291,7 @@ fn unit_js(unit: Unit) -> JsValue {
 /// The answer to a call a spent budget stopped: the body of
 /// `limits::spend::answer`, built as a JS object and stringified by
 /// JavaScript (Rust's float formatting stays out of the `.wasm`).
-fn exhausted(e: &Exhausted, throw: bool, method: &str) -> Result<JsValue, JsValue> {
+pub(super) fn exhausted(e: &Exhausted, throw: bool, method: &str) -> Result<JsValue, JsValue> {
     let message = format!(
         "ratewise: the budget \"{}\" is spent until its window resets; nothing was sent",
         e.budget
@@ -230,4 +326,67 @@ fn exhausted(e: &Exhausted, throw: bool, method: &str) -> Result<JsValue, JsValu
     init.set_headers(&headers);
     let body = (!method.eq_ignore_ascii_case("HEAD")).then_some(body.as_str());
     Ok(web_sys::Response::new_with_opt_str_and_init(body, &init)?.into())
+}
+
+impl Budgets {
+    /// `stats().usage.byBudget`: each scope's books, `{ budget, scope, unit,
+    /// spent, reserved, limit, fraction, windowEndsAt, shared }` (`scope` a
+    /// short hash, never a credential): the instance's own books, and the
+    /// coordinator's as its last answer reported them (`shared: true`).
+    pub fn stats_js(&self) -> JsValue {
+        let now = js_sys::Date::now();
+        let spend = self.spend.borrow();
+        let list = Array::new();
+        let entry = |b: &crate::limits::spend::Budget,
+                     scope: crate::limits::key::LimitKey,
+                     spent: f64,
+                     reserved: f64,
+                     ends: f64,
+                     shared: bool| {
+            let limit = b.limit();
+            let unit = match limit.unit {
+                Unit::Usd => "usd",
+                Unit::Tokens => "tokens",
+            };
+            let fraction = if limit.value > 0.0 {
+                (spent + reserved) / limit.value
+            } else {
+                1.0
+            };
+            object(&[
+                ("budget", b.name().into()),
+                ("scope", scope.short().into()),
+                ("unit", unit.into()),
+                ("spent", spent.into()),
+                ("reserved", reserved.into()),
+                ("limit", limit.value.into()),
+                ("fraction", fraction.into()),
+                ("windowEndsAt", ends.into()),
+                ("shared", shared.into()),
+            ])
+        };
+        for (b, scope, s) in spend.statuses(now) {
+            list.push(&entry(
+                b,
+                scope,
+                s.spent,
+                s.reserved,
+                s.window.end_ms,
+                false,
+            ));
+        }
+        for s in self.seen.borrow().iter() {
+            if let Some(b) = spend.budgets().nth(s.budget) {
+                list.push(&entry(
+                    b,
+                    s.scope,
+                    s.spent,
+                    s.reserved,
+                    s.window_ends_ms,
+                    true,
+                ));
+            }
+        }
+        list.into()
+    }
 }

@@ -223,7 +223,9 @@ pub struct Coordinated<'a> {
 }
 
 impl Coordinated<'_> {
-    async fn send(
+    /// Sends `message` to the coordinator of `key` (reporting a failure
+    /// once per incident); answers undefined without a coordinator.
+    pub(super) async fn send(
         &self,
         key: LimitKey,
         message: JsValue,

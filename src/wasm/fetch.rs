@@ -12,6 +12,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use super::bindings::{
     self, classification_js, get, make_error, number_or_null, object, type_error,
 };
+use super::budgets::Held;
 use super::clock::JsClock;
 use super::coordinator::Coordinated;
 use super::instance::Instance;
@@ -20,7 +21,7 @@ use super::report;
 use super::request::Outgoing;
 use super::telemetry::{self, Trace};
 use super::transport::FetchTransport;
-use crate::limits::spend::{Cost, Holds};
+use crate::limits::spend::Cost;
 use crate::limits::Scope;
 use crate::retry::engine::{self, Attempt, Event, Halt, Outcome, Source};
 use crate::retry::policy::{Decision, Stop};
@@ -183,6 +184,7 @@ async fn run(
         deadline_ms: config.deadline_ms.map(|d| js_sys::Date::now() + d),
         subrequests,
         lane: out.lane,
+        moved_to: None,
     };
     let store = Coordinated {
         namespace: invocation
@@ -198,9 +200,14 @@ async fn run(
         request_id: described.then_some(&request_id),
     };
     // Spend budgets: the call's estimate is held before anything is sent.
-    let mut holds = match admit(instance, &out, trace) {
+    let wait_until = invocation.and_then(|i| i.wait_until.as_ref());
+    let mut holds = match admit(instance, &out, &store, wait_until, trace).await {
         Ok(holds) => holds,
         Err(answer) => return answer,
+    };
+    let scope = Scope {
+        moved_to: holds.moved,
+        ..scope
     };
     let mut clock = JsClock::new(linked.aborted());
     let mut observe = |e: &Event<'_>| {
@@ -271,13 +278,15 @@ async fn run(
 
 /// Holds the call's estimate on its budgets (input estimate plus its output
 /// cap, at the model's output price), or answers it when one is spent.
-fn admit(
+async fn admit(
     instance: &Instance,
     out: &Outgoing,
+    store: &Coordinated<'_>,
+    wait_until: Option<&Function>,
     trace: Option<&Trace>,
-) -> Result<Holds, Result<JsValue, JsValue>> {
+) -> Result<Held, Result<JsValue, JsValue>> {
     let Some(budgets) = instance.taps.budgets() else {
-        return Ok(Holds::default());
+        return Ok(Held::default());
     };
     let tokens = out.tokens.unwrap_or_default();
     let url = out.url(0);
@@ -297,7 +306,7 @@ fn admit(
         usd: instance.taps.price(&usage, provider),
         tokens: tokens.total() as f64,
     };
-    budgets.admit(&super::budgets::Ask {
+    let ask = super::budgets::Ask {
         keys: out.keys(),
         tag: out.budget_tag.as_deref(),
         lane: out.lane,
@@ -305,7 +314,8 @@ fn admit(
         throw_on_error: instance.config.throw_on_error,
         method: &out.method,
         trace,
-    })
+    };
+    budgets.admit(&ask, store, wait_until).await
 }
 
 /// The cached-response fallback: stores a success in the background, or
@@ -417,7 +427,7 @@ fn tapped(
     out: &Outgoing,
     mut outcome: Outcome<web_sys::Response, JsValue>,
     started: f64,
-    holds: &mut Holds,
+    holds: &mut Held,
     trace: Option<&Trace>,
 ) -> Outcome<web_sys::Response, JsValue> {
     if !instance.taps.on {

@@ -3,6 +3,7 @@
 
 mod bindings;
 mod budgets;
+mod budgets_shared;
 mod clock;
 mod coordinator;
 mod fetch;

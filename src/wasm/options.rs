@@ -747,6 +747,7 @@ impl Config {
             .with_budgets(super::budgets::read(
                 o.get("budgets")?,
                 o.function("onBudget")?,
+                routes.len(),
             )?),
             routes,
         })

@@ -14,6 +14,7 @@ use wasm_bindgen::prelude::*;
 use super::bindings::get;
 use super::coordinator::{board_op, key_of, lease_op};
 use super::snapshot::Snapshot;
+use super::spend::budget_step;
 use crate::limits::record::{Kept, Record};
 use crate::{classify, Headers, Response};
 
@@ -51,6 +52,9 @@ impl Kept for Snapshot {
 #[wasm_bindgen(js_name = coordinatorApply)]
 pub fn coordinator_apply(stored: JsValue, message: JsValue, now_ms: f64) -> Result<Array, JsValue> {
     let key = key_of(&message)?;
+    if get(&message, "op").as_string().as_deref() == Some("budget") {
+        return budget_apply(&stored, &message, now_ms);
+    }
     let mut problem = None;
     let mut record: Record<Snapshot> = match stored.as_string() {
         Some(value) => Record::decode(key, &value, now_ms).unwrap_or_else(|e| {
@@ -76,6 +80,30 @@ pub fn coordinator_apply(stored: JsValue, message: JsValue, now_ms: f64) -> Resu
     result.push(&record.encode().into());
     result.push(&answer);
     result.push(&record.ttl_ms(now_ms).into());
+    result.push(&write.into());
+    Ok(result)
+}
+
+/// The budget op (see src/wasm/spend.rs) on the books Redis holds under the
+/// budget's own key (`redisCoordinator` names it by the scope's hash and
+/// the budget's name): the value is the books' 10 numbers as JSON, kept
+/// for [`Books::ttl_ms`](crate::limits::spend::Books::ttl_ms) (a month's
+/// books live past a month). A value that does not decode for this budget starts afresh, as
+/// in the Durable Object.
+fn budget_apply(stored: &JsValue, message: &JsValue, now_ms: f64) -> Result<Array, JsValue> {
+    let books = stored
+        .as_string()
+        .and_then(|s| js_sys::JSON::parse(&s).ok())
+        .unwrap_or(JsValue::UNDEFINED);
+    let step = budget_step(&books, message, now_ms)?;
+    let numbers: Array = step.books.iter().map(|&n| JsValue::from_f64(n)).collect();
+    let value = js_sys::JSON::stringify(&numbers)?;
+    let ttl_ms = step.ttl_ms;
+    let write = get(message, "action").as_string().as_deref() != Some("status");
+    let result = Array::new();
+    result.push(&value.into());
+    result.push(&step.answer);
+    result.push(&ttl_ms.into());
     result.push(&write.into());
     Ok(result)
 }

@@ -12,7 +12,7 @@
 //!
 //! ```text
 //! { op: 'budget', key: '<16 hex>', budget: { name, limitUsd | limitTokens, window, alertAt?, tag? },
-//!   action: 'reserve', amount }                    -> { reservation: [startMs, amount], fraction } | { exhausted }
+//!   action: 'reserve', amount }                    -> { reservation: [startMs, amount], fraction, spent, reserved, windowEndsAtMs } | { exhausted }
 //!   action: 'settle', reservation, actual          -> { alerts: [...] }
 //!   action: 'release', reservation                 -> {}
 //!   action: 'status'                               -> { spent, reserved, limit, windowEndsAtMs }
@@ -209,15 +209,38 @@ fn reservation_of(message: &JsValue) -> Result<Reservation, JsValue> {
 /// answer]`.
 #[wasm_bindgen(js_name = coordinatorBudget)]
 pub fn coordinator_budget(books: JsValue, message: JsValue, now_ms: f64) -> Result<Array, JsValue> {
-    let hex = get(&message, "key").as_string().unwrap_or_default();
+    let step = budget_step(&books, &message, now_ms)?;
+    let encoded: Array = step.books.iter().map(|&n| JsValue::from_f64(n)).collect();
+    Ok(Array::of2(&encoded, &step.answer))
+}
+
+/// What one budget message did to a scope's books.
+pub(super) struct Step {
+    /// The books after it, encoded.
+    pub books: [f64; crate::limits::spend::codec::LEN],
+    /// The answer for the isolate.
+    pub answer: JsValue,
+    /// How long a store should keep them, ms.
+    pub ttl_ms: f64,
+}
+
+/// Applies a budget message (see the module) to `books` (an array of the
+/// 10 numbers, or anything else for none) at `now_ms`: the Durable
+/// Object's step and the Redis coordinator's share it.
+pub(super) fn budget_step(
+    books: &JsValue,
+    message: &JsValue,
+    now_ms: f64,
+) -> Result<Step, JsValue> {
+    let hex = get(message, "key").as_string().unwrap_or_default();
     if LimitKey::from_hex(&hex).is_none() {
         return Err(type_error(
             "ratewise coordinator: `key` must be 16 hex digits",
         ));
     }
-    let budget = budget_from_js(&get(&message, "budget"), "budget")?;
-    let stored: Option<Vec<f64>> = is_array(&books).then(|| {
-        Array::from(&books)
+    let budget = budget_from_js(&get(message, "budget"), "budget")?;
+    let stored: Option<Vec<f64>> = is_array(books).then(|| {
+        Array::from(books)
             .iter()
             .map(|n| n.as_f64().unwrap_or(f64::NAN))
             .collect()
@@ -225,10 +248,10 @@ pub fn coordinator_budget(books: JsValue, message: JsValue, now_ms: f64) -> Resu
     let mut kept = stored
         .and_then(|v| Books::decode(&budget, &v).ok())
         .unwrap_or_default();
-    let action = get(&message, "action").as_string().unwrap_or_default();
+    let action = get(message, "action").as_string().unwrap_or_default();
     let answer = match action.as_str() {
         "reserve" => {
-            let amount = get(&message, "amount")
+            let amount = get(message, "amount")
                 .as_f64()
                 .ok_or_else(|| type_error("ratewise coordinator: `amount` must be a number"))?;
             match kept.reserve(&budget, amount, now_ms) {
@@ -236,14 +259,21 @@ pub fn coordinator_budget(books: JsValue, message: JsValue, now_ms: f64) -> Resu
                     let [start, amount] = r.to_parts();
                     let parts = Array::of2(&start.into(), &amount.into());
                     let fraction = kept.committed_fraction(&budget, now_ms);
-                    object(&[("reservation", parts.into()), ("fraction", fraction.into())])
+                    let s = kept.status(&budget, now_ms);
+                    object(&[
+                        ("reservation", parts.into()),
+                        ("fraction", fraction.into()),
+                        ("spent", s.spent.into()),
+                        ("reserved", s.reserved.into()),
+                        ("windowEndsAtMs", s.window.end_ms.into()),
+                    ])
                 }
                 Err(e) => object(&[("exhausted", exhausted_js(&e))]),
             }
         }
         "settle" => {
-            let reservation = reservation_of(&message)?;
-            let actual = get(&message, "actual").as_f64().unwrap_or(f64::NAN);
+            let reservation = reservation_of(message)?;
+            let actual = get(message, "actual").as_f64().unwrap_or(f64::NAN);
             let alerts: Array = kept
                 .settle(&budget, reservation, actual, now_ms)
                 .iter()
@@ -252,7 +282,7 @@ pub fn coordinator_budget(books: JsValue, message: JsValue, now_ms: f64) -> Resu
             object(&[("alerts", alerts.into())])
         }
         "release" => {
-            kept.release(&budget, reservation_of(&message)?, now_ms);
+            kept.release(&budget, reservation_of(message)?, now_ms);
             object(&[])
         }
         "status" => {
@@ -261,6 +291,7 @@ pub fn coordinator_budget(books: JsValue, message: JsValue, now_ms: f64) -> Resu
                 ("spent", s.spent.into()),
                 ("reserved", s.reserved.into()),
                 ("limit", s.limit.into()),
+                ("fraction", kept.committed_fraction(&budget, now_ms).into()),
                 ("windowEndsAtMs", s.window.end_ms.into()),
             ])
         }
@@ -270,10 +301,9 @@ pub fn coordinator_budget(books: JsValue, message: JsValue, now_ms: f64) -> Resu
             ))
         }
     };
-    let encoded: Array = kept
-        .encode(&budget)
-        .iter()
-        .map(|&n| JsValue::from_f64(n))
-        .collect();
-    Ok(Array::of2(&encoded, &answer))
+    Ok(Step {
+        books: kept.encode(&budget),
+        answer,
+        ttl_ms: kept.ttl_ms(&budget, now_ms),
+    })
 }

@@ -16,9 +16,10 @@ use js_sys::{Function, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use super::bindings::{interned, object};
+use super::budgets::Held;
 use super::prices::{cost, Prices, Settings};
 use crate::limits::lanes::Lane;
-use crate::limits::spend::{Cost, Holds};
+use crate::limits::spend::Cost;
 use crate::usage::scan::Scanner;
 use crate::usage::shapes::{bedrock_headers, BEDROCK_HEADERS};
 use crate::usage::totals::{Sum, Totals};
@@ -66,7 +67,7 @@ pub struct Answer {
     /// When the call began (`Date.now()`).
     pub started_ms: f64,
     /// Its holds on the budgets, settled when its usage is known.
-    pub holds: Holds,
+    pub holds: Held,
     /// The call's trace, told the usage when it is known (telemetry on).
     pub trace: Option<super::telemetry::Trace>,
 }
@@ -237,8 +238,11 @@ impl Taps {
         let state = self.shared.state.borrow();
         let t = &state.totals;
         let routes: js_sys::Array = t.by_route.iter().map(sum_js).collect();
+        let budgets = self.shared.settings.budgets.as_ref();
+        let by_budget = budgets.map_or_else(|| js_sys::Array::new().into(), |b| b.stats_js());
         object(&[
             ("total", sum_js(&t.total)),
+            ("byBudget", by_budget),
             ("byRoute", routes.into()),
             (
                 "byLane",
@@ -287,7 +291,7 @@ fn usage_known(
     usage: &Usage,
     named: Option<String>,
     end: End,
-    holds: Holds,
+    holds: Held,
 ) {
     let cost_usd = {
         let mut state = shared.state.borrow_mut();

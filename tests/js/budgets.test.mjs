@@ -140,3 +140,81 @@ test('bad budgets are a TypeError or RangeError naming the field', () => {
     TypeError,
   );
 });
+
+test('a coordinator that fails: the call goes on with the instance’s own books, reported once', async () => {
+  const errors = [];
+  const fetch = ratewise.createFetch({
+    prices,
+    budgets: [{ name: 'fallback', limitUsd: 2, window: 'day' }],
+    coordinator: { send: () => Promise.reject(new Error('coordinator down')) },
+    onCoordinatorError: (e) => errors.push(e),
+  });
+  const first = await fetch(mock.chat, chat());
+  assert.equal(first.status, 200);
+  await first.text();
+  await settled();
+  // $1.40 spent on the local books: the next call's estimate does not fit in $2.
+  const second = await fetch(mock.chat, chat({ max_tokens: 20 }));
+  assert.equal(second.status, 429);
+  assert.equal((await second.json()).error.code, 'budget_exhausted');
+  assert.equal((await mock.stats()).requests, 1);
+  assert.equal(errors[0]?.op, 'budget', JSON.stringify(errors));
+  assert.equal(errors.filter((e) => e.op === 'budget').length, 1, 'once per incident');
+});
+
+test('onExhausted: { route, from }: bulk calls move to the cheap route from the soft threshold on, interactive ones keep the primary until the cap', async () => {
+  const fetch = ratewise.createFetch({
+    prices: { 'gpt-4o': { input: 100_000, output: 100_000 }, 'gpt-4o-mini': { input: 10_000, output: 10_000 } },
+    routes: [{ model: 'gpt-4o-mini' }],
+    budgets: [{ name: 'team', limitUsd: 10, window: 'day', onExhausted: { route: 1, from: 0.5 } }],
+  });
+  const send = async (lane) => {
+    const res = await fetch(mock.chat, { ...chat({ model: 'gpt-4o' }), ...(lane && { lane }) });
+    await res.text();
+    await settled();
+    return res.status;
+  };
+  const byRoute = () => [0, 1].map((r) => fetch.stats().byRoute[r] ?? 0);
+  // $1.40 a call on gpt-4o, $0.14 on gpt-4o-mini.
+  for (let i = 0; i < 3; i++) assert.equal(await send(), 200);
+  assert.equal(await send('bulk'), 200, 'at $4.20 of $10 a bulk call still goes on the primary');
+  assert.deepEqual(byRoute(), [4, 0]);
+  assert.equal(await send('bulk'), 200, 'at $5.60 a bulk call moves');
+  assert.deepEqual(byRoute(), [4, 1]);
+  assert.equal(await send(), 200, 'an interactive call keeps the primary');
+  assert.deepEqual(byRoute(), [5, 1]);
+  // $7.14 spent: interactive calls go on the primary until the cap ...
+  for (let i = 0; i < 2; i++) assert.equal(await send(), 200);
+  assert.deepEqual(byRoute(), [7, 1]);
+  // ... at $9.94 the next is refused, and a bulk call (on the same account's books) too.
+  assert.equal(await send(), 429);
+  assert.equal(await send('bulk'), 429);
+  assert.equal((await mock.stats()).requests, 8);
+});
+
+test('onExhausted.route must name one of the routes', () => {
+  const budgets = [{ name: 'x', limitUsd: 1, window: 'day', onExhausted: { route: 2 } }];
+  assert.throws(() => ratewise.createFetch({ routes: [{ model: 'gpt-4o-mini' }], budgets }), {
+    name: 'RangeError',
+    message: /budgets\[0\]\.onExhausted\.route/,
+  });
+});
+
+test('stats().usage.byBudget: each scope’s books, by a short hash, never the credential', async () => {
+  const fetch = ratewise.createFetch({ prices, budgets: [{ name: 'daily', limitUsd: 10, window: 'day' }] });
+  for (let i = 0; i < 2; i++) {
+    const res = await fetch(mock.chat, chat());
+    await res.text();
+    await settled();
+  }
+  const [entry, ...rest] = fetch.stats().usage.byBudget;
+  assert.deepEqual(rest, []);
+  assert.deepEqual(
+    [entry.budget, entry.unit, entry.reserved, entry.limit, entry.shared],
+    ['daily', 'usd', 0, 10, false],
+  );
+  assert.ok(Math.abs(entry.spent - 2.8) < 1e-9 && Math.abs(entry.fraction - 0.28) < 1e-9, JSON.stringify(entry));
+  assert.match(entry.scope, /^[0-9a-f]{8}$/);
+  assert.ok(entry.windowEndsAt > Date.now());
+  assert.ok(!JSON.stringify(fetch.stats()).includes('sk-'), 'no credential');
+});

@@ -24,7 +24,10 @@ if (connection && job.client === 'node-redis') {
   };
 }
 const errors = [];
+const alerts = [];
 const llm = createFetch({
+  // budget-redis.test.mjs: a spend budget (job.budgets, job.prices), its alerts' thresholds reported.
+  ...(job.budgets && { budgets: job.budgets, prices: job.prices, onBudget: (a) => alerts.push(a.threshold) }),
   maxRetries: job.maxRetries ?? 10,
   deadlineMs: 120_000,
   onCoordinatorError: (e) => errors.push(e.message),
@@ -51,9 +54,15 @@ async function one() {
   const res = await call(`${job.mockUrl}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${job.key ?? 'sk-shared-account'}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+    body: JSON.stringify({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+      ...(job.maxTokens && { max_tokens: job.maxTokens }),
+    }),
   });
-  await res.body?.cancel();
+  // A budget settles from the usage in the body: read it.
+  if (job.budgets) await res.text();
+  else await res.body?.cancel();
   return { status: res.status, coordinatorMs: spent.ms, ms: performance.now() - started };
 }
 
@@ -72,6 +81,8 @@ if (job.durationMs) {
   results.push(...(await Promise.all(Array.from({ length: calls }, one))));
 }
 const wallMs = Date.now() - started;
+// The budgets' settles go in the background: let them reach Redis.
+if (job.budgets) await new Promise((r) => setTimeout(r, 300));
 connection?.close();
 const statuses = {};
 for (const r of results) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
@@ -83,6 +94,7 @@ console.log(
     wallMs,
     coordinatorMs: results.map((r) => r.coordinatorMs),
     errors,
+    alerts,
     stats: llm.stats(),
     roundTrips,
   }),

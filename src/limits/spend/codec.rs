@@ -85,7 +85,19 @@ fn finite_or_0(v: f64) -> f64 {
     }
 }
 
+/// How long stored books outlive their window, ms: a call that settles
+/// just after the window ends still finds them.
+pub const TTL_SLACK_MS: f64 = 3_600_000.0;
+
 impl Books {
+    /// How long a store (a Redis key's TTL) should keep these books at
+    /// `now_ms`, whole ms: until an hour past the end of the current
+    /// window, so a month's books live past a month and a day's past a day.
+    pub fn ttl_ms(&self, budget: &Budget, now_ms: f64) -> f64 {
+        let end = self.status(budget, now_ms).window.end_ms;
+        ((end - now_ms).max(0.0) + TTL_SLACK_MS).ceil()
+    }
+
     /// The books of `budget` as [`LEN`] finite numbers (see the module).
     pub fn encode(&self, budget: &Budget) -> [f64; LEN] {
         [

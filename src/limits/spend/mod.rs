@@ -98,6 +98,21 @@ pub struct Spend {
     budgets: Vec<(Budget, KeyMap<Books>)>,
 }
 
+/// Whether `budget` moves a call in `lane`, about to start on `route`,
+/// whose books stood at `fraction` of the limit (spent and held) before it:
+/// a bulk call past an [`OnExhausted::MoveBulk`] budget's soft threshold,
+/// not yet on its route, goes to that route. Interactive calls never move.
+pub fn moves(budget: &Budget, lane: Lane, route: usize, fraction: f64) -> Option<usize> {
+    match budget.on_exhausted() {
+        OnExhausted::MoveBulk { route: to, from }
+            if lane == Lane::Bulk && to != route && fraction >= from =>
+        {
+            Some(to)
+        }
+        _ => None,
+    }
+}
+
 /// The scope key of a budget's books: the call's limit key, or for a tagged
 /// budget one key for the tag.
 pub fn scope_of(budget: &Budget, key: LimitKey) -> LimitKey {
@@ -204,13 +219,10 @@ impl Spend {
     fn reserve_moving(&mut self, call: &Call<'_>, moving: bool, now_ms: f64) -> Verdict {
         if moving && call.lane == Lane::Bulk {
             for (i, budget) in self.applying(call.tag) {
-                let OnExhausted::MoveBulk { route, from } = budget.on_exhausted() else {
-                    continue;
-                };
                 let scope = scope_of(budget, call.key);
                 let books = self.budgets[i].1.get(&scope);
                 let fraction = books.map_or(0.0, |b| b.committed_fraction(budget, now_ms));
-                if route != call.route && fraction >= from {
+                if let Some(route) = moves(budget, call.lane, call.route, fraction) {
                     let budget = budget.name().to_owned();
                     return Verdict::Move { route, budget };
                 }

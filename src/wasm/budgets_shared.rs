@@ -1,0 +1,318 @@
+//! Spend budgets kept by the instance's coordinator (a `RatewiseCoordinator`
+//! Durable Object namespace, or a `redisCoordinator`): a call reserves on
+//! the coordinator's books of each budget that applies (one round trip per
+//! budget, within the coordinator's timeout, to the coordinator of the
+//! budget's scope hash: never a credential), and settles or releases there.
+//! The coordinator decides (src/wasm/spend.rs `budget_step`), so isolates
+//! and processes on one budget share one set of books, and its threshold
+//! alerts fire once per window between them all.
+//!
+//! A coordinator that fails or is slow at reserve time is reported through
+//! `onCoordinatorError` (once per incident, as for the breaker) and the
+//! call reserves on the instance's own books instead. A settle or release
+//! that fails is reported once per incident too; its hold stays on the
+//! coordinator's books until they forget it (two windows at most, see
+//! `limits::spend::books`).
+
+use js_sys::{Array, Function};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(module = "/js/coordinator.js")]
+extern "C" {
+    /// Sends each `[key, message]` in turn in the background (see js/coordinator.js).
+    #[wasm_bindgen(js_name = coordinatorPost)]
+    fn coordinator_post(
+        namespace: &JsValue,
+        pairs: &Array,
+        timeout_ms: f64,
+        on_budget: &JsValue,
+        on_error: &JsValue,
+        wait_until: &JsValue,
+        incident: &JsValue,
+    );
+}
+
+use super::bindings::{get, is_array, object};
+use super::budgets::{exhausted, Ask, Budgets, Held, Seen, SEEN};
+use super::coordinator::{Coordinated, TIMEOUT_MS};
+use crate::limits::key::LimitKey;
+use crate::limits::spend::{self, Cost, Exhausted, Unit};
+
+/// One budget's hold on the coordinator's books.
+struct Hold {
+    /// The budget's index in the instance's list.
+    budget: usize,
+    /// The scope whose coordinator keeps the books.
+    scope: LimitKey,
+    /// `[windowStartMs, amount]` as the coordinator gave it.
+    reservation: JsValue,
+}
+
+/// A call's holds on its coordinator's books, and what settling them needs
+/// after the call itself has returned.
+pub struct Remote {
+    namespace: JsValue,
+    wait_until: Option<Function>,
+    on_error: Option<Function>,
+    holds: Vec<Hold>,
+}
+
+/// What reserving on the coordinator's books came to.
+enum Reserved {
+    /// Held on each budget.
+    Held(Held),
+    /// A budget moves the call to this route (nothing is held).
+    Move(usize),
+    /// A budget is spent: the call's answer (nothing is held).
+    Spent(Result<JsValue, JsValue>),
+    /// The coordinator did not answer (nothing is held).
+    Down,
+}
+
+/// Reads the `exhausted` object of a coordinator's answer.
+fn exhausted_from_js(value: &JsValue) -> Exhausted {
+    let n = |k| get(value, k).as_f64().unwrap_or(0.0);
+    Exhausted {
+        budget: get(value, "budget").as_string().unwrap_or_default(),
+        unit: if get(value, "unit").as_string().as_deref() == Some("tokens") {
+            Unit::Tokens
+        } else {
+            Unit::Usd
+        },
+        limit: n("limit"),
+        spent: n("spent"),
+        reserved: n("reserved"),
+        resets_at_ms: n("resetsAtMs"),
+    }
+}
+
+impl Budgets {
+    /// Holds the call's estimate on every budget that applies: on the
+    /// coordinator's books when `store` has a coordinator and it answers,
+    /// else on the instance's (see the module). `wait_until` keeps a Worker's
+    /// invocation alive until the settle reaches the coordinator.
+    pub async fn admit(
+        &self,
+        ask: &Ask<'_>,
+        store: &Coordinated<'_>,
+        wait_until: Option<&Function>,
+    ) -> Result<Held, Result<JsValue, JsValue>> {
+        let Some(namespace) = store.namespace else {
+            return self.admit_local(ask);
+        };
+        let remote = || Remote {
+            namespace: namespace.clone(),
+            wait_until: wait_until.cloned(),
+            on_error: store.instance.config.on_coordinator_error.clone(),
+            holds: Vec::new(),
+        };
+        match self.reserve_shared(ask, store, remote(), 0).await {
+            // A budget past its soft threshold moves a bulk call (see
+            // `spend::moves`): it reserves again on the route's account,
+            // where it stays.
+            Reserved::Move(to) => match self.reserve_shared(ask, store, remote(), to).await {
+                Reserved::Held(held) => Ok(Held {
+                    moved: Some(to),
+                    ..held
+                }),
+                Reserved::Move(_) => Ok(Held::default()),
+                Reserved::Spent(answer) => Err(answer),
+                Reserved::Down => self.admit_local(ask),
+            },
+            Reserved::Held(held) => {
+                if let Some(trace) = ask.trace {
+                    self.tell(trace, ask.keys, ask.tag, None);
+                }
+                Ok(held)
+            }
+            Reserved::Spent(answer) => Err(answer),
+            // No answer (reported by `send`): the instance's own books.
+            Reserved::Down => self.admit_local(ask),
+        }
+    }
+
+    /// Reserves the call's estimate on the coordinator's books of each
+    /// budget that applies to it on `route` (its account's), or says where
+    /// a budget moves it (only asked on route 0).
+    async fn reserve_shared(
+        &self,
+        ask: &Ask<'_>,
+        store: &Coordinated<'_>,
+        mut remote: Remote,
+        route: usize,
+    ) -> Reserved {
+        let key = ask
+            .keys
+            .get(route)
+            .map_or_else(|| LimitKey::new("", None), |k| k.account);
+        // Read before any await: no borrow is held across one.
+        let targets: Vec<(usize, LimitKey, f64, f64)> = self
+            .spend
+            .borrow()
+            .scopes_for(key, ask.tag)
+            .map(|(i, b, scope)| {
+                let amount = ask.estimate.in_unit(b.limit().unit);
+                (i, scope, amount, b.limit().value)
+            })
+            .collect();
+        if targets.is_empty() {
+            return Reserved::Held(Held::default());
+        }
+        // Where a budget moves the call whose books stood at `fraction`.
+        let moves = |budget: usize, fraction: f64| {
+            let spend = self.spend.borrow();
+            let to = spend
+                .budgets()
+                .nth(budget)
+                .and_then(|b| spend::moves(b, ask.lane, route, fraction));
+            to.filter(|&to| route == 0 && to < ask.keys.len())
+        };
+        let mut moved = None;
+        for (budget, scope, amount, limit) in targets {
+            let message = self.message(budget, scope, "reserve", ("amount", amount.into()));
+            let answer = store.send(scope, message, "budget").await;
+            let answer = answer.unwrap_or(JsValue::UNDEFINED);
+            let reservation = get(&answer, "reservation");
+            let spent = get(&answer, "exhausted");
+            if is_array(&reservation) {
+                remote.holds.push(Hold {
+                    budget,
+                    scope,
+                    reservation,
+                });
+                self.saw(budget, scope, &answer);
+                // The answer's fraction counts this call's hold.
+                let fraction = get(&answer, "fraction").as_f64().unwrap_or(0.0);
+                moved = moved.or_else(|| moves(budget, fraction - amount / limit));
+                continue;
+            }
+            if !remote.holds.is_empty() {
+                self.release_remote(remote);
+            }
+            if !spent.is_object() {
+                return Reserved::Down;
+            }
+            let e = exhausted_from_js(&spent);
+            if let Some(to) = moves(budget, (e.spent + e.reserved) / e.limit) {
+                return Reserved::Move(to);
+            }
+            if let Some(trace) = ask.trace {
+                self.tell(trace, ask.keys, ask.tag, Some(e.budget.clone()));
+            }
+            return Reserved::Spent(exhausted(&e, ask.throw_on_error, ask.method));
+        }
+        if let Some(to) = moved {
+            self.release_remote(remote);
+            return Reserved::Move(to);
+        }
+        Reserved::Held(Held {
+            remote: Some(remote),
+            ..Held::default()
+        })
+    }
+
+    /// Remembers what a reserve answer says of the scope's books, for
+    /// `stats()` (the oldest scope goes past [`SEEN`]).
+    fn saw(&self, budget: usize, scope: LimitKey, answer: &JsValue) {
+        let n = |k| get(answer, k).as_f64().unwrap_or(0.0);
+        let mut seen = self.seen.borrow_mut();
+        seen.retain(|s| s.budget != budget || s.scope != scope);
+        if seen.len() >= SEEN {
+            seen.remove(0);
+        }
+        seen.push(Seen {
+            budget,
+            scope,
+            spent: n("spent"),
+            reserved: n("reserved"),
+            window_ends_ms: n("windowEndsAtMs"),
+        });
+    }
+
+    /// A budget message for the coordinator of `scope`.
+    fn message(
+        &self,
+        budget: usize,
+        scope: LimitKey,
+        action: &'static str,
+        extra: (&'static str, JsValue),
+    ) -> JsValue {
+        let wire = self.wire.get(budget).cloned().unwrap_or_default();
+        object(&[
+            ("op", "budget".into()),
+            ("key", scope.to_hex().into()),
+            ("budget", wire),
+            ("action", action.into()),
+            extra,
+        ])
+    }
+
+    /// Settles the coordinator's holds at `actual`, in the background; the
+    /// alerts the coordinator answers go to `onBudget`.
+    pub(super) fn settle_remote(&self, remote: Remote, actual: Cost) {
+        let spend = self.spend.borrow();
+        let messages: Vec<(LimitKey, JsValue)> = remote
+            .holds
+            .iter()
+            .map(|h| {
+                let unit = spend
+                    .budgets()
+                    .nth(h.budget)
+                    .map_or(Unit::Usd, |b| b.limit().unit);
+                let message = self.message(
+                    h.budget,
+                    h.scope,
+                    "settle",
+                    ("actual", actual.in_unit(unit).into()),
+                );
+                let _ = js_sys::Reflect::set(&message, &"reservation".into(), &h.reservation);
+                (h.scope, message)
+            })
+            .collect();
+        self.post(remote, messages, self.on_budget.clone());
+    }
+
+    /// Frees the coordinator's holds of a call that sent nothing, in the
+    /// background.
+    pub(super) fn release_remote(&self, remote: Remote) {
+        let messages: Vec<(LimitKey, JsValue)> = remote
+            .holds
+            .iter()
+            .map(|h| {
+                let message = self.message(
+                    h.budget,
+                    h.scope,
+                    "release",
+                    ("reservation", h.reservation.clone()),
+                );
+                (h.scope, message)
+            })
+            .collect();
+        self.post(remote, messages, None);
+    }
+
+    /// Sends `messages` one after the other, in the background (kept alive
+    /// by `waitUntil` when the call had one; see `coordinatorPost` in
+    /// js/coordinator.js).
+    fn post(
+        &self,
+        remote: Remote,
+        messages: Vec<(LimitKey, JsValue)>,
+        on_budget: Option<Function>,
+    ) {
+        let pairs: Array = messages
+            .into_iter()
+            .map(|(scope, m)| JsValue::from(Array::of2(&scope.to_hex().into(), &m)))
+            .collect();
+        let or_undefined = |f: Option<Function>| f.map_or(JsValue::UNDEFINED, JsValue::from);
+        coordinator_post(
+            &remote.namespace,
+            &pairs,
+            TIMEOUT_MS,
+            &or_undefined(on_budget),
+            &or_undefined(remote.on_error),
+            &or_undefined(remote.wait_until),
+            &self.settle_down,
+        );
+    }
+}
