@@ -237,7 +237,7 @@ export function readBudgetTag(init, headers) {
 }
 
 /** The event `onUsage` and `onEvent` get, built in one call from the core (see src/wasm/usage.rs). */
-export function usageEvent(counts, model, costUsd, estimated, end, provider, url, route, lane, elapsedMs) {
+export function usageEvent(counts, model, responseId, costUsd, estimated, end, provider, url, route, lane, elapsedMs) {
   return {
     type: 'usage',
     usage: {
@@ -248,6 +248,7 @@ export function usageEvent(counts, model, costUsd, estimated, end, provider, url
       reasoningTokens: counts[4],
     },
     model,
+    responseId,
     costUsd,
     estimated,
     end,

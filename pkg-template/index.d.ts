@@ -241,6 +241,11 @@ export interface UsageEvent {
   /** The model the answer names (else the request's, from a Gemini-style path or the route), or null. */
   model: string | null;
   /**
+   * The answer's id (`chatcmpl-…`, `resp_…`, `msg_…`, Gemini's `responseId`), or null when it names
+   * none: visible ASCII, at most 128 characters. The call span's `gen_ai.response.id`.
+   */
+  responseId: string | null;
+  /**
    * USD: the provider's own figure when it reports one (OpenRouter's `usage.cost`), else from
    * `prices`. `undefined` when no price is known (a warning is logged once per model).
    */

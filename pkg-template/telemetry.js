@@ -482,6 +482,7 @@ class CallTrace {
         if (last.breaker || last.source === 'breaker') attributes[RW.BREAKER] = last.breaker ?? 'open';
       }
       if (typeof this.used?.responseModel === 'string') attributes[ATTR.RESPONSE_MODEL] = this.used.responseModel;
+      if (typeof used?.responseId === 'string') attributes[ATTR.RESPONSE_ID] = used.responseId;
       if (used) {
         attributes[RW.USAGE_END] = used.end;
         if (used.estimated) attributes[RW.USAGE_ESTIMATED] = true;

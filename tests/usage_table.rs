@@ -37,6 +37,7 @@ fn expected(case: &Value) -> Usage {
         cache_write_tokens: n("cacheWriteTokens"),
         reasoning_tokens: n("reasoningTokens"),
         model: e["model"].as_str().map(str::to_owned),
+        response_id: e["responseId"].as_str().map(str::to_owned),
         provider_cost: e["providerCost"].as_str().map(str::to_owned),
         estimated: e["estimated"].as_bool().unwrap(),
     }

@@ -208,6 +208,10 @@ pub struct Usage {
     pub reasoning_tokens: u64,
     /// The model the answer names (`model`, Gemini's `modelVersion`).
     pub model: Option<String>,
+    /// The answer's id (`chatcmpl-…`, `resp_…`, `msg_…`, Gemini's
+    /// `responseId`), when it names one: visible ASCII, at most
+    /// [`scan::MAX_ID`] bytes.
+    pub response_id: Option<String>,
     /// The cost the provider reported, USD, as written (OpenRouter).
     pub provider_cost: Option<String>,
     /// Whether any count is an estimate: the answer reported no usage (or

@@ -22,6 +22,13 @@
 //! chunk instead of a parse. The text of the bytes between is estimated at
 //! the rate of the text read in the head.
 //!
+//! The answer's id is kept the same way: the first `"id"` string (OpenAI
+//! chat and Responses, Anthropic, the OpenAI-compatible APIs: each puts its
+//! own id first, before any tool call's or output item's) and the first
+//! `"responseId"` (Gemini, Vertex; Cohere v1's `"response_id"`), which wins
+//! when both are there. Only visible ASCII up to [`MAX_ID`] bytes, without
+//! escapes, is kept: anything else is no id.
+//!
 //! It also counts the bytes of the answer's text (`content`, `text`,
 //! `delta`, …) for the estimate of a body that ends without its usage.
 
@@ -36,6 +43,8 @@ pub const TAIL: usize = 4096;
 pub const MAX_OBJECT: usize = 4096;
 /// The longest model name kept.
 const MAX_MODEL: usize = 200;
+/// The longest answer id kept; a longer one is no id.
+pub const MAX_ID: usize = 128;
 /// The longest key looked at (`reasoning_content`).
 const MAX_NAME: usize = 17;
 
@@ -62,6 +71,8 @@ enum Role {
     Model(bool),
     /// Output text.
     Text,
+    /// The answer's id: `id` (true) or `responseId`, `response_id` (false).
+    Id(bool),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +107,14 @@ pub struct Scanner {
     object: Vec<u8>,
     model: Option<String>,
     model_version: Option<String>,
-    current_model: Vec<u8>,
+    /// The first `id` and the first `responseId`, if valid.
+    id: Option<String>,
+    response_id: Option<String>,
+    /// Which id keys were met (bit 0: `id`, bit 1: `responseId`): only the
+    /// first of each is read, valid or not.
+    ids_met: u8,
+    /// The followed string being kept (a model name or an id).
+    current: Vec<u8>,
     parts: Parts,
     /// Whether any usage object (or header) was read.
     seen: bool,
@@ -130,7 +148,10 @@ impl Scanner {
             object: Vec::new(),
             model: None,
             model_version: None,
-            current_model: Vec::new(),
+            id: None,
+            response_id: None,
+            ids_met: 0,
+            current: Vec::new(),
             parts: Parts::default(),
             seen: false,
             text_bytes: 0,
@@ -151,9 +172,9 @@ impl Scanner {
     }
 
     /// The bytes the scanner holds now (at most [`MAX_OBJECT`], a model
-    /// name and the window, however long the body).
+    /// name or an id, and the window, however long the body).
     pub fn held(&self) -> usize {
-        self.object.capacity() + self.current_model.capacity() + self.window.capacity()
+        self.object.capacity() + self.current.capacity() + self.window.capacity()
     }
 
     /// Takes the next chunk of the body: read at once while in the head,
@@ -253,6 +274,7 @@ impl Scanner {
             cache_write_tokens: p.cache_write.unwrap_or(0),
             reasoning_tokens: p.reasoning.unwrap_or(0).min(output),
             model: self.model.clone().or_else(|| self.model_version.clone()),
+            response_id: self.response_id.clone().or_else(|| self.id.clone()),
             provider_cost: p.cost.clone(),
             estimated: estimated || !self.seen,
         }

@@ -2,7 +2,7 @@
 //! follow it (names, keys, followed strings, kept usage objects). The
 //! [`Scanner`](super::Scanner) and its public calls are in `scan.rs`.
 
-use super::{Role, Scanner, State, MAX_MODEL, MAX_NAME, MAX_OBJECT, TEXT_KEYS};
+use super::{Role, Scanner, State, MAX_ID, MAX_MODEL, MAX_NAME, MAX_OBJECT, TEXT_KEYS};
 use crate::classify::json;
 use crate::usage::shapes;
 
@@ -79,6 +79,9 @@ impl Scanner {
             b"model" if self.model.is_none() => Role::Model(true),
             b"modelVersion" if self.model_version.is_none() => Role::Model(false),
             b"model" | b"modelVersion" => Role::Plain,
+            b"id" if self.ids_met & 1 == 0 => Role::Id(true),
+            b"responseId" | b"response_id" if self.ids_met & 2 == 0 => Role::Id(false),
+            b"id" | b"responseId" | b"response_id" => Role::Plain,
             _ => {
                 if let Some(at) = shapes::KEYS.iter().position(|k| k.as_bytes() == name) {
                     Role::Usage(at as u8)
@@ -93,10 +96,14 @@ impl Scanner {
 
     /// The first byte of a key's value; returns the bytes consumed.
     fn value(&mut self, b: u8, role: Role) -> usize {
+        if let (Role::Id(primary), false) = (role, b.is_ascii_whitespace()) {
+            // The first id key's value, string or not, settles it.
+            self.ids_met |= if primary { 1 } else { 2 };
+        }
         match (b, role) {
             (b' ' | b'\t' | b'\r' | b'\n', _) => 1,
-            (b'"', Role::Model(_) | Role::Text) => {
-                self.current_model.clear();
+            (b'"', Role::Model(_) | Role::Text | Role::Id(_)) => {
+                self.current.clear();
                 self.state = State::Str {
                     role,
                     escaped: false,
@@ -143,8 +150,10 @@ impl Scanner {
         self.took(role, &rest[..at]);
         match rest[at] {
             b'"' => {
-                if let Role::Model(primary) = role {
-                    self.model_read(primary);
+                match role {
+                    Role::Model(primary) => self.model_read(primary),
+                    Role::Id(primary) => self.id_read(primary),
+                    _ => {}
                 }
                 self.state = State::Outside;
             }
@@ -165,8 +174,14 @@ impl Scanner {
     fn took(&mut self, role: Role, bytes: &[u8]) {
         match role {
             Role::Model(_) => {
-                let room = MAX_MODEL.saturating_sub(self.current_model.len());
-                self.current_model
+                let room = MAX_MODEL.saturating_sub(self.current.len());
+                self.current
+                    .extend_from_slice(&bytes[..bytes.len().min(room)]);
+            }
+            Role::Id(_) => {
+                // One byte past the cap marks an id too long to keep.
+                let room = (MAX_ID + 1).saturating_sub(self.current.len());
+                self.current
                     .extend_from_slice(&bytes[..bytes.len().min(room)]);
             }
             Role::Text => {
@@ -183,10 +198,27 @@ impl Scanner {
         } else {
             &mut self.model_version
         };
-        if slot.is_none() && !self.current_model.is_empty() {
-            *slot = as_utf8(&self.current_model).map(str::to_owned);
+        if slot.is_none() && !self.current.is_empty() {
+            *slot = as_utf8(&self.current).map(str::to_owned);
         }
-        self.current_model = Vec::new();
+        self.current = Vec::new();
+    }
+
+    /// An id string ended: kept when it is 1 to [`MAX_ID`] bytes of
+    /// visible ASCII without escapes, so nothing odd reaches an attribute.
+    fn id_read(&mut self, primary: bool) {
+        let id = std::mem::take(&mut self.current);
+        let valid = !id.is_empty()
+            && id.len() <= MAX_ID
+            && id.iter().all(|&b| b.is_ascii_graphic() && b != b'\\');
+        if valid {
+            let slot = if primary {
+                &mut self.id
+            } else {
+                &mut self.response_id
+            };
+            *slot = as_utf8(&id).map(str::to_owned);
+        }
     }
 
     /// Inside a usage object; returns the bytes consumed.

@@ -101,6 +101,7 @@ fn a_long_body_is_read_at_its_head_and_its_tail_whatever_the_chunks() {
             (7, 2000, false, Some("gpt-4o-mini")),
             "chunks of {size}"
         );
+        assert_eq!(u.response_id.as_deref(), Some("c"), "chunks of {size}");
     }
     // Without usage, the text between head and tail is estimated at the
     // head's rate: 2000 pieces of 9 bytes are 4500 tokens.
@@ -145,4 +146,63 @@ fn as_utf8_agrees_with_from_utf8() {
             "{bytes:?}"
         );
     }
+}
+
+#[test]
+fn the_answer_id_is_the_first_one_bounded_and_visible_ascii() {
+    let id = |body: &[u8]| scan(&[body]).finish(End::Complete, None).response_id;
+    // The answer's own id comes first; a tool call's or an item's later.
+    assert_eq!(
+        id(br#"{"id":"chatcmpl-1","choices":[{"message":{"tool_calls":[{"id":"call_2"}]}}]}"#)
+            .as_deref(),
+        Some("chatcmpl-1")
+    );
+    // Gemini's responseId wins over an earlier `id` (a function call's).
+    assert_eq!(
+        id(br#"{"candidates":[{"content":{"parts":[{"functionCall":{"id":"fc_1"}}]}}],"responseId":"r-9"}"#).as_deref(),
+        Some("r-9")
+    );
+    // The first `id` settles it, even when it is no id: nothing later stands in.
+    for bad in [
+        format!(
+            r#"{{"id":"{}","x":{{"id":"later"}}}}"#,
+            "a".repeat(MAX_ID + 1)
+        ),
+        r#"{"id":"caf\u00e9","x":{"id":"later"}}"#.to_owned(),
+        "{\"id\":\"caf\u{e9}\",\"x\":{\"id\":\"later\"}}".to_owned(),
+        r#"{"id":"a b","x":{"id":"later"}}"#.to_owned(),
+        r#"{"id":"","x":{"id":"later"}}"#.to_owned(),
+        r#"{"id":42,"x":{"id":"later"}}"#.to_owned(),
+        r#"{"id":null,"x":{"id":"later"}}"#.to_owned(),
+    ] {
+        assert_eq!(id(bad.as_bytes()), None, "{bad}");
+    }
+    let longest = "a".repeat(MAX_ID);
+    assert_eq!(
+        id(format!(r#"{{"id" : "{longest}"}}"#).as_bytes()),
+        Some(longest)
+    );
+    // A quoted `"id"` inside text is not a key.
+    assert_eq!(
+        id(br#"{"content":"say \"id\":\"x\"","id":"msg_1"}"#).as_deref(),
+        Some("msg_1")
+    );
+    assert_eq!(id(br#"{"usage":{"prompt_tokens":1}}"#), None);
+}
+
+#[test]
+fn an_endless_id_is_never_held() {
+    let mut s = Scanner::new();
+    s.feed(br#"{"id":""#);
+    for _ in 0..4 {
+        s.feed(&[b'i'; 2048]);
+        assert!(
+            s.held() <= MAX_OBJECT + MAX_MODEL + 2 * TAIL,
+            "{}",
+            s.held()
+        );
+    }
+    s.feed(br#"","usage":{"prompt_tokens":1,"completion_tokens":2}}"#);
+    let u = s.finish(End::Complete, None);
+    assert_eq!((u.response_id, u.output_tokens), (None, 2));
 }

@@ -36,6 +36,7 @@ extern "C" {
     fn usage_event(
         counts: &[f64],
         model: &JsValue,
+        response_id: &JsValue,
         cost_usd: &JsValue,
         estimated: bool,
         end: &JsValue,
@@ -330,6 +331,10 @@ fn usage_known(
     let event = usage_event(
         &counts,
         &usage.model.as_deref().map_or(JsValue::NULL, JsValue::from),
+        &usage
+            .response_id
+            .as_deref()
+            .map_or(JsValue::NULL, JsValue::from),
         &cost_usd.map_or(JsValue::UNDEFINED, JsValue::from),
         usage.estimated,
         &interned(end.as_str()),

@@ -1,6 +1,6 @@
 // The usage joined to telemetry, with the REAL OpenTelemetry SDK against the mock API: with
 // telemetry on, the usage tap is on, and the call span ends when the answer's body ends (read
-// whole, streamed, or cancelled), carrying the GenAI usage attributes, gen_ai.response.model and
+// whole, streamed, or cancelled), carrying the GenAI usage attributes, gen_ai.response.model, .id and
 // ratewise.cost_usd, while the gen_ai.client.inference.usage.* counters get their points. A body
 // never read ends its span at `bodyWaitMs`, or when its tap is evicted; no span is left open.
 import test from 'node:test';
@@ -105,6 +105,9 @@ test('a JSON answer: the span ends when the body is read, with the answer model,
     ],
   );
   assert.equal(call.attributes['gen_ai.response.model'], 'gpt-4o-mini-2024-07-18');
+  // The answer's id, on the span and the usage event (never on a metric point: one value per call).
+  assert.equal(call.attributes['gen_ai.response.id'], 'chatcmpl-join');
+  assert.equal(used.responseId, 'chatcmpl-join');
   assert.equal(call.attributes['gen_ai.request.model'], 'gpt-4o-mini');
   assert.equal(call.attributes['ratewise.cost_usd'], used.costUsd);
   assert.ok(used.costUsd > 0);
@@ -138,13 +141,21 @@ test('a streamed answer: the span ends with the stream, its usage from the last 
   assert.ok(!first.done);
   await settled();
   assert.deepEqual(o.calls(), [], 'open while the stream runs');
-  while (!(await reader.read()).done);
+  const decoder = new TextDecoder();
+  let text = decoder.decode(first.value, { stream: true });
+  for (let part = await reader.read(); !part.done; part = await reader.read()) {
+    text += decoder.decode(part.value, { stream: true });
+  }
   await settled();
   const [call] = o.calls();
   assert.ok(call);
   assert.equal(o.open.size, 0);
   assert.equal(call.attributes['gen_ai.request.stream'], true);
   assert.equal(call.attributes['gen_ai.response.model'], 'gpt-4o-mini');
+  // The mock's chunks all carry the completion's id (chatcmpl-…): the span has that exact id.
+  const id = JSON.parse(text.split('\n')[0].slice('data: '.length)).id;
+  assert.match(id, /^chatcmpl-[A-Za-z0-9]{29}$/);
+  assert.equal(call.attributes['gen_ai.response.id'], id);
   const output = call.attributes['gen_ai.usage.output_tokens'];
   assert.ok(output > 1, `${output}`);
   assert.deepEqual(usageKeys(call.attributes), {
@@ -234,6 +245,7 @@ test('usage: false keeps the tap off: the span ends with the headers, without us
   assert.ok(call);
   assert.deepEqual(usageKeys(call.attributes), {});
   assert.equal(call.attributes['gen_ai.response.model'], undefined);
+  assert.equal(call.attributes['gen_ai.response.id'], undefined);
   await res.text();
   await settled();
   assert.deepEqual(

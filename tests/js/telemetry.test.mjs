@@ -131,6 +131,7 @@ test('two 429s then a success: one CLIENT span, three HTTP children, two backoff
     'ratewise.request_id': events[2].requestId,
     // The usage of the answer's body (the mock's JSON: 9 in, 5 out), joined when it was read.
     'gen_ai.response.model': 'gpt-4o-mini',
+    'gen_ai.response.id': used.responseId,
     'gen_ai.usage.input_tokens': 9,
     'gen_ai.usage.output_tokens': 5,
     'gen_ai.usage.cache_read.input_tokens': 0,
@@ -138,6 +139,7 @@ test('two 429s then a success: one CLIENT span, three HTTP children, two backoff
     'ratewise.cost_usd': used.costUsd,
     'ratewise.usage.end': 'complete',
   });
+  assert.match(used.responseId, /^chatcmpl-[A-Za-z0-9]{29}$/, "the mock's completion id");
   assert.ok(!('gen_ai.system' in call.attributes), 'the deprecated name is never set');
   assert.deepEqual(
     call.events.filter((e) => e.name !== 'ratewise.wait.throttle').map((e) => [e.name, e.attributes]),

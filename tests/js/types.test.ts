@@ -139,6 +139,8 @@ const priced: RatewiseFetch = createFetch({
   onEvent: (e) => void (e.type === 'usage' ? e.usage.outputTokens : e.attempt),
 });
 createFetch({ usage: true, prices: ({ model, usage }) => (model === 'x' ? usage.outputTokens * 1e-6 : undefined) });
+// The answer's id (gen_ai.response.id), or null.
+createFetch({ onUsage: (e) => void (e.responseId === null ? 0 : e.responseId.length) });
 const spent: number = priced.stats().usage.byLane.bulk.costUsd;
 void spent;
 // @ts-expect-error a price needs its output price

@@ -48,6 +48,7 @@ test('every documented answer of every provider gives its usage through createFe
     assert.equal(got.inputTokens, want.estimated ? 6 : want.inputTokens, `${c.name}: inputTokens`);
     assert.equal(e.model, want.model ?? 'gpt-4o-mini', `${c.name}: model (else the request's)`);
     assert.equal(e.estimated, want.estimated, `${c.name}: estimated`);
+    assert.equal(e.responseId, want.responseId ?? null, `${c.name}: responseId`);
     if (want.providerCost !== null)
       assert.equal(e.costUsd, Number(want.providerCost), `${c.name}: the provider's cost`);
   }
