@@ -15,9 +15,9 @@ const CANCELLED = 1;
 const FAILED = 2;
 
 /** Calls the core; a microtask that throws would end a Node process, so nothing escapes. */
-function call(f, id, value) {
+function call(f, id, value, last) {
   try {
-    f(id, value);
+    f(id, value, last);
   } catch {
     // The caller's body is unaffected; the answer's usage is lost.
   }
@@ -38,6 +38,8 @@ class Tap {
     this.open = true;
     this.given = 0;
     this.stream = undefined;
+    // A body read whole and small enough to scan at once, handed over with the end (one call).
+    this.last = undefined;
   }
 
   give(part) {
@@ -62,10 +64,20 @@ class Tap {
     this.take(b, b.length, Uint8Array.prototype.subarray);
   }
 
+  /** A body read whole (`scan`: the method for its value): kept for the end when it fits at once. */
+  whole(scan, value) {
+    if (this.given === 0 && value.length <= HEAD + TAIL) {
+      this.given = value.length;
+      this.last = value;
+    } else {
+      this[scan](value);
+    }
+  }
+
   end(how) {
     if (!this.open) return;
     this.open = false;
-    queueMicrotask(() => call(this.done, this.id, how));
+    queueMicrotask(() => call(this.done, this.id, how, this.last));
   }
 
   /**
@@ -92,7 +104,7 @@ function whole(name, scan) {
     return read.call(this).then(
       (value) => {
         queueMicrotask(() => {
-          if (scan) tap[scan](scan === 'bytes' && !(value instanceof Uint8Array) ? new Uint8Array(value) : value);
+          if (scan) tap.whole(scan, scan === 'bytes' && !(value instanceof Uint8Array) ? new Uint8Array(value) : value);
           tap.end(COMPLETE);
         });
         return value;
@@ -151,8 +163,8 @@ function bodyGetterOf(proto) {
 
 /**
  * Taps `response` in place: `feed(id, part)` gets the parts of the body the scanner reads (bytes or
- * text, or a number: that many bytes passed unread) and `done(id, how)` is called once, when the body
- * ends, fails or is cancelled. Returns true when `response` is tapped in place, a copy of it over a
+ * text, or a number: that many bytes passed unread) and `done(id, how, last)` is called once, when the
+ * body ends, fails or is cancelled (`last`: a small body read whole, not fed before; else undefined). Returns true when `response` is tapped in place, a copy of it over a
  * pass-through of its body where the instance cannot be changed, or false (and calls nothing) when the
  * body is absent or taken.
  */
@@ -237,16 +249,26 @@ export function readBudgetTag(init, headers) {
 }
 
 /** The event `onUsage` and `onEvent` get, built in one call from the core (see src/wasm/usage.rs). */
-export function usageEvent(counts, model, responseId, costUsd, estimated, end, provider, url, route, lane, elapsedMs) {
+export function usageEvent(
+  inputTokens,
+  outputTokens,
+  cachedInputTokens,
+  cacheWriteTokens,
+  reasoningTokens,
+  model,
+  responseId,
+  costUsd,
+  estimated,
+  end,
+  provider,
+  url,
+  route,
+  lane,
+  elapsedMs,
+) {
   return {
     type: 'usage',
-    usage: {
-      inputTokens: counts[0],
-      outputTokens: counts[1],
-      cachedInputTokens: counts[2],
-      cacheWriteTokens: counts[3],
-      reasoningTokens: counts[4],
-    },
+    usage: { inputTokens, outputTokens, cachedInputTokens, cacheWriteTokens, reasoningTokens },
     model,
     responseId,
     costUsd,

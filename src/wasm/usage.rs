@@ -34,14 +34,18 @@ extern "C" {
     #[wasm_bindgen(js_name = usageEvent)]
     #[allow(clippy::too_many_arguments)]
     fn usage_event(
-        counts: &[f64],
+        input: f64,
+        output: f64,
+        cached_input: f64,
+        cache_write: f64,
+        reasoning: f64,
         model: &JsValue,
         response_id: &JsValue,
         cost_usd: &JsValue,
         estimated: bool,
         end: &JsValue,
         provider: &JsValue,
-        url: &str,
+        url: &JsValue,
         route: u32,
         lane: &JsValue,
         elapsed_ms: f64,
@@ -86,6 +90,41 @@ struct State {
     warned: Vec<String>,
     totals: Totals,
     chunk: Vec<u8>,
+    /// The last URL reported (as sent) and its masked form in JavaScript,
+    /// and the last model: calls to one endpoint and model, the usual case,
+    /// mask and convert them once.
+    url: Option<(String, JsValue)>,
+    model: Option<(String, JsValue)>,
+}
+
+/// `slot`'s value when its key is `key`, else `make(key)`, kept there.
+fn recent(
+    slot: &mut Option<(String, JsValue)>,
+    key: &str,
+    make: impl FnOnce(&str) -> JsValue,
+) -> JsValue {
+    match slot {
+        Some((k, v)) if k == key => v.clone(),
+        _ => {
+            let v = make(key);
+            *slot = Some((key.to_owned(), v.clone()));
+            v
+        }
+    }
+}
+
+/// Hands `part` to the scanner: bytes, text, or a count of bytes that
+/// passed unread.
+fn feed_part(scanner: &mut Scanner, buf: &mut Vec<u8>, part: &JsValue) {
+    if let Some(text) = part.as_string() {
+        scanner.feed(text.as_bytes());
+    } else if let Some(bytes) = part.dyn_ref::<Uint8Array>() {
+        buf.resize(bytes.length() as usize, 0);
+        bytes.copy_to(buf);
+        scanner.feed(buf);
+    } else if let Some(n) = part.as_f64() {
+        scanner.skip(n as u64);
+    }
 }
 
 /// What the closures share.
@@ -96,7 +135,7 @@ struct Shared {
 }
 
 type FeedFn = Closure<dyn Fn(u32, JsValue)>;
-type DoneFn = Closure<dyn Fn(u32, u32)>;
+type DoneFn = Closure<dyn Fn(u32, u32, JsValue)>;
 
 /// One instance's taps.
 pub struct Taps {
@@ -141,36 +180,33 @@ impl Taps {
             let State {
                 live, chunk: buf, ..
             } = &mut *state;
-            let Some(tap) = live.iter_mut().find(|t| t.id == id) else {
-                return;
-            };
-            // Bytes, text, or a count of bytes that passed unread.
-            if let Some(n) = part.as_f64() {
-                tap.scanner.skip(n as u64);
-            } else if let Some(text) = part.as_string() {
-                tap.scanner.feed(text.as_bytes());
-            } else if let Some(bytes) = part.dyn_ref::<Uint8Array>() {
-                buf.resize(bytes.length() as usize, 0);
-                bytes.copy_to(buf);
-                tap.scanner.feed(buf);
+            if let Some(tap) = live.iter_mut().find(|t| t.id == id) {
+                feed_part(&mut tap.scanner, buf, &part);
             }
         });
         let s = shared.clone();
-        let done = Closure::<dyn Fn(u32, u32)>::new(move |id: u32, how: u32| {
-            let end = match how {
-                0 => End::Complete,
-                1 => End::Cancelled,
-                _ => End::Failed,
-            };
-            let tap = {
-                let mut state = s.state.borrow_mut();
-                let at = state.live.iter().position(|t| t.id == id);
-                at.map(|i| state.live.swap_remove(i))
-            };
-            if let Some(tap) = tap {
-                finish(&s, tap, end);
-            }
-        });
+        // `last`: a body read whole and small enough to scan at once comes
+        // with its end (one crossing, not two); undefined otherwise.
+        let done =
+            Closure::<dyn Fn(u32, u32, JsValue)>::new(move |id: u32, how: u32, last: JsValue| {
+                let end = match how {
+                    0 => End::Complete,
+                    1 => End::Cancelled,
+                    _ => End::Failed,
+                };
+                let tap = {
+                    let mut state = s.state.borrow_mut();
+                    let at = state.live.iter().position(|t| t.id == id);
+                    let mut tap = at.map(|i| state.live.swap_remove(i));
+                    if let (Some(tap), false) = (&mut tap, last.is_undefined()) {
+                        feed_part(&mut tap.scanner, &mut state.chunk, &last);
+                    }
+                    tap
+                };
+                if let Some(tap) = tap {
+                    finish(&s, tap, end);
+                }
+            });
         Taps {
             on,
             shared,
@@ -273,10 +309,11 @@ fn sum_js(s: &Sum) -> JsValue {
 
 fn finish(shared: &Shared, mut tap: Tap, end: End) {
     let mut usage = tap.scanner.finish(end, tap.answer.request_input);
-    // The model the answer named, before the request's stands in for it.
-    let named = usage.model.clone();
+    // The model the answer named, before the request's stands in for it
+    // (copied only for a trace, the one that reads it).
+    let named = tap.answer.trace.as_ref().and(usage.model.clone());
     if usage.model.is_none() {
-        usage.model = tap.answer.model.clone();
+        usage.model = tap.answer.model.take();
     }
     let holds = std::mem::take(&mut tap.answer.holds);
     usage_known(shared, &tap.answer, &usage, named, end, holds);
@@ -319,18 +356,24 @@ fn usage_known(
     if on_usage.is_none() && on_event.is_none() && answer.trace.is_none() {
         return;
     }
-    let counts = [
-        usage.input_tokens,
-        usage.output_tokens,
-        usage.cached_input_tokens,
-        usage.cache_write_tokens,
-        usage.reasoning_tokens,
-    ]
-    .map(|n| n as f64);
+    let (model, url) = {
+        let mut state = shared.state.borrow_mut();
+        let model = usage.model.as_deref().map_or(JsValue::NULL, |m| {
+            recent(&mut state.model, m, JsValue::from_str)
+        });
+        let url = recent(&mut state.url, &answer.url, |u| {
+            JsValue::from_str(&crate::secrets::redact_url(u))
+        });
+        (model, url)
+    };
     // One call builds the whole event in JavaScript.
     let event = usage_event(
-        &counts,
-        &usage.model.as_deref().map_or(JsValue::NULL, JsValue::from),
+        usage.input_tokens as f64,
+        usage.output_tokens as f64,
+        usage.cached_input_tokens as f64,
+        usage.cache_write_tokens as f64,
+        usage.reasoning_tokens as f64,
+        &model,
         &usage
             .response_id
             .as_deref()
@@ -339,7 +382,7 @@ fn usage_known(
         usage.estimated,
         &interned(end.as_str()),
         &interned(answer.provider.as_str()),
-        &crate::secrets::redact_url(&answer.url),
+        &url,
         answer.route as u32,
         &interned(answer.lane.as_str()),
         js_sys::Date::now() - answer.started_ms,

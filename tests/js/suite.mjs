@@ -4,6 +4,7 @@
 // HTTP, so it only needs `fetch` and the package's exports.
 
 import { tests as bodies } from './suite-bodies.mjs';
+import { tests as budgets } from './suite-budgets.mjs';
 import { tests as classifyTests } from './suite-classify.mjs';
 import { tests as engine } from './suite-engine.mjs';
 import { tests as security } from './suite-security.mjs';
@@ -1555,6 +1556,7 @@ export const tests = [
   ...engine,
   ...classifyTests,
   ...usage,
+  ...budgets,
 ];
 
 /**

@@ -227,6 +227,8 @@ async function handleLlm(state, req, res, route, url) {
     includeUsage: body.stream_options?.include_usage === true,
     key: extractKey(req, url),
     project: req.headers['openai-project'] ?? null,
+    // ratewise's own headers (x-ratewise-priority, x-ratewise-budget) must never reach a provider.
+    ratewiseHeaders: Object.keys(req.headers).filter((name) => name.startsWith('x-ratewise-')),
     method: req.method,
     path: url.pathname,
     started,

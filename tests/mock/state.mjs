@@ -428,6 +428,7 @@ export function recordRequest(state, ctx, status) {
     bytes: ctx.bytes ?? 0, // request body size: shows a replayed body was not re-sent empty
     key: ctx.key ? hashKey(ctx.key) : null,
     project: ctx.project ?? null,
+    ratewiseHeaders: ctx.ratewiseHeaders ?? [], // names of the x-ratewise-* headers received
   });
   if (s.log.length > LOG_CAP) s.log.shift();
   if (!state.config.quiet) process.stderr.write(`[mock] ${ctx.method} ${ctx.path} -> ${status || 'no response'}\n`);
