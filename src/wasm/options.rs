@@ -693,64 +693,92 @@ impl Config {
             )));
         }
         let routes = routes(&o)?;
+        // Every field read into a local first, in the order the options are
+        // read: one shared drop ladder for the early returns, where `?`
+        // inside the struct literal dropped each partly built `Config` anew.
+        let max_retries = o
+            .number("maxRetries", true, 1_000.0)?
+            .map_or(defaults.max_retries, |n| n as u32);
+        let jitter = jitter(&o)?;
+        let max_retry_after_ms = o
+            .millis("maxRetryAfterMs")?
+            .unwrap_or(defaults.max_retry_after_ms);
+        let deadline_ms = o.millis("deadlineMs")?.map(|n| n as f64);
+        let signal = signal(&o.get("signal")?, "createFetch: `signal`")?;
+        let throw_on_error = o.boolean("throwOnError")?.unwrap_or(false);
+        let on_quota_exhausted = o.function("onQuotaExhausted")?;
+        let on_retry = o.function("onRetry")?;
+        let on_event = o.function("onEvent")?;
+        let fetch = o.function("fetch")?;
+        let max_error_body_bytes = o
+            .number("maxErrorBodyBytes", true, MAX_BODY_BYTES as f64)?
+            .map_or(MAX_BODY_BYTES as u32, |n| n as u32);
+        let max_concurrency = o.count("maxConcurrency", 1)?.unwrap_or(usize::MAX);
+        let max_queue = o.count("maxQueue", 0)?.unwrap_or(usize::MAX);
+        let retry_budget = retry_budget(&o)?;
+        let quota_cooldown_ms = o
+            .millis("quotaCooldownMs")?
+            .map_or(DEFAULT_COOLDOWN_MS, |n| n as f64);
+        let failover_on = failover_on(&o)?;
+        let outage = outage_breaker(&o)?;
+        let bulk_route = lanes(&o, routes.len())?;
+        let on_breaker_open = o.function("onBreakerOpen")?;
+        let on_breaker_close = o.function("onBreakerClose")?;
+        let coordinator =
+            coordinator::namespace(o.get("coordinator")?, "createFetch: `coordinator`")?;
+        let on_coordinator_error = o.function("onCoordinatorError")?;
+        let peek_stream = o.boolean("peekStream")?.unwrap_or(false);
+        let on_stream_error = o.function("onStreamError")?;
+        let cache = cache(&o)?;
+        let telemetry = super::telemetry::option(&o.get("telemetry")?)?;
+        let usage = super::prices::Settings::read(
+            o.get("usage")?,
+            o.get("prices")?,
+            o.function("onUsage")?,
+        )?
+        .with_budgets(super::budgets::read(
+            o.get("budgets")?,
+            o.function("onBudget")?,
+            routes.len(),
+        )?);
         Ok(Config {
             policy: RetryPolicy {
-                max_retries: o
-                    .number("maxRetries", true, 1_000.0)?
-                    .map_or(defaults.max_retries, |n| n as u32),
+                max_retries,
                 backoff: Backoff {
                     base_ms,
                     max_ms,
-                    jitter: jitter(&o)?,
+                    jitter,
                 },
-                max_retry_after_ms: o
-                    .millis("maxRetryAfterMs")?
-                    .unwrap_or(defaults.max_retry_after_ms),
+                max_retry_after_ms,
             },
-            deadline_ms: o.millis("deadlineMs")?.map(|n| n as f64),
-            signal: signal(&o.get("signal")?, "createFetch: `signal`")?,
-            throw_on_error: o.boolean("throwOnError")?.unwrap_or(false),
-            on_quota_exhausted: o.function("onQuotaExhausted")?,
-            on_retry: o.function("onRetry")?,
-            on_event: o.function("onEvent")?,
-            fetch: o.function("fetch")?,
-            max_error_body_bytes: o
-                .number("maxErrorBodyBytes", true, MAX_BODY_BYTES as f64)?
-                .map_or(MAX_BODY_BYTES as u32, |n| n as u32),
+            deadline_ms,
+            signal,
+            throw_on_error,
+            on_quota_exhausted,
+            on_retry,
+            on_event,
+            fetch,
+            max_error_body_bytes,
             limits: Settings {
-                max_concurrency: o.count("maxConcurrency", 1)?.unwrap_or(usize::MAX),
-                max_queue: o.count("maxQueue", 0)?.unwrap_or(usize::MAX),
+                max_concurrency,
+                max_queue,
                 throttle,
                 cold_start,
-                retry_budget: retry_budget(&o)?,
-                quota_cooldown_ms: o
-                    .millis("quotaCooldownMs")?
-                    .map_or(DEFAULT_COOLDOWN_MS, |n| n as f64),
-                failover_on: failover_on(&o)?,
-                outage: outage_breaker(&o)?,
-                bulk_route: lanes(&o, routes.len())?,
+                retry_budget,
+                quota_cooldown_ms,
+                failover_on,
+                outage,
+                bulk_route,
             },
-            on_breaker_open: o.function("onBreakerOpen")?,
-            on_breaker_close: o.function("onBreakerClose")?,
-            coordinator: coordinator::namespace(
-                o.get("coordinator")?,
-                "createFetch: `coordinator`",
-            )?,
-            on_coordinator_error: o.function("onCoordinatorError")?,
-            peek_stream: o.boolean("peekStream")?.unwrap_or(false),
-            on_stream_error: o.function("onStreamError")?,
-            cache: cache(&o)?,
-            telemetry: super::telemetry::option(&o.get("telemetry")?)?,
-            usage: super::prices::Settings::read(
-                o.get("usage")?,
-                o.get("prices")?,
-                o.function("onUsage")?,
-            )?
-            .with_budgets(super::budgets::read(
-                o.get("budgets")?,
-                o.function("onBudget")?,
-                routes.len(),
-            )?),
+            on_breaker_open,
+            on_breaker_close,
+            coordinator,
+            on_coordinator_error,
+            peek_stream,
+            on_stream_error,
+            cache,
+            telemetry,
+            usage,
             routes,
         })
     }
