@@ -11,10 +11,11 @@ pub(crate) fn fill(template: &str, args: &[&str]) -> String {
         String::with_capacity(template.len() + args.iter().map(|a| a.len()).sum::<usize>());
     let mut args = args.iter();
     let mut rest = template;
-    while let Some(at) = rest.find("{}") {
-        out.push_str(&rest[..at]);
+    // `split_once`, not slicing at an index: no panic path (and its location) in the `.wasm`.
+    while let Some((before, after)) = rest.split_once("{}") {
+        out.push_str(before);
         out.push_str(args.next().copied().unwrap_or(""));
-        rest = &rest[at + 2..];
+        rest = after;
     }
     out.push_str(rest);
     out
@@ -22,18 +23,17 @@ pub(crate) fn fill(template: &str, args: &[&str]) -> String {
 
 /// `n` in decimal, as `n.to_string()` would write it.
 pub(crate) fn dec(n: u64) -> String {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
+    // Digits from the last, reversed once at the end: no index to check.
+    let mut digits = Vec::with_capacity(20);
     let mut n = n;
     loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
+        digits.push(b'0' + (n % 10) as u8);
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    digits[at..].iter().map(|&d| char::from(d)).collect()
+    digits.iter().rev().map(|&d| char::from(d)).collect()
 }
 
 /// `n` in lower-case hex, zero-padded to at least `digits` digits: what
