@@ -15,6 +15,7 @@ pub mod limits;
 pub mod retry;
 pub mod secrets;
 pub mod stats;
+mod text;
 pub mod url;
 pub mod usage;
 

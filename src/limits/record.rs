@@ -27,6 +27,7 @@ use crate::classify::headers::Headers;
 use crate::limits::key::LimitKey;
 use crate::limits::lease::Ledger;
 use crate::limits::shared::{Board, Change, Trip};
+use crate::text::{dec, hex};
 
 /// What every value starts with: the format and its version.
 /// (2: the lease books carry what a report counted, whether the window
@@ -107,15 +108,23 @@ pub enum RecordError {
     OtherKey,
 }
 
+impl RecordError {
+    /// What went wrong, as `Display` writes it (without `core::fmt`, for the
+    /// `.wasm`).
+    pub fn text(&self) -> String {
+        match self {
+            RecordError::Foreign => "not a ratewise value".to_owned(),
+            RecordError::TooLarge => "too large".to_owned(),
+            RecordError::Corrupt => "its checksum does not match".to_owned(),
+            RecordError::Malformed(what) => crate::text::fill("unreadable {}", &[what]),
+            RecordError::OtherKey => "it belongs to another key".to_owned(),
+        }
+    }
+}
+
 impl std::fmt::Display for RecordError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RecordError::Foreign => f.write_str("not a ratewise value"),
-            RecordError::TooLarge => f.write_str("too large"),
-            RecordError::Corrupt => f.write_str("its checksum does not match"),
-            RecordError::Malformed(what) => write!(f, "unreadable {what}"),
-            RecordError::OtherKey => f.write_str("it belongs to another key"),
-        }
+        f.write_str(&self.text())
     }
 }
 
@@ -185,7 +194,7 @@ impl<F: Kept> Record<F> {
             }
             item(&mut p, body);
         }
-        format!("{MAGIC}{:016x} {p}", fnv(p.as_bytes()))
+        crate::text::fill("{}{} {}", &[MAGIC, &hex(fnv(p.as_bytes()), 16), &p])
     }
 
     /// The state stored as `value` for `key`, read at `now_ms`; an error if
@@ -247,13 +256,13 @@ impl<F: Kept> Record<F> {
 }
 
 fn item(out: &mut String, s: &str) {
-    out.push_str(&s.len().to_string());
+    out.push_str(&dec(s.len() as u64));
     out.push(':');
     out.push_str(s);
 }
 
 fn number(out: &mut String, n: f64) {
-    item(out, &format!("{:x}", n.to_bits()));
+    item(out, &hex(n.to_bits(), 1));
 }
 
 /// Reads items off the front of a payload.

@@ -11,6 +11,7 @@
 //! (`Scope::moved_to`, the way `lanes.bulk.route` starts a bulk call under
 //! pressure); interactive calls keep the primary until the cap.
 
+use crate::text::{dec, fill};
 use std::cell::RefCell;
 
 use js_sys::{Array, Function};
@@ -118,22 +119,19 @@ pub fn read(
     let list = Array::from(&value)
         .iter()
         .enumerate()
-        .map(|(i, b)| budget_from_js(&b, &format!("createFetch: `budgets[{i}]`")))
+        .map(|(i, b)| budget_from_js(&b, &fill("createFetch: `budgets[{}]`", &[&dec(i as u64)])))
         .collect::<Result<Vec<_>, _>>()?;
     for (i, b) in list.iter().enumerate() {
         if let OnExhausted::MoveBulk { route, .. } = b.on_exhausted() {
             if route == 0 || route > routes {
-                return Err(range_error(format!(
-                    "createFetch: `budgets[{i}].onExhausted.route` must be the index of one of `routes` (1 is the first)"
-                )));
+                return Err(range_error(fill("createFetch: `budgets[{}].onExhausted.route` must be the index of one of `routes` (1 is the first)", &[&dec(i as u64)])));
             }
         }
     }
     let spend = Spend::new(list, DEFAULT_MAX_KEYS).map_err(|e| {
-        type_error(format!(
+        type_error(fill(
             "createFetch: `budgets`: `{}` {}",
-            e.field(),
-            e.problem()
+            &[e.field(), e.problem()],
         ))
     })?;
     Ok(Some(Budgets {
@@ -292,9 +290,9 @@ fn unit_js(unit: Unit) -> JsValue {
 /// `limits::spend::answer`, built as a JS object and stringified by
 /// JavaScript (Rust's float formatting stays out of the `.wasm`).
 pub(super) fn exhausted(e: &Exhausted, throw: bool, method: &str) -> Result<JsValue, JsValue> {
-    let message = format!(
+    let message = fill(
         "ratewise: the budget \"{}\" is spent until its window resets; nothing was sent",
-        e.budget
+        &[&e.budget],
     );
     if throw {
         let details = object(&[

@@ -14,6 +14,7 @@
 //! receiving isolate classifies it again, so no classification is trusted
 //! from the wire.
 
+use crate::text::fill;
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -86,7 +87,12 @@ fn number(value: &JsValue, field: &'static str) -> Result<f64, JsValue> {
     get(value, field)
         .as_f64()
         .filter(|n| n.is_finite())
-        .ok_or_else(|| type_error(format!("ratewise coordinator: `{field}` must be a number")))
+        .ok_or_else(|| {
+            type_error(fill(
+                "ratewise coordinator: `{}` must be a number",
+                &[field],
+            ))
+        })
 }
 
 pub(super) fn key_of(value: &JsValue) -> Result<LimitKey, JsValue> {
@@ -360,7 +366,5 @@ pub fn namespace(value: JsValue, field: &str) -> Result<Option<JsValue>, JsValue
     if value.is_object() && ((is_fn("idFromName") && is_fn("get")) || is_fn("send")) {
         return Ok(Some(value));
     }
-    Err(type_error(format!(
-        "{field} must be a Durable Object namespace binding (env.RATEWISE: idFromName and get) or a redisCoordinator(client)"
-    )))
+    Err(type_error(fill("{} must be a Durable Object namespace binding (env.RATEWISE: idFromName and get) or a redisCoordinator(client)", &[field])))
 }

@@ -1,6 +1,7 @@
 //! `createFetch()`: the engine's loop run with the global `fetch` as its
 //! transport and gloo-timers as its clock, over the instance's limiters.
 
+use crate::text::{dec, fill};
 use std::future::Future;
 use std::rc::Rc;
 use std::task::{Context, Waker};
@@ -259,9 +260,7 @@ async fn run(
         }
         Err(Halt::SubrequestsSpent) => {
             let limit = subrequests.map_or(0, |b| b.borrow().limit());
-            let message = format!(
-                "ratewise: this invocation's {limit} subrequests are spent (forInvocation), so nothing was sent"
-            );
+            let message = fill("ratewise: this invocation's {} subrequests are spent (forInvocation), so nothing was sent", &[&dec(limit.into())]);
             Err(make_error(
                 "subrequests_spent",
                 &message,
@@ -542,16 +541,16 @@ fn error(
 ) -> Result<JsValue, JsValue> {
     let reason = stop.as_str();
     let what = match &c.code {
-        Some(code) => format!("HTTP {} {code}", c.status),
+        Some(code) => fill("HTTP {} {}", &[&dec(c.status.into()), code]),
         None if c.status == 0 => "no response".to_owned(),
-        None => format!("HTTP {}", c.status),
+        None => fill("HTTP {}", &[&dec(c.status.into())]),
     };
     let why = match stop {
         Stop::BreakerOpen => "the quota breaker is open for this key, so nothing was sent".to_owned(),
         Stop::NotRetryable => "it is not retryable".to_owned(),
         Stop::RetriesExhausted => "the retries are used up".to_owned(),
         Stop::HintTooLong => {
-            format!("the server asked to wait {} ms, over maxRetryAfterMs", c.retry_after_ms.unwrap_or(0))
+            fill("the server asked to wait {} ms, over maxRetryAfterMs", &[&dec(c.retry_after_ms.unwrap_or(0))])
         }
         Stop::Deadline => "waiting again would pass the deadline".to_owned(),
         Stop::BodyNotReplayable => {
@@ -565,9 +564,9 @@ fn error(
         Stop::Success => "it succeeded".to_owned(),
     };
     let plural = if attempts == 1 { "" } else { "s" };
-    let message = format!(
-        "ratewise: {} ({what}) after {attempts} attempt{plural}: {why}",
-        c.kind.as_str()
+    let message = fill(
+        "ratewise: {} ({}) after {} attempt{}: {}",
+        &[c.kind.as_str(), &what, &dec(attempts.into()), plural, &why],
     );
     let details = Object::new();
     let set = |k: &str, v: &JsValue| Reflect::set(&details, &k.into(), v);

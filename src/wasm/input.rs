@@ -3,6 +3,7 @@
 //! clients. `js/convert.js` reads the object's shape in one call; this
 //! module checks the values and turns them into the core's types.
 
+use crate::text::fill;
 use wasm_bindgen::JsValue;
 
 use std::cell::RefCell;
@@ -39,14 +40,15 @@ impl ClassifyInput {
                 Some(n) if n.is_finite() && n >= 0.0 => n,
                 Some(_) => {
                     let got = js_string(&now);
-                    return Err(range_error(format!(
-                        "classify: `now` must be a finite, non-negative number of ms, got {got}"
+                    return Err(range_error(fill(
+                        "classify: `now` must be a finite, non-negative number of ms, got {}",
+                        &[&got],
                     )));
                 }
                 None => {
-                    return Err(type_error(format!(
+                    return Err(type_error(fill(
                         "classify: `now` must be a number, got {}",
-                        type_name(&now)
+                        &[&type_name(&now)],
                     )))
                 }
             }
@@ -164,17 +166,16 @@ pub fn copy_string(text: &js_sys::JsString) -> String {
 
 fn status_from_js(value: &JsValue, field: impl Fn() -> String) -> Result<u16, JsValue> {
     let Some(n) = value.as_f64() else {
-        return Err(type_error(format!(
+        return Err(type_error(fill(
             "classify: `{}` must be a number, got {}",
-            field(),
-            type_name(value)
+            &[&field(), &type_name(value)],
         )));
     };
     if n.fract() != 0.0 || !(0.0..=999.0).contains(&n) {
         let got = js_string(value);
-        return Err(range_error(format!(
-            "classify: `{}` must be an integer HTTP status from 0 to 999, got {got}",
-            field()
+        return Err(range_error(fill(
+            "classify: `{}` must be an integer HTTP status from 0 to 999, got {}",
+            &[&field(), &got],
         )));
     }
     Ok(n as u16)

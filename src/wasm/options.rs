@@ -1,6 +1,7 @@
 //! `createFetch()` options: read, checked and turned into the core's types.
 //! A wrong key, type or value is a `TypeError`/`RangeError` naming the field.
 
+use crate::text::{dec, fill};
 use std::cell::RefCell;
 
 use js_sys::{Function, Object};
@@ -176,9 +177,9 @@ impl Options<'_> {
             } else {
                 path.trim_end_matches('.')
             };
-            return Err(type_error(format!(
-                "{caller}: {what} must be an object, got {}",
-                type_name(value)
+            return Err(type_error(fill(
+                "{}: {} must be an object, got {}",
+                &[caller, what, &type_name(value)],
             )));
         }
         Ok(Options {
@@ -192,16 +193,17 @@ impl Options<'_> {
         let keys = object_keys(self.value).map_err(|cause| {
             let what = match self.path.trim_end_matches('.') {
                 "" => "options".to_owned(),
-                path => format!("`{path}`"),
+                path => fill("`{}`", &[path]),
             };
-            unreadable(format!("{}: the keys of {what}", self.caller), &cause)
+            unreadable(fill("{}: the keys of {}", &[self.caller, &what]), &cause)
         })?;
         for key in keys.iter() {
             let key = key.as_string().unwrap_or_default();
             if !known.contains(&key.as_str()) {
                 let (caller, path, known) = (self.caller, self.path, known.join(", "));
-                return Err(type_error(format!(
-                    "{caller}: unknown option `{path}{key}` (known: {known})"
+                return Err(type_error(fill(
+                    "{}: unknown option `{}{}` (known: {})",
+                    &[caller, path, &key, &known],
                 )));
             }
         }
@@ -216,7 +218,7 @@ impl Options<'_> {
     fn get(&self, key: &'static str) -> Result<JsValue, JsValue> {
         let name = JsValue::from_str(key);
         let unreadable =
-            |cause: JsValue| unreadable(format!("{}: `{}{key}`", self.caller, self.path), &cause);
+            |cause: JsValue| unreadable(fill("{}: `{}{}`", &[self.caller, self.path, key]), &cause);
         let own = js_sys::Reflect::get_own_property_descriptor(
             self.value.unchecked_ref::<js_sys::Object>(),
             &name,
@@ -229,11 +231,9 @@ impl Options<'_> {
     }
 
     fn wrong_type(&self, key: &'static str, want: &str, value: &JsValue) -> JsValue {
-        type_error(format!(
-            "{}: `{}{key}` must be {want}, got {}",
-            self.caller,
-            self.path,
-            type_name(value)
+        type_error(fill(
+            "{}: `{}{}` must be {}, got {}",
+            &[self.caller, self.path, key, want, &type_name(value)],
         ))
     }
 
@@ -248,9 +248,9 @@ impl Options<'_> {
         if n.is_nan() || n < 0.0 || n > max || (integer && n.fract() != 0.0) {
             let what = if integer { "an integer" } else { "a number" };
             let (path, max, got) = (self.path, js_string(&max.into()), js_string(&value));
-            return Err(range_error(format!(
-                "{}: `{path}{key}` must be {what} from 0 to {max}, got {got}",
-                self.caller
+            return Err(range_error(fill(
+                "{}: `{}{}` must be {} from 0 to {}, got {}",
+                &[self.caller, path, key, what, &max, &got],
             )));
         }
         Ok(Some(n))
@@ -270,11 +270,15 @@ impl Options<'_> {
             None => Err(self.wrong_type(key, "a number", &value)),
             Some(n) if n == f64::INFINITY => Ok(Some(usize::MAX)),
             Some(n) if n.fract() == 0.0 && n >= min as f64 && n <= 1e9 => Ok(Some(n as usize)),
-            Some(_) => Err(range_error(format!(
-                "{}: `{}{key}` must be an integer from {min} up, or Infinity, got {}",
-                self.caller,
-                self.path,
-                js_string(&value)
+            Some(_) => Err(range_error(fill(
+                "{}: `{}{}` must be an integer from {} up, or Infinity, got {}",
+                &[
+                    self.caller,
+                    self.path,
+                    key,
+                    &dec(min as u64),
+                    &js_string(&value),
+                ],
             ))),
         }
     }
@@ -331,9 +335,9 @@ impl Options<'_> {
             .and_then(|rest| rest.split(['/', '?', '#']).next())
             .filter(|host| !host.is_empty());
         if host.is_none() || base.contains(['?', '#']) {
-            return Err(type_error(format!(
-                "{}: `{}{key}` must be an http(s) URL with a host and no query or fragment",
-                self.caller, self.path
+            return Err(type_error(fill(
+                "{}: `{}{}` must be an http(s) URL with a host and no query or fragment",
+                &[self.caller, self.path, key],
             )));
         }
         Ok(Some(base))
@@ -346,7 +350,7 @@ fn unreadable(what: String, cause: &JsValue) -> JsValue {
     let message = get(cause, "message")
         .as_string()
         .unwrap_or_else(|| type_name(cause));
-    let error = type_error(format!("{what} could not be read: {message}"));
+    let error = type_error(fill("{} could not be read: {}", &[&what, &message]));
     // Setting a property on a fresh TypeError cannot fail.
     let _ = js_sys::Reflect::set(&error, &"cause".into(), cause);
     error
@@ -359,9 +363,9 @@ pub fn signal(value: &JsValue, field: &str) -> Result<Option<web_sys::AbortSigna
         return Ok(None);
     }
     if get(value, "aborted").as_bool().is_none() || !get(value, "addEventListener").is_function() {
-        return Err(type_error(format!(
-            "{field} must be an AbortSignal, got {}",
-            type_name(value)
+        return Err(type_error(fill(
+            "{} must be an AbortSignal, got {}",
+            &[field, &type_name(value)],
         )));
     }
     Ok(Some(value.clone().unchecked_into()))
@@ -376,8 +380,9 @@ fn jitter(o: &Options<'_>) -> Result<Jitter, JsValue> {
         .as_string()
         .ok_or_else(|| o.wrong_type("jitter", "a string", &value))?;
     Jitter::from_name(&name).ok_or_else(|| {
-        range_error(format!(
-            "createFetch: `jitter` must be 'full', 'equal', 'decorrelated' or 'none', got '{name}'"
+        range_error(fill(
+            "createFetch: `jitter` must be 'full', 'equal', 'decorrelated' or 'none', got '{}'",
+            &[&name],
         ))
     })
 }
@@ -438,9 +443,10 @@ fn routes(o: &Options<'_>) -> Result<Vec<Route>, JsValue> {
         .unwrap_or(0.0);
     let mut routes = Vec::new();
     for i in 0..length.clamp(0.0, u32::MAX as f64) as u32 {
-        let item = js_sys::Reflect::get_u32(&value, i)
-            .map_err(|cause| unreadable(format!("createFetch: `routes[{i}]`"), &cause))?;
-        let path = format!("routes[{i}].");
+        let item = js_sys::Reflect::get_u32(&value, i).map_err(|cause| {
+            unreadable(fill("createFetch: `routes[{}]`", &[&dec(i.into())]), &cause)
+        })?;
+        let path = fill("routes[{}].", &[&dec(i.into())]);
         let r = Options::new(&item, &path)?;
         r.check_keys(&ROUTE_KEYS)?;
         let route = Route {
@@ -455,9 +461,7 @@ fn routes(o: &Options<'_>) -> Result<Vec<Route>, JsValue> {
                 .into_iter()
                 .find(|k| r.get(k).is_ok_and(|v| !v.is_undefined()));
             if let Some(other) = other {
-                return Err(type_error(format!(
-                    "createFetch: `routes[{i}].{other}` cannot be combined with `routes[{i}].azure`, which sets the URL, the key and (by its deployment) the model"
-                )));
+                return Err(type_error(fill("createFetch: `{}{}` cannot be combined with `{}azure`, which sets the URL, the key and (by its deployment) the model", &[&path, other, &path])));
             }
         }
         routes.push(route);
@@ -473,11 +477,11 @@ fn route_headers(r: &Options<'_>) -> Result<Vec<(String, Option<String>)>, JsVal
     if value.is_undefined() {
         return Ok(Vec::new());
     }
-    let path = format!("{}headers.", r.path);
+    let path = fill("{}headers.", &[r.path]);
     let h = Options::of(r.caller, &value, &path)?;
     let keys = object_keys(&value).map_err(|cause| {
         unreadable(
-            format!("{}: the keys of `{}headers`", r.caller, r.path),
+            fill("{}: the keys of `{}headers`", &[r.caller, r.path]),
             &cause,
         )
     })?;
@@ -485,23 +489,21 @@ fn route_headers(r: &Options<'_>) -> Result<Vec<(String, Option<String>)>, JsVal
     for key in keys.iter() {
         let name = key.as_string().unwrap_or_default();
         let v = js_sys::Reflect::get(&value, &key)
-            .map_err(|cause| unreadable(format!("{}: `{}{name}`", h.caller, h.path), &cause))?;
+            .map_err(|cause| unreadable(fill("{}: `{}{}`", &[h.caller, h.path, &name]), &cause))?;
         let v = if v.is_null() {
             None
         } else if let Some(s) = v.as_string() {
             Some(s)
         } else {
-            return Err(type_error(format!(
-                "{}: `{}{name}` must be a string, or null to remove the header, got {}",
-                h.caller,
-                h.path,
-                type_name(&v)
+            return Err(type_error(fill(
+                "{}: `{}{}` must be a string, or null to remove the header, got {}",
+                &[h.caller, h.path, &name, &type_name(&v)],
             )));
         };
         if name.trim().is_empty() {
-            return Err(type_error(format!(
+            return Err(type_error(fill(
                 "{}: `{}headers` has an empty header name",
-                r.caller, r.path
+                &[r.caller, r.path],
             )));
         }
         out.push((name.trim().to_ascii_lowercase(), v));
@@ -514,24 +516,23 @@ fn azure(r: &Options<'_>, i: usize) -> Result<Option<Azure>, JsValue> {
     if value.is_undefined() {
         return Ok(None);
     }
-    let path = format!("routes[{i}].azure.");
+    let at = fill("routes[{}].", &[&dec(i as u64)]);
+    let path = fill("{}azure.", &[&at]);
     let a = Options::new(&value, &path)?;
     a.check_keys(&AZURE_KEYS)?;
     let endpoint = match (a.base("endpoint")?, a.string("resource")?) {
         (Some(endpoint), None) => endpoint,
         (None, Some(resource)) => {
-            let name = resource.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            let name = resource
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
             if !name {
-                return Err(type_error(format!(
-                    "createFetch: `{path}resource` must be an Azure resource name (letters, digits and hyphens), as in https://{{resource}}.openai.azure.com"
-                )));
+                return Err(type_error(fill("createFetch: `{}resource` must be an Azure resource name (letters, digits and hyphens), as in https://{resource}.openai.azure.com", &[&path])));
             }
-            format!("https://{resource}.openai.azure.com")
+            fill("https://{}.openai.azure.com", &[&resource])
         }
         _ => {
-            return Err(type_error(format!(
-                "createFetch: `routes[{i}].azure` needs one of `{path}resource` (the name in https://{{resource}}.openai.azure.com) or `{path}endpoint`"
-            )))
+            return Err(type_error(fill("createFetch: `{}azure` needs one of `{}resource` (the name in https://{resource}.openai.azure.com) or `{}endpoint`", &[&at, &path, &path])))
         }
     };
     let endpoint = endpoint.trim_end_matches('/');
@@ -557,16 +558,16 @@ fn failover_on(o: &Options<'_>) -> Result<KindSet, JsValue> {
     let mut kinds = Vec::new();
     for (i, item) in list.iter().enumerate() {
         let Some(name) = item.as_string() else {
-            return Err(type_error(format!(
-                "createFetch: `failoverOn[{i}]` must be a string, got {}",
-                type_name(&item)
+            return Err(type_error(fill(
+                "createFetch: `failoverOn[{}]` must be a string, got {}",
+                &[&dec(i as u64), &type_name(&item)],
             )));
         };
         let Some(kind) = FAILOVER_KINDS.into_iter().find(|k| k.as_str() == name) else {
             let known: Vec<&str> = FAILOVER_KINDS.iter().map(|k| k.as_str()).collect();
-            return Err(range_error(format!(
-                "createFetch: `failoverOn[{i}]` must be one of '{}', got '{name}'",
-                known.join("', '")
+            return Err(range_error(fill(
+                "createFetch: `failoverOn[{}]` must be one of '{}', got '{}'",
+                &[&dec(i as u64), &known.join("', '"), &name],
             )));
         };
         kinds.push(kind);
@@ -686,69 +687,98 @@ impl Config {
             .millis("maxDelayMs")?
             .unwrap_or(defaults.backoff.max_ms.max(base_ms));
         if max_ms < base_ms {
-            return Err(range_error(format!(
-                "createFetch: `maxDelayMs` ({max_ms}) must not be less than `baseDelayMs` ({base_ms})"
+            return Err(range_error(fill(
+                "createFetch: `maxDelayMs` ({}) must not be less than `baseDelayMs` ({})",
+                &[&dec(max_ms), &dec(base_ms)],
             )));
         }
         let routes = routes(&o)?;
+        // Every field read into a local first, in the order the options are
+        // read: one shared drop ladder for the early returns, where `?`
+        // inside the struct literal dropped each partly built `Config` anew.
+        let max_retries = o
+            .number("maxRetries", true, 1_000.0)?
+            .map_or(defaults.max_retries, |n| n as u32);
+        let jitter = jitter(&o)?;
+        let max_retry_after_ms = o
+            .millis("maxRetryAfterMs")?
+            .unwrap_or(defaults.max_retry_after_ms);
+        let deadline_ms = o.millis("deadlineMs")?.map(|n| n as f64);
+        let signal = signal(&o.get("signal")?, "createFetch: `signal`")?;
+        let throw_on_error = o.boolean("throwOnError")?.unwrap_or(false);
+        let on_quota_exhausted = o.function("onQuotaExhausted")?;
+        let on_retry = o.function("onRetry")?;
+        let on_event = o.function("onEvent")?;
+        let fetch = o.function("fetch")?;
+        let max_error_body_bytes = o
+            .number("maxErrorBodyBytes", true, MAX_BODY_BYTES as f64)?
+            .map_or(MAX_BODY_BYTES as u32, |n| n as u32);
+        let max_concurrency = o.count("maxConcurrency", 1)?.unwrap_or(usize::MAX);
+        let max_queue = o.count("maxQueue", 0)?.unwrap_or(usize::MAX);
+        let retry_budget = retry_budget(&o)?;
+        let quota_cooldown_ms = o
+            .millis("quotaCooldownMs")?
+            .map_or(DEFAULT_COOLDOWN_MS, |n| n as f64);
+        let failover_on = failover_on(&o)?;
+        let outage = outage_breaker(&o)?;
+        let bulk_route = lanes(&o, routes.len())?;
+        let on_breaker_open = o.function("onBreakerOpen")?;
+        let on_breaker_close = o.function("onBreakerClose")?;
+        let coordinator =
+            coordinator::namespace(o.get("coordinator")?, "createFetch: `coordinator`")?;
+        let on_coordinator_error = o.function("onCoordinatorError")?;
+        let peek_stream = o.boolean("peekStream")?.unwrap_or(false);
+        let on_stream_error = o.function("onStreamError")?;
+        let cache = cache(&o)?;
+        let telemetry = super::telemetry::option(&o.get("telemetry")?)?;
+        let usage = super::prices::Settings::read(
+            o.get("usage")?,
+            o.get("prices")?,
+            o.function("onUsage")?,
+        )?
+        .with_budgets(super::budgets::read(
+            o.get("budgets")?,
+            o.function("onBudget")?,
+            routes.len(),
+        )?);
         Ok(Config {
             policy: RetryPolicy {
-                max_retries: o
-                    .number("maxRetries", true, 1_000.0)?
-                    .map_or(defaults.max_retries, |n| n as u32),
+                max_retries,
                 backoff: Backoff {
                     base_ms,
                     max_ms,
-                    jitter: jitter(&o)?,
+                    jitter,
                 },
-                max_retry_after_ms: o
-                    .millis("maxRetryAfterMs")?
-                    .unwrap_or(defaults.max_retry_after_ms),
+                max_retry_after_ms,
             },
-            deadline_ms: o.millis("deadlineMs")?.map(|n| n as f64),
-            signal: signal(&o.get("signal")?, "createFetch: `signal`")?,
-            throw_on_error: o.boolean("throwOnError")?.unwrap_or(false),
-            on_quota_exhausted: o.function("onQuotaExhausted")?,
-            on_retry: o.function("onRetry")?,
-            on_event: o.function("onEvent")?,
-            fetch: o.function("fetch")?,
-            max_error_body_bytes: o
-                .number("maxErrorBodyBytes", true, MAX_BODY_BYTES as f64)?
-                .map_or(MAX_BODY_BYTES as u32, |n| n as u32),
+            deadline_ms,
+            signal,
+            throw_on_error,
+            on_quota_exhausted,
+            on_retry,
+            on_event,
+            fetch,
+            max_error_body_bytes,
             limits: Settings {
-                max_concurrency: o.count("maxConcurrency", 1)?.unwrap_or(usize::MAX),
-                max_queue: o.count("maxQueue", 0)?.unwrap_or(usize::MAX),
+                max_concurrency,
+                max_queue,
                 throttle,
                 cold_start,
-                retry_budget: retry_budget(&o)?,
-                quota_cooldown_ms: o
-                    .millis("quotaCooldownMs")?
-                    .map_or(DEFAULT_COOLDOWN_MS, |n| n as f64),
-                failover_on: failover_on(&o)?,
-                outage: outage_breaker(&o)?,
-                bulk_route: lanes(&o, routes.len())?,
+                retry_budget,
+                quota_cooldown_ms,
+                failover_on,
+                outage,
+                bulk_route,
             },
-            on_breaker_open: o.function("onBreakerOpen")?,
-            on_breaker_close: o.function("onBreakerClose")?,
-            coordinator: coordinator::namespace(
-                o.get("coordinator")?,
-                "createFetch: `coordinator`",
-            )?,
-            on_coordinator_error: o.function("onCoordinatorError")?,
-            peek_stream: o.boolean("peekStream")?.unwrap_or(false),
-            on_stream_error: o.function("onStreamError")?,
-            cache: cache(&o)?,
-            telemetry: super::telemetry::option(&o.get("telemetry")?)?,
-            usage: super::prices::Settings::read(
-                o.get("usage")?,
-                o.get("prices")?,
-                o.function("onUsage")?,
-            )?
-            .with_budgets(super::budgets::read(
-                o.get("budgets")?,
-                o.function("onBudget")?,
-                routes.len(),
-            )?),
+            on_breaker_open,
+            on_breaker_close,
+            coordinator,
+            on_coordinator_error,
+            peek_stream,
+            on_stream_error,
+            cache,
+            telemetry,
+            usage,
             routes,
         })
     }

@@ -3,6 +3,7 @@
 //! function. An answer of a model with no price keeps its tokens, has no
 //! `costUsd`, and warns once per model (for the first 64 models).
 
+use crate::text::fill;
 use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
@@ -59,9 +60,9 @@ impl Settings {
             Some(b) => Some(b),
             None if usage.is_undefined() => None,
             None => {
-                return Err(type_error(format!(
+                return Err(type_error(fill(
                     "createFetch: `usage` must be a boolean, got {}",
-                    type_name(&usage)
+                    &[&type_name(&usage)],
                 )))
             }
         };
@@ -87,29 +88,29 @@ fn read_prices(value: &JsValue) -> Result<Prices, JsValue> {
         return Ok(Prices::Function(f.clone()));
     }
     if !value.is_object() || js_sys::Array::is_array(value) {
-        return Err(type_error(format!(
+        return Err(type_error(fill(
             "createFetch: `prices` must be an object of models or a function, got {}",
-            type_name(value)
+            &[&type_name(value)],
         )));
     }
     let mut table = Vec::new();
     for entry in Object::entries(value.unchecked_ref::<Object>()).iter() {
         let entry: js_sys::Array = entry.unchecked_into();
         let model = entry.get(0).as_string().unwrap_or_default();
-        let at = format!("createFetch: `prices[\"{model}\"]");
+        let at = fill("createFetch: `prices[\"{}\"]", &[&model]);
         let p = entry.get(1);
         if !p.is_object() {
-            return Err(type_error(format!(
-                "{at}` must be an object, got {}",
-                type_name(&p)
+            return Err(type_error(fill(
+                "{}` must be an object, got {}",
+                &[&at, &type_name(&p)],
             )));
         }
         for key in Object::keys(p.unchecked_ref::<Object>()).iter() {
             let key = key.as_string().unwrap_or_default();
             if !PRICE_KEYS.contains(&key.as_str()) {
-                return Err(type_error(format!(
-                    "{at}.{key}` is unknown (known: {})",
-                    PRICE_KEYS.join(", ")
+                return Err(type_error(fill(
+                    "{}.{}` is unknown (known: {})",
+                    &[&at, &key, &PRICE_KEYS.join(", ")],
                 )));
             }
         }
@@ -118,13 +119,13 @@ fn read_prices(value: &JsValue) -> Result<Prices, JsValue> {
             match v.as_f64() {
                 None if v.is_undefined() && !required => Ok(None),
                 Some(n) if n.is_finite() && n >= 0.0 => Ok(Some(n)),
-                Some(_) => Err(range_error(format!(
-                    "{at}.{key}` must be a finite number of USD per million tokens, 0 or more, got {}",
-                    js_string(&v)
+                Some(_) => Err(range_error(fill(
+                    "{}.{}` must be a finite number of USD per million tokens, 0 or more, got {}",
+                    &[&at, key, &js_string(&v)],
                 ))),
-                None => Err(type_error(format!(
-                    "{at}.{key}` must be a number (USD per million tokens), got {}",
-                    type_name(&v)
+                None => Err(type_error(fill(
+                    "{}.{}` must be a number (USD per million tokens), got {}",
+                    &[&at, key, &type_name(&v)],
                 ))),
             }
         };
@@ -190,10 +191,7 @@ pub fn cost(
         let name = model.unwrap_or("(no model named)");
         if warned.len() < MAX_WARNED && !warned.iter().any(|w| w == name) {
             warned.push(name.to_owned());
-            console_warn(&format!(
-                "ratewise: no price for model '{name}' ({}): its tokens are counted, its costUsd is undefined (see `prices`)",
-                provider.as_str()
-            ));
+            console_warn(&fill("ratewise: no price for model '{}' ({}): its tokens are counted, its costUsd is undefined (see `prices`)", &[name, provider.as_str()]));
         }
     }
     priced

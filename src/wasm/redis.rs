@@ -8,6 +8,7 @@
 //! the Durable Object runs ([`board_op`], [`lease_op`]); nothing of them
 //! lives in Lua.
 
+use crate::text::fill;
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
@@ -58,9 +59,9 @@ pub fn coordinator_apply(stored: JsValue, message: JsValue, now_ms: f64) -> Resu
     let mut problem = None;
     let mut record: Record<Snapshot> = match stored.as_string() {
         Some(value) => Record::decode(key, &value, now_ms).unwrap_or_else(|e| {
-            problem = Some(format!(
-                "ratewise coordinator: the value stored for key {} was ignored: {e}",
-                key.short()
+            problem = Some(fill(
+                "ratewise coordinator: the value stored for key {} was ignored: {}",
+                &[&key.short(), &e.text()],
             ));
             Record::new(key)
         }),

@@ -3,6 +3,7 @@
 //! model or Azure deployment applied. Each attempt gets a fresh copy, so
 //! bodies replay. The URL rewriting itself is `crate::url`'s.
 
+use crate::text::fill;
 use js_sys::{Array, Object, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -53,7 +54,7 @@ pub struct Outgoing {
 fn construct(name: &'static str, args: &Array) -> Result<JsValue, JsValue> {
     let ctor: js_sys::Function = get(&js_sys::global(), name)
         .dyn_into()
-        .map_err(|_| type_error(format!("ratewise: globalThis.{name} is missing")))?;
+        .map_err(|_| type_error(fill("ratewise: globalThis.{} is missing", &[name])))?;
     Reflect::construct(&ctor, args)
 }
 
@@ -233,14 +234,14 @@ impl Outgoing {
                 .collect();
             for name in &present {
                 let value = if *name == "authorization" {
-                    format!("Bearer {key}")
+                    fill("Bearer {}", &[key])
                 } else {
                     key.clone()
                 };
                 headers.set(name, &value)?;
             }
             if present.is_empty() {
-                headers.set("authorization", &format!("Bearer {key}"))?;
+                headers.set("authorization", &fill("Bearer {}", &[key]))?;
             }
         }
         apply(&headers, &route.headers)?;

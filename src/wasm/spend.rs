@@ -18,6 +18,7 @@
 //!   action: 'status'                               -> { spent, reserved, limit, windowEndsAtMs }
 //! ```
 
+use crate::text::fill;
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
@@ -37,9 +38,12 @@ fn budget_error(field: &str, e: &BudgetError) -> JsValue {
         let v: String = js_sys::Number::from(v)
             .to_string_with_radix(10)
             .map_or(String::new(), Into::into);
-        format!(", got {v}")
+        fill(", got {}", &[&v])
     });
-    let message = format!("ratewise: {field}: `{}` {}{got}", e.field(), e.problem());
+    let message = fill(
+        "ratewise: {}: `{}` {}{}",
+        &[field, e.field(), e.problem(), &got],
+    );
     if e.is_range() {
         range_error(message)
     } else {
@@ -60,7 +64,7 @@ fn optional_number(
     }
     v.as_f64()
         .map(Some)
-        .ok_or_else(|| type_error(format!("ratewise: {field}.{key} must be a number")))
+        .ok_or_else(|| type_error(fill("ratewise: {}.{} must be a number", &[field, key])))
 }
 
 /// `value[key]` as a string, `None` when undefined, a `TypeError` naming
@@ -76,7 +80,7 @@ fn optional_string(
     }
     v.as_string()
         .map(Some)
-        .ok_or_else(|| type_error(format!("ratewise: {field}.{key} must be a string")))
+        .ok_or_else(|| type_error(fill("ratewise: {}.{} must be a string", &[field, key])))
 }
 
 /// A budget from `{ name, limitUsd | limitTokens, window: 'day' | 'month' |
@@ -84,7 +88,7 @@ fn optional_string(
 /// values are a `TypeError` or `RangeError` naming `field.<key>`.
 pub fn budget_from_js(value: &JsValue, field: &str) -> Result<Budget, JsValue> {
     if !value.is_object() {
-        return Err(type_error(format!("ratewise: {field} must be an object")));
+        return Err(type_error(fill("ratewise: {} must be an object", &[field])));
     }
     let name = optional_string(value, "name", field)?.unwrap_or_default();
     let limit = match (
@@ -94,8 +98,9 @@ pub fn budget_from_js(value: &JsValue, field: &str) -> Result<Budget, JsValue> {
         (Some(usd), None) => Amount::usd(usd),
         (None, Some(tokens)) => Amount::tokens(tokens),
         _ => {
-            return Err(type_error(format!(
-                "ratewise: {field} needs one of limitUsd and limitTokens"
+            return Err(type_error(fill(
+                "ratewise: {} needs one of limitUsd and limitTokens",
+                &[field],
             )))
         }
     };
@@ -105,8 +110,9 @@ pub fn budget_from_js(value: &JsValue, field: &str) -> Result<Budget, JsValue> {
         (Some("month"), _) => Window::Month,
         (_, Some(ms)) => Window::Rolling(ms),
         _ => {
-            return Err(type_error(format!(
-                "ratewise: {field}.window must be 'day', 'month' or a number of ms"
+            return Err(type_error(fill(
+                "ratewise: {}.window must be 'day', 'month' or a number of ms",
+                &[field],
             )))
         }
     };
@@ -118,8 +124,9 @@ pub fn budget_from_js(value: &JsValue, field: &str) -> Result<Budget, JsValue> {
             .then(|| Array::from(&alert_at).iter().map(|n| n.as_f64()).collect())
             .flatten();
         let numbers = numbers.ok_or_else(|| {
-            type_error(format!(
-                "ratewise: {field}.alertAt must be an array of numbers"
+            type_error(fill(
+                "ratewise: {}.alertAt must be an array of numbers",
+                &[field],
             ))
         })?;
         budget = budget.with_alerts(&numbers).map_err(error)?;
@@ -131,12 +138,13 @@ pub fn budget_from_js(value: &JsValue, field: &str) -> Result<Budget, JsValue> {
     let policy = if policy.is_undefined() || policy.as_string().as_deref() == Some("fail") {
         OnExhausted::Fail
     } else {
-        let field = format!("{field}.onExhausted");
+        let field = fill("{}.onExhausted", &[field]);
         let route = optional_number(&policy, "route", &field)?
             .filter(|r| r.fract() == 0.0 && *r >= 0.0)
             .ok_or_else(|| {
-                type_error(format!(
-                    "ratewise: {field} must be 'fail' or {{ route, from? }} with a route index"
+                type_error(fill(
+                    "ratewise: {} must be 'fail' or { route, from? } with a route index",
+                    &[&field],
                 ))
             })?;
         let from = optional_number(&policy, "from", &field)?.unwrap_or(DEFAULT_MOVE_FROM);
