@@ -58,7 +58,7 @@ test('redis-server killed mid-run and restarted: every call settles, no process 
   try {
     const prefix = 'killed:';
     const startAt = Date.now() + 1_500;
-    const job = { mockUrl: mock.url, port: redis.port, client: 'node-redis', shared: true, prefix };
+    const job = { mockUrl: mock.url, port: redis.port, client: 'node-redis', shared: true, prefix, untimed: true };
     const running = runChildren(2, { ...job, calls: 3, durationMs: 4_000, startAt, maxRetries: 3 }, 30_000);
     await new Promise((r) => setTimeout(r, startAt - Date.now() + 1_000));
     await redis.kill();
