@@ -4,10 +4,9 @@
 // unit, and health().budgets shows every scope's books.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { createFetch } from 'ratewise';
 import { startMock } from '../mock/server.mjs';
+import { sdk } from './otel-sdk.mjs';
 import { mockClient } from './suite.mjs';
 
 const server = await startMock();
@@ -15,30 +14,6 @@ const mock = mockClient(server.url);
 const CHAT = `${server.url}/v1/chat/completions`;
 test.after(() => server.close());
 test.beforeEach(() => mock.reset());
-
-class Reader extends MetricReader {
-  async onForceFlush() {}
-  async onShutdown() {}
-}
-
-function sdk() {
-  const exporter = new InMemorySpanExporter();
-  const tracers = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  const reader = new Reader();
-  const meters = new MeterProvider({ readers: [reader] });
-  const points = async (name) => {
-    const { resourceMetrics } = await reader.collect();
-    const m = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((x) => x.descriptor.name === name);
-    return m?.dataPoints.map((d) => [d.attributes, d.value]);
-  };
-  return {
-    telemetry: { tracer: tracers.getTracer('test'), meter: meters.getMeter('test') },
-    spans: () => exporter.getFinishedSpans(),
-    calls: () => exporter.getFinishedSpans().filter((s) => !s.parentSpanContext),
-    reset: () => exporter.reset(),
-    points,
-  };
-}
 
 const settled = () => new Promise((resolve) => setTimeout(resolve, 0));
 /** A call read whole (its span has ended when this resolves). */

@@ -5,10 +5,9 @@
 // never read ends its span at `bodyWaitMs`, or when its tap is evicted; no span is left open.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { createFetch } from 'ratewise';
 import { startMock } from '../mock/server.mjs';
+import { sdk } from './otel-sdk.mjs';
 import { mockClient } from './suite.mjs';
 
 const server = await startMock({ streamGapMs: 5 });
@@ -17,36 +16,6 @@ const CHAT = `${server.url}/v1/chat/completions`;
 const PORT = Number(new URL(server.url).port);
 test.after(() => server.close());
 test.beforeEach(() => mock.reset());
-
-class Reader extends MetricReader {
-  async onForceFlush() {}
-  async onShutdown() {}
-}
-
-/** A fresh SDK: its call spans (no parent), the spans still open, and the metric points. */
-function sdk() {
-  const exporter = new InMemorySpanExporter();
-  const open = new Set();
-  const counter = {
-    onStart: (span) => open.add(span),
-    onEnd: (span) => open.delete(span),
-    forceFlush: async () => {},
-    shutdown: async () => {},
-  };
-  const tracers = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter), counter] });
-  const reader = new Reader();
-  const meters = new MeterProvider({ readers: [reader] });
-  const calls = () => exporter.getFinishedSpans().filter((s) => !s.parentSpanContext);
-  const points = async () => {
-    const { resourceMetrics } = await reader.collect();
-    const out = {};
-    for (const m of resourceMetrics.scopeMetrics.flatMap((s) => s.metrics)) {
-      out[m.descriptor.name] = m.dataPoints.map((d) => [d.attributes, d.value]);
-    }
-    return out;
-  };
-  return { telemetry: { tracer: tracers.getTracer('test'), meter: meters.getMeter('test') }, calls, open, points };
-}
 
 const settled = () => new Promise((resolve) => setTimeout(resolve, 0));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

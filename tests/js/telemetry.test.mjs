@@ -5,10 +5,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { context, metrics, ROOT_CONTEXT, trace } from '@opentelemetry/api';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { classify, createFetch } from 'ratewise';
 import { startMock } from '../mock/server.mjs';
+import { sdk } from './otel-sdk.mjs';
 import { mockClient } from './suite.mjs';
 import { usageAttributes, DURATION_BUCKETS } from '../../pkg-template/telemetry.js';
 
@@ -18,46 +17,6 @@ const CHAT = `${server.url}/v1/chat/completions`;
 const PORT = Number(new URL(server.url).port);
 test.after(() => server.close());
 test.beforeEach(() => mock.reset());
-
-class Reader extends MetricReader {
-  async onForceFlush() {}
-  async onShutdown() {}
-}
-
-/** Counts started and ended spans: none may stay open. */
-class Open {
-  constructor() {
-    this.open = new Set();
-  }
-  onStart(span) {
-    this.open.add(span);
-  }
-  onEnd(span) {
-    this.open.delete(span);
-  }
-  async forceFlush() {}
-  async shutdown() {}
-}
-
-/** A tracer and meter of a fresh SDK, and what they recorded. */
-function sdk() {
-  const exporter = new InMemorySpanExporter();
-  const open = new Open();
-  const tracers = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter), open] });
-  const reader = new Reader();
-  const meters = new MeterProvider({ readers: [reader] });
-  const spans = () => exporter.getFinishedSpans();
-  /** `{ name: [[attributes, value], ...] }` of every metric point. */
-  const points = async () => {
-    const { resourceMetrics } = await reader.collect();
-    const out = {};
-    for (const m of resourceMetrics.scopeMetrics.flatMap((s) => s.metrics)) {
-      out[m.descriptor.name] = m.dataPoints.map((d) => [d.attributes, d.value]);
-    }
-    return out;
-  };
-  return { tracer: tracers.getTracer('test'), meter: meters.getMeter('test'), spans, points, open, tracers, meters };
-}
 
 const send = (fetch, headers = {}, init = {}, body = {}) =>
   fetch(CHAT, {
@@ -201,7 +160,7 @@ test('two 429s then a success: one CLIENT span, three HTTP children, two backoff
     [{ 'ratewise.breaker': 'outage' }, 0],
   ]);
   assert.equal(p['gen_ai.client.operation.duration'], undefined, 'the older names only behind legacyMetrics');
-  assert.equal(o.open.open.size, 0);
+  assert.equal(o.open.size, 0);
 });
 
 test('a quota call the breaker answers: no HTTP span, a breaker event, error.type insufficient_quota', async () => {
@@ -254,7 +213,7 @@ test('a quota call the breaker answers: no HTTP span, a breaker event, error.typ
     [{ 'ratewise.breaker': 'quota' }, 1],
     [{ 'ratewise.breaker': 'outage' }, 0],
   ]);
-  assert.equal(o.open.open.size, 0);
+  assert.equal(o.open.size, 0);
 });
 
 test('a fallback route: one HTTP span per route, the call ends on route 1 without error', async () => {
@@ -337,7 +296,7 @@ test('aborted and deadline calls: every span ends, with error.type aborted / tim
     aborted.children.map((s) => [s.attributes['error.type'], s.status.code, s.attributes['http.response.status_code']]),
     [['aborted', 2, undefined]],
   );
-  assert.equal(o.open.open.size, 0, 'the attempt in flight was ended');
+  assert.equal(o.open.size, 0, 'the attempt in flight was ended');
 
   const seen = o.spans().length;
   await mock.script(['hang']);
@@ -351,7 +310,7 @@ test('aborted and deadline calls: every span ends, with error.type aborted / tim
       ['chat gpt-4o-mini', 'timeout'],
     ],
   );
-  assert.equal(o.open.open.size, 0);
+  assert.equal(o.open.size, 0);
 });
 
 test('no secret of any provider shape reaches a span, an event or a metric', async () => {
