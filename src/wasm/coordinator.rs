@@ -23,11 +23,9 @@ use super::bindings::{get, object, type_error};
 use super::input::headers_from_js;
 use super::instance::Instance;
 use super::snapshot::Snapshot;
-use crate::classify::classify;
 use crate::limits::key::LimitKey;
 use crate::limits::lease::{Grant, Ledger, Report};
 use crate::limits::shared::{Board, Change, Store, Trip};
-use crate::Response;
 
 /// How long an isolate waits for its coordinator, ms.
 pub const TIMEOUT_MS: f64 = 1_000.0;
@@ -68,19 +66,7 @@ pub(super) fn failure_from_js(value: &JsValue, now_ms: f64) -> Result<Snapshot, 
     let status = status.ok_or_else(|| type_error("ratewise coordinator: `failure.status`"))? as u16;
     let headers = headers_from_js(&get(value, "headers"), "failure.headers", true)?;
     let body = get(value, "body").as_string().unwrap_or_default();
-    let classification = classify(&Response {
-        status,
-        headers: &headers,
-        body: &body,
-        url: None,
-        now_ms,
-    });
-    Ok(Snapshot {
-        status,
-        headers,
-        body,
-        classification,
-    })
+    Ok(Snapshot::reread(status, headers, body, now_ms))
 }
 
 fn number(value: &JsValue, field: &'static str) -> Result<f64, JsValue> {

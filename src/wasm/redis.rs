@@ -17,7 +17,7 @@ use super::coordinator::{board_op, key_of, lease_op};
 use super::snapshot::Snapshot;
 use super::spend::budget_step;
 use crate::limits::record::{Kept, Record};
-use crate::{classify, Headers, Response};
+use crate::Headers;
 
 /// A failure read back from Redis is classified again: nothing is trusted
 /// from the store but what a replay shows.
@@ -26,19 +26,7 @@ impl Kept for Snapshot {
         (self.status, &self.headers, &self.body)
     }
     fn from_parts(status: u16, headers: Headers, body: String, now_ms: f64) -> Self {
-        let classification = classify(&Response {
-            status,
-            headers: &headers,
-            body: &body,
-            url: None,
-            now_ms,
-        });
-        Snapshot {
-            status,
-            headers,
-            body,
-            classification,
-        }
+        Snapshot::reread(status, headers, body, now_ms)
     }
 }
 

@@ -146,6 +146,25 @@ pub async fn read(
 }
 
 impl Snapshot {
+    /// A failure read back from a coordinator (the wire or Redis),
+    /// classified here again: nothing is trusted from it but what a replay
+    /// shows.
+    pub fn reread(status: u16, headers: Headers, body: String, now_ms: f64) -> Snapshot {
+        let classification = classify(&Response {
+            status,
+            headers: &headers,
+            body: &body,
+            url: None,
+            now_ms,
+        });
+        Snapshot {
+            status,
+            headers,
+            body,
+            classification,
+        }
+    }
+
     /// A Response rebuilt from the snapshot, marked as the breaker's. SDKs
     /// left at their default retries see `x-should-retry: false` and do
     /// not ask again.
