@@ -6,11 +6,12 @@
 // payload type declares (and nothing undeclared). Grepping the sources missed each of these drifts.
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as ratewise from 'ratewise';
 import * as pricesModule from 'ratewise/prices';
 import { startMock } from '../mock/server.mjs';
-import { declarations } from './dts.mjs';
+import { declarations, typecheck } from './dts.mjs';
 import { mockClient } from './suite.mjs';
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.resolve('ratewise')));
@@ -226,4 +227,25 @@ test("BudgetExhaustedError: code and kind are 'budget_exhausted', it names the b
   assert.equal(ratewise.isBudgetExhaustedError({ code: 'budget_exhausted' }), false);
   assert.equal(ratewise.isQuotaExhaustedError(e), false);
   assert.equal(ratewise.isBudgetExhaustedError(new ratewise.QuotaExhaustedError('m', {})), false);
+});
+
+// Last: compiling the examples blocks the event loop for seconds, and a keep-alive connection to the
+// mock that outlives it can be closed under the next request.
+test("the README's examples that import ratewise type-check against its index.d.ts (as a TypeScript user's would)", () => {
+  const readme = readFileSync(here('./README.md'), 'utf8');
+  const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)]
+    .map((m) => m[1])
+    .filter((code) => /from 'ratewise'/.test(code));
+  assert.ok(blocks.length >= 10, `${blocks.length} examples`);
+  // Where `ratewise` and the SDKs resolve from, as in an app. The examples' own free names (the
+  // environment, a function of the reader's) are declared, nothing more.
+  const at = (name) => fileURLToPath(new URL(name, import.meta.url));
+  const files = new Map(blocks.map((code, i) => [at(`readme-example-${i + 1}.mjs`), code]));
+  files.set(
+    at('readme-globals.d.ts'),
+    'declare const process: { env: Record<string, string> };\ndeclare function alertSomeone(...args: unknown[]): void;\n',
+  );
+  // A module an example imports that is not installed here is not the example's fault.
+  const problems = typecheck(files).filter((d) => !/TS(2307|7016):/.test(d));
+  assert.deepEqual(problems, []);
 });

@@ -1,7 +1,8 @@
 // The published declarations (index.d.ts, prices.d.ts), read with the TypeScript compiler API: the
 // names a module exports as values, the type of an export, an option's callback payload, and
 // whether a value delivered at run time conforms to a declared type (every key declared, every
-// required key present, every literal one of those declared), for tests/js/contract.test.mjs.
+// required key present, every literal one of those declared), for tests/js/contract.test.mjs; and
+// `typecheck`, which checks JavaScript sources (the README's examples) against those types.
 import ts from 'typescript';
 
 const F = ts.TypeFlags;
@@ -163,4 +164,34 @@ export function declarations(path) {
     conform,
     text: (t) => checker.typeToString(t),
   };
+}
+
+/**
+ * Type-checks JavaScript sources held in memory (`files`: a Map of path to text, the paths where
+ * their imports resolve from) as `tsc --checkJs` would; the diagnostics, one line each.
+ */
+export function typecheck(files) {
+  const options = {
+    strict: false,
+    noEmit: true,
+    allowJs: true,
+    checkJs: true,
+    skipLibCheck: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
+    types: [],
+  };
+  const host = ts.createCompilerHost(options);
+  const { fileExists, readFile, getSourceFile } = host;
+  host.fileExists = (f) => files.has(f) || fileExists.call(host, f);
+  host.readFile = (f) => files.get(f) ?? readFile.call(host, f);
+  host.getSourceFile = (f, target, ...rest) =>
+    files.has(f) ? ts.createSourceFile(f, files.get(f), target, true) : getSourceFile.call(host, f, target, ...rest);
+  const program = ts.createProgram([...files.keys()], options, host);
+  return ts.getPreEmitDiagnostics(program).map((d) => {
+    const where = d.file ? `${d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start).line + 1}` : '';
+    return `${where} TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`;
+  });
 }
