@@ -210,6 +210,49 @@ test('every on… callback index.d.ts declares is called by a real call, with th
   conforms(fetch.health(), dts.returns(dts.property(instance, 'health')), 'health()');
 });
 
+test('the functions ratewise calls with arguments (a cache store and key, waitUntil, a Coordinator) get what index.d.ts declares', async () => {
+  const calls = [];
+  const spy =
+    (where, declared, impl) =>
+    (...args) => {
+      calls.push({ where, declared, args });
+      return impl(...args);
+    };
+  const cache = dts.type('CacheOptions');
+  const storeType = dts.property(cache, 'store');
+  const entries = new Map();
+  const store = {
+    get: spy('cache.store.get', dts.property(storeType, 'get'), (k) => entries.get(k)?.clone()),
+    put: spy('cache.store.put', dts.property(storeType, 'put'), (k, response) => void entries.set(k, response)),
+  };
+  const key = spy('cache.key', dts.property(cache, 'key'), () => 'contract');
+  const send = spy('coordinator.send', dts.property(dts.type('Coordinator'), 'send'), async () => null);
+  const waitUntil = spy('waitUntil', dts.property(dts.type('InvocationOptions'), 'waitUntil'), () => {});
+  const fetch = ratewise.createFetch({
+    cache: { ttlMs: 60_000, store, key },
+    coordinator: { send },
+    onCoordinatorError: () => {},
+  });
+  // A success is stored (through the invocation's waitUntil); then the quota is out and the cache answers.
+  await (await fetch.forInvocation({ waitUntil })(mock.chat, chat())).text();
+  await settled();
+  await mock.script(['insufficient_quota']);
+  const cached = await fetch(mock.chat, chat());
+  await cached.text();
+  assert.deepEqual([...new Set(calls.map((c) => c.where))].sort(), [
+    'cache.key',
+    'cache.store.get',
+    'cache.store.put',
+    'coordinator.send',
+    'waitUntil',
+  ]);
+  for (const { where, declared, args } of calls) {
+    const params = dts.parameters(declared);
+    assert.ok(args.length <= params.length, `${where}: ${args.length} arguments, ${params.length} declared`);
+    for (const [i, arg] of args.entries()) conforms(arg, params[i], `${where}'s argument ${i + 1}`);
+  }
+});
+
 test("BudgetExhaustedError: code and kind are 'budget_exhausted', it names the budget, and its guard works across realms", () => {
   const e = new ratewise.BudgetExhaustedError('spent', { budget: 'nightly', resetsAtMs: 1_796_688_000_000 });
   assert.ok(e instanceof ratewise.RatewiseError);

@@ -64,6 +64,11 @@ export function declarations(path) {
     return typeOf(signature.parameters[0]);
   }
 
+  /** The declared types of the parameters of `fn` (a function or method type). */
+  function parameters(t) {
+    return t.getCallSignatures()[0].parameters.map(typeOf);
+  }
+
   /** What `fn` (a function or method type) returns. */
   function returns(t) {
     return t.getCallSignatures()[0].getReturnType();
@@ -159,6 +164,7 @@ export function declarations(path) {
     property,
     callbacks,
     payload,
+    parameters,
     returns,
     literals,
     conform,
