@@ -272,6 +272,13 @@ test("BudgetExhaustedError: code and kind are 'budget_exhausted', it names the b
   assert.equal(ratewise.isBudgetExhaustedError(new ratewise.QuotaExhaustedError('m', {})), false);
 });
 
+test("the README's table of what classify() returns lists every kind index.d.ts declares, and no other", () => {
+  const readme = readFileSync(here('./README.md'), 'utf8');
+  const row = /^\| `kind` \| (.*) \|$/m.exec(readme)?.[1] ?? '';
+  const listed = [...row.matchAll(/`(\w+)`/g)].map((m) => m[1]);
+  assert.deepEqual(listed.sort(), [...dts.literals(dts.type('Kind'))].sort());
+});
+
 // Last: compiling the examples blocks the event loop for seconds, and a keep-alive connection to the
 // mock that outlives it can be closed under the next request.
 test("the README's examples that import ratewise type-check against its index.d.ts (as a TypeScript user's would)", () => {
