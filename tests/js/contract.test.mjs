@@ -92,7 +92,7 @@ test('every error class index.d.ts declares is thrown by a real call, with the k
   const call = async (options, script, key, init = chat(key)) => {
     if (script) await mock.script(script);
     const fetch = ratewise.createFetch({ throwOnError: true, maxRetries: 0, throttle: false, ...options });
-    return (options.invocation ? fetch.forInvocation(options.invocation) : fetch)(mock.chat, init).catch((e) => e);
+    return fetch(mock.chat, init).catch((e) => e);
   };
   const keep = (e) => {
     assert.ok(ratewise.isRatewiseError(e), String(e?.stack ?? e));
