@@ -5,6 +5,10 @@
 //! caller and model ([`key`]); and, per call, the subrequest budget of the
 //! invocation it belongs to ([`subrequests`]).
 //!
+//! A call asks [`Limiters::arrive`] for a concurrency slot and polls
+//! [`Limiters::wait`] until it has one; a call the open breaker would
+//! answer needs none ([`queue`]).
+//!
 //! The retry loop asks [`Limiters::before`] before every attempt and gets a
 //! decision back as a value, a [`Plan`]: send on a route after waiting so
 //! long, or answer from the open breaker without a network call. It reports
@@ -34,6 +38,7 @@ pub mod key;
 pub mod lanes;
 pub mod lease;
 pub mod outage;
+pub mod queue;
 pub mod record;
 pub mod routes;
 pub mod shared;
@@ -290,6 +295,8 @@ pub struct Limiters<S> {
     freshness: Freshness,
     next_ticket: u64,
     spend: spend::Spend,
+    /// Whether any attempt was answered yet (see [`queue`]).
+    heard: bool,
 }
 
 impl<S: Clone> Limiters<S> {
@@ -309,6 +316,7 @@ impl<S: Clone> Limiters<S> {
             freshness: Freshness::default(),
             next_ticket: 0,
             spend: spend::Spend::default(),
+            heard: false,
         }
     }
 
@@ -600,6 +608,7 @@ impl<S: Clone> Limiters<S> {
         now_ms: f64,
     ) -> Heard<S> {
         let mut heard = Heard::default();
+        self.heard = true;
         if let (Some(throttle), Some(booking)) = (&mut self.throttle, pass.booking) {
             let answer = if c.status == 0 {
                 Answer::Lost

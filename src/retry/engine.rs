@@ -236,17 +236,10 @@ where
     St: Store<T::Snapshot>,
 {
     let started = clock.now_ms();
-    let (ticket, mut admission) = limiters.borrow_mut().enter_in(scope.lane, started);
-    // An answer from the open breaker costs no network call: it does not
-    // wait behind maxConcurrency for a slot it would not use.
-    if matches!(admission, Admission::Wait { .. })
-        && limiters
-            .borrow()
-            .answered_by_breaker(transport.keys(), started)
-    {
-        limiters.borrow_mut().skip_queue(ticket, started);
-        admission = Admission::Run;
-    }
+    let (ticket, mut admission) =
+        limiters
+            .borrow_mut()
+            .arrive(scope.lane, transport.keys(), started);
     let queued = admission != Admission::Run;
     // Wait for a slot, polling with this call's own timer: no other call
     // ever wakes it.
@@ -258,7 +251,10 @@ where
                 if let Err(abort) = clock.sleep(ms).await {
                     break Err(Halt::Aborted(abort));
                 }
-                admission = limiters.borrow_mut().poll(ticket, clock.now_ms());
+                admission =
+                    limiters
+                        .borrow_mut()
+                        .wait(ticket, transport.keys(), started, clock.now_ms());
             }
         }
     };
