@@ -12,8 +12,9 @@
 //! The retry loop asks [`Limiters::before`] before every attempt and gets a
 //! decision back as a value, a [`Plan`]: send on a route after waiting so
 //! long, or answer from the open breaker without a network call. It reports
-//! the outcome with [`Limiters::after`], and asks [`Limiters::permit`]
-//! before a retry or a move to the next route. Every method takes `now`, so
+//! the outcome with [`Limiters::after`], and asks [`Limiters::next`] what
+//! next: retry, move to the next route, or stop, each policy having its say
+//! in the one order [`next::ORDER`] declares. Every method takes `now`, so
 //! the whole composition is tested with a fake clock.
 //!
 //! What other instances know arrives through a [`shared::Store`] (the seam
@@ -29,7 +30,7 @@
 //! it is sent and settles the real cost when its usage arrives.
 //!
 //! Adding a policy is one file here and a line in `before`, `after` or
-//! `permit` ([`subrequests`] is an example).
+//! [`next::ORDER`] ([`subrequests`] is an example).
 
 pub mod breaker;
 pub mod budget;
@@ -37,6 +38,7 @@ pub mod bulkhead;
 pub mod key;
 pub mod lanes;
 pub mod lease;
+pub mod next;
 pub mod outage;
 pub mod queue;
 pub mod record;
@@ -51,8 +53,7 @@ use std::cell::RefCell;
 
 use crate::classify::kind::Kind;
 use crate::classify::Classification;
-use crate::retry::policy::Decision;
-use crate::retry::policy::{RetryPolicy, Stop};
+use crate::retry::policy::RetryPolicy;
 use breaker::{BreakerState, Opening, QuotaBreaker};
 use budget::RetryBudget;
 use bulkhead::{Admission, Bulkhead};
@@ -581,17 +582,6 @@ impl<S: Clone> Limiters<S> {
         })
     }
 
-    /// Whether a call whose attempt ended as `kind`, decided `decision`,
-    /// moves on to the next route (see [`routes::moves_on`]).
-    pub fn moves_on(&self, kind: Kind, decision: Decision) -> bool {
-        routes::moves_on(self.failover_on, kind, decision)
-    }
-
-    /// Whether `kind` is one the caller asked to fail over on.
-    pub fn fails_over_on(&self, kind: Kind) -> bool {
-        self.failover_on.contains(kind)
-    }
-
     /// Hears how an attempt sent with `pass` ended: the throttle learns the
     /// windows the answer reported; a quota failure (with what to replay)
     /// trips the route's account or model breaker (see
@@ -722,28 +712,6 @@ impl<S: Clone> Limiters<S> {
             throttle.answered(pass.keys.model, booking, now_ms, Answer::Lost);
         }
         self.unprobe(&pass.keys, pass.probe, pass.outage_probe, now_ms);
-    }
-
-    /// Whether the call holding `claim` may make another attempt: a
-    /// `retry` of the same route (which costs the retry budget) or a move
-    /// to the next route (which does not). Either way the attempt needs a
-    /// subrequest, reserved here so the call still holds its last answer
-    /// if there is none.
-    pub fn permit(&mut self, claim: &mut Claim<'_>, retry: bool) -> Result<(), Stop> {
-        if !claim.reserve() {
-            return Err(Stop::SubrequestsSpent);
-        }
-        if retry && !self.budget.as_mut().is_none_or(RetryBudget::try_spend) {
-            return Err(Stop::BudgetEmpty);
-        }
-        Ok(())
-    }
-
-    /// A call succeeded: the budget gets a refund.
-    pub fn record_success(&mut self) {
-        if let Some(budget) = &mut self.budget {
-            budget.record_success();
-        }
     }
 
     /// Every open breaker, quota then outage, for a health endpoint.
