@@ -35,6 +35,7 @@
 pub mod breaker;
 pub mod budget;
 pub mod bulkhead;
+pub mod fallback;
 pub mod key;
 pub mod lanes;
 pub mod lease;
