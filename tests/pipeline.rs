@@ -156,3 +156,58 @@ fn breaker_answers_do_not_wait_behind_max_concurrency() {
         assert!(sent <= 8, "throttle {throttle}: {sent} requests sent");
     }
 }
+
+#[test]
+fn waiters_poll_soon_only_until_an_answer_is_heard() {
+    use ratewise::limits::bulkhead::Admission;
+    use ratewise::limits::lanes::Lane;
+    use ratewise::limits::queue::WATCH_MS;
+    use ratewise::limits::Plan;
+    let mut l = Limiters::<Snapshot>::new(Settings {
+        max_concurrency: 1,
+        throttle: false,
+        ..Settings::default()
+    });
+    let keys: [RouteKey; 1] = [route_key(0).into()];
+    let (first, admission) = l.arrive(Lane::Interactive, &keys, 0.0);
+    assert_eq!(admission, Admission::Run);
+    // Nothing heard yet: the waiter polls at the watch's pace, for the
+    // breaker may open with the first answer.
+    let waiters: Vec<_> = (0..10)
+        .map(|_| l.arrive(Lane::Interactive, &keys, 0.0))
+        .collect();
+    let (waiter, admission) = waiters[9];
+    assert_eq!(
+        admission,
+        Admission::Wait {
+            ms: WATCH_MS.0 as u64
+        }
+    );
+    let Admission::Wait { ms: watched } = l.wait(waiter, &keys, 0.0, 80.0) else {
+        panic!("still queued")
+    };
+    assert_eq!(watched, 10, "an eighth of the wait");
+    let Admission::Wait { ms } = l.wait(waiter, &keys, 0.0, 8_000.0) else {
+        panic!("still queued")
+    };
+    assert_eq!(ms, WATCH_MS.1 as u64, "capped");
+    // The first answer is a success: from now on the queue's own estimate.
+    let Plan::Send(pass) = l.before(&keys, 0, 0.0, &policy(), None, first, None, false) else {
+        panic!("the first call goes")
+    };
+    let ok = classify(&Response {
+        status: 200,
+        headers: &Headers::default(),
+        body: "{}",
+        url: None,
+        now_ms: 10.0,
+    });
+    l.after(&pass, &ok, None, 10.0);
+    let Admission::Wait { ms } = l.wait(waiter, &keys, 0.0, 80.0) else {
+        panic!("still queued")
+    };
+    assert!(ms > watched, "{ms} ms: the queue's estimate, not the watch");
+    // The slot frees: the first waiter runs.
+    l.leave(first, 90.0);
+    assert_eq!(l.wait(waiters[0].0, &keys, 0.0, 90.0), Admission::Run);
+}
