@@ -5,29 +5,41 @@
 //! caller and model ([`key`]); and, per call, the subrequest budget of the
 //! invocation it belongs to ([`subrequests`]).
 //!
-//! A call asks [`Limiters::arrive`] for a concurrency slot and polls
-//! [`Limiters::wait`] until it has one; a call the open breaker would
-//! answer needs none ([`queue`]).
+//! # The pipeline, in order
 //!
-//! The retry loop asks [`Limiters::before`] before every attempt and gets a
-//! decision back as a value, a [`Plan`]: send on a route after waiting so
-//! long, or answer from the open breaker without a network call. It reports
-//! the outcome with [`Limiters::after`], and asks [`Limiters::next`] what
-//! next: retry, move to the next route, or stop, each policy having its say
-//! in the one order [`next::ORDER`] declares. Every method takes `now`, so
-//! the whole composition is tested with a fake clock.
+//! Every decision about a call is a value returned here, in this order;
+//! the engine (`crate::retry::engine`) and the wasm layer only carry them
+//! out. Every method takes `now`, so the whole composition is tested with
+//! a fake clock.
+//!
+//! 1. **Before the call.** The spend budgets ([`spend`]) hold the call's
+//!    estimate ([`spend::Spend::admit`]): it goes, goes on a cheaper route
+//!    ([`Scope::moved_to`]), or is answered as over budget. Then the
+//!    concurrency queue: [`Limiters::arrive`], polled with
+//!    [`Limiters::wait`]; a call the open breaker would answer needs no
+//!    slot ([`queue`]). Its lane picks its first route
+//!    ([`Limiters::start_moved`], [`lanes`]).
+//! 2. **Before each attempt**, [`Limiters::before`] returns a [`Plan`]: the
+//!    first route neither breaker holds back ([`routes::choose`]), the
+//!    coordinator's lease ([`lease`], [`Plan::Lease`]) and the throttle
+//!    ([`throttle`], [`Plan::Hold`]); or, with every route out of quota, the
+//!    breaker's answer ([`Plan::Replay`]).
+//! 3. **After its answer**, [`Limiters::after`] tells the throttle, the
+//!    lease, the quota breaker and the outage breaker, in that order, and
+//!    returns what changed ([`Heard`]): changes for the [`shared::Store`],
+//!    a report for the coordinator, breaker transitions for the hooks.
+//! 4. **What next**, [`Limiters::next`]: the retry policy, then the breaker,
+//!    failover, body, subrequests and retry budget have their say, in the
+//!    order [`next::ORDER`] declares: retry, fail over, or stop.
+//! 5. **After the call**, [`fallback::fallback`] says who answers it: its
+//!    last answer, `onQuotaExhausted`'s, or the cache's. The spend budgets
+//!    settle the real cost when the usage arrives
+//!    ([`spend::Spend::settle`]), or release the hold.
 //!
 //! What other instances know arrives through a [`shared::Store`] (the seam
 //! of a Durable Object coordinator): [`Limiters::due`] says when to ask,
 //! [`Limiters::learn`] takes the answer, and `after` returns the change to
-//! publish. A call whose store is shared also needs a request permit leased
-//! from it ([`lease`]): `before` plans [`Plan::Lease`] when the instance
-//! holds none, [`Limiters::leased`] takes the grant, and `after` returns the
-//! report to forward at once, if any.
-//!
-//! Spend budgets (USD or tokens per day, month or rolling span, with
-//! alerts below the cap) are [`spend`]: a call reserves its estimate before
-//! it is sent and settles the real cost when its usage arrives.
+//! publish.
 //!
 //! Adding a policy is one file here and a line in `before`, `after` or
 //! [`next::ORDER`] ([`subrequests`] is an example).
