@@ -252,14 +252,17 @@ pub enum Plan<S> {
         /// Why it holds.
         why: Hold,
     },
-    /// Ask the coordinator for a lease of up to `want` permits for `key`
-    /// (with [`Limiters::lease_report`]), tell [`Limiters::leased`] what it
-    /// said, then ask again.
+    /// Ask the coordinator for a lease of up to `want` permits for `key`,
+    /// forwarding `report`; tell [`Limiters::leased`] what it said, then
+    /// ask again.
     Lease {
         /// The route's model key.
         key: LimitKey,
         /// How many permits.
         want: u32,
+        /// The report of the key's window to forward with the request
+        /// (sent once).
+        report: Option<Report>,
     },
     /// Every route from here on is out of quota: answer with the failure
     /// stored for `route`, sending nothing.
@@ -482,7 +485,11 @@ impl<S: Clone> Limiters<S> {
                 }
                 // The coordinator is unreachable: the local throttle alone.
                 Need::Alone => None,
-                Need::Ask { want } => Some(Plan::Lease { key, want }),
+                Need::Ask { want } => Some(Plan::Lease {
+                    key,
+                    want,
+                    report: leases.take_report(key),
+                }),
                 Need::Wait { ms } if !too_late(ms) => Some(Plan::Hold {
                     ms: ms.ceil() as u64,
                     why: Hold::Coordinator,
@@ -547,11 +554,6 @@ impl<S: Clone> Limiters<S> {
         if let (true, Some(outage)) = (outage_probe, &mut self.outage) {
             outage.release(keys.model, now_ms);
         }
-    }
-
-    /// The report to forward with a lease request for `key` (sent once).
-    pub fn lease_report(&mut self, key: LimitKey) -> Option<Report> {
-        self.leases.as_mut()?.take_report(key)
     }
 
     /// What the coordinator answered a lease request for `key`: a grant,
@@ -715,6 +717,17 @@ impl<S: Clone> Limiters<S> {
             None => {
                 self.breaker.record_success(key);
             }
+        }
+    }
+
+    /// The store could not be reached when asked about the first of `keys`:
+    /// none of them is asked again before its next refresh (one timeout per
+    /// call, not one per key), and their calls go on without leases for a
+    /// while (see [`Limiters::leased`]).
+    pub fn unreachable(&mut self, keys: impl Iterator<Item = LimitKey>, now_ms: f64) {
+        for key in keys {
+            self.due(key, now_ms);
+            self.leased(key, None, now_ms);
         }
     }
 

@@ -362,8 +362,7 @@ impl<S: Clone> Call<'_, S> {
                         paced_ms += ms;
                         paced_why = Some(why);
                     }
-                    Plan::Lease { key, want } => {
-                        let report = self.limiters.borrow_mut().lease_report(key);
+                    Plan::Lease { key, want, report } => {
                         let asked_ms = clock.now_ms();
                         // A store that fails leaves the call on local state.
                         let grant = store.lease(key, want, report).await.ok();
@@ -505,13 +504,8 @@ impl<S: Clone> Call<'_, S> {
             let now_ms = clock.now_ms();
             match looked {
                 Ok(trip) => limiters.learn(key, trip, now_ms),
-                // Unreachable: one timeout per call, not one per key; the
-                // keys' calls go on without leases for a while.
                 Err(_) => {
-                    for key in std::iter::once(key).chain(keys) {
-                        limiters.due(key, now_ms);
-                        limiters.leased(key, None, now_ms);
-                    }
+                    limiters.unreachable(std::iter::once(key).chain(keys), now_ms);
                     return;
                 }
             }
