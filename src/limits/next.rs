@@ -22,8 +22,9 @@
 //!    moves on instead when the kind fails over and a route is left, and
 //!    stops (`retry_budget_empty`) otherwise ([`budget`]).
 //!
-//! Adding a policy's say on what next is a stage here and its place in
-//! [`ORDER`].
+//! Each policy's say is a function `next` in its own file
+//! ([`routes::next`], [`subrequests::next`], [`budget::next`]); adding one
+//! is that function, a [`Stage`] and its place in [`ORDER`].
 //!
 //! [`routes`]: super::routes
 //! [`subrequests`]: super::subrequests
@@ -32,10 +33,9 @@
 use crate::classify::Classification;
 use crate::retry::policy::{Decision, RetryPolicy, State, Stop};
 
-use super::budget::RetryBudget;
 use super::routes::{self, RouteKey};
-use super::subrequests::Claim;
-use super::Limiters;
+use super::subrequests::{self, Claim};
+use super::{budget, Limiters};
 
 /// What the call does after an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,64 +125,32 @@ impl<S: Clone> Limiters<S> {
         answer: &Answer<'_>,
         claim: &mut Claim<'_>,
     ) -> Next {
+        // Somewhere to go: a later route neither out of quota nor down, and
+        // a body that can be sent again.
+        let elsewhere = answer.replayable
+            && self.can_move_on(answer.keys, answer.route + 1, answer.state.now_ms);
+        let kind = answer.classification.kind;
         let mut next = Next::Stop(Stop::Success);
         for stage in ORDER {
-            next = self.stage(stage, policy, answer, claim, next);
-            if stage == Stage::Breaker && answer.from_breaker {
-                break;
-            }
+            next = match stage {
+                Stage::Policy => {
+                    Next::of(policy.decide(answer.classification, answer.state, answer.random))
+                }
+                // A breaker's answer ends the call: nothing else is asked.
+                Stage::Breaker if answer.from_breaker => return Next::Stop(Stop::BreakerOpen),
+                Stage::Breaker => next,
+                Stage::Failover => routes::next(self.failover_on, kind, next, elsewhere),
+                Stage::Body => match next {
+                    Next::Retry { .. } if !answer.replayable => Next::Stop(Stop::BodyNotReplayable),
+                    _ => next,
+                },
+                Stage::Subrequests => subrequests::next(claim, next),
+                Stage::Budget => {
+                    let fails_over = elsewhere && self.failover_on.contains(kind);
+                    budget::next(self.budget.as_mut(), next, fails_over)
+                }
+            };
         }
         next
-    }
-
-    /// Whether the call may move on from `answer`'s route: a later route
-    /// is neither out of quota nor down, and the body can be sent again.
-    fn elsewhere(&self, answer: &Answer<'_>) -> bool {
-        answer.replayable && self.can_move_on(answer.keys, answer.route + 1, answer.state.now_ms)
-    }
-
-    fn stage(
-        &mut self,
-        stage: Stage,
-        policy: &RetryPolicy,
-        answer: &Answer<'_>,
-        claim: &mut Claim<'_>,
-        next: Next,
-    ) -> Next {
-        let kind = answer.classification.kind;
-        match (stage, next) {
-            (Stage::Policy, _) => {
-                Next::of(policy.decide(answer.classification, answer.state, answer.random))
-            }
-            (Stage::Breaker, _) if answer.from_breaker => Next::Stop(Stop::BreakerOpen),
-            (Stage::Failover, Next::Stop(stop))
-                if routes::moves_on(self.failover_on, kind, Decision::Stop(stop))
-                    && self.elsewhere(answer) =>
-            {
-                Next::FailOver
-            }
-            (Stage::Body, Next::Retry { .. }) if !answer.replayable => {
-                Next::Stop(Stop::BodyNotReplayable)
-            }
-            (Stage::Subrequests, Next::Retry { .. } | Next::FailOver) if !claim.reserve() => {
-                Next::Stop(Stop::SubrequestsSpent)
-            }
-            (Stage::Budget, Next::Stop(Stop::Success)) => {
-                if let Some(budget) = &mut self.budget {
-                    budget.record_success();
-                }
-                next
-            }
-            (Stage::Budget, Next::Retry { .. })
-                if !self.budget.as_mut().is_none_or(RetryBudget::try_spend) =>
-            {
-                if self.failover_on.contains(kind) && self.elsewhere(answer) {
-                    Next::FailOver
-                } else {
-                    Next::Stop(Stop::BudgetEmpty)
-                }
-            }
-            _ => next,
-        }
     }
 }

@@ -16,6 +16,9 @@
 
 use std::cell::RefCell;
 
+use super::next::Next;
+use crate::retry::policy::Stop;
+
 /// The subrequests a Workers invocation may make on the free plan.
 pub const DEFAULT_SUBREQUESTS: u32 = 50;
 
@@ -93,6 +96,19 @@ impl Drop for Claim<'_> {
         if let (true, Some(budget)) = (self.held, self.budget) {
             budget.borrow_mut().give_back();
         }
+    }
+}
+
+/// The subrequest budget's say on what next ([`super::next::ORDER`]): any
+/// further attempt, a retry or a move to the next route, needs one of the
+/// invocation's subrequests, reserved now, so that a call with none left
+/// still holds its last answer.
+pub fn next(claim: &mut Claim<'_>, next: Next) -> Next {
+    match next {
+        Next::Retry { .. } | Next::FailOver if !claim.reserve() => {
+            Next::Stop(Stop::SubrequestsSpent)
+        }
+        _ => next,
     }
 }
 
