@@ -680,6 +680,23 @@ mod composed {
     }
 
     #[test]
+    fn a_call_refused_for_want_of_subrequests_leaves_nothing_in_flight() {
+        // The throttle booked the attempt before the invocation's budget
+        // refused it: the booking is given back, or the key would count a
+        // request in flight that never went, for ten minutes.
+        let clock = FakeClock::new(vec![]);
+        let l = limiters(Settings {
+            retry_budget: None,
+            ..Settings::default()
+        });
+        let budget = RefCell::new(Subrequests::new(0));
+        let t = Scripted::new(&clock, vec![Step::Http(200, vec![], "")]);
+        let r = run_with(&policy(0, Jitter::None), None, Some(&budget), &clock, t, &l);
+        assert_eq!(r.err(), Some(Halt::SubrequestsSpent));
+        assert_eq!(l.borrow().in_flight(route_key(0)), 0);
+    }
+
+    #[test]
     fn a_breaker_answer_spends_no_subrequest() {
         let clock = FakeClock::new(vec![]);
         let l = breaker(60_000.0);

@@ -378,12 +378,13 @@ impl<S: Clone> Call<'_, S> {
                     }
                     Plan::Send(pass) => {
                         route = pass.route;
-                        // Reserved already, unless this is the first attempt.
-                        if !claim.reserve() {
-                            self.limiters.borrow_mut().abandon(&pass, clock.now_ms());
+                        let paid =
+                            self.limiters
+                                .borrow_mut()
+                                .pay(&pass, &mut claim, clock.now_ms());
+                        if !paid {
                             return Err(Halt::SubrequestsSpent);
                         }
-                        claim.sent();
                         let sent = transport.send(pass.route, attempt).await;
                         let now_ms = clock.now_ms();
                         match sent {
