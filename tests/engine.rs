@@ -249,6 +249,21 @@ fn the_deadline_is_respected() {
 }
 
 #[test]
+fn a_stream_body_is_not_moved_to_the_next_route() {
+    // Quota on the primary moves a call to the backup, but a consumed
+    // stream cannot be sent there: the call ends with the quota answer.
+    let clock = FakeClock::new(vec![]);
+    let steps = vec![Step::Http(429, vec![], QUOTA), Step::Http(200, vec![], "")];
+    let mut t = Scripted::new(&clock, steps).with_routes(2);
+    t.replayable = false;
+    let r = run_with(&policy(3, Jitter::None), None, None, &clock, t, &open()).unwrap();
+    assert_eq!(
+        (r.stop, r.sent, r.routes, r.last_status),
+        (Stop::NotRetryable, 1, vec![0], Some(429))
+    );
+}
+
+#[test]
 fn a_stream_body_is_sent_once() {
     let clock = FakeClock::new(vec![]);
     let mut t = Scripted::new(
@@ -646,6 +661,39 @@ mod composed {
             5,
             "a refused call gives its unit back"
         );
+    }
+
+    #[test]
+    fn a_move_the_invocation_cannot_pay_for_stops_with_the_answer_it_has() {
+        // A quota failure on the primary would move the call to the backup,
+        // but the invocation's only subrequest went on the first attempt:
+        // the call ends with the quota answer, not with an error.
+        let clock = FakeClock::new(vec![]);
+        let budget = RefCell::new(Subrequests::new(1));
+        let steps = vec![Step::Http(429, vec![], QUOTA), Step::Http(200, vec![], "")];
+        let r = invocation(&clock, &budget, 3, 2, steps).unwrap();
+        assert_eq!(
+            (r.stop, r.sent, r.last_status),
+            (Stop::SubrequestsSpent, 1, Some(429))
+        );
+        assert_eq!(budget.borrow().spent(), 1);
+    }
+
+    #[test]
+    fn a_call_refused_for_want_of_subrequests_leaves_nothing_in_flight() {
+        // The throttle booked the attempt before the invocation's budget
+        // refused it: the booking is given back, or the key would count a
+        // request in flight that never went, for ten minutes.
+        let clock = FakeClock::new(vec![]);
+        let l = limiters(Settings {
+            retry_budget: None,
+            ..Settings::default()
+        });
+        let budget = RefCell::new(Subrequests::new(0));
+        let t = Scripted::new(&clock, vec![Step::Http(200, vec![], "")]);
+        let r = run_with(&policy(0, Jitter::None), None, Some(&budget), &clock, t, &l);
+        assert_eq!(r.err(), Some(Halt::SubrequestsSpent));
+        assert_eq!(l.borrow().in_flight(route_key(0)), 0);
     }
 
     #[test]

@@ -10,6 +10,9 @@
 //! there is no separate cost for timeouts, and every success refunds the
 //! same amount.
 
+use super::next::Next;
+use crate::retry::policy::Stop;
+
 /// Tokens in a full budget (AWS `INITIAL_RETRY_TOKENS`).
 pub const DEFAULT_CAPACITY: u32 = 500;
 /// Tokens one retry costs (AWS `RETRY_COST`): 100 retries empty the budget.
@@ -68,6 +71,29 @@ impl RetryBudget {
     pub fn record_success(&mut self) {
         self.tokens = self.tokens.saturating_add(self.refund).min(self.capacity);
     }
+}
+
+/// The retry budget's say on what next ([`super::next::ORDER`]): a retry
+/// of the same route costs the budget and a success refunds it; a retry it
+/// refuses moves to the next route instead when the call `fails_over` (its
+/// kind is one the caller fails over on, and it has somewhere to go: a move
+/// costs no retry budget), and stops otherwise.
+pub fn next(budget: Option<&mut RetryBudget>, next: Next, fails_over: bool) -> Next {
+    let Some(budget) = budget else {
+        return next;
+    };
+    match next {
+        Next::Stop(Stop::Success) => budget.record_success(),
+        Next::Retry { .. } if !budget.try_spend() => {
+            return if fails_over {
+                Next::FailOver
+            } else {
+                Next::Stop(Stop::BudgetEmpty)
+            };
+        }
+        _ => {}
+    }
+    next
 }
 
 #[cfg(test)]

@@ -5,35 +5,55 @@
 //! caller and model ([`key`]); and, per call, the subrequest budget of the
 //! invocation it belongs to ([`subrequests`]).
 //!
-//! The retry loop asks [`Limiters::before`] before every attempt and gets a
-//! decision back as a value, a [`Plan`]: send on a route after waiting so
-//! long, or answer from the open breaker without a network call. It reports
-//! the outcome with [`Limiters::after`], and asks [`Limiters::permit`]
-//! before a retry or a move to the next route. Every method takes `now`, so
-//! the whole composition is tested with a fake clock.
+//! # The pipeline, in order
+//!
+//! Every decision about a call is a value returned here, in this order;
+//! the engine (`crate::retry::engine`) and the wasm layer only carry them
+//! out. Every method takes `now`, so the whole composition is tested with
+//! a fake clock.
+//!
+//! 1. **Before the call.** The spend budgets ([`spend`]) hold the call's
+//!    estimate ([`spend::Spend::admit`]): it goes, goes on a cheaper route
+//!    ([`Scope::moved_to`]), or is answered as over budget. Then the
+//!    concurrency queue: [`Limiters::arrive`], polled with
+//!    [`Limiters::wait`]; a call the open breaker would answer needs no
+//!    slot ([`queue`]). Its lane picks its first route
+//!    ([`Limiters::start_moved`], [`lanes`]).
+//! 2. **Before each attempt**, [`Limiters::before`] returns a [`Plan`]: the
+//!    first route neither breaker holds back ([`routes::choose`]), the
+//!    coordinator's lease ([`lease`], [`Plan::Lease`]) and the throttle
+//!    ([`throttle`], [`Plan::Hold`]); or, with every route out of quota, the
+//!    breaker's answer ([`Plan::Replay`]).
+//! 3. **After its answer**, [`Limiters::after`] tells the throttle, the
+//!    lease, the quota breaker and the outage breaker, in that order, and
+//!    returns what changed ([`Heard`]): changes for the [`shared::Store`],
+//!    a report for the coordinator, breaker transitions for the hooks.
+//! 4. **What next**, [`Limiters::next`]: the retry policy, then the breaker,
+//!    failover, body, subrequests and retry budget have their say, in the
+//!    order [`next::ORDER`] declares: retry, fail over, or stop.
+//! 5. **After the call**, [`fallback::fallback`] says who answers it: its
+//!    last answer, `onQuotaExhausted`'s, or the cache's. The spend budgets
+//!    settle the real cost when the usage arrives
+//!    ([`spend::Spend::settle`]), or release the hold.
 //!
 //! What other instances know arrives through a [`shared::Store`] (the seam
 //! of a Durable Object coordinator): [`Limiters::due`] says when to ask,
 //! [`Limiters::learn`] takes the answer, and `after` returns the change to
-//! publish. A call whose store is shared also needs a request permit leased
-//! from it ([`lease`]): `before` plans [`Plan::Lease`] when the instance
-//! holds none, [`Limiters::leased`] takes the grant, and `after` returns the
-//! report to forward at once, if any.
-//!
-//! Spend budgets (USD or tokens per day, month or rolling span, with
-//! alerts below the cap) are [`spend`]: a call reserves its estimate before
-//! it is sent and settles the real cost when its usage arrives.
+//! publish.
 //!
 //! Adding a policy is one file here and a line in `before`, `after` or
-//! `permit` ([`subrequests`] is an example).
+//! [`next::ORDER`] ([`subrequests`] is an example).
 
 pub mod breaker;
 pub mod budget;
 pub mod bulkhead;
+pub mod fallback;
 pub mod key;
 pub mod lanes;
 pub mod lease;
+pub mod next;
 pub mod outage;
+pub mod queue;
 pub mod record;
 pub mod routes;
 pub mod shared;
@@ -46,8 +66,7 @@ use std::cell::RefCell;
 
 use crate::classify::kind::Kind;
 use crate::classify::Classification;
-use crate::retry::policy::Decision;
-use crate::retry::policy::{RetryPolicy, Stop};
+use crate::retry::policy::RetryPolicy;
 use breaker::{BreakerState, Opening, QuotaBreaker};
 use budget::RetryBudget;
 use bulkhead::{Admission, Bulkhead};
@@ -233,14 +252,17 @@ pub enum Plan<S> {
         /// Why it holds.
         why: Hold,
     },
-    /// Ask the coordinator for a lease of up to `want` permits for `key`
-    /// (with [`Limiters::lease_report`]), tell [`Limiters::leased`] what it
-    /// said, then ask again.
+    /// Ask the coordinator for a lease of up to `want` permits for `key`,
+    /// forwarding `report`; tell [`Limiters::leased`] what it said, then
+    /// ask again.
     Lease {
         /// The route's model key.
         key: LimitKey,
         /// How many permits.
         want: u32,
+        /// The report of the key's window to forward with the request
+        /// (sent once).
+        report: Option<Report>,
     },
     /// Every route from here on is out of quota: answer with the failure
     /// stored for `route`, sending nothing.
@@ -290,6 +312,8 @@ pub struct Limiters<S> {
     freshness: Freshness,
     next_ticket: u64,
     spend: spend::Spend,
+    /// Whether any attempt was answered yet (see [`queue`]).
+    heard: bool,
 }
 
 impl<S: Clone> Limiters<S> {
@@ -309,6 +333,7 @@ impl<S: Clone> Limiters<S> {
             freshness: Freshness::default(),
             next_ticket: 0,
             spend: spend::Spend::default(),
+            heard: false,
         }
     }
 
@@ -460,7 +485,11 @@ impl<S: Clone> Limiters<S> {
                 }
                 // The coordinator is unreachable: the local throttle alone.
                 Need::Alone => None,
-                Need::Ask { want } => Some(Plan::Lease { key, want }),
+                Need::Ask { want } => Some(Plan::Lease {
+                    key,
+                    want,
+                    report: leases.take_report(key),
+                }),
                 Need::Wait { ms } if !too_late(ms) => Some(Plan::Hold {
                     ms: ms.ceil() as u64,
                     why: Hold::Coordinator,
@@ -527,11 +556,6 @@ impl<S: Clone> Limiters<S> {
         }
     }
 
-    /// The report to forward with a lease request for `key` (sent once).
-    pub fn lease_report(&mut self, key: LimitKey) -> Option<Report> {
-        self.leases.as_mut()?.take_report(key)
-    }
-
     /// What the coordinator answered a lease request for `key`: a grant,
     /// or `None` when it could not be reached (calls then go on local state
     /// alone for [`lease::ALONE_MS`]).
@@ -573,17 +597,6 @@ impl<S: Clone> Limiters<S> {
         })
     }
 
-    /// Whether a call whose attempt ended as `kind`, decided `decision`,
-    /// moves on to the next route (see [`routes::moves_on`]).
-    pub fn moves_on(&self, kind: Kind, decision: Decision) -> bool {
-        routes::moves_on(self.failover_on, kind, decision)
-    }
-
-    /// Whether `kind` is one the caller asked to fail over on.
-    pub fn fails_over_on(&self, kind: Kind) -> bool {
-        self.failover_on.contains(kind)
-    }
-
     /// Hears how an attempt sent with `pass` ended: the throttle learns the
     /// windows the answer reported; a quota failure (with what to replay)
     /// trips the route's account or model breaker (see
@@ -600,6 +613,7 @@ impl<S: Clone> Limiters<S> {
         now_ms: f64,
     ) -> Heard<S> {
         let mut heard = Heard::default();
+        self.heard = true;
         if let (Some(throttle), Some(booking)) = (&mut self.throttle, pass.booking) {
             let answer = if c.status == 0 {
                 Answer::Lost
@@ -706,6 +720,17 @@ impl<S: Clone> Limiters<S> {
         }
     }
 
+    /// The store could not be reached when asked about the first of `keys`:
+    /// none of them is asked again before its next refresh (one timeout per
+    /// call, not one per key), and their calls go on without leases for a
+    /// while (see [`Limiters::leased`]).
+    pub fn unreachable(&mut self, keys: impl Iterator<Item = LimitKey>, now_ms: f64) {
+        for key in keys {
+            self.due(key, now_ms);
+            self.leased(key, None, now_ms);
+        }
+    }
+
     /// The attempt sent with `pass` was cancelled before any answer: it is
     /// no longer in flight, and a probe goes to the next call.
     pub fn abandon(&mut self, pass: &Pass, now_ms: f64) {
@@ -713,28 +738,6 @@ impl<S: Clone> Limiters<S> {
             throttle.answered(pass.keys.model, booking, now_ms, Answer::Lost);
         }
         self.unprobe(&pass.keys, pass.probe, pass.outage_probe, now_ms);
-    }
-
-    /// Whether the call holding `claim` may make another attempt: a
-    /// `retry` of the same route (which costs the retry budget) or a move
-    /// to the next route (which does not). Either way the attempt needs a
-    /// subrequest, reserved here so the call still holds its last answer
-    /// if there is none.
-    pub fn permit(&mut self, claim: &mut Claim<'_>, retry: bool) -> Result<(), Stop> {
-        if !claim.reserve() {
-            return Err(Stop::SubrequestsSpent);
-        }
-        if retry && !self.budget.as_mut().is_none_or(RetryBudget::try_spend) {
-            return Err(Stop::BudgetEmpty);
-        }
-        Ok(())
-    }
-
-    /// A call succeeded: the budget gets a refund.
-    pub fn record_success(&mut self) {
-        if let Some(budget) = &mut self.budget {
-            budget.record_success();
-        }
     }
 
     /// Every open breaker, quota then outage, for a health endpoint.

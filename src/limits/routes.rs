@@ -14,6 +14,7 @@ use crate::classify::provider::Provider;
 use crate::classify::Classification;
 use crate::limits::breaker::{Gate, QuotaBreaker};
 use crate::limits::key::LimitKey;
+use crate::limits::next::Next;
 use crate::limits::outage::{OutageBreaker, OutageGate};
 use crate::retry::policy::{Decision, Stop};
 
@@ -227,6 +228,19 @@ pub fn moves_on(failover_on: KindSet, kind: Kind, decision: Decision) -> bool {
             decision,
             Decision::Stop(Stop::NotRetryable | Stop::RetriesExhausted | Stop::HintTooLong)
         )
+}
+
+/// Fallback routes' say on what next ([`super::next::ORDER`]): a kind the
+/// caller fails over on (`failover_on`) that the policy stopped on moves the
+/// call to the next route when it has somewhere to go (`elsewhere`: a later
+/// route neither out of quota nor down, and a body that can be sent again).
+pub fn next(failover_on: KindSet, kind: Kind, next: Next, elsewhere: bool) -> Next {
+    match next {
+        Next::Stop(stop) if elsewhere && moves_on(failover_on, kind, Decision::Stop(stop)) => {
+            Next::FailOver
+        }
+        _ => next,
+    }
 }
 
 #[cfg(test)]

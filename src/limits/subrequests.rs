@@ -16,6 +16,9 @@
 
 use std::cell::RefCell;
 
+use super::next::Next;
+use crate::retry::policy::Stop;
+
 /// The subrequests a Workers invocation may make on the free plan.
 pub const DEFAULT_SUBREQUESTS: u32 = 50;
 
@@ -93,6 +96,35 @@ impl Drop for Claim<'_> {
         if let (true, Some(budget)) = (self.held, self.budget) {
             budget.borrow_mut().give_back();
         }
+    }
+}
+
+impl<S: Clone> super::Limiters<S> {
+    /// The subrequest budget's say before the attempt `pass` lets go: it
+    /// takes the unit `claim` reserved when the retry was decided, or, for
+    /// a first attempt, one reserved now. With none left the attempt is not
+    /// sent (the pass is given back, see [`super::Limiters::abandon`]) and
+    /// `false` ends the call, which has nothing to answer with.
+    pub fn pay(&mut self, pass: &super::Pass, claim: &mut Claim<'_>, now_ms: f64) -> bool {
+        if !claim.reserve() {
+            self.abandon(pass, now_ms);
+            return false;
+        }
+        claim.sent();
+        true
+    }
+}
+
+/// The subrequest budget's say on what next ([`super::next::ORDER`]): any
+/// further attempt, a retry or a move to the next route, needs one of the
+/// invocation's subrequests, reserved now, so that a call with none left
+/// still holds its last answer.
+pub fn next(claim: &mut Claim<'_>, next: Next) -> Next {
+    match next {
+        Next::Retry { .. } | Next::FailOver if !claim.reserve() => {
+            Next::Stop(Stop::SubrequestsSpent)
+        }
+        _ => next,
     }
 }
 

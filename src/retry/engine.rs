@@ -9,6 +9,7 @@ use crate::classify::kind::Kind;
 use crate::classify::Classification;
 use crate::limits::bulkhead::Admission;
 use crate::limits::lanes::Lane;
+use crate::limits::next::{Answer, Next};
 use crate::limits::routes::RouteKey;
 use crate::limits::shared::Store;
 use crate::limits::tokens::Tokens;
@@ -236,17 +237,10 @@ where
     St: Store<T::Snapshot>,
 {
     let started = clock.now_ms();
-    let (ticket, mut admission) = limiters.borrow_mut().enter_in(scope.lane, started);
-    // An answer from the open breaker costs no network call: it does not
-    // wait behind maxConcurrency for a slot it would not use.
-    if matches!(admission, Admission::Wait { .. })
-        && limiters
-            .borrow()
-            .answered_by_breaker(transport.keys(), started)
-    {
-        limiters.borrow_mut().skip_queue(ticket, started);
-        admission = Admission::Run;
-    }
+    let (ticket, mut admission) =
+        limiters
+            .borrow_mut()
+            .arrive(scope.lane, transport.keys(), started);
     let queued = admission != Admission::Run;
     // Wait for a slot, polling with this call's own timer: no other call
     // ever wakes it.
@@ -258,7 +252,10 @@ where
                 if let Err(abort) = clock.sleep(ms).await {
                     break Err(Halt::Aborted(abort));
                 }
-                admission = limiters.borrow_mut().poll(ticket, clock.now_ms());
+                admission =
+                    limiters
+                        .borrow_mut()
+                        .wait(ticket, transport.keys(), started, clock.now_ms());
             }
         }
     };
@@ -365,8 +362,7 @@ impl<S: Clone> Call<'_, S> {
                         paced_ms += ms;
                         paced_why = Some(why);
                     }
-                    Plan::Lease { key, want } => {
-                        let report = self.limiters.borrow_mut().lease_report(key);
+                    Plan::Lease { key, want, report } => {
                         let asked_ms = clock.now_ms();
                         // A store that fails leaves the call on local state.
                         let grant = store.lease(key, want, report).await.ok();
@@ -382,12 +378,13 @@ impl<S: Clone> Call<'_, S> {
                     }
                     Plan::Send(pass) => {
                         route = pass.route;
-                        // Reserved already, unless this is the first attempt.
-                        if !claim.reserve() {
-                            self.limiters.borrow_mut().abandon(&pass, clock.now_ms());
+                        let paid =
+                            self.limiters
+                                .borrow_mut()
+                                .pay(&pass, &mut claim, clock.now_ms());
+                        if !paid {
                             return Err(Halt::SubrequestsSpent);
                         }
-                        claim.sent();
                         let sent = transport.send(pass.route, attempt).await;
                         let now_ms = clock.now_ms();
                         match sent {
@@ -424,53 +421,25 @@ impl<S: Clone> Call<'_, S> {
                 fallback = fallback.or(offered);
             }
             let now_ms = clock.now_ms();
-            let state = State {
-                retries,
-                previous_delay_ms,
-                now_ms,
-                deadline_ms: self.scope.deadline_ms,
+            let answer = Answer {
+                classification: c,
+                from_breaker: source == Source::Breaker,
+                state: State {
+                    retries,
+                    previous_delay_ms,
+                    now_ms,
+                    deadline_ms: self.scope.deadline_ms,
+                },
+                random,
+                keys: transport.keys(),
+                route,
+                replayable: transport.replayable(),
             };
-            let mut decision = self.policy.decide(c, state, random);
-            if decision == Decision::Stop(Stop::Success) {
-                self.limiters.borrow_mut().record_success();
-            }
-            let mut failover = false;
-            if source == Source::Breaker {
-                decision = Decision::Stop(Stop::BreakerOpen);
-            } else {
-                let mut limiters = self.limiters.borrow_mut();
-                let next = route + 1;
-                // Somewhere to go: a later route neither out of quota nor down.
-                let elsewhere =
-                    transport.replayable() && limiters.can_move_on(transport.keys(), next, now_ms);
-                let retry_refused = match decision {
-                    _ if elsewhere && limiters.moves_on(c.kind, decision) => None,
-                    Decision::Retry { .. } if !transport.replayable() => {
-                        decision = Decision::Stop(Stop::BodyNotReplayable);
-                        None
-                    }
-                    Decision::Retry { .. } => limiters.permit(&mut claim, true).err(),
-                    Decision::Stop(_) => None,
-                };
-                // Moving to the next route is not a retry of this one, so
-                // it costs no retry budget: a route whose retries the
-                // budget refuses moves on when its kind fails over.
-                let budget_refused = retry_refused == Some(Stop::BudgetEmpty)
-                    && elsewhere
-                    && limiters.fails_over_on(c.kind);
-                let moving = (elsewhere && limiters.moves_on(c.kind, decision)) || budget_refused;
-                if moving {
-                    decision = match limiters.permit(&mut claim, false) {
-                        Ok(()) => {
-                            failover = true;
-                            Decision::Retry { delay_ms: 0 }
-                        }
-                        Err(stop) => Decision::Stop(stop),
-                    };
-                } else if let Some(stop) = retry_refused {
-                    decision = Decision::Stop(stop);
-                }
-            }
+            let next = self
+                .limiters
+                .borrow_mut()
+                .next(self.policy, &answer, &mut claim);
+            let decision = next.decision();
             observe(&Event {
                 attempt,
                 classification: c,
@@ -488,8 +457,8 @@ impl<S: Clone> Call<'_, S> {
                 lane: self.scope.lane,
                 diverted,
             });
-            match decision {
-                Decision::Stop(stop) => {
+            let delay_ms = match next {
+                Next::Stop(stop) => {
                     return Ok(Outcome {
                         last,
                         attempts: attempt,
@@ -501,23 +470,24 @@ impl<S: Clone> Call<'_, S> {
                         first_report,
                     })
                 }
-                Decision::Retry { delay_ms } => {
-                    if let Attempt::Answered { response, .. } = last {
-                        transport.discard(response);
-                    }
-                    if failover {
-                        // The next route starts with its own retries.
-                        route += 1;
-                        retries = 0;
-                    } else {
-                        retries += 1;
-                    }
-                    clock.sleep(delay_ms).await.map_err(Halt::Aborted)?;
-                    waited_ms += delay_ms;
-                    previous_delay_ms = delay_ms;
-                    attempt += 1;
+                Next::Retry { delay_ms } => {
+                    retries += 1;
+                    delay_ms
                 }
+                Next::FailOver => {
+                    // The next route starts with its own retries.
+                    route += 1;
+                    retries = 0;
+                    0
+                }
+            };
+            if let Attempt::Answered { response, .. } = last {
+                transport.discard(response);
             }
+            clock.sleep(delay_ms).await.map_err(Halt::Aborted)?;
+            waited_ms += delay_ms;
+            previous_delay_ms = delay_ms;
+            attempt += 1;
         }
     }
 
@@ -535,13 +505,8 @@ impl<S: Clone> Call<'_, S> {
             let now_ms = clock.now_ms();
             match looked {
                 Ok(trip) => limiters.learn(key, trip, now_ms),
-                // Unreachable: one timeout per call, not one per key; the
-                // keys' calls go on without leases for a while.
                 Err(_) => {
-                    for key in std::iter::once(key).chain(keys) {
-                        limiters.due(key, now_ms);
-                        limiters.leased(key, None, now_ms);
-                    }
+                    limiters.unreachable(std::iter::once(key).chain(keys), now_ms);
                     return;
                 }
             }

@@ -269,11 +269,7 @@ impl Budgets {
             .spend
             .borrow_mut()
             .settle(holds, actual, js_sys::Date::now());
-        if let Some(hook) = &self.on_budget {
-            for a in &alerts {
-                let _ = hook.call1(&JsValue::UNDEFINED, &alert_js(a));
-            }
-        }
+        super::outputs::budget_alerts(self.on_budget.as_ref(), alerts.iter().map(alert_js));
     }
 }
 

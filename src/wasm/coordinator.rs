@@ -237,7 +237,7 @@ impl Coordinated<'_> {
             // Counted every time, reported once per incident (of each coordinator).
             Err(error) => {
                 if was_down {
-                    self.instance.stats.borrow_mut().coordinator_errors += 1;
+                    super::outputs::coordinator_error(self.instance, op, None);
                 } else {
                     *down.borrow_mut() = Some(namespace.clone());
                     let message = get(error, "message").as_string();
@@ -260,11 +260,7 @@ impl Coordinated<'_> {
 
     /// Counts a coordinator error and tells `onCoordinatorError`.
     fn report(&self, op: &str, message: &str) {
-        self.instance.stats.borrow_mut().coordinator_errors += 1;
-        if let Some(hook) = &self.instance.config.on_coordinator_error {
-            let info = object(&[("op", op.into()), ("message", message.into())]);
-            let _ = hook.call1(&JsValue::UNDEFINED, &info);
-        }
+        super::outputs::coordinator_error(self.instance, op, Some(message));
     }
 }
 

@@ -10,18 +10,18 @@ use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
-use super::bindings::{
-    self, classification_js, get, make_error, number_or_null, object, type_error,
-};
+use super::bindings::{self, classification_js, get, make_error, object, type_error};
 use super::budgets::Held;
 use super::clock::JsClock;
 use super::coordinator::Coordinated;
 use super::instance::Instance;
 use super::options::{self, Config, Invocation};
+use super::outputs::{self, About};
 use super::report;
 use super::request::Outgoing;
 use super::telemetry::{self, Trace};
 use super::transport::FetchTransport;
+use crate::limits::fallback::{fallback, Fallback};
 use crate::limits::spend::Cost;
 use crate::limits::Scope;
 use crate::retry::engine::{self, Attempt, Event, Halt, Outcome, Source};
@@ -141,7 +141,7 @@ async fn call(
     trace: Option<&Trace>,
 ) -> Result<JsValue, JsValue> {
     let config = &instance.config;
-    instance.stats.borrow_mut().calls += 1;
+    outputs::call(instance);
     if !init.is_undefined() && !init.is_null() && !init.is_object() {
         return Err(type_error("fetch: `init` must be an object"));
     }
@@ -212,14 +212,12 @@ async fn run(
     };
     let mut clock = JsClock::new(linked.aborted());
     let mut observe = |e: &Event<'_>| {
-        instance.stats.borrow_mut().record(e);
-        breaker_hooks(config, e, out.url(e.route));
         let about = About {
             trace,
             model: out.model(e.route),
             request_id: request_id.borrow_mut().take(),
         };
-        observe_hooks(config, e, out.url(e.route), about);
+        outputs::attempt(instance, e, out.url(e.route), about);
     };
     let started = js_sys::Date::now();
     let outcome = engine::run(
@@ -234,20 +232,11 @@ async fn run(
     .await;
     let result = match outcome {
         Ok(outcome) => {
-            let hit = match &config.cache {
-                Some(cache) => {
-                    let wait_until = invocation.and_then(|i| i.wait_until.as_ref());
-                    cached(instance, cache, &out, &outcome, wait_until, started, trace).await
-                }
-                None => None,
-            };
-            match hit {
-                Some(hit) => Ok(hit),
-                None => {
-                    let outcome = tapped(instance, &out, outcome, started, &mut holds, trace);
-                    settle(config, outcome)
-                }
-            }
+            let wait_until = invocation.and_then(|i| i.wait_until.as_ref());
+            answer(
+                instance, &out, outcome, wait_until, started, &mut holds, trace,
+            )
+            .await
         }
         Err(Halt::Aborted(reason)) => Err(reason),
         Err(Halt::QueueFull) => Err(make_error(
@@ -317,55 +306,102 @@ async fn admit(
     budgets.admit(&ask, store, wait_until).await
 }
 
-/// The cached-response fallback: stores a success in the background, or
-/// answers a call whose routes were all out of quota or down with the last
-/// good answer to the same request, if one is fresh. `None`: the outcome
-/// stands.
+/// Carries out who answers a call whose loop ended ([`fallback`]): the
+/// last answer (stored for the cache first, for a success), the
+/// `onQuotaExhausted` hook's, or the cache's.
+async fn answer(
+    instance: &Instance,
+    out: &Outgoing,
+    mut outcome: Outcome<web_sys::Response, JsValue>,
+    wait_until: Option<&Function>,
+    started: f64,
+    holds: &mut Held,
+    trace: Option<&Trace>,
+) -> Result<JsValue, JsValue> {
+    let cache = instance.config.cache.as_ref().and_then(|cache| {
+        let url = out.url(0);
+        let rules = &cache.rules;
+        if !crate::cache::request_cacheable(&out.method, url, out.replayable, rules) {
+            return None;
+        }
+        // The entry is the caller's own: route 0's limit key (see cache::identity).
+        let account = out.keys().first()?.account;
+        Some((
+            cache,
+            crate::cache::identity(&redact_url(url), &account, rules),
+        ))
+    });
+    let kind = outcome.last.classification().kind;
+    match fallback(kind, outcome.fallback.is_some(), cache.is_some()) {
+        Fallback::Hook => {
+            if let Some(answer) = outcome.fallback.take() {
+                return Ok(answer.into());
+            }
+        }
+        Fallback::Cache => {
+            if let Some((cache, key_url)) = &cache {
+                let hit = cached(instance, cache, key_url, out, &outcome, started, trace).await;
+                if let Some(hit) = hit {
+                    return Ok(hit);
+                }
+            }
+        }
+        Fallback::Last { store: true } => {
+            if let (Some((cache, key_url)), Attempt::Answered { response, .. }) =
+                (&cache, &outcome.last)
+            {
+                store(cache, key_url, out, response, wait_until);
+            }
+        }
+        Fallback::Last { store: false } => {}
+    }
+    let outcome = tapped(instance, out, outcome, started, holds, trace);
+    settle(&instance.config, outcome)
+}
+
+/// Stores a success for the cached-response fallback, in the background.
+fn store(
+    cache: &options::Cache,
+    key_url: &str,
+    out: &Outgoing,
+    response: &web_sys::Response,
+    wait_until: Option<&Function>,
+) {
+    let rules = &cache.rules;
+    if crate::cache::storable(response.status(), event_stream(response), rules) {
+        let (input, init) = out.given();
+        let wait_until = wait_until.map_or(JsValue::UNDEFINED, JsValue::from);
+        let now = js_sys::Date::now();
+        bindings::cache_store(
+            &cache.js,
+            &out.method,
+            key_url,
+            input,
+            init,
+            response,
+            now,
+            rules.ttl_ms,
+            &wait_until,
+        );
+    }
+}
+
+/// The cached-response fallback: the last good answer to the same request,
+/// if one is fresh, for a call whose routes were all out of quota or down.
+/// `None`: the outcome stands.
 async fn cached(
     instance: &Instance,
     cache: &options::Cache,
+    key_url: &str,
     out: &Outgoing,
     outcome: &Outcome<web_sys::Response, JsValue>,
-    wait_until: Option<&Function>,
     started: f64,
     trace: Option<&Trace>,
 ) -> Option<JsValue> {
     let rules = &cache.rules;
     let url = out.url(0);
-    if !crate::cache::request_cacheable(&out.method, url, out.replayable, rules) {
-        return None;
-    }
-    // The entry is the caller's own: route 0's limit key (see cache::identity).
-    let account = out.keys().first()?.account;
-    let key_url = crate::cache::identity(&redact_url(url), &account, rules);
     let (input, init) = out.given();
-    let kind = outcome.last.classification().kind;
-    if let Attempt::Answered { response, .. } = &outcome.last {
-        if kind == Kind::Ok {
-            if crate::cache::storable(response.status(), event_stream(response), rules) {
-                let wait_until = wait_until.map_or(JsValue::UNDEFINED, JsValue::from);
-                let now = js_sys::Date::now();
-                bindings::cache_store(
-                    &cache.js,
-                    &out.method,
-                    &key_url,
-                    input,
-                    init,
-                    response,
-                    now,
-                    rules.ttl_ms,
-                    &wait_until,
-                );
-            }
-            return None;
-        }
-    }
-    // onQuotaExhausted's own fallback comes first.
-    let hook_answered = kind == Kind::QuotaExhausted && outcome.fallback.is_some();
-    if !crate::cache::answers(kind) || hook_answered {
-        return None;
-    }
-    let found = bindings::cache_match(&cache.js, &out.method, &key_url, input, init);
+    let found = bindings::cache_match(&cache.js, &out.method, key_url, input, init);
     let found = JsFuture::from(found).await.ok()?;
     let pair: &Array = found.dyn_ref()?;
     let response = pair.get(0);
@@ -386,7 +422,6 @@ async fn cached(
     if let Attempt::Answered { response, .. } = &outcome.last {
         bindings::cancel_body(response);
     }
-    instance.stats.borrow_mut().cache_hit(outcome.route);
     let mut c = Classification::without_response(
         Kind::Ok,
         None,
@@ -415,7 +450,7 @@ async fn cached(
         model: out.model(outcome.route),
         request_id: None,
     };
-    observe_hooks(&instance.config, &event, url, about);
+    outputs::cache_hit(instance, &event, url, about);
     Some(hit)
 }
 
@@ -473,7 +508,8 @@ fn event_stream(response: &web_sys::Response) -> bool {
     content_type.is_some_and(|t| t.starts_with("text/event-stream"))
 }
 
-/// Turns the loop's outcome into what the caller gets.
+/// Turns the loop's outcome into what the caller gets (the quota hook's
+/// fallback aside: see [`answer`]).
 fn settle(
     config: &Config,
     outcome: Outcome<web_sys::Response, JsValue>,
@@ -482,7 +518,6 @@ fn settle(
         last,
         attempts,
         stop,
-        fallback,
         first_report,
         ..
     } = outcome;
@@ -491,11 +526,6 @@ fn settle(
             response,
             classification,
         } => {
-            if classification.kind == Kind::QuotaExhausted {
-                if let Some(fallback) = fallback {
-                    return Ok(fallback.into());
-                }
-            }
             if classification.kind == Kind::Ok {
                 return Ok(response.into());
             }
@@ -586,118 +616,4 @@ fn error(
         set("cause", &cause)?;
     }
     Ok(bindings::make_error(c.kind.as_str(), &message, &details))
-}
-
-/// Calls `onBreakerOpen` / `onBreakerClose` for each breaker the attempt
-/// opened or closed: once per incident each way. The key is its short hash;
-/// an exception a hook throws is ignored.
-fn breaker_hooks(config: &Config, e: &Event<'_>, url: &str) {
-    for t in e.breakers {
-        let hook = match t.opened_until_ms {
-            Some(_) => &config.on_breaker_open,
-            None => &config.on_breaker_close,
-        };
-        let Some(hook) = hook else {
-            continue;
-        };
-        let value = object(&[
-            ("kind", t.breaker.as_str().into()),
-            ("key", t.key.short().into()),
-            ("route", (e.route as u32).into()),
-            ("url", redact_url(url).into()),
-            (
-                "retryAtMs",
-                t.opened_until_ms.map_or(JsValue::NULL, JsValue::from),
-            ),
-            ("classification", classification_js(e.classification)),
-        ]);
-        let _ = hook.call1(&JsValue::UNDEFINED, &value);
-    }
-}
-
-/// Whether the attempt opened a quota breaker: the first report of an
-/// incident (once, however many calls were in flight or probes fail).
-fn first_report(e: &Event<'_>) -> bool {
-    e.breakers
-        .iter()
-        .any(|t| t.breaker == crate::limits::BreakerKind::Quota && t.opened_until_ms.is_some())
-}
-
-/// What an event tells beyond the loop's [`Event`], and the call's trace.
-struct About<'a> {
-    trace: Option<&'a Trace>,
-    /// The model the attempt's route asked for.
-    model: Option<&'a str>,
-    /// The provider's id of the attempt's request, from its response.
-    request_id: Option<String>,
-}
-
-/// Calls `onEvent` for every attempt and `onRetry` before every retry, and
-/// tells the call's trace. Hooks observe; an exception thrown by one is
-/// ignored so that telemetry never breaks a request.
-fn observe_hooks(config: &Config, e: &Event<'_>, url: &str, about: About<'_>) {
-    if config.on_event.is_none() && config.on_retry.is_none() && about.trace.is_none() {
-        return;
-    }
-    let url = redact_url(url);
-    let (decision, delay_ms, stop) = match e.decision {
-        Decision::Retry { delay_ms } => ("retry", Some(delay_ms), None),
-        Decision::Stop(s) => ("stop", None, Some(s.as_str())),
-    };
-    let value = object(&[
-        ("type", bindings::interned("attempt")),
-        ("attempt", e.attempt.into()),
-        ("kind", e.classification.kind.as_str().into()),
-        ("decision", decision.into()),
-        ("delayMs", number_or_null(delay_ms)),
-        ("stop", stop.map_or(JsValue::NULL, JsValue::from)),
-        ("elapsedMs", e.elapsed_ms.into()),
-        ("url", url.as_str().into()),
-        ("route", (e.route as u32).into()),
-        ("source", e.source.as_str().into()),
-        ("lane", e.lane.as_str().into()),
-        ("tokens", number_or_null(e.tokens)),
-        ("firstReport", first_report(e).into()),
-        ("classification", classification_js(e.classification)),
-    ]);
-    // The waits before the attempt, the model and the provider's request id
-    // (issue 24).
-    let more = [
-        ("queuedMs", (e.queued_ms as f64).into()),
-        ("pacedMs", (e.paced_ms as f64).into()),
-        (
-            "pacedReason",
-            e.paced_why
-                .map_or(JsValue::NULL, |w| bindings::interned(w.as_str())),
-        ),
-        ("leasedMs", (e.leased_ms as f64).into()),
-        ("breaker", breaker_change(e)),
-        ("model", about.model.map_or(JsValue::NULL, JsValue::from)),
-        (
-            "requestId",
-            about.request_id.map_or(JsValue::NULL, JsValue::from),
-        ),
-    ];
-    for (key, v) in more {
-        let _ = Reflect::set(&value, &bindings::interned(key), &v);
-    }
-    if let Some(trace) = about.trace {
-        trace.attempt(&value);
-    }
-    if let Some(hook) = &config.on_event {
-        let _ = hook.call1(&JsValue::UNDEFINED, &value);
-    }
-    if let (Some(hook), true) = (&config.on_retry, delay_ms.is_some()) {
-        let _ = hook.call1(&JsValue::UNDEFINED, &value);
-    }
-}
-
-/// The quota or outage breaker this attempt opened (`"opened"`) or closed
-/// (`"closed"`), else `null`.
-fn breaker_change(e: &Event<'_>) -> JsValue {
-    match e.breakers.first() {
-        Some(t) if t.opened_until_ms.is_some() => "opened".into(),
-        Some(_) => "closed".into(),
-        None => JsValue::NULL,
-    }
 }

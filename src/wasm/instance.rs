@@ -7,7 +7,6 @@ use std::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 
-use super::bindings::{classification_js, object};
 use super::options::Config;
 use super::snapshot::Snapshot;
 use super::usage::Taps;
@@ -49,9 +48,7 @@ fn watcher(hook: js_sys::Function) -> Closure<dyn Fn(String)> {
             url: None,
             now_ms: js_sys::Date::now(),
         });
-        let info = object(&[("classification", classification_js(&c))]);
-        // A hook observes; its exceptions never break the stream.
-        let _ = hook.call1(&JsValue::UNDEFINED, &info);
+        super::outputs::stream_error(&hook, &c);
     })
 }
 

@@ -12,6 +12,7 @@ mod input;
 mod instance;
 mod mask;
 mod options;
+mod outputs;
 mod prices;
 mod redis;
 mod report;

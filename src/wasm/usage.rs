@@ -387,10 +387,7 @@ fn usage_known(
         &interned(answer.lane.as_str()),
         js_sys::Date::now() - answer.started_ms,
     );
-    // Hooks observe; what they throw is ignored.
-    for hook in [on_usage, on_event].into_iter().flatten() {
-        let _ = hook.call1(&JsValue::UNDEFINED, &event);
-    }
+    super::outputs::usage([on_usage.as_ref(), on_event.as_ref()], &event);
     if let Some(trace) = &answer.trace {
         trace.usage(&event, named);
     }
