@@ -16,6 +16,7 @@ pub mod retry;
 pub mod secrets;
 pub mod stats;
 mod text;
+pub mod time;
 pub mod url;
 pub mod usage;
 

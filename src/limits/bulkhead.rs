@@ -13,6 +13,7 @@
 use std::collections::VecDeque;
 
 use super::lanes::Lane;
+use crate::time::Ms;
 
 /// How long a slot may be held before it is presumed lost, ms (10 min,
 /// OpenAI's own client timeout).
@@ -140,9 +141,8 @@ impl Bulkhead {
         }
         if let Ok(i) = self.running.binary_search_by_key(&ticket, |r| r.0) {
             let (_, since) = self.running.remove(i);
-            let held = now_ms - since;
-            if held.is_finite() && held >= 0.0 {
-                self.hold_ms = 0.8 * self.hold_ms + 0.2 * held;
+            if let Some(held) = Ms::real(now_ms - since) {
+                self.hold_ms = 0.8 * self.hold_ms + 0.2 * held.get();
             }
             self.grant(now_ms);
         }

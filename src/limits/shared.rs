@@ -15,6 +15,7 @@ use std::convert::Infallible;
 
 use crate::limits::key::{Idle, KeyMap, LimitKey};
 use crate::limits::lease::{Grant, Report};
+use crate::time::Ms;
 
 /// How long what the store said about a key is trusted before it is asked
 /// again, ms.
@@ -133,7 +134,7 @@ impl<F> Idle for Posted<F> {
     /// A whole cooldown past the time a probe was due: any probe has long
     /// reported, or was lost.
     fn idle(&self, now_ms: f64) -> bool {
-        let cooldown = (self.trip.retry_at_ms - self.posted_at_ms).max(0.0);
+        let cooldown = Ms::between(self.posted_at_ms, self.trip.retry_at_ms).get();
         now_ms >= self.trip.retry_at_ms + cooldown
     }
 }
@@ -199,8 +200,9 @@ impl<F: Clone> Board<F> {
     /// Until when the board still holds anything, ms since the epoch: past
     /// it every trip is stale (a store may drop it then).
     pub fn busy_until_ms(&self) -> f64 {
-        let idle_at =
-            |p: &Posted<F>| p.trip.retry_at_ms + (p.trip.retry_at_ms - p.posted_at_ms).max(0.0);
+        let idle_at = |p: &Posted<F>| {
+            p.trip.retry_at_ms + Ms::between(p.posted_at_ms, p.trip.retry_at_ms).get()
+        };
         self.trips
             .iter()
             .map(|(_, p)| idle_at(p))

@@ -13,6 +13,7 @@
 use serde::Serialize;
 
 use crate::limits::key::{Idle, KeyMap, LimitKey};
+use crate::time::Ms;
 
 /// When a key trips and how long it stays open: what tells the quota
 /// breaker from the outage breaker (see [`Rule::quota`], [`Rule::outage`]).
@@ -329,9 +330,5 @@ pub struct BreakerState {
 
 /// Times that are NaN or negative count as 0, the earliest possible.
 fn sane(now_ms: f64) -> f64 {
-    if now_ms.is_nan() {
-        0.0
-    } else {
-        now_ms.max(0.0)
-    }
+    Ms::at(now_ms).get()
 }

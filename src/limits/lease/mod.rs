@@ -38,6 +38,7 @@ use std::collections::VecDeque;
 use crate::classify::headers::Window;
 use crate::limits::key::{Idle, KeyMap, LimitKey};
 use crate::limits::throttle::Refill;
+use crate::time::Ms;
 
 /// How long a granted permit stays usable, and how long after its grant it
 /// may reach the server, ms.
@@ -617,7 +618,7 @@ impl Ledger {
             .collect();
         Ledger {
             limit: ok(*limit).filter(|l| *l >= 0.0),
-            window_ms: ok(*window_ms).unwrap_or(0.0).max(0.0),
+            window_ms: Ms::real(*window_ms).map_or(0.0, Ms::get),
             runs,
             known,
             blocked_until_ms: ok(*blocked).unwrap_or(0.0),
@@ -628,7 +629,7 @@ impl Ledger {
             refill_at_ms: ok(*refill),
             sends: sends.iter().copied().filter(|v| v.is_finite()).collect(),
             placed,
-            reach_ms: ok(*reach).unwrap_or(0.0).max(0.0),
+            reach_ms: Ms::real(*reach).map_or(0.0, Ms::get),
         }
     }
 }
