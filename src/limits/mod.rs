@@ -33,6 +33,7 @@ pub mod bulkhead;
 pub mod key;
 pub mod lanes;
 pub mod lease;
+pub mod line;
 pub use breaker::outage;
 pub mod record;
 pub mod routes;
