@@ -11,6 +11,7 @@
 
 pub mod cache;
 pub mod classify;
+pub mod coordinator;
 pub mod limits;
 pub mod retry;
 pub mod secrets;

@@ -35,7 +35,6 @@ pub mod lanes;
 pub mod lease;
 pub mod line;
 pub use breaker::outage;
-pub mod record;
 pub mod routes;
 pub mod shared;
 pub mod spend;
