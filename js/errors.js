@@ -25,7 +25,10 @@ export class RatewiseError extends Error {
   }
 }
 
-/** A named subclass with a stable `code` (and a default `kind`, and extra fields from `details`). */
+/**
+ * A named subclass with a stable `code`, the `kind` it carries when `details` names none (the one
+ * index.d.ts declares for it; `unknown` for RequestRejectedError), and extra fields from `details`.
+ */
 function subclass(name, code, kind, fields = []) {
   const Class = class extends RatewiseError {
     constructor(message, details = {}) {
@@ -40,19 +43,23 @@ function subclass(name, code, kind, fields = []) {
 }
 
 /** The account or project has no quota left: waiting will not help. */
-export const QuotaExhaustedError = subclass('QuotaExhaustedError', 'RATEWISE_QUOTA_EXHAUSTED');
+export const QuotaExhaustedError = subclass('QuotaExhaustedError', 'RATEWISE_QUOTA_EXHAUSTED', 'quota_exhausted');
 /** Still rate limited after the retries (or the server asked for too long a wait). */
-export const RateLimitError = subclass('RateLimitError', 'RATEWISE_RATE_LIMITED');
+export const RateLimitError = subclass('RateLimitError', 'RATEWISE_RATE_LIMITED', 'rate_limit');
 /** The provider stayed overloaded or erroring through every retry. */
-export const OverloadedError = subclass('OverloadedError', 'RATEWISE_OVERLOADED');
+export const OverloadedError = subclass('OverloadedError', 'RATEWISE_OVERLOADED', 'overloaded');
 /** The request was rejected as it stands (auth, bad request, context length, …). */
 export const RequestRejectedError = subclass('RequestRejectedError', 'RATEWISE_REQUEST_REJECTED');
 /** No response: the network failed through every retry. */
-export const NetworkError = subclass('NetworkError', 'RATEWISE_NETWORK');
+export const NetworkError = subclass('NetworkError', 'RATEWISE_NETWORK', 'network');
 /** The concurrency queue was full (`maxQueue`). */
-export const QueueFullError = subclass('QueueFullError', 'RATEWISE_QUEUE_FULL');
+export const QueueFullError = subclass('QueueFullError', 'RATEWISE_QUEUE_FULL', 'queue_full');
 /** The invocation's subrequest budget (`forInvocation`) was spent before the call: nothing was sent. */
-export const SubrequestsSpentError = subclass('SubrequestsSpentError', 'RATEWISE_SUBREQUESTS_SPENT');
+export const SubrequestsSpentError = subclass(
+  'SubrequestsSpentError',
+  'RATEWISE_SUBREQUESTS_SPENT',
+  'subrequests_spent',
+);
 /** A spend budget (`budgets`) is spent: nothing was sent. `code` and `kind` are 'budget_exhausted'; `budget` names it, `resetsAtMs` says when its window resets. */
 export const BudgetExhaustedError = subclass('BudgetExhaustedError', 'budget_exhausted', 'budget_exhausted', [
   'budget',

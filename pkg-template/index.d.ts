@@ -912,24 +912,42 @@ export class RatewiseError extends Error implements ErrorDetails {
   firstReport: boolean;
 }
 /** The quota is exhausted: waiting will not help. `code` is 'RATEWISE_QUOTA_EXHAUSTED'. */
-export class QuotaExhaustedError extends RatewiseError {}
+export class QuotaExhaustedError extends RatewiseError {
+  kind: 'quota_exhausted';
+}
 /** Still rate limited after the retries. `code` is 'RATEWISE_RATE_LIMITED'. */
-export class RateLimitError extends RatewiseError {}
+export class RateLimitError extends RatewiseError {
+  kind: 'rate_limit';
+}
 /** Still overloaded or erroring after the retries. `code` is 'RATEWISE_OVERLOADED'. */
-export class OverloadedError extends RatewiseError {}
+export class OverloadedError extends RatewiseError {
+  kind: 'overloaded' | 'server_error';
+}
 /** Rejected as sent (auth, bad request, context length…). `code` is 'RATEWISE_REQUEST_REJECTED'. */
-export class RequestRejectedError extends RatewiseError {}
+export class RequestRejectedError extends RatewiseError {
+  kind: Exclude<
+    Kind,
+    'quota_exhausted' | 'rate_limit' | 'overloaded' | 'server_error' | 'timeout' | 'network' | 'budget_exhausted'
+  >;
+}
 /** No response after the retries. `code` is 'RATEWISE_NETWORK'. */
-export class NetworkError extends RatewiseError {}
+export class NetworkError extends RatewiseError {
+  kind: 'network' | 'timeout';
+}
 /** The concurrency queue was full. `code` is 'RATEWISE_QUEUE_FULL'. */
-export class QueueFullError extends RatewiseError {}
-/** The invocation's subrequest budget was spent before the call: nothing was sent. */
-export class SubrequestsSpentError extends RatewiseError {}
+export class QueueFullError extends RatewiseError {
+  kind: 'queue_full';
+}
+/** The invocation's subrequest budget was spent before the call: nothing was sent. `code` is 'RATEWISE_SUBREQUESTS_SPENT'. */
+export class SubrequestsSpentError extends RatewiseError {
+  kind: 'subrequests_spent';
+}
 /**
  * A spend budget (`budgets`) is spent: the call failed fast, sending nothing. `kind` is
  * 'budget_exhausted'. `code` is 'budget_exhausted'.
  */
 export class BudgetExhaustedError extends RatewiseError {
+  kind: 'budget_exhausted';
   /** The budget's name. */
   budget: string | null;
   /** When the budget's window resets, ms since the epoch. */

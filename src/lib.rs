@@ -12,6 +12,7 @@
 pub mod cache;
 pub mod classify;
 pub mod coordinator;
+pub mod credentials;
 pub mod limits;
 pub mod retry;
 pub mod secrets;

@@ -9,7 +9,8 @@ use crate::retry::policy::{Decision, Stop};
 pub struct Stats {
     /// Calls made to the fetch function.
     pub calls: u64,
-    /// Attempts sent to the network.
+    /// Attempts, the open quota breaker's answers included (those sent to
+    /// the network are [`Stats::network_calls`]).
     pub attempts: u64,
     /// Attempts that were retries.
     pub retries: u64,

@@ -10,11 +10,24 @@ const BODY: &str = "a GET or HEAD request cannot have a body";
 const WORKER: &str = "the Worker used up its subrequests";
 const NET: &str = "fetch rejected before a response";
 const TIMEOUT: &str = "the request timed out";
+const ABORTED: &str = "the request was aborted";
+const NOT_A_REQUEST: &str = "an error without a response that is not a failed request";
 
 /// (runtime, name, message, kind, start of the reason)
 const ROWS: &[(&str, &str, &str, Kind, &str)] = &[
     ("any", "TimeoutError", "The operation was aborted due to timeout", Kind::Timeout, TIMEOUT),
     ("any", "TimeoutError", "signal timed out", Kind::Timeout, TIMEOUT),
+    ("openai, anthropic", "APIConnectionTimeoutError", "Request timed out.", Kind::Timeout, TIMEOUT),
+    ("undici", "ConnectTimeoutError", "Connect Timeout Error", Kind::Timeout, TIMEOUT),
+    ("undici", "HeadersTimeoutError", "Headers Timeout Error", Kind::Timeout, TIMEOUT),
+    ("undici", "BodyTimeoutError", "Body Timeout Error", Kind::Timeout, TIMEOUT),
+    // An abort was someone's decision: never sent again.
+    ("any", "AbortError", "This operation was aborted", Kind::Unknown, ABORTED),
+    ("openai, anthropic", "APIUserAbortError", "Request was aborted.", Kind::Unknown, ABORTED),
+    // Not a failed request at all (classify() is given any error).
+    ("any", "RangeError", "Invalid array length", Kind::Unknown, NOT_A_REQUEST),
+    ("openai", "OpenAIError", "The OPENAI_API_KEY environment variable is missing", Kind::Unknown, NOT_A_REQUEST),
+    ("ai sdk", "AI_NoObjectGeneratedError", "No object generated: could not parse the response.", Kind::Unknown, NOT_A_REQUEST),
     // Malformed or unfetchable URLs.
     ("node", "TypeError", "Failed to parse URL from api.openai.com/v1/chat/completions", Kind::BadRequest, URL),
     ("node", "TypeError", "Invalid URL", Kind::BadRequest, URL),
@@ -29,6 +42,7 @@ const ROWS: &[(&str, &str, &str, Kind, &str)] = &[
     ("deno", "TypeError", "scheme 'ftp' not supported", Kind::BadRequest, URL),
     ("bun", "TypeError", "fetch() URL is invalid", Kind::BadRequest, URL),
     ("bun", "Error", "Unsupported protocol \"ftp:\"", Kind::BadRequest, URL),
+    ("bun", "TypeError", "protocol must be http:, https: or s3:", Kind::BadRequest, URL),
     // Invalid headers and bodies.
     ("node", "TypeError", "Headers.append: \"Bearer sk-proj-AbCdEfGh12345678\n\" is an invalid header value.", Kind::BadRequest, HEADER),
     ("node", "TypeError", "Headers.append: \"x y\" is an invalid header name.", Kind::BadRequest, HEADER),
@@ -49,7 +63,13 @@ const ROWS: &[(&str, &str, &str, Kind, &str)] = &[
     ("firefox", "TypeError", "NetworkError when attempting to fetch resource.", Kind::Network, NET),
     ("safari", "TypeError", "Load failed", Kind::Network, NET),
     ("workerd", "Error", "Network connection lost.", Kind::Network, NET),
-    ("any", "AbortError", "This operation was aborted", Kind::Network, NET),
+    ("bun", "TypeError", "ECONNREFUSED: Unable to connect. Is the computer able to access the url?", Kind::Network, NET),
+    ("deno", "TypeError", "error sending request for url (http://127.0.0.1:1/): client error (Connect)", Kind::Network, NET),
+    ("openai, anthropic", "APIConnectionError", "Connection error.", Kind::Network, NET),
+    ("ai sdk", "AI_APICallError", "Cannot connect to API: fetch failed", Kind::Network, NET),
+    ("node-fetch", "FetchError", "request to https://x/ failed, reason: socket hang up", Kind::Network, NET),
+    ("undici", "SocketError", "other side closed", Kind::Network, NET),
+    ("any", "NetworkError", "A network error occurred.", Kind::Network, NET),
     ("any", "", "", Kind::Network, NET),
 ];
 
@@ -61,6 +81,7 @@ fn every_rejection_is_classified_as_expected() {
             Kind::Timeout | Kind::Network => Action::Retry,
             _ => Action::Fail,
         };
+        assert_eq!(kind.action(), want_action, "{runtime}: {name}");
         assert_eq!(
             (c.kind, c.action, c.status, c.retry_after_ms),
             (*kind, want_action, 0, None),

@@ -588,9 +588,10 @@ fn fuzz_classify_failure() {
         ),
         |(name, message)| {
             let c = classify_failure(&name, Some(&message));
+            // Unknown: an abort, or an error that is not a failed request.
             prop_assert!(matches!(
                 c.kind,
-                Kind::Network | Kind::Timeout | Kind::BadRequest
+                Kind::Network | Kind::Timeout | Kind::BadRequest | Kind::Unknown
             ));
             prop_assert_eq!(c.action, c.kind.action());
             prop_assert_eq!((c.status, c.retry_after_ms), (0, None));

@@ -3,8 +3,9 @@
 //! an invalid header, a Worker out of subrequests).
 //!
 //! Runtimes phrase these differently, so the rules match the phrases each
-//! one uses, case-insensitively, and anything unrecognised stays `network`
-//! (retryable), as it was before.
+//! one uses, case-insensitively, and any other failure of the request stays
+//! `network` (retryable). The error's name says first whether it is a
+//! timeout, an abort, a failed request or no request failure at all.
 
 use crate::classify::kind::Kind;
 use crate::classify::Classification;
@@ -22,8 +23,9 @@ const MAX_MATCHED_LEN: usize = 4_096;
 ///   that includes credentials`.
 /// - Firefox: `Window.fetch: foo is not a valid URL.`
 /// - Deno: `Invalid URL: 'foo'`, `scheme 'ftp' not supported`.
-/// - Bun: `fetch() URL is invalid`, `Unsupported protocol`.
-const BAD_URL: [&str; 11] = [
+/// - Bun: `fetch() URL is invalid`, `Unsupported protocol`, `protocol must
+///   be http:, https: or s3:`.
+const BAD_URL: [&str; 12] = [
     "failed to parse url",
     "invalid url",
     "is not a valid url",
@@ -35,6 +37,7 @@ const BAD_URL: [&str; 11] = [
     "fetch api cannot load",
     "url that includes credentials",
     "' not supported",
+    "protocol must be",
 ];
 
 /// Phrases of an invalid header: undici `Headers.append: "a b" is an invalid
@@ -58,15 +61,28 @@ const BODY_ON_GET: [&str; 2] = ["method cannot have body", "request cannot have 
 /// count is per invocation, so no retry within it can succeed.
 const WORKER_LIMIT: [&str; 2] = ["too many subrequests", "subrequest depth limit exceeded"];
 
-/// Classifies a `fetch` rejection from the error's `name` and `message`.
+/// Classifies a failure without a response from the error's `name` and
+/// `message`: a rejection of `fetch` inside `createFetch`, or an error given
+/// to `classify()` without a status. Both read it here, so the two always
+/// agree.
 ///
-/// - `TimeoutError` (from `AbortSignal.timeout`) is [`Kind::Timeout`].
-/// - A malformed or unfetchable URL, an invalid header name or value, a body
-///   on GET/HEAD, or a Cloudflare Worker out of subrequests is
-///   [`Kind::BadRequest`] (action `fail`): sending the same request again
-///   cannot succeed. The `reason` says which.
-/// - Anything else (DNS, reset, TLS, CORS, offline) is [`Kind::Network`],
-///   retryable.
+/// - A timeout ([`TIMEOUT_NAMES`]: `AbortSignal.timeout`'s `TimeoutError`,
+///   the SDKs' `APIConnectionTimeoutError`, undici's connect, headers and
+///   body timeouts) is [`Kind::Timeout`], retryable.
+/// - An abort ([`ABORT_NAMES`]: `AbortError`, the SDKs'
+///   `APIUserAbortError`) was someone's decision, not a fault: it is
+///   [`Kind::Unknown`] (action `fail`), never sent again.
+/// - A transport failure ([`TRANSPORT_NAMES`]: the `TypeError` every
+///   runtime's `fetch` rejects with, workerd's and Bun's plain `Error`, the
+///   SDKs' `APIConnectionError`, node-fetch's `FetchError`, the AI SDK's
+///   `APICallError` without a status…) is read by its message: a malformed
+///   or unfetchable URL, an invalid header name or value, a body on
+///   GET/HEAD, or a Cloudflare Worker out of subrequests is
+///   [`Kind::BadRequest`] (action `fail`: sending the same request again
+///   cannot succeed, the `reason` says why); anything else (DNS, reset, TLS,
+///   CORS, offline) is [`Kind::Network`], retryable.
+/// - Any other name (a `RangeError`, an SDK's own `OpenAIError`, an AI SDK
+///   validation error) is not a failed request: [`Kind::Unknown`], `fail`.
 ///
 /// The message is kept with keys masked and URLs redacted (see
 /// [`crate::secrets::mask_secrets`]): status 0, provider unknown.
@@ -75,22 +91,54 @@ pub fn classify_failure(name: &str, message: Option<&str>) -> Classification {
     Classification::without_response(kind, message.map(str::to_owned), reason)
 }
 
-/// The error names of a failure before any response: the platform's
-/// (`TypeError`, `TimeoutError`) and the SDKs' (openai's and Anthropic's
-/// `APIConnectionError` / `APIConnectionTimeoutError`, node-fetch's
-/// `FetchError`). `classify()` reads an error of these names with
-/// [`classify_failure`], as `createFetch` reads every rejection of `fetch`.
-pub const FAILURE_NAMES: [&str; 5] = [
-    "TypeError",
+/// The names of a timeout before any response: `AbortSignal.timeout`'s
+/// DOMException, openai's and Anthropic's `APIConnectionTimeoutError`, and
+/// undici's own (`ConnectTimeoutError`, `HeadersTimeoutError`,
+/// `BodyTimeoutError`, seen when undici is the custom `fetch`).
+pub const TIMEOUT_NAMES: [&str; 5] = [
     "TimeoutError",
-    "APIConnectionError",
     "APIConnectionTimeoutError",
+    "ConnectTimeoutError",
+    "HeadersTimeoutError",
+    "BodyTimeoutError",
+];
+
+/// The names of an aborted request: the platform's `AbortError` and
+/// openai's and Anthropic's `APIUserAbortError`.
+pub const ABORT_NAMES: [&str; 2] = ["AbortError", "APIUserAbortError"];
+
+/// The names of a failed request before any response: the platform's
+/// (`TypeError` from every runtime's `fetch`, a plain `Error` from workerd
+/// and Bun, a `NetworkError` DOMException), the SDKs' (openai's and
+/// Anthropic's `APIConnectionError`, the AI SDK's `AI_APICallError` without
+/// a status), node-fetch's `FetchError` and undici's `SocketError`. An
+/// error without a name counts as one.
+pub const TRANSPORT_NAMES: [&str; 8] = [
+    "TypeError",
+    "Error",
+    "NetworkError",
+    "APIConnectionError",
+    "AI_APICallError",
     "FetchError",
+    "SocketError",
+    "",
 ];
 
 fn decide(name: &str, message: &str) -> (Kind, &'static str) {
-    if name == "TimeoutError" || name == "APIConnectionTimeoutError" {
+    if TIMEOUT_NAMES.contains(&name) {
         return (Kind::Timeout, "the request timed out before a response");
+    }
+    if ABORT_NAMES.contains(&name) {
+        return (
+            Kind::Unknown,
+            "the request was aborted before a response: it is not sent again",
+        );
+    }
+    if !TRANSPORT_NAMES.contains(&name) {
+        return (
+            Kind::Unknown,
+            "an error without a response that is not a failed request",
+        );
     }
     let mut end = message.len().min(MAX_MATCHED_LEN);
     while !message.is_char_boundary(end) {

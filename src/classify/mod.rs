@@ -90,6 +90,22 @@ impl Classification {
     }
 }
 
+/// The `reason` of an answer an open quota breaker gave from its stored
+/// failure.
+pub const BREAKER_REASON: &str = "the quota breaker is open: answered without a network call";
+
+impl Classification {
+    /// The failure an open quota breaker stored, as the answer it gives in
+    /// place of a network call: the same classification, its reason saying
+    /// that no request was sent.
+    pub fn answered_by_breaker(&self) -> Classification {
+        Classification {
+            reason: BREAKER_REASON,
+            ..self.clone()
+        }
+    }
+}
+
 /// Classifies one response. Never panics, whatever the input.
 pub fn classify(response: &Response<'_>) -> Classification {
     let status = response.status;
@@ -212,6 +228,21 @@ mod tests {
 
     const QUOTA: &str = r#"{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#;
     const RATE: &str = r#"{"error":{"message":"Rate limit reached for gpt-4o in organization org-x on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s.","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#;
+
+    #[test]
+    fn a_breaker_answer_is_the_stored_failure_with_a_reason_saying_no_request_went() {
+        let stored = run(429, &[("retry-after", "30")], QUOTA);
+        let answer = stored.answered_by_breaker();
+        assert_eq!(answer.reason, BREAKER_REASON);
+        assert_ne!(stored.reason, BREAKER_REASON);
+        assert_eq!(
+            Classification {
+                reason: stored.reason,
+                ..answer
+            },
+            stored
+        );
+    }
 
     #[test]
     fn the_two_429s_are_told_apart() {

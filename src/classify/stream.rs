@@ -10,6 +10,10 @@
 //! - a `data:` line holding `{"error":{…}}` (Chat Completions, OpenRouter).
 
 use crate::classify::json::{self, Value};
+use crate::classify::{classify, Classification, Headers, Response};
+
+/// The `reason` of a classification read from a 200 stream's error event.
+pub const STREAM_ERROR_REASON: &str = "the 200 event stream opened with an error event";
 
 /// An error a stream opened with, as an HTTP answer: the status it stands
 /// for and an `{"error":{…}}` body for the classifier.
@@ -19,6 +23,23 @@ pub struct StreamError {
     pub status: u16,
     /// The error as a JSON body.
     pub body: String,
+}
+
+impl StreamError {
+    /// The answer this error stands for, classified with the response's
+    /// `headers` (its rate-limit windows, its wait hint), its reason saying
+    /// that it came inside a 200 stream.
+    pub fn classify(&self, headers: &Headers, url: Option<&str>, now_ms: f64) -> Classification {
+        let mut c = classify(&Response {
+            status: self.status,
+            headers,
+            body: &self.body,
+            url,
+            now_ms,
+        });
+        c.reason = STREAM_ERROR_REASON;
+        c
+    }
 }
 
 /// One event of a stream: its `event:` name and its `data:` lines joined.
@@ -168,6 +189,35 @@ mod tests {
         let e = first_event_error(crlf).unwrap();
         assert_eq!(e.status, 500);
         assert!(e.body.contains("a \\\"quoted\\\" word"), "{}", e.body);
+    }
+
+    #[test]
+    fn an_error_event_is_classified_as_the_answer_it_stands_for_and_says_so() {
+        use crate::classify::kind::{Action, Kind};
+        let quota = "event: error\ndata: {\"type\":\"error\",\"code\":\"insufficient_quota\",\"message\":\"You exceeded your current quota\"}\n\n";
+        let headers: Headers = [("retry-after", "7")].into_iter().collect();
+        let c = first_event_error(quota).unwrap().classify(
+            &headers,
+            Some("https://api.openai.com/v1/responses"),
+            0.0,
+        );
+        assert_eq!(
+            (c.kind, c.action, c.status, c.reason),
+            (
+                Kind::QuotaExhausted,
+                Action::Alert,
+                429,
+                STREAM_ERROR_REASON
+            )
+        );
+        let overloaded = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+        let c = first_event_error(overloaded)
+            .unwrap()
+            .classify(&headers, None, 0.0);
+        assert_eq!(
+            (c.kind, c.retry_after_ms, c.reason),
+            (Kind::Overloaded, Some(7_000), STREAM_ERROR_REASON)
+        );
     }
 
     #[test]

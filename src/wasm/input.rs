@@ -12,7 +12,7 @@ use super::bindings::{
     encode_text, encode_texts, flatten_headers, js_string, range_error, read_classify_input,
     type_error, type_name,
 };
-use crate::classify::failure::{classify_failure, FAILURE_NAMES};
+use crate::classify::failure::classify_failure;
 use crate::{classify, Classification, Headers, Kind, Response};
 
 /// An owned classification input.
@@ -56,18 +56,10 @@ impl ClassifyInput {
         let status = parts.get(0);
         // A failure before any response is read by the core's one failure
         // classifier, as createFetch reads a rejection of fetch.
-        let no_response = parts.get(6).as_string().map(|name| {
-            let message = parts.get(7).as_string();
-            if FAILURE_NAMES.contains(&name.as_str()) {
-                classify_failure(&name, message.as_deref())
-            } else {
-                Classification::without_response(
-                    Kind::Unknown,
-                    message,
-                    "an error without a status",
-                )
-            }
-        });
+        let no_response = parts
+            .get(6)
+            .as_string()
+            .map(|name| classify_failure(&name, parts.get(7).as_string().as_deref()));
         let status = if no_response.is_some() {
             None
         } else {

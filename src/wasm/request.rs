@@ -10,13 +10,11 @@ use wasm_bindgen::{JsCast, JsValue};
 use super::bindings::{get, json_object, read_lane, replayable_body, type_error};
 use super::input::copy_string;
 use super::options::Route;
+use crate::credentials::{route_headers, HeaderChange, RouteCredentials};
 use crate::limits::key::{identity, LimitKey, IDENTITY_HEADERS};
 use crate::limits::lanes::Lane;
 use crate::limits::routes::RouteKey;
 use crate::limits::tokens::{self, Tokens, CHARS_PER_TOKEN, MAX_SCAN_BYTES};
-
-/// The headers a route's `apiKey` replaces, where present.
-const KEY_HEADERS: [&str; 4] = ["authorization", "x-api-key", "api-key", "x-goog-api-key"];
 
 /// Where one route sends.
 struct Target {
@@ -68,10 +66,10 @@ fn key_of(url: &str, headers: &web_sys::Headers) -> LimitKey {
     LimitKey::new(&origin, Some(&identity(&values, query)))
 }
 
-/// Sets and removes a route's own headers (after its key): the limit key is
-/// then made from what the route really sends, so a sibling project has
-/// its own breaker and limits.
-fn apply(headers: &web_sys::Headers, changes: &[(String, Option<String>)]) -> Result<(), JsValue> {
+/// Carries out a route's header changes (`crate::credentials`): the limit
+/// key is then made from what the route really sends, so a sibling project
+/// has its own breaker and limits.
+fn apply(headers: &web_sys::Headers, changes: &[HeaderChange]) -> Result<(), JsValue> {
     for (name, value) in changes {
         match value {
             Some(v) => headers.set(name, v)?,
@@ -206,13 +204,14 @@ impl Outgoing {
     ) -> Result<(Target, RouteKey), JsValue> {
         let headers: web_sys::Headers =
             construct("Headers", &Array::of1(headers))?.unchecked_into();
+        let credentials = RouteCredentials {
+            api_key: route.api_key.as_deref(),
+            azure_key: route.azure.as_ref().map(|a| a.api_key.as_str()),
+            headers: &route.headers,
+        };
+        let present = |name: &str| headers.has(name).unwrap_or(false);
+        apply(&headers, &route_headers(present, credentials))?;
         if let Some(azure) = &route.azure {
-            // Another provider: none of the request's credentials go there.
-            for name in IDENTITY_HEADERS {
-                headers.delete(name)?;
-            }
-            headers.set("api-key", &azure.api_key)?;
-            apply(&headers, &route.headers)?;
             let url =
                 crate::url::azure(&azure.endpoint, &azure.deployment, &azure.api_version, url);
             // The deployment names the model: two deployments are two models.
@@ -227,24 +226,6 @@ impl Outgoing {
             Some(base) => crate::url::rebase(url, base),
             None => url.to_owned(),
         };
-        if let Some(key) = &route.api_key {
-            let present: Vec<&str> = KEY_HEADERS
-                .into_iter()
-                .filter(|h| headers.has(h).unwrap_or(false))
-                .collect();
-            for name in &present {
-                let value = if *name == "authorization" {
-                    fill("Bearer {}", &[key])
-                } else {
-                    key.clone()
-                };
-                headers.set(name, &value)?;
-            }
-            if present.is_empty() {
-                headers.set("authorization", &fill("Bearer {}", &[key]))?;
-            }
-        }
-        apply(&headers, &route.headers)?;
         // A model in the path (Gemini) is replaced there, else in the body.
         let mut body = None;
         if let Some(model) = &route.model {

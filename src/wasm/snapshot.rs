@@ -108,15 +108,9 @@ pub async fn read(
     let url = Some(response.url()).filter(|u| !u.is_empty());
     let url = url.as_deref().or(Some(request_url));
     let now_ms = js_sys::Date::now();
-    let mut classification = match &stream_error {
+    let classification = match &stream_error {
         // The stream opened with an error: classify it as the answer it stands for.
-        Some(e) => classify(&Response {
-            status: e.status,
-            headers: &headers,
-            body: &e.body,
-            url,
-            now_ms,
-        }),
+        Some(e) => e.classify(&headers, url, now_ms),
         None => classify(&Response {
             status,
             headers: &headers,
@@ -125,9 +119,6 @@ pub async fn read(
             now_ms,
         }),
     };
-    if stream_error.is_some() {
-        classification.reason = "the 200 event stream opened with an error event";
-    }
     if classification.kind != Kind::QuotaExhausted {
         return (response, classification, None);
     }

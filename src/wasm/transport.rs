@@ -147,11 +147,9 @@ impl Transport for FetchTransport<'_> {
         _route: usize,
         snapshot: &Snapshot,
     ) -> Result<Attempt<web_sys::Response, JsValue>, JsValue> {
-        let mut classification = snapshot.classification.clone();
-        classification.reason = "the quota breaker is open: answered without a network call";
         Ok(Attempt::Answered {
             response: snapshot.replay(&self.out.method)?,
-            classification,
+            classification: snapshot.classification.answered_by_breaker(),
         })
     }
 

@@ -59,24 +59,47 @@ export const tests = [
         [named('APIConnectionTimeoutError', 'Request timed out.'), 'timeout'],
         [named('APIConnectionError', 'Connection error.'), 'network'],
         [named('FetchError', 'request to https://x failed, reason: socket hang up'), 'network'],
+        // workerd's and Bun's rejections are plain Errors and TypeErrors.
+        [new Error('Network connection lost.'), 'network'],
+        [new Error('Too many subrequests.'), 'bad_request'],
+        [new TypeError('protocol must be http:, https: or s3:'), 'bad_request'],
+        // The AI SDK's APICallError without a status: it could not connect.
+        [named('AI_APICallError', 'Cannot connect to API: fetch failed'), 'network'],
+        [named('ConnectTimeoutError', 'Connect Timeout Error'), 'timeout'],
+        [new DOMException('The operation timed out.', 'TimeoutError'), 'timeout'],
+        // An abort is someone's decision: never sent again.
+        [new DOMException('This operation was aborted', 'AbortError'), 'unknown'],
+        [named('APIUserAbortError', 'Request was aborted.'), 'unknown'],
+        // Not a failed request at all.
+        [new RangeError('Invalid array length'), 'unknown'],
+        [named('OpenAIError', 'The OPENAI_API_KEY environment variable is missing'), 'unknown'],
       ];
       for (const [error, kind] of table) {
         const what = `${error.name}: ${error.message}`;
         const c = ratewise.classify(error);
         equal(c.kind, kind, `classify(${what})`);
         let sent = 0;
+        let seen = null;
         const fetch = ratewise.createFetch({
           maxRetries: 1,
           baseDelayMs: 1,
           throwOnError: true,
+          onEvent: (event) => {
+            if (event.type === 'attempt') seen ??= event.classification;
+          },
           fetch: async () => {
             sent++;
             throw error;
           },
         });
         const e = await fetch('https://api.openai.com/v1/models').catch((x) => x);
-        check(ratewise.isRatewiseError(e), `createFetch rejected with a RatewiseError for ${what}: ${e}`);
-        equal([e.kind, sent], [kind, c.action === 'retry' ? 2 : 1], `createFetch on ${what}: kind and attempts`);
+        const pick = (x) => [x.kind, x.action, x.reason, x.status, x.message];
+        equal(pick(seen), pick(c), `createFetch's classification of ${what} is classify()'s`);
+        if (c.kind !== 'unknown') {
+          check(ratewise.isRatewiseError(e), `createFetch rejected with a RatewiseError for ${what}: ${e}`);
+          equal(e.kind, kind, `createFetch on ${what}: kind`);
+        }
+        equal(sent, c.action === 'retry' ? 2 : 1, `createFetch on ${what}: attempts`);
       }
     },
   ],
