@@ -307,9 +307,15 @@ function failoverOn(o) {
   const list = o.get('failoverOn');
   if (list === undefined) return list;
   if (!isArray(list)) throw o.wrong('failoverOn', 'an array of kinds', list);
+  let items;
+  try {
+    items = Array.from(list);
+  } catch (cause) {
+    throw unreadable('createFetch: `failoverOn`', cause);
+  }
   let mask = 0;
-  for (let i = 0; i < list.length; i++) {
-    const name = list[i];
+  for (let i = 0; i < items.length; i++) {
+    const name = items[i];
     if (typeof name !== 'string') {
       throw new TypeError(`createFetch: \`failoverOn[${i}]\` must be a string, got ${typeName(name)}`);
     }
