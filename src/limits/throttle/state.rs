@@ -342,7 +342,13 @@ impl KeyState {
                 log.get(at).map(|sent| sent.estimate[i])
             };
             let tokens = (i > 0).then_some(&estimate as &dyn Fn(u64) -> Option<f64>);
-            self.windows[i].observe(&window, now, sent_at, seq, uncounted, tokens);
+            // A continuous window refilled while the answer came back: its
+            // level is as of the measure, not of the answer.
+            let measured = match found {
+                Some(_) => self.measured_at(sent_at, now),
+                None => now,
+            };
+            self.windows[i].observe(&window, now, measured, sent_at, seq, uncounted, tokens);
             // Its reset is when the limit is back to its initial state
             // (a fixed window over, a sliding log's newest entry gone, a
             // bucket full): by then this request, and every one booked
