@@ -42,6 +42,9 @@ pub(super) struct KeyState {
     pub(super) waiters: VecDeque<Waiter>,
     /// Whether any answer came back for this key.
     pub(super) heard: bool,
+    /// Whether any answer carried rate-limit headers (not only a
+    /// `retry-after`).
+    pub(super) told: bool,
     /// A limit heard of only through 429s ([`super::quiet`]).
     pub(super) quiet: super::quiet::Quiet,
     /// When the first request went to this key while nothing was heard.
@@ -68,6 +71,7 @@ impl Default for KeyState {
             in_flight: 0,
             waiters: VecDeque::new(),
             heard: false,
+            told: false,
             quiet: Default::default(),
             cold_since: None,
             min_rtt_ms: f64::INFINITY,
@@ -251,6 +255,7 @@ impl KeyState {
             // Answers without rate-limit headers say nothing of the limit:
             // the cold start goes on (its allowance doubling).
             self.heard |= limits.is_some();
+            self.told |= limits.is_some();
             if found.is_some() {
                 let rtt = now - sent_at;
                 if rtt >= 0.0 {
@@ -275,12 +280,15 @@ impl KeyState {
             }
         }
         // A window its answer said nothing about (or no answer at all): a
-        // window's length from now, it has left that window for sure.
+        // window's length after it was counted, it has left that window
+        // for sure.
         if let Some(at) = found {
+            let heard = matches!(answer, Answer::Heard { .. });
+            let counted = self.counted_by(sent_at, now, heard);
             let lengths = self.windows.each_ref().map(WindowState::length);
             for (gone, length) in self.log[at].gone.iter_mut().zip(lengths) {
                 if gone.is_infinite() {
-                    *gone = now + length;
+                    *gone = counted + length;
                 }
             }
         }
