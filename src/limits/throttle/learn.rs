@@ -11,9 +11,10 @@
 //! Before the first reset the two read alike. So a window starts as
 //! [`Meaning::Slot`], which is right for both: at a reset only the oldest
 //! request still counted is known to leave, and every request leaves a
-//! window's length after it reached the server (its send plus the longest
-//! time it may take to get there: pacing from what was sent, not from what
-//! was heard). A report whose count is below what any sliding log would
+//! window's length after it reached the server: a request sent a window's
+//! length after it, plus this side's scheduling, takes the same way and
+//! gets there after it left (pacing from what was sent, not from what was
+//! heard, however long the answers take). A report whose count is below what any sliding log would
 //! hold (the requests let through that surely reached the server less than
 //! a window before the reported one) proves that requests were dropped at
 //! once, a whole refill: the window becomes [`Meaning::Full`].
