@@ -265,3 +265,112 @@ impl<S: Clone> Limiters<S> {
         heard
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::headers::{Limits, Window};
+    use crate::classify::kind::Kind;
+    use crate::limits::lease::Grant;
+    use crate::limits::throttle::Refill;
+    use crate::limits::{BreakerKind, Settings};
+
+    const T0: f64 = 1_700_000_000_000.0;
+
+    fn answer(kind: Kind, status: u16) -> Classification {
+        let mut c = Classification::without_response(kind, None, "t");
+        c.status = status;
+        c
+    }
+
+    /// A success reporting a requests window of 10 with `remaining` left,
+    /// resetting in `reset_ms`.
+    fn fixed(remaining: u64, reset_ms: u64) -> Classification {
+        let mut c = answer(Kind::Ok, 200);
+        c.limits = Some(Limits {
+            requests: Some(Window {
+                limit: Some(10),
+                remaining: Some(remaining),
+                reset_ms: Some(reset_ms),
+                coarse_reset: false,
+            }),
+            ..Limits::default()
+        });
+        c
+    }
+
+    #[test]
+    fn a_leased_report_says_how_the_throttle_saw_the_window_refill_after_this_answer() {
+        // The throttle hears an answer before the lease reports it
+        // (AFTER: Throttle, then Lease): the report the coordinator gets
+        // carries what this answer taught the throttle, not what it knew
+        // before. Three reports of a fixed window (a reset that does not
+        // grow with what is used) prove it refills at its reset on the
+        // third.
+        let mut l = Limiters::<u8>::new(Settings::default());
+        let keys = [RouteKey::from(LimitKey::new("https://api.example", None))];
+        let policy = RetryPolicy::default();
+        for (i, remaining) in [9, 8, 7].into_iter().enumerate() {
+            let now = T0 + i as f64;
+            let (ticket, _) = l.enter(now);
+            let mut plan = l.before(&keys, 0, now, &policy, None, ticket, None, true);
+            if let Plan::Lease { key, .. } = plan {
+                l.leased(key, Some(Grant::Permits(8)), now);
+                plan = l.before(&keys, 0, now, &policy, None, ticket, None, true);
+            }
+            let Plan::Send(pass) = plan else {
+                panic!("{plan:?}")
+            };
+            l.after(&pass, &fixed(remaining, 990 - i as u64), None, now);
+            l.leave(ticket, now);
+        }
+        let key = keys[0].model;
+        let seen = l.throttle().map(|t| t.refill(key)[0]);
+        assert_eq!(seen, Some(Refill::AtReset), "the throttle learned it");
+        // The permits expired: the next call asks, forwarding the newest report.
+        let now = T0 + 1_000.0;
+        let (ticket, _) = l.enter(now);
+        let plan = l.before(&keys, 0, now, &policy, None, ticket, None, true);
+        let Plan::Lease {
+            report: Some(report),
+            ..
+        } = plan
+        else {
+            panic!("{plan:?}")
+        };
+        assert_eq!(report.refill, Refill::AtReset);
+    }
+
+    #[test]
+    fn an_answer_that_closes_both_breakers_reports_them_in_the_declared_order() {
+        // AFTER hears the quota breaker before the outage breaker: one
+        // success that closes both reports the quota's end first.
+        let mut l = Limiters::<u8>::new(Settings::default());
+        let pass = Pass {
+            route: 0,
+            keys: RouteKey::from(LimitKey::new("https://api.example", None)),
+            booking: None,
+            probe: false,
+            outage_probe: false,
+            at_ms: T0,
+            leased: false,
+        };
+        let quota = answer(Kind::QuotaExhausted, 429);
+        assert!(l.after(&pass, &quota, Some(1), T0).first_report());
+        let down = answer(Kind::ServerError, 500);
+        for _ in 0..crate::limits::outage::DEFAULT_FAILURES {
+            l.after(&pass, &down, None, T0);
+        }
+        assert_eq!(l.breakers(T0).len(), 2, "both open");
+        let heard = l.after(&pass, &answer(Kind::Ok, 200), None, T0);
+        let closed: Vec<_> = heard
+            .transitions
+            .iter()
+            .map(|t| (t.breaker, t.opened_until_ms))
+            .collect();
+        assert_eq!(
+            closed,
+            [(BreakerKind::Quota, None), (BreakerKind::Outage, None)]
+        );
+    }
+}
