@@ -15,8 +15,8 @@
 //! 4. [`Stage::Permit`]: an attempt that goes spends its leased permit
 //!    ([`Leases::sent`]).
 //!
-//! A plan that sends nothing gives back the probe the route stage took: it
-//! goes to whoever asks next.
+//! A plan that sends nothing gives back the probes the route stage took
+//! ([`routes::unprobe`]): they go to whoever asks next.
 //!
 //! **After its answer** (each stage adds what changed to the [`Heard`]):
 //! 1. [`Stage::Throttle`]: it learns the windows the answer reported
@@ -32,6 +32,7 @@
 //! [`Stage`] and its place in [`BEFORE`] and [`AFTER`].
 //!
 //! [`routes::before`]: super::routes::before
+//! [`routes::unprobe`]: super::routes::unprobe
 //! [`Leases::before`]: super::lease::Leases::before
 //! [`Leases::sent`]: super::lease::Leases::sent
 //! [`Leases::after`]: super::lease::Leases::after
@@ -206,7 +207,10 @@ impl<S: Clone> Limiters<S> {
             };
             if let Some(plan) = plan {
                 // Not sent: a probe goes to whoever asks next.
-                self.unprobe(&draft.route_keys, draft.probe, draft.outage_probe, now_ms);
+                let (quota, outage) = (&mut self.breaker, self.outage.as_mut());
+                let (keys, probe, outage_probe) =
+                    (&draft.route_keys, draft.probe, draft.outage_probe);
+                routes::unprobe(quota, outage, keys, probe, outage_probe, now_ms);
                 return plan;
             }
         }

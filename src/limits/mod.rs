@@ -417,19 +417,6 @@ impl<S: Clone> Limiters<S> {
         }
     }
 
-    /// An attempt that was to be a probe is not sent: the probe goes to
-    /// whoever asks next.
-    fn unprobe(&mut self, keys: &RouteKey, probe: bool, outage_probe: bool, now_ms: f64) {
-        if probe {
-            for k in keys.both() {
-                self.breaker.release(k, now_ms);
-            }
-        }
-        if let (true, Some(outage)) = (outage_probe, &mut self.outage) {
-            outage.release(keys.model, now_ms);
-        }
-    }
-
     /// What the coordinator answered a lease request for `key`: a grant,
     /// or `None` when it could not be reached (calls then go on local state
     /// alone for [`lease::ALONE_MS`]).
@@ -508,7 +495,15 @@ impl<S: Clone> Limiters<S> {
         if let (Some(throttle), Some(booking)) = (&mut self.throttle, pass.booking) {
             throttle.answered(pass.keys.model, booking, now_ms, Answer::Lost);
         }
-        self.unprobe(&pass.keys, pass.probe, pass.outage_probe, now_ms);
+        let (quota, outage) = (&mut self.breaker, self.outage.as_mut());
+        routes::unprobe(
+            quota,
+            outage,
+            &pass.keys,
+            pass.probe,
+            pass.outage_probe,
+            now_ms,
+        );
     }
 
     /// Every open breaker, quota then outage, for a health endpoint.

@@ -188,6 +188,27 @@ pub fn before<F: Clone>(
     None
 }
 
+/// The probes an attempt on `keys` took ([`before`]) when it is not sent
+/// after all (a later stage held it, or it was cancelled): each goes to
+/// whoever asks next.
+pub fn unprobe<F>(
+    quota: &mut QuotaBreaker<F>,
+    outage: Option<&mut OutageBreaker<F>>,
+    keys: &RouteKey,
+    probe: bool,
+    outage_probe: bool,
+    now_ms: f64,
+) {
+    if probe {
+        for k in keys.both() {
+            quota.release(k, now_ms);
+        }
+    }
+    if let (true, Some(outage)) = (outage_probe, outage) {
+        outage.release(keys.model, now_ms);
+    }
+}
+
 /// What an exhausted quota covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QuotaScope {
