@@ -16,11 +16,20 @@ const calls = Array.isArray(job.calls) ? job.calls[job.index] : job.calls;
 const connection = job.shared ? await connect(job.client, job.port, job.rest) : null;
 // Each node-redis round trip, timed (for bench/redis.mjs).
 const roundTrips = [];
+// The script's calls by kind (for bench/redis.mjs): reads, stores, and compare-and-sets that lost.
+const scripts = { get: 0, set: 0, lost: 0 };
 if (connection && job.client === 'node-redis') {
   const send = connection.client.sendCommand.bind(connection.client);
   connection.client.sendCommand = (...args) => {
     const started = performance.now();
-    return send(...args).finally(() => roundTrips.push(performance.now() - started));
+    const kind = args[0]?.[4];
+    if (kind === 'get' || kind === 'set') scripts[kind]++;
+    return send(...args)
+      .then((reply) => {
+        if (kind === 'set' && reply !== 1 && reply !== '1') scripts.lost++;
+        return reply;
+      })
+      .finally(() => roundTrips.push(performance.now() - started));
   };
 }
 const errors = [];
@@ -34,10 +43,15 @@ const llm = createFetch({
 });
 const coordinator = connection ? redisCoordinator(connection.client, { prefix: job.prefix }) : undefined;
 
+// The coordinator's sends, in all and by message op (for bench/redis.mjs).
+let sends = 0;
+const ops = {};
 /** `coordinator`, with every round trip timed into `spent`. */
 const timed = (spent) =>
   coordinator && {
     async send(key, message) {
+      sends++;
+      ops[message?.op] = (ops[message?.op] ?? 0) + 1;
       const started = performance.now();
       try {
         return await coordinator.send(key, message);
@@ -99,5 +113,8 @@ console.log(
     alerts,
     stats: llm.stats(),
     roundTrips,
+    scripts,
+    sends,
+    ops,
   }),
 );
