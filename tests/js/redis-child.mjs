@@ -9,7 +9,12 @@
 // any time; an array: each process's, by index), durationMs (keep sending until then), startAt (epoch ms to begin at, so that the
 // processes begin together), key (the API key), prefix, maxRetries.
 import { createFetch, redisCoordinator } from 'ratewise';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { connect } from './redis-harness.mjs';
+
+// The event loop's lag during the run (for bench/redis.mjs): a round trip's time includes it.
+const lag = monitorEventLoopDelay({ resolution: 5 });
+lag.enable();
 
 const job = JSON.parse(process.argv[2]);
 const calls = Array.isArray(job.calls) ? job.calls[job.index] : job.calls;
@@ -83,6 +88,7 @@ async function one() {
 }
 
 if (job.startAt) await new Promise((r) => setTimeout(r, Math.max(0, job.startAt - Date.now())));
+lag.reset();
 const started = Date.now();
 const results = [];
 if (job.durationMs) {
@@ -116,5 +122,7 @@ console.log(
     scripts,
     sends,
     ops,
+    lagP99: lag.percentile(99) / 1e6,
+    lagMax: lag.max / 1e6,
   }),
 );
