@@ -11,7 +11,7 @@
 // time each call waited on the coordinator (p50, p99 over the calls), and with node-redis each Redis
 // round trip (how many, p50, p99: what the machine's load adds shows here), and with node-redis the
 // coordinator's sends, the script's reads and compare-and-sets and how many of those lost to a
-// newer value (each a round trip more), and the sends by message op; and each process's event-loop
+// newer value (each a round trip more), the sends by message op and by round trips taken; and each process's event-loop
 // lag during the run (a round trip's time includes it: on a loaded machine it dominates). Needs redis-server
 // (scripts/setup.sh installs Debian's).
 import { parseArgs } from 'node:util';
@@ -56,6 +56,7 @@ async function scenario({ redis, rest, client, n, shared, shape, k, l, windowMs,
       tripP99: quantile(trips, 0.99),
       errors: children.reduce((s, c) => s + c.errors.length, 0),
       cas,
+      tries: [0, 1, 2, 3].map((i) => sum((c) => c.tries?.[i])).join(' / '),
       lag: `${Math.max(...children.map((c) => c.lagP99 ?? 0)).toFixed(0)} / ${Math.max(...children.map((c) => c.lagMax ?? 0)).toFixed(0)}`,
       ops: children.reduce((o, c) => {
         for (const [k, v] of Object.entries(c.ops ?? {})) o[k] = (o[k] ?? 0) + v;
@@ -86,7 +87,7 @@ export async function runRedis({
     console.log(
       '| shape | N | coordinator | 200s | 429s / network calls | wall ÷ floor | coordinator ms per call p50 / p99 | Redis round trips, ms p50 / p99 | coordinator errors | coordinator sends / script reads / compare-and-sets / lost | sends by op | event-loop lag ms p99 / max (worst process) |',
     );
-    console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|');
+    console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|');
     const rows = [];
     for (const shape of shapes) {
       for (const n of ns) {
@@ -96,7 +97,7 @@ export async function runRedis({
           const lat = shared ? `${r.p50.toFixed(1)} / ${r.p99.toFixed(1)}` : '–';
           const trips = r.trips ? `${r.trips}: ${r.tripP50.toFixed(1)} / ${r.tripP99.toFixed(1)}` : '–';
           console.log(
-            `| ${shape} | ${n} | ${shared ? 'Redis' : 'none'} | ${r.ok} | ${r.r429} / ${r.calls} | ${r.ratio.toFixed(2)}× | ${lat} | ${trips} | ${shared ? r.errors : '–'} | ${shared ? r.cas : '–'} | ${shared ? JSON.stringify(r.ops) : '–'} | ${r.lag} |`,
+            `| ${shape} | ${n} | ${shared ? 'Redis' : 'none'} | ${r.ok} | ${r.r429} / ${r.calls} | ${r.ratio.toFixed(2)}× | ${lat} | ${trips} | ${shared ? r.errors : '–'} | ${shared ? r.cas : '–'} | ${shared ? JSON.stringify(r.ops) : '–'} | ${shared ? r.tries : '–'} | ${r.lag} |`,
           );
         }
       }

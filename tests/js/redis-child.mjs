@@ -9,6 +9,7 @@
 // any time; an array: each process's, by index), durationMs (keep sending until then), startAt (epoch ms to begin at, so that the
 // processes begin together), key (the API key), prefix, maxRetries.
 import { createFetch, redisCoordinator } from 'ratewise';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { connect } from './redis-harness.mjs';
 
@@ -23,12 +24,17 @@ const connection = job.shared ? await connect(job.client, job.port, job.rest) : 
 const roundTrips = [];
 // The script's calls by kind (for bench/redis.mjs): reads, stores, and compare-and-sets that lost.
 const scripts = { get: 0, set: 0, lost: 0 };
+// How many round trips each coordinator send took: tries[i] sends took i + 1 (the last counts more).
+const tries = [0, 0, 0, 0];
+const sending = new AsyncLocalStorage();
 if (connection && job.client === 'node-redis') {
   const send = connection.client.sendCommand.bind(connection.client);
   connection.client.sendCommand = (...args) => {
     const started = performance.now();
     const kind = args[0]?.[4];
     if (kind === 'get' || kind === 'set') scripts[kind]++;
+    const trip = sending.getStore();
+    if (trip) trip.n++;
     return send(...args)
       .then((reply) => {
         if (kind === 'set' && reply !== 1 && reply !== '1') scripts.lost++;
@@ -59,7 +65,12 @@ const timed = (spent) =>
       ops[message?.op] = (ops[message?.op] ?? 0) + 1;
       const started = performance.now();
       try {
-        return await coordinator.send(key, message);
+        const trip = { n: 0 };
+        try {
+          return await sending.run(trip, () => coordinator.send(key, message));
+        } finally {
+          if (trip.n) tries[Math.min(trip.n, tries.length) - 1]++;
+        }
       } finally {
         spent.ms += performance.now() - started;
       }
@@ -122,6 +133,7 @@ console.log(
     scripts,
     sends,
     ops,
+    tries,
     lagP99: lag.percentile(99) / 1e6,
     lagMax: lag.max / 1e6,
   }),
