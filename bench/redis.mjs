@@ -9,7 +9,10 @@
 // createFetch and Redis client) that begin together and send K calls in all, at once. Reported: the
 // mock's 429s and network calls, wall time (the slowest process) ÷ the floor (⌈K/L⌉−1) × W, the
 // time each call waited on the coordinator (p50, p99 over the calls), and with node-redis each Redis
-// round trip (how many, p50, p99: what the machine's load adds shows here). Needs redis-server
+// round trip (how many, p50, p99: what the machine's load adds shows here), and with node-redis the
+// coordinator's sends, the script's reads and compare-and-sets and how many of those lost to a
+// newer value (each a round trip more), the sends by message op and by round trips taken; and each process's event-loop
+// lag during the run (a round trip's time includes it: on a loaded machine it dominates). Needs redis-server
 // (scripts/setup.sh installs Debian's).
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +42,8 @@ async function scenario({ redis, rest, client, n, shared, shape, k, l, windowMs,
     const wall = Math.max(...children.map((c) => c.wallMs));
     const spent = children.flatMap((c) => c.coordinatorMs);
     const trips = children.flatMap((c) => c.roundTrips);
+    const sum = (f) => children.reduce((s, c) => s + (f(c) ?? 0), 0);
+    const cas = `${sum((c) => c.sends)} / ${sum((c) => c.scripts?.get)} / ${sum((c) => c.scripts?.set)} / ${sum((c) => c.scripts?.lost)}`;
     return {
       ok: children.reduce((s, c) => s + (c.statuses[200] ?? 0), 0),
       r429: stats.byStatus[429] ?? 0,
@@ -50,6 +55,13 @@ async function scenario({ redis, rest, client, n, shared, shape, k, l, windowMs,
       tripP50: quantile(trips, 0.5),
       tripP99: quantile(trips, 0.99),
       errors: children.reduce((s, c) => s + c.errors.length, 0),
+      cas,
+      tries: [0, 1, 2, 3].map((i) => sum((c) => c.tries?.[i])).join(' / '),
+      lag: `${Math.max(...children.map((c) => c.lagP99 ?? 0)).toFixed(0)} / ${Math.max(...children.map((c) => c.lagMax ?? 0)).toFixed(0)}`,
+      ops: children.reduce((o, c) => {
+        for (const [k, v] of Object.entries(c.ops ?? {})) o[k] = (o[k] ?? 0) + v;
+        return o;
+      }, {}),
     };
   } finally {
     await mock.close();
@@ -73,9 +85,9 @@ export async function runRedis({
       `\n## ${k} calls over N Node processes sharing one limit of ${l} per ${windowMs} ms (redis-server on loopback, ${client}, mock latency ${latencyMs} ms)\n`,
     );
     console.log(
-      '| shape | N | coordinator | 200s | 429s / network calls | wall ÷ floor | coordinator ms per call p50 / p99 | Redis round trips, ms p50 / p99 | coordinator errors |',
+      '| shape | N | coordinator | 200s | 429s / network calls | wall ÷ floor | coordinator ms per call p50 / p99 | Redis round trips, ms p50 / p99 | coordinator errors | coordinator sends / script reads / compare-and-sets / lost | sends by op | event-loop lag ms p99 / max (worst process) |',
     );
-    console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|');
+    console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|');
     const rows = [];
     for (const shape of shapes) {
       for (const n of ns) {
@@ -85,7 +97,7 @@ export async function runRedis({
           const lat = shared ? `${r.p50.toFixed(1)} / ${r.p99.toFixed(1)}` : '–';
           const trips = r.trips ? `${r.trips}: ${r.tripP50.toFixed(1)} / ${r.tripP99.toFixed(1)}` : '–';
           console.log(
-            `| ${shape} | ${n} | ${shared ? 'Redis' : 'none'} | ${r.ok} | ${r.r429} / ${r.calls} | ${r.ratio.toFixed(2)}× | ${lat} | ${trips} | ${shared ? r.errors : '–'} |`,
+            `| ${shape} | ${n} | ${shared ? 'Redis' : 'none'} | ${r.ok} | ${r.r429} / ${r.calls} | ${r.ratio.toFixed(2)}× | ${lat} | ${trips} | ${shared ? r.errors : '–'} | ${shared ? r.cas : '–'} | ${shared ? JSON.stringify(r.ops) : '–'} | ${shared ? r.tries : '–'} | ${r.lag} |`,
           );
         }
       }

@@ -9,18 +9,38 @@
 // any time; an array: each process's, by index), durationMs (keep sending until then), startAt (epoch ms to begin at, so that the
 // processes begin together), key (the API key), prefix, maxRetries.
 import { createFetch, redisCoordinator } from 'ratewise';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { connect } from './redis-harness.mjs';
+
+// The event loop's lag during the run (for bench/redis.mjs): a round trip's time includes it.
+const lag = monitorEventLoopDelay({ resolution: 5 });
+lag.enable();
 
 const job = JSON.parse(process.argv[2]);
 const calls = Array.isArray(job.calls) ? job.calls[job.index] : job.calls;
 const connection = job.shared ? await connect(job.client, job.port, job.rest) : null;
 // Each node-redis round trip, timed (for bench/redis.mjs).
 const roundTrips = [];
+// The script's calls by kind (for bench/redis.mjs): reads, stores, and compare-and-sets that lost.
+const scripts = { get: 0, set: 0, lost: 0 };
+// How many round trips each coordinator send took: tries[i] sends took i + 1 (the last counts more).
+const tries = [0, 0, 0, 0];
+const sending = new AsyncLocalStorage();
 if (connection && job.client === 'node-redis') {
   const send = connection.client.sendCommand.bind(connection.client);
   connection.client.sendCommand = (...args) => {
     const started = performance.now();
-    return send(...args).finally(() => roundTrips.push(performance.now() - started));
+    const kind = args[0]?.[4];
+    if (kind === 'get' || kind === 'set') scripts[kind]++;
+    const trip = sending.getStore();
+    if (trip) trip.n++;
+    return send(...args)
+      .then((reply) => {
+        if (kind === 'set' && reply !== 1 && reply !== '1') scripts.lost++;
+        return reply;
+      })
+      .finally(() => roundTrips.push(performance.now() - started));
   };
 }
 const errors = [];
@@ -34,13 +54,23 @@ const llm = createFetch({
 });
 const coordinator = connection ? redisCoordinator(connection.client, { prefix: job.prefix }) : undefined;
 
+// The coordinator's sends, in all and by message op (for bench/redis.mjs).
+let sends = 0;
+const ops = {};
 /** `coordinator`, with every round trip timed into `spent`. */
 const timed = (spent) =>
   coordinator && {
     async send(key, message) {
+      sends++;
+      ops[message?.op] = (ops[message?.op] ?? 0) + 1;
       const started = performance.now();
       try {
-        return await coordinator.send(key, message);
+        const trip = { n: 0 };
+        try {
+          return await sending.run(trip, () => coordinator.send(key, message));
+        } finally {
+          if (trip.n) tries[Math.min(trip.n, tries.length) - 1]++;
+        }
       } finally {
         spent.ms += performance.now() - started;
       }
@@ -69,6 +99,7 @@ async function one() {
 }
 
 if (job.startAt) await new Promise((r) => setTimeout(r, Math.max(0, job.startAt - Date.now())));
+lag.reset();
 const started = Date.now();
 const results = [];
 if (job.durationMs) {
@@ -99,5 +130,11 @@ console.log(
     alerts,
     stats: llm.stats(),
     roundTrips,
+    scripts,
+    sends,
+    ops,
+    tries,
+    lagP99: lag.percentile(99) / 1e6,
+    lagMax: lag.max / 1e6,
   }),
 );
