@@ -35,10 +35,11 @@ export async function coordinatorSend(namespace, key, message, timeoutMs) {
 /**
  * Sends each `[key, message]` of `pairs` in turn, in the background (kept alive by `waitUntil` when
  * given): a spend budget's settles and releases, after the call has returned. The alerts the
- * coordinator answers go to `onBudget`; a failure goes to `onError` once per incident (`incident.down`
- * says whether one is under way). Nothing here rejects.
+ * coordinator answers go to `onAlerts(alerts)`; a failure's message to `onError(message)` once per
+ * incident (`incident.down` says whether one is under way). Both are the wasm side's, which fires
+ * `onBudget` and `onCoordinatorError` (src/wasm/outputs.rs). Nothing here rejects.
  */
-export function coordinatorPost(namespace, pairs, timeoutMs, onBudget, onError, waitUntil, incident) {
+export function coordinatorPost(namespace, pairs, timeoutMs, onAlerts, onError, waitUntil, incident) {
   const work = (async () => {
     for (const [key, message] of pairs) {
       let answer;
@@ -49,16 +50,14 @@ export function coordinatorPost(namespace, pairs, timeoutMs, onBudget, onError, 
         if (incident.down) continue;
         incident.down = true;
         try {
-          onError?.({ op: 'budget', message: String(e?.message ?? 'failed') });
+          onError?.(String(e?.message ?? 'failed'));
         } catch {}
         continue;
       }
-      if (typeof onBudget !== 'function' || !Array.isArray(answer?.alerts)) continue;
-      for (const alert of answer.alerts) {
-        try {
-          onBudget(alert);
-        } catch {}
-      }
+      if (typeof onAlerts !== 'function' || !Array.isArray(answer?.alerts)) continue;
+      try {
+        onAlerts(answer.alerts);
+      } catch {}
     }
   })();
   if (typeof waitUntil === 'function') {

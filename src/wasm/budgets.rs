@@ -46,6 +46,10 @@ pub struct Budgets {
     /// `{ down }`: whether the coordinator's last settle or release
     /// failed (a failure is reported once per incident).
     pub(super) settle_down: JsValue,
+    /// `onBudget` and `onCoordinatorError` as the JS glue calls them for
+    /// a coordinator's settles and releases (`(alerts)`, `(message)`),
+    /// each fired from src/wasm/outputs.rs; made once per instance.
+    pub(super) post_hooks: std::cell::OnceCell<[JsValue; 2]>,
 }
 
 /// How many scopes' coordinator books `stats()` remembers.
@@ -141,6 +145,7 @@ pub fn read(
         wire,
         seen: RefCell::default(),
         settle_down: object(&[("down", false.into())]),
+        post_hooks: std::cell::OnceCell::new(),
     }))
 }
 

@@ -25,7 +25,7 @@ extern "C" {
         namespace: &JsValue,
         pairs: &Array,
         timeout_ms: f64,
-        on_budget: &JsValue,
+        on_alerts: &JsValue,
         on_error: &JsValue,
         wait_until: &JsValue,
         incident: &JsValue,
@@ -35,6 +35,7 @@ extern "C" {
 use super::bindings::{get, is_array, object};
 use super::budgets::{exhausted, Ask, Budgets, Held, Seen, SEEN};
 use super::coordinator::{Coordinated, TIMEOUT_MS};
+use super::outputs;
 use crate::limits::budgets::{self, Answer, Reserved, Reserving, Then};
 use crate::limits::key::LimitKey;
 use crate::limits::spend::{Cost, Exhausted, Unit};
@@ -237,7 +238,7 @@ impl Budgets {
                 (h.scope, message)
             })
             .collect();
-        self.post(remote, messages, self.on_budget.clone());
+        self.post(remote, messages, true);
     }
 
     /// Frees the coordinator's holds of a call that sent nothing, in the
@@ -256,31 +257,56 @@ impl Budgets {
                 (h.scope, message)
             })
             .collect();
-        self.post(remote, messages, None);
+        self.post(remote, messages, false);
     }
 
     /// Sends `messages` one after the other, in the background (kept alive
     /// by `waitUntil` when the call had one; see `coordinatorPost` in
-    /// js/coordinator.js).
-    fn post(
-        &self,
-        remote: Remote,
-        messages: Vec<(LimitKey, JsValue)>,
-        on_budget: Option<Function>,
-    ) {
+    /// js/coordinator.js); with `alerts`, the alerts the coordinator answers
+    /// go to `onBudget`.
+    fn post(&self, remote: Remote, messages: Vec<(LimitKey, JsValue)>, alerts: bool) {
         let pairs: Array = messages
             .into_iter()
             .map(|(scope, m)| JsValue::from(Array::of2(&scope.to_hex().into(), &m)))
             .collect();
-        let or_undefined = |f: Option<Function>| f.map_or(JsValue::UNDEFINED, JsValue::from);
+        let [on_alerts, on_error] = self.post_hooks(remote.on_error.as_ref());
+        let on_alerts = if alerts {
+            on_alerts
+        } else {
+            &JsValue::UNDEFINED
+        };
+        let wait_until = remote.wait_until.map_or(JsValue::UNDEFINED, JsValue::from);
         coordinator_post(
             &remote.namespace,
             &pairs,
             TIMEOUT_MS,
-            &or_undefined(on_budget),
-            &or_undefined(remote.on_error),
-            &or_undefined(remote.wait_until),
+            on_alerts,
+            on_error,
+            &wait_until,
             &self.settle_down,
         );
+    }
+
+    /// The functions the JS glue calls with a settle's alerts and a failed
+    /// exchange's message: each carried out by src/wasm/outputs.rs
+    /// (undefined without the hook). Made once: the hooks are the
+    /// instance's.
+    fn post_hooks(&self, on_error: Option<&Function>) -> &[JsValue; 2] {
+        self.post_hooks.get_or_init(|| {
+            let alerts = self.on_budget.clone().map_or(JsValue::UNDEFINED, |hook| {
+                Closure::<dyn Fn(JsValue)>::new(move |alerts: JsValue| {
+                    outputs::budget_alerts(Some(&hook), Array::from(&alerts).iter());
+                })
+                .into_js_value()
+            });
+            let failed = on_error.cloned().map_or(JsValue::UNDEFINED, |hook| {
+                Closure::<dyn Fn(JsValue)>::new(move |message: JsValue| {
+                    let message = message.as_string().unwrap_or_default();
+                    outputs::coordinator_failed(Some(&hook), "budget", &message);
+                })
+                .into_js_value()
+            });
+            [alerts, failed]
+        })
     }
 }
