@@ -17,7 +17,8 @@
 //!    cheaper route ([`Scope::moved_to`]), or is answered as over budget. Then the
 //!    concurrency queue: [`Limiters::arrive`], polled with
 //!    [`Limiters::wait`]; a call the open breaker would answer needs no
-//!    slot ([`queue`]). Its lane picks its first route
+//!    slot ([`queue`]); one whose deadline passed meanwhile ends there
+//!    ([`queue::late`]). Its lane picks its first route
 //!    ([`Limiters::start_moved`], [`lanes`]).
 //! 2. **Before each attempt**, [`Limiters::before`] returns a [`Plan`]: the
 //!    first route neither breaker holds back ([`routes::choose`]), the
@@ -27,7 +28,8 @@
 //! 3. **After its answer**, [`Limiters::after`] tells the throttle, the
 //!    lease, the quota breaker and the outage breaker, in that order, and
 //!    returns what changed ([`Heard`]): changes for the [`shared::Store`],
-//!    a report for the coordinator, breaker transitions for the hooks.
+//!    a report for the coordinator, breaker transitions for the hooks. A
+//!    quota failure is told to `onQuotaExhausted` ([`fallback::tells_hook`]).
 //! 4. **What next**, [`Limiters::next`]: the retry policy, then the breaker,
 //!    failover, body, subrequests and retry budget have their say, in the
 //!    order [`next::ORDER`] declares: retry, fail over, or stop.
