@@ -16,6 +16,7 @@
 use crate::classify::kind::Kind;
 use crate::limits::key::LimitKey;
 use crate::limits::outage::is_outage;
+use crate::time::Ms;
 use crate::url::{api_path, split};
 
 /// How the cache is set up (`createFetch({ cache })`).
@@ -122,7 +123,7 @@ pub fn answers(kind: Kind) -> bool {
 /// `now_ms`: at most `ttl_ms` old. A clock that went back counts as age 0;
 /// an unreadable time is never fresh.
 pub fn fresh_age(stored_at_ms: f64, now_ms: f64, ttl_ms: f64) -> Option<f64> {
-    let age = (now_ms - stored_at_ms).max(0.0);
+    let age = Ms::between(stored_at_ms, now_ms).get();
     (stored_at_ms.is_finite() && age.is_finite() && age <= ttl_ms).then_some(age)
 }
 

@@ -11,12 +11,14 @@
 
 pub mod cache;
 pub mod classify;
+pub mod coordinator;
 pub mod credentials;
 pub mod limits;
 pub mod retry;
 pub mod secrets;
 pub mod stats;
 mod text;
+pub mod time;
 pub mod url;
 pub mod usage;
 

@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 
 use ratewise::classify::body::MAX_BODY_BYTES;
+use ratewise::classify::duration::MAX_DELAY_MS;
 use ratewise::limits::lanes::Lane;
 use ratewise::limits::routes::FAILOVER_KINDS;
 use ratewise::retry::policy::Stop;
@@ -18,7 +19,7 @@ use ratewise::{Action, Kind, Provider};
 const DTS: &str = include_str!("../pkg-template/index.d.ts");
 const ERRORS_JS: &str = include_str!("../js/errors.js");
 const CONVERT_JS: &str = include_str!("../js/convert.js");
-const OPTIONS_RS: &str = include_str!("../src/wasm/options.rs");
+const OPTIONS_JS: &str = include_str!("../js/options.js");
 const TELEMETRY_JS: &str = include_str!("../js/telemetry.js");
 const PACKAGE_JSON: &str = include_str!("../pkg-template/package.json");
 const FETCH_RS: &str = include_str!("../src/wasm/fetch.rs");
@@ -57,10 +58,9 @@ fn properties(src: &str, interface: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// A `const NAME: [&str; N] = [...]` list in Rust source.
-fn rust_list<'a>(src: &'a str, name: &str) -> BTreeSet<&'a str> {
-    let decl = between(src, &format!("const {name}: [&str; "), "];");
-    quoted(decl, '"').into_iter().collect()
+/// A `const NAME = ['…', …];` list in JavaScript source.
+fn js_list<'a>(src: &'a str, name: &str) -> Vec<&'a str> {
+    quoted(between(src, &format!("const {name} = ["), "];"), '\'')
 }
 
 fn union(name: &str) -> Vec<&'static str> {
@@ -93,7 +93,7 @@ fn index_d_ts_unions_list_every_kind_provider_action_and_stop_reason() {
 #[test]
 fn the_options_read_are_the_options_typed() {
     let names = |list: &str| -> BTreeSet<String> {
-        rust_list(OPTIONS_RS, list)
+        js_list(OPTIONS_JS, list)
             .into_iter()
             .map(str::to_owned)
             .collect()
@@ -183,6 +183,17 @@ fn every_error_class_is_declared_and_every_kind_that_is_retried_or_alerted_has_o
 fn the_glue_cuts_bodies_where_the_core_does() {
     let cap = between(CONVERT_JS, "const MAX_BODY = ", ";");
     assert_eq!(cap.trim().parse::<usize>().ok(), Some(MAX_BODY_BYTES));
+}
+
+#[test]
+fn js_options_checks_the_bounds_and_kinds_of_the_core() {
+    let cap = between(OPTIONS_JS, "const MAX_BODY = ", ";");
+    assert_eq!(cap.trim().parse::<usize>().ok(), Some(MAX_BODY_BYTES));
+    let max = between(OPTIONS_JS, "const MAX_MS = ", ";");
+    assert_eq!(max.trim().parse::<u64>().ok(), Some(MAX_DELAY_MS));
+    // `failoverOn` reaches the core as a mask of FAILOVER_KINDS indices.
+    let failover: Vec<&str> = FAILOVER_KINDS.iter().map(|k| k.as_str()).collect();
+    assert_eq!(js_list(OPTIONS_JS, "FAILOVER"), failover);
 }
 
 #[test]

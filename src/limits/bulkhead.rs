@@ -1,7 +1,7 @@
 //! A concurrency limit with a bounded queue in two lanes: at most
 //! `max_concurrency` requests in flight, the next `max_queue` waiting, the
-//! rest turned away. Waiters are served interactive first, then bulk, each
-//! lane in arrival order ([`Lane`]).
+//! rest turned away. Waiters stand in a [`Line`]: served interactive first,
+//! then bulk, each lane in arrival order ([`Lane`]).
 //!
 //! Nobody is ever woken by another caller. A freed slot is granted to the
 //! first waiting ticket here, in the books, and each waiter finds out by
@@ -10,9 +10,9 @@
 //! Slots are leases: one held past [`SLOT_LEASE_MS`] is presumed lost (its
 //! caller's invocation was cancelled mid-request) and handed on.
 
-use std::collections::VecDeque;
-
 use super::lanes::Lane;
+use super::line::Line;
+use crate::time::Ms;
 
 /// How long a slot may be held before it is presumed lost, ms (10 min,
 /// OpenAI's own client timeout).
@@ -46,9 +46,9 @@ pub struct Bulkhead {
     /// polling), in ticket order (which is not the order they were taken:
     /// an interactive waiter overtakes bulk ones).
     running: Vec<(u64, f64)>,
-    /// Tickets waiting in each lane (indexed like [`Lane::ALL`]), in
-    /// arrival (and ticket) order.
-    queue: [VecDeque<u64>; 2],
+    /// Tickets waiting, interactive first, each lane in arrival (and
+    /// ticket) order.
+    queue: Line,
     /// A moving average of how long a slot is held, ms.
     hold_ms: f64,
     /// No slot was taken before this, ms (a lower bound: see [`Self::expire`]).
@@ -65,7 +65,7 @@ impl Bulkhead {
             max_concurrency: max_concurrency.max(1),
             max_queue,
             running: Vec::new(),
-            queue: [VecDeque::new(), VecDeque::new()],
+            queue: Line::default(),
             hold_ms: INITIAL_HOLD_MS,
             oldest_since: f64::INFINITY,
         }
@@ -86,23 +86,11 @@ impl Bulkhead {
             self.take(ticket, now_ms);
             Admission::Run
         } else if self.queued() < self.max_queue {
-            self.queue[lane.index()].push_back(ticket);
+            self.queue.join(ticket, lane, now_ms, now_ms);
             self.poll(ticket, now_ms)
         } else {
             Admission::Rejected
         }
-    }
-
-    /// Where a waiting ticket stands: how many are served before it.
-    fn place(&self, ticket: u64) -> Option<usize> {
-        let mut ahead = 0;
-        for lane in &self.queue {
-            if let Ok(at) = lane.binary_search(&ticket) {
-                return Some(ahead + at);
-            }
-            ahead += lane.len();
-        }
-        None
     }
 
     /// Whether a queued `ticket` has been granted a slot; if not, how long
@@ -120,7 +108,7 @@ impl Bulkhead {
             self.running[i].1 = now_ms;
             return Admission::Run;
         }
-        let Some(place) = self.place(ticket) else {
+        let Some(place) = self.queue.place(ticket) else {
             return Admission::Rejected;
         };
         let expected = (place + 1) as f64 * self.hold_ms / self.max_concurrency.min(1 << 20) as f64;
@@ -132,17 +120,13 @@ impl Bulkhead {
     /// first waiter), or takes it out of the queue. Unknown tickets are
     /// ignored, so releasing twice is harmless.
     pub fn release(&mut self, ticket: u64, now_ms: f64) {
-        for lane in &mut self.queue {
-            if let Ok(i) = lane.binary_search(&ticket) {
-                lane.remove(i);
-                return;
-            }
+        if self.queue.leave(ticket).is_some() {
+            return;
         }
         if let Ok(i) = self.running.binary_search_by_key(&ticket, |r| r.0) {
             let (_, since) = self.running.remove(i);
-            let held = now_ms - since;
-            if held.is_finite() && held >= 0.0 {
-                self.hold_ms = 0.8 * self.hold_ms + 0.2 * held;
+            if let Some(held) = Ms::real(now_ms - since) {
+                self.hold_ms = 0.8 * self.hold_ms + 0.2 * held.get();
             }
             self.grant(now_ms);
         }
@@ -175,10 +159,10 @@ impl Bulkhead {
     /// `running` stays in ticket order, as [`poll`](Self::poll) searches it.
     fn grant(&mut self, now_ms: f64) {
         while self.running.len() < self.max_concurrency {
-            let Some(next) = self.queue.iter_mut().find_map(VecDeque::pop_front) else {
+            let Some(next) = self.queue.serve() else {
                 break;
             };
-            self.take(next, now_ms);
+            self.take(next.ticket, now_ms);
         }
     }
 
@@ -189,7 +173,7 @@ impl Bulkhead {
 
     /// Tickets waiting for a slot.
     pub fn queued(&self) -> usize {
-        self.queue.iter().map(VecDeque::len).sum()
+        self.queue.len()
     }
 }
 
@@ -392,6 +376,7 @@ mod tests {
     mod model {
         use super::*;
         use proptest::prelude::*;
+        use std::collections::VecDeque;
 
         #[derive(Debug, Clone)]
         enum Op {

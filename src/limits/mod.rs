@@ -54,10 +54,10 @@ pub mod fallback;
 pub mod key;
 pub mod lanes;
 pub mod lease;
+pub mod line;
 pub mod next;
-pub mod outage;
+pub use breaker::outage;
 pub mod queue;
-pub mod record;
 pub mod routes;
 pub mod shared;
 pub mod spend;
@@ -70,13 +70,13 @@ use std::cell::RefCell;
 use crate::classify::kind::Kind;
 use crate::classify::Classification;
 use crate::retry::policy::RetryPolicy;
-use breaker::{BreakerState, Opening, QuotaBreaker};
+use breaker::{BreakerState, Opening, OutageBreaker, QuotaBreaker, Rule};
 use budget::RetryBudget;
 use bulkhead::{Admission, Bulkhead};
 use key::LimitKey;
 use lanes::Lane;
 use lease::{Grant, Leases, Need, Report};
-use outage::{OutageBreaker, OutageChange, OutageSettings};
+use outage::OutageSettings;
 use routes::{choose, Choice, KindSet, RouteKey};
 use shared::{Change, Freshness, Trip};
 use subrequests::{Claim, Subrequests};
@@ -308,7 +308,7 @@ pub struct Limiters<S> {
     throttle: Option<Throttle>,
     budget: Option<RetryBudget>,
     breaker: QuotaBreaker<S>,
-    outage: Option<OutageBreaker>,
+    outage: Option<OutageBreaker<S>>,
     failover_on: KindSet,
     bulk_route: Option<usize>,
     leases: Option<Leases>,
@@ -328,8 +328,8 @@ impl<S: Clone> Limiters<S> {
                 .throttle
                 .then(|| Throttle::new(settings.cold_start)),
             budget: settings.retry_budget,
-            breaker: QuotaBreaker::new(settings.quota_cooldown_ms),
-            outage: settings.outage.map(OutageBreaker::new),
+            breaker: QuotaBreaker::new(Rule::quota(settings.quota_cooldown_ms)),
+            outage: settings.outage.map(|o| OutageBreaker::new(Rule::outage(o))),
             failover_on: settings.failover_on,
             bulk_route: settings.bulk_route,
             leases: settings.throttle.then(Leases::default),
@@ -551,7 +551,7 @@ impl<S: Clone> Limiters<S> {
     fn unprobe(&mut self, keys: &RouteKey, probe: bool, outage_probe: bool, now_ms: f64) {
         if probe {
             for k in keys.both() {
-                self.breaker.probe_failed_otherwise(k, now_ms);
+                self.breaker.release(k, now_ms);
             }
         }
         if let (true, Some(outage)) = (outage_probe, &mut self.outage) {
@@ -646,7 +646,10 @@ impl<S: Clone> Limiters<S> {
         let quota_key = pass.keys.quota_key(c);
         match (c.kind, failure) {
             (Kind::QuotaExhausted, Some(failure)) => {
-                let opening = self.breaker.trip(quota_key, failure.clone(), now_ms);
+                // Any quota failure answers a probe out: the account is still empty.
+                let opening = self
+                    .breaker
+                    .trip(quota_key, Some(failure.clone()), true, now_ms);
                 if let Some(retry_at_ms) = opening.retry_at_ms() {
                     heard.changes.push(Change::Tripped {
                         key: quota_key,
@@ -662,13 +665,13 @@ impl<S: Clone> Limiters<S> {
                 // A probe on the route's other key learned nothing of it.
                 if pass.probe {
                     for key in pass.keys.both().filter(|&k| k != quota_key) {
-                        self.breaker.probe_failed_otherwise(key, now_ms);
+                        self.breaker.release(key, now_ms);
                     }
                 }
             }
             (Kind::Ok, _) => {
                 for key in pass.keys.both() {
-                    if self.breaker.record_success(key) {
+                    if self.breaker.close(key) {
                         heard.changes.push(Change::Closed { key });
                         heard.transitions.push(quota_transition(key, None));
                     }
@@ -676,23 +679,23 @@ impl<S: Clone> Limiters<S> {
             }
             _ if pass.probe => {
                 for key in pass.keys.both() {
-                    self.breaker.probe_failed_otherwise(key, now_ms);
+                    self.breaker.release(key, now_ms);
                 }
             }
             _ => {}
         }
         if let Some(outage) = &mut self.outage {
             let key = pass.keys.model;
+            // Some(until): it opened (until Some) or closed (None).
             let change = if outage::is_outage(c.kind) {
-                outage.failed(key, pass.outage_probe, now_ms)
+                match outage.trip(key, None, pass.outage_probe, now_ms) {
+                    Opening::Opened { retry_at_ms } => Some(Some(retry_at_ms)),
+                    _ => None,
+                }
             } else {
-                outage.answered(key)
+                outage.close(key).then_some(None)
             };
-            if let Some(change) = change {
-                let opened_until_ms = match change {
-                    OutageChange::Opened { retry_at_ms } => Some(retry_at_ms),
-                    OutageChange::Closed => None,
-                };
+            if let Some(opened_until_ms) = change {
                 heard.transitions.push(Transition {
                     breaker: BreakerKind::Outage,
                     key,
@@ -718,7 +721,7 @@ impl<S: Clone> Limiters<S> {
                 retry_at_ms,
             }) => self.breaker.adopt(key, failure, retry_at_ms, now_ms),
             None => {
-                self.breaker.record_success(key);
+                self.breaker.close(key);
             }
         }
     }
@@ -747,22 +750,7 @@ impl<S: Clone> Limiters<S> {
     pub fn breakers(&self, now_ms: f64) -> Vec<BreakerState> {
         let mut states = self.breaker.states(now_ms);
         if let Some(outage) = &self.outage {
-            states.extend(
-                outage
-                    .open()
-                    .map(|(key, opened_at_ms, retry_at_ms, probing)| BreakerState {
-                        key: key.short(),
-                        kind: BreakerKind::Outage.as_str(),
-                        state: if probing || now_ms >= retry_at_ms {
-                            "half_open"
-                        } else {
-                            "open"
-                        },
-                        opened_at_ms,
-                        retry_at_ms,
-                        trips: 1,
-                    }),
-            );
+            states.extend(outage.states(now_ms));
         }
         states
     }
@@ -771,7 +759,7 @@ impl<S: Clone> Limiters<S> {
     pub fn reset_breakers(&mut self) {
         self.breaker.reset(None);
         if let Some(outage) = &mut self.outage {
-            outage.reset();
+            outage.reset(None);
         }
     }
 

@@ -12,10 +12,9 @@
 use crate::classify::kind::Kind;
 use crate::classify::provider::Provider;
 use crate::classify::Classification;
-use crate::limits::breaker::{Gate, QuotaBreaker};
+use crate::limits::breaker::{Gate, OutageBreaker, QuotaBreaker};
 use crate::limits::key::LimitKey;
 use crate::limits::next::Next;
-use crate::limits::outage::{OutageBreaker, OutageGate};
 use crate::retry::policy::{Decision, Stop};
 
 /// The limits one route draws on.
@@ -97,7 +96,7 @@ pub enum Choice {
 pub fn choose<F>(
     routes: &[RouteKey],
     quota: &mut QuotaBreaker<F>,
-    mut outage: Option<&mut OutageBreaker>,
+    mut outage: Option<&mut OutageBreaker<F>>,
     now_ms: f64,
 ) -> Choice {
     let mut out_of_quota = None;
@@ -113,7 +112,7 @@ pub fn choose<F>(
         } else {
             let outage_probe = outage
                 .as_mut()
-                .is_some_and(|o| o.check(route.model, now_ms) == OutageGate::Probe);
+                .is_some_and(|o| matches!(o.check(route.model, now_ms), Gate::Probe));
             let probe = take_probes(quota, route, now_ms);
             return Choice::Route {
                 index,
@@ -290,7 +289,7 @@ mod tests {
     }
 
     fn quota() -> QuotaBreaker<()> {
-        QuotaBreaker::new(1_000.0)
+        QuotaBreaker::new(crate::limits::breaker::Rule::quota(1_000.0))
     }
 
     #[test]
@@ -298,9 +297,9 @@ mod tests {
         let routes = keys();
         let mut b = quota();
         assert_eq!(choose(&routes, &mut b, None, 0.0), route(0, false));
-        b.trip(routes[0].account, (), 0.0);
+        b.trip(routes[0].account, Some(()), true, 0.0);
         assert_eq!(choose(&routes, &mut b, None, 10.0), route(1, false));
-        b.trip(routes[1].account, (), 0.0);
+        b.trip(routes[1].account, Some(()), true, 0.0);
         assert_eq!(choose(&routes, &mut b, None, 10.0), route(2, false));
     }
 
@@ -309,7 +308,7 @@ mod tests {
         let routes = keys();
         let mut b = quota();
         for r in routes {
-            b.trip(r.account, (), 0.0);
+            b.trip(r.account, Some(()), true, 0.0);
         }
         let all_open = Choice::AllOpen {
             index: 0,
@@ -323,8 +322,8 @@ mod tests {
     fn a_probe_on_an_earlier_route_is_preferred_and_granted_once() {
         let routes = keys();
         let mut b = quota();
-        b.trip(routes[0].account, (), 0.0);
-        b.trip(routes[1].account, (), 500.0);
+        b.trip(routes[0].account, Some(()), true, 0.0);
+        b.trip(routes[1].account, Some(()), true, 500.0);
         // Route 0 cooled down first: its probe goes ahead of closed route 2.
         assert_eq!(choose(&routes, &mut b, None, 1_000.0), route(0, true));
         // The next caller must not probe route 0 again, nor take route 1's
@@ -332,7 +331,7 @@ mod tests {
         assert_eq!(choose(&routes, &mut b, None, 1_000.0), route(2, false));
         assert_eq!(choose(&routes, &mut b, None, 1_500.0), route(1, true));
         assert_eq!(choose(&routes, &mut b, None, 1_500.0), route(2, false));
-        b.record_success(routes[0].account);
+        b.close(routes[0].account);
         assert_eq!(choose(&routes, &mut b, None, 1_501.0), route(0, false));
     }
 
@@ -344,10 +343,10 @@ mod tests {
             RouteKey::new(account, Some("gemini-2.5-flash")),
         ];
         let mut b = quota();
-        b.trip(routes[0].model, (), 0.0);
+        b.trip(routes[0].model, Some(()), true, 0.0);
         assert_eq!(choose(&routes, &mut b, None, 1.0), route(1, false));
         // The account itself out of quota: no model helps.
-        b.trip(account, (), 0.0);
+        b.trip(account, Some(()), true, 0.0);
         let all_open = Choice::AllOpen {
             index: 0,
             key: account,
@@ -357,19 +356,20 @@ mod tests {
 
     #[test]
     fn a_route_that_is_down_is_skipped_only_for_one_that_can_go() {
+        use crate::limits::breaker::Rule;
         use crate::limits::outage::OutageSettings;
         let routes = keys();
         let mut b = quota();
-        let mut o = OutageBreaker::new(OutageSettings {
+        let mut o = OutageBreaker::new(Rule::outage(OutageSettings {
             failures: 1,
             cooldown_ms: 1_000.0,
-        });
-        o.failed(routes[0].model, false, 0.0);
+        }));
+        o.trip(routes[0].model, None, false, 0.0);
         assert_eq!(choose(&routes, &mut b, Some(&mut o), 1.0), route(1, false));
         // Route 1 out of quota, route 2 down too: the first route that is
         // down takes the call.
-        b.trip(routes[1].account, (), 0.0);
-        o.failed(routes[2].model, false, 0.0);
+        b.trip(routes[1].account, Some(()), true, 0.0);
+        o.trip(routes[2].model, None, false, 0.0);
         assert_eq!(choose(&routes, &mut b, Some(&mut o), 1.0), route(0, false));
         // Cooled down: route 0's probe.
         let probe = Choice::Route {
@@ -380,12 +380,12 @@ mod tests {
         assert_eq!(choose(&routes, &mut b, Some(&mut o), 1_000.0), probe);
         // The quota probe of a route skipped as down is not taken.
         let mut b = quota();
-        let mut o = OutageBreaker::new(OutageSettings {
+        let mut o = OutageBreaker::new(Rule::outage(OutageSettings {
             failures: 1,
             cooldown_ms: 5_000.0,
-        });
-        b.trip(routes[0].account, (), 0.0);
-        o.failed(routes[0].model, false, 0.0);
+        }));
+        b.trip(routes[0].account, Some(()), true, 0.0);
+        o.trip(routes[0].model, None, false, 0.0);
         assert_eq!(
             choose(&routes, &mut b, Some(&mut o), 1_000.0),
             route(1, false)

@@ -1,18 +1,15 @@
-//! The Durable Object coordinator, both ends of it.
+//! The Durable Object coordinator, an instance's side of it: in an
+//! isolate, [`Coordinated`] is the instance's [`Store`]: it asks the
+//! coordinator of a limit key (one Durable Object per key, named by the
+//! key's hash, never the credentials) through the namespace binding the
+//! user passed as `coordinator`, within [`TIMEOUT_MS`]. A coordinator that
+//! fails or is slow is reported (`onCoordinatorError`, `stats()`) and the
+//! call goes on with the isolate's own state.
 //!
-//! - In an isolate, [`Coordinated`] is the instance's [`Store`]: it asks the
-//!   coordinator of a limit key (one Durable Object per key, named by the
-//!   key's hash, never the credentials) through the namespace binding the
-//!   user passed as `coordinator`, within [`TIMEOUT_MS`]. A coordinator that
-//!   fails or is slow is reported (`onCoordinatorError`, `stats()`) and the
-//!   call goes on with the isolate's own state.
-//! - In the Durable Object (`RatewiseCoordinator`, a few lines of JS in the
-//!   package), [`coordinator_step`] applies one message to the core's
-//!   [`Board`]; the object only keeps the result in its storage.
-//!
-//! A quota failure travels as status, replayed headers and body; the
-//! receiving isolate classifies it again, so no classification is trusted
-//! from the wire.
+//! The object's own side (`RatewiseCoordinator`, a few lines of JS in the
+//! package, running [`super::durable`]'s steps) is apart. A quota failure
+//! travels as status, replayed headers and body; the receiving isolate
+//! classifies it again, so no classification is trusted from the wire.
 
 use crate::text::fill;
 use js_sys::{Array, Promise};
@@ -20,12 +17,12 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use super::bindings::{get, object, type_error};
-use super::input::headers_from_js;
 use super::instance::Instance;
 use super::snapshot::Snapshot;
+use super::wire::{failure_from_js, failure_js, number};
 use crate::limits::key::LimitKey;
-use crate::limits::lease::{Grant, Ledger, Report};
-use crate::limits::shared::{Board, Change, Store, Trip};
+use crate::limits::lease::{Grant, Report};
+use crate::limits::shared::{Change, Store, Trip};
 
 /// How long an isolate waits for its coordinator, ms.
 pub const TIMEOUT_MS: f64 = 1_000.0;
@@ -40,170 +37,6 @@ extern "C" {
         message: JsValue,
         timeout_ms: f64,
     ) -> Promise;
-}
-
-/// A quota failure on the wire, `{ status, headers: [[name, value]], body }`:
-/// what a replay carries.
-fn failure_js(snapshot: &Snapshot) -> JsValue {
-    let headers: Array = snapshot
-        .headers
-        .iter()
-        .map(|(n, v)| JsValue::from(Array::of2(&n.into(), &v.into())))
-        .collect();
-    object(&[
-        ("status", snapshot.status.into()),
-        ("headers", headers.into()),
-        ("body", snapshot.body.as_str().into()),
-    ])
-}
-
-/// A failure read back from the wire, classified here again (nothing is
-/// trusted from it but what a replay shows).
-pub(super) fn failure_from_js(value: &JsValue, now_ms: f64) -> Result<Snapshot, JsValue> {
-    let status = get(value, "status")
-        .as_f64()
-        .filter(|s| (100.0..600.0).contains(s));
-    let status = status.ok_or_else(|| type_error("ratewise coordinator: `failure.status`"))? as u16;
-    let headers = headers_from_js(&get(value, "headers"), "failure.headers", true)?;
-    let body = get(value, "body").as_string().unwrap_or_default();
-    Ok(Snapshot::reread(status, headers, body, now_ms))
-}
-
-fn number(value: &JsValue, field: &'static str) -> Result<f64, JsValue> {
-    get(value, field)
-        .as_f64()
-        .filter(|n| n.is_finite())
-        .ok_or_else(|| {
-            type_error(fill(
-                "ratewise coordinator: `{}` must be a number",
-                &[field],
-            ))
-        })
-}
-
-pub(super) fn key_of(value: &JsValue) -> Result<LimitKey, JsValue> {
-    let hex = get(value, "key").as_string().unwrap_or_default();
-    LimitKey::from_hex(&hex)
-        .ok_or_else(|| type_error("ratewise coordinator: `key` must be 16 hex digits"))
-}
-
-/// Applies a breaker message (`{ op: 'lookup' | 'tripped' | 'closed', key,
-/// failure?, retryAtMs? }`) to `board` at `now_ms`: the Durable Object's
-/// step and the Redis coordinator's share it. Answers `{ trip: { failure, retryAtMs } | null }`.
-pub(super) fn board_op(
-    board: &mut Board<Snapshot>,
-    message: &JsValue,
-    now_ms: f64,
-) -> Result<JsValue, JsValue> {
-    let key = key_of(message)?;
-    let op = get(message, "op").as_string().unwrap_or_default();
-    let mut answer = JsValue::NULL;
-    match op.as_str() {
-        "lookup" => {
-            if let Some(trip) = board.lookup(key, now_ms) {
-                answer = object(&[
-                    ("failure", failure_js(&trip.failure)),
-                    ("retryAtMs", trip.retry_at_ms.into()),
-                ]);
-            }
-        }
-        "tripped" => {
-            let change = Change::Tripped {
-                key,
-                failure: failure_from_js(&get(message, "failure"), now_ms)?,
-                retry_at_ms: number(message, "retryAtMs")?,
-            };
-            board.apply(change, now_ms);
-        }
-        "closed" => board.apply(Change::Closed { key }, now_ms),
-        _ => {
-            return Err(type_error(
-                "ratewise coordinator: `op` must be lookup, tripped or closed",
-            ))
-        }
-    }
-    Ok(object(&[("trip", answer)]))
-}
-
-/// Applies a lease message (see [`coordinator_lease`]) to a key's `books`
-/// at `now_ms`, answering `{ grant }`: the Durable Object's lease step and
-/// the Redis coordinator's share it.
-pub(super) fn lease_op(
-    books: &mut Ledger,
-    message: &JsValue,
-    now_ms: f64,
-) -> Result<JsValue, JsValue> {
-    key_of(message)?;
-    let report = get(message, "report");
-    if let Some(numbers) = report.dyn_ref::<Array>() {
-        let numbers: Vec<f64> = numbers
-            .iter()
-            .map(|n| n.as_f64().unwrap_or(f64::NAN))
-            .collect();
-        if let Some(report) = Report::from_slice(&numbers) {
-            books.report(report);
-        }
-    }
-    let want = get(message, "want")
-        .as_f64()
-        .filter(|w| w.is_finite() && *w >= 0.0);
-    let want = want.ok_or_else(|| type_error("ratewise coordinator: `want` must be a count"))?;
-    let grant = books.lease(want.min(f64::from(u32::MAX)) as u32, now_ms);
-    Ok(object(&[("grant", grant.to_f64().into())]))
-}
-
-/// The Durable Object's step: applies `message` (`{ op: 'lookup' |
-/// 'tripped' | 'closed', key, failure?, retryAtMs? }`) to the board kept as
-/// `state` (an array from storage, or undefined) at `now_ms`. Returns
-/// `[newState, answer]`; a lookup answers `{ trip: { failure, retryAtMs } | null }`.
-#[wasm_bindgen(js_name = coordinatorStep)]
-pub fn coordinator_step(state: JsValue, message: JsValue, now_ms: f64) -> Result<Array, JsValue> {
-    let mut board: Board<Snapshot> = Board::default();
-    if let Some(entries) = state.dyn_ref::<Array>() {
-        for entry in entries.iter() {
-            // An entry this build cannot read is dropped, not fatal.
-            let restored = (|| -> Result<(), JsValue> {
-                let trip = Trip {
-                    failure: failure_from_js(&get(&entry, "failure"), now_ms)?,
-                    retry_at_ms: number(&entry, "retryAtMs")?,
-                };
-                let posted_at_ms = number(&entry, "postedAtMs")?;
-                board.restore(key_of(&entry)?, trip, posted_at_ms, now_ms);
-                Ok(())
-            })();
-            drop(restored);
-        }
-    }
-    let answer = board_op(&mut board, &message, now_ms)?;
-    let entries: Array = board
-        .entries()
-        .map(|(key, trip, posted_at_ms)| {
-            object(&[
-                ("key", key.to_hex().into()),
-                ("failure", failure_js(&trip.failure)),
-                ("retryAtMs", trip.retry_at_ms.into()),
-                ("postedAtMs", posted_at_ms.into()),
-            ])
-        })
-        .collect();
-    Ok(Array::of2(&entries, &answer))
-}
-
-/// The Durable Object's lease step: applies `message` (`{ op: 'lease', key,
-/// want, report: [limit, remaining, resetAtMs, observedAtMs,
-/// blockedUntilMs] | null }`) to the key's books kept as `ledger` (numbers
-/// from a previous step, or undefined) at `now_ms`. Returns `[newLedger,
-/// { grant }]`: `grant` is a count of permits if positive, else minus the ms
-/// to wait (see [`crate::limits::lease`]).
-#[wasm_bindgen(js_name = coordinatorLease)]
-pub fn coordinator_lease(ledger: JsValue, message: JsValue, now_ms: f64) -> Result<Array, JsValue> {
-    let mut books = match ledger.dyn_ref::<js_sys::Float64Array>() {
-        Some(numbers) => Ledger::from_slice(&numbers.to_vec()),
-        None => Ledger::default(),
-    };
-    let answer = lease_op(&mut books, &message, now_ms)?;
-    let books = js_sys::Float64Array::from(books.to_vec().as_slice());
-    Ok(Array::of2(&books, &answer))
 }
 
 /// An instance's store: its coordinator if it has one, else nothing shared.

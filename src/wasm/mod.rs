@@ -6,6 +6,7 @@ mod budgets;
 mod budgets_shared;
 mod clock;
 mod coordinator;
+mod durable;
 mod fetch;
 mod health;
 mod input;
@@ -22,6 +23,7 @@ mod spend;
 mod telemetry;
 mod transport;
 mod usage;
+mod wire;
 
 use wasm_bindgen::prelude::*;
 

@@ -13,10 +13,11 @@ use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
 use super::bindings::get;
-use super::coordinator::{board_op, key_of, lease_op};
+use super::durable::{board_op, lease_op};
 use super::snapshot::Snapshot;
 use super::spend::budget_step;
-use crate::limits::record::{Kept, Record};
+use super::wire::key_of;
+use crate::coordinator::record::{Kept, Record};
 use crate::Headers;
 
 /// A failure read back from Redis is classified again: nothing is trusted

@@ -16,8 +16,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
+use ratewise::coordinator::Ledger;
 use ratewise::limits::key::LimitKey;
-use ratewise::limits::lease::{Grant, Ledger, Report};
+use ratewise::limits::lease::{Grant, Report};
 use ratewise::limits::routes::RouteKey;
 use ratewise::limits::shared::{Change, Local, Store, Trip};
 use ratewise::limits::tokens::Tokens;

@@ -23,7 +23,7 @@ async function shareLimit({ n, shared, k = 40, l = 10, client = 'node-redis' }) 
   }
 }
 
-for (const n of [2, 4]) {
+for (const n of [2, 4, 8]) {
   test(`${n} processes sharing one limit: the coordinator keeps 429s off the network`, async () => {
     const alone = await shareLimit({ n, shared: false });
     const together = await shareLimit({ n, shared: true });

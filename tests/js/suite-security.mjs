@@ -163,6 +163,31 @@ export const tests = [
           },
           /`routes\[0\]\.apiKey` could not be read/,
         ],
+        [
+          {
+            failoverOn: new Proxy(['rate_limit'], {
+              get: (target, key) => {
+                if (key === '0') throw boom;
+                return target[key];
+              },
+            }),
+          },
+          /`failoverOn` could not be read/,
+        ],
+        [
+          {
+            routes: [
+              {
+                headers: {
+                  get 'x-a'() {
+                    throw boom;
+                  },
+                },
+              },
+            ],
+          },
+          /`routes\[0\]\.headers\.x-a` could not be read/,
+        ],
       ];
       for (const [options, pattern] of cases) {
         let error;

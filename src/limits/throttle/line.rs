@@ -2,13 +2,80 @@
 //! served across every window of the key. Nobody is woken by another
 //! caller: a waiter polls with its own timer until the books say it may go
 //! (the Workers rule, as in [`crate::limits::bulkhead`]); one that misses its
-//! poll stops holding the others back.
+//! poll stops holding the others back. The waiters stand in a
+//! [`Line`], as the concurrency queue's do, each with what it needs.
 
-use super::state::{Check, KeyState, Rules, Waiter};
+use std::collections::VecDeque;
+
+use super::state::{Check, KeyState, Rules};
 use super::{
     books::fits, cold, Admit, HOLD_POLL_MAX_MS, MAX_SCAN, POLL_MS, RESET_MARGIN_MS,
     STALE_WAITER_MS, WINDOWS,
 };
+use crate::limits::lanes::Lane;
+use crate::limits::line::Line;
+use crate::time::Ms;
+
+/// A key's waiters: the [`Line`] (in ticket order: the throttle has one
+/// lane), and what each needs of every window, in the same order.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Waiters {
+    line: Line,
+    needs: VecDeque<[f64; WINDOWS]>,
+}
+
+impl Waiters {
+    /// How many wait.
+    pub(super) fn len(&self) -> usize {
+        self.line.len()
+    }
+
+    /// Whether nobody waits.
+    pub(super) fn is_empty(&self) -> bool {
+        self.line.is_empty()
+    }
+
+    /// Whether `ticket` waits.
+    pub(super) fn contains(&self, ticket: u64) -> bool {
+        self.line.contains(ticket)
+    }
+
+    /// Where `ticket` stands: `Ok` if it waits, `Err` where it would join.
+    fn find(&self, ticket: u64) -> Result<usize, usize> {
+        self.line.find(ticket, Lane::Interactive)
+    }
+
+    /// `ticket`, needing `need`, waits until `due`; since when it waits.
+    fn wait(&mut self, ticket: u64, need: [f64; WINDOWS], now: f64, due: f64) -> f64 {
+        let joined = self.find(ticket).is_err();
+        let place = self.line.join(ticket, Lane::Interactive, now, due);
+        if joined {
+            self.needs.insert(place, need);
+        } else if let Some(n) = self.needs.get_mut(place) {
+            *n = need;
+        }
+        self.line.get(place).map_or(now, |w| w.since)
+    }
+
+    /// Takes `ticket` out of the line.
+    fn remove(&mut self, ticket: u64) {
+        if let Some(place) = self.line.leave(ticket) {
+            self.needs.remove(place);
+        }
+    }
+
+    /// Waiters at the front that missed their poll stop holding the others
+    /// back (`ticket`, the one asking, stays).
+    fn drop_stale(&mut self, now: f64, ticket: u64) {
+        let gone = self.line.drop_missing(now, STALE_WAITER_MS, ticket);
+        self.needs.drain(..gone);
+    }
+
+    /// What the first `n` waiters need.
+    fn needs(&self, n: usize) -> impl Iterator<Item = &[f64; WINDOWS]> {
+        self.needs.iter().take(n)
+    }
+}
 
 impl KeyState {
     /// Whether a waiter at `place` in line (the waiters before it go
@@ -35,8 +102,8 @@ impl KeyState {
         // What the waiters ahead and this one need, per window.
         let mut cum = self.sized(need);
         let scanned = place.min(MAX_SCAN);
-        for w in self.waiters.iter().take(scanned) {
-            let n = self.sized(w.need);
+        for &need in self.waiters.needs(scanned) {
+            let n = self.sized(need);
             cum.iter_mut().zip(n).for_each(|(c, n)| *c += n);
         }
         if place > scanned && scanned > 0 {
@@ -126,7 +193,7 @@ impl KeyState {
     /// it took so far.
     pub(super) fn hold_poll(&self, now: f64) -> f64 {
         let oldest = self.log.iter().find(|s| !s.answered).map_or(now, |s| s.at);
-        let elapsed = (now - oldest).max(0.0);
+        let elapsed = Ms::between(oldest, now).get();
         let ms = match self.avg_rtt_ms {
             Some(avg) if avg > elapsed => (avg - elapsed) / 2.0,
             _ => elapsed / 8.0,
@@ -137,19 +204,11 @@ impl KeyState {
     /// Waiters at the front of the line that missed their poll stop
     /// holding the others back.
     pub(super) fn drop_stale(&mut self, now: f64, ticket: u64) {
-        while self
-            .waiters
-            .front()
-            .is_some_and(|w| w.ticket != ticket && now > w.due + STALE_WAITER_MS)
-        {
-            self.waiters.pop_front();
-        }
+        self.waiters.drop_stale(now, ticket);
     }
 
     pub(super) fn remove_waiter(&mut self, ticket: u64) {
-        if let Ok(i) = self.waiters.binary_search_by_key(&ticket, |w| w.ticket) {
-            self.waiters.remove(i);
-        }
+        self.waiters.remove(ticket);
     }
 
     pub(super) fn admit(
@@ -161,15 +220,12 @@ impl KeyState {
     ) -> Admit {
         self.advance(now);
         self.drop_stale(now, ticket);
-        let found = self.waiters.binary_search_by_key(&ticket, |w| w.ticket);
-        let place = match found {
+        let place = match self.waiters.find(ticket) {
             Ok(i) | Err(i) => i,
         };
         let (until, ms) = match self.check(place, need, now, rules) {
             Check::Fits => {
-                if let Ok(i) = found {
-                    self.waiters.remove(i);
-                }
+                self.waiters.remove(ticket);
                 return Admit::Go(self.book(ticket, need, now));
             }
             Check::Due(at, sooner) => {
@@ -187,28 +243,7 @@ impl KeyState {
                 (None, poll.ceil())
             }
         };
-        let due = now + ms;
-        let since = match found {
-            Ok(i) => {
-                let w = &mut self.waiters[i];
-                w.due = due;
-                w.need = need;
-                w.since
-            }
-            Err(i) => {
-                let since = now;
-                self.waiters.insert(
-                    i,
-                    Waiter {
-                        ticket,
-                        need,
-                        since,
-                        due,
-                    },
-                );
-                since
-            }
-        };
+        let since = self.waiters.wait(ticket, need, now, now + ms);
         Admit::Wait {
             ms: ms as u64,
             until,
@@ -249,6 +284,27 @@ mod tests {
         let b = r.go(10_000.0).unwrap();
         r.answer(b, 10_100.0, &requests(10, 8, 900));
         assert!(r.go(10_100.0).is_some());
+    }
+
+    #[test]
+    fn each_waiter_keeps_its_own_need_as_others_come_and_go() {
+        let need = |n: f64| [n, 0.0, 0.0, 0.0];
+        let mut w = super::Waiters::default();
+        assert_eq!(w.wait(3, need(3.0), 0.0, 10.0), 0.0);
+        w.wait(1, need(1.0), 1.0, 10.0);
+        w.wait(2, need(2.0), 2.0, 5_000.0);
+        assert_eq!(
+            w.wait(3, need(30.0), 4.0, 20.0),
+            0.0,
+            "waits since it joined"
+        );
+        let firsts = |w: &super::Waiters| w.needs(9).map(|n| n[0]).collect::<Vec<_>>();
+        assert_eq!(firsts(&w), [1.0, 2.0, 30.0], "in ticket order");
+        w.drop_stale(10.0 + STALE_WAITER_MS + 1.0, 9);
+        assert_eq!(firsts(&w), [2.0, 30.0], "ticket 1 missed its poll");
+        w.remove(2);
+        assert_eq!(firsts(&w), [30.0]);
+        assert!(w.contains(3) && !w.contains(2) && w.len() == 1);
     }
 
     #[test]

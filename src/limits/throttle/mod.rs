@@ -301,11 +301,7 @@ impl Throttle {
         let keys = &self.keys;
         self.waiting.retain(|(ticket, key)| {
             let ticket = *ticket;
-            keys.get(key).is_some_and(|e| {
-                e.waiters
-                    .binary_search_by_key(&ticket, |w| w.ticket)
-                    .is_ok()
-            })
+            keys.get(key).is_some_and(|e| e.waiters.contains(ticket))
         });
         self.sweep_at = (self.waiting.len() * 2).max(64);
     }

@@ -12,16 +12,6 @@ use crate::classify::headers::{Limits, Window};
 use crate::limits::key::Idle;
 use crate::limits::tokens::Tokens;
 
-/// A caller waiting to send on a key.
-#[derive(Debug, Clone)]
-pub(super) struct Waiter {
-    pub(super) ticket: u64,
-    pub(super) need: [f64; WINDOWS],
-    pub(super) since: f64,
-    /// When it said it would poll again.
-    pub(super) due: f64,
-}
-
 /// Why a waiter cannot go yet.
 pub(super) enum Check {
     Fits,
@@ -40,7 +30,7 @@ pub(super) struct KeyState {
     pub(super) next_seq: u64,
     pub(super) booked: [f64; WINDOWS],
     pub(super) in_flight: u64,
-    pub(super) waiters: VecDeque<Waiter>,
+    pub(super) waiters: super::line::Waiters,
     /// Whether any answer came back for this key.
     pub(super) heard: bool,
     /// A limit heard of only through 429s ([`super::quiet`]).
@@ -67,7 +57,7 @@ impl Default for KeyState {
             next_seq: 0,
             booked: [0.0; WINDOWS],
             in_flight: 0,
-            waiters: VecDeque::new(),
+            waiters: Default::default(),
             heard: false,
             quiet: Default::default(),
             cold_since: None,

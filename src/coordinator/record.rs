@@ -22,11 +22,11 @@
 //! decoded beside these two); a value with a tag this build does not know
 //! is refused, so an older build never half-reads a newer value.
 
+use super::{Board, Ledger};
 use crate::classify::body::MAX_BODY_BYTES;
 use crate::classify::headers::Headers;
 use crate::limits::key::LimitKey;
-use crate::limits::lease::Ledger;
-use crate::limits::shared::{Board, Change, Trip};
+use crate::limits::shared::{Change, Trip};
 use crate::text::{dec, hex};
 
 /// What every value starts with: the format and its version.

@@ -1,0 +1,135 @@
+//! The coordinator's side at the boundary: the Durable Object's exports
+//! (`coordinatorStep` for the quota breakers' [`Board`], `coordinatorLease`
+//! for a key's [`Ledger`]), and the two steps they run, which the Redis
+//! coordinator ([`super::redis`]) runs on its record too. The books are
+//! the core's ([`crate::coordinator`]); the object only keeps the result in
+//! its storage.
+
+use js_sys::Array;
+use wasm_bindgen::prelude::*;
+
+use super::bindings::{get, object, type_error};
+use super::snapshot::Snapshot;
+use super::wire::{failure_from_js, failure_js, key_of, number};
+use crate::coordinator::{Board, Ledger};
+use crate::limits::lease::Report;
+use crate::limits::shared::{Change, Trip};
+
+/// Applies a breaker message (`{ op: 'lookup' | 'tripped' | 'closed', key,
+/// failure?, retryAtMs? }`) to `board` at `now_ms`: the Durable Object's
+/// step and the Redis coordinator's share it. Answers `{ trip: { failure, retryAtMs } | null }`.
+pub(super) fn board_op(
+    board: &mut Board<Snapshot>,
+    message: &JsValue,
+    now_ms: f64,
+) -> Result<JsValue, JsValue> {
+    let key = key_of(message)?;
+    let op = get(message, "op").as_string().unwrap_or_default();
+    let mut answer = JsValue::NULL;
+    match op.as_str() {
+        "lookup" => {
+            if let Some(trip) = board.lookup(key, now_ms) {
+                answer = object(&[
+                    ("failure", failure_js(&trip.failure)),
+                    ("retryAtMs", trip.retry_at_ms.into()),
+                ]);
+            }
+        }
+        "tripped" => {
+            let change = Change::Tripped {
+                key,
+                failure: failure_from_js(&get(message, "failure"), now_ms)?,
+                retry_at_ms: number(message, "retryAtMs")?,
+            };
+            board.apply(change, now_ms);
+        }
+        "closed" => board.apply(Change::Closed { key }, now_ms),
+        _ => {
+            return Err(type_error(
+                "ratewise coordinator: `op` must be lookup, tripped or closed",
+            ))
+        }
+    }
+    Ok(object(&[("trip", answer)]))
+}
+
+/// Applies a lease message (see [`coordinator_lease`]) to a key's `books`
+/// at `now_ms`, answering `{ grant }`: the Durable Object's lease step and
+/// the Redis coordinator's share it.
+pub(super) fn lease_op(
+    books: &mut Ledger,
+    message: &JsValue,
+    now_ms: f64,
+) -> Result<JsValue, JsValue> {
+    key_of(message)?;
+    let report = get(message, "report");
+    if let Some(numbers) = report.dyn_ref::<Array>() {
+        let numbers: Vec<f64> = numbers
+            .iter()
+            .map(|n| n.as_f64().unwrap_or(f64::NAN))
+            .collect();
+        if let Some(report) = Report::from_slice(&numbers) {
+            books.report(report);
+        }
+    }
+    let want = get(message, "want")
+        .as_f64()
+        .filter(|w| w.is_finite() && *w >= 0.0);
+    let want = want.ok_or_else(|| type_error("ratewise coordinator: `want` must be a count"))?;
+    let grant = books.lease(want.min(f64::from(u32::MAX)) as u32, now_ms);
+    Ok(object(&[("grant", grant.to_f64().into())]))
+}
+
+/// The Durable Object's step: applies `message` (`{ op: 'lookup' |
+/// 'tripped' | 'closed', key, failure?, retryAtMs? }`) to the board kept as
+/// `state` (an array from storage, or undefined) at `now_ms`. Returns
+/// `[newState, answer]`; a lookup answers `{ trip: { failure, retryAtMs } | null }`.
+#[wasm_bindgen(js_name = coordinatorStep)]
+pub fn coordinator_step(state: JsValue, message: JsValue, now_ms: f64) -> Result<Array, JsValue> {
+    let mut board: Board<Snapshot> = Board::default();
+    if let Some(entries) = state.dyn_ref::<Array>() {
+        for entry in entries.iter() {
+            // An entry this build cannot read is dropped, not fatal.
+            let restored = (|| -> Result<(), JsValue> {
+                let trip = Trip {
+                    failure: failure_from_js(&get(&entry, "failure"), now_ms)?,
+                    retry_at_ms: number(&entry, "retryAtMs")?,
+                };
+                let posted_at_ms = number(&entry, "postedAtMs")?;
+                board.restore(key_of(&entry)?, trip, posted_at_ms, now_ms);
+                Ok(())
+            })();
+            drop(restored);
+        }
+    }
+    let answer = board_op(&mut board, &message, now_ms)?;
+    let entries: Array = board
+        .entries()
+        .map(|(key, trip, posted_at_ms)| {
+            object(&[
+                ("key", key.to_hex().into()),
+                ("failure", failure_js(&trip.failure)),
+                ("retryAtMs", trip.retry_at_ms.into()),
+                ("postedAtMs", posted_at_ms.into()),
+            ])
+        })
+        .collect();
+    Ok(Array::of2(&entries, &answer))
+}
+
+/// The Durable Object's lease step: applies `message` (`{ op: 'lease', key,
+/// want, report: [limit, remaining, resetAtMs, observedAtMs,
+/// blockedUntilMs] | null }`) to the key's books kept as `ledger` (numbers
+/// from a previous step, or undefined) at `now_ms`. Returns `[newLedger,
+/// { grant }]`: `grant` is a count of permits if positive, else minus the ms
+/// to wait (see [`crate::limits::lease`]).
+#[wasm_bindgen(js_name = coordinatorLease)]
+pub fn coordinator_lease(ledger: JsValue, message: JsValue, now_ms: f64) -> Result<Array, JsValue> {
+    let mut books = match ledger.dyn_ref::<js_sys::Float64Array>() {
+        Some(numbers) => Ledger::from_slice(&numbers.to_vec()),
+        None => Ledger::default(),
+    };
+    let answer = lease_op(&mut books, &message, now_ms)?;
+    let books = js_sys::Float64Array::from(books.to_vec().as_slice());
+    Ok(Array::of2(&books, &answer))
+}
