@@ -46,10 +46,10 @@ pub struct Budgets {
     /// `{ down }`: whether the coordinator's last settle or release
     /// failed (a failure is reported once per incident).
     pub(super) settle_down: JsValue,
-    /// `onBudget` and `onCoordinatorError` as the JS glue calls them for
-    /// a coordinator's settles and releases (`(alerts)`, `(message)`),
-    /// each fired from src/wasm/outputs.rs; made once per instance.
-    pub(super) post_hooks: std::cell::OnceCell<[JsValue; 2]>,
+    /// What the JS glue tells of a coordinator's settles and releases
+    /// (`(0, alerts)`, `(1, message)`), for src/wasm/outputs.rs to fire
+    /// `onBudget` and `onCoordinatorError`; made once per instance.
+    pub(super) post_hooks: std::cell::OnceCell<JsValue>,
 }
 
 /// How many scopes' coordinator books `stats()` remembers.

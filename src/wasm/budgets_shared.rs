@@ -25,8 +25,8 @@ extern "C" {
         namespace: &JsValue,
         pairs: &Array,
         timeout_ms: f64,
-        on_alerts: &JsValue,
-        on_error: &JsValue,
+        told: &JsValue,
+        alerts: bool,
         wait_until: &JsValue,
         incident: &JsValue,
     );
@@ -269,44 +269,36 @@ impl Budgets {
             .into_iter()
             .map(|(scope, m)| JsValue::from(Array::of2(&scope.to_hex().into(), &m)))
             .collect();
-        let [on_alerts, on_error] = self.post_hooks(remote.on_error.as_ref());
-        let on_alerts = if alerts {
-            on_alerts
-        } else {
-            &JsValue::UNDEFINED
-        };
+        let told = self.told(remote.on_error);
         let wait_until = remote.wait_until.map_or(JsValue::UNDEFINED, JsValue::from);
         coordinator_post(
             &remote.namespace,
             &pairs,
             TIMEOUT_MS,
-            on_alerts,
-            on_error,
+            told,
+            alerts,
             &wait_until,
             &self.settle_down,
         );
     }
 
-    /// The functions the JS glue calls with a settle's alerts and a failed
-    /// exchange's message: each carried out by src/wasm/outputs.rs
-    /// (undefined without the hook). Made once: the hooks are the
+    /// The function the JS glue tells what the background sends heard:
+    /// `(0, alerts)` a settle's alerts, `(1, message)` a failed exchange's
+    /// message. src/wasm/outputs.rs fires `onBudget` and
+    /// `onCoordinatorError` with them. Made once: the hooks are the
     /// instance's.
-    fn post_hooks(&self, on_error: Option<&Function>) -> &[JsValue; 2] {
+    fn told(&self, on_error: Option<Function>) -> &JsValue {
         self.post_hooks.get_or_init(|| {
-            let alerts = self.on_budget.clone().map_or(JsValue::UNDEFINED, |hook| {
-                Closure::<dyn Fn(JsValue)>::new(move |alerts: JsValue| {
-                    outputs::budget_alerts(Some(&hook), Array::from(&alerts).iter());
-                })
-                .into_js_value()
-            });
-            let failed = on_error.cloned().map_or(JsValue::UNDEFINED, |hook| {
-                Closure::<dyn Fn(JsValue)>::new(move |message: JsValue| {
-                    let message = message.as_string().unwrap_or_default();
-                    outputs::coordinator_failed(Some(&hook), "budget", &message);
-                })
-                .into_js_value()
-            });
-            [alerts, failed]
+            let on_budget = self.on_budget.clone();
+            Closure::<dyn Fn(u32, JsValue)>::new(move |what: u32, value: JsValue| {
+                if what == 0 {
+                    outputs::budget_alerts(on_budget.as_ref(), Array::from(&value).iter());
+                } else {
+                    let message = value.as_string().unwrap_or_default();
+                    outputs::coordinator_failed(on_error.as_ref(), "budget", &message);
+                }
+            })
+            .into_js_value()
         })
     }
 }
