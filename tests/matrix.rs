@@ -143,44 +143,93 @@ fn at_once(cell: &Cell) -> bool {
     cell.latency == 0.0
 }
 
+/// Answers slower than the window, few callers: concurrency binds, and
+/// every shape meets the goal.
+fn slow_and_few(cell: &Cell) -> bool {
+    cell.latency == 1.0 && cell.c == 4
+}
+
 #[test]
+/// With 0.3 W answers and C >= 20, main's throttle was at 1.09x (a
+/// reset timed 70 ms late each window); 1.04-1.05x now.
 fn fixed_window_opened_at_the_first_request() {
-    check(&rows(Shape::Fixed, Speech::Always), at_once);
+    check(&rows(Shape::Fixed, Speech::Always), |c| {
+        at_once(c) || slow_and_few(c) || (c.latency == 0.3 && c.c >= 20)
+    });
 }
 
 #[test]
 fn fixed_window_aligned_to_the_clock() {
-    check(&rows(Shape::Aligned, Speech::Always), at_once);
+    check(&rows(Shape::Aligned, Speech::Always), |c| {
+        at_once(c) || slow_and_few(c) || (c.latency == 0.3 && c.c == 100)
+    });
 }
 
 #[test]
 fn sliding_log_reset_when_empty() {
-    check(&rows(Shape::Sliding, Speech::Always), at_once);
+    check(&rows(Shape::Sliding, Speech::Always), |c| {
+        at_once(c) || slow_and_few(c)
+    });
 }
 
 /// Main's throttle released the whole window at each reset here: 12 of
 /// 72 network calls were 429s at C=4.
 #[test]
 fn sliding_log_reset_when_the_next_slot_frees() {
-    check(&rows(Shape::SlidingNext, Speech::Always), at_once);
+    check(&rows(Shape::SlidingNext, Speech::Always), |c| {
+        at_once(c) || slow_and_few(c)
+    });
 }
 
+/// Main's throttle took a report's level as of its answer, not of its
+/// measure: 1.10-1.43x with 0.3 W and 1 W answers; 1.06x now, but at
+/// C = 20 (the cold start's burst, then three reports to tell a bucket).
 #[test]
 fn token_bucket() {
-    check(&rows(Shape::Bucket, Speech::Always), at_once);
+    check(&rows(Shape::Bucket, Speech::Always), |c| {
+        at_once(c) || c.c != 20
+    });
 }
 
 /// Main's throttle let every caller meet the limit here: 20 to 150 of
 /// 80 to 210 network calls were 429s at zero latency.
 #[test]
 fn retry_after_only() {
-    check(&rows(Shape::Fixed, Speech::RetryAfter), at_once);
+    check(&rows(Shape::Fixed, Speech::RetryAfter), |c| {
+        at_once(c) || slow_and_few(c)
+    });
 }
 
 /// Not yet at the goal (see the issue): no call fails, though.
 #[test]
 fn headers_on_429s_only() {
-    check(&rows(Shape::Fixed, Speech::On429), |_| false);
+    check(&rows(Shape::Fixed, Speech::On429), slow_and_few);
+}
+
+/// K = 600 at 0.3 W and C = 100, every shape that reports its windows:
+/// met on main's throttle too (1.01-1.08x), 1.01-1.05x now; held so that
+/// a regression turns red (the whole matrix's test is ignored).
+#[test]
+fn six_hundred_calls_with_answers_at_0_3_w() {
+    let all: Vec<Measured> = [
+        Shape::Fixed,
+        Shape::Aligned,
+        Shape::Sliding,
+        Shape::SlidingNext,
+        Shape::Bucket,
+    ]
+    .into_iter()
+    .map(|shape| {
+        run(Cell {
+            shape,
+            speech: Speech::Always,
+            latency: 0.3,
+            c: 100,
+            k: 600,
+        })
+    })
+    .collect();
+    check(&all, |_| true);
 }
 
 /// The issue's goal for every cell, K = 60, and K = 600 at C = 100 for

@@ -749,23 +749,33 @@ export const tests = [
   [
     'maxConcurrency bounds requests in flight, FIFO',
     async ({ ratewise, mock }) => {
-      await mock.config({ latencyMs: 60 });
+      // The test ends each call itself, the oldest in flight first, and only once the call its
+      // last ending let through was sent. So one slot is ever waiting to be taken, and the order
+      // calls are sent is the queue's order however late a loaded machine runs the waiters'
+      // timers (with the server ending calls, two slots freed close together could be taken in
+      // either order by their waiters' polls: seen as 0,1,2,4,3,5 under load).
       let inFlight = 0;
       let peak = 0;
       const started = [];
+      const ends = [];
       const counting = (input, init) => {
         inFlight++;
         peak = Math.max(peak, inFlight);
         started.push(Number(new URL(String(input.url ?? input)).searchParams.get('call')));
-        return fetch(input, init).finally(() => inFlight--);
+        return new Promise((end) => ends.push(end)).then(() => fetch(input, init)).finally(() => inFlight--);
       };
       // Without the throttle's cold start: a call it holds for the first answer wakes on its own
       // timer, and a later call that finds the way clear may go first (seen in Chromium under load).
       const limited = ratewise.createFetch({ maxConcurrency: 2, fetch: counting, throttle: { coldStart: 0 } });
-      await Promise.all(Array.from({ length: 6 }, (_, i) => limited(`${mock.chat}?call=${i}`, chatInit())));
+      const calls = Promise.all(Array.from({ length: 6 }, (_, i) => limited(`${mock.chat}?call=${i}`, chatInit())));
+      for (let i = 0; i < 6; i++) {
+        const sent = Math.min(i + 2, 6);
+        await until(() => started.length >= sent, 5_000, `${sent} calls sent`);
+        equal(started.length, sent, `calls sent with ${i} ended`);
+        ends[i]();
+      }
+      await calls;
       equal(peak, 2, 'peak requests in flight');
-      // FIFO is the order calls leave the queue. Their completion order is the server's: two calls
-      // sent a microtask apart may finish in either order on a loaded machine (seen once: 0,1,3,2).
       equal(started, [0, 1, 2, 3, 4, 5], 'the order calls were sent: first come, first served');
       equal(limited.stats().queued, 4, 'calls that waited for a slot');
     },

@@ -86,8 +86,13 @@ test('200 chat.completion carries OpenAI rate-limit headers and echoes the model
   assert.equal(defaultModel.model, 'gpt-4o-mini');
 });
 
+// The window of the timing tests below. Each bound is a fraction of it and no assertion reads the clock
+// after a response it compares with, so a loaded machine (answers late by hundreds of ms) cannot fail
+// them: with 400 ms windows and a client-side clock read after the 429, they failed under load.
+const W = 900; // under 1 s, so every wait is written in ms (the mock writes 1.5s past a second, as OpenAI does)
+
 test('limit: 429 rate_limit_exceeded with documented body and headers after L requests, recovers after the window', async () => {
-  mock.setConfig({ limit: 3, windowMs: 400 });
+  mock.setConfig({ limit: 3, windowMs: W });
   for (let i = 1; i <= 3; i++) {
     const ok = await chat();
     assert.equal(ok.status, 200);
@@ -111,7 +116,7 @@ test('limit: 429 rate_limit_exceeded with documented body and headers after L re
   assert.equal(limited.headers.get('x-ratelimit-remaining-requests'), '0');
   const reset = limited.headers.get('x-ratelimit-reset-requests');
   const resetMs = Number(/^(\d+)ms$/.exec(reset)?.[1]);
-  assert.ok(resetMs > 0 && resetMs <= 400, `reset ${reset}`);
+  assert.ok(resetMs > 0 && resetMs <= W, `reset ${reset}`);
   assert.ok(body.error.message.includes(`try again in ${reset}.`), 'message and header agree on the wait');
 
   await sleep(resetMs + 30);
@@ -121,19 +126,19 @@ test('limit: 429 rate_limit_exceeded with documented body and headers after L re
 });
 
 test('shape sliding: at most L in any window; retry-after is when the oldest leaves, reset when the newest does', async () => {
-  mock.setConfig({ limit: 2, windowMs: 400, shape: 'sliding', retryAfterStyle: 'ms' });
+  mock.setConfig({ limit: 2, windowMs: W, shape: 'sliding', retryAfterStyle: 'ms' });
   assert.equal((await chat()).status, 200);
   const t0 = Date.now(); // the first was admitted before this
-  await sleep(150);
+  await sleep(W * 0.375);
   const second = await chat();
   assert.equal(second.status, 200);
   assert.equal(second.headers.get('x-ratelimit-remaining-requests'), '0');
+  const at = Date.now() - t0; // before the third is sent, so the server's time of it is later
   const limited = await chat();
   assert.equal(limited.status, 429);
   const wait = Number(limited.headers.get('retry-after-ms'));
   const reset = Number(/^(\d+)ms$/.exec(limited.headers.get('x-ratelimit-reset-requests'))?.[1]);
-  const at = Date.now() - t0;
-  assert.ok(wait > 0 && wait <= 400 - at + 2, `the first leaves within 400 ms: retry-after-ms ${wait} at ${at} ms`);
+  assert.ok(wait > 0 && wait <= W - at + 2, `the first leaves within the window: retry-after-ms ${wait} at ${at} ms`);
   assert.ok(reset > wait, `the second leaves later: reset ${reset} ms`);
   await sleep(wait + 10);
   const one = await chat();
@@ -142,22 +147,25 @@ test('shape sliding: at most L in any window; retry-after is when the oldest lea
 });
 
 test('shape aligned: the window starts at a multiple of windowMs', async () => {
-  mock.setConfig({ limit: 2, windowMs: 400, shape: 'aligned', retryAfterStyle: 'ms' });
+  mock.setConfig({ limit: 2, windowMs: W, shape: 'aligned', retryAfterStyle: 'ms' });
+  const sentAt = Date.now();
   const first = await chat();
-  const left = 400 - (Date.now() % 400);
+  const doneAt = Date.now();
   const reset = Number(/^(\d+)ms$/.exec(first.headers.get('x-ratelimit-reset-requests'))?.[1]);
-  assert.ok(Math.abs(reset - left) <= 20, `reset ${reset} ms, ${left} ms left of the aligned window`);
+  // The server read its clock between sentAt and doneAt; the window ends `reset` after that, on a multiple of W.
+  const boundary = Math.floor((doneAt + reset + 2) / W) * W;
+  assert.ok(reset <= W && boundary >= sentAt + reset - 2, `reset ${reset} ms ends a window aligned to ${W} ms`);
 });
 
 test('shape sliding-next: the reset says when the oldest entry leaves, not the newest', async () => {
-  mock.setConfig({ limit: 3, windowMs: 400, shape: 'sliding-next', retryAfterStyle: 'ms' });
+  mock.setConfig({ limit: 3, windowMs: W, shape: 'sliding-next', retryAfterStyle: 'ms' });
   assert.equal((await chat()).status, 200);
   const t0 = Date.now();
-  await sleep(150);
+  await sleep(W * 0.375);
+  const at = Date.now() - t0; // before the second is sent, so the server's time of it is later
   const second = await chat();
   const reset = Number(/^(\d+)ms$/.exec(second.headers.get('x-ratelimit-reset-requests'))?.[1]);
-  const at = Date.now() - t0;
-  assert.ok(reset <= 400 - at + 2 && reset < 300, `the first leaves first: reset ${reset} ms at ${at} ms`);
+  assert.ok(reset <= W - at + 2 && reset < W * 0.75, `the first leaves first: reset ${reset} ms at ${at} ms`);
 });
 
 test('rateLimitHeaders: on 429s only, or none at all (retry-after alone)', async () => {
@@ -199,14 +207,14 @@ test('latencyJitter: answers take latencyMs × (1 ± jitter), the same for the s
 });
 
 test('shape bucket: refills continuously; reset is the time until full', async () => {
-  mock.setConfig({ limit: 4, windowMs: 400, shape: 'bucket', retryAfterStyle: 'ms' });
+  mock.setConfig({ limit: 4, windowMs: W, shape: 'bucket', retryAfterStyle: 'ms' });
   for (let i = 0; i < 4; i++) assert.equal((await chat()).status, 200);
   const limited = await chat();
   assert.equal(limited.status, 429);
   const wait = Number(limited.headers.get('retry-after-ms'));
-  assert.ok(wait > 0 && wait <= 100, `one unit takes 100 ms: ${wait}`);
+  assert.ok(wait > 0 && wait <= W / 4, `one unit takes ${W / 4} ms: ${wait}`);
   const reset = Number(/^(\d+)ms$/.exec(limited.headers.get('x-ratelimit-reset-requests'))?.[1]);
-  assert.ok(reset > 300 && reset <= 400, `full again in ~400 ms: ${reset}`);
+  assert.ok(reset > W * 0.75 && reset <= W, `full again in about ${W} ms: ${reset}`);
   await sleep(wait + 10);
   const ok = await chat();
   assert.equal(ok.status, 200);

@@ -86,8 +86,9 @@ impl WindowState {
         self.deficits = [0.0; 3];
     }
 
-    /// Takes in a report, received at `now`, of the request booked `seq`
-    /// at `sent_at`; `uncounted` is what was booked after it, which the
+    /// Takes in a report, received at `now` and measured by the server at
+    /// `measured` (on this side's clock of sends), of the request booked
+    /// `seq` at `sent_at`; `uncounted` is what was booked after it, which the
     /// server had not seen yet. `estimate(s)` is what request `s` was
     /// estimated to need (unscaled),
     /// for a tokens window; `None` for the requests window, which always
@@ -97,6 +98,7 @@ impl WindowState {
         &mut self,
         w: &Window,
         now: f64,
+        measured: f64,
         sent_at: f64,
         seq: u64,
         uncounted: f64,
@@ -119,8 +121,10 @@ impl WindowState {
         let newer = self.level_from.is_none_or(|from| seq >= from);
         if self.refill == Refill::Continuous {
             if newer {
+                // The headers describe the past: the window has refilled
+                // since they were measured, however long the answer took.
                 self.level = Some(fresh);
-                self.at = now;
+                self.at = measured;
                 self.level_from = Some(seq);
             }
             return;

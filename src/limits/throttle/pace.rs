@@ -125,6 +125,34 @@ mod tests {
         assert!(matches!(r.admit(line[1], first), Admit::Wait { .. }));
     }
 
+    /// With answers slower than the refill, a report describes the past:
+    /// the bucket was empty when the server counted the request, and it
+    /// has refilled for nearly the whole answer's time since (main's
+    /// throttle took the level as of the answer, and paced a bucket that
+    /// was nearly full again as if it were empty).
+    #[test]
+    fn a_slow_answer_s_report_has_refilled_since_it_was_measured() {
+        let mut r = Run::new(0);
+        let mut at = 0.0;
+        for tokens in [8.7, 5.2, 1.9] {
+            let b = r.go(at).unwrap();
+            at += 1.0;
+            r.answer(b, at, &bucket(10, 1_000.0, tokens));
+        }
+        assert_eq!(r.t.refill(k())[0], Refill::Continuous);
+        let slow = r.go(at).unwrap();
+        let heard = at + 1_000.0;
+        r.answer(slow, heard, &bucket(10, 1_000.0, 0.0));
+        // Counted at most this side's scheduling after its send: about
+        // 9.8 refilled by the answer, at the slowest rate the reports allow.
+        let line: Vec<u64> = (0..10).map(|_| r.call()).collect();
+        let went = line
+            .iter()
+            .filter(|&&t| matches!(r.admit(t, heard), Admit::Go(_)))
+            .count();
+        assert_eq!(went, 9, "refilled since the measure, not since the answer");
+    }
+
     #[test]
     fn a_429_stops_pacing_a_window() {
         let mut r = Run::new(0);

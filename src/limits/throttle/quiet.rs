@@ -142,6 +142,23 @@ impl KeyState {
         self.block(free_at);
     }
 
+    /// No later than when the server counted a request sent at
+    /// `sent_at` and answered (`heard`) at `now` without the headers of a
+    /// window, for timing when it leaves that window: a window's length
+    /// after this. A limit that speaks only through `retry-after` (whole
+    /// seconds, rounded up) learns that length from the waits it asks, and
+    /// the request reached the server a reach after its send at the latest
+    /// (pace from what was sent: a completion's answer comes long after).
+    /// Otherwise (a length learned from exact resets may fall short of the
+    /// window; no answer at all), from the answer.
+    pub(super) fn counted_by(&self, sent_at: f64, now: f64, heard: bool) -> f64 {
+        if heard && !self.told {
+            now.min(sent_at + self.reach_ms())
+        } else {
+            now
+        }
+    }
+
     /// A block until `free_at`. On a key whose other answers carry no
     /// rate-limit headers, two blocks a little more than a window apart are
     /// two windows' ends: the window is at least that long (the resets of
@@ -280,5 +297,29 @@ mod tests {
             r.t.answered(k(), b, T0 + 4.0, bare(false, None));
         }
         assert_eq!(block(&mut r, 2, 3_000.0, 1_000), 2);
+    }
+
+    /// A limit that speaks only through `retry-after`, with answers slower
+    /// than its window: a request let through leaves the window a window's
+    /// length after its send (plus a reach), not after its answer (main's
+    /// throttle waited a whole answer's time more, each window).
+    #[test]
+    fn a_slow_answer_without_headers_frees_its_slot_from_its_send() {
+        let mut r = Run::new(0);
+        assert_eq!(block(&mut r, 3, 0.0, 1_000), 3);
+        // `block` let three go at 1_109, answered at once; three more now,
+        // answered a second later.
+        let sent_at = 2_500.0;
+        let slow: Vec<Booking> = (0..3).map(|_| r.go(sent_at).unwrap()).collect();
+        for b in slow {
+            r.t.answered(k(), b, T0 + sent_at + 1_000.0, bare(false, None));
+        }
+        let t = r.call();
+        let until = wait_until(r.admit(t, sent_at + 1_000.0)).unwrap();
+        let length = r.t.keys.get(&k()).unwrap().windows[0].length();
+        assert!(
+            until <= sent_at + length + 50.0,
+            "a window after the send: {until}"
+        );
     }
 }

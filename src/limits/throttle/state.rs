@@ -5,8 +5,7 @@ use std::collections::VecDeque;
 
 use super::books::{Sent, WindowState};
 use super::{
-    Answer, Booking, Meaning, Refill, ASSUMED_REACH_MS, IN_FLIGHT_LEASE_MS, MAX_LOG,
-    SEND_JITTER_MS, WINDOWS,
+    Answer, Booking, Meaning, Refill, IN_FLIGHT_LEASE_MS, MAX_LOG, SEND_JITTER_MS, WINDOWS,
 };
 use crate::classify::headers::{Limits, Window};
 use crate::limits::key::Idle;
@@ -33,6 +32,9 @@ pub(super) struct KeyState {
     pub(super) waiters: super::line::Waiters,
     /// Whether any answer came back for this key.
     pub(super) heard: bool,
+    /// Whether any answer carried rate-limit headers (not only a
+    /// `retry-after`).
+    pub(super) told: bool,
     /// A limit heard of only through 429s ([`super::quiet`]).
     pub(super) quiet: super::quiet::Quiet,
     /// When the first request went to this key while nothing was heard.
@@ -59,6 +61,7 @@ impl Default for KeyState {
             in_flight: 0,
             waiters: Default::default(),
             heard: false,
+            told: false,
             quiet: Default::default(),
             cold_since: None,
             min_rtt_ms: f64::INFINITY,
@@ -102,29 +105,32 @@ pub(super) fn needs(tokens: Option<Tokens>) -> [f64; WINDOWS] {
 
 impl KeyState {
     /// How far apart two requests may be sent and still reach the server
-    /// in either order: the shortest round trip seen (a request needs less
-    /// than that to get there) plus [`SEND_JITTER_MS`] of scheduling on
-    /// this side.
+    /// in either order, ms. Requests to one key take the same way there:
+    /// [`SEND_JITTER_MS`] of scheduling on this side, however long their
+    /// answers take. Once a 429 casts doubt on that, the longest a way may
+    /// be: the shortest round trip seen (a request needs less than that to
+    /// get there) plus [`SEND_JITTER_MS`].
     pub(super) fn reorder_ms(&self) -> f64 {
-        self.min_rtt_ms.min(IN_FLIGHT_LEASE_MS) + SEND_JITTER_MS
-    }
-
-    /// The longest a request sent now may take to be counted by the
-    /// server, ms: [`ASSUMED_REACH_MS`] at most (plus [`SEND_JITTER_MS`]),
-    /// until a 429 casts doubt on it; then [`reorder_ms`](Self::reorder_ms).
-    pub(super) fn reach_ms(&self) -> f64 {
-        let reorder = self.reorder_ms();
         if self.doubt {
-            reorder
+            self.min_rtt_ms.min(IN_FLIGHT_LEASE_MS) + SEND_JITTER_MS
         } else {
-            reorder.min(ASSUMED_REACH_MS + SEND_JITTER_MS)
+            SEND_JITTER_MS
         }
     }
 
+    /// How long after its send a request may be counted by the server,
+    /// ms, against another one's way there: [`reorder_ms`](Self::reorder_ms).
+    /// A request sent this long after another's send plus a reset that
+    /// other one reported reaches the server after that reset.
+    pub(super) fn reach_ms(&self) -> f64 {
+        self.reorder_ms()
+    }
+
     /// When the server measured the headers of an answer heard at `now`
-    /// to a request sent at `sent_at`: when it counted the request, no
-    /// later than a reach after its send; once a 429 cast doubt on that,
-    /// only "before the answer" is sure.
+    /// to a request sent at `sent_at`, on this side's clock of sends: a
+    /// reach after its send (never after the answer), as a request sent
+    /// then would have been counted; once a 429 cast doubt on that, only
+    /// "before the answer" is sure.
     pub(super) fn measured_at(&self, sent_at: f64, now: f64) -> f64 {
         if self.doubt {
             now
@@ -239,6 +245,7 @@ impl KeyState {
             // Answers without rate-limit headers say nothing of the limit:
             // the cold start goes on (its allowance doubling).
             self.heard |= limits.is_some();
+            self.told |= limits.is_some();
             if found.is_some() {
                 let rtt = now - sent_at;
                 if rtt >= 0.0 {
@@ -263,12 +270,15 @@ impl KeyState {
             }
         }
         // A window its answer said nothing about (or no answer at all): a
-        // window's length from now, it has left that window for sure.
+        // window's length after it was counted, it has left that window
+        // for sure.
         if let Some(at) = found {
+            let heard = matches!(answer, Answer::Heard { .. });
+            let counted = self.counted_by(sent_at, now, heard);
             let lengths = self.windows.each_ref().map(WindowState::length);
             for (gone, length) in self.log[at].gone.iter_mut().zip(lengths) {
                 if gone.is_infinite() {
-                    *gone = now + length;
+                    *gone = counted + length;
                 }
             }
         }
@@ -330,7 +340,13 @@ impl KeyState {
                 log.get(at).map(|sent| sent.estimate[i])
             };
             let tokens = (i > 0).then_some(&estimate as &dyn Fn(u64) -> Option<f64>);
-            self.windows[i].observe(&window, now, sent_at, seq, uncounted, tokens);
+            // A continuous window refilled while the answer came back: its
+            // level is as of the measure, not of the answer.
+            let measured = match found {
+                Some(_) => self.measured_at(sent_at, now),
+                None => now,
+            };
+            self.windows[i].observe(&window, now, measured, sent_at, seq, uncounted, tokens);
             // Its reset is when the limit is back to its initial state
             // (a fixed window over, a sliding log's newest entry gone, a
             // bucket full): by then this request, and every one booked
