@@ -20,16 +20,18 @@
 //!    slot ([`queue`]); one whose deadline passed meanwhile ends there
 //!    ([`queue::late`]). Its lane picks its first route
 //!    ([`Limiters::start_moved`], [`lanes`]).
-//! 2. **Before each attempt**, [`Limiters::before`] returns a [`Plan`]: the
-//!    first route neither breaker holds back ([`routes::choose`]), the
-//!    coordinator's lease ([`lease`], [`Plan::Lease`]) and the throttle
-//!    ([`throttle`], [`Plan::Hold`]); or, with every route out of quota, the
-//!    breaker's answer ([`Plan::Replay`]).
-//! 3. **After its answer**, [`Limiters::after`] tells the throttle, the
-//!    lease, the quota breaker and the outage breaker, in that order, and
-//!    returns what changed ([`Heard`]): changes for the [`shared::Store`],
-//!    a report for the coordinator, breaker transitions for the hooks. A
-//!    quota failure is told to `onQuotaExhausted` ([`fallback::tells_hook`]).
+//! 2. **Before each attempt**, [`Limiters::before`] returns a [`Plan`]:
+//!    the stages of [`attempt::BEFORE`] have their say in turn: the first
+//!    route neither breaker holds back ([`routes::before`]), the
+//!    coordinator's lease ([`lease`], [`Plan::Lease`]), the throttle
+//!    ([`throttle`], [`Plan::Hold`]) and the permit spent; or, with every
+//!    route out of quota, the breaker's answer ([`Plan::Replay`]).
+//! 3. **After its answer**, [`Limiters::after`]: the throttle, the lease,
+//!    the quota breaker and the outage breaker hear it, in the order
+//!    [`attempt::AFTER`] declares, and say what changed ([`Heard`]):
+//!    changes for the [`shared::Store`], a report for the coordinator,
+//!    breaker transitions for the hooks. A quota failure is told to
+//!    `onQuotaExhausted` ([`fallback::tells_hook`]).
 //! 4. **What next**, [`Limiters::next`]: the retry policy, then the breaker,
 //!    failover, body, subrequests and retry budget have their say, in the
 //!    order [`next::ORDER`] declares: retry, fail over, or stop.
@@ -43,9 +45,11 @@
 //! [`Limiters::learn`] takes the answer, and `after` returns the change to
 //! publish.
 //!
-//! Adding a policy is one file here and a line in `before`, `after` or
-//! [`next::ORDER`] ([`subrequests`] is an example).
+//! Adding a policy is one file here, with its `before`, `after` or `next`,
+//! and its place in [`attempt::BEFORE`], [`attempt::AFTER`] or
+//! [`next::ORDER`] ([`subrequests`] and [`lease`] are examples).
 
+pub mod attempt;
 pub mod breaker;
 pub mod budget;
 pub mod budgets;
@@ -67,28 +71,17 @@ pub mod tokens;
 
 use std::cell::RefCell;
 
-use crate::classify::kind::Kind;
-use crate::classify::Classification;
-use crate::retry::policy::RetryPolicy;
-use breaker::{BreakerState, Opening, OutageBreaker, QuotaBreaker, Rule};
+use breaker::{BreakerState, OutageBreaker, QuotaBreaker, Rule};
 use budget::RetryBudget;
 use bulkhead::{Admission, Bulkhead};
 use key::LimitKey;
 use lanes::Lane;
-use lease::{Grant, Leases, Need, Report};
+use lease::{Grant, Leases, Report};
 use outage::OutageSettings;
-use routes::{choose, Choice, KindSet, RouteKey};
+use routes::{KindSet, RouteKey};
 use shared::{Change, Freshness, Trip};
 use subrequests::{Claim, Subrequests};
-use throttle::{Admit, Answer, Booking, Throttle, Tokens};
-
-fn quota_transition(key: LimitKey, opened_until_ms: Option<f64>) -> Transition {
-    Transition {
-        breaker: BreakerKind::Quota,
-        key,
-        opened_until_ms,
-    }
-}
+use throttle::{Answer, Booking, Throttle};
 
 /// How an instance's limiters are set up.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -427,138 +420,6 @@ impl<S: Clone> Limiters<S> {
         }
     }
 
-    /// Decides the next attempt of call `ticket`, expected to use `tokens`,
-    /// whose routes have `keys` and that is on route `from`: the first route
-    /// from there that neither breaker holds back (see [`routes::choose`]),
-    /// if the throttle lets it go on that route's model key now; a hold if
-    /// not, unless the wait would outlast the policy's cap on server hints
-    /// or the deadline (then it goes); or, with every route out of quota, a
-    /// replay of the first one's failure. A `leased` call (its instance
-    /// shares its limits through a coordinator) with the throttle on first
-    /// needs a permit leased from the coordinator ([`lease`]).
-    #[allow(clippy::too_many_arguments)]
-    pub fn before(
-        &mut self,
-        keys: &[RouteKey],
-        from: usize,
-        now_ms: f64,
-        policy: &RetryPolicy,
-        deadline_ms: Option<f64>,
-        ticket: Ticket,
-        tokens: Option<Tokens>,
-        leased: bool,
-    ) -> Plan<S> {
-        let from = from.min(keys.len().saturating_sub(1));
-        let rest = keys.get(from..).unwrap_or_default();
-        let (index, probe, outage_probe) =
-            match choose(rest, &mut self.breaker, self.outage.as_mut(), now_ms) {
-                Choice::Route {
-                    index,
-                    probe,
-                    outage_probe,
-                } => (index, probe, outage_probe),
-                Choice::AllOpen { index, key } => {
-                    let route = from + index;
-                    match self.breaker.stored(key) {
-                        Some(failure) => {
-                            let failure = failure.clone();
-                            return Plan::Replay { route, failure };
-                        }
-                        // Nothing stored (cannot happen for an open key): send.
-                        None => (index, false, false),
-                    }
-                }
-            };
-        let route = from + index;
-        let route_keys = keys
-            .get(route)
-            .copied()
-            .unwrap_or_else(|| RouteKey::from(LimitKey::new("", None)));
-        // Rate limits are per model: the throttle paces each model's windows.
-        let key = route_keys.model;
-        // A shared limit: a permit leased from the coordinator first.
-        let mut permit = false;
-        if let (true, Some(leases)) = (leased, &mut self.leases) {
-            let too_late = |ms: f64| deadline_ms.is_some_and(|d| now_ms + ms >= d);
-            let max_wait_ms = policy.max_retry_after_ms as f64;
-            let held = match leases.need(key, ticket.0, now_ms, max_wait_ms) {
-                Need::Go => {
-                    permit = true;
-                    None
-                }
-                // The coordinator is unreachable: the local throttle alone.
-                Need::Alone => None,
-                Need::Ask { want } => Some(Plan::Lease {
-                    key,
-                    want,
-                    report: leases.take_report(key),
-                }),
-                Need::Wait { ms } if !too_late(ms) => Some(Plan::Hold {
-                    ms: ms.ceil() as u64,
-                    why: Hold::Coordinator,
-                }),
-                // Past the deadline otherwise: go on the local throttle's word.
-                Need::Wait { .. } => None,
-            };
-            if let Some(plan) = held {
-                self.unprobe(&route_keys, probe, outage_probe, now_ms);
-                return plan;
-            }
-        }
-        let booking = match &mut self.throttle {
-            None => None,
-            Some(throttle) => match if permit {
-                throttle.admit_leased(key, ticket.0, tokens, now_ms)
-            } else {
-                throttle.admit(key, ticket.0, tokens, now_ms)
-            } {
-                Admit::Go(booking) => Some(booking),
-                Admit::Wait { ms, until, since } => {
-                    let end = until.unwrap_or(now_ms + ms as f64);
-                    let too_long = end - since > policy.max_retry_after_ms as f64;
-                    let too_late = deadline_ms.is_some_and(|d| end >= d);
-                    if too_long || too_late {
-                        Some(throttle.force(key, ticket.0, tokens, now_ms))
-                    } else {
-                        // Not sent: a probe goes to whoever asks next.
-                        self.unprobe(&route_keys, probe, outage_probe, now_ms);
-                        let why = if until.is_some() {
-                            Hold::Window
-                        } else {
-                            Hold::Answer
-                        };
-                        return Plan::Hold { ms, why };
-                    }
-                }
-            },
-        };
-        if let (true, Some(leases)) = (permit, &mut self.leases) {
-            leases.spend(key);
-        }
-        Plan::Send(Pass {
-            route,
-            keys: route_keys,
-            booking,
-            probe,
-            outage_probe,
-            at_ms: now_ms,
-            leased,
-        })
-    }
-
-    /// An attempt that was to be a probe is not sent: the probe goes to
-    /// whoever asks next.
-    fn unprobe(&mut self, keys: &RouteKey, probe: bool, outage_probe: bool, now_ms: f64) {
-        if probe {
-            for k in keys.both() {
-                self.breaker.release(k, now_ms);
-            }
-        }
-        if let (true, Some(outage)) = (outage_probe, &mut self.outage) {
-            outage.release(keys.model, now_ms);
-        }
-    }
-
     /// What the coordinator answered a lease request for `key`: a grant,
     /// or `None` when it could not be reached (calls then go on local state
     /// alone for [`lease::ALONE_MS`]).
@@ -600,112 +461,6 @@ impl<S: Clone> Limiters<S> {
         })
     }
 
-    /// Hears how an attempt sent with `pass` ended: the throttle learns the
-    /// windows the answer reported; a quota failure (with what to replay)
-    /// trips the route's account or model breaker (see
-    /// [`routes::quota_scope`]); an outage counts towards the route's
-    /// outage breaker; a success closes the route's breakers; and a probe
-    /// that said nothing about its breaker hands the probe to the next
-    /// call. Returns what changed: for the [`shared::Store`], and the
-    /// breakers that opened or closed.
-    pub fn after(
-        &mut self,
-        pass: &Pass,
-        c: &Classification,
-        failure: Option<S>,
-        now_ms: f64,
-    ) -> Heard<S> {
-        let mut heard = Heard::default();
-        self.heard = true;
-        if let (Some(throttle), Some(booking)) = (&mut self.throttle, pass.booking) {
-            let answer = if c.status == 0 {
-                Answer::Lost
-            } else {
-                Answer::Heard {
-                    limits: c.limits.as_ref(),
-                    rate_limited: c.kind == Kind::RateLimit,
-                    retry_after_ms: c.retry_after_ms,
-                }
-            };
-            throttle.answered(pass.keys.model, booking, now_ms, answer);
-        }
-        if let (true, Some(leases)) = (pass.leased, &mut self.leases) {
-            let hint = c.retry_after_ms.filter(|_| c.kind == Kind::RateLimit);
-            let window = c.limits.as_ref().and_then(|l| l.requests.as_ref());
-            let key = pass.keys.model;
-            // How this instance saw the window refill: at its reset, the
-            // coordinator may learn from the counts that it refills whole
-            // (and free its slots there); never for a token bucket.
-            let refill = self
-                .throttle
-                .as_ref()
-                .map_or(throttle::Refill::Unknown, |t| t.refill(key)[0]);
-            let report = Report::of(window, hint, pass.at_ms, now_ms).refilling(refill);
-            heard.report = leases.heard(key, report, now_ms).map(|r| (key, r));
-        }
-        let quota_key = pass.keys.quota_key(c);
-        match (c.kind, failure) {
-            (Kind::QuotaExhausted, Some(failure)) => {
-                // Any quota failure answers a probe out: the account is still empty.
-                let opening = self
-                    .breaker
-                    .trip(quota_key, Some(failure.clone()), true, now_ms);
-                if let Some(retry_at_ms) = opening.retry_at_ms() {
-                    heard.changes.push(Change::Tripped {
-                        key: quota_key,
-                        failure,
-                        retry_at_ms,
-                    });
-                }
-                if let Opening::Opened { retry_at_ms } = opening {
-                    heard
-                        .transitions
-                        .push(quota_transition(quota_key, Some(retry_at_ms)));
-                }
-                // A probe on the route's other key learned nothing of it.
-                if pass.probe {
-                    for key in pass.keys.both().filter(|&k| k != quota_key) {
-                        self.breaker.release(key, now_ms);
-                    }
-                }
-            }
-            (Kind::Ok, _) => {
-                for key in pass.keys.both() {
-                    if self.breaker.close(key) {
-                        heard.changes.push(Change::Closed { key });
-                        heard.transitions.push(quota_transition(key, None));
-                    }
-                }
-            }
-            _ if pass.probe => {
-                for key in pass.keys.both() {
-                    self.breaker.release(key, now_ms);
-                }
-            }
-            _ => {}
-        }
-        if let Some(outage) = &mut self.outage {
-            let key = pass.keys.model;
-            // Some(until): it opened (until Some) or closed (None).
-            let change = if outage::is_outage(c.kind) {
-                match outage.trip(key, None, pass.outage_probe, now_ms) {
-                    Opening::Opened { retry_at_ms } => Some(Some(retry_at_ms)),
-                    _ => None,
-                }
-            } else {
-                outage.close(key).then_some(None)
-            };
-            if let Some(opened_until_ms) = change {
-                heard.transitions.push(Transition {
-                    breaker: BreakerKind::Outage,
-                    key,
-                    opened_until_ms,
-                });
-            }
-        }
-        heard
-    }
-
     /// Whether the [`shared::Store`] should be asked about `key` now (at
     /// most once per [`shared::REFRESH_MS`]).
     pub fn due(&mut self, key: LimitKey, now_ms: f64) -> bool {
@@ -743,7 +498,15 @@ impl<S: Clone> Limiters<S> {
         if let (Some(throttle), Some(booking)) = (&mut self.throttle, pass.booking) {
             throttle.answered(pass.keys.model, booking, now_ms, Answer::Lost);
         }
-        self.unprobe(&pass.keys, pass.probe, pass.outage_probe, now_ms);
+        let (quota, outage) = (&mut self.breaker, self.outage.as_mut());
+        routes::unprobe(
+            quota,
+            outage,
+            &pass.keys,
+            pass.probe,
+            pass.outage_probe,
+            now_ms,
+        );
     }
 
     /// Every open breaker, quota then outage, for a health endpoint.

@@ -12,9 +12,11 @@
 use crate::classify::kind::Kind;
 use crate::classify::provider::Provider;
 use crate::classify::Classification;
+use crate::limits::attempt::Draft;
 use crate::limits::breaker::{Gate, OutageBreaker, QuotaBreaker};
 use crate::limits::key::LimitKey;
 use crate::limits::next::Next;
+use crate::limits::Plan;
 use crate::retry::policy::{Decision, Stop};
 
 /// The limits one route draws on.
@@ -150,6 +152,61 @@ fn take_probes<F>(quota: &mut QuotaBreaker<F>, route: &RouteKey, now_ms: f64) ->
             Gate::Probe => true,
             Gate::Closed | Gate::Open { .. } => probe,
         })
+}
+
+/// Fallback routes' say before an attempt ([`super::attempt::BEFORE`]): the
+/// draft goes on the first route from its own that neither breaker holds
+/// back (see [`choose`]), taking the probes it is granted; with every route
+/// out of quota, the breaker answers with the first one's stored failure,
+/// sending nothing.
+pub fn before<F: Clone>(
+    quota: &mut QuotaBreaker<F>,
+    outage: Option<&mut OutageBreaker<F>>,
+    draft: &mut Draft<'_>,
+) -> Option<Plan<F>> {
+    let rest = draft.keys.get(draft.from..).unwrap_or_default();
+    match choose(rest, quota, outage, draft.now_ms) {
+        Choice::Route {
+            index,
+            probe,
+            outage_probe,
+        } => {
+            draft.on(draft.from + index);
+            draft.probe = probe;
+            draft.outage_probe = outage_probe;
+        }
+        Choice::AllOpen { index, key } => {
+            let route = draft.from + index;
+            if let Some(failure) = quota.stored(key) {
+                let failure = failure.clone();
+                return Some(Plan::Replay { route, failure });
+            }
+            // Nothing stored (cannot happen for an open key): send.
+            draft.on(route);
+        }
+    }
+    None
+}
+
+/// The probes an attempt on `keys` took ([`before`]) when it is not sent
+/// after all (a later stage held it, or it was cancelled): each goes to
+/// whoever asks next.
+pub fn unprobe<F>(
+    quota: &mut QuotaBreaker<F>,
+    outage: Option<&mut OutageBreaker<F>>,
+    keys: &RouteKey,
+    probe: bool,
+    outage_probe: bool,
+    now_ms: f64,
+) {
+    if probe {
+        for k in keys.both() {
+            quota.release(k, now_ms);
+        }
+    }
+    if let (true, Some(outage)) = (outage_probe, outage) {
+        outage.release(keys.model, now_ms);
+    }
 }
 
 /// What an exhausted quota covers.

@@ -10,8 +10,11 @@
 //! Any answer that shows the server up (a success, a rate limit, a
 //! rejected request, an empty account) resets the count.
 
-use super::machine::Rule;
+use super::machine::{Opening, Rule};
+use super::OutageBreaker;
 use crate::classify::kind::Kind;
+use crate::limits::attempt::Answered;
+use crate::limits::{BreakerKind, Heard, Transition};
 
 /// Failures in a row that open the breaker by default.
 pub const DEFAULT_FAILURES: u32 = 5;
@@ -60,6 +63,31 @@ impl Rule {
             cooldown_ms,
             grows_to_ms: None,
         }
+    }
+}
+
+/// The outage breaker's say after an attempt's answer
+/// ([`crate::limits::attempt::AFTER`]): an outage counts towards opening
+/// the route's model key (only the probe's own failure re-opens it), and
+/// any other answer closes it. A transition, either way, goes in `heard`.
+pub fn after<F>(breaker: &mut OutageBreaker<F>, answer: &Answered<'_, F>, heard: &mut Heard<F>) {
+    let (pass, now_ms) = (answer.pass, answer.now_ms);
+    let key = pass.keys.model;
+    // Some(until): it opened (until Some) or closed (None).
+    let change = if is_outage(answer.classification.kind) {
+        match breaker.trip(key, None, pass.outage_probe, now_ms) {
+            Opening::Opened { retry_at_ms } => Some(Some(retry_at_ms)),
+            _ => None,
+        }
+    } else {
+        breaker.close(key).then_some(None)
+    };
+    if let Some(opened_until_ms) = change {
+        heard.transitions.push(Transition {
+            breaker: BreakerKind::Outage,
+            key,
+            opened_until_ms,
+        });
     }
 }
 

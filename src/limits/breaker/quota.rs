@@ -10,7 +10,13 @@
 //! account is still empty (the caller passes `probe: true` to
 //! [`Breaker::trip`](super::Breaker::trip)).
 
-use super::machine::Rule;
+use super::machine::{Opening, Rule};
+use super::QuotaBreaker;
+use crate::classify::kind::Kind;
+use crate::limits::attempt::Answered;
+use crate::limits::key::LimitKey;
+use crate::limits::shared::Change;
+use crate::limits::{BreakerKind, Heard, Transition};
 
 /// How long a tripped breaker stays open before one probe may go, ms (5 min).
 pub const DEFAULT_COOLDOWN_MS: f64 = 300_000.0;
@@ -35,6 +41,68 @@ impl Rule {
             cooldown_ms,
             grows_to_ms: Some(MAX_GROWN_COOLDOWN_MS),
         }
+    }
+}
+
+/// The quota breaker's say after an attempt's answer
+/// ([`crate::limits::attempt::AFTER`]): a quota failure (with what to
+/// replay) trips the route's account or model key (see
+/// [`crate::limits::routes::quota_scope`]), and answers a probe out; a
+/// success closes the route's keys; a probe that said nothing of the quota
+/// goes to the next call. What other instances should hear of, and the
+/// breakers that opened or closed, go in `heard`.
+pub fn after<F: Clone>(
+    breaker: &mut QuotaBreaker<F>,
+    answer: &Answered<'_, F>,
+    heard: &mut Heard<F>,
+) {
+    let (pass, c, now_ms) = (answer.pass, answer.classification, answer.now_ms);
+    let quota_key = pass.keys.quota_key(c);
+    match (c.kind, answer.failure) {
+        (Kind::QuotaExhausted, Some(failure)) => {
+            // Any quota failure answers a probe out: the account is still empty.
+            let opening = breaker.trip(quota_key, Some(failure.clone()), true, now_ms);
+            if let Some(retry_at_ms) = opening.retry_at_ms() {
+                heard.changes.push(Change::Tripped {
+                    key: quota_key,
+                    failure: failure.clone(),
+                    retry_at_ms,
+                });
+            }
+            if let Opening::Opened { retry_at_ms } = opening {
+                heard
+                    .transitions
+                    .push(transition(quota_key, Some(retry_at_ms)));
+            }
+            // A probe on the route's other key learned nothing of it.
+            if pass.probe {
+                for key in pass.keys.both().filter(|&k| k != quota_key) {
+                    breaker.release(key, now_ms);
+                }
+            }
+        }
+        (Kind::Ok, _) => {
+            for key in pass.keys.both() {
+                if breaker.close(key) {
+                    heard.changes.push(Change::Closed { key });
+                    heard.transitions.push(transition(key, None));
+                }
+            }
+        }
+        _ if pass.probe => {
+            for key in pass.keys.both() {
+                breaker.release(key, now_ms);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn transition(key: LimitKey, opened_until_ms: Option<f64>) -> Transition {
+    Transition {
+        breaker: BreakerKind::Quota,
+        key,
+        opened_until_ms,
     }
 }
 

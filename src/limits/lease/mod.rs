@@ -18,6 +18,7 @@
 
 use crate::limits::key::{Idle, KeyMap, LimitKey};
 
+mod stage;
 mod wire;
 pub use wire::{Grant, Report};
 

@@ -29,6 +29,7 @@ mod line;
 mod pace;
 mod quiet;
 mod release;
+mod stage;
 mod state;
 #[cfg(test)]
 mod testing;
