@@ -34,11 +34,12 @@ export async function coordinatorSend(namespace, key, message, timeoutMs) {
 
 /**
  * Sends each `[key, message]` of `pairs` in turn, in the background (kept alive by `waitUntil` when
- * given): a spend budget's settles and releases, after the call has returned. The alerts the
- * coordinator answers go to `onBudget`; a failure goes to `onError` once per incident (`incident.down`
- * says whether one is under way). Nothing here rejects.
+ * given): a spend budget's settles and releases, after the call has returned. `told(0, alerts)` gets
+ * the alerts the coordinator answers (when `alerts`), `told(1, message)` a failure's message once per
+ * incident (`incident.down` says whether one is under way): the wasm side fires `onBudget` and
+ * `onCoordinatorError` with them (src/wasm/outputs.rs). Nothing here rejects.
  */
-export function coordinatorPost(namespace, pairs, timeoutMs, onBudget, onError, waitUntil, incident) {
+export function coordinatorPost(namespace, pairs, timeoutMs, told, alerts, waitUntil, incident) {
   const work = (async () => {
     for (const [key, message] of pairs) {
       let answer;
@@ -49,16 +50,14 @@ export function coordinatorPost(namespace, pairs, timeoutMs, onBudget, onError, 
         if (incident.down) continue;
         incident.down = true;
         try {
-          onError?.({ op: 'budget', message: String(e?.message ?? 'failed') });
+          told(1, String(e?.message ?? 'failed'));
         } catch {}
         continue;
       }
-      if (typeof onBudget !== 'function' || !Array.isArray(answer?.alerts)) continue;
-      for (const alert of answer.alerts) {
-        try {
-          onBudget(alert);
-        } catch {}
-      }
+      if (!alerts || !Array.isArray(answer?.alerts)) continue;
+      try {
+        told(0, answer.alerts);
+      } catch {}
     }
   })();
   if (typeof waitUntil === 'function') {

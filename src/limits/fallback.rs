@@ -10,8 +10,25 @@
 //! 3. A call whose routes were all out of quota or down gets the last good
 //!    answer to the same request from the cache, if one is fresh.
 //! 4. Otherwise the last answer (or error) stands.
+//!
+//! The `onQuotaExhausted` hook's place: it is told of every quota failure,
+//! from the network or the breaker, right after the answer is heard and
+//! before what next is decided ([`tells_hook`]); the first answer it offers
+//! is the one kept ([`keep`]).
 
 use crate::classify::kind::Kind;
+
+/// Whether `onQuotaExhausted` is told of an answer of `kind` (it may offer
+/// an answer of its own): every quota failure is.
+pub fn tells_hook(kind: Kind) -> bool {
+    kind == Kind::QuotaExhausted
+}
+
+/// The hook's answer a call keeps, given the one it `kept` and one it was
+/// just `offered`: the first stands.
+pub fn keep<R>(kept: Option<R>, offered: Option<R>) -> Option<R> {
+    kept.or(offered)
+}
 
 /// Who answers the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +60,18 @@ pub fn fallback(kind: Kind, offered: bool, cacheable: bool) -> Fallback {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hook_hears_every_quota_failure_and_its_first_answer_stands() {
+        assert!(tells_hook(Kind::QuotaExhausted));
+        for kind in [Kind::Ok, Kind::RateLimit, Kind::Overloaded, Kind::Network] {
+            assert!(!tells_hook(kind), "{kind:?}");
+        }
+        assert_eq!(keep(None, Some(2)), Some(2));
+        assert_eq!(keep(Some(1), Some(2)), Some(1));
+        assert_eq!(keep(Some(1), None), Some(1));
+        assert_eq!(keep::<u8>(None, None), None);
+    }
 
     #[test]
     fn the_hooks_answer_comes_before_the_cache() {

@@ -12,12 +12,13 @@
 //! out. Every method takes `now`, so the whole composition is tested with
 //! a fake clock.
 //!
-//! 1. **Before the call.** The spend budgets ([`spend`]) hold the call's
-//!    estimate ([`spend::Spend::admit`]): it goes, goes on a cheaper route
-//!    ([`Scope::moved_to`]), or is answered as over budget. Then the
+//! 1. **Before the call.** The spend budgets ([`budgets::before`], their
+//!    books in [`spend`]) hold the call's estimate: it goes, goes on a
+//!    cheaper route ([`Scope::moved_to`]), or is answered as over budget. Then the
 //!    concurrency queue: [`Limiters::arrive`], polled with
 //!    [`Limiters::wait`]; a call the open breaker would answer needs no
-//!    slot ([`queue`]). Its lane picks its first route
+//!    slot ([`queue`]); one whose deadline passed meanwhile ends there
+//!    ([`queue::late`]). Its lane picks its first route
 //!    ([`Limiters::start_moved`], [`lanes`]).
 //! 2. **Before each attempt**, [`Limiters::before`] returns a [`Plan`]:
 //!    the stages of [`attempt::BEFORE`] have their say in turn: the first
@@ -29,14 +30,15 @@
 //!    the quota breaker and the outage breaker hear it, in the order
 //!    [`attempt::AFTER`] declares, and say what changed ([`Heard`]):
 //!    changes for the [`shared::Store`], a report for the coordinator,
-//!    breaker transitions for the hooks.
+//!    breaker transitions for the hooks. A quota failure is told to
+//!    `onQuotaExhausted` ([`fallback::tells_hook`]).
 //! 4. **What next**, [`Limiters::next`]: the retry policy, then the breaker,
 //!    failover, body, subrequests and retry budget have their say, in the
 //!    order [`next::ORDER`] declares: retry, fail over, or stop.
 //! 5. **After the call**, [`fallback::fallback`] says who answers it: its
 //!    last answer, `onQuotaExhausted`'s, or the cache's. The spend budgets
-//!    settle the real cost when the usage arrives
-//!    ([`spend::Spend::settle`]), or release the hold.
+//!    ([`budgets::after`]) settle the real cost when the usage arrives, or
+//!    release the hold.
 //!
 //! What other instances know arrives through a [`shared::Store`] (the seam
 //! of a Durable Object coordinator): [`Limiters::due`] says when to ask,
@@ -50,6 +52,7 @@
 pub mod attempt;
 pub mod breaker;
 pub mod budget;
+pub mod budgets;
 pub mod bulkhead;
 pub mod fallback;
 pub mod key;

@@ -21,6 +21,14 @@ use super::{Limiters, Ticket};
 /// far, within these bounds (the throttle's hold for an answer polls so).
 pub const WATCH_MS: (f64, f64) = (2.0, 100.0);
 
+/// Whether a call let out of the queue at `now_ms` has outlived its
+/// deadline (ms since the epoch) while it waited: it then ends there,
+/// having sent nothing. A call that did not wait is checked too: its
+/// deadline counts from when it was made.
+pub fn late(deadline_ms: Option<f64>, now_ms: f64) -> bool {
+    deadline_ms.is_some_and(|d| now_ms >= d)
+}
+
 impl<S: Clone> Limiters<S> {
     /// A call in `lane` whose routes have `keys` arrives at `now_ms`: its
     /// ticket, and whether it may run, must poll again later, or is turned
@@ -71,5 +79,18 @@ impl<S: Clone> Limiters<S> {
         Admission::Wait {
             ms: ms.min(watch as u64),
         }
+    }
+}
+
+#[cfg(test)]
+mod late_tests {
+    use super::late;
+
+    #[test]
+    fn a_call_out_of_the_queue_at_or_past_its_deadline_is_late() {
+        assert!(!late(None, 1e15));
+        assert!(!late(Some(1_000.0), 999.0));
+        assert!(late(Some(1_000.0), 1_000.0));
+        assert!(late(Some(1_000.0), 1_001.0));
     }
 }

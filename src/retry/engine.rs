@@ -5,7 +5,6 @@
 
 use std::cell::RefCell;
 
-use crate::classify::kind::Kind;
 use crate::classify::Classification;
 use crate::limits::bulkhead::Admission;
 use crate::limits::lanes::Lane;
@@ -13,6 +12,7 @@ use crate::limits::next::{Answer, Next};
 use crate::limits::routes::RouteKey;
 use crate::limits::shared::Store;
 use crate::limits::tokens::Tokens;
+use crate::limits::{fallback, queue};
 use crate::limits::{Heard, Hold, Limiters, Plan, Scope, Ticket, Transition};
 use crate::retry::policy::{Decision, RetryPolicy, State, Stop};
 
@@ -260,9 +260,7 @@ where
         }
     };
     let result = match admitted {
-        Ok(()) if scope.deadline_ms.is_some_and(|d| clock.now_ms() >= d) => {
-            Err(Halt::DeadlineQueued)
-        }
+        Ok(()) if queue::late(scope.deadline_ms, clock.now_ms()) => Err(Halt::DeadlineQueued),
         Ok(()) => {
             let call = Call {
                 policy,
@@ -413,12 +411,12 @@ impl<S: Clone> Call<'_, S> {
             };
             let c = last.classification();
             first_report |= heard.first_report();
-            if c.kind == Kind::QuotaExhausted {
+            if fallback::tells_hook(c.kind) {
                 let offered = transport
                     .quota_exhausted(c, attempt, route, source, heard.first_report())
                     .await
                     .map_err(Halt::Aborted)?;
-                fallback = fallback.or(offered);
+                fallback = fallback::keep(fallback, offered);
             }
             let now_ms = clock.now_ms();
             let answer = Answer {

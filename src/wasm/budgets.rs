@@ -19,10 +19,11 @@ use wasm_bindgen::prelude::*;
 
 use super::bindings::{get, is_array, make_error, object, range_error, type_error};
 use super::spend::{alert_js, budget_from_js, exhausted_js};
+use crate::limits::budgets::{self, Before};
 use crate::limits::key::DEFAULT_MAX_KEYS;
 use crate::limits::lanes::Lane;
 use crate::limits::routes::RouteKey;
-use crate::limits::spend::{answer, Cost, Exhausted, Holds, OnExhausted, Spend, Unit, Verdict};
+use crate::limits::spend::{answer, Cost, Exhausted, Holds, OnExhausted, Spend, Unit};
 
 #[wasm_bindgen(module = "/js/usage.js")]
 extern "C" {
@@ -45,6 +46,10 @@ pub struct Budgets {
     /// `{ down }`: whether the coordinator's last settle or release
     /// failed (a failure is reported once per incident).
     pub(super) settle_down: JsValue,
+    /// What the JS glue tells of a coordinator's settles and releases
+    /// (`(0, alerts)`, `(1, message)`), for src/wasm/outputs.rs to fire
+    /// `onBudget` and `onCoordinatorError`; made once per instance.
+    pub(super) post_hooks: std::cell::OnceCell<JsValue>,
 }
 
 /// How many scopes' coordinator books `stats()` remembers.
@@ -140,6 +145,7 @@ pub fn read(
         wire,
         seen: RefCell::default(),
         settle_down: object(&[("down", false.into())]),
+        post_hooks: std::cell::OnceCell::new(),
     }))
 }
 
@@ -168,26 +174,27 @@ impl Budgets {
     /// when one is spent: nothing is sent then.
     pub fn admit_local(&self, ask: &Ask<'_>) -> Result<Held, Result<JsValue, JsValue>> {
         let now = js_sys::Date::now();
-        let estimate = ask.estimate;
-        let (route, verdict) =
-            self.spend
-                .borrow_mut()
-                .admit(ask.keys, 0, ask.tag, ask.lane, |_| estimate, now);
+        let before = budgets::before(
+            &mut self.spend.borrow_mut(),
+            ask.keys,
+            ask.tag,
+            ask.lane,
+            ask.estimate,
+            now,
+        );
         if let Some(trace) = ask.trace {
-            let stopped = match &verdict {
-                Verdict::Exhausted(e) => Some(e.budget.clone()),
-                _ => None,
+            let stopped = match &before {
+                Before::Refuse(e) => Some(e.budget.clone()),
+                Before::Go { .. } => None,
             };
             self.tell(trace, ask.keys, ask.tag, stopped);
         }
-        match verdict {
-            Verdict::Go(holds) => Ok(Held {
-                moved: (route > 0).then_some(route),
+        match before {
+            Before::Go { holds, moved } => Ok(Held {
+                moved,
                 ..Held::local(holds)
             }),
-            // A move to a route the call lacks is never returned (see Spend::admit).
-            Verdict::Move { .. } => Ok(Held::default()),
-            Verdict::Exhausted(e) => Err(exhausted(&e, ask.throw_on_error, ask.method)),
+            Before::Refuse(e) => Err(exhausted(&e, ask.throw_on_error, ask.method)),
         }
     }
 

@@ -25,8 +25,8 @@ extern "C" {
         namespace: &JsValue,
         pairs: &Array,
         timeout_ms: f64,
-        on_budget: &JsValue,
-        on_error: &JsValue,
+        told: &JsValue,
+        alerts: bool,
         wait_until: &JsValue,
         incident: &JsValue,
     );
@@ -35,8 +35,10 @@ extern "C" {
 use super::bindings::{get, is_array, object};
 use super::budgets::{exhausted, Ask, Budgets, Held, Seen, SEEN};
 use super::coordinator::{Coordinated, TIMEOUT_MS};
+use super::outputs;
+use crate::limits::budgets::{self, Answer, Reserved, Reserving, Then};
 use crate::limits::key::LimitKey;
-use crate::limits::spend::{self, Cost, Exhausted, Unit};
+use crate::limits::spend::{Cost, Exhausted, Unit};
 
 /// One budget's hold on the coordinator's books.
 struct Hold {
@@ -55,18 +57,6 @@ pub struct Remote {
     wait_until: Option<Function>,
     on_error: Option<Function>,
     holds: Vec<Hold>,
-}
-
-/// What reserving on the coordinator's books came to.
-enum Reserved {
-    /// Held on each budget.
-    Held(Held),
-    /// A budget moves the call to this route (nothing is held).
-    Move(usize),
-    /// A budget is spent: the call's answer (nothing is held).
-    Spent(Result<JsValue, JsValue>),
-    /// The coordinator did not answer (nothing is held).
-    Down,
 }
 
 /// Reads the `exhausted` object of a coordinator's answer.
@@ -89,8 +79,9 @@ fn exhausted_from_js(value: &JsValue) -> Exhausted {
 impl Budgets {
     /// Holds the call's estimate on every budget that applies: on the
     /// coordinator's books when `store` has a coordinator and it answers,
-    /// else on the instance's (see the module). `wait_until` keeps a Worker's
-    /// invocation alive until the settle reaches the coordinator.
+    /// else on the instance's (see the module); what to do with each
+    /// answer is decided in `limits::budgets`. `wait_until` keeps a
+    /// Worker's invocation alive until the settle reaches the coordinator.
     pub async fn admit(
         &self,
         ask: &Ask<'_>,
@@ -100,115 +91,93 @@ impl Budgets {
         let Some(namespace) = store.namespace else {
             return self.admit_local(ask);
         };
-        let remote = || Remote {
-            namespace: namespace.clone(),
-            wait_until: wait_until.cloned(),
-            on_error: store.instance.config.on_coordinator_error.clone(),
-            holds: Vec::new(),
-        };
-        match self.reserve_shared(ask, store, remote(), 0).await {
-            // A budget past its soft threshold moves a bulk call (see
-            // `spend::moves`): it reserves again on the route's account,
-            // where it stays.
-            Reserved::Move(to) => match self.reserve_shared(ask, store, remote(), to).await {
-                Reserved::Held(held) => Ok(Held {
-                    moved: Some(to),
-                    ..held
-                }),
-                Reserved::Move(_) => Ok(Held::default()),
-                Reserved::Spent(answer) => Err(answer),
-                Reserved::Down => self.admit_local(ask),
-            },
-            Reserved::Held(held) => {
-                if let Some(trace) = ask.trace {
-                    self.tell(trace, ask.keys, ask.tag, None);
+        let mut route = 0;
+        loop {
+            let remote = Remote {
+                namespace: namespace.clone(),
+                wait_until: wait_until.cloned(),
+                on_error: store.instance.config.on_coordinator_error.clone(),
+                holds: Vec::new(),
+            };
+            let (reserved, remote) = self.reserve_shared(ask, store, remote, route).await;
+            match budgets::then(route, reserved) {
+                Then::Go { moved } => {
+                    if let (Some(trace), 0) = (ask.trace, route) {
+                        self.tell(trace, ask.keys, ask.tag, None);
+                    }
+                    return Ok(Held {
+                        remote,
+                        moved,
+                        ..Held::default()
+                    });
                 }
-                Ok(held)
+                Then::Again(to) => route = to,
+                Then::Bare => return Ok(Held::default()),
+                Then::Refuse(e) => {
+                    if let Some(trace) = ask.trace {
+                        self.tell(trace, ask.keys, ask.tag, Some(e.budget.clone()));
+                    }
+                    return Err(exhausted(&e, ask.throw_on_error, ask.method));
+                }
+                // No answer (reported by `send`): the instance's own books.
+                Then::Local => return self.admit_local(ask),
             }
-            Reserved::Spent(answer) => Err(answer),
-            // No answer (reported by `send`): the instance's own books.
-            Reserved::Down => self.admit_local(ask),
         }
     }
 
     /// Reserves the call's estimate on the coordinator's books of each
-    /// budget that applies to it on `route` (its account's), or says where
-    /// a budget moves it (only asked on route 0).
+    /// budget that applies to it on `route` (its account's), one after the
+    /// other, until `limits::budgets` says how it ends; the holds are
+    /// returned only when it ends held (released otherwise).
     async fn reserve_shared(
         &self,
         ask: &Ask<'_>,
         store: &Coordinated<'_>,
         mut remote: Remote,
         route: usize,
-    ) -> Reserved {
-        let key = ask
-            .keys
-            .get(route)
-            .map_or_else(|| LimitKey::new("", None), |k| k.account);
+    ) -> (Reserved, Option<Remote>) {
         // Read before any await: no borrow is held across one.
-        let targets: Vec<(usize, LimitKey, f64, f64)> = self
-            .spend
-            .borrow()
-            .scopes_for(key, ask.tag)
-            .map(|(i, b, scope)| {
-                let amount = ask.estimate.in_unit(b.limit().unit);
-                (i, scope, amount, b.limit().value)
-            })
-            .collect();
+        let targets =
+            budgets::targets(&self.spend.borrow(), ask.keys, route, ask.tag, ask.estimate);
         if targets.is_empty() {
-            return Reserved::Held(Held::default());
+            return (Reserved::Held, None);
         }
-        // Where a budget moves the call whose books stood at `fraction`.
-        let moves = |budget: usize, fraction: f64| {
-            let spend = self.spend.borrow();
-            let to = spend
-                .budgets()
-                .nth(budget)
-                .and_then(|b| spend::moves(b, ask.lane, route, fraction));
-            to.filter(|&to| route == 0 && to < ask.keys.len())
-        };
-        let mut moved = None;
-        for (budget, scope, amount, limit) in targets {
-            let message = self.message(budget, scope, "reserve", ("amount", amount.into()));
-            let answer = store.send(scope, message, "budget").await;
+        let mut reserving = Reserving::new(route, ask.keys.len(), ask.lane);
+        for target in targets {
+            let amount = target.amount.into();
+            let message = self.message(target.budget, target.scope, "reserve", ("amount", amount));
+            let answer = store.send(target.scope, message, "budget").await;
             let answer = answer.unwrap_or(JsValue::UNDEFINED);
             let reservation = get(&answer, "reservation");
             let spent = get(&answer, "exhausted");
-            if is_array(&reservation) {
+            let heard = if is_array(&reservation) {
                 remote.holds.push(Hold {
-                    budget,
-                    scope,
+                    budget: target.budget,
+                    scope: target.scope,
                     reservation,
                 });
-                self.saw(budget, scope, &answer);
-                // The answer's fraction counts this call's hold.
+                self.saw(target.budget, target.scope, &answer);
                 let fraction = get(&answer, "fraction").as_f64().unwrap_or(0.0);
-                moved = moved.or_else(|| moves(budget, fraction - amount / limit));
-                continue;
+                Answer::Held { fraction }
+            } else if spent.is_object() {
+                Answer::Spent(exhausted_from_js(&spent))
+            } else {
+                Answer::Silent
+            };
+            if let Some(end) = reserving.heard(&self.spend.borrow(), &target, heard) {
+                if !remote.holds.is_empty() {
+                    self.release_remote(remote);
+                }
+                return (end, None);
             }
-            if !remote.holds.is_empty() {
+        }
+        match reserving.end() {
+            Reserved::Held => (Reserved::Held, Some(remote)),
+            end => {
                 self.release_remote(remote);
+                (end, None)
             }
-            if !spent.is_object() {
-                return Reserved::Down;
-            }
-            let e = exhausted_from_js(&spent);
-            if let Some(to) = moves(budget, (e.spent + e.reserved) / e.limit) {
-                return Reserved::Move(to);
-            }
-            if let Some(trace) = ask.trace {
-                self.tell(trace, ask.keys, ask.tag, Some(e.budget.clone()));
-            }
-            return Reserved::Spent(exhausted(&e, ask.throw_on_error, ask.method));
         }
-        if let Some(to) = moved {
-            self.release_remote(remote);
-            return Reserved::Move(to);
-        }
-        Reserved::Held(Held {
-            remote: Some(remote),
-            ..Held::default()
-        })
     }
 
     /// Remembers what a reserve answer says of the scope's books, for
@@ -269,7 +238,7 @@ impl Budgets {
                 (h.scope, message)
             })
             .collect();
-        self.post(remote, messages, self.on_budget.clone());
+        self.post(remote, messages, true);
     }
 
     /// Frees the coordinator's holds of a call that sent nothing, in the
@@ -288,31 +257,48 @@ impl Budgets {
                 (h.scope, message)
             })
             .collect();
-        self.post(remote, messages, None);
+        self.post(remote, messages, false);
     }
 
     /// Sends `messages` one after the other, in the background (kept alive
     /// by `waitUntil` when the call had one; see `coordinatorPost` in
-    /// js/coordinator.js).
-    fn post(
-        &self,
-        remote: Remote,
-        messages: Vec<(LimitKey, JsValue)>,
-        on_budget: Option<Function>,
-    ) {
+    /// js/coordinator.js); with `alerts`, the alerts the coordinator answers
+    /// go to `onBudget`.
+    fn post(&self, remote: Remote, messages: Vec<(LimitKey, JsValue)>, alerts: bool) {
         let pairs: Array = messages
             .into_iter()
             .map(|(scope, m)| JsValue::from(Array::of2(&scope.to_hex().into(), &m)))
             .collect();
-        let or_undefined = |f: Option<Function>| f.map_or(JsValue::UNDEFINED, JsValue::from);
+        let told = self.told(remote.on_error);
+        let wait_until = remote.wait_until.map_or(JsValue::UNDEFINED, JsValue::from);
         coordinator_post(
             &remote.namespace,
             &pairs,
             TIMEOUT_MS,
-            &or_undefined(on_budget),
-            &or_undefined(remote.on_error),
-            &or_undefined(remote.wait_until),
+            told,
+            alerts,
+            &wait_until,
             &self.settle_down,
         );
+    }
+
+    /// The function the JS glue tells what the background sends heard:
+    /// `(0, alerts)` a settle's alerts, `(1, message)` a failed exchange's
+    /// message. src/wasm/outputs.rs fires `onBudget` and
+    /// `onCoordinatorError` with them. Made once: the hooks are the
+    /// instance's.
+    fn told(&self, on_error: Option<Function>) -> &JsValue {
+        self.post_hooks.get_or_init(|| {
+            let on_budget = self.on_budget.clone();
+            Closure::<dyn Fn(u32, JsValue)>::new(move |what: u32, value: JsValue| {
+                if what == 0 {
+                    outputs::budget_alerts(on_budget.as_ref(), Array::from(&value).iter());
+                } else {
+                    let message = value.as_string().unwrap_or_default();
+                    outputs::coordinator_failed(on_error.as_ref(), "budget", &message);
+                }
+            })
+            .into_js_value()
+        })
     }
 }

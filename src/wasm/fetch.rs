@@ -21,6 +21,7 @@ use super::report;
 use super::request::Outgoing;
 use super::telemetry::{self, Trace};
 use super::transport::FetchTransport;
+use crate::limits::budgets::{self, After};
 use crate::limits::fallback::{fallback, Fallback};
 use crate::limits::spend::Cost;
 use crate::limits::Scope;
@@ -464,16 +465,16 @@ fn tapped(
     holds: &mut Held,
     trace: Option<&Trace>,
 ) -> Outcome<web_sys::Response, JsValue> {
-    if !instance.taps.on {
-        return outcome;
-    }
     let route = outcome.route;
     if let Attempt::Answered {
         response,
         classification,
     } = &mut outcome.last
     {
-        if classification.kind == Kind::Ok {
+        // A success whose usage is read takes its holds along, to settle
+        // at the real cost (limits::budgets::after); the caller releases
+        // whatever is left.
+        if budgets::after(classification.kind, instance.taps.on) == After::Settle {
             let url = out.url(route);
             let answer = super::usage::Answer {
                 route,

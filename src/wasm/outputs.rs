@@ -55,7 +55,16 @@ pub fn cache_hit(instance: &Instance, e: &Event<'_>, url: &str, about: About<'_>
 /// `onCoordinatorError` when `message` is given (once per incident).
 pub fn coordinator_error(instance: &Instance, op: &str, message: Option<&str>) {
     instance.stats.borrow_mut().coordinator_errors += 1;
-    let (Some(hook), Some(message)) = (&instance.config.on_coordinator_error, message) else {
+    if let Some(message) = message {
+        coordinator_failed(instance.config.on_coordinator_error.as_ref(), op, message);
+    }
+}
+
+/// `onCoordinatorError` hears that an exchange (`op`) failed. (A spend
+/// budget's settle or release fails after its call has returned, so that
+/// one takes the hook, not the instance, and is not counted.)
+pub fn coordinator_failed(hook: Option<&Function>, op: &str, message: &str) {
+    let Some(hook) = hook else {
         return;
     };
     let info = object(&[("op", op.into()), ("message", message.into())]);

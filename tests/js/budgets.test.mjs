@@ -218,3 +218,39 @@ test('stats().usage.byBudget: each scope’s books, by a short hash, never the c
   assert.ok(entry.windowEndsAt > Date.now());
   assert.ok(!JSON.stringify(fetch.stats()).includes('sk-'), 'no credential');
 });
+
+test('a coordinator’s books: the alerts its settles answer go to onBudget, a settle that fails to onCoordinatorError once per incident', async () => {
+  const alerts = [];
+  const errors = [];
+  let failing = false;
+  const alert = { budget: 'shared', unit: 'usd', threshold: 0.5, fraction: 0.7, spentUsd: 1.4, limitUsd: 2 };
+  const send = (_key, message) => {
+    if (message.action === 'reserve') {
+      return { reservation: [Date.now(), message.amount], fraction: 0.1, spent: 0, reserved: message.amount };
+    }
+    if (failing) return Promise.reject(new Error('settle lost'));
+    return message.action === 'settle' ? { alerts: [alert, { ...alert, threshold: 0.8 }] } : {};
+  };
+  const fetch = ratewise.createFetch({
+    prices,
+    budgets: [{ name: 'shared', limitUsd: 2, window: 'day' }],
+    coordinator: { send },
+    onBudget: (a) => alerts.push(a),
+    onCoordinatorError: (e) => errors.push(e),
+  });
+  const call = async () => {
+    const res = await fetch(mock.chat, chat());
+    assert.equal(res.status, 200);
+    await res.text();
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the settle reaches the coordinator
+  };
+  await call();
+  // Each alert the coordinator answered, as it answered it, in order.
+  assert.deepEqual(alerts, [alert, { ...alert, threshold: 0.8 }]);
+  assert.deepEqual(errors, []);
+  failing = true;
+  await call();
+  await call();
+  assert.deepEqual(errors, [{ op: 'budget', message: 'settle lost' }], 'once per incident');
+  assert.equal(alerts.length, 2);
+});
