@@ -68,12 +68,14 @@ pub const STALE_WAITER_MS: f64 = 2_000.0;
 pub const RESET_MARGIN_MS: f64 = 1.0;
 
 /// How late after its send a request may leave this process, ms (the
-/// event loop is shared). Requests to one key take the same way to the
-/// server, so this is also how much later than another one sent at the
-/// same time a request may be counted, however long the answers take:
-/// until a 429 casts doubt on that, resets and slots are timed from the
-/// sends (pace from what was sent, not from what was heard).
+/// event loop is shared): two requests sent closer than a round trip plus
+/// this may reach the server in either order.
 pub const SEND_JITTER_MS: f64 = 20.0;
+
+/// The longest a request is assumed to take to reach the server, ms, until
+/// a 429 shows that the headers were measured later than that: a reset is
+/// then timed from the answer, as it came.
+pub const ASSUMED_REACH_MS: f64 = 50.0;
 
 /// The shortest window length assumed, ms (a window's length is estimated
 /// as the longest reset reported for it).

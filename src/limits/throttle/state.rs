@@ -5,7 +5,8 @@ use std::collections::VecDeque;
 
 use super::books::{Sent, WindowState};
 use super::{
-    Answer, Booking, Meaning, Refill, IN_FLIGHT_LEASE_MS, MAX_LOG, SEND_JITTER_MS, WINDOWS,
+    Answer, Booking, Meaning, Refill, ASSUMED_REACH_MS, IN_FLIGHT_LEASE_MS, MAX_LOG,
+    SEND_JITTER_MS, WINDOWS,
 };
 use crate::classify::headers::{Limits, Window};
 use crate::limits::key::Idle;
@@ -105,32 +106,29 @@ pub(super) fn needs(tokens: Option<Tokens>) -> [f64; WINDOWS] {
 
 impl KeyState {
     /// How far apart two requests may be sent and still reach the server
-    /// in either order, ms. Requests to one key take the same way there:
-    /// [`SEND_JITTER_MS`] of scheduling on this side, however long their
-    /// answers take. Once a 429 casts doubt on that, the longest a way may
-    /// be: the shortest round trip seen (a request needs less than that to
-    /// get there) plus [`SEND_JITTER_MS`].
+    /// in either order: the shortest round trip seen (a request needs less
+    /// than that to get there) plus [`SEND_JITTER_MS`] of scheduling on
+    /// this side.
     pub(super) fn reorder_ms(&self) -> f64 {
+        self.min_rtt_ms.min(IN_FLIGHT_LEASE_MS) + SEND_JITTER_MS
+    }
+
+    /// The longest a request sent now may take to be counted by the
+    /// server, ms: [`ASSUMED_REACH_MS`] at most (plus [`SEND_JITTER_MS`]),
+    /// until a 429 casts doubt on it; then [`reorder_ms`](Self::reorder_ms).
+    pub(super) fn reach_ms(&self) -> f64 {
+        let reorder = self.reorder_ms();
         if self.doubt {
-            self.min_rtt_ms.min(IN_FLIGHT_LEASE_MS) + SEND_JITTER_MS
+            reorder
         } else {
-            SEND_JITTER_MS
+            reorder.min(ASSUMED_REACH_MS + SEND_JITTER_MS)
         }
     }
 
-    /// How long after its send a request may be counted by the server,
-    /// ms, against another one's way there: [`reorder_ms`](Self::reorder_ms).
-    /// A request sent this long after another's send plus a reset that
-    /// other one reported reaches the server after that reset.
-    pub(super) fn reach_ms(&self) -> f64 {
-        self.reorder_ms()
-    }
-
     /// When the server measured the headers of an answer heard at `now`
-    /// to a request sent at `sent_at`, on this side's clock of sends: a
-    /// reach after its send (never after the answer), as a request sent
-    /// then would have been counted; once a 429 cast doubt on that, only
-    /// "before the answer" is sure.
+    /// to a request sent at `sent_at`: when it counted the request, no
+    /// later than a reach after its send; once a 429 cast doubt on that,
+    /// only "before the answer" is sure.
     pub(super) fn measured_at(&self, sent_at: f64, now: f64) -> f64 {
         if self.doubt {
             now
