@@ -208,20 +208,8 @@ fn wait(ms: f64) -> Grant {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::lease::wire::tests::report;
     use crate::limits::lease::Report;
-    use crate::limits::throttle::Refill;
-
-    fn report(limit: f64, remaining: f64, reset_in: f64, at: f64) -> Report {
-        Report {
-            sent_at_ms: None,
-            limit: Some(limit),
-            remaining: Some(remaining),
-            reset_at_ms: Some(at + reset_in),
-            observed_at_ms: at,
-            blocked_until_ms: None,
-            refill: Refill::Unknown,
-        }
-    }
 
     /// Permits granted over `[from, to)`, asking every ms for `want`.
     fn granted(l: &mut Ledger, from: f64, to: f64, want: u32) -> u32 {

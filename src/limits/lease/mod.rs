@@ -19,7 +19,7 @@
 use crate::limits::key::{Idle, KeyMap, LimitKey};
 
 mod stage;
-mod wire;
+pub(crate) mod wire;
 pub use wire::{Grant, Report};
 
 /// How long a granted permit stays usable, and how long after its grant it
@@ -213,20 +213,8 @@ impl Leases {
 
 #[cfg(test)]
 mod tests {
+    use super::wire::tests::report;
     use super::*;
-    use crate::limits::throttle::Refill;
-
-    fn report(limit: f64, remaining: f64, reset_in: f64, at: f64) -> Report {
-        Report {
-            sent_at_ms: None,
-            limit: Some(limit),
-            remaining: Some(remaining),
-            reset_at_ms: Some(at + reset_in),
-            observed_at_ms: at,
-            blocked_until_ms: None,
-            refill: Refill::Unknown,
-        }
-    }
 
     #[test]
     fn concurrent_calls_send_one_lease_request_for_all_of_them() {

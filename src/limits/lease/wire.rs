@@ -136,3 +136,23 @@ impl Grant {
         })
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A report of a window of `limit` with `remaining` left, resetting
+    /// `reset_in` ms after it was observed at `at` (the lease books' tests
+    /// on both sides use it).
+    pub(crate) fn report(limit: f64, remaining: f64, reset_in: f64, at: f64) -> Report {
+        Report {
+            sent_at_ms: None,
+            limit: Some(limit),
+            remaining: Some(remaining),
+            reset_at_ms: Some(at + reset_in),
+            observed_at_ms: at,
+            blocked_until_ms: None,
+            refill: Refill::Unknown,
+        }
+    }
+}
