@@ -13,6 +13,7 @@ import * as pricesModule from 'ratewise/prices';
 import { startMock } from '../mock/server.mjs';
 import { declarations, typecheck } from './dts.mjs';
 import { mockClient } from './suite.mjs';
+import { memoryNamespace } from './memory-namespace.mjs';
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.resolve('ratewise')));
 const dts = declarations(here('./index.d.ts'));
@@ -40,30 +41,7 @@ function conforms(value, t, what) {
 }
 
 /** A Durable Object namespace of the package's RatewiseCoordinator, in memory, whose `failing` ops reject. */
-function namespace(failing = []) {
-  const objects = new Map();
-  return {
-    idFromName: (name) => name,
-    get(name) {
-      if (!objects.has(name)) {
-        const storage = new Map();
-        const ctx = {
-          storage: { get: async (k) => storage.get(k), put: async (k, v) => void storage.set(k, structuredClone(v)) },
-          blockConcurrencyWhile: (fn) => fn(),
-        };
-        objects.set(name, new ratewise.RatewiseCoordinator(ctx));
-      }
-      const object = objects.get(name);
-      return {
-        fetch: async (url, init) => {
-          const { op } = JSON.parse(init.body);
-          if (failing.includes(op)) throw new Error(`coordinator down for ${op}`);
-          return object.fetch(new Request(url, init));
-        },
-      };
-    },
-  };
-}
+const namespace = (failing = []) => memoryNamespace(ratewise, { failing });
 
 test('the runtime exports are exactly the values index.d.ts and prices.d.ts declare (no internal makeError)', () => {
   assert.deepEqual(Object.keys(ratewise).sort(), dts.values);

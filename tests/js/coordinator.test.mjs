@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import * as ratewise from 'ratewise';
 import { startMock } from '../mock/server.mjs';
 import { mockClient } from './suite.mjs';
+import { memoryNamespace } from './memory-namespace.mjs';
 
 const server = await startMock();
 const mock = mockClient(server.url);
@@ -14,32 +15,7 @@ test.after(() => server.close());
 test.beforeEach(() => mock.reset());
 
 /** A Durable Object namespace of RatewiseCoordinator objects, in memory. */
-function namespace() {
-  const objects = new Map();
-  const calls = [];
-  return {
-    calls,
-    objects,
-    idFromName: (name) => name,
-    get(name) {
-      if (!objects.has(name)) {
-        const storage = new Map();
-        const ctx = {
-          storage: { get: async (k) => storage.get(k), put: async (k, v) => void storage.set(k, structuredClone(v)) },
-          blockConcurrencyWhile: (fn) => fn(),
-        };
-        objects.set(name, new ratewise.RatewiseCoordinator(ctx));
-      }
-      const object = objects.get(name);
-      return {
-        fetch: async (url, init) => {
-          calls.push({ name, body: JSON.parse(init.body) });
-          return object.fetch(new Request(url, init));
-        },
-      };
-    },
-  };
-}
+const namespace = () => memoryNamespace(ratewise);
 
 const chat = (key) => ({
   method: 'POST',
