@@ -34,6 +34,9 @@ module() {
   "$wasm_opt" --flatten --rereloop -Oz --flatten --rereloop -Oz -Oz --converge --strip-producers --strip-target-features --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "pkg/$2_bg.wasm" -o "pkg/$2_bg.wasm"
+  # The imports from the glue get short names, in the .wasm and the glue (-3.2 KB gzipped .wasm and
+  # -1.8 KB glue for ratewise_bg.wasm).
+  node scripts/short-imports.mjs "pkg/$2_bg.wasm" "pkg/$2.js" >/dev/null
 }
 # The coordinator's first, so that target/ keeps the main module's unstripped build (for twiggy).
 module coordinator ratewise_coordinator
