@@ -135,3 +135,10 @@ test("ratewise/coordinator alone loads only the coordinator module, on the Durab
   assert.deepEqual(out.answer, { trip: null });
   assert.deepEqual(out.after.instances, ['coordinator']);
 });
+
+test('the exported functions keep their names (the glue is minified without --keep-names)', async () => {
+  const ratewise = await import('ratewise');
+  for (const name of ['classify', 'createFetch', 'redisCoordinator']) assert.equal(ratewise[name].name, name);
+  const glue = await import(new URL('./ratewise.js', import.meta.resolve('ratewise')).href);
+  assert.equal(glue.initSync.name, 'initSync');
+});
