@@ -9,7 +9,7 @@
 // `--package` (repeatable) adds rows for another build's folder (e.g. a copy
 // of an older `pkg/`), measured in the same run.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +37,10 @@ const gzSum = (list) => list.reduce((sum, f) => sum + gz(readFileSync(f)), 0);
 function sizes(dir) {
   const wasm = readFileSync(join(dir, 'ratewise_bg.wasm'));
   const glue = [join(dir, 'ratewise.js'), ...files(join(dir, 'snippets'), ['.js'])];
-  const entry = ['node.js', 'errors.js', 'coordinator.js'].map((f) => join(dir, f));
+  // What node.js imports besides the glue (the coordinator's .wasm and glue load on first use only).
+  const entry = ['node.js', 'errors.js', 'coordinator-node.js', 'coordinator-wasm.js', 'coordinator.js', 'redis.js']
+    .map((f) => join(dir, f))
+    .filter((f) => existsSync(f));
   return `${kb(wasm.length)} | ${kb(gz(wasm))} | ${kb(gzSum(glue))} glue (ratewise.js + ${glue.length - 1} snippets), ${kb(gzSum(entry))} entry files`;
 }
 const require = createRequire(join(here, '..', 'package.json'));

@@ -13,12 +13,13 @@
 //
 // The decisions are the Rust core's (coordinatorStep for the breaker,
 // coordinatorLease for request permits, coordinatorBudget for spend
-// budgets); this object only keeps their result: the breaker in its storage,
+// budgets, in the coordinator's own wasm module, loaded on first use:
+// coordinator-wasm.js); this object only keeps their result: the breaker in its storage,
 // the lease books in memory (they are about the current rate-limit window:
 // an object that restarts begins with a cold start), and each spend budget's
 // books in its storage under `budget:<name>` (budgets span days and months:
 // an object that restarts keeps what was spent).
-import { coordinatorBudget, coordinatorLease, coordinatorStep } from './ratewise.js';
+import { coordinatorWasm } from './coordinator-wasm.js';
 
 // Budgets whose books are cached in memory (storage holds them all).
 const MAX_CACHED_BUDGETS = 64;
@@ -41,6 +42,7 @@ export class RatewiseCoordinator {
     } catch {
       return new Response('ratewise coordinator: expected a JSON message', { status: 400 });
     }
+    const { coordinatorLease, coordinatorStep } = await coordinatorWasm();
     let state;
     let answer;
     try {
@@ -65,6 +67,7 @@ export class RatewiseCoordinator {
   // isolate was told of survives a restart). Storage calls close the input
   // gate, so no other message interleaves between the read and the step.
   async budget(message) {
+    const { coordinatorBudget } = await coordinatorWasm();
     const name = message.budget?.name;
     if (typeof name !== 'string' || name === '') throw new TypeError('ratewise coordinator: `budget.name`');
     const slot = `budget:${name}`;

@@ -7,5 +7,5 @@ initSync({ module: readFileSync(new URL('./ratewise_bg.wasm', import.meta.url)) 
 
 export { classify, createFetch } from './ratewise.js';
 export * from './errors.js';
-export { RatewiseCoordinator } from './coordinator.js';
-export { redisCoordinator } from './redis.js';
+// The coordinators: their wasm module loads on first use only.
+export { RatewiseCoordinator, redisCoordinator } from './coordinator-node.js';

@@ -8,7 +8,8 @@
 // told apart by its shape. Redis only holds each limit key's state (one string
 // value per key, named by the key's hash: no credential reaches Redis) and
 // makes each update atomic. The decisions are the Rust core's, the same the
-// Durable Object coordinator makes: coordinatorApply runs one message on the
+// Durable Object coordinator makes: coordinatorApply (in the coordinator's
+// wasm module, loaded on the first send: coordinator-wasm.js) runs one message on the
 // value read, and the script below stores the result only if the value is
 // still the one read (a compare-and-set); else the step runs again on the
 // newer value it returns, a bounded number of times. Every value has a TTL.
@@ -16,7 +17,7 @@
 // not seen yet, no value) is still current; two when another process
 // changed it (the failed compare answers with the value: no separate read);
 // a lookup reads once.
-import { coordinatorApply } from './ratewise.js';
+import { coordinatorWasm } from './coordinator-wasm.js';
 
 // KEYS[1]: the key. ARGV: 'get' | 'set', the value read, the value to store, its TTL in ms.
 // Answers 1 when stored, else '=' and the value held ('' for none, '!' for a value
@@ -80,6 +81,11 @@ function adapt(client) {
  */
 export function redisCoordinator(client, options = {}) {
   const redis = adapt(client);
+  // The coordinator's wasm starts loading now, so the first send does not wait for it (a failure
+  // here is the first send's to report).
+  Promise.resolve()
+    .then(coordinatorWasm)
+    .catch(() => {});
   const prefix = options?.prefix ?? 'ratewise:';
   if (typeof prefix !== 'string' || prefix.length > 256) {
     throw new TypeError('redisCoordinator: `prefix` must be a string of at most 256 characters');
@@ -111,6 +117,7 @@ export function redisCoordinator(client, options = {}) {
   return {
     async send(hash, message) {
       if (!redis.ready()) throw notConnected();
+      const { coordinatorApply } = await coordinatorWasm();
       // A spend budget's books have a key of their own (named by the scope's hash and the budget's
       // name), with a TTL past the budget's window: a month's books outlive a month.
       const key = prefix + hash + (message?.op === 'budget' ? `:budget:${message.budget?.name}` : '');

@@ -7,5 +7,5 @@ initSync({ module: wasm });
 
 export { classify, createFetch } from './ratewise.js';
 export * from './errors.js';
-export { RatewiseCoordinator } from './coordinator.js';
-export { redisCoordinator } from './redis.js';
+// The coordinators: their wasm module loads on first use only.
+export { RatewiseCoordinator, redisCoordinator } from './coordinator-workerd.js';

@@ -2,7 +2,10 @@
 # Builds the npm package into pkg/: cargo (wasm32, release) -> wasm-bindgen
 # (--target web) -> wasm-opt (npm binaryen; -Oz after flatten/rereloop) -> pkg-template/ files, the README,
 # the licenses and the changelog.
-# Prints the .wasm size raw and gzipped.
+# Two wasm modules, from one crate with one feature each (Cargo.toml): ratewise_bg.wasm (`fetch`:
+# classify and createFetch, which every import loads) and ratewise_coordinator_bg.wasm
+# (`coordinator`: the coordinators' steps, loaded only by the Durable Object and redisCoordinator).
+# Prints each .wasm's size raw and gzipped, and checks them against scripts/size-budget.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,22 +14,33 @@ cd "$(dirname "$0")/.."
 # same wherever it is built, so the size gate below measures the same in CI as here.
 remap=""
 for src in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do remap+=" --remap-path-prefix=$src="; done
-RUSTFLAGS="${RUSTFLAGS:-}$remap" cargo build --quiet --target wasm32-unknown-unknown --release
 rm -rf pkg
-wasm-bindgen --target web --out-dir pkg --out-name ratewise "$(scripts/target-dir.sh)/wasm32-unknown-unknown/release/ratewise.wasm"
 
 # Debian's wasm-opt (108) silently breaks the output: use npm's binaryen only.
 wasm_opt=node_modules/binaryen/bin/wasm-opt
 "$wasm_opt" --version | grep -q 'version 132' || { echo "expected binaryen 132 at $wasm_opt" >&2; exit 1; }
-raw_before=$(wc -c < pkg/ratewise_bg.wasm)
-# --flatten --rereloop and a second -Oz: 1.4 KB less gzipped than -Oz alone, no slower
-# (bench/classify.mjs, both in one run). --converge repeats the passes while they still shrink the
-# module (-0.6 KB gzipped); the producers and target-features sections are for linkers (-0.2 KB).
-# A second --flatten --rereloop after the first -Oz: -0.2 KB, classify() no slower (bench/classify.mjs
-# against the build without it, in one run: 14.03 against 13.73 µs a full case, 2.20 against 2.26 a status).
-"$wasm_opt" --flatten --rereloop -Oz --flatten --rereloop -Oz -Oz --converge --strip-producers --strip-target-features --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-  --enable-mutable-globals --enable-reference-types --enable-multivalue \
-  pkg/ratewise_bg.wasm -o pkg/ratewise_bg.wasm
+declare -A raw_before
+# module FEATURE NAME: builds the crate with FEATURE alone into pkg/NAME.js and pkg/NAME_bg.wasm.
+module() {
+  RUSTFLAGS="${RUSTFLAGS:-}$remap" cargo build --quiet --target wasm32-unknown-unknown --release \
+    --no-default-features --features "$1"
+  wasm-bindgen --target web --out-dir pkg --out-name "$2" "$(scripts/target-dir.sh)/wasm32-unknown-unknown/release/ratewise.wasm"
+  raw_before[$2]=$(wc -c < "pkg/$2_bg.wasm")
+  # --flatten --rereloop and a second -Oz: 1.4 KB less gzipped than -Oz alone, no slower
+  # (bench/classify.mjs, both in one run). --converge repeats the passes while they still shrink the
+  # module (-0.6 KB gzipped); the producers and target-features sections are for linkers (-0.2 KB).
+  # A second --flatten --rereloop after the first -Oz: -0.2 KB, classify() no slower (bench/classify.mjs
+  # against the build without it, in one run: 14.03 against 13.73 µs a full case, 2.20 against 2.26 a status).
+  "$wasm_opt" --flatten --rereloop -Oz --flatten --rereloop -Oz -Oz --converge --strip-producers --strip-target-features --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    "pkg/$2_bg.wasm" -o "pkg/$2_bg.wasm"
+  # The imports from the glue get short names, in the .wasm and the glue (-3.2 KB gzipped .wasm and
+  # -1.8 KB glue for ratewise_bg.wasm).
+  node scripts/short-imports.mjs "pkg/$2_bg.wasm" "pkg/$2.js" >/dev/null
+}
+# The coordinator's first, so that target/ keeps the main module's unstripped build (for twiggy).
+module coordinator ratewise_coordinator
+module fetch ratewise
 
 # The glue wasm-bindgen writes, the JS snippets it copies and the package's own modules are minified
 # in place, each file on its own (no bundling: every entry must share one copy of the error classes
@@ -37,8 +51,27 @@ minify() {
   node_modules/.bin/esbuild "$1" --minify ${2:-} --format=esm --log-level=error --outfile="$1.min"
   mv "$1.min" "$1"
 }
+# name_exports FILE: gives each function FILE exports its export name, as --keep-names would, but
+# without wrapping every internal function of wasm-bindgen's glue in a naming call (-0.7 KB gzipped).
+name_exports() {
+  node -e '
+    const fs = require("node:fs");
+    const file = process.argv[1];
+    const text = fs.readFileSync(file, "utf8");
+    const clause = text.match(/export\s*\{([^}]*)\};?\s*$/);
+    if (!clause) throw new Error(`${file}: no export clause at its end`);
+    const named = clause[1].split(",").map((p) => p.trim().split(/\s+as\s+/));
+    const fix = named
+      .filter(([local, name]) => name && name !== "default" && local !== name)
+      .map(([local, name]) => `typeof ${local}=="function"&&Object.defineProperty(${local},"name",{value:${JSON.stringify(name)}});`);
+    fs.writeFileSync(file, text.slice(0, clause.index) + fix.join("") + text.slice(clause.index));
+  ' "$1"
+}
 cp pkg-template/* pkg/
-for js in pkg/*.js pkg/snippets/*/js/errors.js; do minify "$js" --keep-names; done
+for js in pkg/ratewise.js pkg/ratewise_coordinator.js; do minify "$js" && name_exports "$js"; done
+for js in pkg/*.js pkg/snippets/*/js/errors.js; do
+  [[ $js == pkg/ratewise.js || $js == pkg/ratewise_coordinator.js ]] || minify "$js" --keep-names
+done
 for js in pkg/snippets/*/js/*.js; do [[ $js == */errors.js ]] || minify "$js"; done
 cp README.md LICENSE-MIT LICENSE-APACHE CHANGELOG.md pkg/
 rm -f pkg/.gitignore
@@ -50,11 +83,32 @@ public=$(grep -oE '^export (class|const|function) [A-Za-z]+' js/errors.js | awk 
   | grep -vE '^(makeError|remakeError)$' | paste -sd, | sed 's/,/, /g')
 printf "export { %s } from './%s';\n" "$public" "$snippet" > pkg/errors.js
 
-raw=$(wc -c < pkg/ratewise_bg.wasm)
-gz=$(gzip -9 -c pkg/ratewise_bg.wasm | wc -c)
-glue=$(cat pkg/ratewise.js pkg/snippets/*/js/*.js | gzip -9 | wc -c)
 budget() { awk -v k="$1" '$1 == k { print $2 }' scripts/size-budget.txt; }
-printf 'ratewise_bg.wasm: %d bytes before wasm-opt, %d bytes after, %d bytes gzipped (budget %d); glue %d bytes gzipped (budget %d)\n' \
-  "$raw_before" "$raw" "$gz" "$(budget wasm)" "$glue" "$(budget glue)"
-(( gz <= $(budget wasm) )) || { echo "ratewise_bg.wasm is over its size budget (scripts/size-budget.txt)" >&2; exit 1; }
-(( glue <= $(budget glue) )) || { echo "the JS glue is over its size budget (scripts/size-budget.txt)" >&2; exit 1; }
+over=0
+# check FILE KEY BYTES: prints BYTES against KEY's budget; notes it when over.
+check() {
+  printf '%s: %d bytes gzipped (budget %d)\n' "$1" "$3" "$(budget "$2")"
+  (( $3 <= $(budget "$2") )) || { echo "$1 is over its size budget ($2 in scripts/size-budget.txt)" >&2; over=1; }
+}
+for name in ratewise ratewise_coordinator; do
+  printf '%s_bg.wasm: %d bytes before wasm-opt, %d bytes after\n' "$name" "${raw_before[$name]}" "$(wc -c < "pkg/${name}_bg.wasm")"
+done
+check ratewise_bg.wasm wasm "$(gzip -9 -c pkg/ratewise_bg.wasm | wc -c)"
+check 'the JS glue' glue "$(cat pkg/ratewise.js pkg/snippets/*/js/*.js | gzip -9 | wc -c)"
+check ratewise_coordinator_bg.wasm coordinator "$(gzip -9 -c pkg/ratewise_coordinator_bg.wasm | wc -c)"
+check 'the coordinator glue' coordinator-glue "$(gzip -9 -c pkg/ratewise_coordinator.js | wc -c)"
+# Each module exports its own entry points only: the coordinator's steps stay out of the module
+# every import loads, and classify() and createFetch() out of the coordinator's.
+node -e '
+  const { readFileSync } = require("node:fs");
+  const names = (f) => WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(f))).map((e) => e.name);
+  const bad = [
+    ...names("pkg/ratewise_bg.wasm").filter((n) => /^coordinator(apply|step|lease|budget)$/i.test(n)),
+    ...names("pkg/ratewise_coordinator_bg.wasm").filter((n) => /^(classify|createfetch)$/i.test(n)),
+  ];
+  if (bad.length) {
+    console.error(`a .wasm exports another module'"'"'s entry points: ${bad.join(", ")}`);
+    process.exit(1);
+  }
+' || over=1
+exit "$over"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures the shipped .wasm for each rustc opt-level and wasm-opt setting,
+# Measures the shipped ratewise_bg.wasm (the `fetch` feature alone, as scripts/build.sh builds it) for each rustc opt-level and wasm-opt setting,
 # raw and gzipped, and prints one table. (The release profile uses the
 # smallest; this script is how that choice was made and can be re-checked.)
 set -euo pipefail
@@ -10,7 +10,8 @@ out=$(mktemp -d)
 builds="$(scripts/target-dir.sh)/size-report"
 printf '| rustc opt-level | wasm-opt | raw bytes | gzip -9 bytes |\n|---|---|---|---|\n'
 for level in z s 3; do
-  CARGO_PROFILE_RELEASE_OPT_LEVEL=$level cargo build --quiet --target wasm32-unknown-unknown --release --target-dir "$builds/opt-$level"
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=$level cargo build --quiet --target wasm32-unknown-unknown --release \
+    --no-default-features --features fetch --target-dir "$builds/opt-$level"
   wasm-bindgen --target web --out-dir "$out/$level" "$builds/opt-$level/wasm32-unknown-unknown/release/ratewise.wasm"
   for flags in none -Oz -O3; do
     f="$out/$level/ratewise_bg.wasm"

@@ -47,6 +47,8 @@ node --test tests/js/node.test.mjs tests/js/defects.test.mjs tests/js/invocation
 node --test tests/js/telemetry.test.mjs tests/js/health.test.mjs
 node --test tests/js/telemetry-usage.test.mjs tests/js/telemetry-budgets.test.mjs
 node --test tests/js/usage.test.mjs tests/js/budgets.test.mjs
+# Which wasm module each entry loads (the coordinator's only on first use).
+node --test tests/js/entries.test.mjs
 echo "# TypeScript: index.d.ts against tests/js/types.test.ts"
 # A plain command, so set -e stops the run on a type error (behind && it did not).
 node_modules/.bin/tsc -p tests/js

@@ -4,13 +4,18 @@
 //! coordinator ([`super::redis`]) runs on its record too. The books are
 //! the core's ([`crate::coordinator`]); the object only keeps the result in
 //! its storage.
+//!
+//! A failure an instance reported is kept as its parts ([`Replay`]), never
+//! classified here: the instance that reads it back classifies it again, so
+//! the coordinator's module (`ratewise_coordinator_bg.wasm`, the `coordinator`
+//! feature) holds none of the classifier.
 
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
 use super::bindings::{get, object, type_error};
-use super::snapshot::Snapshot;
 use super::wire::{failure_from_js, failure_js, key_of, number};
+use crate::coordinator::record::Replay;
 use crate::coordinator::{Board, Ledger};
 use crate::limits::lease::Report;
 use crate::limits::shared::{Change, Trip};
@@ -19,7 +24,7 @@ use crate::limits::shared::{Change, Trip};
 /// failure?, retryAtMs? }`) to `board` at `now_ms`: the Durable Object's
 /// step and the Redis coordinator's share it. Answers `{ trip: { failure, retryAtMs } | null }`.
 pub(super) fn board_op(
-    board: &mut Board<Snapshot>,
+    board: &mut Board<Replay>,
     message: &JsValue,
     now_ms: f64,
 ) -> Result<JsValue, JsValue> {
@@ -84,9 +89,10 @@ pub(super) fn lease_op(
 /// 'tripped' | 'closed', key, failure?, retryAtMs? }`) to the board kept as
 /// `state` (an array from storage, or undefined) at `now_ms`. Returns
 /// `[newState, answer]`; a lookup answers `{ trip: { failure, retryAtMs } | null }`.
+#[cfg(feature = "coordinator")]
 #[wasm_bindgen(js_name = coordinatorStep)]
 pub fn coordinator_step(state: JsValue, message: JsValue, now_ms: f64) -> Result<Array, JsValue> {
-    let mut board: Board<Snapshot> = Board::default();
+    let mut board: Board<Replay> = Board::default();
     if let Some(entries) = state.dyn_ref::<Array>() {
         for entry in entries.iter() {
             // An entry this build cannot read is dropped, not fatal.
@@ -123,6 +129,7 @@ pub fn coordinator_step(state: JsValue, message: JsValue, now_ms: f64) -> Result
 /// from a previous step, or undefined) at `now_ms`. Returns `[newLedger,
 /// { grant }]`: `grant` is a count of permits if positive, else minus the ms
 /// to wait (see [`crate::limits::lease`]).
+#[cfg(feature = "coordinator")]
 #[wasm_bindgen(js_name = coordinatorLease)]
 pub fn coordinator_lease(ledger: JsValue, message: JsValue, now_ms: f64) -> Result<Array, JsValue> {
     let mut books = match ledger.dyn_ref::<js_sys::Float64Array>() {

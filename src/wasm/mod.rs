@@ -1,5 +1,16 @@
 //! The JavaScript boundary: converts values and runs the async loop. No
 //! decisions are made here; they live in the pure modules of the crate.
+//!
+//! Its exports make two wasm modules (see the features in Cargo.toml):
+//! `classify` and `createFetch` (feature `fetch`), and the coordinators'
+//! steps in `durable.rs`, `redis.rs` and `spend.rs` (feature `coordinator`).
+//! A build with one feature alone links only what its exports reach, and
+//! leaves the rest of this module unused: lints are kept for the default
+//! build, which has both.
+#![cfg_attr(
+    not(all(feature = "fetch", feature = "coordinator")),
+    allow(dead_code, unused_imports)
+)]
 
 mod bindings;
 mod budgets;
@@ -32,6 +43,7 @@ use wasm_bindgen::prelude::*;
 ///
 /// Throws a `TypeError` or `RangeError` naming the field for malformed input;
 /// never panics.
+#[cfg(feature = "fetch")]
 #[wasm_bindgen]
 pub fn classify(input: JsValue) -> Result<JsValue, JsValue> {
     let owned = input::ClassifyInput::from_js(&input)?;
@@ -40,6 +52,7 @@ pub fn classify(input: JsValue) -> Result<JsValue, JsValue> {
 }
 
 /// Returns a `fetch` that routes every failure by its classification.
+#[cfg(feature = "fetch")]
 #[wasm_bindgen(js_name = createFetch)]
 pub fn create_fetch(options: JsValue) -> Result<js_sys::Function, JsValue> {
     let config = options::Config::from_js(&options)?;

@@ -14,22 +14,9 @@ use wasm_bindgen::prelude::*;
 
 use super::bindings::get;
 use super::durable::{board_op, lease_op};
-use super::snapshot::Snapshot;
 use super::spend::budget_step;
 use super::wire::key_of;
-use crate::coordinator::record::{Kept, Record};
-use crate::Headers;
-
-/// A failure read back from Redis is classified again: nothing is trusted
-/// from the store but what a replay shows.
-impl Kept for Snapshot {
-    fn parts(&self) -> (u16, &Headers, &str) {
-        (self.status, &self.headers, &self.body)
-    }
-    fn from_parts(status: u16, headers: Headers, body: String, now_ms: f64) -> Self {
-        Snapshot::reread(status, headers, body, now_ms)
-    }
-}
+use crate::coordinator::record::{Record, Replay};
 
 /// Applies `message` (a coordinator message: `lookup`, `tripped`, `closed`
 /// or `lease`) to the value Redis holds for its key (`stored`, a string, or
@@ -39,6 +26,7 @@ impl Kept for Snapshot {
 /// sound value changes nothing). A stored value that is not an intact one
 /// this build wrote for this key is ignored and replaced: the answer then
 /// carries a `problem` for `onCoordinatorError`.
+#[cfg(feature = "coordinator")]
 #[wasm_bindgen(js_name = coordinatorApply)]
 pub fn coordinator_apply(stored: JsValue, message: JsValue, now_ms: f64) -> Result<Array, JsValue> {
     let key = key_of(&message)?;
@@ -46,7 +34,7 @@ pub fn coordinator_apply(stored: JsValue, message: JsValue, now_ms: f64) -> Resu
         return budget_apply(&stored, &message, now_ms);
     }
     let mut problem = None;
-    let mut record: Record<Snapshot> = match stored.as_string() {
+    let mut record: Record<Replay> = match stored.as_string() {
         Some(value) => Record::decode(key, &value, now_ms).unwrap_or_else(|e| {
             problem = Some(fill(
                 "ratewise coordinator: the value stored for key {} was ignored: {}",

@@ -10,6 +10,7 @@ use super::bindings;
 use super::input::{headers_from_js, headers_from_text};
 use crate::classify::headers::SUCCESS_HEADER_GROUPS;
 use crate::classify::stream::first_event_error;
+use crate::coordinator::record::Kept;
 use crate::limits::breaker::replayed_header;
 use crate::{classify, Classification, Headers, Kind, Response};
 
@@ -134,6 +135,18 @@ pub async fn read(
         classification: classification.clone(),
     };
     (response, classification, Some(snapshot))
+}
+
+/// A failure read back from a coordinator (the wire, or the Redis record)
+/// is classified again: nothing is trusted from the store but what a replay
+/// shows.
+impl Kept for Snapshot {
+    fn parts(&self) -> (u16, &Headers, &str) {
+        (self.status, &self.headers, &self.body)
+    }
+    fn from_parts(status: u16, headers: Headers, body: String, now_ms: f64) -> Self {
+        Snapshot::reread(status, headers, body, now_ms)
+    }
 }
 
 impl Snapshot {

@@ -215,6 +215,7 @@ fn reservation_of(message: &JsValue) -> Result<Reservation, JsValue> {
 /// undefined; a value that does not decode for this budget, corrupted or
 /// kept for another window, starts afresh) at `now_ms`. Returns `[newBooks,
 /// answer]`.
+#[cfg(feature = "coordinator")]
 #[wasm_bindgen(js_name = coordinatorBudget)]
 pub fn coordinator_budget(books: JsValue, message: JsValue, now_ms: f64) -> Result<Array, JsValue> {
     let step = budget_step(&books, &message, now_ms)?;

@@ -27,7 +27,9 @@ await build({
   outfile: join(out, 'worker.js'),
   logLevel: 'warning',
 });
-copyFileSync(join(here, 'node_modules', 'ratewise', 'ratewise_bg.wasm'), join(out, 'ratewise_bg.wasm'));
+for (const wasm of ['ratewise_bg.wasm', 'ratewise_coordinator_bg.wasm']) {
+  copyFileSync(join(here, 'node_modules', 'ratewise', wasm), join(out, wasm));
+}
 
 const freePort = () =>
   new Promise((resolve) => {
@@ -57,6 +59,7 @@ const worker :Workerd.Worker = (
   modules = [
     (name = "worker.js", esModule = embed "worker.js"),
     (name = "ratewise_bg.wasm", wasm = embed "ratewise_bg.wasm"),
+    (name = "ratewise_coordinator_bg.wasm", wasm = embed "ratewise_coordinator_bg.wasm"),
   ],
   compatibilityDate = "2025-09-01",
   bindings = [(name = "MOCK_URL", text = "${mock.url}")],

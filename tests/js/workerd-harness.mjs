@@ -39,7 +39,9 @@ export const CROSS_REQUEST_WARNINGS = ['hung', 'different request context', 'nev
 export async function startWorkers({ name, workers, storage }) {
   const out = join(root, '.cache', name);
   mkdirSync(out, { recursive: true });
-  copyFileSync(join(here, 'node_modules', 'ratewise', 'ratewise_bg.wasm'), join(out, 'ratewise_bg.wasm'));
+  for (const wasm of ['ratewise_bg.wasm', 'ratewise_coordinator_bg.wasm']) {
+    copyFileSync(join(here, 'node_modules', 'ratewise', wasm), join(out, wasm));
+  }
   const ports = {};
   const services = [];
   const sockets = [];
@@ -75,6 +77,7 @@ export async function startWorkers({ name, workers, storage }) {
   modules = [
     (name = "worker.js", esModule = embed "${w.name}.js"),
     (name = "ratewise_bg.wasm", wasm = embed "ratewise_bg.wasm"),
+    (name = "ratewise_coordinator_bg.wasm", wasm = embed "ratewise_coordinator_bg.wasm"),
   ],
   compatibilityDate = "2025-09-01",
   bindings = [${bindings.join(', ')}],
