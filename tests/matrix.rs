@@ -230,10 +230,16 @@ fn retry_after_only() {
     });
 }
 
-/// Not yet at the goal (see the issue): no call fails, though.
+/// At zero latency main's throttle took the first 429's reset (40 ms
+/// into the window) for the window's length, and met 429s at each window
+/// after: 1.20-1.21x, 5 to 7 429s; 1.01x and one 429 now that the window
+/// is learned from what the 429 found let through (`throttle/span.rs`).
+/// With latency, not yet at the goal; no call fails, though.
 #[test]
 fn headers_on_429s_only() {
-    check(&rows(Shape::Fixed, Speech::On429), slow_and_few);
+    check(&rows(Shape::Fixed, Speech::On429), |c| {
+        at_once(c) || slow_and_few(c)
+    });
 }
 
 /// K = 600 at 0.3 W and C = 100, every shape that reports its windows:
