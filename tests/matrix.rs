@@ -6,8 +6,10 @@
 //! calls at once, K = 60 (600 for a few cells).
 //!
 //! Goal per cell: at most 1.10× the floor, at most 5% of network calls
-//! answered 429, no call failed. The floor is the rate-limit floor plus one
-//! answer's time, or, when concurrency binds, K/C answers' times.
+//! answered 429, no call failed. The floor is the larger of two lower
+//! bounds (see [`floor_ms`]): the rate's (the last requests cannot be
+//! counted before the rate-limit floor; they then take their answers' time,
+//! C at a time) and the concurrency's (every answer's time, C at a time).
 //!
 //! `cargo test --test matrix -- --nocapture` prints each cell.
 
@@ -84,6 +86,34 @@ fn rate_floor_ms(shape: Shape, k: usize) -> f64 {
     }
 }
 
+/// The requests that cannot be counted before [`rate_floor_ms`]: the
+/// last window's, for a limit that refills at its reset (a fixed window
+/// or a sliding log: request n + L is counted a window after request n);
+/// a bucket's refill lets only the last one wait that long.
+fn last_group(shape: Shape, k: usize) -> f64 {
+    match shape {
+        Shape::Bucket => 1.0,
+        _ => k as f64 - ((k as f64 / L).ceil() - 1.0) * L,
+    }
+}
+
+/// The lower bound the goal is measured against: the larger of
+///
+/// - the rate's: the last group ([`last_group`]) is counted no earlier
+///   than [`rate_floor_ms`], and then takes its answers' time with at most
+///   `c` at once (one answer when it fits at once);
+/// - the concurrency's: every answer's time (`busy_ms`, the service times
+///   drawn plus a round trip each), `c` at once. It already holds the last
+///   answer: adding one more (as this file did until now) put the floor
+///   above what the 1 W, C = 4 cells measured (0.99×).
+fn floor_ms(cell: &Cell, busy_ms: f64) -> f64 {
+    let answer = cell.latency * W + RTT;
+    let group = last_group(cell.shape, cell.k);
+    let by_rate = rate_floor_ms(cell.shape, cell.k) + answer * (group / cell.c as f64).max(1.0);
+    let by_concurrency = busy_ms / cell.c as f64;
+    by_rate.max(by_concurrency)
+}
+
 fn run(cell: Cell) -> Measured {
     let clock = SimClock::new();
     let seed = 0x5eed ^ (cell.c as u64) << 8 ^ cell.k as u64;
@@ -94,14 +124,12 @@ fn run(cell: Cell) -> Measured {
     );
     let l = limiters(1);
     let batch = batch(&clock, &server, &l, cell.k, cell.c, None);
-    let answer = cell.latency * W + RTT;
     let served: f64 = server.borrow().served_ms.iter().sum();
-    let by_rate = rate_floor_ms(cell.shape, cell.k) + answer;
-    let by_concurrency = (served + RTT * cell.k as f64) / cell.c as f64 + answer;
+    let floor_ms = floor_ms(&cell, served + RTT * cell.k as f64);
     Measured {
         cell,
         batch,
-        floor_ms: by_rate.max(by_concurrency),
+        floor_ms,
     }
 }
 
@@ -202,10 +230,16 @@ fn retry_after_only() {
     });
 }
 
-/// Not yet at the goal (see the issue): no call fails, though.
+/// At zero latency main's throttle took the first 429's reset (40 ms
+/// into the window) for the window's length, and met 429s at each window
+/// after: 1.20-1.21x, 5 to 7 429s; 1.01x and one 429 now that the window
+/// is learned from what the 429 found let through (`throttle/span.rs`).
+/// With latency, not yet at the goal; no call fails, though.
 #[test]
 fn headers_on_429s_only() {
-    check(&rows(Shape::Fixed, Speech::On429), slow_and_few);
+    check(&rows(Shape::Fixed, Speech::On429), |c| {
+        at_once(c) || slow_and_few(c)
+    });
 }
 
 /// K = 600 at 0.3 W and C = 100, every shape that reports its windows:

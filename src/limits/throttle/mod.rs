@@ -18,6 +18,9 @@
 //!   the key; nobody is woken by another caller: a waiter polls with its own
 //!   timer until the books say it may go (the Workers rule, as in
 //!   [`crate::limits::bulkhead`]);
+//! - `quiet.rs`: limits heard of only through 429s or `retry-after`;
+//! - `span.rs`: a window's length, learned from a 429 that reports it early
+//!   in the window on a key whose other answers carry no headers;
 //! - `state.rs`: one key's state, booking a request and taking in its answer.
 
 mod booking;
@@ -29,6 +32,7 @@ mod line;
 mod pace;
 mod quiet;
 mod release;
+mod span;
 mod stage;
 mod state;
 #[cfg(test)]

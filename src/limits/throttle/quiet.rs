@@ -21,11 +21,12 @@ pub(super) struct Quiet {
     opened: f64,
     /// Until when the last 429 asked to wait.
     blocked: f64,
-    /// When the requests answered since `opened`, not with a 429, were sent.
-    through: VecDeque<f64>,
+    /// When the requests answered since `opened`, not with a 429, were
+    /// sent, and when they were answered (counted before that).
+    pub(super) through: VecDeque<(f64, f64)>,
     /// Whether an answer that was not a 429 came without rate-limit
     /// headers: the key's limit speaks only through its 429s.
-    bare: bool,
+    pub(super) bare: bool,
 }
 
 impl Default for Quiet {
@@ -46,16 +47,16 @@ impl Quiet {
         if self.blocked.is_finite() && self.blocked < sent_at && self.opened < self.blocked {
             self.opened = self.blocked;
             let opened = self.opened;
-            self.through.retain(|&at| at >= opened);
+            self.through.retain(|&(at, _)| at >= opened);
         }
     }
 
-    /// A request sent at `sent_at` was answered, not with a 429.
-    pub(super) fn let_through(&mut self, sent_at: f64) {
+    /// A request sent at `sent_at` was answered at `now`, not with a 429.
+    pub(super) fn let_through(&mut self, sent_at: f64, now: f64) {
         self.bare = true;
         self.roll(sent_at);
         if sent_at >= self.opened {
-            self.through.push_back(sent_at);
+            self.through.push_back((sent_at, now));
             if self.through.len() > MAX_THROUGH {
                 self.through.pop_front();
             }
@@ -89,7 +90,7 @@ impl KeyState {
             .quiet
             .through
             .iter()
-            .filter(|&&at| at >= opened && at <= sent_at)
+            .filter(|&&(at, _)| at >= opened && at <= sent_at)
             .count() as u64;
         let in_flight = self
             .log
@@ -137,6 +138,9 @@ impl KeyState {
             return;
         };
         self.quiet.roll(sent_at);
+        if let Some(window) = limits.requests {
+            self.learn_length(sent_at, &window);
+        }
         let free_at = self.measured_at(sent_at, now) + reset as f64;
         self.keep_counted(self.quiet.opened, sent_at, free_at);
         self.block(free_at);

@@ -260,7 +260,7 @@ impl KeyState {
             } else if let (true, Some(wait)) = (rate_limited, retry_after_ms) {
                 self.heard_429(found, sent_at, seq, now, wait);
             } else if !rate_limited && found.is_some() {
-                self.quiet.let_through(sent_at);
+                self.quiet.let_through(sent_at, now);
             }
             // A 429: a reset may have been measured later than assumed.
             if rate_limited {
