@@ -109,22 +109,8 @@ impl Ledger {
     }
 
     /// Answers a request for up to `want` permits at `now_ms` (0: a report
-    /// alone, answered with the shortest wait): permits now, or how long
-    /// to wait before asking again.
+    /// alone, answered with the shortest wait).
     pub fn lease(&mut self, want: u32, now_ms: f64) -> Grant {
-        self.grant(want, now_ms, false)
-    }
-
-    /// As [`Ledger::lease`], for an instance that takes permits booked
-    /// ahead: when no slot is free now but one frees within
-    /// [`AHEAD_MS`](crate::limits::lease::AHEAD_MS), the permits are booked there and answered as
-    /// [`Grant::Later`], instead of a wait after which every waiting
-    /// instance asks again at once (`ahead.rs`).
-    pub fn lease_ahead(&mut self, want: u32, now_ms: f64) -> Grant {
-        self.grant(want, now_ms, true)
-    }
-
-    fn grant(&mut self, want: u32, now_ms: f64, ahead: bool) -> Grant {
         if want == 0 {
             return Grant::Wait(WAIT_MS.0);
         }
@@ -139,16 +125,9 @@ impl Ledger {
                 self.book(f64::from(n), now_ms);
                 return Grant::Permits(n);
             }
-            // Nothing heard: one permit, then wait for its report. The
-            // others ask again a quarter of the time it has taken so far
-            // later (its answer is heard no more than a quarter late), so a
-            // long first answer costs each instance a few asks, not one
-            // every 20 ms.
+            // Nothing heard: one permit, then wait for its report.
             return match self.cold_at_ms {
-                Some(at) if now_ms - at < COLD_WAIT_MS => {
-                    let since = now_ms - at;
-                    wait((since / 4.0).max(WAIT_MS.0 * 4.0).min(COLD_WAIT_MS - since))
-                }
+                Some(at) if now_ms - at < COLD_WAIT_MS => wait(WAIT_MS.0 * 4.0),
                 _ => {
                     self.cold_at_ms = Some(now_ms);
                     self.book(1.0, now_ms);
@@ -156,29 +135,6 @@ impl Ledger {
                 }
             };
         };
-        let (free, next_ms) = self.room(limit, now_ms);
-        let want = f64::from(want.clamp(1, MAX_LEASE));
-        if free >= 1.0 {
-            let n = free.min(want).floor();
-            self.book(n, now_ms);
-            return Grant::Permits(n as u32);
-        }
-        if ahead {
-            if let Some((at, free)) = self.first_free(limit, now_ms, next_ms) {
-                let n = free.min(want).floor();
-                self.book(n, at);
-                return Grant::Later {
-                    permits: n as u32,
-                    in_ms: at - now_ms,
-                };
-            }
-        }
-        wait(next_ms)
-    }
-
-    /// The slots free at `now_ms` (the books settled to it) under `limit`,
-    /// and in how many ms the books next free one.
-    pub(super) fn room(&self, limit: f64, now_ms: f64) -> (f64, f64) {
         let hold = self.hold_ms();
         let mut free = limit - self.occupied();
         // When the sliding books are what binds: the oldest run or placed
@@ -210,21 +166,22 @@ impl Ledger {
                 next_ms = (k.reset_at_ms - now_ms).min(next_ms);
             }
         }
-        (free, next_ms)
+        if free < 1.0 {
+            return wait(next_ms);
+        }
+        let n = free.min(f64::from(want.clamp(1, MAX_LEASE))).floor();
+        self.book(n, now_ms);
+        Grant::Permits(n as u32)
     }
 
-    /// Books `n` permits at `at_ms` (now, or ahead), in time order.
-    pub(super) fn book(&mut self, n: f64, at_ms: f64) {
+    fn book(&mut self, n: f64, now_ms: f64) {
         let merge = self.hold_ms() / RUNS_PER_WINDOW;
-        let i = self.runs.partition_point(|&(at, _)| at <= at_ms);
-        match i.checked_sub(1).and_then(|j| self.runs.get_mut(j)) {
-            // Into the run before, at the later time: freed no sooner,
-            // and still before the next.
-            Some((at, count)) if at_ms - *at < merge => {
-                *at = at_ms;
+        match self.runs.back_mut() {
+            Some((at, count)) if now_ms - *at < merge => {
+                *at = now_ms;
                 *count += n;
             }
-            _ => self.runs.insert(i, (at_ms, n)),
+            _ => self.runs.push_back((now_ms, n)),
         }
     }
 
@@ -275,27 +232,6 @@ mod tests {
         assert!(matches!(l.lease(8, COLD_WAIT_MS - 1.0), Grant::Wait(_)));
         // No report at all: another goes after the cold wait.
         assert_eq!(l.lease(8, COLD_WAIT_MS), Grant::Permits(1));
-    }
-
-    #[test]
-    fn a_cold_key_is_asked_a_few_times_while_its_first_answer_takes_long() {
-        let mut l = Ledger::default();
-        assert_eq!(l.lease(8, 0.0), Grant::Permits(1));
-        // Another instance asks whenever it is told to, for the 2 s of a
-        // long first completion.
-        let (mut t, mut asks) = (1.0, 0);
-        while t < COLD_WAIT_MS {
-            asks += 1;
-            match l.lease(8, t) {
-                Grant::Wait(ms) => {
-                    assert!(ms <= (t / 4.0).max(WAIT_MS.0 * 4.0), "{ms} at {t}");
-                    t += ms;
-                }
-                other => panic!("{other:?} at {t}"),
-            }
-        }
-        assert!(asks <= 20, "{asks} asks (one every 20 ms: 100)");
-        assert_eq!(l.lease(8, t), Grant::Permits(1), "no report by then");
     }
 
     #[test]

@@ -10,12 +10,10 @@
 //! - [`board`]: the open quota breakers instances reported.
 //! - [`ledger`]: one key's request window, granting leased permits.
 //! - `freeing`: when the ledger frees a slot (reports folded in).
-//! - `ahead`: when a slot frees next, for permits booked ahead.
 //! - `storage`: the ledger as numbers and back.
 //! - [`record`]: the Redis coordinator's record of a key (its board entry
 //!   and ledger in one text value).
 
-mod ahead;
 pub mod board;
 mod freeing;
 pub mod ledger;

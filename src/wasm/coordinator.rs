@@ -147,8 +147,6 @@ impl Store<Snapshot> for Coordinated<'_> {
             ("key", key.to_hex().into()),
             ("want", want.into()),
             ("report", report),
-            // This instance takes permits booked ahead (Grant::Later).
-            ("ahead", true.into()),
         ]);
         let grant = get(&self.send(key, message, "lease").await?, "grant");
         grant

@@ -76,12 +76,7 @@ pub(super) fn lease_op(
         .as_f64()
         .filter(|w| w.is_finite() && *w >= 0.0);
     let want = want.ok_or_else(|| type_error("ratewise coordinator: `want` must be a count"))?;
-    let want = want.min(f64::from(u32::MAX)) as u32;
-    // Only an instance that says it takes permits booked ahead gets them.
-    let grant = match get(message, "ahead").as_bool() {
-        Some(true) => books.lease_ahead(want, now_ms),
-        _ => books.lease(want, now_ms),
-    };
+    let grant = books.lease(want.min(f64::from(u32::MAX)) as u32, now_ms);
     Ok(object(&[("grant", grant.to_f64().into())]))
 }
 

@@ -311,7 +311,7 @@ impl Store<Snapshot> for SimCoordinator<'_> {
             if let Some(r) = report {
                 ledger.report(r);
             }
-            ledger.lease_ahead(want, self.clock.now.get())
+            ledger.lease(want, self.clock.now.get())
         };
         self.clock.sleep_ms(self.rtt_ms / 2.0).await;
         Ok(grant)

@@ -44,33 +44,11 @@ pub const COLD_WAIT_MS: f64 = 2_000.0;
 /// The shortest and longest wait the coordinator answers, ms.
 pub const WAIT_MS: (f64, f64) = (5.0, 1_000.0);
 
-/// How far ahead the coordinator books permits, at most, ms
-/// ([`Grant::Later`]): a few windows of a second (a slot frees a window
-/// and a permit's way there, [`LEASE_TTL_MS`], after its grant), so that
-/// a burst of calls several windows deep is booked, not told to ask again
-/// (`tests/leases.rs`: with 2 s, 1.1 lease requests a call at N = 8; with
-/// 5 s, 0.7). Booking further ahead strands no more slots if an instance
-/// goes away: each permit booked holds one slot once, whenever it is.
-pub const AHEAD_MS: f64 = 5.0 * WAIT_MS.1;
-
-/// Permits granted together, usable from `from_ms` (later than their
-/// arrival when booked ahead: [`Grant::Later`]) until `until_ms`.
-#[derive(Debug, Clone, Copy)]
-struct Block {
-    permits: u32,
-    from_ms: f64,
-    until_ms: f64,
-}
-
-/// The most blocks an instance holds per key: while the ones it holds
-/// are booked ahead, it asks for the calls they do not cover.
-const MAX_BLOCKS: usize = 4;
-
 /// What an instance holds of one key's lease.
 #[derive(Debug, Clone, Default)]
 struct Held {
-    /// Oldest first.
-    blocks: Vec<Block>,
+    permits: u32,
+    expires_at_ms: f64,
     /// A lease request is on its way until then.
     asking_until_ms: f64,
     /// The coordinator said to wait until then.
@@ -146,25 +124,12 @@ impl Leases {
         if now_ms < h.alone_until_ms {
             return Need::Alone;
         }
-        h.blocks.retain(|b| b.permits > 0 && now_ms < b.until_ms);
-        if h.blocks.first().is_some_and(|b| now_ms >= b.from_ms) {
-            h.askers.retain(|&t| t != ticket);
+        if h.permits > 0 && now_ms < h.expires_at_ms {
             return Need::Go;
         }
+        h.permits = 0;
         if !h.askers.contains(&ticket) && h.askers.len() < MAX_LEASE as usize {
             h.askers.push(ticket);
-        }
-        let ahead: u32 = h.blocks.iter().map(|b| b.permits).sum();
-        let uncovered = (h.askers.len() as u32).saturating_sub(ahead);
-        if let Some(b) = h.blocks.first() {
-            // Booked ahead: usable then. Meanwhile the calls those permits
-            // do not cover are asked for (once no request is on its way).
-            let idle = now_ms >= h.asking_until_ms && now_ms >= h.wait_until_ms;
-            if uncovered == 0 || !idle || h.blocks.len() >= MAX_BLOCKS {
-                return Need::Wait {
-                    ms: b.from_ms - now_ms,
-                };
-            }
         }
         if now_ms < h.wait_until_ms {
             return Need::Wait {
@@ -175,7 +140,7 @@ impl Leases {
             return Need::Wait { ms: WAIT_MS.0 };
         }
         h.asking_until_ms = now_ms + ASK_MS;
-        let want = uncovered.max(1);
+        let want = h.askers.len().max(1) as u32;
         h.askers.clear();
         Need::Ask { want }
     }
@@ -190,25 +155,12 @@ impl Leases {
         let h = self.held.entry_or_default(key, now_ms);
         h.asking_until_ms = 0.0;
         match grant {
-            Grant::Permits(n) | Grant::Later { permits: n, .. } => {
-                let in_ms = match grant {
-                    Grant::Later { in_ms, .. } => in_ms,
-                    _ => 0.0,
-                };
-                let from_ms = now_ms + in_ms;
-                let at = h.blocks.partition_point(|b| b.from_ms <= from_ms);
-                h.blocks.insert(
-                    at,
-                    Block {
-                        permits: n,
-                        from_ms,
-                        until_ms: from_ms + PERMIT_LIFE_MS,
-                    },
-                );
-                h.blocks.truncate(MAX_BLOCKS);
+            Grant::Permits(n) => {
+                h.permits = n;
+                h.expires_at_ms = now_ms + PERMIT_LIFE_MS;
                 h.refusing_since_ms = None;
-                // The calls that asked take these as they go; those that
-                // asked since, and any left, are the next request's.
+                // The calls that asked take these; any left ask again.
+                h.askers.clear();
             }
             Grant::Wait(ms) => {
                 h.wait_until_ms = now_ms + ms;
@@ -227,13 +179,8 @@ impl Leases {
 
     /// A call to `key` goes out: it spends a permit, if one is held.
     pub fn spend(&mut self, key: LimitKey) {
-        // The oldest block left: need() let the call go on it.
-        if let Some(b) = self
-            .held
-            .get_mut(&key)
-            .and_then(|h| h.blocks.iter_mut().find(|b| b.permits > 0))
-        {
-            b.permits -= 1;
+        if let Some(h) = self.held.get_mut(&key) {
+            h.permits = h.permits.saturating_sub(1);
         }
     }
 
@@ -294,66 +241,6 @@ mod tests {
         assert_eq!(leases.need(k, 4, 9.0, 60_000.0), Need::Wait { ms: 49.0 });
         assert!(matches!(
             leases.need(k, 4, 58.0, 60_000.0),
-            Need::Ask { .. }
-        ));
-    }
-
-    #[test]
-    fn permits_booked_ahead_are_waited_for_and_the_calls_they_leave_out_asked_for() {
-        let k = LimitKey::new("https://api.openai.com", Some("sk-a"));
-        let mut leases = Leases::default();
-        assert_eq!(leases.need(k, 1, 0.0, 60_000.0), Need::Ask { want: 1 });
-        for t in [2, 3] {
-            assert!(matches!(
-                leases.need(k, t, 1.0, 60_000.0),
-                Need::Wait { .. }
-            ));
-        }
-        leases.granted(
-            k,
-            Grant::Later {
-                permits: 1,
-                in_ms: 300.0,
-            },
-            10.0,
-        );
-        // Three calls wait, one permit covers one of them: the other two
-        // are asked for now, not when that block is spent.
-        assert_eq!(leases.need(k, 1, 11.0, 60_000.0), Need::Ask { want: 2 });
-        for t in [2, 3] {
-            assert!(matches!(
-                leases.need(k, t, 12.0, 60_000.0),
-                Need::Wait { .. }
-            ));
-        }
-        leases.granted(
-            k,
-            Grant::Later {
-                permits: 2,
-                in_ms: 600.0,
-            },
-            20.0,
-        );
-        // Covered now: no more asks; each block is usable in its turn.
-        assert_eq!(leases.need(k, 3, 21.0, 60_000.0), Need::Wait { ms: 289.0 });
-        assert_eq!(leases.need(k, 1, 310.0, 60_000.0), Need::Go);
-        leases.spend(k);
-        assert_eq!(leases.need(k, 2, 311.0, 60_000.0), Need::Wait { ms: 309.0 });
-        assert_eq!(leases.need(k, 2, 620.0, 60_000.0), Need::Go);
-        leases.spend(k);
-        assert_eq!(leases.need(k, 3, 621.0, 60_000.0), Need::Go);
-        leases.spend(k);
-        // Each block is usable for PERMIT_LIFE_MS from its start only.
-        leases.granted(
-            k,
-            Grant::Later {
-                permits: 1,
-                in_ms: 100.0,
-            },
-            700.0,
-        );
-        assert!(matches!(
-            leases.need(k, 4, 800.0 + PERMIT_LIFE_MS, 60_000.0),
             Need::Ask { .. }
         ));
     }

@@ -2,7 +2,7 @@
 //! [`Report`] an instance forwards from the server's headers, and the
 //! coordinator's [`Grant`], each as plain numbers for the wire.
 
-use super::{AHEAD_MS, MAX_LEASE, WAIT_MS};
+use super::{MAX_LEASE, WAIT_MS};
 use crate::classify::headers::Window;
 use crate::limits::throttle::Refill;
 
@@ -110,33 +110,16 @@ impl Report {
 pub enum Grant {
     /// `n` permits, usable for [`PERMIT_LIFE_MS`](super::PERMIT_LIFE_MS) after they arrive.
     Permits(u32),
-    /// `permits` booked `in_ms` ahead (for an instance that asked for
-    /// them): usable from `in_ms` after they arrive, for
-    /// [`PERMIT_LIFE_MS`](super::PERMIT_LIFE_MS).
-    Later {
-        /// How many.
-        permits: u32,
-        /// From how long after the answer, ms (at most [`AHEAD_MS`]).
-        in_ms: f64,
-    },
     /// None now: ask again in `ms`.
     Wait(f64),
 }
 
-/// On the wire, a grant booked ahead is its permits plus this times its
-/// whole ms (rounded up: usable no sooner); fewer are permits now.
-const LATER: f64 = 16.0;
-
 impl Grant {
-    /// The grant as one number for the wire: permits if positive (below
-    /// 16; permits booked ahead are `permits + 16 × ms`), else the wait in
-    /// ms, negated.
+    /// The grant as one number for the wire: permits if positive, else the
+    /// wait in ms, negated.
     pub fn to_f64(self) -> f64 {
         match self {
             Grant::Permits(n) => f64::from(n),
-            Grant::Later { permits, in_ms } => {
-                f64::from(permits.min(MAX_LEASE)) + LATER * in_ms.clamp(0.0, AHEAD_MS).ceil()
-            }
             Grant::Wait(ms) => -ms.max(WAIT_MS.0),
         }
     }
@@ -146,12 +129,7 @@ impl Grant {
         if !v.is_finite() {
             return None;
         }
-        Some(if v >= LATER {
-            Grant::Later {
-                permits: ((v % LATER) as u32).clamp(1, MAX_LEASE),
-                in_ms: (v / LATER).floor().min(AHEAD_MS),
-            }
-        } else if v >= 1.0 {
+        Some(if v >= 1.0 {
             Grant::Permits(v.min(f64::from(MAX_LEASE)) as u32)
         } else {
             Grant::Wait((-v).clamp(WAIT_MS.0, WAIT_MS.1))
@@ -162,44 +140,6 @@ impl Grant {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-
-    #[test]
-    fn a_grant_booked_ahead_reads_back_no_sooner_and_an_old_number_as_before() {
-        for (grant, back) in [
-            (Grant::Permits(3), Grant::Permits(3)),
-            (
-                Grant::Later {
-                    permits: 8,
-                    in_ms: 994.2,
-                },
-                Grant::Later {
-                    permits: 8,
-                    in_ms: 995.0,
-                },
-            ),
-            (
-                Grant::Later {
-                    permits: 1,
-                    in_ms: 1.0,
-                },
-                Grant::Later {
-                    permits: 1,
-                    in_ms: 1.0,
-                },
-            ),
-            (Grant::Wait(40.0), Grant::Wait(40.0)),
-        ] {
-            assert_eq!(Grant::from_f64(grant.to_f64()), Some(back), "{grant:?}");
-        }
-        assert_eq!(Grant::from_f64(12.0), Some(Grant::Permits(MAX_LEASE)));
-        assert_eq!(
-            Grant::from_f64(1e12),
-            Some(Grant::Later {
-                permits: 1,
-                in_ms: AHEAD_MS
-            })
-        );
-    }
 
     /// A report of a window of `limit` with `remaining` left, resetting
     /// `reset_in` ms after it was observed at `at` (the lease books' tests
