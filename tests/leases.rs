@@ -54,19 +54,19 @@ fn run(shape: Shape, n: usize, c: usize, latency: f64, service: f64) -> (f64, us
 }
 
 // The table today: bench/redis.mjs's burst (every call at once, answers in
-// 30 ms) takes 0.99 / 1.57 / 2.19 lease requests a call at N = 2 / 4 / 8,
-// at 1.05x the floor at every N. Before the first answer of each window
-// was forwarded at once, N = 8 took 1.12x (0.83 / 1.25 / 2.09 requests):
-// with one call a window, an instance brought that answer's report with
-// its next lease request, a window late, so the coordinator did not know
-// when the window it had learned to refill whole reset, and its slots
-// freed one by one, a window after each answer. With 300 ms completions a
-// fixed window takes 1.36 / 2.34 / 4.08 requests a call and a sliding log
-// 1.00 / 2.27 / 3.54 (1.25x / 1.35x / 1.22x the floor; 1.25x / 1.29x /
-// 1.36x before): every instance told to wait asks again when a slot frees.
-// Tried and not kept (see the log): booking permits ahead instead of
-// answering a wait, and waits capped at 250 or 100 ms (no batch faster,
-// 1.5-4x the requests).
+// 30 ms) takes 0.83 / 1.25 / 2.09 lease requests a call at N = 2 / 4 / 8,
+// at 1.05x / 1.05x / 1.12x the floor: at N = 8 the books alone are past
+// 1.10x, though they learn that the window refills whole (its last windows'
+// slots free one after another, a window after each grant or answer). With
+// 300 ms completions a fixed window takes 1.19 / 2.11 / 3.96 requests a
+// call and a sliding log 0.93 / 2.26 / 4.01: every instance told to wait
+// asks again when a slot frees. Tried and not kept (see the log): booking
+// permits ahead instead of answering a wait; waits capped at 250 or 100 ms
+// (no batch faster, 1.5-4x the requests); and forwarding each instance's
+// first answer of a new window at once, which took the burst at N = 8 to
+// 1.05x here (the coordinator knew the whole refill's reset in time) but
+// had the real processes of bench/redis.mjs ask about twice as often at
+// N = 4 and 8, and no faster on the loaded machine where it was measured.
 
 /// No 429 with leases, and no batch slower than the books allow today.
 #[test]
@@ -81,7 +81,7 @@ fn the_lease_books_alone_keep_instances_off_429s_near_the_floor() {
         (Shape::Fixed, 20, 150.0, 300.0, 1.25),
         (Shape::Sliding, 20, 150.0, 300.0, 1.40),
         // bench/redis.mjs: every call at once, answers in 30 ms.
-        (Shape::Fixed, K, 30.0, 0.0, 1.08),
+        (Shape::Fixed, K, 30.0, 0.0, 1.15),
     ] {
         for n in [2, 4, 8] {
             let (per_call, rejected, ratio) = run(shape, n, c, latency, service);

@@ -65,9 +65,6 @@ struct Held {
     reported: bool,
     /// Whether one with a limit was.
     reported_limit: bool,
-    /// The reset of the newest report forwarded, ms since the epoch: an
-    /// answer heard past it is the first of a new window.
-    forwarded_reset_ms: f64,
     used_ms: f64,
 }
 
@@ -150,10 +147,7 @@ impl Leases {
 
     /// The report to send with a lease request for `key` (taken: sent once).
     pub fn take_report(&mut self, key: LimitKey) -> Option<Report> {
-        let h = self.held.get_mut(&key)?;
-        let report = h.report.take()?;
-        h.forwarded_reset_ms = report.reset_at_ms.unwrap_or(h.forwarded_reset_ms);
-        Some(report)
+        self.held.get_mut(&key).and_then(|h| h.report.take())
     }
 
     /// The coordinator answered a lease request for `key`.
@@ -194,26 +188,17 @@ impl Leases {
     /// request (the newest wins), or is returned to be forwarded at once
     /// when the others may be waiting for it: the first this instance
     /// heard from the key (it may answer a cold start), the first with a
-    /// limit (until then the coordinator keeps none), a 429's, and the
-    /// first of a new window (heard past the reset forwarded last: it
-    /// tells the coordinator when this window resets, and a window that
-    /// refills whole frees every slot there only if it knows that in time;
-    /// an instance with one call a window would otherwise bring it with its
-    /// next lease request, a window late), unless the coordinator was just
-    /// found unreachable.
+    /// limit (until then the coordinator keeps none) and a 429's, unless
+    /// the coordinator was just found unreachable.
     pub fn heard(&mut self, key: LimitKey, report: Report, now_ms: f64) -> Option<Report> {
         let h = self.held.entry_or_default(key, now_ms);
         let reachable = now_ms >= h.alone_until_ms;
         let limited = report.limit.is_some();
-        let new_window = limited && h.forwarded_reset_ms > 0.0 && now_ms >= h.forwarded_reset_ms;
-        let news = !h.reported
-            || (limited && !h.reported_limit)
-            || report.blocked_until_ms.is_some()
-            || new_window;
+        let news =
+            !h.reported || (limited && !h.reported_limit) || report.blocked_until_ms.is_some();
         if reachable && news {
             h.reported = true;
             h.reported_limit |= limited;
-            h.forwarded_reset_ms = report.reset_at_ms.unwrap_or(h.forwarded_reset_ms);
             return Some(report);
         }
         let newer = h
@@ -301,39 +286,6 @@ mod tests {
         leases.unreachable(k, 5.0);
         assert_eq!(leases.heard(k, limited, 6.0), None, "not while unreachable");
         assert_eq!(leases.take_report(k), Some(limited), "kept for later");
-    }
-
-    #[test]
-    fn the_first_answer_of_a_new_window_is_forwarded_at_once() {
-        let k = LimitKey::new("https://api.openai.com", Some("sk-a"));
-        let mut leases = Leases::default();
-        // Forwarded: the first, resetting at 1 000.
-        let first = report(10.0, 9.0, 1_000.0, 0.0);
-        assert_eq!(leases.heard(k, first, 0.0), Some(first));
-        // The same window: with the next lease request.
-        assert_eq!(
-            leases.heard(k, report(10.0, 8.0, 900.0, 100.0), 100.0),
-            None
-        );
-        assert_eq!(leases.take_report(k), Some(report(10.0, 8.0, 900.0, 100.0)));
-        // Past that reset: a new window's first answer goes now, once.
-        let next = report(10.0, 9.0, 1_000.0, 1_010.0);
-        assert_eq!(leases.heard(k, next, 1_010.0), Some(next));
-        assert_eq!(
-            leases.heard(k, report(10.0, 8.0, 980.0, 1_030.0), 1_030.0),
-            None
-        );
-        // A report taken with a lease request counts as forwarded too.
-        assert_eq!(
-            leases.take_report(k),
-            Some(report(10.0, 8.0, 980.0, 1_030.0))
-        );
-        assert_eq!(
-            leases.heard(k, report(10.0, 7.0, 900.0, 1_500.0), 1_500.0),
-            None
-        );
-        let third = report(10.0, 9.0, 1_000.0, 2_011.0);
-        assert_eq!(leases.heard(k, third, 2_011.0), Some(third));
     }
 
     #[test]
