@@ -2,7 +2,10 @@
 // redisCoordinator, against a real redis-server on 127.0.0.1.
 //
 //   node bench/redis.mjs [--n 2,4,8] [--k 60] [--l 10] [--window-ms 1000] [--shapes fixed,bucket]
-//                        [--latency-ms 30] [--client node-redis|ioredis|upstash]
+//                        [--latency-ms 30] [--client node-redis|ioredis|upstash] [--baseline path/to/other/pkg/node.js]
+//
+// With --baseline, each Redis scenario runs with that build too, interleaved in the same run (its rows
+// say "Redis, baseline"): a change to the lease books measured before and after on the same load.
 //
 // For each shape, N and {no coordinator, Redis coordinator}: a fresh mock (tests/mock/server.mjs)
 // allowing L requests per window, and N processes (tests/js/redis-child.mjs, each with its own
@@ -24,7 +27,7 @@ const quantile = (xs, q) => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
 };
 
-async function scenario({ redis, rest, client, n, shared, shape, k, l, windowMs, latencyMs }) {
+async function scenario({ redis, rest, client, n, shared, shape, k, l, windowMs, latencyMs, pkg }) {
   const mock = await startMock({ limit: l, windowMs, shape, latencyMs });
   try {
     const job = {
@@ -35,6 +38,7 @@ async function scenario({ redis, rest, client, n, shared, shape, k, l, windowMs,
       shared,
       calls: Array.from({ length: n }, (_, i) => Math.floor(k / n) + (i < k % n ? 1 : 0)),
       prefix: `bench-${shape}-${n}-${Date.now()}:`,
+      pkg,
       startAt: Date.now() + 2_000,
     };
     const children = await runChildren(n, job, 180_000);
@@ -77,7 +81,14 @@ export async function runRedis({
   windowMs = 1000,
   latencyMs = 30,
   client = 'node-redis',
+  baseline,
 } = {}) {
+  const pkg = baseline && new URL(baseline, `file://${process.cwd()}/`).href;
+  // Without a coordinator, then with it: this build, and the baseline's (in alternating order).
+  const runs = (n) => {
+    const builds = pkg ? (n % 4 === 0 ? [pkg, undefined] : [undefined, pkg]) : [undefined];
+    return [{ shared: false }, ...builds.map((p) => ({ shared: true, pkg: p }))];
+  };
   const redis = await startRedis();
   const rest = client === 'upstash' ? await startUpstashRest(redis.port) : null;
   try {
@@ -85,19 +96,19 @@ export async function runRedis({
       `\n## ${k} calls over N Node processes sharing one limit of ${l} per ${windowMs} ms (redis-server on loopback, ${client}, mock latency ${latencyMs} ms)\n`,
     );
     console.log(
-      '| shape | N | coordinator | 200s | 429s / network calls | wall ÷ floor | coordinator ms per call p50 / p99 | Redis round trips, ms p50 / p99 | coordinator errors | coordinator sends / script reads / compare-and-sets / lost | sends by op | event-loop lag ms p99 / max (worst process) |',
+      '| shape | N | coordinator | 200s | 429s / network calls | wall ÷ floor | coordinator ms per call p50 / p99 | Redis round trips, ms p50 / p99 | coordinator errors | coordinator sends / script reads / compare-and-sets / lost | sends by op | sends taking 1 / 2 / 3 / 4+ round trips | event-loop lag ms p99 / max (worst process) |',
     );
-    console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|');
+    console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|');
     const rows = [];
     for (const shape of shapes) {
       for (const n of ns) {
-        for (const shared of [false, true]) {
-          const r = await scenario({ redis, rest, client, n, shared, shape, k, l, windowMs, latencyMs });
-          rows.push({ shape, n, shared, ...r });
+        for (const { shared, pkg: build } of runs(n)) {
+          const r = await scenario({ redis, rest, client, n, shared, shape, k, l, windowMs, latencyMs, pkg: build });
+          rows.push({ shape, n, shared, baseline: Boolean(build), ...r });
           const lat = shared ? `${r.p50.toFixed(1)} / ${r.p99.toFixed(1)}` : '–';
           const trips = r.trips ? `${r.trips}: ${r.tripP50.toFixed(1)} / ${r.tripP99.toFixed(1)}` : '–';
           console.log(
-            `| ${shape} | ${n} | ${shared ? 'Redis' : 'none'} | ${r.ok} | ${r.r429} / ${r.calls} | ${r.ratio.toFixed(2)}× | ${lat} | ${trips} | ${shared ? r.errors : '–'} | ${shared ? r.cas : '–'} | ${shared ? JSON.stringify(r.ops) : '–'} | ${shared ? r.tries : '–'} | ${r.lag} |`,
+            `| ${shape} | ${n} | ${shared ? (build ? 'Redis, baseline' : 'Redis') : 'none'} | ${r.ok} | ${r.r429} / ${r.calls} | ${r.ratio.toFixed(2)}× | ${lat} | ${trips} | ${shared ? r.errors : '–'} | ${shared ? r.cas : '–'} | ${shared ? JSON.stringify(r.ops) : '–'} | ${shared ? r.tries : '–'} | ${r.lag} |`,
           );
         }
       }
@@ -119,6 +130,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       shapes: { type: 'string', default: 'fixed,bucket' },
       'latency-ms': { type: 'string', default: '30' },
       client: { type: 'string', default: 'node-redis' },
+      baseline: { type: 'string' },
     },
   });
   await runRedis({
@@ -129,5 +141,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     windowMs: Number(values['window-ms']),
     latencyMs: Number(values['latency-ms']),
     client: values.client,
+    baseline: values.baseline,
   });
 }

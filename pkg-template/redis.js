@@ -15,8 +15,10 @@
 // newer value it returns, a bounded number of times. Every value has a TTL.
 // Round trips per decision: one when the value last seen here (or, for a key
 // not seen yet, no value) is still current; two when another process
-// changed it (the failed compare answers with the value: no separate read);
-// a lookup reads once.
+// changed it (the failed compare answers with the value: no separate read),
+// unless the step on that newer value changes nothing (a lease answered with a
+// wait): then one, since the answer stands on the value just read; a lookup
+// reads once.
 import { coordinatorWasm } from './coordinator-wasm.js';
 
 // KEYS[1]: the key. ARGV: 'get' | 'set', the value read, the value to store, its TTL in ms.
@@ -126,16 +128,20 @@ export function redisCoordinator(client, options = {}) {
       // (the compare-and-set stores it, or fails and answers with the value held), not a read
       // first. A lookup reads: it never writes.
       let guessed = false;
-      if (message?.op === 'lookup') stored = held(await run(key, ['get', '', '', '0']));
+      // Whether `stored` is what Redis held a round trip ago, not a value remembered from earlier.
+      let fresh = false;
+      if (message?.op === 'lookup') [stored, fresh] = [held(await run(key, ['get', '', '', '0'])), true];
       else if (stored === undefined) [stored, guessed] = ['', true];
       for (let i = 0; i < TRIES; i++) {
         const [value, answer, ttlMs, write] = coordinatorApply(stored || undefined, message, Date.now());
         if (!write && guessed) {
           // The answer may depend on a value held: read it, then step again.
-          [stored, guessed] = [held(await run(key, ['get', '', '', '0'])), false];
+          [stored, guessed, fresh] = [held(await run(key, ['get', '', '', '0'])), false, true];
           continue;
         }
-        if (!write) {
+        // A step that changes nothing on the value just read needs no write: its answer stands on it
+        // (a lease answered with a wait after a lost compare-and-set costs no round trip more).
+        if (!write || (fresh && value === stored)) {
           remember(key, stored);
           return answer;
         }
@@ -144,7 +150,7 @@ export function redisCoordinator(client, options = {}) {
           remember(key, value);
           return answer;
         }
-        [stored, guessed] = [held(reply), false];
+        [stored, guessed, fresh] = [held(reply), false, true];
       }
       seen.delete(key);
       throw new Error(`redis: the value changed under ${TRIES} tries in a row`);

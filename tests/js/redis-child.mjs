@@ -7,8 +7,8 @@
 // job: mockUrl, port (redis-server), client ('node-redis' | 'ioredis' | 'upstash'), rest (the Upstash
 // endpoint), shared (use the coordinator), calls (sent at once; with durationMs, the calls in flight at
 // any time; an array: each process's, by index), durationMs (keep sending until then), startAt (epoch ms to begin at, so that the
-// processes begin together), key (the API key), prefix, maxRetries.
-import { createFetch, redisCoordinator } from 'ratewise';
+// processes begin together), key (the API key), prefix, maxRetries, pkg (another build's node.js to import
+// instead of the installed package, for bench/redis.mjs --baseline).
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { connect } from './redis-harness.mjs';
@@ -18,6 +18,7 @@ const lag = monitorEventLoopDelay({ resolution: 5 });
 lag.enable();
 
 const job = JSON.parse(process.argv[2]);
+const { createFetch, redisCoordinator } = await import(job.pkg ?? 'ratewise');
 const calls = Array.isArray(job.calls) ? job.calls[job.index] : job.calls;
 const connection = job.shared ? await connect(job.client, job.port, job.rest) : null;
 // Each node-redis round trip, timed (for bench/redis.mjs).

@@ -217,3 +217,35 @@ for (const kind of ['node-redis', 'ioredis', 'upstash']) {
     );
   });
 }
+
+test('a lost compare-and-set whose step changes nothing costs no round trip more', async () => {
+  const key = '00000000000000bb';
+  const now = Date.now();
+  const prefix = 't-unchanged:';
+  const a = await client('node-redis');
+  // The script's calls a's coordinator makes, by kind ('get' or 'set').
+  const calls = [];
+  const send = a.sendCommand.bind(a);
+  a.sendCommand = (args, ...rest) => {
+    calls.push(args[4]);
+    return send(args, ...rest);
+  };
+  const first = ratewise.redisCoordinator(a, { prefix });
+  const other = ratewise.redisCoordinator(await client('node-redis'), { prefix });
+  // a sees the books first: 10 a minute, all 10 left. Then another process takes all ten.
+  const report = [10, 10, now + 60_000, now, Number.NaN, now];
+  await first.send(key, { op: 'lease', key, want: 0, report });
+  for (const want of [8, 8]) assert.ok((await other.send(key, { op: 'lease', key, want, report: null })).grant > 0);
+  calls.length = 0;
+  // a's remembered value is stale: its compare-and-set loses and answers with the full books, on
+  // which the step is a wait that changes nothing: the answer stands, nothing more is sent.
+  const answer = await first.send(key, { op: 'lease', key, want: 8, report: null });
+  assert.ok(answer.grant < 0, `a wait: ${JSON.stringify(answer)}`);
+  assert.deepEqual(calls, ['set'], 'one round trip');
+  // A step that changes the books still writes them: a report is kept.
+  calls.length = 0;
+  const newer = [10, 0, now + 60_000, now + 5, Number.NaN, now + 1];
+  await other.send(key, { op: 'lease', key, want: 0, report: newer });
+  await first.send(key, { op: 'lease', key, want: 0, report: [10, 0, now + 60_000, now + 9, Number.NaN, now + 2] });
+  assert.deepEqual(calls, ['set', 'set'], 'lost, then stored');
+});
