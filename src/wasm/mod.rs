@@ -18,6 +18,7 @@ mod prices;
 mod redis;
 mod report;
 mod request;
+mod settled;
 mod snapshot;
 mod spend;
 mod telemetry;
