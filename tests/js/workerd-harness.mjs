@@ -36,10 +36,11 @@ export const CROSS_REQUEST_WARNINGS = ['hung', 'different request context', 'nev
  * first one stored. Resolves once every worker answers; returns their URLs
  * by name, workerd's log so far, and `stop()`.
  */
-export async function startWorkers({ name, workers, storage }) {
+export async function startWorkers({ name, workers, storage, pkg }) {
   const out = join(root, '.cache', name);
   mkdirSync(out, { recursive: true });
-  copyFileSync(join(here, 'node_modules', 'ratewise', 'ratewise_bg.wasm'), join(out, 'ratewise_bg.wasm'));
+  // `pkg`: another build's package folder (a benchmark's baseline) instead of the packed one.
+  copyFileSync(join(pkg ?? join(here, 'node_modules', 'ratewise'), 'ratewise_bg.wasm'), join(out, 'ratewise_bg.wasm'));
   const ports = {};
   const services = [];
   const sockets = [];
@@ -53,6 +54,7 @@ export async function startWorkers({ name, workers, storage }) {
       conditions: ['workerd', 'worker', 'browser'],
       external: ['*.wasm'],
       nodePaths: [join(here, 'node_modules')],
+      ...(pkg && { alias: { ratewise: join(pkg, 'workerd.js') } }),
       outfile: join(out, `${w.name}.js`),
       logLevel: 'warning',
     });
@@ -131,7 +133,7 @@ ${consts.join('\n')}
 }
 
 /** One Worker: `startWorkers` with a single service; its URL is `url`. */
-export async function startWorkerd({ name, entry, bindings = {} }) {
-  const started = await startWorkers({ name, workers: [{ name: 'main', entry, bindings }] });
+export async function startWorkerd({ name, entry, bindings = {}, pkg }) {
+  const started = await startWorkers({ name, workers: [{ name: 'main', entry, bindings }], pkg });
   return { ...started, url: started.urls.main };
 }
