@@ -1,6 +1,7 @@
 // Benchmark (not a test): ratewise's own success-path cost (an in-memory fetch) in this build
 // against another build of the package, interleaved in one process: to check that a change
-// costs nothing when its feature is off (telemetry, issue 24). Without onEvent and with it.
+// costs nothing when its feature is off (telemetry, issue 24), or what it saves (issue 25). Without
+// onEvent and with it, beside the in-memory fetch alone.
 //
 //   ./scripts/build.sh && node bench/compare-builds.mjs --baseline /path/to/other/pkg/node.js [--n 5000] [--runs 9]
 const arg = (name, fallback) => {
@@ -24,6 +25,7 @@ const HEADERS = {
 const stub = async () => new Response('{"id":"chatcmpl-1","choices":[]}', { headers: HEADERS });
 const INIT = { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"gpt-4o-mini"}' };
 const contenders = {
+  'the in-memory fetch alone': stub,
   baseline: baseline.createFetch({ fetch: stub }),
   'this build': current.createFetch({ fetch: stub }),
   'baseline, onEvent': baseline.createFetch({ fetch: stub, onEvent() {} }),
@@ -43,11 +45,12 @@ for (let r = 0; r < runs; r++) {
   for (const [name, f] of Object.entries(contenders)) results[name].push(await measure(f));
 }
 console.log(`an in-memory fetch, ${n} calls in a row, median of ${runs} interleaved runs (Node ${process.version})\n`);
-console.log('| build | µs per call (median) | fastest–slowest run |');
-console.log('|---|---:|---:|');
+console.log('| build | µs per call (median) | added to the fetch alone | fastest–slowest run |');
+console.log('|---|---:|---:|---:|');
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const alone = median(results['the in-memory fetch alone']);
 for (const [name, xs] of Object.entries(results)) {
   xs.sort((a, b) => a - b);
-  console.log(
-    `| ${name} | ${xs[Math.floor(xs.length / 2)].toFixed(1)} | ${xs[0].toFixed(1)}–${xs.at(-1).toFixed(1)} |`,
-  );
+  const added = name === 'the in-memory fetch alone' ? '–' : `+${(median(xs) - alone).toFixed(1)}`;
+  console.log(`| ${name} | ${median(xs).toFixed(1)} | ${added} | ${xs[0].toFixed(1)}–${xs.at(-1).toFixed(1)} |`);
 }

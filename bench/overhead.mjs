@@ -12,9 +12,13 @@
 // meter (@opentelemetry/api with nothing registered), and on with the real SDK
 // (sdk-trace-base with an in-memory exporter, sdk-metrics with a reader) beside raw fetch.
 //
-//   ./scripts/build.sh && ./scripts/pack.sh && node bench/overhead.mjs [--n 5000] [--runs 5] [--workerd-n 1000] [--only node|workerd|telemetry]
+// `--baseline <folder>` adds another build of the package (e.g. a copy of main's pkg/) as the
+// contender "ratewise (baseline)", in Node and in a second workerd, interleaved with the rest.
+//
+//   ./scripts/build.sh && ./scripts/pack.sh && node bench/overhead.mjs [--n 5000] [--runs 5] [--workerd-n 1000] [--only node|workerd|telemetry] [--baseline <folder>]
 import http from 'node:http';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createFetch } from '../pkg/node.js';
 import { INIT, contenders as makeContenders } from './overhead-contenders.mjs';
 
@@ -22,7 +26,11 @@ const arg = (name, fallback) => Number(process.argv[process.argv.indexOf(`--${na
 const n = arg('n', 5000);
 const runs = arg('runs', 5);
 const workerdN = arg('workerd-n', 1000);
-const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const text = (name) =>
+  process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1] : undefined;
+const only = text('only');
+const baseline = text('baseline') && resolve(text('baseline'));
+const BASELINE = 'ratewise (baseline)';
 
 // The headers api.openai.com sends with a chat completion (values shortened).
 const HEADERS = {
@@ -61,6 +69,10 @@ await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const url = `http://127.0.0.1:${server.address().port}/v1/chat/completions`;
 
 const contenders = makeContenders(createFetch);
+if (baseline) {
+  const other = (await import(pathToFileURL(resolve(baseline, 'node.js')).href)).createFetch();
+  contenders[BASELINE] = (u, i) => other(u, i);
+}
 
 /** µs per call for N calls at concurrency c, bodies read to the end. */
 async function measure(f, c) {
@@ -134,14 +146,19 @@ if (only === undefined || only === 'telemetry') {
 }
 if (only === undefined || only === 'workerd') {
   const { startWorkerd } = await import('../tests/js/workerd-harness.mjs');
-  const worker = await startWorkerd({
-    name: 'bench-overhead',
-    entry: fileURLToPath(new URL('./overhead-worker.mjs', import.meta.url)),
-  });
+  const entry = fileURLToPath(new URL('./overhead-worker.mjs', import.meta.url));
+  const worker = await startWorkerd({ name: 'bench-overhead', entry });
+  const other = baseline && (await startWorkerd({ name: 'bench-overhead-baseline', entry, pkg: baseline }));
   try {
-    await table('workerd', workerdN, (name, c) => measureWorkerd(worker.url, name, c), contenders);
+    await table(
+      'workerd',
+      workerdN,
+      (name, c) => (name === BASELINE ? measureWorkerd(other.url, 'ratewise', c) : measureWorkerd(worker.url, name, c)),
+      contenders,
+    );
   } finally {
     await worker.stop();
+    await other?.stop();
   }
 }
 server.close();

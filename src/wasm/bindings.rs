@@ -194,10 +194,6 @@ extern "C" {
     /// A string body parsed as a JSON object, or `undefined`.
     #[wasm_bindgen(js_name = jsonObject)]
     pub fn json_object(body: &JsValue) -> JsValue;
-    /// `[lane index, headers without x-ratewise-priority or undefined]`;
-    /// throws a TypeError naming the field for a bad lane.
-    #[wasm_bindgen(js_name = readLane, catch)]
-    pub fn read_lane(init: &JsValue, headers: &web_sys::Headers) -> Result<js_sys::Array, JsValue>;
     /// The response marked `x-should-retry: false` (a copy over its body).
     #[wasm_bindgen(js_name = markFinal)]
     pub fn mark_final(response: &web_sys::Response) -> web_sys::Response;

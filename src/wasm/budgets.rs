@@ -25,14 +25,6 @@ use crate::limits::lanes::Lane;
 use crate::limits::routes::RouteKey;
 use crate::limits::spend::{answer, Cost, Exhausted, Holds, OnExhausted, Spend, Unit};
 
-#[wasm_bindgen(module = "/js/usage.js")]
-extern "C" {
-    /// `[tag, headers without x-ratewise-budget]` from `init.budget` or the
-    /// header; a TypeError naming the field for a tag that is not a string.
-    #[wasm_bindgen(js_name = readBudgetTag, catch)]
-    pub fn read_budget_tag(init: &JsValue, headers: &web_sys::Headers) -> Result<Array, JsValue>;
-}
-
 /// An instance's budgets.
 pub struct Budgets {
     pub(super) spend: RefCell<Spend>,

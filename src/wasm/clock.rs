@@ -7,8 +7,8 @@ use std::task::{Context, Poll};
 
 use js_sys::Promise;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
+use super::settled::Settled;
 use crate::classify::duration::MAX_DELAY_MS;
 use crate::retry::engine::Clock;
 
@@ -20,11 +20,11 @@ pub struct JsClock {
     /// nothing can abort it.
     aborted: Option<Promise>,
     /// `aborted` as a future, made at the first sleep and raced by every
-    /// later one. One per call, not one per sleep: a `JsFuture` is freed
+    /// later one. One per call, not one per sleep: a `Settled` is freed
     /// only when its promise settles, and `aborted` settles only when the
     /// call is aborted or finishes (`Linked::finish`), so a future per
     /// sleep would pile up for as long as the call lives.
-    watching: Option<JsFuture>,
+    watching: Option<Settled>,
     /// The abort reason, once a sleep has seen it.
     reason: Option<JsValue>,
 }
@@ -49,9 +49,7 @@ impl JsClock {
             timer.await;
             return Ok(());
         };
-        let aborted = self
-            .watching
-            .get_or_insert_with(|| JsFuture::from(aborted.clone()));
+        let aborted = self.watching.get_or_insert_with(|| Settled::new(aborted));
         let reason = (Race { timer, aborted }).await;
         match reason {
             Some(reason) => {

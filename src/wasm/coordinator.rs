@@ -14,7 +14,6 @@
 use crate::text::fill;
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 use super::bindings::{get, object, type_error};
 use super::instance::Instance;
@@ -60,7 +59,7 @@ impl Coordinated<'_> {
             return Ok(JsValue::UNDEFINED);
         };
         let promise = coordinator_send(namespace, &key.to_hex(), message, TIMEOUT_MS);
-        let answer = JsFuture::from(promise).await;
+        let answer = super::settled::Settled::new(&promise).await;
         let down = &self.instance.coordinator_down;
         let was_down = down
             .borrow()

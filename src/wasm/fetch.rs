@@ -8,7 +8,7 @@ use std::task::{Context, Waker};
 
 use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{spawn_local, JsFuture};
+use wasm_bindgen_futures::spawn_local;
 
 use super::bindings::{self, classification_js, get, make_error, object, type_error};
 use super::budgets::Held;
@@ -19,6 +19,7 @@ use super::options::{self, Config, Invocation};
 use super::outputs::{self, About};
 use super::report;
 use super::request::Outgoing;
+use super::settled::Settled;
 use super::telemetry::{self, Trace};
 use super::transport::FetchTransport;
 use crate::limits::budgets::{self, After};
@@ -86,7 +87,7 @@ pub fn make(config: Config) -> Function {
 ///
 /// The first poll gets a waker that does nothing; that loses no wake-up,
 /// because the spawned task polls again at once, and every future the call
-/// awaits (`JsFuture`, gloo-timers) takes the waker of its latest poll.
+/// awaits (`Settled`, gloo-timers) takes the waker of its latest poll.
 fn start(
     future: impl Future<Output = Result<JsValue, JsValue>> + 'static,
     resolve: Function,
@@ -177,7 +178,14 @@ async fn run(
     // Whether anyone reads the events: only then are the model and the
     // request id read.
     let described = config.on_event.is_some() || config.on_retry.is_some() || trace.is_some();
-    let out = Outgoing::new(input, init, &linked.signal(), &config.routes, described)?;
+    let out = Outgoing::new(
+        input,
+        init,
+        &linked.signal(),
+        &config.routes,
+        described,
+        &instance.identity_names,
+    )?;
     if let Some(trace) = trace {
         telemetry::begin(trace, &out);
     }
@@ -403,7 +411,7 @@ async fn cached(
     let url = out.url(0);
     let (input, init) = out.given();
     let found = bindings::cache_match(&cache.js, &out.method, key_url, input, init);
-    let found = JsFuture::from(found).await.ok()?;
+    let found = Settled::new(&found).await.ok()?;
     let pair: &Array = found.dyn_ref()?;
     let response = pair.get(0);
     let stored_at = pair.get(1).as_f64().unwrap_or(f64::NAN);

@@ -33,6 +33,8 @@ pub struct Instance {
     pub watch: JsValue,
     /// The usage tap of successful answers.
     pub taps: Taps,
+    /// The headers a limit key is made of, as a JS array (see `request.rs`).
+    pub identity_names: js_sys::Array,
 }
 
 /// Reports an error event that came after output reached the caller.
@@ -71,6 +73,7 @@ impl Instance {
             coordinator_down: RefCell::new(None),
             watch,
             taps,
+            identity_names: super::request::identity_names(),
         }
     }
 }

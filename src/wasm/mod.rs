@@ -29,6 +29,7 @@ mod prices;
 mod redis;
 mod report;
 mod request;
+mod settled;
 mod snapshot;
 mod spend;
 mod telemetry;

@@ -5,9 +5,10 @@
 
 use crate::text::fill;
 use js_sys::{Array, Object, Reflect, JSON};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::bindings::{get, json_object, read_lane, replayable_body, type_error};
+use super::bindings::{get, json_object, replayable_body, type_error};
 use super::input::copy_string;
 use super::options::Route;
 use crate::credentials::{route_headers, HeaderChange, RouteCredentials};
@@ -49,6 +50,30 @@ pub struct Outgoing {
     models: Vec<Option<String>>,
 }
 
+#[wasm_bindgen(module = "/js/request.js")]
+extern "C" {
+    /// `[lane index, budget tag, headers or undefined, stripped, the values
+    /// of names joined by newlines]`, with the init's signal set and ratewise's own
+    /// members dropped (see js/request.js); throws the TypeError of a bad
+    /// lane, budget tag or header.
+    #[wasm_bindgen(js_name = readRequest, catch)]
+    fn read_request(
+        init: &JsValue,
+        request: Option<&web_sys::Request>,
+        signal: &JsValue,
+        need_headers: bool,
+        names: &Array,
+    ) -> Result<Array, JsValue>;
+}
+
+/// [`IDENTITY_HEADERS`] as a JS array, made once per instance.
+pub fn identity_names() -> Array {
+    IDENTITY_HEADERS
+        .iter()
+        .map(|n| JsValue::from_str(n))
+        .collect()
+}
+
 fn construct(name: &'static str, args: &Array) -> Result<JsValue, JsValue> {
     let ctor: js_sys::Function = get(&js_sys::global(), name)
         .dyn_into()
@@ -57,13 +82,17 @@ fn construct(name: &'static str, args: &Array) -> Result<JsValue, JsValue> {
 }
 
 /// The limit key of a request: its origin and every credential it carries
-/// (headers and the query `key`), hashed.
-fn key_of(url: &str, headers: &web_sys::Headers) -> LimitKey {
-    let values = IDENTITY_HEADERS.map(|name| headers.get(name).ok().flatten());
-    let values = values.each_ref().map(Option::as_deref);
+/// (`values`: the [`IDENTITY_HEADERS`], and the query `key`), hashed.
+fn key_of(url: &str, values: &[Option<&str>; IDENTITY_HEADERS.len()]) -> LimitKey {
     let query = crate::url::split(url).query;
     let origin = crate::url::origin(url).unwrap_or_default();
-    LimitKey::new(&origin, Some(&identity(&values, query)))
+    LimitKey::new(&origin, Some(&identity(values, query)))
+}
+
+/// The [`IDENTITY_HEADERS`]' values in `headers` (a route's, after its changes).
+fn identity_of(url: &str, headers: &web_sys::Headers) -> LimitKey {
+    let values = IDENTITY_HEADERS.map(|name| headers.get(name).ok().flatten());
+    key_of(url, &values.each_ref().map(Option::as_deref))
 }
 
 /// Carries out a route's header changes (`crate::credentials`): the limit
@@ -82,13 +111,14 @@ fn apply(headers: &web_sys::Headers, changes: &[HeaderChange]) -> Result<(), JsV
 impl Outgoing {
     /// Reads `fetch(input, init)`; `signal` replaces the init's signal.
     /// `describe`: read the JSON body's model even without routes (for
-    /// `onEvent` and telemetry).
+    /// `onEvent` and telemetry). `names`: [`identity_names`].
     pub fn new(
         input: JsValue,
         init: &JsValue,
         signal: &JsValue,
         routes: &[Route],
         describe: bool,
+        names: &Array,
     ) -> Result<Outgoing, JsValue> {
         let request = input.dyn_ref::<web_sys::Request>().cloned();
         let url = match &request {
@@ -100,9 +130,6 @@ impl Outgoing {
         };
         // `init` is already the call's own copy (`ownInit`).
         let init_copy: Object = init.clone().unchecked_into();
-        if !signal.is_undefined() {
-            Reflect::set(&init_copy, &"signal".into(), signal)?;
-        }
         let body = get(init, "body");
         let replayable = replayable_body(&body);
         let (tokens, body_model) = estimate(&body).unzip();
@@ -111,40 +138,20 @@ impl Outgoing {
             .as_string()
             .or_else(|| request.as_ref().map(web_sys::Request::method))
             .unwrap_or_else(|| "GET".to_owned());
-
-        // The headers that go out: the init's, else the Request's.
-        let given = get(init, "headers");
-        let headers: web_sys::Headers = match (&request, given.is_undefined()) {
-            (Some(r), true) => r.headers(),
-            _ if given.is_undefined() => web_sys::Headers::new()?,
-            _ => construct("Headers", &Array::of1(&given))?.unchecked_into(),
-        };
-        // The lane: `init.lane`, else the priority header, which never goes out.
-        let read = read_lane(init, &headers)?;
+        // The headers, the lane (`init.lane`, else the priority header) and
+        // the budget tag (`init.budget`, else its header), read in one
+        // crossing; ratewise's own headers and init members never go out.
+        let read = read_request(init, request.as_ref(), signal, !routes.is_empty(), names)?;
         let lane = match read.get(0).as_f64() {
             Some(1.0) => Lane::Bulk,
             _ => Lane::Interactive,
         };
-        let stripped: Option<web_sys::Headers> = read.get(1).dyn_into().ok();
-        let priority = stripped.is_some();
-        let headers = stripped.unwrap_or(headers);
-        // The budget tag: `init.budget`, else its header, which never goes out either.
-        let tagged = super::budgets::read_budget_tag(init, &headers)?;
-        let budget_tag = tagged.get(0).as_string();
-        let stripped: Option<web_sys::Headers> = tagged.get(1).dyn_into().ok();
-        let priority = priority || stripped.is_some();
-        let headers = stripped.unwrap_or(headers);
-        let budget_key = JsValue::from_str("budget");
-        Reflect::delete_property(&init_copy, &budget_key)?;
-        if Reflect::has(&init_copy, &budget_key)? {
-            Reflect::set(&init_copy, &budget_key, &JsValue::UNDEFINED)?;
-        }
-        // `lane` is ratewise's own and never goes out (an inherited one stays shadowed).
-        let lane_key = JsValue::from_str("lane");
-        Reflect::delete_property(&init_copy, &lane_key)?;
-        if Reflect::has(&init_copy, &lane_key)? {
-            Reflect::set(&init_copy, &lane_key, &JsValue::UNDEFINED)?;
-        }
+        let budget_tag = read.get(1).as_string();
+        let headers: Option<web_sys::Headers> = read.get(2).dyn_into().ok();
+        let priority = read.get(3).is_truthy();
+        let values = read.get(4).as_string().unwrap_or_default();
+        let mut values = values.split('\n');
+        let values = [(); IDENTITY_HEADERS.len()].map(|()| values.next().filter(|v| !v.is_empty()));
         // The request's model: in a Gemini-style path, else in a JSON body
         // (read only when there are routes, which need it, or events that tell it).
         let parsed = (describe || !routes.is_empty())
@@ -153,14 +160,19 @@ impl Outgoing {
         let model = crate::url::path_model(&url)
             .map(str::to_owned)
             .or_else(|| parsed.as_ref().and_then(|v| get(v, "model").as_string()));
-        let mut keys = vec![RouteKey::new(key_of(&url, &headers), model.as_deref())];
+        let mut keys = vec![RouteKey::new(key_of(&url, &values), model.as_deref())];
         let mut targets = vec![Target {
             url: url.clone(),
             // With the priority header gone, route 0 sends the copy.
-            changes: priority.then(|| (headers.clone(), None)),
+            changes: headers.clone().filter(|_| priority).map(|h| (h, None)),
         }];
         let mut models = vec![model.clone()];
         for route in routes {
+            // With routes, readRequest always gives a Headers object.
+            let headers = match &headers {
+                Some(h) => h.clone(),
+                None => web_sys::Headers::new()?,
+            };
             let (target, key) = Self::target(&url, &headers, parsed.as_ref(), &model, route)?;
             targets.push(target);
             keys.push(key);
@@ -215,7 +227,7 @@ impl Outgoing {
             let url =
                 crate::url::azure(&azure.endpoint, &azure.deployment, &azure.api_version, url);
             // The deployment names the model: two deployments are two models.
-            let key = RouteKey::new(key_of(&url, &headers), Some(&azure.deployment));
+            let key = RouteKey::new(identity_of(&url, &headers), Some(&azure.deployment));
             let target = Target {
                 url,
                 changes: Some((headers, None)),
@@ -235,7 +247,7 @@ impl Outgoing {
             }
         }
         let model = route.model.as_ref().or(model.as_ref());
-        let key = RouteKey::new(key_of(&url, &headers), model.map(String::as_str));
+        let key = RouteKey::new(identity_of(&url, &headers), model.map(String::as_str));
         let target = Target {
             url,
             changes: Some((headers, body)),

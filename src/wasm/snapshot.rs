@@ -3,11 +3,12 @@
 //! breaker keeps one per tripped key and replays it as a new `Response`.
 
 use js_sys::Array;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
 use super::bindings;
 use super::input::{headers_from_js, headers_from_text};
+use super::settled::Settled;
 use crate::classify::headers::SUCCESS_HEADER_GROUPS;
 use crate::classify::stream::first_event_error;
 use crate::coordinator::record::Kept;
@@ -49,9 +50,35 @@ thread_local! {
         .collect();
 }
 
-/// The headers a success is read for, looked up by name.
-fn success_headers(headers: &web_sys::Headers) -> Headers {
-    SUCCESS_NAMES.with(|names| headers_from_text(&bindings::pick_headers(headers, names)))
+#[wasm_bindgen(module = "/js/request.js")]
+extern "C" {
+    /// `[status, a 2xx answer's headers in groups, content type, url]`, or
+    /// undefined for a value that is not Response-shaped.
+    #[wasm_bindgen(js_name = readAnswer)]
+    fn read_answer(value: &JsValue, groups: &Array) -> JsValue;
+}
+
+/// What is first read of an answer, in one crossing (js/request.js).
+pub struct Head {
+    status: u16,
+    /// A success's headers the classifier reads (looked up by name), as
+    /// "name\nvalue\n…"; `None` for any other status.
+    success: Option<String>,
+    content_type: Option<String>,
+    url: String,
+}
+
+/// The head of what a fetch resolved with, or `None` when it is not a
+/// Response (checked by shape, across realms).
+pub fn head(value: &JsValue) -> Option<Head> {
+    let read = SUCCESS_NAMES.with(|names| read_answer(value, names));
+    let read: &Array = read.dyn_ref()?;
+    Some(Head {
+        status: read.get(0).as_f64().unwrap_or(0.0) as u16,
+        success: read.get(1).as_string(),
+        content_type: read.get(2).as_string(),
+        url: read.get(3).as_string().unwrap_or_default(),
+    })
 }
 
 /// Classifies `response` (reading at most `max_body` bytes of an error body
@@ -60,29 +87,29 @@ fn success_headers(headers: &web_sys::Headers) -> Headers {
 /// hand on: the same one, or after a peek one that still yields every byte.
 pub async fn read(
     response: web_sys::Response,
+    head: Head,
     request_url: &str,
     max_body: u32,
     peek: Option<Peek<'_>>,
 ) -> (web_sys::Response, Classification, Option<Snapshot>) {
-    let status = response.status();
+    let status = head.status;
     let success = (200..300).contains(&status);
-    let headers = if success {
+    let headers = match &head.success {
         // A success is read only for its windows, by name.
-        success_headers(&response.headers())
-    } else {
-        headers_from_js(&response.headers().into(), "headers", false).unwrap_or_default()
+        Some(text) if success => headers_from_text(text),
+        _ => headers_from_js(&response.headers().into(), "headers", false).unwrap_or_default(),
     };
     let mut response = response;
     let mut stream_error = None;
-    // Only the headers the classifier reads were copied: ask for this one.
-    let content_type = response.headers().get("content-type").ok().flatten();
-    let event_stream = content_type.is_some_and(|t| t.starts_with("text/event-stream"));
+    // Only the headers the classifier reads were copied: this one was asked for.
+    let event_stream =
+        (head.content_type.as_deref()).is_some_and(|t| t.starts_with("text/event-stream"));
     let body = if success {
         match peek.filter(|_| event_stream) {
             Some(Peek { watch }) => {
                 let peeked =
                     bindings::peek_stream(&response, PEEK_BYTES, ERROR_BODY_TIMEOUT_MS, watch);
-                let pair: Array = JsFuture::from(peeked)
+                let pair: Array = Settled::new(&peeked)
                     .await
                     .map(|v| Array::from(&v))
                     .unwrap_or_default();
@@ -103,11 +130,12 @@ pub async fn read(
         }
     } else {
         let read = bindings::read_prefix(&response, max_body, ERROR_BODY_TIMEOUT_MS);
-        let read = JsFuture::from(read).await.ok();
+        let read = Settled::new(&read).await.ok();
         read.and_then(|b| b.as_string()).unwrap_or_default()
     };
-    let url = Some(response.url()).filter(|u| !u.is_empty());
-    let url = url.as_deref().or(Some(request_url));
+    // A peeked stream's copy keeps the answer's url.
+    let url = Some(head.url.as_str()).filter(|u| !u.is_empty());
+    let url = url.or(Some(request_url));
     let now_ms = js_sys::Date::now();
     let classification = match &stream_error {
         // The stream opened with an error: classify it as the answer it stands for.

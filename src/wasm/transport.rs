@@ -5,11 +5,11 @@
 
 use js_sys::Promise;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
 use super::bindings::{self, classification_js, object, type_error, Linked};
 use super::instance::Instance;
 use super::request::Outgoing;
+use super::settled::Settled;
 use super::snapshot::{self, Peek, Snapshot};
 use super::telemetry::Trace;
 use crate::classify::Classification;
@@ -92,7 +92,7 @@ impl Transport for FetchTransport<'_> {
             None => bindings::global_fetch()?,
         };
         let settled = match fetch.call2(&js_sys::global(), &input, &init) {
-            Ok(promise) => JsFuture::from(Promise::resolve(&promise)).await,
+            Ok(promise) => Settled::new(&promise).await,
             Err(e) => Err(e),
         };
         let value = match settled {
@@ -111,11 +111,11 @@ impl Transport for FetchTransport<'_> {
                 ));
             }
         };
-        if !bindings::is_response(&value) {
+        let Some(head) = snapshot::head(&value) else {
             return Err(type_error(
                 "fetch resolved with a value that is not a Response",
             ));
-        }
+        };
         let response: web_sys::Response = value.unchecked_into();
         if let Some(id) = self.request_id {
             *id.borrow_mut() = request_id(&response);
@@ -125,7 +125,7 @@ impl Transport for FetchTransport<'_> {
             watch: &self.instance.watch,
         });
         let (response, classification, keep) =
-            snapshot::read(response, self.out.url(route), max_body, peek).await;
+            snapshot::read(response, head, self.out.url(route), max_body, peek).await;
         // The deadline or the caller's abort came while the body was read:
         // the platform has cancelled the body, so no answer is given with it
         // used; the call rejects with the reason, as fetch would.
@@ -185,7 +185,7 @@ impl Transport for FetchTransport<'_> {
         ]);
         let mut value = hook.call1(&JsValue::UNDEFINED, &info)?;
         if value.is_instance_of::<Promise>() {
-            value = JsFuture::from(value.unchecked_into::<Promise>()).await?;
+            value = Settled::new(&value).await?;
         }
         Ok(bindings::is_response(&value).then(|| value.unchecked_into()))
     }

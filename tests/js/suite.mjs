@@ -7,6 +7,7 @@ import { tests as bodies } from './suite-bodies.mjs';
 import { tests as budgets } from './suite-budgets.mjs';
 import { tests as classifyTests } from './suite-classify.mjs';
 import { tests as engine } from './suite-engine.mjs';
+import { tests as percall } from './suite-percall.mjs';
 import { tests as security } from './suite-security.mjs';
 import { tests as usage } from './suite-usage.mjs';
 
@@ -1570,6 +1571,7 @@ export const tests = [
   ...classifyTests,
   ...usage,
   ...budgets,
+  ...percall,
 ];
 
 /**

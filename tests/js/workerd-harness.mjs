@@ -36,11 +36,13 @@ export const CROSS_REQUEST_WARNINGS = ['hung', 'different request context', 'nev
  * first one stored. Resolves once every worker answers; returns their URLs
  * by name, workerd's log so far, and `stop()`.
  */
-export async function startWorkers({ name, workers, storage }) {
+export async function startWorkers({ name, workers, storage, pkg }) {
   const out = join(root, '.cache', name);
   mkdirSync(out, { recursive: true });
+  // `pkg`: another build's package folder (a benchmark's baseline) instead of the packed one.
+  const from = pkg ?? join(here, 'node_modules', 'ratewise');
   for (const wasm of ['ratewise_bg.wasm', 'ratewise_coordinator_bg.wasm']) {
-    copyFileSync(join(here, 'node_modules', 'ratewise', wasm), join(out, wasm));
+    copyFileSync(join(from, wasm), join(out, wasm));
   }
   const ports = {};
   const services = [];
@@ -55,6 +57,7 @@ export async function startWorkers({ name, workers, storage }) {
       conditions: ['workerd', 'worker', 'browser'],
       external: ['*.wasm'],
       nodePaths: [join(here, 'node_modules')],
+      ...(pkg && { alias: { ratewise: join(pkg, 'workerd.js') } }),
       outfile: join(out, `${w.name}.js`),
       logLevel: 'warning',
     });
@@ -134,7 +137,7 @@ ${consts.join('\n')}
 }
 
 /** One Worker: `startWorkers` with a single service; its URL is `url`. */
-export async function startWorkerd({ name, entry, bindings = {} }) {
-  const started = await startWorkers({ name, workers: [{ name: 'main', entry, bindings }] });
+export async function startWorkerd({ name, entry, bindings = {}, pkg }) {
+  const started = await startWorkers({ name, workers: [{ name: 'main', entry, bindings }], pkg });
   return { ...started, url: started.urls.main };
 }
