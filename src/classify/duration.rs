@@ -107,7 +107,7 @@ pub fn parse_message_hint(message: &str) -> Option<u64> {
     // again in" both match without lower-casing the whole message.
     const PHRASES: [&str; 4] = ["ry again in ", "etry after ", "eset after ", "etry in "];
     PHRASES.iter().find_map(|phrase| {
-        let at = message.find(phrase)? + phrase.len();
+        let at = crate::classify::search::find(message, phrase)? + phrase.len();
         // Only the few words after the phrase matter: lower-case just those.
         let tail: String = message[at..].chars().take(32).collect();
         parse_hint_token(&tail.to_ascii_lowercase())

@@ -89,48 +89,47 @@ pub struct Signals<'a> {
     lower: OnceCell<Lowered>,
 }
 
-/// The lower-cased message, with where each byte value occurs in it: a
-/// phrase is then looked for only where its first byte is, instead of
-/// scanning the whole message once per phrase (the rules hold about a
-/// hundred and fifty phrases).
+/// The lower-cased message, with a set of the pairs of adjacent bytes in
+/// it (hashed into 256 bits): a phrase with a pair the set lacks is not in
+/// the message, which rules out most of the phrases the rules hold (about a
+/// hundred and fifty) without a scan; the others are looked for in full.
 struct Lowered {
     text: Vec<u8>,
-    /// `at[starts[b]..starts[b + 1]]`: the positions of byte `b`, ascending.
-    starts: [u32; 257],
-    at: Vec<u32>,
+    pairs: [u64; 4],
+}
+
+/// The bit of two adjacent bytes in [`Lowered::pairs`].
+#[inline(always)]
+fn pair(first: u8, second: u8) -> usize {
+    (usize::from(first) * 31 + usize::from(second)) & 0xFF
 }
 
 impl Lowered {
     fn new(message: &str) -> Self {
         let text = message.as_bytes().to_ascii_lowercase();
-        let mut starts = [0u32; 257];
-        for &b in &text {
-            starts[usize::from(b) + 1] += 1;
+        let mut pairs = [0u64; 4];
+        // Plain loops over a slice: at opt-level "z" an iterator's closure,
+        // or a Vec's index, stays a call per item.
+        let bytes: &[u8] = &text;
+        let mut i = 1;
+        while i < bytes.len() {
+            let h = pair(bytes[i - 1], bytes[i]);
+            pairs[h >> 6] |= 1 << (h & 63);
+            i += 1;
         }
-        let mut sum = 0;
-        for start in starts.iter_mut() {
-            sum += *start;
-            *start = sum;
-        }
-        let mut next = starts;
-        let mut at = vec![0u32; text.len()];
-        for (i, &b) in text.iter().enumerate() {
-            let slot = &mut next[usize::from(b)];
-            at[*slot as usize] = i as u32;
-            *slot += 1;
-        }
-        Lowered { text, starts, at }
+        Lowered { text, pairs }
     }
 
     fn contains(&self, phrase: &[u8]) -> bool {
-        let Some((&first, _)) = phrase.split_first() else {
-            return true;
-        };
-        let b = usize::from(first);
-        let (from, to) = (self.starts[b] as usize, self.starts[b + 1] as usize);
-        self.at[from..to]
-            .iter()
-            .any(|&i| self.text[i as usize..].starts_with(phrase))
+        let mut i = 1;
+        while i < phrase.len() {
+            let h = pair(phrase[i - 1], phrase[i]);
+            if self.pairs[h >> 6] & 1 << (h & 63) == 0 {
+                return false;
+            }
+            i += 1;
+        }
+        crate::classify::search::find_bytes(&self.text, phrase).is_some()
     }
 }
 
@@ -236,21 +235,45 @@ impl Rule {
 
     fn matches(&self, s: &Signals<'_>) -> bool {
         (self.status[0]..=self.status[1]).contains(&s.status)
-            && FIELDS.iter().all(|&field| {
-                let mut named = false;
-                for &(on, value) in self.when {
-                    if on == field {
-                        if s.has(on, value) {
-                            return true;
-                        }
-                        named = true;
-                    }
-                }
-                !named
-            })
+            && self.conditions_hold(s)
             && self.test.is_none_or(|test| test(s))
     }
+
+    /// Whether each field a condition names has a condition that holds,
+    /// the fields in the order of [`FIELDS`]: one pass over the conditions
+    /// for the cheap compares, then one per message search that some
+    /// condition names (most rules name none).
+    fn conditions_hold(&self, s: &Signals<'_>) -> bool {
+        // Bit `f` of each: field `f` is named / has a condition that holds.
+        let (mut named, mut held) = (0u8, 0u8);
+        for stage in [COMPARES, bit(On::Says), bit(On::AndSays)] {
+            if stage != COMPARES && named & stage == 0 {
+                continue;
+            }
+            for &(on, value) in self.when {
+                let b = bit(on);
+                if stage == COMPARES {
+                    named |= b;
+                }
+                if stage & b != 0 && held & b == 0 && s.has(on, value) {
+                    held |= b;
+                }
+            }
+            if (named ^ held) & stage != 0 {
+                return false;
+            }
+        }
+        true
+    }
 }
+
+/// The field `on` as a bit of a set.
+const fn bit(on: On) -> u8 {
+    1 << on as u8
+}
+
+/// The fields checked by a compare ([`FIELDS`] before the message searches).
+const COMPARES: u8 = bit(FIELDS[0]) | bit(FIELDS[1]) | bit(FIELDS[2]);
 
 /// How much a kind matters when rules disagree: a body that reads as out
 /// of quota and as rate-limited is out of quota; lower is stronger.
@@ -311,7 +334,9 @@ pub fn contains_short(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// Whether `host` (lower-case) matches a [`Def::hosts`] pattern.
 fn host_matches(host: &str, pattern: &str) -> bool {
-    match pattern.split_once('*') {
+    // `split_once('*')` is a char searcher set up per pattern and host.
+    let star = crate::classify::search::find(pattern, "*");
+    match star.map(|at| (&pattern[..at], &pattern[at + 1..])) {
         Some((prefix, suffix)) => {
             host.len() > prefix.len() + suffix.len()
                 && host.starts_with(prefix)
@@ -448,6 +473,50 @@ mod tests {
         }
         assert!(contains_short("rate limit per day".as_bytes(), b"per day"));
         assert!(!contains_short("per da".as_bytes(), b"per day"));
+    }
+
+    #[test]
+    fn the_message_index_agrees_with_a_search_of_the_lowered_message() {
+        // Every message of up to 5 pieces over a few bytes, and every phrase
+        // of up to 3: the pair set may only rule out phrases that are absent.
+        let words = |pieces: &[&str], max: usize| {
+            let mut all = vec![String::new()];
+            let mut last = vec![String::new()];
+            for _ in 0..max {
+                last = last
+                    .iter()
+                    .flat_map(|w| pieces.iter().map(move |p| format!("{w}{p}")))
+                    .collect();
+                all.extend(last.iter().cloned());
+            }
+            all
+        };
+        let phrases = words(&["a", "b", " ", "é"], 3);
+        for message in words(&["a", "B", " ", "é", "ab"], 5) {
+            let lower = Lowered::new(&message);
+            let lowered = message.to_ascii_lowercase();
+            for phrase in &phrases {
+                assert_eq!(
+                    lower.contains(phrase.as_bytes()),
+                    lowered.contains(phrase.as_str()),
+                    "{message:?} {phrase:?}"
+                );
+            }
+        }
+        // The rules' own phrases in a real message.
+        let message = "Rate limit reached for gpt-4o on tokens per min (TPM): Limit 30000, Used 29000. You exceeded your current quota; the engine is currently overloaded, at capacity.";
+        let lower = Lowered::new(message);
+        for def in REGISTRY {
+            for rule in def.rules {
+                for &(_, phrase) in rule.when {
+                    assert_eq!(
+                        lower.contains(phrase.as_bytes()),
+                        message.to_ascii_lowercase().contains(phrase),
+                        "{phrase:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
