@@ -17,6 +17,45 @@ pub fn contains(haystack: &str, needle: &str) -> bool {
     find(haystack, needle).is_some()
 }
 
+/// The pairs of adjacent bytes of a text, hashed into 256 bits: a needle
+/// with a pair the set lacks is not in the text, found without a scan.
+pub struct Pairs([u64; 4]);
+
+/// The bit of two adjacent bytes in [`Pairs`].
+#[inline(always)]
+fn pair(first: u8, second: u8) -> usize {
+    (usize::from(first) * 31 + usize::from(second)) & 0xFF
+}
+
+impl Pairs {
+    /// The pairs of `text`. A plain loop: at opt-level "z" an iterator's
+    /// closure stays a call per byte.
+    pub fn of(text: &[u8]) -> Pairs {
+        let mut bits = [0u64; 4];
+        let mut i = 1;
+        while i < text.len() {
+            let h = pair(text[i - 1], text[i]);
+            bits[h >> 6] |= 1 << (h & 63);
+            i += 1;
+        }
+        Pairs(bits)
+    }
+
+    /// Whether a text with these pairs may contain `needle`: false only
+    /// when it does not.
+    pub fn may_contain(&self, needle: &[u8]) -> bool {
+        let mut i = 1;
+        while i < needle.len() {
+            let h = pair(needle[i - 1], needle[i]);
+            if self.0[h >> 6] & 1 << (h & 63) == 0 {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+}
+
 /// [`find`] on bytes.
 pub fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     let Some((&first, rest)) = needle.split_first() else {
@@ -117,6 +156,21 @@ mod tests {
         }
         let long = format!("{}Limit 3", "x".repeat(61));
         assert_eq!(find(&long, "Limit "), Some(61));
+    }
+
+    #[test]
+    fn the_pair_set_rules_out_only_absent_needles() {
+        for h in words(5) {
+            let pairs = Pairs::of(h.as_bytes());
+            for n in words(3) {
+                if h.contains(n.as_str()) {
+                    assert!(pairs.may_contain(n.as_bytes()), "{h:?} {n:?}");
+                }
+            }
+        }
+        let pairs = Pairs::of(b"Please try again in 20s.");
+        assert!(!pairs.may_contain(b"etry after "));
+        assert!(pairs.may_contain(b"ry again in "));
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::classify::body::{ErrorBody, Shape};
 use crate::classify::headers::Headers;
 use crate::classify::kind::{Kind, Period};
 use crate::classify::provider::Provider;
+use crate::classify::search::{find_bytes, Pairs};
 
 mod anthropic;
 mod azure;
@@ -90,47 +91,24 @@ pub struct Signals<'a> {
     lower: OnceCell<Lowered>,
 }
 
-/// The lower-cased message, with a set of the pairs of adjacent bytes in
-/// it (hashed into 256 bits): a phrase with a pair the set lacks is not in
-/// the message, which rules out most of the phrases the rules hold (about a
-/// hundred and fifty) without a scan; the others are looked for in full.
+/// The lower-cased message, with the set of its pairs of adjacent bytes: a
+/// phrase with a pair the set lacks is not in the message, which rules out
+/// most of the phrases the rules hold (about a hundred and fifty) without a
+/// scan; the others are looked for in full.
 struct Lowered {
     text: Vec<u8>,
-    pairs: [u64; 4],
-}
-
-/// The bit of two adjacent bytes in [`Lowered::pairs`].
-#[inline(always)]
-fn pair(first: u8, second: u8) -> usize {
-    (usize::from(first) * 31 + usize::from(second)) & 0xFF
+    pairs: Pairs,
 }
 
 impl Lowered {
     fn new(message: &str) -> Self {
         let text = message.as_bytes().to_ascii_lowercase();
-        let mut pairs = [0u64; 4];
-        // Plain loops over a slice: at opt-level "z" an iterator's closure,
-        // or a Vec's index, stays a call per item.
-        let bytes: &[u8] = &text;
-        let mut i = 1;
-        while i < bytes.len() {
-            let h = pair(bytes[i - 1], bytes[i]);
-            pairs[h >> 6] |= 1 << (h & 63);
-            i += 1;
-        }
+        let pairs = Pairs::of(&text);
         Lowered { text, pairs }
     }
 
     fn contains(&self, phrase: &[u8]) -> bool {
-        let mut i = 1;
-        while i < phrase.len() {
-            let h = pair(phrase[i - 1], phrase[i]);
-            if self.pairs[h >> 6] & 1 << (h & 63) == 0 {
-                return false;
-            }
-            i += 1;
-        }
-        crate::classify::search::find_bytes(&self.text, phrase).is_some()
+        self.pairs.may_contain(phrase) && find_bytes(&self.text, phrase).is_some()
     }
 }
 
@@ -304,17 +282,18 @@ pub fn decide(s: &Signals<'_>) -> Option<&'static Rule> {
     // far, so the first match of the strongest kind (in registry order)
     // wins, as if the kinds were tried one by one.
     let empty = rows::empty_fields(s);
-    let mut best: Option<(u8, &'static Rule)> = None;
+    let (mut best_rank, mut best) = (u8::MAX, None);
     for row in rows::rows() {
-        if best.is_none_or(|(b, _)| row.rank < b)
-            && (row.status[0]..=row.status[1]).contains(&s.status)
+        if row.rank < best_rank
+            && row.status[0] <= s.status
+            && s.status <= row.status[1]
             && row.named & empty & !row.empty_ok == 0
             && row.rule.matches(s)
         {
-            best = Some((row.rank, row.rule));
+            (best_rank, best) = (row.rank, Some(row.rule));
         }
     }
-    best.map(|(_, rule)| rule)
+    best
 }
 
 /// Whether `haystack` contains `needle`: a scan for the needle's first
