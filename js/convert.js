@@ -182,38 +182,6 @@ const encoder = new TextEncoder();
 let memoryBytes;
 
 /**
- * Writes `parts[from]`, `parts[from + 1]`, … (`count` strings or undefined)
- * as UTF-8 into wasm `memory` at `ptr`, which has room for `cap` bytes: first
- * each one's length in bytes as a little-endian u32 (0xFFFFFFFF for
- * undefined), then the texts one after another. Returns 0, or, when they
- * might not fit, the room they need (and writes nothing). One native
- * `encodeInto` per text, instead of wasm-bindgen's copy of each string
- * character by character.
- */
-export function encodeTexts(memory, ptr, cap, parts, from, count) {
-  let need = 4 * count;
-  for (let i = from; i < from + count; i++) if (typeof parts[i] === 'string') need += 3 * parts[i].length;
-  if (need > cap) return need;
-  if (memoryBytes?.buffer !== memory.buffer) memoryBytes = new Uint8Array(memory.buffer);
-  const bytes = memoryBytes;
-  let at = ptr + 4 * count;
-  for (let i = 0; i < count; i++) {
-    const text = parts[from + i];
-    let n = 0xffffffff;
-    if (typeof text === 'string') {
-      n = text.length === 0 ? 0 : encoder.encodeInto(text, bytes.subarray(at, ptr + cap)).written;
-      at += n;
-    }
-    const p = ptr + 4 * i;
-    bytes[p] = n & 0xff;
-    bytes[p + 1] = (n >>> 8) & 0xff;
-    bytes[p + 2] = (n >>> 16) & 0xff;
-    bytes[p + 3] = n >>> 24;
-  }
-  return 0;
-}
-
-/**
  * Writes `text` as UTF-8 into wasm `memory` at `ptr` (room for `cap` bytes)
  * and returns the bytes written, or, when it might not fit, minus the room it
  * needs (and writes nothing).
@@ -223,49 +191,6 @@ export function encodeText(memory, ptr, cap, text) {
   if (need > cap) return -need;
   if (memoryBytes?.buffer !== memory.buffer) memoryBytes = new Uint8Array(memory.buffer);
   return text.length === 0 ? 0 : encoder.encodeInto(text, memoryBytes.subarray(ptr, ptr + cap)).written;
-}
-
-const orNull = (x) => (x === undefined || Number.isNaN(x) ? null : x);
-
-function windowAt(a, i) {
-  if (Number.isNaN(a[i]) && Number.isNaN(a[i + 1]) && Number.isNaN(a[i + 2])) return null;
-  return { limit: orNull(a[i]), remaining: orNull(a[i + 1]), resetMs: orNull(a[i + 2]) };
-}
-
-/** A Classification object from its fields; `limits` is 12 numbers (NaN for absent) or undefined. */
-export function classification(
-  kind,
-  action,
-  retryAfterMs,
-  limitWindow,
-  provider,
-  status,
-  code,
-  type,
-  message,
-  limits,
-  reason,
-) {
-  return {
-    kind,
-    action,
-    retryAfterMs: orNull(retryAfterMs),
-    window: limitWindow ?? null,
-    provider,
-    status,
-    code: code ?? null,
-    type: type ?? null,
-    message: message ?? null,
-    limits: limits
-      ? {
-          requests: windowAt(limits, 0),
-          tokens: windowAt(limits, 3),
-          inputTokens: windowAt(limits, 6),
-          outputTokens: windowAt(limits, 9),
-        }
-      : null,
-    reason,
-  };
 }
 
 /**

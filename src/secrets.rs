@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 
+use crate::classify::search;
 use crate::url;
 
 /// Messages longer than this (in bytes) are cut on a character boundary and
@@ -84,13 +85,19 @@ fn word_char_len(bytes: &[u8]) -> usize {
 /// The length in bytes of the word `text` starts with (0 at a separator),
 /// scanned byte by byte (no char decoding): ends on a char boundary.
 fn word_len(text: &[u8]) -> usize {
+    // [`word_char_len`] unrolled into a plain loop: this runs on every byte
+    // of every message.
     let mut at = 0;
-    loop {
-        match word_char_len(&text[at..]) {
-            0 => return at,
-            n => at += n,
+    while let Some(&b) = text.get(at) {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'*') {
+            at += 1;
+        } else if b == 0xE2 && text[at..].starts_with("…".as_bytes()) {
+            at += 3;
+        } else {
+            break;
         }
     }
+    at
 }
 
 /// The length in bytes of the separators `text` starts with, whole chars.
@@ -111,14 +118,14 @@ fn separator_len(text: &[u8]) -> usize {
 /// Replaces every absolute URL (`scheme://…` up to whitespace, a quote or
 /// an angle bracket; trailing punctuation excluded) by [`redact_url`]'s form.
 fn redact_urls_in(text: &str) -> Cow<'_, str> {
-    if !text.contains("://") {
+    if !search::contains(text, "://") {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
     let mut done = 0; // bytes of `text` already copied to `out`
-    let mut search = 0;
-    while let Some(found) = text[search..].find("://") {
-        let sep = search + found;
+    let mut from = 0;
+    while let Some(found) = search::find(&text[from..], "://") {
+        let sep = from + found;
         // Scheme characters are ASCII, so this stays on a char boundary.
         let scheme_len = text.as_bytes()[..sep]
             .iter()
@@ -138,7 +145,7 @@ fn redact_urls_in(text: &str) -> Cow<'_, str> {
             out.push_str(trimmed); // "://" with no scheme before it
         }
         done = url_end;
-        search = end.max(sep + 3);
+        from = end.max(sep + 3);
     }
     out.push_str(&text[done..]);
     Cow::Owned(out)
@@ -146,6 +153,16 @@ fn redact_urls_in(text: &str) -> Cow<'_, str> {
 
 /// Masks every word that has a secret's shape, and the token after `Bearer`.
 fn mask_tokens(text: &str) -> String {
+    // Most messages hold no key: finding that out without building the
+    // output copy is most of what masking a message costs.
+    if !any_maskable_word(text) {
+        return text.to_owned();
+    }
+    mask_words(text)
+}
+
+/// [`mask_tokens`] without the check that skips a text with nothing to mask.
+fn mask_words(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while !rest.is_empty() {
@@ -161,12 +178,7 @@ fn mask_tokens(text: &str) -> String {
         // Only a word starting as a key prefix, a JWT or `Bearer` does, or
         // of a 32-character key's length, can be masked: copy the others
         // as they are (most words of a message).
-        let candidate = word.len() >= 32
-            || matches!(
-                word.as_bytes()[0],
-                b's' | b'g' | b'x' | b'A' | b'e' | b'b' | b'B'
-            );
-        if !candidate {
+        if !candidate(word) {
             out.push_str(word);
             rest = &rest[word_len..];
             continue;
@@ -201,6 +213,41 @@ fn mask_tokens(text: &str) -> String {
     out
 }
 
+/// Whether a word can be masked or is `Bearer`: only a word starting as a
+/// key prefix, a JWT or `Bearer` does, or of a 32-character key's length.
+fn candidate(word: &str) -> bool {
+    word.len() >= 32
+        || matches!(
+            word.as_bytes()[0],
+            b's' | b'g' | b'x' | b'A' | b'e' | b'b' | b'B'
+        )
+}
+
+/// Whether [`mask_tokens`] would change anything in `text`: some word it
+/// masks, or a `Bearer` (whose token it may mask). The words are found as
+/// [`mask_tokens`] finds them: a separator's bytes after its first are
+/// UTF-8 continuation bytes, which never start a word.
+fn any_maskable_word(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        let len = word_len(&bytes[at..]);
+        if len == 0 {
+            at += 1;
+            continue;
+        }
+        let word = &text[at..at + len];
+        if candidate(word) {
+            let bare = word.trim_end_matches(['.', '…']);
+            if bare.eq_ignore_ascii_case("bearer") || kept_prefix(bare).is_some() {
+                return true;
+            }
+        }
+        at += len;
+    }
+    false
+}
+
 /// Public key prefixes, longest first, with how many characters must follow
 /// for the word to be a key rather than, say, `sk-learn` or `xai-grok-2`.
 const PREFIXES: [(&str, usize); 11] = [
@@ -220,7 +267,10 @@ const PREFIXES: [(&str, usize); 11] = [
 /// For a word shaped like a secret, the part that may stay visible.
 fn kept_prefix(word: &str) -> Option<&'static str> {
     // Most words start with none of the prefixes' letters: skip them fast.
-    let keyed = matches!(word.as_bytes().first(), Some(b's' | b'g' | b'x' | b'A'));
+    // (Every prefix below starts with one of these four.)
+    let keyed = ["sk-", "gsk_", "xai-", "AIza"]
+        .iter()
+        .any(|p| word.starts_with(p));
     // An already masked word (`sk-proj-***`) maps to itself.
     for (prefix, min_rest) in PREFIXES.iter().copied().filter(|_| keyed) {
         if let Some(rest) = word.strip_prefix(prefix) {
@@ -373,6 +423,45 @@ mod tests {
             let sep = t.find(is_word_char).unwrap_or(t.len());
             assert_eq!(separator_len(t.as_bytes()), sep, "{t:?}");
         }
+    }
+
+    #[test]
+    fn a_text_the_quick_check_passes_has_nothing_to_mask() {
+        // Pieces of keys, JWTs and `Bearer` tokens, cut at every place, so
+        // the check meets words that are keys and words that just miss.
+        let keys = [
+            "sk-proj-abcdefghijklmnop1234",
+            "sk-ant-api03-xyz",
+            "sk-abcdefghijklmnop1234",
+            "sk-abc…xyz",
+            "gsk_abcdefghijklmnop12",
+            "xai-abcdefghijklmnop12",
+            "AIzaSyAbcdefghijklmnop12",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc",
+            "abcdefghijklmnopqrstuvwxyz123456",
+            "Bearer abc123456789",
+            "bearer\tabc123456789",
+            "sk-learn",
+            "see the billing",
+        ];
+        let mut texts = Vec::new();
+        for key in keys {
+            for cut in (0..=key.len()).filter(|&i| key.is_char_boundary(i)) {
+                for (before, after) in [("", ""), ("x ", "."), ("(", "…) ok"), ("é=", "\n")] {
+                    texts.push(format!("{before}{}{after}", &key[..cut]));
+                }
+            }
+        }
+        let mut masked = 0;
+        for t in &texts {
+            if any_maskable_word(t) {
+                masked += usize::from(mask_words(t) != *t);
+            } else {
+                assert_eq!(mask_words(t), *t, "{t:?}");
+            }
+            assert_eq!(mask_tokens(t), mask_words(t), "{t:?}");
+        }
+        assert!(masked > 50, "the check passed on {masked} texts with a key");
     }
 
     #[test]

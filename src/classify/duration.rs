@@ -5,6 +5,8 @@
 //! Every function returns whole milliseconds, rounded up, clamped to
 //! [`MAX_DELAY_MS`], so a hint can go straight into a timer.
 
+use crate::classify::search;
+
 /// The longest delay a JavaScript timer accepts (2^31 - 1 ms, about 24.8 days).
 pub const MAX_DELAY_MS: u64 = i32::MAX as u64;
 
@@ -106,8 +108,14 @@ pub fn parse_message_hint(message: &str) -> Option<u64> {
     // The phrases without their first letter, so "Try again in" and "try
     // again in" both match without lower-casing the whole message.
     const PHRASES: [&str; 4] = ["ry again in ", "etry after ", "eset after ", "etry in "];
+    // One pass for the message's byte pairs, then a scan only for a phrase
+    // whose pairs are all there (most messages have none of them).
+    let pairs = search::Pairs::of(message.as_bytes());
     PHRASES.iter().find_map(|phrase| {
-        let at = message.find(phrase)? + phrase.len();
+        if !pairs.may_contain(phrase.as_bytes()) {
+            return None;
+        }
+        let at = search::find(message, phrase)? + phrase.len();
         // Only the few words after the phrase matter: lower-case just those.
         let tail: String = message[at..].chars().take(32).collect();
         parse_hint_token(&tail.to_ascii_lowercase())

@@ -253,10 +253,16 @@ impl<'a> Parser<'a> {
         self.pos += 1;
         let start = self.pos;
         // Fast path: without escapes the string is a slice of the input.
-        let stop = self.text.as_bytes()[start..]
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-        self.pos = start + stop;
+        // A plain loop: at opt-level "z" an iterator's closure stays a call per byte.
+        let bytes = self.text.as_bytes();
+        let mut stop = start;
+        loop {
+            match *bytes.get(stop)? {
+                b'"' | b'\\' | ..0x20 => break,
+                _ => stop += 1,
+            }
+        }
+        self.pos = stop;
         match self.peek()? {
             b'"' => {
                 let s = self.text.get(start..self.pos)?;

@@ -8,6 +8,7 @@ pub mod json;
 pub mod kind;
 pub mod provider;
 pub(crate) mod providers;
+pub mod search;
 pub mod stream;
 pub mod time;
 
@@ -175,7 +176,7 @@ pub fn classify(response: &Response<'_>) -> Classification {
 /// has started this way. A success body is read only if it mentions
 /// `"error"` at all.
 fn error_in_success(body: &str) -> Option<ErrorBody> {
-    if !body::bounded(body).contains("\"error\"") {
+    if !search::contains(body::bounded(body), "\"error\"") {
         return None;
     }
     body::parse(body).filter(|e| e.numeric_code.is_some_and(|c| c >= 400))

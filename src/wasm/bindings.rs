@@ -23,18 +23,6 @@ extern "C" {
     /// classify()'s input as `[status, statusField, headers, body, url, now, errorName, errorMessage]`.
     #[wasm_bindgen(js_name = readClassifyInput, catch)]
     pub fn read_classify_input(input: &JsValue) -> Result<js_sys::Array, JsValue>;
-    /// Writes `count` strings of `parts` from `from` into wasm memory at
-    /// `ptr` (room for `cap` bytes): their byte lengths as u32 (`u32::MAX`
-    /// for a missing one), then their UTF-8. Returns 0, or the room needed.
-    #[wasm_bindgen(js_name = encodeTexts)]
-    pub fn encode_texts(
-        memory: &JsValue,
-        ptr: u32,
-        cap: u32,
-        parts: &js_sys::Array,
-        from: u32,
-        count: u32,
-    ) -> u32;
     /// Writes `text` as UTF-8 into wasm memory at `ptr` (room for `cap`
     /// bytes): the bytes written, or minus the room needed.
     #[wasm_bindgen(js_name = encodeText)]
@@ -64,21 +52,6 @@ extern "C" {
         subrequests: JsValue,
         telemetry: &JsValue,
     ) -> js_sys::Function;
-    #[wasm_bindgen(js_name = classification)]
-    #[allow(clippy::too_many_arguments)]
-    fn make_classification(
-        kind: &JsValue,
-        action: &JsValue,
-        retry_after_ms: Option<f64>,
-        window: &JsValue,
-        provider: &JsValue,
-        status: u16,
-        code: Option<String>,
-        error_type: Option<String>,
-        message: Option<String>,
-        limits: Option<Box<[f64]>>,
-        reason: &JsValue,
-    ) -> JsValue;
 }
 
 thread_local! {
@@ -116,31 +89,10 @@ pub fn number_or_null(n: Option<u64>) -> JsValue {
     n.map_or(JsValue::NULL, |n| JsValue::from_f64(n as f64))
 }
 
-/// The JavaScript `Classification` object (see `index.d.ts`).
+/// The JavaScript `Classification` object (see `index.d.ts`), built by
+/// `js/classify.js` from a record in wasm memory.
 pub fn classification_js(c: &crate::Classification) -> JsValue {
-    let limits = c.limits.map(|l| {
-        let mut numbers = Vec::with_capacity(12);
-        for w in [l.requests, l.tokens, l.input_tokens, l.output_tokens] {
-            let w = w.unwrap_or_default();
-            for v in [w.limit, w.remaining, w.reset_ms] {
-                numbers.push(v.map_or(f64::NAN, |n| n as f64));
-            }
-        }
-        numbers.into_boxed_slice()
-    });
-    make_classification(
-        &interned(c.kind.as_str()),
-        &interned(c.action.as_str()),
-        c.retry_after_ms.map(|ms| ms as f64),
-        &c.window.map_or(JsValue::NULL, |w| interned(w.as_str())),
-        &interned(c.provider.as_str()),
-        c.status,
-        c.code.clone(),
-        c.error_type.clone(),
-        c.message.clone(),
-        limits,
-        &interned(c.reason),
-    )
+    super::classify::classification_js(c)
 }
 
 #[wasm_bindgen(module = "/js/signals.js")]

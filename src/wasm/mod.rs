@@ -15,6 +15,7 @@
 mod bindings;
 mod budgets;
 mod budgets_shared;
+mod classify;
 mod clock;
 mod coordinator;
 mod durable;
@@ -47,9 +48,7 @@ use wasm_bindgen::prelude::*;
 #[cfg(feature = "fetch")]
 #[wasm_bindgen]
 pub fn classify(input: JsValue) -> Result<JsValue, JsValue> {
-    let owned = input::ClassifyInput::from_js(&input)?;
-    let classification = owned.classify();
-    Ok(bindings::classification_js(&classification))
+    classify::run(&input)
 }
 
 /// Returns a `fetch` that routes every failure by its classification.

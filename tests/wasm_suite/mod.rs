@@ -3,6 +3,8 @@
 //! and createFetch's fetch + gloo-timers sleep against the mock API, whose
 //! URL the test script passes in RATEWISE_MOCK_URL at build time.
 
+mod classify_boundary;
+
 use js_sys::{Array, Object, Reflect};
 use ratewise::wasm::{classify, create_fetch};
 use wasm_bindgen::{JsCast, JsValue};

@@ -20,6 +20,7 @@ use crate::classify::body::{ErrorBody, Shape};
 use crate::classify::headers::Headers;
 use crate::classify::kind::{Kind, Period};
 use crate::classify::provider::Provider;
+use crate::classify::search::{find_bytes, Pairs};
 
 mod anthropic;
 mod azure;
@@ -33,6 +34,7 @@ mod groq;
 mod mistral;
 mod openai;
 mod openrouter;
+mod rows;
 mod together;
 mod vertex;
 mod xai;
@@ -89,48 +91,24 @@ pub struct Signals<'a> {
     lower: OnceCell<Lowered>,
 }
 
-/// The lower-cased message, with where each byte value occurs in it: a
-/// phrase is then looked for only where its first byte is, instead of
-/// scanning the whole message once per phrase (the rules hold about a
-/// hundred and fifty phrases).
+/// The lower-cased message, with the set of its pairs of adjacent bytes: a
+/// phrase with a pair the set lacks is not in the message, which rules out
+/// most of the phrases the rules hold (about a hundred and fifty) without a
+/// scan; the others are looked for in full.
 struct Lowered {
     text: Vec<u8>,
-    /// `at[starts[b]..starts[b + 1]]`: the positions of byte `b`, ascending.
-    starts: [u32; 257],
-    at: Vec<u32>,
+    pairs: Pairs,
 }
 
 impl Lowered {
     fn new(message: &str) -> Self {
         let text = message.as_bytes().to_ascii_lowercase();
-        let mut starts = [0u32; 257];
-        for &b in &text {
-            starts[usize::from(b) + 1] += 1;
-        }
-        let mut sum = 0;
-        for start in starts.iter_mut() {
-            sum += *start;
-            *start = sum;
-        }
-        let mut next = starts;
-        let mut at = vec![0u32; text.len()];
-        for (i, &b) in text.iter().enumerate() {
-            let slot = &mut next[usize::from(b)];
-            at[*slot as usize] = i as u32;
-            *slot += 1;
-        }
-        Lowered { text, starts, at }
+        let pairs = Pairs::of(&text);
+        Lowered { text, pairs }
     }
 
     fn contains(&self, phrase: &[u8]) -> bool {
-        let Some((&first, _)) = phrase.split_first() else {
-            return true;
-        };
-        let b = usize::from(first);
-        let (from, to) = (self.starts[b] as usize, self.starts[b + 1] as usize);
-        self.at[from..to]
-            .iter()
-            .any(|&i| self.text[i as usize..].starts_with(phrase))
+        self.pairs.may_contain(phrase) && find_bytes(&self.text, phrase).is_some()
     }
 }
 
@@ -236,21 +214,45 @@ impl Rule {
 
     fn matches(&self, s: &Signals<'_>) -> bool {
         (self.status[0]..=self.status[1]).contains(&s.status)
-            && FIELDS.iter().all(|&field| {
-                let mut named = false;
-                for &(on, value) in self.when {
-                    if on == field {
-                        if s.has(on, value) {
-                            return true;
-                        }
-                        named = true;
-                    }
-                }
-                !named
-            })
+            && self.conditions_hold(s)
             && self.test.is_none_or(|test| test(s))
     }
+
+    /// Whether each field a condition names has a condition that holds,
+    /// the fields in the order of [`FIELDS`]: one pass over the conditions
+    /// for the cheap compares, then one per message search that some
+    /// condition names (most rules name none).
+    fn conditions_hold(&self, s: &Signals<'_>) -> bool {
+        // Bit `f` of each: field `f` is named / has a condition that holds.
+        let (mut named, mut held) = (0u8, 0u8);
+        for stage in [COMPARES, bit(On::Says), bit(On::AndSays)] {
+            if stage != COMPARES && named & stage == 0 {
+                continue;
+            }
+            for &(on, value) in self.when {
+                let b = bit(on);
+                if stage == COMPARES {
+                    named |= b;
+                }
+                if stage & b != 0 && held & b == 0 && s.has(on, value) {
+                    held |= b;
+                }
+            }
+            if (named ^ held) & stage != 0 {
+                return false;
+            }
+        }
+        true
+    }
 }
+
+/// The field `on` as a bit of a set.
+const fn bit(on: On) -> u8 {
+    1 << on as u8
+}
+
+/// The fields checked by a compare ([`FIELDS`] before the message searches).
+const COMPARES: u8 = bit(FIELDS[0]) | bit(FIELDS[1]) | bit(FIELDS[2]);
 
 /// How much a kind matters when rules disagree: a body that reads as out
 /// of quota and as rate-limited is out of quota; lower is stronger.
@@ -279,16 +281,19 @@ pub fn decide(s: &Signals<'_>) -> Option<&'static Rule> {
     // One pass: a rule is only tried when it would beat the best match so
     // far, so the first match of the strongest kind (in registry order)
     // wins, as if the kinds were tried one by one.
-    let mut best: Option<(u8, &'static Rule)> = None;
-    for def in REGISTRY {
-        for rule in def.rules {
-            let r = rank(rule.kind);
-            if best.is_none_or(|(b, _)| r < b) && rule.matches(s) {
-                best = Some((r, rule));
-            }
+    let empty = rows::empty_fields(s);
+    let (mut best_rank, mut best) = (u8::MAX, None);
+    for row in rows::rows() {
+        if row.rank < best_rank
+            && row.status[0] <= s.status
+            && s.status <= row.status[1]
+            && row.named & empty & !row.empty_ok == 0
+            && row.rule.matches(s)
+        {
+            (best_rank, best) = (row.rank, Some(row.rule));
         }
     }
-    best.map(|(_, rule)| rule)
+    best
 }
 
 /// Whether `haystack` contains `needle`: a scan for the needle's first
@@ -311,7 +316,14 @@ pub fn contains_short(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// Whether `host` (lower-case) matches a [`Def::hosts`] pattern.
 fn host_matches(host: &str, pattern: &str) -> bool {
-    match pattern.split_once('*') {
+    // Each branch below needs the host to end as the pattern does (unless
+    // the pattern ends in its `*`): most patterns fail this cheap check.
+    if !pattern.ends_with('*') && host.as_bytes().last() != pattern.as_bytes().last() {
+        return false;
+    }
+    // `split_once('*')` is a char searcher set up per pattern and host.
+    let star = crate::classify::search::find(pattern, "*");
+    match star.map(|at| (&pattern[..at], &pattern[at + 1..])) {
         Some((prefix, suffix)) => {
             host.len() > prefix.len() + suffix.len()
                 && host.starts_with(prefix)
@@ -448,6 +460,110 @@ mod tests {
         }
         assert!(contains_short("rate limit per day".as_bytes(), b"per day"));
         assert!(!contains_short("per da".as_bytes(), b"per day"));
+    }
+
+    #[test]
+    fn the_message_index_agrees_with_a_search_of_the_lowered_message() {
+        // Every message of up to 5 pieces over a few bytes, and every phrase
+        // of up to 3: the pair set may only rule out phrases that are absent.
+        let words = |pieces: &[&str], max: usize| {
+            let mut all = vec![String::new()];
+            let mut last = vec![String::new()];
+            for _ in 0..max {
+                last = last
+                    .iter()
+                    .flat_map(|w| pieces.iter().map(move |p| format!("{w}{p}")))
+                    .collect();
+                all.extend(last.iter().cloned());
+            }
+            all
+        };
+        let phrases = words(&["a", "b", " ", "é"], 3);
+        for message in words(&["a", "B", " ", "é", "ab"], 5) {
+            let lower = Lowered::new(&message);
+            let lowered = message.to_ascii_lowercase();
+            for phrase in &phrases {
+                assert_eq!(
+                    lower.contains(phrase.as_bytes()),
+                    lowered.contains(phrase.as_str()),
+                    "{message:?} {phrase:?}"
+                );
+            }
+        }
+        // The rules' own phrases in a real message.
+        let message = "Rate limit reached for gpt-4o on tokens per min (TPM): Limit 30000, Used 29000. You exceeded your current quota; the engine is currently overloaded, at capacity.";
+        let lower = Lowered::new(message);
+        for def in REGISTRY {
+            for rule in def.rules {
+                for &(_, phrase) in rule.when {
+                    assert_eq!(
+                        lower.contains(phrase.as_bytes()),
+                        message.to_ascii_lowercase().contains(phrase),
+                        "{phrase:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// `decide` as it was before the rows: every rule of every table read.
+    fn decide_reading_every_rule(s: &Signals<'_>) -> Option<&'static Rule> {
+        let mut best: Option<(u8, &'static Rule)> = None;
+        for def in REGISTRY {
+            for rule in def.rules {
+                let r = rank(rule.kind);
+                if best.is_none_or(|(b, _)| r < b) && rule.matches(s) {
+                    best = Some((r, rule));
+                }
+            }
+        }
+        best.map(|(_, rule)| rule)
+    }
+
+    #[test]
+    fn the_rows_decide_as_reading_every_rule_does() {
+        // Bodies made of every rule's own values, alone and in pairs, at
+        // every status a rule names, and an empty body.
+        let mut values: Vec<(On, &str)> = vec![];
+        for def in REGISTRY {
+            for rule in def.rules {
+                values.extend(rule.when.iter().copied());
+            }
+        }
+        let body = |conditions: &[(On, &str)]| {
+            let mut b = ErrorBody::default();
+            let mut message = String::new();
+            for &(on, value) in conditions {
+                match on {
+                    On::Ty => b.error_type = Some(value.into()),
+                    On::Code => b.code = Some(value.into()),
+                    On::Inner => b.inner_code = Some(value.into()),
+                    On::Says | On::AndSays => message = format!("{message} {value}"),
+                }
+            }
+            b.message = (!message.is_empty()).then_some(message);
+            b
+        };
+        let mut bodies = vec![ErrorBody::default()];
+        for (i, &a) in values.iter().enumerate() {
+            bodies.push(body(&[a]));
+            bodies.push(body(&[a, values[(i * 7 + 3) % values.len()]]));
+        }
+        let mut decided = 0;
+        for b in &bodies {
+            for status in [
+                0, 200, 400, 401, 402, 403, 404, 408, 413, 429, 500, 503, 529,
+            ] {
+                let s = Signals::new(status, b);
+                // Rules are compared by what they decide (a `const` table's
+                // address is not the same at each use).
+                let what = |r: Option<&Rule>| r.map(|r| (r.kind, r.reason, r.window));
+                let want = decide_reading_every_rule(&s);
+                assert_eq!(what(decide(&s)), what(want), "{status} {b:?}");
+                decided += usize::from(want.is_some());
+            }
+        }
+        assert!(decided > 1_000, "only {decided} bodies matched a rule");
     }
 
     #[test]

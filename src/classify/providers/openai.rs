@@ -162,7 +162,7 @@ fn request_too_large(s: &Signals<'_>) -> bool {
 pub fn requested_over_limit(s: &Signals<'_>) -> bool {
     let message = s.message();
     let number_after = |label: &str| {
-        let at = message.find(label)? + label.len();
+        let at = crate::classify::search::find(message, label)? + label.len();
         let digits: String = message[at..]
             .chars()
             .skip_while(|c| *c == '~')
