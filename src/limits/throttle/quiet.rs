@@ -182,15 +182,6 @@ mod tests {
     use super::super::testing::*;
     use super::super::*;
 
-    /// An answer without rate-limit headers: `rate_limited` with a wait.
-    fn bare(rate_limited: bool, retry_after_ms: Option<u64>) -> Answer<'static> {
-        Answer::Heard {
-            limits: None,
-            rate_limited,
-            retry_after_ms,
-        }
-    }
-
     #[test]
     fn a_429_with_only_retry_after_holds_the_key_and_then_lets_through_what_it_did() {
         let mut r = Run::new(0);

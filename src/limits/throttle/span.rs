@@ -98,15 +98,6 @@ mod tests {
     use super::super::*;
     use super::nth_latest;
 
-    /// An answer without rate-limit headers: `rate_limited` with a wait.
-    fn bare(rate_limited: bool, retry_after_ms: Option<u64>) -> Answer<'static> {
-        Answer::Heard {
-            limits: None,
-            rate_limited,
-            retry_after_ms,
-        }
-    }
-
     #[test]
     fn the_nth_latest_time() {
         let times = [5.0, 1.0, 9.0, 3.0, 7.0, 7.0];

@@ -36,6 +36,15 @@ pub(super) fn tokens(limit: u64, remaining: u64, reset_ms: u64) -> Limits {
     }
 }
 
+/// An answer without rate-limit headers: `rate_limited` with a wait.
+pub(super) fn bare(rate_limited: bool, retry_after_ms: Option<u64>) -> Answer<'static> {
+    Answer::Heard {
+        limits: None,
+        rate_limited,
+        retry_after_ms,
+    }
+}
+
 pub(super) fn heard(limits: &Limits) -> Answer<'_> {
     Answer::Heard {
         limits: Some(limits),
