@@ -43,8 +43,8 @@ module coordinator ratewise_coordinator
 module fetch ratewise
 
 # The glue wasm-bindgen writes, the JS snippets it copies and the package's own modules are minified
-# in place, each file on its own (no bundling: every entry must share one copy of the error classes
-# and the wasm instance), without source maps: 21.1 -> 12.9 KB gzipped. --keep-names only where
+# in place, without source maps: 21.1 -> 12.9 KB gzipped. The entries are not bundled (every entry must
+# share one copy of the error classes and the wasm instance); only ratewise.js takes in its own snippets. --keep-names only where
 # users and stack traces see the names (the exports, the error classes): elsewhere it wraps every
 # function in a naming call (826 bytes gzipped of the snippets).
 minify() {
@@ -77,13 +77,10 @@ snippets=$(cd pkg && ls -d snippets/*/js)
 grep -q "import('../../../telemetry.js')" "pkg/$snippets/telemetry.js" \
   || { echo "build.sh: js/telemetry.js no longer imports '../../../telemetry.js'" >&2; exit 1; }
 sed -i "s#import('../../../telemetry.js')#import('./telemetry.js')#" "pkg/$snippets/telemetry.js"
-node_modules/.bin/esbuild pkg/ratewise.js --bundle --minify --format=esm --log-level=error \
-  --external:./telemetry.js --external:"./$snippets/errors.js" --external:"./$snippets/convert.js" \
-  --outfile=pkg/ratewise.js.min
-mv pkg/ratewise.js.min pkg/ratewise.js
+minify pkg/ratewise.js "--bundle --external:./telemetry.js --external:./$snippets/errors.js --external:./$snippets/convert.js"
 find "pkg/$snippets" -name '*.js' ! -name errors.js ! -name convert.js -delete
 name_exports pkg/ratewise.js
-for js in pkg/ratewise_coordinator.js; do minify "$js" && name_exports "$js"; done
+minify pkg/ratewise_coordinator.js && name_exports pkg/ratewise_coordinator.js
 for js in pkg/*.js pkg/snippets/*/js/errors.js; do
   [[ $js == pkg/ratewise.js || $js == pkg/ratewise_coordinator.js ]] || minify "$js" --keep-names
 done
