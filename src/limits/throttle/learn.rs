@@ -167,16 +167,7 @@ mod tests {
         assert_eq!(r.t.meaning(k())[0], Meaning::Full);
         let b = r.go(1_010.0).unwrap();
         let limits = requests(3, 0, 990);
-        r.t.answered(
-            k(),
-            b,
-            T0 + 1_011.0,
-            Answer::Heard {
-                limits: Some(&limits),
-                rate_limited: true,
-                retry_after_ms: None,
-            },
-        );
+        r.t.answered(k(), b, T0 + 1_011.0, limited(&limits, None));
         assert_eq!(r.t.meaning(k())[0], Meaning::Slot, "the 429 undoes it");
     }
 
@@ -195,11 +186,7 @@ mod tests {
         assert_eq!(wait_until(r.admit(t, 300.0)), Some(from_send));
         let mut r = Run::new(0);
         let first = r.go(0.0).unwrap();
-        let rate_limited = Answer::Heard {
-            limits: None,
-            rate_limited: true,
-            retry_after_ms: None,
-        };
+        let rate_limited = bare(true, None);
         r.t.answered(k(), first, T0 + 4.0, rate_limited);
         // A fixed window (its requests leave at its reset, not before).
         r.whole();

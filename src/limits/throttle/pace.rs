@@ -162,16 +162,7 @@ mod tests {
         }
         let b = r.go(5.0).unwrap();
         let limits = requests(10, 0, 1_000);
-        r.t.answered(
-            k(),
-            b,
-            T0 + 6.0,
-            Answer::Heard {
-                limits: Some(&limits),
-                rate_limited: true,
-                retry_after_ms: None,
-            },
-        );
+        r.t.answered(k(), b, T0 + 6.0, limited(&limits, None));
         assert_eq!(r.t.refill(k())[0], Refill::AtReset);
     }
 }

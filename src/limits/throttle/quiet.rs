@@ -215,11 +215,7 @@ mod tests {
         }
         let over = r.go(5.0).unwrap();
         let limits = requests(3, 0, 995);
-        let answer = Answer::Heard {
-            limits: Some(&limits),
-            rate_limited: true,
-            retry_after_ms: Some(1_000),
-        };
+        let answer = limited(&limits, Some(1_000));
         r.t.answered(k(), over, T0 + 9.0, answer);
         let t = r.call();
         let until = wait_until(r.admit(t, 200.0)).unwrap();

@@ -126,11 +126,7 @@ mod tests {
         }
         let over = r.go(40.0).unwrap();
         let limits = requests(10, 0, 960);
-        let answer = Answer::Heard {
-            limits: Some(&limits),
-            rate_limited: true,
-            retry_after_ms: Some(1_000),
-        };
+        let answer = limited(&limits, Some(1_000));
         r.t.answered(k(), over, T0 + 44.0, answer);
         // Each of the ten leaves a window after it reached the server (the
         // next slot may be what the reset said): by 1 060 all have.
@@ -163,11 +159,7 @@ mod tests {
         }
         let over = r.go(3_000.0).unwrap();
         let limits = requests(10, 0, 960);
-        let answer = Answer::Heard {
-            limits: Some(&limits),
-            rate_limited: true,
-            retry_after_ms: Some(1_000),
-        };
+        let answer = limited(&limits, Some(1_000));
         r.t.answered(k(), over, T0 + 3_004.0, answer);
         let length = r.t.keys.get(&k()).unwrap().windows[0].length();
         assert_eq!(length, 960.0);

@@ -45,6 +45,15 @@ pub(super) fn bare(rate_limited: bool, retry_after_ms: Option<u64>) -> Answer<'s
     }
 }
 
+/// A 429 with rate-limit headers, and the `retry-after` wait if any.
+pub(super) fn limited(limits: &Limits, retry_after_ms: Option<u64>) -> Answer<'_> {
+    Answer::Heard {
+        limits: Some(limits),
+        rate_limited: true,
+        retry_after_ms,
+    }
+}
+
 pub(super) fn heard(limits: &Limits) -> Answer<'_> {
     Answer::Heard {
         limits: Some(limits),
