@@ -2,7 +2,8 @@
 // p-retry and ky: the packed .wasm raw and gzipped, the JavaScript glue
 // gzipped (wasm-bindgen's ratewise.js and the js/ snippets, as packed), and
 // the cold `import()` time in Node: the median of fresh `node -e` processes,
-// interleaved, each timing its own import (process start excluded).
+// interleaved, each timing its own import (process start excluded), and
+// ratewise's first classify() after it (where the Node entry compiles the .wasm).
 //
 //   ./scripts/build.sh && ./scripts/pack.sh && node bench/startup.mjs [--runs 15] [--package path/to/pkg ...]
 //
@@ -56,9 +57,12 @@ for (const name of ['p-retry', 'is-network-error', 'ky']) {
   console.log(`| ${name} | – | – | ${kb(gzSum(jsOf(name)))} (its .js files) |`);
 }
 
-// Each process times its own import: node's start is the same for all.
-const script = (spec) =>
-  `const t=performance.now();await import(${JSON.stringify(spec)});process.stdout.write(String(performance.now()-t))`;
+// Each process times its own import: node's start is the same for all. ratewise's also times its
+// first classify() after the import: the Node entry compiles the .wasm there, not at import.
+const script = (spec, first) =>
+  `const t=performance.now();const m=await import(${JSON.stringify(spec)});const i=performance.now()-t;` +
+  (first ? 'const c=performance.now();m.classify({status:429});' : '') +
+  `process.stdout.write(JSON.stringify([i,${first ? 'performance.now()-c' : 'null'}]))`;
 const specs = {
   ratewise: join(packed, 'node.js'),
   ...Object.fromEntries(others.map((dir) => [`ratewise (${dir})`, join(dir, 'node.js')])),
@@ -66,17 +70,24 @@ const specs = {
   ky: join(pkgDir('ky'), 'distribution', 'index.js'),
 };
 const times = Object.fromEntries(Object.keys(specs).map((k) => [k, []]));
+const firsts = Object.fromEntries(Object.keys(specs).map((k) => [k, []]));
 for (let r = 0; r < runs; r++) {
   for (const [name, spec] of Object.entries(specs)) {
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script(spec)], { encoding: 'utf8' });
-    times[name].push(Number(out));
+    const first = name.startsWith('ratewise');
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script(spec, first)], {
+      encoding: 'utf8',
+    });
+    const [imported, call] = JSON.parse(out);
+    times[name].push(imported);
+    if (first) firsts[name].push(call);
   }
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pr = median(times['p-retry']);
 console.log(`\ncold import() in a fresh Node process, median of ${runs} interleaved runs\n`);
-console.log('| package | ms | ÷ p-retry |');
-console.log('|---|---:|---:|');
+console.log('| package | ms | ÷ p-retry | then the first classify(), ms |');
+console.log('|---|---:|---:|---:|');
 for (const [name, xs] of Object.entries(times)) {
-  console.log(`| ${name} | ${median(xs).toFixed(1)} | ${(median(xs) / pr).toFixed(2)}x |`);
+  const first = firsts[name].length ? median(firsts[name]).toFixed(1) : '–';
+  console.log(`| ${name} | ${median(xs).toFixed(1)} | ${(median(xs) / pr).toFixed(2)}x | ${first} |`);
 }
