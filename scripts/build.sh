@@ -77,6 +77,8 @@ snippets=$(cd pkg && ls -d snippets/*/js)
 grep -q "import('../../../telemetry.js')" "pkg/$snippets/telemetry.js" \
   || { echo "build.sh: js/telemetry.js no longer imports '../../../telemetry.js'" >&2; exit 1; }
 sed -i "s#import('../../../telemetry.js')#import('./telemetry.js')#" "pkg/$snippets/telemetry.js"
+# What of wasm-bindgen's glue no supported runtime runs goes first (scripts/trim-glue.mjs).
+node scripts/trim-glue.mjs pkg/ratewise.js pkg/ratewise_coordinator.js >/dev/null
 minify pkg/ratewise.js "--bundle --external:./telemetry.js --external:./$snippets/errors.js --external:./$snippets/convert.js"
 find "pkg/$snippets" -name '*.js' ! -name errors.js ! -name convert.js -delete
 name_exports pkg/ratewise.js
