@@ -74,9 +74,12 @@ cp pkg-template/* pkg/
 # and pkg/telemetry.js stays a dynamic import, loaded only with telemetry on: the snippet's path to it,
 # written from pkg/snippets/<crate>/js/, becomes ./telemetry.js, from pkg/ratewise.js.
 snippets=$(cd pkg && ls -d snippets/*/js)
-grep -q "import('../../../telemetry.js')" "pkg/$snippets/telemetry.js" \
-  || { echo "build.sh: js/telemetry.js no longer imports '../../../telemetry.js'" >&2; exit 1; }
-sed -i "s#import('../../../telemetry.js')#import('./telemetry.js')#" "pkg/$snippets/telemetry.js"
+# So does pkg/cache-store.js (the cache's stores, keys and copies, loaded on a cache's first use).
+for lazy in telemetry:telemetry cache:cache-store; do
+  grep -q "import('../../../${lazy#*:}.js')" "pkg/$snippets/${lazy%:*}.js" \
+    || { echo "build.sh: js/${lazy%:*}.js no longer imports '../../../${lazy#*:}.js'" >&2; exit 1; }
+  sed -i "s#import('../../../${lazy#*:}.js')#import('./${lazy#*:}.js')#" "pkg/$snippets/${lazy%:*}.js"
+done
 # The bundled snippets' own imports of the two shared ones are written as ratewise.js's, so that they
 # stay external too: as './convert.js', classify.js and request.js had a second copy of convert.js
 # bundled into ratewise.js (1,032 bytes gzipped).
@@ -85,7 +88,7 @@ for js in "pkg/$snippets"/*.js; do
 done
 # What of wasm-bindgen's glue no supported runtime runs goes first (scripts/trim-glue.mjs).
 node scripts/trim-glue.mjs pkg/ratewise.js pkg/ratewise_coordinator.js >/dev/null
-minify pkg/ratewise.js "--bundle --external:./telemetry.js --external:./$snippets/errors.js --external:./$snippets/convert.js"
+minify pkg/ratewise.js "--bundle --external:./telemetry.js --external:./cache-store.js --external:./$snippets/errors.js --external:./$snippets/convert.js"
 find "pkg/$snippets" -name '*.js' ! -name errors.js ! -name convert.js -delete
 name_exports pkg/ratewise.js
 minify pkg/ratewise_coordinator.js && name_exports pkg/ratewise_coordinator.js
