@@ -37,12 +37,15 @@ const gzSum = (list) => list.reduce((sum, f) => sum + gz(readFileSync(f)), 0);
 /** .wasm raw and gzipped, glue and entry files gzipped, of a package folder. */
 function sizes(dir) {
   const wasm = readFileSync(join(dir, 'ratewise_bg.wasm'));
-  const glue = [join(dir, 'ratewise.js'), ...files(join(dir, 'snippets'), ['.js'])];
-  // What node.js imports besides the glue (the coordinator's .wasm and glue load on first use only).
-  const entry = ['node.js', 'errors.js', 'coordinator-node.js', 'coordinator-wasm.js', 'coordinator.js', 'redis.js']
+  // Older builds kept some snippets as files of their own; now they are all in ratewise.js.
+  const snippets = join(dir, 'snippets');
+  const glue = [join(dir, 'ratewise.js'), ...(existsSync(snippets) ? files(snippets, ['.js']) : [])];
+  // What node.js imports besides the glue (the coordinator's .wasm and glue load on first use only;
+  // older builds had the last four as files of their own).
+  const entry = ['node.js', 'coordinator-node.js', 'errors.js', 'coordinator-wasm.js', 'coordinator.js', 'redis.js']
     .map((f) => join(dir, f))
     .filter((f) => existsSync(f));
-  return `${kb(wasm.length)} | ${kb(gz(wasm))} | ${kb(gzSum(glue))} glue (ratewise.js + ${glue.length - 1} snippets), ${kb(gzSum(entry))} entry files`;
+  return `${kb(wasm.length)} | ${kb(gz(wasm))} | ${kb(gzSum(glue))} glue (ratewise.js${glue.length > 1 ? ` + ${glue.length - 1} snippets` : ''}), ${kb(gzSum(entry))} entry files`;
 }
 const require = createRequire(join(here, '..', 'package.json'));
 const pkgDir = (name) => join(here, '..', 'node_modules', name);
