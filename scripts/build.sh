@@ -51,6 +51,12 @@ minify() {
   node_modules/.bin/esbuild "$1" --minify ${2:-} --format=esm --log-level=error --outfile="$1.min"
   mv "$1.min" "$1"
 }
+# terse FILE: terser's compress and mangle after esbuild's bundle and minify, for the two glue files:
+# -371 bytes gzipped for ratewise.js (13,879 -> 13,508) and -52 for the coordinator glue.
+terse() {
+  node_modules/.bin/terser "$1" --module --compress passes=2 --mangle --output "$1.min"
+  mv "$1.min" "$1"
+}
 # name_exports FILE: gives each function FILE exports its export name, as --keep-names would, but
 # without wrapping every internal function of wasm-bindgen's glue in a naming call (-0.7 KB gzipped).
 name_exports() {
@@ -94,8 +100,8 @@ printf "export { %s } from './ratewise.js';\n" "$public" > pkg/errors.js
 # What of wasm-bindgen's glue no supported runtime runs goes first (scripts/trim-glue.mjs).
 node scripts/trim-glue.mjs pkg/ratewise.js pkg/ratewise_coordinator.js >/dev/null
 minify pkg/ratewise.js "--bundle --external:./telemetry.js --external:./cache-store.js"
-name_exports pkg/ratewise.js
-minify pkg/ratewise_coordinator.js --bundle && name_exports pkg/ratewise_coordinator.js
+terse pkg/ratewise.js && name_exports pkg/ratewise.js
+minify pkg/ratewise_coordinator.js --bundle && terse pkg/ratewise_coordinator.js && name_exports pkg/ratewise_coordinator.js
 rm -r pkg/snippets
 # Each entry is bundled with the package's modules that only it loads (the coordinators' class,
 # redisCoordinator and the loader's state, errors.js's re-export): Node loads 6 files at import
