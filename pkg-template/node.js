@@ -1,11 +1,25 @@
-// Node (>= 20) and Bun: the wasm is read from disk and compiled synchronously,
-// so `import { classify } from 'ratewise'` needs no init() call.
+// Node (>= 20) and Bun: the wasm is read from disk and compiled synchronously on the first call of
+// classify() or createFetch(), not when this is imported, so `import { classify } from 'ratewise'`
+// needs no init() call and an import that never calls them never compiles the module. The first
+// call then rebinds both exports to the glue's own functions: later calls go straight to wasm.
 import { readFileSync } from 'node:fs';
-import { initSync } from './ratewise.js';
+import { classify as classifyNow, createFetch as createFetchNow, initSync } from './ratewise.js';
 
-initSync({ module: readFileSync(new URL('./ratewise_bg.wasm', import.meta.url)) });
+/** Instantiates the module (once; a failure is thrown again on the next call). */
+function ready() {
+  initSync({ module: readFileSync(new URL('./ratewise_bg.wasm', import.meta.url)) });
+  classify = classifyNow;
+  createFetch = createFetchNow;
+}
 
-export { classify, createFetch } from './ratewise.js';
+export let classify = (input) => {
+  ready();
+  return classifyNow(input);
+};
+export let createFetch = (options) => {
+  ready();
+  return createFetchNow(options);
+};
 export * from './errors.js';
 // The coordinators: their wasm module loads on first use only.
 export { RatewiseCoordinator, redisCoordinator } from './coordinator-node.js';

@@ -119,6 +119,25 @@ for (const [name, entry] of [
   });
 }
 
+test('the Node entry compiles and instantiates nothing at import; the first classify() does, once', async () => {
+  const out = await run(
+    join(pkg, 'node.js'),
+    `
+    out.before = seen();
+    const lazy = ratewise.classify;
+    out.first = ratewise.classify({ status: 429 }).kind;
+    out.rebound = ratewise.classify !== lazy;
+    out.again = lazy({ status: 503 }).kind;
+    out.after = seen();
+    `,
+  );
+  assert.deepEqual(out.before.instances, []);
+  assert.equal(out.first, 'rate_limit');
+  assert.equal(out.rebound, true);
+  assert.equal(out.again, 'overloaded');
+  assert.deepEqual(out.after.instances, ['main']);
+});
+
 test("ratewise/coordinator alone loads only the coordinator module, on the Durable Object's first message", async () => {
   const out = await run(
     join(pkg, 'coordinator-node.js'),

@@ -23,8 +23,9 @@ const N = Number(n);
 const ROUNDS = Number(r);
 if (typeof globalThis.gc !== 'function') throw new Error('run with --expose-gc');
 
-// The package's own wasm exports: initSync returns the instance node.js already made.
+// The package's own wasm exports: initSync returns the instance node.js made (on the first call: createFetch()).
 const { initSync } = await import(new URL('./ratewise.js', import.meta.resolve('ratewise')).href);
+createFetch();
 const wasm = initSync();
 
 /** Counts the abort listeners added to and removed from `signal`. */
