@@ -34,7 +34,8 @@ module() {
   # --low-memory-unused lets -Oz fold a constant added to an address into the load's or store's offset
   # (-390 bytes gzipped): rustc's wasm32 layout is stack first (the stack pointer starts at 1 MiB and
   # the stack grows down, data and heap above it), so the low 1 KiB the pass assumes unused is only
-  # reached by a stack already 1 MiB deep.
+  # reached by a stack already 1 MiB deep. scripts/low-memory.mjs stops the build if that changes.
+  node scripts/low-memory.mjs "pkg/$2_bg.wasm"
   "$wasm_opt" --low-memory-unused --flatten --rereloop -Oz --flatten --rereloop -Oz -Oz --converge --strip-producers --strip-target-features --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "pkg/$2_bg.wasm" -o "pkg/$2_bg.wasm"
