@@ -145,6 +145,8 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
+    // Inlined: smaller than its calls, and at opt-level "z" it stays a call per byte otherwise.
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.pos).copied()
     }
