@@ -106,12 +106,12 @@ function end(at, start) {
 /** The text whose length is at `at`: `all` from `start` to `stop`, or null. */
 const cut = (all, at, start, stop) => (view.getUint32(at, true) === ABSENT ? null : all.slice(start, stop));
 
-/** The Classification object from the record wasm wrote at `ptr`. */
-export function makeClassification(memory, ptr) {
+/** The Classification object from the record wasm wrote: its fixed part at `ptr`, its texts at `texts`. */
+export function makeClassification(memory, ptr, texts) {
   viewsOf(memory);
   const size = view.getUint32(ptr + 164, true);
   // The three texts decoded by one call, then cut by their UTF-16 lengths.
-  const all = size === 0 ? '' : decoder.decode(bytes.subarray(ptr + 168, ptr + 168 + size));
+  const all = size === 0 ? '' : decoder.decode(bytes.subarray(texts, texts + size));
   const codeEnd = end(ptr + 152, 0);
   const typeEnd = end(ptr + 156, codeEnd);
   const code = cut(all, ptr + 152, 0, codeEnd);

@@ -145,6 +145,8 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
+    // Inlined: smaller than its calls, and at opt-level "z" it stays a call per byte otherwise.
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.pos).copied()
     }
@@ -255,7 +257,7 @@ impl<'a> Parser<'a> {
         // Fast path: without escapes the string is a slice of the input.
         // A plain loop: at opt-level "z" an iterator's closure stays a call per byte.
         let bytes = self.text.as_bytes();
-        let mut stop = start;
+        let mut stop = plain_run_end(bytes, start);
         loop {
             match *bytes.get(stop)? {
                 b'"' | b'\\' | ..0x20 => break,
@@ -317,6 +319,29 @@ impl<'a> Parser<'a> {
         }
         char::from_u32(0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00))
     }
+}
+
+/// Where the run of string bytes from `at` with no quote, backslash or
+/// control character ends, or up to seven bytes before it: eight bytes at
+/// a time, the rest left to the caller's byte loop. Messages are most of
+/// an error body's bytes, and most of a message is such a run.
+fn plain_run_end(bytes: &[u8], mut at: usize) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGHS: u64 = ONES << 7;
+    // Whether a byte of `x` is below `n` (n <= 0x80; exact as a whole).
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGHS != 0;
+    // `try_from`, not `copy_from_slice`: that is a call per word at opt-level "z".
+    while let Some(Ok(word)) = bytes.get(at..at + 8).map(<[u8; 8]>::try_from) {
+        let x = u64::from_le_bytes(word);
+        if below(x, 0x20)
+            || below(x ^ (ONES * u64::from(b'"')), 1)
+            || below(x ^ (ONES * u64::from(b'\\')), 1)
+        {
+            break;
+        }
+        at += 8;
+    }
+    at
 }
 
 #[cfg(test)]
@@ -397,6 +422,37 @@ mod tests {
         scan_prefix(&"[".repeat(100_000), |_, _, _| n += 1);
         scan_prefix(&r#"{"a":"#.repeat(100_000), |_, _, _| n += 1);
         assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn the_plain_run_stops_at_or_before_the_first_byte_that_needs_a_look() {
+        let mut seed = 9u32;
+        let mut next = |n: u32| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (seed >> 8) % n
+        };
+        for _ in 0..20_000 {
+            let len = next(40) as usize;
+            let text: Vec<u8> = (0..len)
+                .map(|_| match next(12) {
+                    0 => b'"',
+                    1 => b'\\',
+                    2 => next(0x20) as u8,
+                    3 => 0x80 + next(0x80) as u8,
+                    4 => 0x20,
+                    _ => b'a' + next(26) as u8,
+                })
+                .collect();
+            let from = next(len as u32 + 1) as usize;
+            let first = (from..len)
+                .find(|&i| matches!(text[i], b'"' | b'\\' | ..0x20))
+                .unwrap_or(len);
+            let end = plain_run_end(&text, from);
+            assert!(
+                end <= first && first - end < 8,
+                "{text:?} {from} {end} {first}"
+            );
+        }
     }
 
     #[test]

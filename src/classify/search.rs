@@ -82,8 +82,10 @@ fn byte_at(haystack: &[u8], from: usize, last: usize, byte: u8) -> Option<usize>
     let spread = ONES * u64::from(byte);
     let mut i = from;
     while i + 8 <= last + 1 {
-        let mut word = [0; 8];
-        word.copy_from_slice(&haystack[i..i + 8]);
+        // `try_from`, not `copy_from_slice`: that is a call per word at opt-level "z".
+        let Some(Ok(word)) = haystack.get(i..i + 8).map(<[u8; 8]>::try_from) else {
+            break;
+        };
         let x = u64::from_ne_bytes(word) ^ spread;
         if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
             break;
