@@ -26,6 +26,7 @@ use crate::limits::budgets::{self, After};
 use crate::limits::fallback::{fallback, Fallback};
 use crate::limits::spend::Cost;
 use crate::limits::Scope;
+use crate::retry::boxed::boxed;
 use crate::retry::engine::{self, Attempt, Event, Halt, Outcome, Source};
 use crate::retry::policy::{Decision, Stop};
 use crate::secrets::redact_url;
@@ -195,11 +196,16 @@ async fn run(
         request_id: described.then_some(&request_id),
     };
     // Spend budgets: the call's estimate is held before anything is sent.
+    // Their future is polled out of line: a call without budgets never
+    // enters it (retry::boxed).
     let wait_until = invocation.and_then(|i| i.wait_until.as_ref());
-    let mut holds = match admit(instance, out, &store, wait_until, trace).await {
-        Ok(holds) => holds,
-        Err(answer) => return answer,
-    };
+    let mut holds = Held::default();
+    if instance.taps.budgets().is_some() {
+        match boxed(admit(instance, out, &store, wait_until, trace)).await {
+            Ok(held) => holds = held,
+            Err(answer) => return answer,
+        }
+    }
     let scope = Scope {
         moved_to: holds.moved,
         ..scope
@@ -334,7 +340,9 @@ async fn answer(
         }
         Fallback::Cache => {
             if let Some((cache, key_url)) = &cache {
-                let hit = cached(instance, cache, key_url, out, &outcome, started, trace).await;
+                // Out of line: only a call no route could answer looks.
+                let hit = cached(instance, cache, key_url, out, &outcome, started, trace);
+                let hit = boxed(hit).await;
                 if let Some(hit) = hit {
                     return Ok(hit);
                 }
