@@ -2,7 +2,8 @@
 // one crossing. No decisions are made here: only reading and checking shapes.
 
 import { pickHeaders } from './convert.js';
-import { readLane } from './io.js';
+import { ownInit, readLane, replayable } from './io.js';
+import { linkSignals } from './signals.js';
 import { readBudgetTag } from './usage.js';
 
 // A header name (an RFC 9110 token) and a header value a Headers object keeps exactly as given
@@ -43,6 +44,63 @@ function make(given) {
   return new Headers(given);
 }
 
+/** `typeof value` for error messages, null and arrays apart (as the core's type_name). */
+function typeName(value) {
+  if (value === null) return 'null';
+  try {
+    if (Array.isArray(value)) return 'array';
+  } catch {
+    // A revoked Proxy: an object.
+  }
+  return typeof value;
+}
+
+/** Whether `value` is a Request of this realm (false where there is no Request). */
+function isRequest(value) {
+  try {
+    return value instanceof Request;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Opens one call of `fetch(input, init)`, in one crossing: the init as the call's own copy
+ * (ownInit), its signals linked (the instance's `signal`, `init.signal`, the Request's, and the
+ * deadline: linkSignals) and its request read (readRequest). Returns `[linked, own init, url,
+ * method, body, replayable, request or undefined, lane index, budget tag, headers, stripped,
+ * values]` (the last five as readRequest gives them). Throws the TypeError of a bad init, signal,
+ * lane, budget tag or header; once the signals are linked, it finishes them before it throws.
+ */
+export function readCall(input, init, signal, deadlineMs, needHeaders, names) {
+  if (init !== undefined && init !== null && typeof init !== 'object') {
+    throw new TypeError('fetch: `init` must be an object');
+  }
+  // Own properties only: nothing planted on Object.prototype is read.
+  const own = ownInit(init);
+  const request = isRequest(input) ? input : undefined;
+  const given = own.signal;
+  if (
+    given !== undefined &&
+    given !== null &&
+    (typeof field(given, 'aborted') !== 'boolean' || typeof field(given, 'addEventListener') !== 'function')
+  ) {
+    throw new TypeError(`fetch: \`init.signal\` must be an AbortSignal, got ${typeName(given)}`);
+  }
+  const linked = linkSignals([signal, given, request?.signal], deadlineMs);
+  try {
+    const href = request ? request.url : typeof input === 'string' ? input : field(input, 'href');
+    const url = typeof href === 'string' ? href : '';
+    const method = typeof own.method === 'string' ? own.method : (request?.method ?? 'GET');
+    const body = own.body;
+    const read = readRequest(own, request, linked.signal, needHeaders, names);
+    return [linked, own, url, method, body, replayable(body), request, ...read];
+  } catch (e) {
+    linked.finish();
+    throw e;
+  }
+}
+
 /**
  * Reads a call's headers, lane and budget tag, and drops ratewise's own init members from its
  * init (`init` is the call's own copy, see ownInit) after giving it `signal` (when defined).
@@ -52,7 +110,7 @@ function make(given) {
  * `needHeaders` is false: routes rewrite a Headers object); `values` are `names`' values joined
  * by newlines (which no header value holds), an absent one empty. Throws the TypeError of a bad lane, budget tag or header.
  */
-export function readRequest(init, request, signal, needHeaders, names) {
+function readRequest(init, request, signal, needHeaders, names) {
   if (signal !== undefined) init.signal = signal;
   const given = init.headers;
   let headers;

@@ -2,5 +2,6 @@
 //! acts on both over a transport and a clock.
 
 pub mod backoff;
+pub mod boxed;
 pub mod engine;
 pub mod policy;

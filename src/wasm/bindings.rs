@@ -100,15 +100,9 @@ extern "C" {
     /// The `TimeoutError` a call's deadline aborts it with.
     #[wasm_bindgen(js_name = deadlineError)]
     pub fn deadline_error(deadline_ms: f64) -> JsValue;
-    /// The linked abort signal of one call.
+    /// The linked abort signal of one call (`linkSignals`, made by `readCall`
+    /// in js/request.js).
     pub type Linked;
-    /// Links caller signals and a deadline into one signal; throws what a
-    /// signal-like object's `aborted`, `reason` or `addEventListener` throws.
-    #[wasm_bindgen(js_name = linkSignals, catch)]
-    pub fn link_signals(
-        signals: &js_sys::Array,
-        deadline_ms: Option<f64>,
-    ) -> Result<Linked, JsValue>;
     /// The signal fetch gets: `undefined` when nothing can abort the call.
     #[wasm_bindgen(method, getter)]
     pub fn signal(this: &Linked) -> JsValue;
@@ -149,11 +143,6 @@ extern "C" {
     /// The response marked `x-should-retry: false` (a copy over its body).
     #[wasm_bindgen(js_name = markFinal)]
     pub fn mark_final(response: &web_sys::Response) -> web_sys::Response;
-    /// A copy of `init` with its own properties only (inherited names
-    /// shadowed by `undefined`); throws a TypeError naming a field whose
-    /// getter threw.
-    #[wasm_bindgen(js_name = ownInit, catch)]
-    pub fn own_init(init: &JsValue) -> Result<js_sys::Object, JsValue>;
 }
 
 #[wasm_bindgen(module = "/js/cache.js")]

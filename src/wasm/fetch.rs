@@ -10,7 +10,7 @@ use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
-use super::bindings::{self, classification_js, get, make_error, object, type_error};
+use super::bindings::{self, classification_js, get, make_error, object};
 use super::budgets::Held;
 use super::clock::JsClock;
 use super::coordinator::Coordinated;
@@ -18,7 +18,7 @@ use super::instance::Instance;
 use super::options::{self, Config, Invocation};
 use super::outputs::{self, About};
 use super::report;
-use super::request::Outgoing;
+use super::request::{Given, Outgoing};
 use super::settled::Settled;
 use super::telemetry::{self, Trace};
 use super::transport::FetchTransport;
@@ -26,6 +26,7 @@ use crate::limits::budgets::{self, After};
 use crate::limits::fallback::{fallback, Fallback};
 use crate::limits::spend::Cost;
 use crate::limits::Scope;
+use crate::retry::boxed::boxed;
 use crate::retry::engine::{self, Attempt, Event, Halt, Outcome, Source};
 use crate::retry::policy::{Decision, Stop};
 use crate::secrets::redact_url;
@@ -144,22 +145,18 @@ async fn call(
 ) -> Result<JsValue, JsValue> {
     let config = &instance.config;
     outputs::call(instance);
-    if !init.is_undefined() && !init.is_null() && !init.is_object() {
-        return Err(type_error("fetch: `init` must be an object"));
-    }
-    // Own properties only: nothing planted on Object.prototype is read.
-    let init: JsValue = bindings::own_init(&init)?.into();
-    let signals = Array::new();
-    let request_signal = input.dyn_ref::<web_sys::Request>().map(|r| r.signal());
-    let init_signal = options::signal(&get(&init, "signal"), "fetch: `init.signal`")?;
-    for s in [config.signal.clone(), init_signal, request_signal]
-        .into_iter()
-        .flatten()
-    {
-        signals.push(&s);
-    }
-    let linked = bindings::link_signals(&signals, config.deadline_ms)?;
-    let result = run(instance, invocation, &linked, input, &init, trace).await;
+    // Whether anyone reads the events: only then are the model and the
+    // request id read.
+    let described = config.on_event.is_some() || config.on_retry.is_some() || trace.is_some();
+    let given = Given {
+        signal: config.signal.as_ref(),
+        deadline_ms: config.deadline_ms,
+        routes: &config.routes,
+        describe: described,
+        names: &instance.identity_names,
+    };
+    let (out, linked) = Outgoing::new(input, &init, &given)?;
+    let result = run(instance, invocation, &linked, &out, trace).await;
     linked.finish();
     result
 }
@@ -168,26 +165,15 @@ async fn run(
     instance: &Instance,
     invocation: Option<&Invocation>,
     linked: &bindings::Linked,
-    input: JsValue,
-    init: &JsValue,
+    out: &Outgoing,
     trace: Option<&Trace>,
 ) -> Result<JsValue, JsValue> {
     let config = &instance.config;
     // The deadline counts from the call, queueing included (as the abort timer does).
     let subrequests = invocation.map(|i| &i.subrequests);
-    // Whether anyone reads the events: only then are the model and the
-    // request id read.
     let described = config.on_event.is_some() || config.on_retry.is_some() || trace.is_some();
-    let out = Outgoing::new(
-        input,
-        init,
-        &linked.signal(),
-        &config.routes,
-        described,
-        &instance.identity_names,
-    )?;
     if let Some(trace) = trace {
-        telemetry::begin(trace, &out);
+        telemetry::begin(trace, out);
     }
     let request_id = std::cell::RefCell::new(None);
     let scope = Scope {
@@ -204,17 +190,22 @@ async fn run(
     };
     let mut transport = FetchTransport {
         instance,
-        out: &out,
-        linked,
+        out,
+        signal: linked.signal().dyn_into().ok(),
         trace,
         request_id: described.then_some(&request_id),
     };
     // Spend budgets: the call's estimate is held before anything is sent.
+    // Their future is polled out of line: a call without budgets never
+    // enters it (retry::boxed).
     let wait_until = invocation.and_then(|i| i.wait_until.as_ref());
-    let mut holds = match admit(instance, &out, &store, wait_until, trace).await {
-        Ok(holds) => holds,
-        Err(answer) => return answer,
-    };
+    let mut holds = Held::default();
+    if instance.taps.budgets().is_some() {
+        match boxed(admit(instance, out, &store, wait_until, trace)).await {
+            Ok(held) => holds = held,
+            Err(answer) => return answer,
+        }
+    }
     let scope = Scope {
         moved_to: holds.moved,
         ..scope
@@ -243,7 +234,7 @@ async fn run(
         Ok(outcome) => {
             let wait_until = invocation.and_then(|i| i.wait_until.as_ref());
             answer(
-                instance, &out, outcome, wait_until, started, &mut holds, trace,
+                instance, out, outcome, wait_until, started, &mut holds, trace,
             )
             .await
         }
@@ -349,7 +340,9 @@ async fn answer(
         }
         Fallback::Cache => {
             if let Some((cache, key_url)) = &cache {
-                let hit = cached(instance, cache, key_url, out, &outcome, started, trace).await;
+                // Out of line: only a call no route could answer looks.
+                let hit = cached(instance, cache, key_url, out, &outcome, started, trace);
+                let hit = boxed(hit).await;
                 if let Some(hit) = hit {
                     return Ok(hit);
                 }

@@ -8,7 +8,7 @@ use js_sys::{Array, Object, Reflect, JSON};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::bindings::{get, json_object, replayable_body, type_error};
+use super::bindings::{get, json_object, type_error, Linked};
 use super::input::copy_string;
 use super::options::Route;
 use crate::credentials::{route_headers, HeaderChange, RouteCredentials};
@@ -52,15 +52,18 @@ pub struct Outgoing {
 
 #[wasm_bindgen(module = "/js/request.js")]
 extern "C" {
-    /// `[lane index, budget tag, headers or undefined, stripped, the values
-    /// of names joined by newlines]`, with the init's signal set and ratewise's own
-    /// members dropped (see js/request.js); throws the TypeError of a bad
-    /// lane, budget tag or header.
-    #[wasm_bindgen(js_name = readRequest, catch)]
-    fn read_request(
+    /// `[linked signals, own init, url, method, body, replayable, request,
+    /// lane index, budget tag, headers or undefined, stripped, the values of
+    /// names joined by newlines]`: the init copied (own properties only), its
+    /// signals linked with `signal` and the deadline, the linked signal set
+    /// in it and ratewise's own members dropped (see js/request.js); throws
+    /// the TypeError of a bad init, signal, lane, budget tag or header.
+    #[wasm_bindgen(js_name = readCall, catch)]
+    fn read_call(
+        input: &JsValue,
         init: &JsValue,
-        request: Option<&web_sys::Request>,
-        signal: &JsValue,
+        signal: Option<&web_sys::AbortSignal>,
+        deadline_ms: Option<f64>,
         need_headers: bool,
         names: &Array,
     ) -> Result<Array, JsValue>;
@@ -108,48 +111,79 @@ fn apply(headers: &web_sys::Headers, changes: &[HeaderChange]) -> Result<(), JsV
     Ok(())
 }
 
+/// What one call was made with: its signal, deadline and routes, and
+/// whether its events are read.
+pub struct Given<'a> {
+    /// The instance's `signal`.
+    pub signal: Option<&'a web_sys::AbortSignal>,
+    /// The instance's `deadlineMs`.
+    pub deadline_ms: Option<f64>,
+    /// The instance's fallback routes.
+    pub routes: &'a [Route],
+    /// Read the JSON body's model even without routes (for `onEvent` and
+    /// telemetry).
+    pub describe: bool,
+    /// [`identity_names`].
+    pub names: &'a Array,
+}
+
 impl Outgoing {
-    /// Reads `fetch(input, init)`; `signal` replaces the init's signal.
-    /// `describe`: read the JSON body's model even without routes (for
-    /// `onEvent` and telemetry). `names`: [`identity_names`].
+    /// Reads `fetch(input, init)` and links the call's signals (the init's,
+    /// the Request's, the instance's and its deadline) into the one its
+    /// attempts send; the linked signals are finished here if reading fails,
+    /// else by the caller once the call ends.
     pub fn new(
         input: JsValue,
         init: &JsValue,
-        signal: &JsValue,
+        given: &Given,
+    ) -> Result<(Outgoing, Linked), JsValue> {
+        let routes = given.routes;
+        // The init copied (own properties only), the signals linked, the
+        // headers, the lane (`init.lane`, else the priority header) and the
+        // budget tag (`init.budget`, else its header) read, in one
+        // crossing; ratewise's own headers and init members never go out.
+        let read = read_call(
+            &input,
+            init,
+            given.signal,
+            given.deadline_ms,
+            !routes.is_empty(),
+            given.names,
+        )?;
+        let linked: Linked = read.get(0).unchecked_into();
+        match Self::read(input, &read, routes, given.describe) {
+            Ok(out) => Ok((out, linked)),
+            Err(e) => {
+                linked.finish();
+                Err(e)
+            }
+        }
+    }
+
+    /// [`Outgoing::new`] from what `readCall` gave.
+    fn read(
+        input: JsValue,
+        read: &Array,
         routes: &[Route],
         describe: bool,
-        names: &Array,
     ) -> Result<Outgoing, JsValue> {
-        let request = input.dyn_ref::<web_sys::Request>().cloned();
-        let url = match &request {
-            Some(r) => r.url(),
-            None => input
-                .as_string()
-                .or_else(|| get(&input, "href").as_string())
-                .unwrap_or_default(),
-        };
-        // `init` is already the call's own copy (`ownInit`).
-        let init_copy: Object = init.clone().unchecked_into();
-        let body = get(init, "body");
-        let replayable = replayable_body(&body);
+        let init_copy: Object = read.get(1).unchecked_into();
+        let url = read.get(2).as_string().unwrap_or_default();
+        let method = read.get(3).as_string().unwrap_or_default();
+        let body = read.get(4);
+        let replayable = read.get(5).is_truthy();
+        // Both undefined or what their names say (checked in readCall).
+        let request = defined(read.get(6)).map(JsCast::unchecked_into::<web_sys::Request>);
         let (tokens, body_model) = estimate(&body).unzip();
         let body_model = body_model.flatten();
-        let method = get(init, "method")
-            .as_string()
-            .or_else(|| request.as_ref().map(web_sys::Request::method))
-            .unwrap_or_else(|| "GET".to_owned());
-        // The headers, the lane (`init.lane`, else the priority header) and
-        // the budget tag (`init.budget`, else its header), read in one
-        // crossing; ratewise's own headers and init members never go out.
-        let read = read_request(init, request.as_ref(), signal, !routes.is_empty(), names)?;
-        let lane = match read.get(0).as_f64() {
+        let lane = match read.get(7).as_f64() {
             Some(1.0) => Lane::Bulk,
             _ => Lane::Interactive,
         };
-        let budget_tag = read.get(1).as_string();
-        let headers: Option<web_sys::Headers> = read.get(2).dyn_into().ok();
-        let priority = read.get(3).is_truthy();
-        let values = read.get(4).as_string().unwrap_or_default();
+        let budget_tag = read.get(8).as_string();
+        let headers = defined(read.get(9)).map(JsCast::unchecked_into::<web_sys::Headers>);
+        let priority = read.get(10).is_truthy();
+        let values = read.get(11).as_string().unwrap_or_default();
         let mut values = values.split('\n');
         let values = [(); IDENTITY_HEADERS.len()].map(|()| values.next().filter(|v| !v.is_empty()));
         // The request's model: in a Gemini-style path, else in a JSON body
@@ -298,6 +332,11 @@ impl Outgoing {
         };
         Ok((input, init.into()))
     }
+}
+
+/// `value`, unless it is undefined.
+fn defined(value: JsValue) -> Option<JsValue> {
+    (!value.is_undefined()).then_some(value)
 }
 
 /// The tokens a string body is expected to use. Only the first

@@ -6,7 +6,7 @@
 use js_sys::Promise;
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::bindings::{self, classification_js, object, type_error, Linked};
+use super::bindings::{self, classification_js, object, type_error};
 use super::instance::Instance;
 use super::request::Outgoing;
 use super::settled::Settled;
@@ -22,7 +22,10 @@ use crate::secrets::redact_url;
 pub struct FetchTransport<'a> {
     pub instance: &'a Instance,
     pub out: &'a Outgoing,
-    pub linked: &'a Linked,
+    /// The signal the call's attempts send (the linked one), read once: an
+    /// AbortSignal, else `None` (nothing can abort the call, or a
+    /// signal-like object the platform's fetch watches itself).
+    pub signal: Option<web_sys::AbortSignal>,
     /// The call's trace, told of each attempt as it is sent.
     pub trace: Option<&'a Trace>,
     /// Where the provider's request id of the latest response goes, when
@@ -55,8 +58,7 @@ fn request_id(response: &web_sys::Response) -> Option<String> {
 
 impl FetchTransport<'_> {
     fn abort_reason(&self) -> Option<JsValue> {
-        let signal = self.linked.signal();
-        let signal = signal.dyn_ref::<web_sys::AbortSignal>()?;
+        let signal = self.signal.as_ref()?;
         signal.aborted().then(|| signal.reason())
     }
 }

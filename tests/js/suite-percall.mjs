@@ -108,4 +108,59 @@ export const tests = [
       equal(headers['X-Ratewise-Priority'], 'bulk', "the caller's object is untouched");
     },
   ],
+
+  [
+    'a call reads its init once, checks it in order, and a call refused after its signals were linked lets go of them',
+    async ({ ratewise, mock }) => {
+      let calls = 0;
+      const fetch = ratewise.createFetch({
+        fetch: (input, init) => {
+          calls++;
+          return globalThis.fetch(input, init);
+        },
+      });
+      // A signal-like object (checked by shape) that counts its listeners.
+      let listening = 0;
+      const signal = {
+        aborted: false,
+        reason: undefined,
+        addEventListener: () => listening++,
+        removeEventListener: () => listening--,
+      };
+      const rejection = async (init) => {
+        try {
+          await fetch(mock.chat, init);
+        } catch (e) {
+          return `${e.name}: ${e.message}`;
+        }
+        return 'resolved';
+      };
+      // Each member is read once, by its own getter.
+      const reads = {};
+      const init = {};
+      for (const [k, v] of Object.entries({ method: 'POST', body: BODY, headers: { 'x-trace': 'once' } })) {
+        Object.defineProperty(init, k, {
+          enumerable: true,
+          get: () => {
+            reads[k] = (reads[k] ?? 0) + 1;
+            return v;
+          },
+        });
+      }
+      const res = await fetch(mock.chat, init);
+      await res.arrayBuffer();
+      equal([res.status, reads], [200, { method: 1, body: 1, headers: 1 }], 'each init member read once');
+      check(
+        (await rejection(7)).startsWith('TypeError: fetch: `init` must be an object'),
+        'an init that is not an object',
+      );
+      const bad = await rejection({ signal: { aborted: 'no' } });
+      check(bad.startsWith('TypeError: fetch: `init.signal` must be an AbortSignal, got object'), bad);
+      // A bad lane is found after the signals are linked: the call lets go of them.
+      const lane = await rejection({ lane: 'urgent', signal });
+      check(lane.startsWith('TypeError: fetch: `init.lane` must be'), lane);
+      equal(listening, 0, 'no listener left on the signal');
+      equal(calls, 1, 'fetch was called for the good call only');
+    },
+  ],
 ];
