@@ -201,23 +201,33 @@ fn sliding_log_reset_when_empty() {
 }
 
 /// Main's throttle released the whole window at each reset here: 12 of
-/// 72 network calls were 429s at C=4.
+/// 72 network calls were 429s at C=4. With 0.3 W answers and C >= 20 it
+/// met 2 429s in 62 calls: a report measured when one request was the
+/// oldest in the log came after that one had left, and its reset freed
+/// the next one early (`throttle/release.rs`); none now (still 1.15-1.17x
+/// the floor: the cold start's first answer, which a sliding log keeps).
 #[test]
 fn sliding_log_reset_when_the_next_slot_frees() {
-    check(&rows(Shape::SlidingNext, Speech::Always), |c| {
-        at_once(c) || slow_and_few(c)
-    });
+    let measured = rows(Shape::SlidingNext, Speech::Always);
+    check(&measured, |c| at_once(c) || slow_and_few(c));
+    let storm: Vec<String> = measured
+        .iter()
+        .filter(|m| m.cell.latency == 0.3 && m.cell.c >= 20 && m.batch.rejected > 0)
+        .map(Measured::row)
+        .collect();
+    assert!(storm.is_empty(), "429s:\n{}", storm.join("\n"));
 }
 
 /// Main's throttle took a report's level as of its answer, not of its
 /// measure: 1.10-1.43x with 0.3 W and 1 W answers; 1.06x now, but at
-/// C = 20 (the cold start's burst, then three reports to tell a bucket)
-/// and at 1 W with C = 100 (1.17x: its resets are timed from the answers'
-/// way, see `KeyState::reach_ms`).
+/// C = 20 (the cold start's burst, then three reports to tell a bucket).
+/// At 1 W with C = 100 it was 1.17x until a report stopped taking the
+/// requests sent within a round trip before it (mostly the server's
+/// work) for not counted yet: 1.08x.
 #[test]
 fn token_bucket() {
     check(&rows(Shape::Bucket, Speech::Always), |c| {
-        at_once(c) || (c.c != 20 && !(c.c == 100 && c.latency == 1.0))
+        at_once(c) || c.c != 20
     });
 }
 

@@ -33,6 +33,10 @@ pub(super) struct WindowState {
     /// The last reset announced, ms since the epoch: no earlier than the
     /// report's send plus its reset, no later than its answer plus it.
     pub(super) announced: Option<(f64, f64)>,
+    /// Whether a report came from a request sent after an end announced
+    /// before it: the longest reset then tells the window's length
+    /// ([`super::flight`]).
+    pub(super) crossed: bool,
     /// The time one unit takes to refill, as every report allows: [lo, hi].
     pub(super) tau: (f64, f64),
     /// Distinct deficits the reports behind `tau` had (0: none yet).
@@ -58,6 +62,7 @@ impl Default for WindowState {
             refill: Refill::Unknown,
             meaning: Meaning::Slot,
             announced: None,
+            crossed: false,
             tau: (0.0, f64::INFINITY),
             deficits: [0.0; 3],
             scale: 1.0,
@@ -259,5 +264,20 @@ mod tests {
         // not replace it.
         r.answer(a, 21.0, &requests(10, 2, 989));
         assert_eq!(r.t.remaining(k()), Some(2));
+    }
+
+    /// With slow answers the shortest round trip is mostly the server's
+    /// work: a request sent more than a reach before the reported one got
+    /// there first, and the report counts it (main's throttle took every
+    /// request sent within a round trip before it as perhaps not counted).
+    #[test]
+    fn a_report_counts_what_was_sent_more_than_a_reach_before_it() {
+        let mut r = Run::new(0);
+        let a = r.go(0.0).unwrap();
+        r.answer(a, 300.0, &requests(10, 9, 1_000));
+        let _b = r.go(400.0).unwrap();
+        let c = r.go(600.0).unwrap();
+        r.answer(c, 900.0, &requests(10, 7, 700));
+        assert_eq!(r.t.remaining(k()), Some(7));
     }
 }

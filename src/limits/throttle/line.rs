@@ -141,10 +141,11 @@ impl KeyState {
                     // of them is known to be gone.
                     let front = self.log.front().map_or(self.next_seq, |s| s.seq);
                     let from = (w.freed.max(front) - front) as usize;
+                    let flight = self.flight_ms(i);
                     let mut gone = f64::NEG_INFINITY;
                     let mut room = None;
                     for (n, sent) in self.log.range(from..).enumerate() {
-                        gone = gone.max(sent.gone[i]);
+                        gone = gone.max(sent.leaves(i, flight));
                         let through = self.log.get(from + n + 1).map_or(booked, |s| s.before[i]);
                         let limit = w.limit.unwrap_or(0.0);
                         let after = level.max(limit - (booked - through));

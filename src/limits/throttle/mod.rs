@@ -9,6 +9,8 @@
 //! - `learn.rs`: what a window's reset means (a whole refill, or the next
 //!   slot), learned from the key's own sends and answers, and when the
 //!   server measured it;
+//! - `flight.rs`: when a request still out leaves a window that refills
+//!   at its reset, before its answer tells (a window after its send);
 //! - `pace.rs`: a window that refills continuously paces its waiters;
 //! - `cold.rs`: with nothing heard from a key, a few requests go first, and
 //!   the others hold a short step, doubling;
@@ -26,6 +28,7 @@
 mod booking;
 mod books;
 mod cold;
+mod flight;
 mod learn;
 mod leased;
 mod line;

@@ -31,6 +31,7 @@ impl KeyState {
             self.log.pop_front();
         }
         for i in 0..WINDOWS {
+            let flight = self.flight_ms(i);
             let booked = self.booked[i];
             let w = &mut self.windows[i];
             let log = &self.log;
@@ -46,10 +47,11 @@ impl KeyState {
             w.freed = w.freed.max(front);
             let mut last = None;
             while let Some(sent) = log.get((w.freed - front) as usize) {
-                if now < sent.gone[i] + RESET_MARGIN_MS {
+                let gone = sent.leaves(i, flight);
+                if now < gone + RESET_MARGIN_MS {
                     break;
                 }
-                last = Some(sent.gone[i]);
+                last = Some(gone);
                 w.freed += 1;
             }
             let Some(gone) = last else { continue };
@@ -80,13 +82,24 @@ impl KeyState {
         gone: f64,
         reset_ms: f64,
     ) {
-        let close = sent_at - self.reorder_ms();
         let reach = self.reach_ms();
+        // Sent within a reach before it: it may have reached the server
+        // after the reported one.
+        let close = sent_at - reach;
         let w = &self.windows[i];
         let freed = w.freed;
         if w.meaning == Meaning::Slot {
-            let front = self.log.front().map_or(0, |s| s.seq);
-            let oldest = (freed.max(front) - front) as usize;
+            // The oldest request counted when the report was measured (no
+            // earlier than its send): not one surely gone by then, nor one
+            // turned away. With slow answers, the oldest still counted when
+            // the answer comes may be a younger one, which leaves later.
+            let flight = self.flight_ms(i);
+            let oldest = self
+                .log
+                .iter()
+                .take(at + 1)
+                .position(|s| !s.rejected && s.leaves(i, flight) > sent_at)
+                .unwrap_or(at + 1);
             if oldest <= at {
                 if let Some(sent) = self.log.get_mut(oldest) {
                     sent.gone[i] = sent.gone[i].min(gone);
@@ -271,5 +284,26 @@ mod tests {
             .filter(|&&t| matches!(r.admit(t, 1_001.0), Admit::Go(_)))
             .count();
         assert_eq!(went, 5);
+    }
+
+    /// An answer slower than the gap to the next reset: its report was
+    /// measured when `a` was the oldest request counted, and its reset
+    /// says when `a` leaves. By the time it comes `a` has left, and main's
+    /// throttle took it for `b`, the oldest still counted then: `b`'s slot
+    /// was freed early (a 429 on a next-slot sliding log).
+    #[test]
+    fn a_late_report_frees_the_slot_that_was_oldest_when_it_was_measured() {
+        let mut r = Run::new(0);
+        let a = r.go(0.0).unwrap();
+        r.answer(a, 4.0, &requests(2, 1, 1_000));
+        let b = r.go(250.0).unwrap();
+        r.answer(b, 1_100.0, &requests(2, 0, 750));
+        assert!(r.go(1_100.0).is_some(), "`a`'s slot");
+        let t = r.call();
+        assert_eq!(
+            wait_until(r.admit(t, 1_100.0)),
+            Some(250.0 + 4.0 + SEND_JITTER_MS + 1_000.0 + RESET_MARGIN_MS),
+            "`b` counts a window after its send"
+        );
     }
 }

@@ -164,12 +164,11 @@ impl KeyState {
         // announced: counted in the window that ends then.
         let reach = self.reach_ms();
         // Any later: the window it opens (or finds open) ends within a
-        // window's length of its arrival.
+        // window's length of its arrival, as long as the window is known to
+        // be when that is asked ([`super::flight`]: the length may grow
+        // while it is out).
         let gone = self.windows.each_ref().map(|w| match w.announced {
             Some((lo, hi)) if w.meaning == Meaning::Full && now + reach < lo => hi,
-            Some(_) if w.meaning == Meaning::Full && w.refill != Refill::Continuous => {
-                now + reach + w.length()
-            }
             _ => f64::INFINITY,
         });
         self.log.push_back(Sent {
@@ -300,8 +299,10 @@ impl KeyState {
         for (i, window) in windows.into_iter().enumerate() {
             let Some(window) = window else { continue };
             // Booked after the reported request: the server had not seen
-            // it; nor, perhaps, one booked just before it and still
-            // unanswered, which may have reached the server second. With
+            // it; nor, perhaps, one booked just before it (within a reach:
+            // not a round trip, which with slow answers is mostly the
+            // server's work) and still unanswered, which may have reached
+            // the server second. With
             // the request unknown (presumed lost), everything unanswered.
             let uncounted = match found {
                 Some(at) => {
@@ -309,7 +310,7 @@ impl KeyState {
                         Some(next) => self.booked[i] - next.before[i],
                         None => 0.0,
                     };
-                    let close = sent_at - self.reorder_ms();
+                    let close = sent_at - self.reach_ms();
                     let overtaken: f64 = self
                         .log
                         .range(..at)
@@ -327,6 +328,7 @@ impl KeyState {
             };
             if let (Some(at), Some(ms)) = (found, window.reset_ms) {
                 self.learn_meaning(i, at, &window, sent_at);
+                self.cross(i, sent_at);
                 let ms = ms as f64;
                 let heard = (sent_at + ms, self.measured_at(sent_at, now) + ms);
                 self.windows[i].announced = Some(heard);
