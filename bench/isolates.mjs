@@ -2,7 +2,11 @@
 // isolates, with and without the RatewiseCoordinator Durable Object.
 //
 //   node bench/isolates.mjs [--n 2,4,8] [--k 60] [--l 10] [--window-ms 1000] [--shapes fixed,sliding,bucket]
-//                           [--latency-ms 30]
+//                           [--latency-ms 30] [--baseline path/to/other/pkg]
+//
+// With --baseline (another build's package folder), each coordinator scenario runs with that build too,
+// interleaved in the same run (its rows say "yes, baseline"): a change to the lease books measured
+// before and after on the same load.
 //
 // For each shape and N, a fresh workerd (tests/js/workerd-harness.mjs) serves bench/isolates-worker.mjs
 // as N services (N isolates, each with its own module-scope createFetch), with or without the
@@ -12,7 +16,7 @@
 // waited on coordinator round trips (p50, p99 over the calls; its lease and report requests).
 // goodput.mjs runs this at its end.
 import { parseArgs } from 'node:util';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startMock } from '../tests/mock/server.mjs';
 import { startWorkers } from '../tests/js/workerd-harness.mjs';
@@ -26,7 +30,7 @@ const quantile = (xs, q) => {
 };
 
 /** One scenario: N isolates, with or without the coordinator. */
-async function scenario({ n, shared, shape, k, l, windowMs, latencyMs }) {
+async function scenario({ n, shared, shape, k, l, windowMs, latencyMs, pkg }) {
   const mock = await startMock({ limit: l, windowMs, shape, latencyMs });
   const bindings = { BASE_URL: mock.url, KEY: 'sk-bench-shared-account' };
   const RATEWISE = { className: 'RatewiseCoordinator', service: 'w0' };
@@ -37,7 +41,8 @@ async function scenario({ n, shared, shape, k, l, windowMs, latencyMs }) {
     ...(shared ? { namespaces: { RATEWISE } } : {}),
     ...(shared && i === 0 ? { durableObjects: ['RatewiseCoordinator'] } : {}),
   }));
-  const workerd = await startWorkers({ name: `bench-isolates-${n}-${shared ? 'with' : 'without'}`, workers });
+  const name = `bench-isolates-${n}-${shared ? 'with' : 'without'}${pkg ? '-baseline' : ''}`;
+  const workerd = await startWorkers({ name, workers, pkg });
   try {
     const started = Date.now();
     const answers = await Promise.all(
@@ -75,7 +80,14 @@ export async function runIsolates({
   l = 10,
   windowMs = 1000,
   latencyMs = 30,
+  baseline,
 } = {}) {
+  const pkg = baseline && resolve(baseline);
+  // With the coordinator (this build, and the baseline's, in alternating order), then without.
+  const runs = (n) => {
+    const builds = pkg ? (n % 4 === 0 ? [pkg, undefined] : [undefined, pkg]) : [undefined];
+    return [...builds.map((p) => ({ shared: true, pkg: p })), { shared: false }];
+  };
   console.log(
     `\n## ${k} calls over N Worker isolates sharing one limit of ${l} per ${windowMs} ms (workerd, mock latency ${latencyMs} ms)\n`,
   );
@@ -86,12 +98,12 @@ export async function runIsolates({
   const rows = [];
   for (const shape of shapes) {
     for (const n of ns) {
-      for (const shared of [true, false]) {
-        const r = await scenario({ n, shared, shape, k, l, windowMs, latencyMs });
-        rows.push({ shape, n, shared, ...r });
+      for (const { shared, pkg: build } of runs(n)) {
+        const r = await scenario({ n, shared, shape, k, l, windowMs, latencyMs, pkg: build });
+        rows.push({ shape, n, shared, baseline: Boolean(build), ...r });
         const lat = shared ? `${r.p50.toFixed(1)} / ${r.p99.toFixed(1)}` : '–';
         console.log(
-          `| ${shape} | ${n} | ${shared ? 'yes' : 'no'} | ${r.ok} | ${r.r429} / ${r.calls} | ${r.ratio.toFixed(2)}× | ${lat} | ${shared ? r.trips : '–'} |`,
+          `| ${shape} | ${n} | ${shared ? (build ? 'yes, baseline' : 'yes') : 'no'} | ${r.ok} | ${r.r429} / ${r.calls} | ${r.ratio.toFixed(2)}× | ${lat} | ${shared ? r.trips : '–'} |`,
         );
       }
     }
@@ -108,6 +120,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       'window-ms': { type: 'string', default: '1000' },
       shapes: { type: 'string', default: 'fixed' },
       'latency-ms': { type: 'string', default: '30' },
+      baseline: { type: 'string' },
     },
   });
   await runIsolates({
@@ -117,5 +130,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     l: Number(values.l),
     windowMs: Number(values['window-ms']),
     latencyMs: Number(values['latency-ms']),
+    baseline: values.baseline,
   });
 }

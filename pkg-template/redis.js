@@ -17,8 +17,10 @@
 // not seen yet, no value) is still current; two when another process
 // changed it (the failed compare answers with the value: no separate read),
 // unless the step on that newer value changes nothing (a lease answered with a
-// wait): then one, since the answer stands on the value just read; a lookup
-// reads once.
+// wait): then one, since the answer stands on the value just read. A step that
+// writes nothing (a lookup; a lease answered with a wait and carrying no report,
+// where only time let grants leave the books) reads once and answers on what it
+// read.
 import { coordinatorWasm } from './coordinator-wasm.js';
 
 // KEYS[1]: the key. ARGV: 'get' | 'set', the value read, the value to store, its TTL in ms.
@@ -134,13 +136,14 @@ export function redisCoordinator(client, options = {}) {
       else if (stored === undefined) [stored, guessed] = ['', true];
       for (let i = 0; i < TRIES; i++) {
         const [value, answer, ttlMs, write] = coordinatorApply(stored || undefined, message, Date.now());
-        if (!write && guessed) {
-          // The answer may depend on a value held: read it, then step again.
+        if (!write && !fresh) {
+          // A step that writes nothing (a lease answered with a wait) has no compare-and-set to
+          // check the value it ran on: read the value held, then step again on it.
           [stored, guessed, fresh] = [held(await run(key, ['get', '', '', '0'])), false, true];
           continue;
         }
         // A step that changes nothing on the value just read needs no write: its answer stands on it
-        // (a lease answered with a wait after a lost compare-and-set costs no round trip more).
+        // (a lease answered with a wait costs one round trip, a read or a lost compare-and-set).
         if (!write || (fresh && value === stored)) {
           remember(key, stored);
           return answer;

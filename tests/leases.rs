@@ -54,19 +54,36 @@ fn run(shape: Shape, n: usize, c: usize, latency: f64, service: f64) -> (f64, us
 }
 
 // The table today: bench/redis.mjs's burst (every call at once, answers in
-// 30 ms) takes 0.83 / 1.25 / 2.09 lease requests a call at N = 2 / 4 / 8,
-// at 1.05x / 1.05x / 1.12x the floor: at N = 8 the books alone are past
-// 1.10x, though they learn that the window refills whole (its last windows'
-// slots free one after another, a window after each grant or answer). With
-// 300 ms completions a fixed window takes 1.19 / 2.11 / 3.96 requests a
+// 30 ms) takes 0.73 / 1.07 / 1.84 lease requests a call at N = 2 / 4 / 8,
+// at 1.05x / 1.06x / 1.05x the floor. Before the coordinator learned a
+// whole refill from the previous window's first sends (freeing.rs,
+// learn_whole: margins of a permit's way there, 100 ms each side, left
+// every such send out), it never learned it in a burst and took 0.83 /
+// 1.25 / 2.09 requests at 1.05x / 1.05x / 1.12x: its last windows' slots
+// freed one after another, a window after each grant or answer. With
+// 300 ms completions a fixed window takes 1.18 / 1.87 / 3.53 requests a
 // call and a sliding log 0.93 / 2.26 / 4.01: every instance told to wait
 // asks again when a slot frees. Tried and not kept (see the log): booking
 // permits ahead instead of answering a wait; waits capped at 250 or 100 ms
-// (no batch faster, 1.5-4x the requests); and forwarding each instance's
-// first answer of a new window at once, which took the burst at N = 8 to
-// 1.05x here (the coordinator knew the whole refill's reset in time) but
-// had the real processes of bench/redis.mjs ask about twice as often at
-// N = 4 and 8, and no faster on the loaded machine where it was measured.
+// (no batch faster, 1.5-4x the requests); forwarding each instance's first
+// answer of a new window at once, which took the burst at N = 8 to 1.05x
+// here but had the real processes of bench/redis.mjs ask about twice as
+// often at N = 4 and 8, and no faster on the loaded machine where it was
+// measured; and a report standing for the requests whose reports it
+// replaced (each slot placed by its answer, not its grant): a sliding
+// log's burst at N = 2 / 4 went from 1.12x to 1.06x, but the fixed burst
+// at N = 8 to 1.11x and the 300 ms cells 0.03-0.06x slower.
+// Found and not fixed: a token bucket's burst with 300 ms answers (C = K,
+// 30 ms latency) meets 7 429s at N = 2 and 8, here and on main: the cold
+// start's report (one request counted, a reset 100 ms away) reads as a
+// 100 ms window, and the other reports come an answer later. Holding slots
+// as long as a bucket would take to refill the latest report's count, until
+// a report shows the window drained, removed them but slowed the sliding
+// log's C = 8 cells from 1.17x to 1.32-1.37x (its window never drains
+// there). Dropping permits LEASE_TTL_MS after their request went (a grant
+// back late from a loaded coordinator may be spent past the books' word)
+// stalled every call once the coordinator is 100 ms away: that needs the
+// grant's own time on the wire.
 
 /// No 429 with leases, and no batch slower than the books allow today.
 #[test]
@@ -81,7 +98,7 @@ fn the_lease_books_alone_keep_instances_off_429s_near_the_floor() {
         (Shape::Fixed, 20, 150.0, 300.0, 1.25),
         (Shape::Sliding, 20, 150.0, 300.0, 1.40),
         // bench/redis.mjs: every call at once, answers in 30 ms.
-        (Shape::Fixed, K, 30.0, 0.0, 1.15),
+        (Shape::Fixed, K, 30.0, 0.0, 1.08),
     ] {
         for n in [2, 4, 8] {
             let (per_call, rejected, ratio) = run(shape, n, c, latency, service);

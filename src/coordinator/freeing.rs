@@ -147,7 +147,13 @@ impl Ledger {
     /// at its reset: a count below what any sliding log would hold (the
     /// reported requests that surely reached the server before this one,
     /// less than a window before it) proves that requests were dropped at
-    /// once, as [`crate::limits::throttle::Meaning::Full`] is learned. Only
+    /// once, as [`crate::limits::throttle::Meaning::Full`] is learned. This
+    /// request reached the server by its answer, and one logged there no
+    /// sooner than it went: one that went less than a window before this
+    /// answer, and a round trip (the longest reported) before this one
+    /// went, is surely counted. (Margins of a permit's way there,
+    /// [`LEASE_TTL_MS`], instead missed every proof in a burst: a window's
+    /// requests all go at its start, a window after the previous ones.) Only
     /// for a window its instance saw refill at its reset (a token bucket
     /// also counts fewer than a log, but its slots do not all free at its
     /// reset).
@@ -165,7 +171,8 @@ impl Ledger {
             r.limit.or(self.limit),
             r.remaining,
         ) {
-            let (from, to) = (sent + LEASE_TTL_MS - self.window_ms, sent - LEASE_TTL_MS);
+            let reach = self.reach_ms.max(r.observed_at_ms - sent);
+            let (from, to) = (r.observed_at_ms - self.window_ms, sent - reach);
             let logged = self
                 .sends
                 .iter()
@@ -282,6 +289,46 @@ mod tests {
         // window after their grants (2 740–2 801).
         assert_eq!(granted(&mut l, 1_702.0, 2_060.0), 0);
         assert_eq!(granted(&mut l, 2_060.0, 2_062.0), 10);
+    }
+
+    #[test]
+    fn a_whole_refill_is_learned_from_the_previous_window_s_first_sends() {
+        // A burst: the previous window's sends all went early in it (150 and
+        // 160), and the next window's first request goes 950 ms later,
+        // answered in 30 ms. It reached the server by 1 140, less than a
+        // window after they went (150 + 1 000), and after they were
+        // answered: any sliding log still counts them, and would say 7 or
+        // fewer are left, not 9.
+        let mut l = Ledger::default();
+        assert_eq!(l.lease(1, 0.0), Grant::Permits(1));
+        l.report(answered(9.0, 1_030.0, 0.0, Refill::AtReset));
+        assert_eq!(granted(&mut l, 150.0, 151.0), 8);
+        l.report(answered(8.0, 1_030.0, 150.0, Refill::AtReset));
+        l.report(answered(7.0, 1_030.0, 160.0, Refill::AtReset));
+        assert!(!l.whole);
+        l.report(answered(9.0, 2_140.0, 1_110.0, Refill::AtReset));
+        assert!(l.whole, "the sends at 150 and 160 are in any sliding log");
+        // A sliding log's report: the same request told 7 are left.
+        let mut l = Ledger::default();
+        assert_eq!(l.lease(1, 0.0), Grant::Permits(1));
+        l.report(answered(9.0, 1_030.0, 0.0, Refill::AtReset));
+        assert_eq!(granted(&mut l, 150.0, 151.0), 8);
+        l.report(answered(8.0, 1_030.0, 150.0, Refill::AtReset));
+        l.report(answered(7.0, 1_030.0, 160.0, Refill::AtReset));
+        l.report(answered(7.0, 2_140.0, 1_110.0, Refill::AtReset));
+        assert!(!l.whole);
+        // Sent a window after them and answered late: no proof.
+        let mut l = Ledger::default();
+        assert_eq!(l.lease(1, 0.0), Grant::Permits(1));
+        l.report(answered(9.0, 1_030.0, 0.0, Refill::AtReset));
+        assert_eq!(granted(&mut l, 150.0, 151.0), 8);
+        l.report(answered(8.0, 1_030.0, 150.0, Refill::AtReset));
+        l.report(answered(7.0, 1_030.0, 160.0, Refill::AtReset));
+        l.report(Report {
+            observed_at_ms: 1_200.0,
+            ..answered(9.0, 2_200.0, 1_110.0, Refill::AtReset)
+        });
+        assert!(!l.whole, "it may have reached the server after 1 160");
     }
 
     #[test]

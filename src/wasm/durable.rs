@@ -17,7 +17,7 @@ use super::bindings::{get, object, type_error};
 use super::wire::{failure_from_js, failure_js, key_of, number};
 use crate::coordinator::record::Replay;
 use crate::coordinator::{Board, Ledger};
-use crate::limits::lease::Report;
+use crate::limits::lease::{Grant, Report};
 use crate::limits::shared::{Change, Trip};
 
 /// Applies a breaker message (`{ op: 'lookup' | 'tripped' | 'closed', key,
@@ -60,14 +60,18 @@ pub(super) fn board_op(
 
 /// Applies a lease message (see [`coordinator_lease`]) to a key's `books`
 /// at `now_ms`, answering `{ grant }`: the Durable Object's lease step and
-/// the Redis coordinator's share it.
+/// the Redis coordinator's share it. Also says whether the books changed
+/// but for the grants that left them with time (a wait with no report:
+/// any later step lets them go the same way, so a store need not write
+/// that).
 pub(super) fn lease_op(
     books: &mut Ledger,
     message: &JsValue,
     now_ms: f64,
-) -> Result<JsValue, JsValue> {
+) -> Result<(JsValue, bool), JsValue> {
     key_of(message)?;
     let report = get(message, "report");
+    let mut changed = false;
     if let Some(numbers) = report.dyn_ref::<Array>() {
         let numbers: Vec<f64> = numbers
             .iter()
@@ -75,6 +79,7 @@ pub(super) fn lease_op(
             .collect();
         if let Some(report) = Report::from_slice(&numbers) {
             books.report(report);
+            changed = true;
         }
     }
     let want = get(message, "want")
@@ -82,7 +87,8 @@ pub(super) fn lease_op(
         .filter(|w| w.is_finite() && *w >= 0.0);
     let want = want.ok_or_else(|| type_error("ratewise coordinator: `want` must be a count"))?;
     let grant = books.lease(want.min(f64::from(u32::MAX)) as u32, now_ms);
-    Ok(object(&[("grant", grant.to_f64().into())]))
+    changed |= matches!(grant, Grant::Permits(_));
+    Ok((object(&[("grant", grant.to_f64().into())]), changed))
 }
 
 /// The Durable Object's step: applies `message` (`{ op: 'lookup' |
@@ -136,7 +142,7 @@ pub fn coordinator_lease(ledger: JsValue, message: JsValue, now_ms: f64) -> Resu
         Some(numbers) => Ledger::from_slice(&numbers.to_vec()),
         None => Ledger::default(),
     };
-    let answer = lease_op(&mut books, &message, now_ms)?;
+    let (answer, _) = lease_op(&mut books, &message, now_ms)?;
     let books = js_sys::Float64Array::from(books.to_vec().as_slice());
     Ok(Array::of2(&books, &answer))
 }

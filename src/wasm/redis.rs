@@ -23,7 +23,8 @@ use crate::coordinator::record::{Record, Replay};
 /// anything else for none) at `now_ms`. Returns `[value, answer, ttlMs,
 /// write]`: the value to store (with a TTL of `ttlMs`), the answer for the
 /// instance, and whether the value must be written at all (a lookup of a
-/// sound value changes nothing). A stored value that is not an intact one
+/// sound value changes nothing, nor does a lease answered with a wait and
+/// carrying no report: only time let grants leave the books). A stored value that is not an intact one
 /// this build wrote for this key is ignored and replaced: the answer then
 /// carries a `problem` for `onCoordinatorError`.
 #[cfg(feature = "coordinator")]
@@ -45,12 +46,15 @@ pub fn coordinator_apply(stored: JsValue, message: JsValue, now_ms: f64) -> Resu
         None => Record::new(key),
     };
     let op = get(&message, "op").as_string().unwrap_or_default();
-    let answer = if op == "lease" {
+    let (answer, changed) = if op == "lease" {
         lease_op(&mut record.ledger, &message, now_ms)?
     } else {
-        board_op(&mut record.board, &message, now_ms)?
+        (
+            board_op(&mut record.board, &message, now_ms)?,
+            op != "lookup",
+        )
     };
-    let write = op != "lookup" || problem.is_some();
+    let write = changed || problem.is_some();
     if let Some(problem) = problem {
         let _ = js_sys::Reflect::set(&answer, &"problem".into(), &problem.into());
     }

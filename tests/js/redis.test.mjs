@@ -249,3 +249,35 @@ test('a lost compare-and-set whose step changes nothing costs no round trip more
   await first.send(key, { op: 'lease', key, want: 0, report: [10, 0, now + 60_000, now + 9, Number.NaN, now + 2] });
   assert.deepEqual(calls, ['set', 'set'], 'lost, then stored');
 });
+
+test('a lease answered with a wait costs one round trip though time let grants leave the books', async () => {
+  const key = '00000000000000cc';
+  const now = Date.now();
+  const prefix = 't-settled:';
+  const a = await client('node-redis');
+  // The script's calls a's coordinator makes, by kind ('get' or 'set').
+  const calls = [];
+  const send = a.sendCommand.bind(a);
+  a.sendCommand = (args, ...rest) => {
+    calls.push(args[4]);
+    return send(args, ...rest);
+  };
+  const first = ratewise.redisCoordinator(a, { prefix });
+  const other = ratewise.redisCoordinator(await client('node-redis'), { prefix });
+  // 10 per 200 ms, all 10 left; another process takes eight, then a's 429 closes the key for a
+  // minute, and the other process's report changes the value a remembers.
+  const report = (remaining, at, blockedUntil) => [10, remaining, now + 200, now + at, blockedUntil, now + at - 1];
+  await first.send(key, { op: 'lease', key, want: 0, report: report(10, 1, Number.NaN) });
+  assert.ok((await other.send(key, { op: 'lease', key, want: 8, report: null })).grant > 0);
+  await first.send(key, { op: 'lease', key, want: 0, report: report(0, 5, now + 60_000) });
+  await other.send(key, { op: 'lease', key, want: 0, report: report(0, 6, now + 60_000) });
+  // The eight leave the books a window and a permit's way after their grant.
+  await new Promise((r) => setTimeout(r, 400));
+  calls.length = 0;
+  // The step lets the eight go and answers the 429's wait, on what a remembers and on the value
+  // held: only time changed the books, so nothing is written (main wrote the books with the eight
+  // gone: a compare-and-set lost to the other process's report, then one stored).
+  const answer = await first.send(key, { op: 'lease', key, want: 8, report: null });
+  assert.ok(answer.grant < 0, `the 429's wait: ${JSON.stringify(answer)}`);
+  assert.deepEqual(calls, ['get'], 'one round trip');
+});
