@@ -105,8 +105,12 @@ printf "export { %s } from './ratewise.js';\n" "$public" > pkg/errors.js
 # What of wasm-bindgen's glue no supported runtime runs goes first (scripts/trim-glue.mjs).
 node scripts/trim-glue.mjs pkg/ratewise.js pkg/ratewise_coordinator.js >/dev/null
 minify pkg/ratewise.js "--bundle --external:./telemetry.js --external:./cache-store.js"
-terse pkg/ratewise.js && name_exports pkg/ratewise.js
-minify pkg/ratewise_coordinator.js --bundle && terse pkg/ratewise_coordinator.js && name_exports pkg/ratewise_coordinator.js
+terse pkg/ratewise.js
+name_exports pkg/ratewise.js
+# One command a line: set -e stops at none but the last of an && list, so a missing terser went unnoticed.
+minify pkg/ratewise_coordinator.js --bundle
+terse pkg/ratewise_coordinator.js
+name_exports pkg/ratewise_coordinator.js
 rm -r pkg/snippets
 # Each entry is bundled with the package's modules that only it loads (the coordinators' class,
 # redisCoordinator and the loader's state, errors.js's re-export): with the glue's snippets above,
