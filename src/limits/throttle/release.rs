@@ -99,7 +99,13 @@ impl KeyState {
                 .iter()
                 .take(at + 1)
                 .position(|s| !s.rejected && s.leaves(i, flight) > sent_at)
-                .unwrap_or(at + 1);
+                // None of ours counted (the report is a 429's, on a window
+                // that others' requests filled): its reset still frees the
+                // next slot, which the oldest not yet freed stands for.
+                .unwrap_or_else(|| {
+                    let front = self.log.front().map_or(0, |s| s.seq);
+                    (freed.max(front) - front) as usize
+                });
             if oldest <= at {
                 if let Some(sent) = self.log.get_mut(oldest) {
                     sent.gone[i] = sent.gone[i].min(gone);
@@ -305,5 +311,25 @@ mod tests {
             Some(250.0 + 4.0 + SEND_JITTER_MS + 1_000.0 + RESET_MARGIN_MS),
             "`b` counts a window after its send"
         );
+    }
+
+    /// A 429 on a window others filled (remaining 0, reset 20 ms,
+    /// `retry-after` 20 ms): its reset frees the next slot though the
+    /// only request of ours it could stand for was turned away. The
+    /// retry goes at the reset, not a reach and a poll later (held ~100 ms
+    /// when the rejected request was skipped and nothing stood for it).
+    #[test]
+    fn a_429_s_reset_frees_the_slot_though_our_request_was_turned_away() {
+        let mut r = Run::new(1);
+        let call = r.call();
+        let Admit::Go(a) = r.admit(call, 0.0) else {
+            panic!("a cold key's first request goes")
+        };
+        let full = requests(500, 0, 20);
+        r.t.answered(k(), a, T0 + 3.0, limited(&full, Some(20)));
+        let went = (23..200)
+            .find(|&t| matches!(r.admit(call, f64::from(t)), Admit::Go(_)))
+            .expect("the retry goes");
+        assert!(went <= 25, "went at {went} ms, the reset is at 23");
     }
 }
