@@ -13,6 +13,10 @@ use std::borrow::Cow;
 use crate::classify::search;
 use crate::url;
 
+#[cfg(test)]
+mod equivalence;
+mod quick;
+
 /// Messages longer than this (in bytes) are cut on a character boundary and
 /// end with `…`; the result is never longer.
 pub const MAX_MESSAGE_LEN: usize = 1_000;
@@ -34,9 +38,27 @@ const MASK: &str = "***";
 /// and ordinary words are left alone. `mask_secrets(mask_secrets(x))` equals
 /// `mask_secrets(x)`.
 pub fn mask_secrets(text: &str) -> String {
-    let text = precut(text);
-    let text = redact_urls_in(text);
-    let mut out = mask_tokens(&text);
+    masked(text).unwrap_or_else(|| text.to_owned())
+}
+
+/// [`mask_secrets`] of an owned text: the text itself, not a copy, when
+/// there is nothing to mask or cut (most provider messages).
+pub fn mask_secrets_owned(text: String) -> String {
+    masked(&text).unwrap_or(text)
+}
+
+/// [`mask_secrets`], or `None` when that would be `text` as it is.
+fn masked(text: &str) -> Option<String> {
+    // The common case, a message with no key, no `Bearer` and no URL with
+    // credentials or a query: one pass over its bytes, no allocation.
+    if text.len() <= MAX_MESSAGE_LEN && !quick::may_change(text.as_bytes()) {
+        return None;
+    }
+    Some(cut(mask_words(&redact_urls_in(precut(text)))))
+}
+
+/// Cuts a masked text to [`MAX_MESSAGE_LEN`] bytes, ending in `…`.
+fn cut(mut out: String) -> String {
     if out.len() > MAX_MESSAGE_LEN {
         let mut end = MAX_MESSAGE_LEN - '…'.len_utf8();
         while !out.is_char_boundary(end) {
@@ -153,9 +175,7 @@ fn redact_urls_in(text: &str) -> Cow<'_, str> {
 
 /// Masks every word that has a secret's shape, and the token after `Bearer`.
 fn mask_tokens(text: &str) -> String {
-    // Most messages hold no key: finding that out without building the
-    // output copy is most of what masking a message costs.
-    if !any_maskable_word(text) {
+    if !quick::may_change(text.as_bytes()) {
         return text.to_owned();
     }
     mask_words(text)
@@ -175,10 +195,9 @@ fn mask_words(text: &str) -> String {
             continue;
         }
         let word = &rest[..word_len];
-        // Only a word starting as a key prefix, a JWT or `Bearer` does, or
-        // of a 32-character key's length, can be masked: copy the others
-        // as they are (most words of a message).
-        if !candidate(word) {
+        // Only a word starting as a key, a JWT or `Bearer` does, or as long
+        // as a 32-character key, can change: copy the others as they are.
+        if word_len < 32 && !quick::key_start(word.as_bytes()) {
             out.push_str(word);
             rest = &rest[word_len..];
             continue;
@@ -213,41 +232,6 @@ fn mask_words(text: &str) -> String {
     out
 }
 
-/// Whether a word can be masked or is `Bearer`: only a word starting as a
-/// key prefix, a JWT or `Bearer` does, or of a 32-character key's length.
-fn candidate(word: &str) -> bool {
-    word.len() >= 32
-        || matches!(
-            word.as_bytes()[0],
-            b's' | b'g' | b'x' | b'A' | b'e' | b'b' | b'B'
-        )
-}
-
-/// Whether [`mask_tokens`] would change anything in `text`: some word it
-/// masks, or a `Bearer` (whose token it may mask). The words are found as
-/// [`mask_tokens`] finds them: a separator's bytes after its first are
-/// UTF-8 continuation bytes, which never start a word.
-fn any_maskable_word(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let mut at = 0;
-    while at < bytes.len() {
-        let len = word_len(&bytes[at..]);
-        if len == 0 {
-            at += 1;
-            continue;
-        }
-        let word = &text[at..at + len];
-        if candidate(word) {
-            let bare = word.trim_end_matches(['.', '…']);
-            if bare.eq_ignore_ascii_case("bearer") || kept_prefix(bare).is_some() {
-                return true;
-            }
-        }
-        at += len;
-    }
-    false
-}
-
 /// Public key prefixes, longest first, with how many characters must follow
 /// for the word to be a key rather than, say, `sk-learn` or `xai-grok-2`.
 const PREFIXES: [(&str, usize); 11] = [
@@ -266,20 +250,15 @@ const PREFIXES: [(&str, usize); 11] = [
 
 /// For a word shaped like a secret, the part that may stay visible.
 fn kept_prefix(word: &str) -> Option<&'static str> {
-    // Most words start with none of the prefixes' letters: skip them fast.
-    // (Every prefix below starts with one of these four.)
-    let keyed = ["sk-", "gsk_", "xai-", "AIza"]
-        .iter()
-        .any(|p| word.starts_with(p));
     // An already masked word (`sk-proj-***`) maps to itself.
-    for (prefix, min_rest) in PREFIXES.iter().copied().filter(|_| keyed) {
+    for (prefix, min_rest) in PREFIXES {
         if let Some(rest) = word.strip_prefix(prefix) {
             if rest.len() >= min_rest || echoed(rest) {
                 return Some(prefix);
             }
         }
     }
-    if let Some(rest) = word.strip_prefix("sk-").filter(|_| keyed) {
+    if let Some(rest) = word.strip_prefix("sk-") {
         // Classic keys are sk- and 48 characters; an echoed key is shown
         // with "…" or "***" in its middle.
         if rest.len() >= 16 || echoed(rest) {
@@ -454,7 +433,7 @@ mod tests {
         }
         let mut masked = 0;
         for t in &texts {
-            if any_maskable_word(t) {
+            if quick::may_change(t.as_bytes()) {
                 masked += usize::from(mask_words(t) != *t);
             } else {
                 assert_eq!(mask_words(t), *t, "{t:?}");

@@ -18,7 +18,7 @@ use crate::classify::duration::{clamp_ms, parse_message_hint, parse_millis, pars
 use crate::classify::headers::{Headers, Limits};
 use crate::classify::kind::{Action, Kind, Period};
 use crate::classify::time::parse_http_date;
-use crate::secrets::mask_secrets;
+use crate::secrets::mask_secrets_owned;
 use body::ErrorBody;
 pub use failure::classify_failure;
 use provider::Provider;
@@ -84,7 +84,7 @@ impl Classification {
             status: 0,
             code: None,
             error_type: None,
-            message: message.map(|m| mask_secrets(&m)),
+            message: message.map(mask_secrets_owned),
             limits: None,
             reason,
         }
@@ -165,7 +165,7 @@ pub fn classify(response: &Response<'_>) -> Classification {
         status,
         code: error.code,
         error_type: error.error_type,
-        message: error.message.map(|m| mask_secrets(&m)),
+        message: error.message.map(mask_secrets_owned),
         limits,
         reason,
     }
