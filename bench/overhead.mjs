@@ -7,6 +7,9 @@
 // The same contenders then run inside workerd (bench/overhead-worker.mjs,
 // bundled as wrangler would, with the packed ratewise): each run is one
 // request to the Worker, which makes the N calls to the same local server.
+// A second workerd table runs raw fetch and ratewise over an in-memory fetch
+// (overhead-contenders.mjs's memoryFetch) in the same Worker: ratewise's own
+// cost, with every call of a run in one turn of the event loop.
 //
 // The telemetry table (Node) puts ratewise with `telemetry` off, on with a no-op tracer and
 // meter (@opentelemetry/api with nothing registered), and on with the real SDK
@@ -20,7 +23,14 @@ import http from 'node:http';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createFetch } from '../pkg/node.js';
-import { INIT, contenders as makeContenders } from './overhead-contenders.mjs';
+import {
+  BODY,
+  HEADERS,
+  INIT,
+  contenders as makeContenders,
+  memoryContenders,
+  memoryFetch,
+} from './overhead-contenders.mjs';
 
 const arg = (name, fallback) => Number(process.argv[process.argv.indexOf(`--${name}`) + 1]) || fallback;
 const n = arg('n', 5000);
@@ -31,32 +41,6 @@ const text = (name) =>
 const only = text('only');
 const baseline = text('baseline') && resolve(text('baseline'));
 const BASELINE = 'ratewise (baseline)';
-
-// The headers api.openai.com sends with a chat completion (values shortened).
-const HEADERS = {
-  'content-type': 'application/json',
-  'access-control-expose-headers': 'X-Request-ID',
-  'openai-organization': 'org-bench',
-  'openai-processing-ms': '412',
-  'openai-project': 'proj_bench',
-  'openai-version': '2020-10-01',
-  'x-envoy-upstream-service-time': '415',
-  'x-ratelimit-limit-requests': '10000',
-  'x-ratelimit-limit-tokens': '30000000',
-  'x-ratelimit-remaining-requests': '9999',
-  'x-ratelimit-remaining-tokens': '29999990',
-  'x-ratelimit-reset-requests': '6ms',
-  'x-ratelimit-reset-tokens': '0s',
-  'x-request-id': 'req_0123456789abcdef',
-  'strict-transport-security': 'max-age=31536000; includeSubDomains; preload',
-  'cf-cache-status': 'DYNAMIC',
-  'set-cookie': '__cf_bm=abc; path=/; HttpOnly; Secure; SameSite=None',
-  'x-content-type-options': 'nosniff',
-  server: 'cloudflare',
-  'cf-ray': '8f0000000000000-SJC',
-};
-const BODY =
-  '{"id":"chatcmpl-1","object":"chat.completion","choices":[{"message":{"role":"assistant","content":"Hi"}}]}';
 
 const server = http.createServer((req, res) => {
   req.resume();
@@ -89,9 +73,13 @@ async function measure(f, c) {
   return ((performance.now() - started) * 1000) / n;
 }
 
-/** µs per call for N calls at concurrency c made inside workerd by one contender. */
-async function measureWorkerd(worker, name, c) {
+/**
+ * µs per call for N calls at concurrency c made inside workerd by one contender; with `memory`,
+ * one of the Worker's contenders over an in-memory fetch (memoryContenders).
+ */
+async function measureWorkerd(worker, name, c, memory) {
   const query = new URLSearchParams({ contender: name, n: String(workerdN), c: String(c), url });
+  if (memory) query.set('memory', '1');
   const started = performance.now();
   const res = await fetch(`${worker}/?${query}`);
   if ((await res.text()) !== 'done') throw new Error(`the Worker failed for ${name}`);
@@ -130,10 +118,9 @@ if (only === undefined || only === 'node') {
 }
 if (only === undefined || only === 'telemetry') {
   const { telemetryContenders } = await import('./overhead-telemetry.mjs');
-  const stub = async () => new Response(BODY, { headers: HEADERS });
   for (const [label, over] of [
     ['telemetry, real HTTP', undefined],
-    ['telemetry, an in-memory fetch (ratewise alone)', stub],
+    ['telemetry, an in-memory fetch (ratewise alone)', memoryFetch],
   ]) {
     const t = await telemetryContenders(createFetch, over);
     await table(
@@ -150,12 +137,23 @@ if (only === undefined || only === 'workerd') {
   const worker = await startWorkerd({ name: 'bench-overhead', entry });
   const other = baseline && (await startWorkerd({ name: 'bench-overhead-baseline', entry, pkg: baseline }));
   try {
-    await table(
-      'workerd',
-      workerdN,
-      (name, c) => (name === BASELINE ? measureWorkerd(other.url, 'ratewise', c) : measureWorkerd(worker.url, name, c)),
-      contenders,
-    );
+    // The Worker holds the contenders; only their names are used here. The second table is
+    // ratewise's own cost inside workerd, with no network between its calls.
+    const names = (of) => Object.fromEntries([...Object.keys(of), ...(baseline ? [BASELINE] : [])].map((k) => [k]));
+    for (const [label, memory, these] of [
+      ['workerd', false, names(makeContenders(createFetch))],
+      ['workerd, an in-memory fetch (ratewise alone)', true, names(memoryContenders(createFetch))],
+    ]) {
+      await table(
+        label,
+        workerdN,
+        (name, c) =>
+          name === BASELINE
+            ? measureWorkerd(other.url, 'ratewise', c, memory)
+            : measureWorkerd(worker.url, name, c, memory),
+        these,
+      );
+    }
   } finally {
     await worker.stop();
     await other?.stop();

@@ -163,4 +163,46 @@ export const tests = [
       equal(calls, 1, 'fetch was called for the good call only');
     },
   ],
+
+  [
+    'a success sets no timer: the throttle and the queue let it go at once',
+    async ({ ratewise }) => {
+      // An answer with OpenAI's rate-limit headers, far from its limits: the throttle learns its
+      // windows and lets every call through. A wait of 0 ms slept on a timer would cost a turn of
+      // the event loop per call (workerd's timers are coarse), so none may be set.
+      const answer = () =>
+        new Response('{"id":"chatcmpl-1"}', {
+          headers: {
+            'content-type': 'application/json',
+            'x-ratelimit-limit-requests': '10000',
+            'x-ratelimit-remaining-requests': '9999',
+            'x-ratelimit-reset-requests': '6ms',
+            'x-ratelimit-limit-tokens': '30000000',
+            'x-ratelimit-remaining-tokens': '29999990',
+            'x-ratelimit-reset-tokens': '0s',
+          },
+        });
+      const fetch = ratewise.createFetch({ fetch: async () => answer(), maxConcurrency: 16 });
+      const call = async () => {
+        const res = await fetch('https://api.openai.com/v1/chat/completions', { method: 'POST', body: BODY });
+        equal(res.status, 200, 'the success passes through');
+        await res.text();
+      };
+      // The first answer teaches the throttle its windows; the calls after it run under them.
+      await call();
+      const set = [];
+      const real = globalThis.setTimeout;
+      globalThis.setTimeout = (fn, ms, ...rest) => {
+        set.push(ms);
+        return real(fn, ms, ...rest);
+      };
+      try {
+        for (let i = 0; i < 5; i++) await call();
+        await Promise.all(Array.from({ length: 8 }, call));
+      } finally {
+        globalThis.setTimeout = real;
+      }
+      equal(set, [], 'timers set by 13 successes (their delays)');
+    },
+  ],
 ];
