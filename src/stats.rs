@@ -1,47 +1,112 @@
 //! Running counts for `stats()`: what every attempt was and what it cost.
 
+use serde::{Serialize, Serializer};
+
 use crate::classify::kind::Kind;
+use crate::limits::lanes::Lane;
 use crate::retry::engine::{Event, Source};
 use crate::retry::policy::{Decision, Stop};
 
-/// Counters over the life of one `createFetch()` instance.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Counters over the life of one `createFetch()` instance. Serialized, it is
+/// `stats()` without `usage`: camelCase keys in this order, every count an
+/// `f64`, `byKind` and `byStop` with their non-zero counts only, `byLane`
+/// with every lane.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Stats {
     /// Calls made to the fetch function.
+    #[serde(serialize_with = "number")]
     pub calls: u64,
     /// Attempts, the open quota breaker's answers included (those sent to
     /// the network are [`Stats::network_calls`]).
+    #[serde(serialize_with = "number")]
     pub attempts: u64,
     /// Attempts that were retries.
+    #[serde(serialize_with = "number")]
     pub retries: u64,
     /// Time spent sleeping before retries, ms.
+    #[serde(serialize_with = "number")]
     pub waited_ms: u64,
     /// Attempts by classification kind, indexed like [`Kind::ALL`].
+    #[serde(serialize_with = "by_kind")]
     pub by_kind: [u64; Kind::ALL.len()],
     /// Calls by why they stopped, indexed like `Stop::ALL`.
+    #[serde(serialize_with = "by_stop")]
     pub by_stop: [u64; Stop::ALL.len()],
     /// Requests that actually went to the network.
+    #[serde(serialize_with = "number")]
     pub network_calls: u64,
     /// Attempts answered by an open quota breaker, without a network call.
+    #[serde(serialize_with = "number")]
     pub short_circuits: u64,
     /// Time spent waiting for the proactive throttle, ms.
+    #[serde(serialize_with = "number")]
     pub throttled_ms: u64,
     /// Calls that waited in the concurrency queue.
+    #[serde(serialize_with = "number")]
     pub queued: u64,
     /// Final answers by route: index 0 is the request as sent, 1.. the
     /// fallback routes in order.
+    #[serde(serialize_with = "numbers")]
     pub by_route: Vec<u64>,
     /// Lookups and reports the coordinator did not answer (calls went on
     /// with the instance's own state).
+    #[serde(serialize_with = "number")]
     pub coordinator_errors: u64,
+    /// Calls answered from the cache after every route they could try was
+    /// out of quota or down (not counted in `by_route`).
+    #[serde(serialize_with = "number")]
+    pub cache_hits: u64,
     /// Final answers by lane, indexed like `Lane::ALL`.
+    #[serde(serialize_with = "by_lane")]
     pub by_lane: [u64; 2],
     /// Bulk calls sent to the cheap route because the primary was under
     /// pressure.
+    #[serde(serialize_with = "number")]
     pub bulk_diverted: u64,
-    /// Calls answered from the cache after every route they could try was
-    /// out of quota or down (not counted in `by_route`).
-    pub cache_hits: u64,
+}
+
+/// `counts` as a map from each item's wire name, leaving out the zeros
+/// unless `zeros`.
+fn named<T: Copy, S: Serializer>(
+    items: &[T],
+    counts: &[u64],
+    name: fn(T) -> &'static str,
+    zeros: bool,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let pairs = items.iter().zip(counts);
+    serializer.collect_map(
+        pairs
+            .filter(|(_, n)| zeros || **n > 0)
+            .map(|(item, n)| (name(*item), *n as f64)),
+    )
+}
+
+/// A count as a JS number is: an `f64` (exact up to 2^53, which no count
+/// reaches), so that no serializer meets a `u64`.
+fn number<S: Serializer>(n: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(*n as f64)
+}
+
+/// Counts as [`number`]s.
+fn numbers<S: Serializer>(counts: &[u64], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(counts.iter().map(|n| *n as f64))
+}
+
+/// `byKind`: the kinds seen.
+fn by_kind<S: Serializer>(counts: &[u64], serializer: S) -> Result<S::Ok, S::Error> {
+    named(&Kind::ALL, counts, Kind::as_str, false, serializer)
+}
+
+/// `byStop`: the reasons seen.
+fn by_stop<S: Serializer>(counts: &[u64], serializer: S) -> Result<S::Ok, S::Error> {
+    named(&Stop::ALL, counts, Stop::as_str, false, serializer)
+}
+
+/// `byLane`: every lane.
+fn by_lane<S: Serializer>(counts: &[u64], serializer: S) -> Result<S::Ok, S::Error> {
+    named(&Lane::ALL, counts, Lane::as_str, true, serializer)
 }
 
 impl Stats {
@@ -106,7 +171,6 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limits::lanes::Lane;
     use crate::Classification;
 
     #[test]
@@ -172,5 +236,34 @@ mod tests {
         );
         s.cache_hit(2);
         assert_eq!((s.by_route.as_slice(), s.cache_hits), (&[0, 0, 0][..], 1));
+    }
+
+    #[test]
+    fn serializes_as_stats_reports_it() {
+        let mut s = Stats {
+            calls: 3,
+            by_route: vec![0, 2],
+            by_lane: [2, 0],
+            ..Stats::default()
+        };
+        s.by_kind[Kind::ALL
+            .iter()
+            .position(|k| *k == Kind::RateLimit)
+            .unwrap_or(0)] = 2;
+        s.by_stop[0] = 1;
+        let json = serde_json::to_string(&s).unwrap_or_default();
+        let stop = serde_json::to_string(Stop::ALL[0].as_str()).unwrap_or_default();
+        assert_eq!(
+            json,
+            format!(
+                "{{\"calls\":3.0,\"attempts\":0.0,\"retries\":0.0,\"waitedMs\":0.0,\
+                 \"byKind\":{{\"rate_limit\":2.0}},\"byStop\":{{{stop}:1.0}},\
+                 \"networkCalls\":0.0,\"shortCircuits\":0.0,\"throttledMs\":0.0,\"queued\":0.0,\
+                 \"byRoute\":[0.0,2.0],\"coordinatorErrors\":0.0,\"cacheHits\":0.0,\
+                 \"byLane\":{{\"interactive\":2.0,\"bulk\":0.0}},\"bulkDiverted\":0.0}}"
+            ),
+            "keys in stats()'s order, every count an f64 (a JS number, never a u64 a \
+             serializer could make a BigInt), zero kinds and stops left out, every lane kept"
+        );
     }
 }

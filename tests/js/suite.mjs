@@ -8,6 +8,7 @@ import { tests as budgets } from './suite-budgets.mjs';
 import { tests as classifyTests } from './suite-classify.mjs';
 import { tests as engine } from './suite-engine.mjs';
 import { tests as percall } from './suite-percall.mjs';
+import { tests as report } from './suite-report.mjs';
 import { tests as security } from './suite-security.mjs';
 import { tests as usage } from './suite-usage.mjs';
 
@@ -1572,6 +1573,7 @@ export const tests = [
   ...usage,
   ...budgets,
   ...percall,
+  ...report,
 ];
 
 /**
