@@ -42,6 +42,18 @@ test('the package ships the coordinator module and its entry', () => {
   ]);
 });
 
+test('the manifest declares both optional peers once each (a repeated key silently drops the first)', () => {
+  const text = readFileSync(join(pkg, 'package.json'), 'utf8');
+  for (const key of ['peerDependencies', 'peerDependenciesMeta']) {
+    assert.equal(text.split(`"${key}"`).length - 1, 1, `"${key}" appears once in package.json`);
+  }
+  const manifest = JSON.parse(text);
+  assert.deepEqual(Object.keys(manifest.peerDependencies).sort(), ['@opentelemetry/api', '@pydantic/genai-prices']);
+  for (const peer of Object.keys(manifest.peerDependencies)) {
+    assert.equal(manifest.peerDependenciesMeta[peer]?.optional, true, `${peer} is an optional peer`);
+  }
+});
+
 /**
  * Runs `body` in a fresh Node process after `import(entry)`, with every wasm
  * instance and every fetch recorded: `seen()` answers which modules were
