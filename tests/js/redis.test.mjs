@@ -218,12 +218,12 @@ for (const kind of ['node-redis', 'ioredis', 'upstash']) {
   });
 }
 
-test('a lost compare-and-set whose step changes nothing costs no round trip more', async () => {
-  const key = '00000000000000bb';
-  const now = Date.now();
-  const prefix = 't-unchanged:';
+/**
+ * Two coordinators on one prefix, each with a node-redis client of its own; `calls` lists the script
+ * calls `first` makes, by kind ('get' or 'set').
+ */
+async function twoCoordinators(prefix) {
   const a = await client('node-redis');
-  // The script's calls a's coordinator makes, by kind ('get' or 'set').
   const calls = [];
   const send = a.sendCommand.bind(a);
   a.sendCommand = (args, ...rest) => {
@@ -232,6 +232,14 @@ test('a lost compare-and-set whose step changes nothing costs no round trip more
   };
   const first = ratewise.redisCoordinator(a, { prefix });
   const other = ratewise.redisCoordinator(await client('node-redis'), { prefix });
+  return { calls, first, other };
+}
+
+test('a lost compare-and-set whose step changes nothing costs no round trip more', async () => {
+  const key = '00000000000000bb';
+  const now = Date.now();
+  const prefix = 't-unchanged:';
+  const { calls, first, other } = await twoCoordinators(prefix);
   // a sees the books first: 10 a minute, all 10 left. Then another process takes all ten.
   const report = [10, 10, now + 60_000, now, Number.NaN, now];
   await first.send(key, { op: 'lease', key, want: 0, report });
@@ -254,16 +262,7 @@ test('a lease answered with a wait costs one round trip though time let grants l
   const key = '00000000000000cc';
   const now = Date.now();
   const prefix = 't-settled:';
-  const a = await client('node-redis');
-  // The script's calls a's coordinator makes, by kind ('get' or 'set').
-  const calls = [];
-  const send = a.sendCommand.bind(a);
-  a.sendCommand = (args, ...rest) => {
-    calls.push(args[4]);
-    return send(args, ...rest);
-  };
-  const first = ratewise.redisCoordinator(a, { prefix });
-  const other = ratewise.redisCoordinator(await client('node-redis'), { prefix });
+  const { calls, first, other } = await twoCoordinators(prefix);
   // 10 per 200 ms, all 10 left; another process takes eight, then a's 429 closes the key for a
   // minute, and the other process's report changes the value a remembers.
   const report = (remaining, at, blockedUntil) => [10, remaining, now + 200, now + at, blockedUntil, now + at - 1];
