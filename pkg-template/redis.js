@@ -129,17 +129,16 @@ export function redisCoordinator(client, options = {}) {
       // A value not seen yet is guessed absent: a step that writes then costs one round trip
       // (the compare-and-set stores it, or fails and answers with the value held), not a read
       // first. A lookup reads: it never writes.
-      let guessed = false;
       // Whether `stored` is what Redis held a round trip ago, not a value remembered from earlier.
       let fresh = false;
       if (message?.op === 'lookup') [stored, fresh] = [held(await run(key, ['get', '', '', '0'])), true];
-      else if (stored === undefined) [stored, guessed] = ['', true];
+      else if (stored === undefined) stored = '';
       for (let i = 0; i < TRIES; i++) {
         const [value, answer, ttlMs, write] = coordinatorApply(stored || undefined, message, Date.now());
         if (!write && !fresh) {
           // A step that writes nothing (a lease answered with a wait) has no compare-and-set to
           // check the value it ran on: read the value held, then step again on it.
-          [stored, guessed, fresh] = [held(await run(key, ['get', '', '', '0'])), false, true];
+          [stored, fresh] = [held(await run(key, ['get', '', '', '0'])), true];
           continue;
         }
         // A step that changes nothing on the value just read needs no write: its answer stands on it
@@ -153,7 +152,7 @@ export function redisCoordinator(client, options = {}) {
           remember(key, value);
           return answer;
         }
-        [stored, guessed, fresh] = [held(reply), false, true];
+        [stored, fresh] = [held(reply), true];
       }
       seen.delete(key);
       throw new Error(`redis: the value changed under ${TRIES} tries in a row`);
