@@ -304,6 +304,7 @@ impl KeyState {
             // server's work) and still unanswered, which may have reached
             // the server second. With
             // the request unknown (presumed lost), everything unanswered.
+            let mut taken = Vec::new();
             let uncounted = match found {
                 Some(at) => {
                     let after = match self.log.get(at + 1) {
@@ -311,15 +312,15 @@ impl KeyState {
                         None => 0.0,
                     };
                     let close = sent_at - self.reach_ms();
-                    let overtaken: f64 = self
-                        .log
-                        .range(..at)
-                        .rev()
-                        .take_while(|s| s.at >= close)
-                        .filter(|s| !s.answered)
-                        .map(|s| s.need[i])
-                        .sum();
-                    after + overtaken
+                    taken.extend(
+                        self.log
+                            .range(..at)
+                            .rev()
+                            .take_while(|s| s.at >= close)
+                            .filter(|s| !s.answered)
+                            .map(|s| (s.seq, s.need[i])),
+                    );
+                    after + taken.iter().map(|&(_, n)| n).sum::<f64>()
                 }
                 None => {
                     let unanswered = self.log.iter().filter(|s| !s.answered);
@@ -347,6 +348,17 @@ impl KeyState {
                 None => now,
             };
             self.windows[i].observe(&window, now, measured, sent_at, seq, uncounted, tokens);
+            // What the order of the reports shows the server counted
+            // ([`super::order`]).
+            if let (Some(_), Some(left), Some(ms)) = (found, window.remaining, window.reset_ms) {
+                let (left, end) = (left as f64, sent_at + ms as f64);
+                let w = &mut self.windows[i];
+                if w.level_from == Some(seq) {
+                    w.doubt(seq, left, end, &taken);
+                } else {
+                    w.settle(seq, left, end, sent_at);
+                }
+            }
             // Its reset is when the limit is back to its initial state
             // (a fixed window over, a sliding log's newest entry gone, a
             // bucket full): by then this request, and every one booked
