@@ -11,59 +11,74 @@
 use super::books::WindowState;
 use super::{Refill, SEND_JITTER_MS};
 
-/// The most requests remembered as taken off by one report.
-const MAX_DOUBTED: usize = 64;
-
-/// The report that set a window's level, and the requests it took off
-/// because they may not have been counted yet.
-#[derive(Debug, Clone, Default)]
-pub(super) struct Doubted {
-    /// What the report said was left.
-    remaining: f64,
+/// What a report on one window said, for [`WindowState::doubt`] and
+/// [`WindowState::settle`].
+pub(super) struct Report {
+    /// The booking order of its request.
+    pub(super) seq: u64,
+    /// When its request was sent, ms since the epoch.
+    pub(super) sent_at: f64,
+    /// What it said was left.
+    pub(super) remaining: f64,
     /// When the window it reported on ends: its request's send plus its
     /// reset, ms since the epoch.
+    pub(super) end: f64,
+}
+
+/// The report that set a window's level, and the requests it took off
+/// because they may not have been counted yet: those booked before it,
+/// sent since `close`, then unanswered.
+#[derive(Debug, Clone)]
+pub(super) struct Doubted {
+    seq: u64,
+    close: f64,
+    remaining: f64,
     end: f64,
-    /// The requests taken off (booking order, need).
-    taken: Vec<(u64, f64)>,
+    /// How many of them have not reported yet.
+    pending: u32,
 }
 
 impl Doubted {
     /// Whether a request taken off has not reported yet: its answer may
     /// give its unit back.
     pub(super) fn pending(&self) -> bool {
-        !self.taken.is_empty()
+        self.pending > 0
     }
 }
 
 impl WindowState {
-    /// The report of request `seq` set the level, taking off `taken` for
-    /// requests it may have overtaken.
-    pub(super) fn doubt(&mut self, seq: u64, remaining: f64, end: f64, taken: &[(u64, f64)]) {
-        if self.level_from != Some(seq) {
+    /// `report` set the level, taking off `taken.0` requests sent since
+    /// `taken.1` that it may have overtaken.
+    pub(super) fn doubt(&mut self, report: &Report, taken: (u32, f64)) {
+        if self.level_from != Some(report.seq) {
             return;
         }
-        self.doubted = (self.refill != Refill::Continuous && !taken.is_empty()).then(|| Doubted {
-            remaining,
-            end,
-            taken: taken.iter().copied().take(MAX_DOUBTED).collect(),
+        let (pending, close) = taken;
+        self.doubted = (self.refill != Refill::Continuous && pending > 0).then_some(Doubted {
+            seq: report.seq,
+            close,
+            remaining: report.remaining,
+            end: report.end,
+            pending,
         });
     }
 
-    /// A report on request `seq`, sent at `sent_at`, that did not set the
-    /// level (an earlier booking): `remaining` left, its window ending at
-    /// `end`. More left than the level's report saw, in the same window:
-    /// the server counted `seq` first, and what was taken off for it comes
-    /// back.
-    pub(super) fn settle(&mut self, seq: u64, remaining: f64, end: f64, sent_at: f64) {
-        if sent_at < self.rolled_at || self.refill == Refill::Continuous {
+    /// `report` did not set the level (an earlier booking). If its request,
+    /// needing `need`, was taken off by the report that did, and it says
+    /// more was left in the same window, the server counted it first: what
+    /// was taken off for it comes back.
+    pub(super) fn settle(&mut self, report: &Report, need: f64) {
+        if report.sent_at < self.rolled_at || self.refill == Refill::Continuous {
             return;
         }
         let Some(d) = &mut self.doubted else { return };
-        let Some(i) = d.taken.iter().position(|&(s, _)| s == seq) else {
+        // Answered only now, so unanswered when it was taken off.
+        if report.seq >= d.seq || report.sent_at < d.close || d.pending == 0 {
             return;
-        };
-        let (_, need) = d.taken.swap_remove(i);
-        if remaining <= d.remaining || (end - d.end).abs() > SEND_JITTER_MS {
+        }
+        d.pending -= 1;
+        let same = (report.end - d.end).abs() <= SEND_JITTER_MS;
+        if !same || report.remaining <= d.remaining {
             return;
         }
         if let (Some(level), Some(limit)) = (self.level, self.limit) {
