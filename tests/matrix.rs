@@ -179,10 +179,14 @@ fn slow_and_few(cell: &Cell) -> bool {
 
 #[test]
 /// With 0.3 W answers and C >= 20, main's throttle was at 1.09x (a
-/// reset timed 70 ms late each window); 1.04-1.05x now.
+/// reset timed 70 ms late each window); 1.04-1.05x now. At C = 4 it was
+/// 1.24x: a report took off the requests it may have overtaken and the
+/// waiters slept to the reset, so a window went out with 7 of its 10
+/// requests; 1.08x since those requests' own reports give their slots
+/// back and the waiters poll for them (`throttle/order.rs`).
 fn fixed_window_opened_at_the_first_request() {
     check(&rows(Shape::Fixed, Speech::Always), |c| {
-        at_once(c) || slow_and_few(c) || (c.latency == 0.3 && c.c >= 20)
+        at_once(c) || slow_and_few(c) || c.latency == 0.3
     });
 }
 

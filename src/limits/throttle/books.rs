@@ -47,6 +47,9 @@ pub(super) struct WindowState {
     /// The last reports in this window (booking order, count), to measure
     /// what the server charged for a request.
     pub(super) recent: VecDeque<(u64, f64)>,
+    /// The report that set `level` and what it took off as perhaps not
+    /// counted yet ([`super::order`]).
+    pub(super) doubted: Option<super::order::Doubted>,
 }
 
 impl Default for WindowState {
@@ -67,6 +70,7 @@ impl Default for WindowState {
             deficits: [0.0; 3],
             scale: 1.0,
             recent: VecDeque::new(),
+            doubted: None,
         }
     }
 }

@@ -124,8 +124,11 @@ impl KeyState {
                 continue;
             }
             let missing = if cum > 0.0 { cum - level } else { 1.0 - level };
-            // Token counts are estimates until the answers in flight report.
+            // Token counts are estimates until the answers in flight report;
+            // so is a level that took off requests a report may have
+            // overtaken, until they report ([`super::order`]).
             sooner |= i > 0 && self.in_flight > 0;
+            sooner |= w.doubted.as_ref().is_some_and(|d| d.pending());
             let booked = self.booked[i];
             let at = match w.pace() {
                 Some(tau) => now + missing * tau,
@@ -285,6 +288,31 @@ mod tests {
         let b = r.go(10_000.0).unwrap();
         r.answer(b, 10_100.0, &requests(10, 8, 900));
         assert!(r.go(10_100.0).is_some());
+    }
+
+    /// A level that took off requests its report may have overtaken is
+    /// low until they report ([`super::super::order`]): a waiter polls as
+    /// their answers are expected, not at the reset, and goes when one
+    /// gives its slot back.
+    #[test]
+    fn a_waiter_polls_as_answers_that_may_give_back_a_slot_are_expected() {
+        let mut r = Run::new(0);
+        let first = r.go(0.0).unwrap();
+        r.answer(first, 300.0, &requests(4, 3, 700));
+        let (a, b) = (r.go(300.0).unwrap(), r.go(306.0).unwrap());
+        // `b` was the server's third: 1 left, but `a` may not count yet.
+        r.answer(b, 600.0, &requests(4, 1, 394));
+        assert_eq!(r.t.remaining(k()), Some(0));
+        let waiter = r.call();
+        let Admit::Wait { ms, until, .. } = r.admit(waiter, 600.0) else {
+            panic!("went");
+        };
+        let due = until.map_or(0.0, |u| u - T0);
+        assert!(due > 700.0, "due when the first request leaves: {due}");
+        assert!(ms <= HOLD_POLL_MAX_MS as u64, "polls in {ms} ms");
+        // `a` says 2 left: counted before `b`; its slot is back.
+        r.answer(a, 610.0, &requests(4, 2, 390));
+        assert!(matches!(r.admit(waiter, 600.0 + ms as f64), Admit::Go(_)));
     }
 
     #[test]

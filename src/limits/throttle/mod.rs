@@ -11,6 +11,9 @@
 //!   server measured it;
 //! - `flight.rs`: when a request still out leaves a window that refills
 //!   at its reset, before its answer tells (a window after its send);
+//! - `order.rs`: the order the server counted requests in: one taken off
+//!   a report as perhaps overtaken, whose own report shows it was counted
+//!   first, gives its unit back;
 //! - `pace.rs`: a window that refills continuously paces its waiters;
 //! - `cold.rs`: with nothing heard from a key, a few requests go first, and
 //!   the others hold a short step, doubling;
@@ -32,6 +35,7 @@ mod flight;
 mod learn;
 mod leased;
 mod line;
+mod order;
 mod pace;
 mod quiet;
 mod release;

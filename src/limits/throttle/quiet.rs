@@ -27,6 +27,10 @@ pub(super) struct Quiet {
     /// Whether an answer that was not a 429 came without rate-limit
     /// headers: the key's limit speaks only through its 429s.
     pub(super) bare: bool,
+    /// Whether every `retry-after` heard was in whole seconds (as the
+    /// header is; `retry-after-ms` is not): each says when the limit frees
+    /// to within a second.
+    pub(super) coarse: bool,
 }
 
 impl Default for Quiet {
@@ -36,6 +40,7 @@ impl Default for Quiet {
             blocked: f64::NEG_INFINITY,
             through: VecDeque::new(),
             bare: false,
+            coarse: false,
         }
     }
 }
@@ -77,6 +82,8 @@ impl KeyState {
         wait_ms: u64,
     ) {
         self.quiet.roll(sent_at);
+        let first = self.quiet.blocked.is_infinite();
+        self.quiet.coarse = (first || self.quiet.coarse) && wait_ms % 1_000 == 0;
         // The window the request met began after the last block ended, and
         // (a window being at least as long as the wait it asks for) no later
         // than the wait before it: what was let through since then is, at
@@ -168,7 +175,10 @@ impl KeyState {
     /// two windows' ends: the window is at least that long (the resets of
     /// its 429s, measured late in a window, say less).
     fn block(&mut self, free_at: f64) {
-        let gap = free_at - self.quiet.blocked;
+        // Whole seconds: each block may end up to a second after the
+        // window did, and the gap says that much less.
+        let coarse = if self.quiet.coarse { 1_000.0 } else { 0.0 };
+        let gap = free_at - self.quiet.blocked - coarse;
         let w = &mut self.windows[0];
         if self.quiet.bare && gap > w.length() && gap < 2.0 * w.length() {
             w.longest_reset_ms = gap;
@@ -241,6 +251,26 @@ mod tests {
         r.t.answered(k(), b, T0 + 40.0, bare(true, Some(960)));
         let b = r.go(1_001.0).unwrap();
         r.t.answered(k(), b, T0 + 1_010.0, bare(true, Some(1_000)));
+        assert_eq!(r.t.keys.get(&k()).unwrap().windows[0].length(), 1_000.0);
+    }
+
+    /// `retry-after` in whole seconds says when the limit frees to within
+    /// a second: two blocks 1.72 s apart may be a window of 1 s apart (the
+    /// second 429 came 0.7 s before its window's end, asking 1 s), and do
+    /// not make the window 1.72 s long (each window after would wait 0.72 s
+    /// more: 1.73x the floor at C = 4, answers at 0.3 W, in the matrix).
+    #[test]
+    fn blocks_in_whole_seconds_do_not_stretch_the_window() {
+        let mut r = Run::new(0);
+        let mut send = |at: f64, answered: f64, answer: Answer<'static>| {
+            let ticket = r.call();
+            let b = r.t.force(k(), ticket, None, T0 + at);
+            r.t.answered(k(), b, T0 + answered, answer);
+        };
+        send(0.0, 4.0, bare(false, None));
+        send(5.0, 40.0, bare(true, Some(1_000)));
+        send(1_100.0, 1_104.0, bare(false, None));
+        send(1_700.0, 1_760.0, bare(true, Some(1_000)));
         assert_eq!(r.t.keys.get(&k()).unwrap().windows[0].length(), 1_000.0);
     }
 

@@ -65,6 +65,7 @@ impl KeyState {
             };
             w.at = now;
             w.rolled_at = gone;
+            w.doubted = None;
             w.recent.clear();
         }
     }

@@ -304,6 +304,9 @@ impl KeyState {
             // server's work) and still unanswered, which may have reached
             // the server second. With
             // the request unknown (presumed lost), everything unanswered.
+            // What was taken off as perhaps overtaken: how many, and the
+            // earliest send it goes back to ([`super::order`]).
+            let mut taken = (0u32, f64::INFINITY);
             let uncounted = match found {
                 Some(at) => {
                     let after = match self.log.get(at + 1) {
@@ -311,14 +314,12 @@ impl KeyState {
                         None => 0.0,
                     };
                     let close = sent_at - self.reach_ms();
-                    let overtaken: f64 = self
-                        .log
-                        .range(..at)
-                        .rev()
-                        .take_while(|s| s.at >= close)
-                        .filter(|s| !s.answered)
-                        .map(|s| s.need[i])
-                        .sum();
+                    let mut overtaken = 0.0;
+                    let near = self.log.range(..at).rev().take_while(|s| s.at >= close);
+                    for s in near.filter(|s| !s.answered) {
+                        overtaken += s.need[i];
+                        taken = (taken.0 + 1, close);
+                    }
                     after + overtaken
                 }
                 None => {
@@ -347,6 +348,23 @@ impl KeyState {
                 None => now,
             };
             self.windows[i].observe(&window, now, measured, sent_at, seq, uncounted, tokens);
+            // What the order of the reports shows the server counted
+            // ([`super::order`]).
+            if let (Some(at), Some(left), Some(ms)) = (found, window.remaining, window.reset_ms) {
+                let report = super::order::Report {
+                    seq,
+                    sent_at,
+                    remaining: left as f64,
+                    end: sent_at + ms as f64,
+                };
+                let need = self.log[at].need[i];
+                let w = &mut self.windows[i];
+                if w.level_from == Some(seq) {
+                    w.doubt(&report, taken);
+                } else {
+                    w.settle(&report, need);
+                }
+            }
             // Its reset is when the limit is back to its initial state
             // (a fixed window over, a sliding log's newest entry gone, a
             // bucket full): by then this request, and every one booked
