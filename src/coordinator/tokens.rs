@@ -38,6 +38,10 @@ struct Known {
     counted_to_ms: f64,
     reset_at_ms: f64,
     observed_at_ms: f64,
+    /// The tokens the books held, booked until `counted_to_ms`, when the
+    /// report came: those that leave the books later free room the report
+    /// counted as used.
+    held: f64,
 }
 
 /// A coordinator's books for one key's tokens window.
@@ -70,6 +74,11 @@ impl TokenBook {
         {
             self.runs.pop_front();
         }
+    }
+
+    /// Tokens booked until `to_ms`.
+    fn booked_before(&self, to_ms: f64) -> f64 {
+        self.booked_after(f64::NEG_INFINITY) - self.booked_after(to_ms)
     }
 
     /// Tokens booked after `from_ms` (all of them from `-inf`).
@@ -122,6 +131,7 @@ impl TokenBook {
             counted_to_ms,
             reset_at_ms: t.reset_at_ms,
             observed_at_ms: observed_ms,
+            held: self.booked_before(counted_to_ms),
         });
     }
 
@@ -145,7 +155,10 @@ impl TokenBook {
             .front()
             .map_or(f64::INFINITY, |&(at, _)| at + self.hold_ms() - now_ms);
         if let Some(k) = self.known.filter(|k| now_ms < k.reset_at_ms) {
-            let left = k.remaining - self.booked_after(k.counted_to_ms);
+            // The counted tokens that left the books since have left the
+            // server's window too (the books hold them at least as long).
+            let freed = (k.held - self.booked_before(k.counted_to_ms)).max(0.0);
+            let left = k.remaining - self.booked_after(k.counted_to_ms) + freed;
             if left < room {
                 room = left;
                 next_ms = next_ms.min(k.reset_at_ms - now_ms);
@@ -191,8 +204,8 @@ impl TokenBook {
     }
 
     /// The books as numbers, for storage: limit, window, the report's
-    /// remaining, counted-to, reset and observation (`NaN` if none), the
-    /// longest round trip, then the runs.
+    /// remaining, counted-to, reset, observation and held (`NaN` if none),
+    /// the longest round trip, then the runs.
     pub fn to_vec(&self) -> Vec<f64> {
         let k = self.known;
         let n = |v: Option<f64>| v.unwrap_or(f64::NAN);
@@ -203,6 +216,7 @@ impl TokenBook {
             n(k.map(|k| k.counted_to_ms)),
             n(k.map(|k| k.reset_at_ms)),
             n(k.map(|k| k.observed_at_ms)),
+            n(k.map(|k| k.held)),
             self.reach_ms,
         ];
         v.extend(self.runs.iter().flat_map(|&(at, n)| [at, n]));
@@ -210,12 +224,13 @@ impl TokenBook {
     }
 
     /// How many numbers [`TokenBook::to_vec`] writes at most.
-    pub const MAX_NUMBERS: usize = 7 + 2 * MAX_TOKEN_RUNS;
+    pub const MAX_NUMBERS: usize = 8 + 2 * MAX_TOKEN_RUNS;
 
     /// Books read back from storage; anything unreadable is left out (all
     /// of it, if the fixed part is).
     pub fn from_slice(v: &[f64]) -> TokenBook {
-        let [limit, window_ms, remaining, counted, reset, observed, reach, runs @ ..] = v else {
+        let [limit, window_ms, remaining, counted, reset, observed, held, reach, runs @ ..] = v
+        else {
             return TokenBook::default();
         };
         let ok = |v: f64| (v.is_finite() && v >= 0.0).then_some(v);
@@ -224,13 +239,17 @@ impl TokenBook {
             counted.is_finite(),
             ok(*reset),
             ok(*observed),
+            ok(*held),
         ) {
-            (Some(remaining), true, Some(reset_at_ms), Some(observed_at_ms)) => Some(Known {
-                remaining,
-                counted_to_ms: *counted,
-                reset_at_ms,
-                observed_at_ms,
-            }),
+            (Some(remaining), true, Some(reset_at_ms), Some(observed_at_ms), Some(held)) => {
+                Some(Known {
+                    remaining,
+                    counted_to_ms: *counted,
+                    reset_at_ms,
+                    observed_at_ms,
+                    held,
+                })
+            }
             _ => None,
         };
         let mut kept = VecDeque::new();
@@ -316,6 +335,23 @@ mod tests {
     }
 
     #[test]
+    fn counted_tokens_that_leave_the_books_free_room_before_the_report_s_reset() {
+        // A sliding log: its reset says when it is empty, a window after
+        // its newest entry; the oldest leave sooner.
+        let mut b = TokenBook::default();
+        b.book(10_000.0, 0.0);
+        b.report(counted(0.0, 100.0 + W), Some(100.0), 200.0);
+        let hold = W - 100.0 + LEASE_TTL_MS;
+        assert_eq!(b.room(1.0, 1_000.0, hold - 1.0), Err(1.0));
+        assert_eq!(
+            b.room(8.0, 1_000.0, hold),
+            Ok(8.0),
+            "before the reset at {}",
+            100.0 + W
+        );
+    }
+
+    #[test]
     fn a_call_larger_than_the_limit_goes_when_the_window_is_empty() {
         let mut b = TokenBook::default();
         b.report(counted(10_000.0, 100.0), None, 0.0);
@@ -337,6 +373,7 @@ mod tests {
             0.0,
             1.0,
             1.0,
+            0.0,
             -3.0,
             5.0,
             f64::NAN,
