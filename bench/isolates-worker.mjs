@@ -38,7 +38,12 @@ export default {
     const res = await call(`${env.BASE_URL}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${env.KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'hi' }],
+        // bench/isolates.mjs --max-tokens: each call books 1 + max_tokens tokens.
+        ...(env.MAX_TOKENS && { max_tokens: Number(env.MAX_TOKENS) }),
+      }),
     });
     await res.body?.cancel();
     return Response.json({ status: res.status, coordinatorMs: spent.ms, coordinatorTrips: spent.trips });

@@ -2,7 +2,11 @@
 // isolates, with and without the RatewiseCoordinator Durable Object.
 //
 //   node bench/isolates.mjs [--n 2,4,8] [--k 60] [--l 10] [--window-ms 1000] [--shapes fixed,sliding,bucket]
-//                           [--latency-ms 30] [--baseline path/to/other/pkg]
+//                           [--latency-ms 30] [--baseline path/to/other/pkg] [--token-limit T --max-tokens M]
+//
+// With --token-limit, the mock also serves T tokens a window, each call charged 1 + M tokens (its
+// prompt "hi" and max_tokens M): a tokens-bound limit when T / (1 + M) < L, and the floor counts
+// windows of that many calls (issue 22: the coordinator shares the tokens window too).
 //
 // With --baseline (another build's package folder), each coordinator scenario runs with that build too,
 // interleaved in the same run (its rows say "yes, baseline"): a change to the lease books measured
@@ -30,9 +34,15 @@ const quantile = (xs, q) => {
 };
 
 /** One scenario: N isolates, with or without the coordinator. */
-async function scenario({ n, shared, shape, k, l, windowMs, latencyMs, pkg }) {
-  const mock = await startMock({ limit: l, windowMs, shape, latencyMs });
-  const bindings = { BASE_URL: mock.url, KEY: 'sk-bench-shared-account' };
+async function scenario({ n, shared, shape, k, l, windowMs, latencyMs, pkg, tokenLimit, maxTokens }) {
+  const mock = await startMock({ limit: l, windowMs, shape, latencyMs, ...(tokenLimit && { tokenLimit }) });
+  const bindings = {
+    BASE_URL: mock.url,
+    KEY: 'sk-bench-shared-account',
+    ...(maxTokens && { MAX_TOKENS: String(maxTokens) }),
+  };
+  // Calls a window: the requests limit, or the tokens limit's if it binds first.
+  const perWindow = tokenLimit ? Math.min(l, Math.floor(tokenLimit / (1 + (maxTokens ?? 0)))) : l;
   const RATEWISE = { className: 'RatewiseCoordinator', service: 'w0' };
   const workers = Array.from({ length: n }, (_, i) => ({
     name: `w${i}`,
@@ -50,7 +60,7 @@ async function scenario({ n, shared, shape, k, l, windowMs, latencyMs, pkg }) {
     );
     const wall = Date.now() - started;
     const stats = mock.stats();
-    const floor = (Math.ceil(k / l) - 1) * windowMs;
+    const floor = (Math.ceil(k / perWindow) - 1) * windowMs;
     return {
       ok: answers.filter((a) => a.status === 200).length,
       r429: stats.byStatus[429] ?? 0,
@@ -81,6 +91,8 @@ export async function runIsolates({
   windowMs = 1000,
   latencyMs = 30,
   baseline,
+  tokenLimit,
+  maxTokens,
 } = {}) {
   const pkg = baseline && resolve(baseline);
   // With the coordinator (this build, and the baseline's, in alternating order), then without.
@@ -89,7 +101,7 @@ export async function runIsolates({
     return [...builds.map((p) => ({ shared: true, pkg: p })), { shared: false }];
   };
   console.log(
-    `\n## ${k} calls over N Worker isolates sharing one limit of ${l} per ${windowMs} ms (workerd, mock latency ${latencyMs} ms)\n`,
+    `\n## ${k} calls over N Worker isolates sharing one limit of ${l} per ${windowMs} ms${tokenLimit ? ` and ${tokenLimit} tokens (${1 + (maxTokens ?? 0)} a call)` : ''} (workerd, mock latency ${latencyMs} ms)\n`,
   );
   console.log(
     '| shape | N | coordinator | 200s | 429s / network calls | wall ÷ floor | coordinator ms per call p50 / p99 | coordinator round trips |',
@@ -99,7 +111,7 @@ export async function runIsolates({
   for (const shape of shapes) {
     for (const n of ns) {
       for (const { shared, pkg: build } of runs(n)) {
-        const r = await scenario({ n, shared, shape, k, l, windowMs, latencyMs, pkg: build });
+        const r = await scenario({ n, shared, shape, k, l, windowMs, latencyMs, pkg: build, tokenLimit, maxTokens });
         rows.push({ shape, n, shared, baseline: Boolean(build), ...r });
         const lat = shared ? `${r.p50.toFixed(1)} / ${r.p99.toFixed(1)}` : '–';
         console.log(
@@ -121,9 +133,20 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       shapes: { type: 'string', default: 'fixed' },
       'latency-ms': { type: 'string', default: '30' },
       baseline: { type: 'string' },
+      'token-limit': { type: 'string' },
+      'max-tokens': { type: 'string' },
+      help: { type: 'boolean', default: false },
     },
   });
+  if (values.help) {
+    const { readFileSync } = await import('node:fs');
+    const head = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\nimport ')[0];
+    console.log(head.replace(/^\/\/ ?/gm, ''));
+    process.exit(0);
+  }
   await runIsolates({
+    tokenLimit: values['token-limit'] && Number(values['token-limit']),
+    maxTokens: values['max-tokens'] && Number(values['max-tokens']),
     ns: values.n.split(',').map(Number),
     shapes: values.shapes.split(','),
     k: Number(values.k),

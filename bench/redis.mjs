@@ -3,6 +3,11 @@
 //
 //   node bench/redis.mjs [--n 2,4,8] [--k 60] [--l 10] [--window-ms 1000] [--shapes fixed,bucket]
 //                        [--latency-ms 30] [--client node-redis|ioredis|upstash] [--baseline path/to/other/pkg/node.js]
+//                        [--token-limit T --max-tokens M]
+//
+// With --token-limit, the mock also serves T tokens a window, each call charged 1 + M tokens (its
+// prompt "hi" and max_tokens M): a tokens-bound limit when T / (1 + M) < L, and the floor counts
+// windows of that many calls (issue 22: the coordinators share the tokens window too).
 //
 // With --baseline, each Redis scenario runs with that build too, interleaved in the same run (its rows
 // say "Redis, baseline"): a change to the lease books measured before and after on the same load.
@@ -27,8 +32,24 @@ const quantile = (xs, q) => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
 };
 
-async function scenario({ redis, rest, client, n, shared, shape, k, l, windowMs, latencyMs, pkg }) {
-  const mock = await startMock({ limit: l, windowMs, shape, latencyMs });
+async function scenario({
+  redis,
+  rest,
+  client,
+  n,
+  shared,
+  shape,
+  k,
+  l,
+  windowMs,
+  latencyMs,
+  pkg,
+  tokenLimit,
+  maxTokens,
+}) {
+  const mock = await startMock({ limit: l, windowMs, shape, latencyMs, ...(tokenLimit && { tokenLimit }) });
+  // Calls a window: the requests limit, or the tokens limit's if it binds first.
+  const perWindow = tokenLimit ? Math.min(l, Math.floor(tokenLimit / (1 + (maxTokens ?? 0)))) : l;
   try {
     const job = {
       mockUrl: mock.url,
@@ -39,6 +60,7 @@ async function scenario({ redis, rest, client, n, shared, shape, k, l, windowMs,
       calls: Array.from({ length: n }, (_, i) => Math.floor(k / n) + (i < k % n ? 1 : 0)),
       prefix: `bench-${shape}-${n}-${Date.now()}:`,
       pkg,
+      maxTokens,
       startAt: Date.now() + 2_000,
     };
     const children = await runChildren(n, job, 180_000);
@@ -52,7 +74,7 @@ async function scenario({ redis, rest, client, n, shared, shape, k, l, windowMs,
       ok: children.reduce((s, c) => s + (c.statuses[200] ?? 0), 0),
       r429: stats.byStatus[429] ?? 0,
       calls: stats.requests,
-      ratio: wall / ((Math.ceil(k / l) - 1) * windowMs),
+      ratio: wall / ((Math.ceil(k / perWindow) - 1) * windowMs),
       p50: quantile(spent, 0.5),
       p99: quantile(spent, 0.99),
       trips: trips.length,
@@ -82,6 +104,8 @@ export async function runRedis({
   latencyMs = 30,
   client = 'node-redis',
   baseline,
+  tokenLimit,
+  maxTokens,
 } = {}) {
   const pkg = baseline && new URL(baseline, `file://${process.cwd()}/`).href;
   // Without a coordinator, then with it: this build, and the baseline's (in alternating order).
@@ -93,7 +117,7 @@ export async function runRedis({
   const rest = client === 'upstash' ? await startUpstashRest(redis.port) : null;
   try {
     console.log(
-      `\n## ${k} calls over N Node processes sharing one limit of ${l} per ${windowMs} ms (redis-server on loopback, ${client}, mock latency ${latencyMs} ms)\n`,
+      `\n## ${k} calls over N Node processes sharing one limit of ${l} per ${windowMs} ms${tokenLimit ? ` and ${tokenLimit} tokens (${1 + (maxTokens ?? 0)} a call)` : ''} (redis-server on loopback, ${client}, mock latency ${latencyMs} ms)\n`,
     );
     console.log(
       '| shape | N | coordinator | 200s | 429s / network calls | wall ÷ floor | coordinator ms per call p50 / p99 | Redis round trips, ms p50 / p99 | coordinator errors | coordinator sends / script reads / compare-and-sets / lost | sends by op | sends taking 1 / 2 / 3 / 4+ round trips | event-loop lag ms p99 / max (worst process) |',
@@ -103,7 +127,8 @@ export async function runRedis({
     for (const shape of shapes) {
       for (const n of ns) {
         for (const { shared, pkg: build } of runs(n)) {
-          const r = await scenario({ redis, rest, client, n, shared, shape, k, l, windowMs, latencyMs, pkg: build });
+          const args = { redis, rest, client, n, shared, shape, k, l, windowMs, latencyMs, tokenLimit, maxTokens };
+          const r = await scenario({ ...args, pkg: build });
           rows.push({ shape, n, shared, baseline: Boolean(build), ...r });
           const lat = shared ? `${r.p50.toFixed(1)} / ${r.p99.toFixed(1)}` : '–';
           const trips = r.trips ? `${r.trips}: ${r.tripP50.toFixed(1)} / ${r.tripP99.toFixed(1)}` : '–';
@@ -131,9 +156,20 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       'latency-ms': { type: 'string', default: '30' },
       client: { type: 'string', default: 'node-redis' },
       baseline: { type: 'string' },
+      'token-limit': { type: 'string' },
+      'max-tokens': { type: 'string' },
+      help: { type: 'boolean', default: false },
     },
   });
+  if (values.help) {
+    const { readFileSync } = await import('node:fs');
+    const head = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\nimport ')[0];
+    console.log(head.replace(/^\/\/ ?/gm, ''));
+    process.exit(0);
+  }
   await runRedis({
+    tokenLimit: values['token-limit'] && Number(values['token-limit']),
+    maxTokens: values['max-tokens'] && Number(values['max-tokens']),
     ns: values.n.split(',').map(Number),
     shapes: values.shapes.split(','),
     k: Number(values.k),

@@ -754,7 +754,13 @@ mod composed {
                 .find(|(k, _)| *k == key)
                 .map(|(_, t)| t.clone()))
         }
-        async fn lease(&self, _: LimitKey, want: u32, _: Option<Report>) -> Result<Grant, ()> {
+        async fn lease(
+            &self,
+            _: LimitKey,
+            want: u32,
+            _: f64,
+            _: Option<Report>,
+        ) -> Result<Grant, ()> {
             self.leases.set(self.leases.get() + 1);
             if self.down.get() {
                 return Err(());
@@ -796,9 +802,15 @@ mod composed {
         async fn lookup(&self, key: LimitKey) -> Result<Option<Trip<Snapshot>>, ()> {
             self.inner.lookup(key).await
         }
-        async fn lease(&self, key: LimitKey, want: u32, r: Option<Report>) -> Result<Grant, ()> {
+        async fn lease(
+            &self,
+            key: LimitKey,
+            want: u32,
+            tokens: f64,
+            r: Option<Report>,
+        ) -> Result<Grant, ()> {
             self.clock.now.set(self.clock.now.get() + self.rtt_ms);
-            self.inner.lease(key, want, r).await
+            self.inner.lease(key, want, tokens, r).await
         }
     }
 

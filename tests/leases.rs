@@ -13,7 +13,8 @@ mod fakes;
 
 use std::cell::RefCell;
 
-use fakes::sim::{batch_across, Server, Shape, SimClock, SimCoordinator};
+use fakes::sim::{batch_across, batch_across_tokens, Server, Shape, SimClock, SimCoordinator};
+use ratewise::limits::tokens::Tokens;
 use ratewise::limits::{Limiters, Settings};
 
 const K: usize = 60;
@@ -111,5 +112,52 @@ fn the_lease_books_alone_keep_instances_off_429s_near_the_floor() {
                 "{shape:?} N={n} C={c}: {ratio:.2}× the floor"
             );
         }
+    }
+}
+
+/// N = 4 instances on a key whose tokens limit binds long before its
+/// requests limit (10 calls' worth of tokens a minute, 100 requests): the
+/// coordinator shares the tokens window too, so no instance spends what
+/// another booked. Each instance's own throttle alone (the coordinator
+/// sharing only requests) let each spend the whole window, and 429s came.
+/// Returns the 429s and the wall ÷ floor.
+fn tokens_bound(shape: Shape, n: usize) -> (usize, f64) {
+    const TOKENS: f64 = 10_000.0;
+    const MINUTE: f64 = 60_000.0;
+    const CALLS: usize = 40;
+    let latency = 150.0;
+    let need = Tokens {
+        input: 200,
+        output: 800,
+    };
+    let clock = SimClock::new();
+    let server =
+        RefCell::new(Server::new(shape, 100.0, MINUTE, latency).with_tokens(shape, TOKENS, MINUTE));
+    let coordinator = SimCoordinator::new(&clock, COORDINATOR_RTT);
+    let instances: Vec<_> = (0..n)
+        .map(|_| {
+            RefCell::new(Limiters::<fakes::Snapshot>::new(Settings {
+                retry_budget: None,
+                ..Settings::default()
+            }))
+        })
+        .collect();
+    let refs: Vec<_> = instances.iter().collect();
+    let b = batch_across_tokens(&clock, &server, &refs, &coordinator, CALLS, 8, need);
+    assert_eq!(b.failed, 0, "{shape:?} N={n}: {b:?}");
+    let per_window = (TOKENS / need.total() as f64).floor();
+    let floor = ((CALLS as f64 / per_window).ceil() - 1.0) * MINUTE + latency;
+    (b.rejected, b.wall_ms / floor)
+}
+
+/// Issue 22: the token windows are shared across instances too.
+#[test]
+fn instances_share_a_tokens_window_through_the_coordinator() {
+    eprintln!("| shape | N | 429s | wall ÷ floor |");
+    for shape in [Shape::Sliding, Shape::Fixed, Shape::Bucket] {
+        let (rejected, ratio) = tokens_bound(shape, 4);
+        eprintln!("| {shape:?} | 4 | {rejected} | {ratio:.3}× |");
+        assert_eq!(rejected, 0, "{shape:?}: {rejected} 429s");
+        assert!(ratio <= 1.10, "{shape:?}: {ratio:.3}× the floor");
     }
 }

@@ -96,6 +96,9 @@ impl Ledger {
     pub fn report(&mut self, r: Report) {
         self.heard = true;
         self.cold_at_ms = None;
+        if let Some(t) = r.tokens {
+            self.tokens.report(t, r.sent_at_ms, r.observed_at_ms);
+        }
         // The window's length first: a slot granted before any was known
         // (the cold start's) is held for it, not for the shortest.
         if let (Some(_), Some(reset_at_ms)) = (r.remaining, r.reset_at_ms) {
@@ -204,6 +207,7 @@ mod tests {
             blocked_until_ms: None,
             sent_at_ms: Some(sent),
             refill,
+            tokens: None,
         }
     }
 

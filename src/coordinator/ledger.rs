@@ -17,6 +17,7 @@
 
 use std::collections::VecDeque;
 
+use super::tokens::TokenBook;
 use crate::limits::lease::{Grant, COLD_WAIT_MS, LEASE_TTL_MS, MAX_LEASE, WAIT_MS};
 
 /// The shortest window length assumed, ms.
@@ -80,6 +81,9 @@ pub struct Ledger {
     /// The longest time from a request's send to its answer reported, ms:
     /// the longest way to the server assumed for a whole refill.
     pub(super) reach_ms: f64,
+    /// The key's tokens window: no permit goes unless its calls' tokens fit
+    /// (stored apart: [`TokenBook::to_vec`]).
+    pub tokens: TokenBook,
 }
 
 /// The most placed permits the books keep.
@@ -109,8 +113,15 @@ impl Ledger {
     }
 
     /// Answers a request for up to `want` permits at `now_ms` (0: a report
-    /// alone, answered with the shortest wait).
+    /// alone, answered with the shortest wait), for calls of no known
+    /// tokens.
     pub fn lease(&mut self, want: u32, now_ms: f64) -> Grant {
+        self.lease_tokens(want, 0.0, now_ms)
+    }
+
+    /// [`Ledger::lease`] for calls each expected to use `each` tokens: no
+    /// more permits than the tokens window has room for.
+    pub fn lease_tokens(&mut self, want: u32, each: f64, now_ms: f64) -> Grant {
         if want == 0 {
             return Grant::Wait(WAIT_MS.0);
         }
@@ -121,9 +132,7 @@ impl Ledger {
         let Some(limit) = self.limit else {
             if self.heard {
                 // Answers came without a limit: none to keep.
-                let n = want.min(MAX_LEASE);
-                self.book(f64::from(n), now_ms);
-                return Grant::Permits(n);
+                return self.grant(f64::from(want.min(MAX_LEASE)), each, now_ms);
             }
             // Nothing heard: one permit, then wait for its report.
             return match self.cold_at_ms {
@@ -131,6 +140,7 @@ impl Ledger {
                 _ => {
                     self.cold_at_ms = Some(now_ms);
                     self.book(1.0, now_ms);
+                    self.tokens.book(each.max(0.0), now_ms);
                     Grant::Permits(1)
                 }
             };
@@ -169,9 +179,24 @@ impl Ledger {
         if free < 1.0 {
             return wait(next_ms);
         }
-        let n = free.min(f64::from(want.clamp(1, MAX_LEASE))).floor();
-        self.book(n, now_ms);
-        Grant::Permits(n as u32)
+        self.grant(
+            free.min(f64::from(want.clamp(1, MAX_LEASE))).floor(),
+            each,
+            now_ms,
+        )
+    }
+
+    /// Grants `n` permits, or as many as the tokens window has room for:
+    /// books them in both windows, or answers the tokens window's wait.
+    fn grant(&mut self, n: f64, each: f64, now_ms: f64) -> Grant {
+        match self.tokens.room(n, each, now_ms) {
+            Ok(n) => {
+                self.book(n, now_ms);
+                self.tokens.book(n * each.max(0.0), now_ms);
+                Grant::Permits(n as u32)
+            }
+            Err(ms) => wait(ms),
+        }
     }
 
     fn book(&mut self, n: f64, now_ms: f64) {
@@ -197,7 +222,11 @@ impl Ledger {
         let last_run = last_run.max(last_placed);
         let reset = self.known.map_or(0.0, |k| k.reset_at_ms);
         let cold = self.cold_at_ms.map_or(0.0, |at| at + COLD_WAIT_MS);
-        last_run.max(reset).max(self.blocked_until_ms).max(cold)
+        last_run
+            .max(reset)
+            .max(self.blocked_until_ms)
+            .max(cold)
+            .max(self.tokens.busy_until_ms())
     }
 }
 

@@ -11,6 +11,7 @@
 //! - [`ledger`]: one key's request window, granting leased permits.
 //! - `freeing`: when the ledger frees a slot (reports folded in).
 //! - `storage`: the ledger as numbers and back.
+//! - [`tokens`]: one key's tokens window, bounding the ledger's grants.
 //! - [`record`]: the Redis coordinator's record of a key (its board entry
 //!   and ledger in one text value).
 
@@ -19,6 +20,7 @@ mod freeing;
 pub mod ledger;
 pub mod record;
 mod storage;
+pub mod tokens;
 
 pub use board::Board;
 pub use ledger::Ledger;

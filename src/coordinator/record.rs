@@ -15,6 +15,8 @@
 //! digits of their IEEE 754 bits, exact and cheap to read). The payload is the key's hash, then sections,
 //! each a one-letter tag, its item count, and its items:
 //! - `L`: the lease books, [`Ledger::to_vec`];
+//! - `T`: the tokens window's books, [`TokenBook::to_vec`] (a value an
+//!   older build wrote has none: its key starts with empty token books);
 //! - `B`: the open breaker, if any: retry time, posting time, status,
 //!   header count, each header's name and value, and body.
 //!
@@ -22,6 +24,7 @@
 //! decoded beside these two); a value with a tag this build does not know
 //! is refused, so an older build never half-reads a newer value.
 
+use super::tokens::TokenBook;
 use super::{Board, Ledger};
 use crate::classify::body::MAX_BODY_BYTES;
 use crate::classify::headers::Headers;
@@ -169,11 +172,15 @@ impl<F: Kept> Record<F> {
     pub fn encode(&self) -> String {
         let mut p = String::new();
         item(&mut p, &self.key.to_hex());
-        let books = self.ledger.to_vec();
-        item(&mut p, "L");
-        number(&mut p, books.len() as f64);
-        for n in books {
-            number(&mut p, n);
+        for (tag, books) in [
+            ("L", self.ledger.to_vec()),
+            ("T", self.ledger.tokens.to_vec()),
+        ] {
+            item(&mut p, tag);
+            number(&mut p, books.len() as f64);
+            for n in books {
+                number(&mut p, n);
+            }
         }
         let trips: Vec<_> = self
             .board
@@ -216,12 +223,12 @@ impl<F: Kept> Record<F> {
             return Err(RecordError::OtherKey);
         }
         let mut record = Record::new(key);
+        let mut tokens = TokenBook::default();
         while !r.0.is_empty() {
             match r.item()? {
-                "L" => {
-                    let n = r.count(MAX_LEDGER_NUMBERS, "books")?;
-                    let books = (0..n).map(|_| r.number()).collect::<Result<Vec<_>, _>>()?;
-                    record.ledger = Ledger::from_slice(&books);
+                "L" => record.ledger = Ledger::from_slice(&r.numbers(MAX_LEDGER_NUMBERS, "books")?),
+                "T" => {
+                    tokens = TokenBook::from_slice(&r.numbers(TokenBook::MAX_NUMBERS, "tokens")?)
                 }
                 "B" => {
                     for _ in 0..r.count(1, "breaker")? {
@@ -251,6 +258,7 @@ impl<F: Kept> Record<F> {
                 _ => return Err(RecordError::Malformed("section")),
             }
         }
+        record.ledger.tokens = tokens;
         Ok(record)
     }
 }
@@ -298,6 +306,12 @@ impl<'a> Reader<'a> {
             .ok_or(RecordError::Malformed("number"))
     }
 
+    /// A count of at most `max`, and as many numbers.
+    fn numbers(&mut self, max: usize, what: &'static str) -> Result<Vec<f64>, RecordError> {
+        let n = self.count(max, what)?;
+        (0..n).map(|_| self.number()).collect()
+    }
+
     fn count(&mut self, max: usize, what: &'static str) -> Result<usize, RecordError> {
         let n = self.finite()?;
         if n < 0.0 || n.fract() != 0.0 || n > max as f64 {
@@ -310,7 +324,7 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limits::lease::{Grant, Report};
+    use crate::limits::lease::{Counted, Grant, Report};
 
     fn key() -> LimitKey {
         LimitKey::new("https://api.openai.com", Some("sk-a"))
@@ -340,8 +354,13 @@ mod tests {
             blocked_until_ms: None,
             sent_at_ms: Some(1.0),
             refill: crate::limits::throttle::Refill::AtReset,
+            tokens: Some(Counted {
+                limit: Some(10_000.0),
+                remaining: 9_000.0,
+                reset_at_ms: 60_005.0,
+            }),
         });
-        r.ledger.lease(4, 6.0);
+        r.ledger.lease_tokens(4, 1_000.0, 6.0);
         let trip = Change::Tripped {
             key: key(),
             failure: quota(),
@@ -368,6 +387,27 @@ mod tests {
         let back = Record::<Replay>::decode(key(), &empty.encode(), 0.0).unwrap();
         assert_eq!(back.ledger, Ledger::default());
         assert_eq!(back.board.lookup(key(), 0.0), None);
+    }
+
+    #[test]
+    fn a_value_of_the_previous_version_reads_with_empty_token_books() {
+        let r = busy();
+        assert_ne!(r.ledger.tokens, TokenBook::default());
+        // What the previous version wrote: the same, without `T`.
+        let mut p = String::new();
+        item(&mut p, &key().to_hex());
+        item(&mut p, "L");
+        let books = r.ledger.to_vec();
+        number(&mut p, books.len() as f64);
+        books.into_iter().for_each(|n| number(&mut p, n));
+        item(&mut p, "B");
+        number(&mut p, 0.0);
+        let old = format!("{MAGIC}{:016x} {p}", fnv(p.as_bytes()));
+        let back = Record::<Replay>::decode(key(), &old, 20.0).unwrap();
+        assert_eq!(back.ledger.tokens, TokenBook::default());
+        let mut same = r.ledger.clone();
+        same.tokens = TokenBook::default();
+        assert_eq!(back.ledger, same);
     }
 
     #[test]
@@ -430,6 +470,8 @@ mod tests {
             payload(&[&k, "L", "#1", "#inf"]),
             payload(&[&k, "L", "#1", "nine"]),
             payload(&[&k, "L", "#1"]),
+            payload(&[&k, "T", "#1e9"]),
+            payload(&[&k, "T", "#2", "#1"]),
             payload(&[&k, "B", "#1", "#NaN", "#0", "#429", "#0", ""]),
             payload(&[&k, "B", "#1", "#0", "#0", "#0", "#0", ""]),
             payload(&[&k, "B", "#1", "#0", "#0", "#429.5", "#0", ""]),
@@ -485,6 +527,7 @@ mod tests {
             blocked_until_ms: Some(1e12),
             sent_at_ms: None,
             refill: crate::limits::throttle::Refill::Unknown,
+            tokens: None,
         });
         assert_eq!(far.ttl_ms(0.0), TTL_MS.1);
         assert!(matches!(far.ledger.lease(1, 1.0), Grant::Wait(_)));

@@ -40,6 +40,7 @@ impl Ledger {
     pub const FIXED_NUMBERS: usize = 15 + MAX_SENDS + 3 * MAX_PLACED;
 
     /// Books read back from storage; anything unreadable starts afresh.
+    /// (The tokens window is stored apart, and set afterwards.)
     pub fn from_slice(v: &[f64]) -> Ledger {
         let [limit, window_ms, blocked, cold, remaining, observed, counted, reset, heard, held, whole, refill, reach, sends, rest @ ..] =
             v
@@ -102,6 +103,7 @@ impl Ledger {
             sends: sends.iter().copied().filter(|v| v.is_finite()).collect(),
             placed,
             reach_ms: Ms::real(*reach).map_or(0.0, Ms::get),
+            tokens: Default::default(),
         }
     }
 }

@@ -256,6 +256,9 @@ pub enum Plan<S> {
         key: LimitKey,
         /// How many permits.
         want: u32,
+        /// The tokens each permit's call is expected to use, at most (0:
+        /// none known).
+        tokens: f64,
         /// The report of the key's window to forward with the request
         /// (sent once).
         report: Option<Report>,

@@ -63,12 +63,14 @@ pub trait Store<F> {
     async fn publish(&self, change: &Change<F>) -> Result<(), Self::Error>;
     /// The open breaker of `key`, if any instance tripped it.
     async fn lookup(&self, key: LimitKey) -> Result<Option<Trip<F>>, Self::Error>;
-    /// Up to `want` request permits for `key`, forwarding the newest
-    /// `report` of its window (see [`crate::limits::lease`]).
+    /// Up to `want` request permits for `key`, for calls each expected to
+    /// use `tokens` (0: none known), forwarding the newest `report` of its
+    /// windows (see [`crate::limits::lease`]).
     async fn lease(
         &self,
         key: LimitKey,
         want: u32,
+        tokens: f64,
         report: Option<Report>,
     ) -> Result<Grant, Self::Error>;
 }
@@ -88,7 +90,13 @@ impl<F> Store<F> for Local {
     async fn lookup(&self, _key: LimitKey) -> Result<Option<Trip<F>>, Infallible> {
         Ok(None)
     }
-    async fn lease(&self, _: LimitKey, want: u32, _: Option<Report>) -> Result<Grant, Infallible> {
+    async fn lease(
+        &self,
+        _: LimitKey,
+        want: u32,
+        _: f64,
+        _: Option<Report>,
+    ) -> Result<Grant, Infallible> {
         Ok(Grant::Permits(want))
     }
 }

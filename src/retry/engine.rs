@@ -360,10 +360,15 @@ impl<S: Clone> Call<'_, S> {
                         paced_ms += ms;
                         paced_why = Some(why);
                     }
-                    Plan::Lease { key, want, report } => {
+                    Plan::Lease {
+                        key,
+                        want,
+                        tokens,
+                        report,
+                    } => {
                         let asked_ms = clock.now_ms();
                         // A store that fails leaves the call on local state.
-                        let grant = store.lease(key, want, report).await.ok();
+                        let grant = store.lease(key, want, tokens, report).await.ok();
                         leased_ms += (clock.now_ms() - asked_ms).max(0.0) as u64;
                         self.limiters
                             .borrow_mut()
@@ -396,7 +401,7 @@ impl<S: Clone> Call<'_, S> {
                                         let _ = store.publish(change).await;
                                     }
                                     if let Some((key, report)) = heard.report {
-                                        let _ = store.lease(key, 0, Some(report)).await;
+                                        let _ = store.lease(key, 0, 0.0, Some(report)).await;
                                     }
                                 }
                                 break (last, Source::Network, heard);

@@ -130,6 +130,7 @@ impl Store<Snapshot> for Coordinated<'_> {
         &self,
         key: LimitKey,
         want: u32,
+        tokens: f64,
         report: Option<Report>,
     ) -> Result<Grant, JsValue> {
         let report: JsValue = match report {
@@ -145,6 +146,7 @@ impl Store<Snapshot> for Coordinated<'_> {
             ("op", "lease".into()),
             ("key", key.to_hex().into()),
             ("want", want.into()),
+            ("tokens", tokens.into()),
             ("report", report),
         ]);
         let grant = get(&self.send(key, message, "lease").await?, "grant");

@@ -16,6 +16,8 @@ use wasm_bindgen::prelude::*;
 use super::bindings::{get, object, type_error};
 use super::wire::{failure_from_js, failure_js, key_of, number};
 use crate::coordinator::record::Replay;
+#[cfg(feature = "coordinator")]
+use crate::coordinator::tokens::TokenBook;
 use crate::coordinator::{Board, Ledger};
 use crate::limits::lease::{Grant, Report};
 use crate::limits::shared::{Change, Trip};
@@ -86,7 +88,13 @@ pub(super) fn lease_op(
         .as_f64()
         .filter(|w| w.is_finite() && *w >= 0.0);
     let want = want.ok_or_else(|| type_error("ratewise coordinator: `want` must be a count"))?;
-    let grant = books.lease(want.min(f64::from(u32::MAX)) as u32, now_ms);
+    // The tokens each call is expected to use; absent (an older instance)
+    // or not a count: none known.
+    let tokens = get(message, "tokens")
+        .as_f64()
+        .filter(|t| t.is_finite() && *t >= 0.0)
+        .unwrap_or(0.0);
+    let grant = books.lease_tokens(want.min(f64::from(u32::MAX)) as u32, tokens, now_ms);
     changed |= matches!(grant, Grant::Permits(_));
     Ok((object(&[("grant", grant.to_f64().into())]), changed))
 }
@@ -130,19 +138,25 @@ pub fn coordinator_step(state: JsValue, message: JsValue, now_ms: f64) -> Result
 }
 
 /// The Durable Object's lease step: applies `message` (`{ op: 'lease', key,
-/// want, report: [limit, remaining, resetAtMs, observedAtMs,
-/// blockedUntilMs] | null }`) to the key's books kept as `ledger` (numbers
-/// from a previous step, or undefined) at `now_ms`. Returns `[newLedger,
-/// { grant }]`: `grant` is a count of permits if positive, else minus the ms
+/// want, tokens, report: [limit, remaining, resetAtMs, observedAtMs,
+/// blockedUntilMs, sentAtMs, refill, tokensLimit, tokensRemaining,
+/// tokensResetAtMs] | null }`) to the key's books kept as `ledger` (`[requests,
+/// tokens]` numbers from a previous step; a previous version's lone
+/// request numbers; or undefined) at `now_ms`. Returns `[newLedger, {
+/// grant }]`: `grant` is a count of permits if positive, else minus the ms
 /// to wait (see [`crate::limits::lease`]).
 #[cfg(feature = "coordinator")]
 #[wasm_bindgen(js_name = coordinatorLease)]
 pub fn coordinator_lease(ledger: JsValue, message: JsValue, now_ms: f64) -> Result<Array, JsValue> {
-    let mut books = match ledger.dyn_ref::<js_sys::Float64Array>() {
-        Some(numbers) => Ledger::from_slice(&numbers.to_vec()),
-        None => Ledger::default(),
+    let numbers = |v: &JsValue| v.dyn_ref::<js_sys::Float64Array>().map(|a| a.to_vec());
+    let (requests, tokens) = match ledger.dyn_ref::<Array>() {
+        Some(pair) => (numbers(&pair.get(0)), numbers(&pair.get(1))),
+        None => (numbers(&ledger), None),
     };
+    let mut books = requests.map_or_else(Ledger::default, |v| Ledger::from_slice(&v));
+    books.tokens = tokens.map_or_else(TokenBook::default, |v| TokenBook::from_slice(&v));
     let (answer, _) = lease_op(&mut books, &message, now_ms)?;
-    let books = js_sys::Float64Array::from(books.to_vec().as_slice());
-    Ok(Array::of2(&books, &answer))
+    let requests = js_sys::Float64Array::from(books.to_vec().as_slice());
+    let tokens = js_sys::Float64Array::from(books.tokens.to_vec().as_slice());
+    Ok(Array::of2(&Array::of2(&requests, &tokens), &answer))
 }

@@ -274,6 +274,19 @@ pub fn batch_across<St: Store<Snapshot>>(
     run_batch(clock, server, instances, store, k, c, None, None)
 }
 
+/// [`batch_across`] with every call expected to use `tokens`.
+pub fn batch_across_tokens<St: Store<Snapshot>>(
+    clock: &SimClock,
+    server: &RefCell<Server>,
+    instances: &[&RefCell<Limiters<Snapshot>>],
+    store: &St,
+    k: usize,
+    c: usize,
+    tokens: Tokens,
+) -> Batch {
+    run_batch(clock, server, instances, store, k, c, Some(tokens), None)
+}
+
 /// A coordinator on the fake clock: one key's [`Ledger`], a round trip of
 /// `rtt_ms` away.
 pub struct SimCoordinator<'a> {
@@ -303,7 +316,13 @@ impl Store<Snapshot> for SimCoordinator<'_> {
     async fn lookup(&self, _: LimitKey) -> Result<Option<Trip<Snapshot>>, ()> {
         Ok(None)
     }
-    async fn lease(&self, _: LimitKey, want: u32, report: Option<Report>) -> Result<Grant, ()> {
+    async fn lease(
+        &self,
+        _: LimitKey,
+        want: u32,
+        tokens: f64,
+        report: Option<Report>,
+    ) -> Result<Grant, ()> {
         self.clock.sleep_ms(self.rtt_ms / 2.0).await;
         self.leases.set(self.leases.get() + 1);
         let grant = {
@@ -311,7 +330,7 @@ impl Store<Snapshot> for SimCoordinator<'_> {
             if let Some(r) = report {
                 ledger.report(r);
             }
-            ledger.lease(want, self.clock.now.get())
+            ledger.lease_tokens(want, tokens, self.clock.now.get())
         };
         self.clock.sleep_ms(self.rtt_ms / 2.0).await;
         Ok(grant)

@@ -129,3 +129,18 @@ test('coordinator options and messages are checked', async () => {
   assert.ok(next === 1 || next < 0, `grant ${next}`);
   assert.ok((await lease(null)).grant < 0, 'no more than the limit in the window');
 });
+
+test('four isolates sharing a tokens-bound limit through the Durable Object meet no 429 (issue 22)', async () => {
+  const { tokensBound } = await import('./tokens-bound.mjs');
+  const ns = namespace();
+  const shared = await tokensBound(mock, ratewise, () => ns);
+  console.log(
+    `tokens-bound, 4 isolates, 16 calls: ${shared.rejected} 429s in ${shared.wallMs} ms (floor ${shared.floorMs} ms)`,
+  );
+  assert.deepEqual(shared.answers, Array(16).fill(200));
+  assert.equal(shared.rejected, 0);
+  // The lease requests say how many tokens each call books; the reports carry the tokens window.
+  const leases = ns.calls.filter((c) => c.body.op === 'lease').map((c) => c.body);
+  assert.ok(leases.some((l) => l.want > 0 && l.tokens === 1_000));
+  assert.ok(leases.some((l) => l.report?.length === 10 && l.report[7] === 4_000));
+});

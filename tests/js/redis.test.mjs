@@ -280,3 +280,17 @@ test('a lease answered with a wait costs one round trip though time let grants l
   assert.ok(answer.grant < 0, `the 429's wait: ${JSON.stringify(answer)}`);
   assert.deepEqual(calls, ['get'], 'one round trip');
 });
+
+test('four processes sharing a tokens-bound limit through Redis meet no 429 (issue 22)', async () => {
+  const { tokensBound } = await import('./tokens-bound.mjs');
+  const alone = await tokensBound(mock, ratewise, null);
+  const c = await client('node-redis');
+  const shared = await tokensBound(mock, ratewise, () => ratewise.redisCoordinator(c, { prefix: 't-tokens:' }));
+  console.log(
+    `tokens-bound, 4 instances, 16 calls: alone ${alone.rejected} 429s in ${alone.wallMs} ms; ` +
+      `through Redis ${shared.rejected} 429s in ${shared.wallMs} ms (floor ${shared.floorMs} ms)`,
+  );
+  assert.ok(alone.rejected > 0, 'alone, the instances each spend the whole tokens window');
+  assert.deepEqual(shared.answers, Array(16).fill(200));
+  assert.equal(shared.rejected, 0);
+});

@@ -13,14 +13,17 @@
 //!   wait, how many calls are asking, and the newest report to forward.
 //!
 //! The coordinator's books, which grant the permits, are
-//! [`crate::coordinator`]'s. Token windows stay with each instance's own
-//! throttle.
+//! [`crate::coordinator`]'s. A lease request also says how many tokens
+//! each of its calls is expected to use, and reports forward the key's
+//! tokens window: the coordinator grants a permit only while the shared
+//! tokens window has room for it (each instance's throttle still books
+//! them too).
 
 use crate::limits::key::{Idle, KeyMap, LimitKey};
 
 mod stage;
 pub(crate) mod wire;
-pub use wire::{Grant, Report};
+pub use wire::{Counted, Grant, Report};
 
 /// How long a granted permit stays usable, and how long after its grant it
 /// may reach the server, ms.
@@ -59,6 +62,8 @@ struct Held {
     alone_until_ms: f64,
     /// Calls that asked since the last lease request.
     askers: Vec<u64>,
+    /// The most tokens one of them is expected to use.
+    ask_tokens: f64,
     /// The newest report not yet forwarded.
     report: Option<Report>,
     /// Whether a report was forwarded from the key yet.
@@ -85,6 +90,8 @@ pub enum Need {
     Ask {
         /// How many.
         want: u32,
+        /// The tokens each is expected to use, at most (0: none known).
+        tokens: f64,
     },
     /// Wait `ms`, then look again.
     Wait {
@@ -109,13 +116,16 @@ impl Leases {
     /// What call `ticket` needs before it sends to `key` at `now_ms`. A
     /// coordinator that has refused permits for longer than `max_wait_ms`
     /// (the retry policy's cap on a server's hint: a reset hours away, or
-    /// books gone wrong) is not waited for: calls go on local state.
+    /// books gone wrong) is not waited for: calls go on local state. (Its
+    /// waits are at most [`WAIT_MS`]`.1` long, so a refusal's end is seen
+    /// up to that late: a tokens window of the cap's length, a minute, is
+    /// waited for.)
     pub fn need(&mut self, key: LimitKey, ticket: u64, now_ms: f64, max_wait_ms: f64) -> Need {
         let h = self.held.entry_or_default(key, now_ms);
         h.used_ms = now_ms;
         let refused_too_long = h
             .refusing_since_ms
-            .is_some_and(|since| now_ms - since > max_wait_ms);
+            .is_some_and(|since| now_ms - since > max_wait_ms + WAIT_MS.1);
         if refused_too_long {
             // For a while; then it is asked again.
             h.refusing_since_ms = None;
@@ -142,7 +152,17 @@ impl Leases {
         h.asking_until_ms = now_ms + ASK_MS;
         let want = h.askers.len().max(1) as u32;
         h.askers.clear();
-        Need::Ask { want }
+        Need::Ask {
+            want,
+            tokens: std::mem::take(&mut h.ask_tokens),
+        }
+    }
+
+    /// A call to `key` expected to use `tokens` is about to ask for a
+    /// permit: the next lease request asks room for that many for each.
+    pub fn expect(&mut self, key: LimitKey, tokens: f64, now_ms: f64) {
+        let h = self.held.entry_or_default(key, now_ms);
+        h.ask_tokens = h.ask_tokens.max(tokens);
     }
 
     /// The report to send with a lease request for `key` (taken: sent once).
@@ -220,7 +240,13 @@ mod tests {
     fn concurrent_calls_send_one_lease_request_for_all_of_them() {
         let k = LimitKey::new("https://api.openai.com", Some("sk-a"));
         let mut leases = Leases::default();
-        assert_eq!(leases.need(k, 1, 0.0, 60_000.0), Need::Ask { want: 1 });
+        assert_eq!(
+            leases.need(k, 1, 0.0, 60_000.0),
+            Need::Ask {
+                want: 1,
+                tokens: 0.0
+            }
+        );
         // While it is on its way, the others wait and are counted.
         assert!(matches!(
             leases.need(k, 2, 1.0, 60_000.0),
@@ -236,7 +262,13 @@ mod tests {
         assert_eq!(leases.need(k, 3, 6.0, 60_000.0), Need::Go);
         leases.spend(k);
         // Spent: the next asks for the calls that asked meanwhile.
-        assert_eq!(leases.need(k, 4, 7.0, 60_000.0), Need::Ask { want: 1 });
+        assert_eq!(
+            leases.need(k, 4, 7.0, 60_000.0),
+            Need::Ask {
+                want: 1,
+                tokens: 0.0
+            }
+        );
         leases.granted(k, Grant::Wait(50.0), 8.0);
         assert_eq!(leases.need(k, 4, 9.0, 60_000.0), Need::Wait { ms: 49.0 });
         assert!(matches!(
@@ -293,8 +325,10 @@ mod tests {
         let k = LimitKey::new("https://api.openai.com", Some("sk-a"));
         let mut leases = Leases::default();
         let cap = 5_000.0;
+        // A refusal's end may be seen one wait late: that long more.
+        let limit = cap + WAIT_MS.1;
         let mut t = 0.0;
-        while t < cap {
+        while t <= limit {
             match leases.need(k, 1, t, cap) {
                 Need::Ask { .. } => leases.granted(k, Grant::Wait(1_000.0), t),
                 Need::Wait { .. } => {}
@@ -302,9 +336,9 @@ mod tests {
             }
             t += 100.0;
         }
-        assert_eq!(leases.need(k, 1, cap + 100.0, cap), Need::Alone);
+        assert_eq!(leases.need(k, 1, limit + 100.0, cap), Need::Alone);
         // For a while, then the coordinator is asked again.
-        let later = cap + 100.0 + ALONE_MS;
+        let later = limit + 100.0 + ALONE_MS;
         assert!(matches!(leases.need(k, 1, later, cap), Need::Ask { .. }));
         leases.granted(k, Grant::Permits(1), later);
         assert_eq!(leases.need(k, 1, later + 1.0, cap), Need::Go);

@@ -3,7 +3,7 @@
 //! coordinator needs a permit leased from it, spends it when it goes, and
 //! its answer's report of the key's window goes to the coordinator.
 
-use super::{Leases, Need, Report};
+use super::{Counted, Leases, Need, Report};
 use crate::classify::kind::Kind;
 use crate::limits::attempt::{Answered, Draft};
 use crate::limits::throttle::Refill;
@@ -18,6 +18,9 @@ impl Leases {
     /// it goes on the local throttle's word).
     pub fn before<F>(&mut self, draft: &mut Draft<'_>) -> Option<Plan<F>> {
         let key = draft.route_keys.model;
+        if let Some(t) = draft.tokens {
+            self.expect(key, t.total() as f64, draft.now_ms);
+        }
         match self.need(key, draft.ticket, draft.now_ms, draft.max_wait_ms) {
             Need::Go => {
                 draft.permit = true;
@@ -25,9 +28,10 @@ impl Leases {
             }
             // The coordinator is unreachable: the local throttle alone.
             Need::Alone => None,
-            Need::Ask { want } => Some(Plan::Lease {
+            Need::Ask { want, tokens } => Some(Plan::Lease {
                 key,
                 want,
+                tokens,
                 report: self.take_report(key),
             }),
             Need::Wait { ms } if !draft.too_late(ms) => Some(Plan::Hold {
@@ -56,8 +60,11 @@ impl Leases {
         let (pass, c) = (answer.pass, answer.classification);
         let hint = c.retry_after_ms.filter(|_| c.kind == Kind::RateLimit);
         let window = c.limits.as_ref().and_then(|l| l.requests.as_ref());
+        let tokens = c.limits.as_ref().and_then(|l| l.tokens.as_ref());
         let key = pass.keys.model;
-        let report = Report::of(window, hint, pass.at_ms, answer.now_ms).refilling(refill);
+        let report = Report::of(window, hint, pass.at_ms, answer.now_ms)
+            .refilling(refill)
+            .counting(Counted::of(tokens, answer.now_ms));
         heard.report = self.heard(key, report, answer.now_ms).map(|r| (key, r));
     }
 }

@@ -27,6 +27,33 @@ pub struct Report {
     /// refill at its reset (a fixed window or a sliding log), and never
     /// continuously (a token bucket), may be learned to refill whole.
     pub refill: Refill,
+    /// What the server said of the key's tokens window, if anything.
+    pub tokens: Option<Counted>,
+}
+
+/// What a server said of a key's tokens window (the count it keeps of the
+/// tokens its requests used), as an instance forwards it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Counted {
+    /// The window's limit, if given.
+    pub limit: Option<f64>,
+    /// What was left when the server answered.
+    pub remaining: f64,
+    /// When the window resets, ms since the epoch.
+    pub reset_at_ms: f64,
+}
+
+impl Counted {
+    /// The tokens window `window` reported at `now_ms`, if it says what is
+    /// left and when it resets.
+    pub fn of(window: Option<&Window>, now_ms: f64) -> Option<Counted> {
+        let w = window?;
+        Some(Counted {
+            limit: w.limit.map(|l| l as f64),
+            remaining: w.remaining? as f64,
+            reset_at_ms: now_ms + w.reset_ms? as f64,
+        })
+    }
 }
 
 impl Report {
@@ -49,7 +76,13 @@ impl Report {
             observed_at_ms: now_ms,
             blocked_until_ms: retry_after_ms.map(|ms| now_ms + ms as f64),
             refill: Refill::Unknown,
+            tokens: None,
         }
+    }
+
+    /// The report, with what the answer said of the tokens window.
+    pub fn counting(self, tokens: Option<Counted>) -> Report {
+        Report { tokens, ..self }
     }
 
     /// The report, saying how its instance saw the window refill.
@@ -58,9 +91,12 @@ impl Report {
     }
 
     /// The report as numbers, for the wire (`NaN` for absent fields; the
-    /// last is the refill seen: 0 unknown, 1 at the reset, 2 continuous).
-    pub fn to_array(&self) -> [f64; 7] {
+    /// seventh is the refill seen: 0 unknown, 1 at the reset, 2
+    /// continuous; the last three the tokens window's limit, remaining and
+    /// reset).
+    pub fn to_array(&self) -> [f64; 10] {
         let n = |v: Option<f64>| v.unwrap_or(f64::NAN);
+        let t = self.tokens;
         [
             n(self.limit),
             n(self.remaining),
@@ -73,27 +109,43 @@ impl Report {
                 Refill::AtReset => 1.0,
                 Refill::Continuous => 2.0,
             },
+            n(t.and_then(|t| t.limit)),
+            n(t.map(|t| t.remaining)),
+            n(t.map(|t| t.reset_at_ms)),
         ]
     }
 
     /// A report read back from the wire; `None` unless it has its six
-    /// numbers (seven with the refill flag, which an older instance does
-    /// not send) and a finite observation time.
+    /// numbers (seven with the refill flag, ten with the tokens window,
+    /// which older instances do not send) and a finite observation time.
     pub fn from_slice(a: &[f64]) -> Option<Report> {
         let (&[limit, remaining, reset_at_ms, observed_at_ms, blocked, sent], refill) = (
             a.get(..6).unwrap_or_default(),
             match (a.len(), a.get(6)) {
                 (6, _) => Refill::Unknown,
-                (7, Some(1.0)) => Refill::AtReset,
-                (7, Some(2.0)) => Refill::Continuous,
-                (7, _) => Refill::Unknown,
+                (7 | 10, Some(1.0)) => Refill::AtReset,
+                (7 | 10, Some(2.0)) => Refill::Continuous,
+                (7 | 10, _) => Refill::Unknown,
                 _ => return None,
             },
         ) else {
             return None;
         };
         let ok = |v: f64| (v.is_finite() && v >= 0.0).then_some(v);
+        let tokens = match a.get(7..) {
+            Some(&[limit, remaining, reset_at_ms]) => {
+                ok(remaining)
+                    .zip(ok(reset_at_ms))
+                    .map(|(remaining, reset_at_ms)| Counted {
+                        limit: ok(limit),
+                        remaining,
+                        reset_at_ms,
+                    })
+            }
+            _ => None,
+        };
         Some(Report {
+            tokens,
             limit: ok(limit),
             remaining: ok(remaining),
             reset_at_ms: ok(reset_at_ms),
@@ -153,6 +205,7 @@ pub(crate) mod tests {
             observed_at_ms: at,
             blocked_until_ms: None,
             refill: Refill::Unknown,
+            tokens: None,
         }
     }
 }

@@ -115,8 +115,10 @@ impl KeyState {
         }
         let (mut due, mut hold, mut sooner) = (None::<f64>, false, false);
         for (i, (w, cum)) in self.windows.iter().zip(cum).enumerate() {
-            // A leased request's room in the requests window is the coordinator's to give.
-            let leased = rules.leased && i == 0;
+            // A leased request's room in the requests and tokens windows
+            // is the coordinator's to give (it shares both); Anthropic's
+            // input and output tokens windows stay this throttle's.
+            let leased = rules.leased && i <= 1;
             let Some(level) = w.level.filter(|_| !leased) else {
                 continue;
             };
