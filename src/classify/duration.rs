@@ -19,15 +19,21 @@ pub fn clamp_ms(ms: f64) -> Option<u64> {
     Some(ms.ceil().min(MAX_DELAY_MS as f64) as u64)
 }
 
-/// Nanoseconds per unit, for the unit suffixes providers use.
-const NS_PER_MS: u128 = 1_000_000;
-
 /// Parses a plain decimal (`"45.837906927"`, `"20"`) into billionths,
 /// rounded up: `"1.5"` is `1_500_000_000`. No sign, no exponent. Integer
 /// parts beyond 15 digits saturate, so callers cannot overflow.
 ///
 /// Parsing by hand keeps float parsing (and its tables) out of the `.wasm`.
 pub fn parse_fixed9(text: &str) -> Option<u128> {
+    let (int, frac) = fixed9(text)?;
+    Some(u128::from(int) * 1_000_000_000 + u128::from(frac))
+}
+
+/// [`parse_fixed9`] in two parts: the integer part (saturated at 10^15)
+/// and the fraction in billionths, rounded up (at most 10^9). The
+/// durations below work on these in `u64`: no 128-bit division (and its
+/// compiler builtins, about 1 KB) in the `.wasm`.
+fn fixed9(text: &str) -> Option<(u64, u64)> {
     let (int, frac) = text.split_once('.').unwrap_or((text, ""));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if int.is_empty() && frac.is_empty()
@@ -37,24 +43,37 @@ pub fn parse_fixed9(text: &str) -> Option<u128> {
     {
         return None;
     }
-    let int_value = int.bytes().fold(0u128, |acc, b| {
-        (acc * 10 + u128::from(b - b'0')).min(1_000_000_000_000_000)
+    let int_value = int.bytes().fold(0u64, |acc, b| {
+        (acc * 10 + u64::from(b - b'0')).min(1_000_000_000_000_000)
     });
-    let mut frac_value = 0u128;
+    let mut frac_value = 0u64;
     for (i, b) in frac.bytes().enumerate() {
-        let d = u128::from(b - b'0');
+        let d = u64::from(b - b'0');
         if i < 9 {
-            frac_value += d * 10u128.pow(8 - i as u32);
+            frac_value += d * 10u64.pow(8 - i as u32);
         } else if d != 0 {
             frac_value += 1; // round up what does not fit
             break;
         }
     }
-    Some(int_value * 1_000_000_000 + frac_value)
+    Some((int_value, frac_value))
 }
 
-fn ns_to_ms(ns: u128) -> u64 {
-    ns.div_ceil(NS_PER_MS).min(u128::from(MAX_DELAY_MS)) as u64
+/// `value` units of `ns_per_unit` nanoseconds, in nanoseconds rounded up
+/// (saturating: anything that large clamps to [`MAX_DELAY_MS`] anyway).
+/// Every unit is either a whole number of seconds or at most a millisecond,
+/// so neither product overflows.
+fn scaled_ns((int, frac): (u64, u64), ns_per_unit: u64) -> u64 {
+    let frac_ns = if ns_per_unit >= 1_000_000_000 {
+        frac * (ns_per_unit / 1_000_000_000)
+    } else {
+        (frac * ns_per_unit).div_ceil(1_000_000_000)
+    };
+    int.saturating_mul(ns_per_unit).saturating_add(frac_ns)
+}
+
+fn ns_to_ms(ns: u64) -> u64 {
+    ns.div_ceil(1_000_000).min(MAX_DELAY_MS)
 }
 
 /// Parses a Go-style duration: one or more `<number><unit>` pairs, units
@@ -64,17 +83,17 @@ pub fn parse_go_duration(text: &str) -> Option<u64> {
     if rest.is_empty() {
         return None;
     }
-    let mut total_ns = 0u128;
+    let mut total_ns = 0u64;
     while !rest.is_empty() {
         let num_len = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(rest.len());
-        let value = parse_fixed9(&rest[..num_len])?;
+        let value = fixed9(&rest[..num_len])?;
         rest = &rest[num_len..];
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')
             .unwrap_or(rest.len());
-        let ns_per_unit: u128 = match &rest[..unit_len] {
+        let ns_per_unit: u64 = match &rest[..unit_len] {
             "h" => 3_600_000_000_000,
             "m" => 60_000_000_000,
             "s" => 1_000_000_000,
@@ -84,19 +103,19 @@ pub fn parse_go_duration(text: &str) -> Option<u64> {
             _ => return None,
         };
         rest = &rest[unit_len..];
-        total_ns = total_ns.saturating_add((value * ns_per_unit).div_ceil(1_000_000_000));
+        total_ns = total_ns.saturating_add(scaled_ns(value, ns_per_unit));
     }
     Some(ns_to_ms(total_ns))
 }
 
 /// Parses a plain number of milliseconds (`"1500"`, `"20.5"`), rounded up.
 pub fn parse_millis(text: &str) -> Option<u64> {
-    parse_fixed9(text.trim()).map(|billionths| ns_to_ms(billionths.div_ceil(1_000)))
+    fixed9(text.trim()).map(|value| ns_to_ms(scaled_ns(value, 1_000_000)))
 }
 
 /// Parses a plain number of seconds (`"20"`, `"1.5"`) as milliseconds.
 pub fn parse_seconds(text: &str) -> Option<u64> {
-    parse_fixed9(text.trim()).map(ns_to_ms)
+    fixed9(text.trim()).map(|value| ns_to_ms(scaled_ns(value, 1_000_000_000)))
 }
 
 /// Finds a wait hint in free text, after "try again in", "retry after",
@@ -131,9 +150,9 @@ fn parse_hint_token(text: &str) -> Option<u64> {
     if let Some(ms) = parse_go_duration(token) {
         return Some(ms);
     }
-    let value = parse_fixed9(token)?;
+    let value = fixed9(token)?;
     let word = text[token_len..].trim_start();
-    let ns_per_unit: u128 = if word.starts_with("ms") || word.starts_with("millisecond") {
+    let ns_per_unit: u64 = if word.starts_with("ms") || word.starts_with("millisecond") {
         1_000_000
     } else if word.starts_with('s') {
         1_000_000_000
@@ -144,7 +163,7 @@ fn parse_hint_token(text: &str) -> Option<u64> {
     } else {
         return None;
     };
-    Some(ns_to_ms((value * ns_per_unit).div_ceil(1_000_000_000)))
+    Some(ns_to_ms(scaled_ns(value, ns_per_unit)))
 }
 
 #[cfg(test)]
@@ -219,5 +238,97 @@ mod tests {
         assert_eq!(parse_message_hint("You exceeded your current quota"), None);
         assert_eq!(parse_message_hint("try again in a moment"), None);
         assert_eq!(parse_message_hint("try again in "), None);
+    }
+
+    /// The `u64` arithmetic against the `u128` one it replaced (kept here
+    /// as the model): the same milliseconds for every input.
+    #[cfg(not(target_arch = "wasm32"))]
+    mod model {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn ns_to_ms_128(ns: u128) -> u64 {
+            ns.div_ceil(1_000_000).min(u128::from(MAX_DELAY_MS)) as u64
+        }
+
+        fn go_128(text: &str) -> Option<u64> {
+            let mut rest = text.trim();
+            if rest.is_empty() {
+                return None;
+            }
+            let mut total_ns = 0u128;
+            while !rest.is_empty() {
+                let num_len = rest
+                    .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                    .unwrap_or(rest.len());
+                let value = parse_fixed9(&rest[..num_len])?;
+                rest = &rest[num_len..];
+                let unit_len = rest
+                    .find(|c: char| c.is_ascii_digit() || c == '.')
+                    .unwrap_or(rest.len());
+                let ns_per_unit: u128 = match &rest[..unit_len] {
+                    "h" => 3_600_000_000_000,
+                    "m" => 60_000_000_000,
+                    "s" => 1_000_000_000,
+                    "ms" => 1_000_000,
+                    "us" | "µs" => 1_000,
+                    "ns" => 1,
+                    _ => return None,
+                };
+                rest = &rest[unit_len..];
+                total_ns = total_ns.saturating_add((value * ns_per_unit).div_ceil(1_000_000_000));
+            }
+            Some(ns_to_ms_128(total_ns))
+        }
+
+        /// Numbers (up to 30 integer digits, up to 12 decimals) and units.
+        fn duration() -> impl Strategy<Value = String> {
+            let number = ("[0-9]{0,30}", proptest::option::of("[0-9]{0,12}"))
+                .prop_map(|(i, f)| f.map_or(i.clone(), |f| format!("{i}.{f}")));
+            let unit = prop_oneof![
+                Just("h"),
+                Just("m"),
+                Just("s"),
+                Just("ms"),
+                Just("us"),
+                Just("µs"),
+                Just("ns"),
+                Just("")
+            ];
+            prop::collection::vec((number, unit), 1..4)
+                .prop_map(|parts| parts.into_iter().map(|(n, u)| n + u).collect())
+        }
+
+        proptest! {
+            #[test]
+            fn go_durations_match(text in duration()) {
+                prop_assert_eq!(parse_go_duration(&text), go_128(&text));
+            }
+
+            #[test]
+            fn seconds_and_millis_match(text in "[0-9]{0,30}(\\.[0-9]{0,12})?") {
+                let b = parse_fixed9(&text);
+                prop_assert_eq!(parse_seconds(&text), b.map(ns_to_ms_128));
+                prop_assert_eq!(parse_millis(&text), b.map(|b| ns_to_ms_128(b.div_ceil(1_000))));
+            }
+
+            #[test]
+            fn hints_match(value in "[0-9]{0,12}(\\.[0-9]{0,6})?", word in "(ms|milliseconds?|s|seconds?|min|minutes?|hours?|x)") {
+                let text = format!("Please try again in {value} {word}.");
+                // The token is the number with its trailing dots dropped.
+                let token = value.trim_end_matches('.');
+                let b = parse_fixed9(token);
+                let unit: Option<u128> = match word.as_str() {
+                    w if w.starts_with("ms") || w.starts_with("millisecond") => Some(1_000_000),
+                    w if w.starts_with('s') => Some(1_000_000_000),
+                    w if w.starts_with("min") => Some(60_000_000_000),
+                    w if w.starts_with("hour") => Some(3_600_000_000_000),
+                    _ => None,
+                };
+                let want = go_128(token)
+                    .or_else(|| Some(ns_to_ms_128((b? * unit?).div_ceil(1_000_000_000))));
+                prop_assert_eq!(parse_message_hint(&text), want);
+            }
+        }
     }
 }
