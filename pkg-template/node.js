@@ -1,13 +1,18 @@
 // Node (>= 20) and Bun: the wasm is read from disk and compiled synchronously on the first call of
 // classify() or createFetch(), not when this is imported, so `import { classify } from 'ratewise'`
 // needs no init() call and an import that never calls them never compiles the module. The first
-// call then rebinds both exports to the glue's own functions: later calls go straight to wasm.
+// call then rebinds both exports to the glue's own functions: later calls go straight to wasm. A
+// reference taken before that (`const { classify } = await import('ratewise')`) keeps the wrapper,
+// which then costs one check of `compiled`, never a second read of the file.
 import { readFileSync } from 'node:fs';
 import { classify as classifyNow, createFetch as createFetchNow, initSync } from './ratewise.js';
 
+let compiled = false;
 /** Instantiates the module (once; a failure is thrown again on the next call). */
 function ready() {
+  if (compiled) return;
   initSync({ module: readFileSync(new URL('./ratewise_bg.wasm', import.meta.url)) });
+  compiled = true;
   classify = classifyNow;
   createFetch = createFetchNow;
 }

@@ -139,7 +139,18 @@ test('the Node entry compiles and instantiates nothing at import; the first clas
     const lazy = ratewise.classify;
     out.first = ratewise.classify({ status: 429 }).kind;
     out.rebound = ratewise.classify !== lazy;
+    // A reference taken before the first call keeps the wrapper: it must not read the .wasm again.
+    const fs = (await import('node:fs')).default;
+    const { syncBuiltinESMExports } = await import('node:module');
+    const read = fs.readFileSync;
+    out.reads = 0;
+    fs.readFileSync = (file, ...rest) => {
+      if (String(file).endsWith('ratewise_bg.wasm')) out.reads++;
+      return read(file, ...rest);
+    };
+    syncBuiltinESMExports();
     out.again = lazy({ status: 503 }).kind;
+    lazy({ status: 500 });
     out.after = seen();
     `,
   );
@@ -147,6 +158,7 @@ test('the Node entry compiles and instantiates nothing at import; the first clas
   assert.equal(out.first, 'rate_limit');
   assert.equal(out.rebound, true);
   assert.equal(out.again, 'overloaded');
+  assert.equal(out.reads, 0, 'a call through the wrapper after the first reads ratewise_bg.wasm again');
   assert.deepEqual(out.after.instances, ['main']);
 });
 
