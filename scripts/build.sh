@@ -24,7 +24,18 @@ declare -A raw_before
 module() {
   RUSTFLAGS="${RUSTFLAGS:-}$remap" cargo build --quiet --target wasm32-unknown-unknown --release \
     --no-default-features --features "$1"
-  wasm-bindgen --target web --out-dir pkg --out-name "$2" "$(scripts/target-dir.sh)/wasm32-unknown-unknown/release/ratewise.wasm"
+  local built
+  built="$(scripts/target-dir.sh)/wasm32-unknown-unknown/release/ratewise.wasm"
+  # No &str slicing that can panic (issue 25): one `&s[a..b]` or string-needle search (std's searcher
+  # slices) keeps core::str::slice_error_fail, the core::fmt of its message and core::unicode's
+  # printable tables, 6 KB gzipped. Slice with src/cut.rs, search with classify::search. The check
+  # reads the symbol names of the unstripped build (panic_fmt is always there: names are present).
+  grep -q panic_fmt "$built" || { echo "build.sh: $built has no symbol names to check" >&2; exit 1; }
+  if grep -q slice_error_fail "$built"; then
+    echo "build.sh: $2_bg.wasm reaches core::str::slice_error_fail (&str slicing or a string-needle search; twiggy paths finds the caller)" >&2
+    exit 1
+  fi
+  wasm-bindgen --target web --out-dir pkg --out-name "$2" "$built"
   raw_before[$2]=$(wc -c < "pkg/$2_bg.wasm")
   # --flatten --rereloop and a second -Oz: 1.4 KB less gzipped than -Oz alone, no slower
   # (bench/classify.mjs, both in one run). --converge repeats the passes while they still shrink the

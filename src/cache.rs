@@ -77,7 +77,8 @@ pub fn generates(path: &str) -> bool {
     if GENERATION_PATHS.contains(&api) {
         return true;
     }
-    let gemini = api.contains("/models/") && MODEL_METHODS.iter().any(|m| api.ends_with(m));
+    let gemini = crate::classify::search::contains(api, "/models/")
+        && MODEL_METHODS.iter().any(|m| api.ends_with(m));
     let bedrock = api.starts_with("/model/")
         && [
             "/converse",

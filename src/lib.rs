@@ -13,6 +13,7 @@ pub mod cache;
 pub mod classify;
 pub mod coordinator;
 pub mod credentials;
+mod cut;
 pub mod limits;
 pub mod retry;
 pub mod secrets;

@@ -65,10 +65,14 @@ fn cut(mut out: String) -> String {
             end -= 1;
         }
         // Never leave half a word: it could read as (half) a key.
-        if out[end..].starts_with(is_word_char) {
-            end = out[..end]
-                .rfind(|c: char| !is_word_char(c))
-                .map_or(0, |i| i + out[i..].chars().next().map_or(0, char::len_utf8));
+        let (kept, dropped) = crate::cut::split_at(&out, end);
+        if dropped.starts_with(is_word_char) {
+            end = kept.rfind(|c: char| !is_word_char(c)).map_or(0, |i| {
+                i + crate::cut::after(kept, i)
+                    .chars()
+                    .next()
+                    .map_or(0, char::len_utf8)
+            });
         }
         out.truncate(end);
         out.push('…');
@@ -86,8 +90,9 @@ fn precut(text: &str) -> &str {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    let cut = &text[..end];
-    cut.rfind(char::is_whitespace).map_or("", |at| &cut[..at])
+    let cut = crate::cut::before(text, end);
+    cut.rfind(char::is_whitespace)
+        .map_or("", |at| crate::cut::before(cut, at))
 }
 
 /// Characters a key, token or word is made of; anything else separates.
@@ -146,7 +151,7 @@ fn redact_urls_in(text: &str) -> Cow<'_, str> {
     let mut out = String::with_capacity(text.len());
     let mut done = 0; // bytes of `text` already copied to `out`
     let mut from = 0;
-    while let Some(found) = search::find(&text[from..], "://") {
+    while let Some(found) = search::find(crate::cut::after(text, from), "://") {
         let sep = from + found;
         // Scheme characters are ASCII, so this stays on a char boundary.
         let scheme_len = text.as_bytes()[..sep]
@@ -155,12 +160,13 @@ fn redact_urls_in(text: &str) -> Cow<'_, str> {
             .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
             .count();
         let start = (sep - scheme_len).max(done);
-        let end = text[sep..]
+        let end = crate::cut::after(text, sep)
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`'))
             .map_or(text.len(), |i| sep + i);
-        let trimmed = text[start..end].trim_end_matches(['.', ',', ';', ':', ')', ']', '}', '!']);
+        let trimmed = crate::cut::between(text, start, end)
+            .trim_end_matches(['.', ',', ';', ':', ')', ']', '}', '!']);
         let url_end = start + trimmed.len();
-        out.push_str(&text[done..start]);
+        out.push_str(crate::cut::between(text, done, start));
         if start < sep {
             out.push_str(&redact_structure(trimmed));
         } else {
@@ -169,7 +175,7 @@ fn redact_urls_in(text: &str) -> Cow<'_, str> {
         done = url_end;
         from = end.max(sep + 3);
     }
-    out.push_str(&text[done..]);
+    out.push_str(crate::cut::after(text, done));
     Cow::Owned(out)
 }
 
@@ -190,16 +196,17 @@ fn mask_words(text: &str) -> String {
         if word_len == 0 {
             // A separator: copy it (and the separators after it).
             let sep_len = separator_len(rest.as_bytes());
-            out.push_str(&rest[..sep_len]);
-            rest = &rest[sep_len..];
+            let (separators, after) = crate::cut::split_at(rest, sep_len);
+            out.push_str(separators);
+            rest = after;
             continue;
         }
-        let word = &rest[..word_len];
+        let (word, after) = crate::cut::split_at(rest, word_len);
+        rest = after;
         // Only a word starting as a key, a JWT or `Bearer` does, or as long
         // as a 32-character key, can change: copy the others as they are.
         if word_len < 32 && !quick::key_start(word.as_bytes()) {
             out.push_str(word);
-            rest = &rest[word_len..];
             continue;
         }
         // A sentence's full stop (or the `…` of a cut) is not part of the key.
@@ -208,23 +215,23 @@ fn mask_words(text: &str) -> String {
             Some(prefix) => {
                 out.push_str(prefix);
                 out.push_str(MASK);
-                out.push_str(&word[bare.len()..]);
+                out.push_str(crate::cut::after(word, bare.len()));
             }
             None => out.push_str(word),
         }
-        rest = &rest[word_len..];
         if bare.eq_ignore_ascii_case("bearer") {
             let spaces = rest.len() - rest.trim_start_matches([' ', '\t']).len();
             if spaces > 0 {
-                out.push_str(&rest[..spaces]);
-                rest = &rest[spaces..];
+                let (blanks, after) = crate::cut::split_at(rest, spaces);
+                out.push_str(blanks);
+                rest = after;
                 // The credential runs to the next whitespace, base64 included.
                 let run_len = rest.find(char::is_whitespace).unwrap_or(rest.len());
-                let run = rest[..run_len]
+                let run = crate::cut::before(rest, run_len)
                     .trim_end_matches(['"', '\'', ',', ';', ')', ']', '}', '.', '…']);
                 if run.len() >= 8 && run.bytes().any(|b| b.is_ascii_digit()) {
                     out.push_str(MASK);
-                    rest = &rest[run.len()..];
+                    rest = crate::cut::after(rest, run.len());
                 }
             }
         }
@@ -281,7 +288,7 @@ fn kept_prefix(word: &str) -> Option<&'static str> {
 /// `ab***yz`, `abc...xyz`): something on both sides of the elision.
 fn echoed(rest: &str) -> bool {
     ["…", "**", "..."].iter().any(|gap| {
-        rest.split_once(gap).is_some_and(|(before, after)| {
+        search::split_once(rest, gap).is_some_and(|(before, after)| {
             !before.is_empty() && !after.trim_start_matches(['*', '.', '…']).is_empty()
         })
     })

@@ -11,8 +11,8 @@ pub(crate) fn fill(template: &str, args: &[&str]) -> String {
         String::with_capacity(template.len() + args.iter().map(|a| a.len()).sum::<usize>());
     let mut args = args.iter();
     let mut rest = template;
-    // `split_once`, not slicing at an index: no panic path (and its location) in the `.wasm`.
-    while let Some((before, after)) = rest.split_once("{}") {
+    // A byte search and no slicing at an index: no panic path (and its location) in the `.wasm`.
+    while let Some((before, after)) = crate::classify::search::split_once(rest, "{}") {
         out.push_str(before);
         out.push_str(args.next().copied().unwrap_or(""));
         rest = after;

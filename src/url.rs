@@ -34,7 +34,7 @@ pub fn split(url: &str) -> Parts<'_> {
         Some((r, q)) => (r, Some(q)),
         None => (rest, None),
     };
-    let (scheme, after_scheme) = match rest.split_once("://") {
+    let (scheme, after_scheme) = match crate::classify::search::split_once(rest, "://") {
         // A "://" inside a relative path ("/a?u=https://x" is cut above,
         // "/proxy/https://x" is not) does not make a scheme.
         Some((s, r)) if is_scheme(s) => (Some(s), r),
@@ -47,8 +47,8 @@ pub fn split(url: &str) -> Parts<'_> {
             }
         }
     };
-    let (authority, path) =
-        after_scheme.split_at(after_scheme.find('/').unwrap_or(after_scheme.len()));
+    let slash = after_scheme.find('/').unwrap_or(after_scheme.len());
+    let (authority, path) = crate::cut::split_at(after_scheme, slash);
     let (userinfo, host_port) = match authority.rsplit_once('@') {
         Some((u, h)) => (Some(u), h),
         None => (None, authority),
@@ -155,7 +155,7 @@ pub fn api_path(path: &str) -> &str {
 /// Where the model sits in a Gemini-style path
 /// (`/v1beta/models/gemini-2.0-flash:generateContent`), as a byte range.
 fn path_model_range(path: &str) -> Option<std::ops::Range<usize>> {
-    let start = path.find("/models/")? + "/models/".len();
+    let start = crate::classify::search::find(path, "/models/")? + "/models/".len();
     let len = path.get(start..)?.find([':', '/'])?;
     let colon = path.as_bytes().get(start + len) == Some(&b':');
     (len > 0 && colon).then_some(start..start + len)

@@ -69,7 +69,7 @@ pub fn bounded(body: &str) -> &str {
     while !body.is_char_boundary(end) {
         end -= 1;
     }
-    &body[..end]
+    crate::cut::before(body, end)
 }
 
 /// Extracts the error object from a body, or `None` if it has none.
@@ -228,7 +228,9 @@ fn cut_message(text: &str) -> Option<&str> {
     // searcher's backward half for this one call.
     const KEY: &[u8] = b"\"message\"";
     let at = text.as_bytes().windows(KEY.len()).rposition(|w| w == KEY)?;
-    let rest = text[at + 9..].trim_start().strip_prefix(':')?;
+    let rest = crate::cut::after(text, at + 9)
+        .trim_start()
+        .strip_prefix(':')?;
     let rest = rest.trim_start().strip_prefix('"')?;
     let bytes = rest.as_bytes();
     let mut escaped = false;

@@ -6,6 +6,7 @@
 //! [`MAX_DELAY_MS`], so a hint can go straight into a timer.
 
 use crate::classify::search;
+use crate::cut;
 
 /// The longest delay a JavaScript timer accepts (2^31 - 1 ms, about 24.8 days).
 pub const MAX_DELAY_MS: u64 = i32::MAX as u64;
@@ -88,12 +89,14 @@ pub fn parse_go_duration(text: &str) -> Option<u64> {
         let num_len = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(rest.len());
-        let value = fixed9(&rest[..num_len])?;
-        rest = &rest[num_len..];
+        let (number, after) = cut::split_at(rest, num_len);
+        let value = fixed9(number)?;
+        rest = after;
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')
             .unwrap_or(rest.len());
-        let ns_per_unit: u64 = match &rest[..unit_len] {
+        let (unit, after) = cut::split_at(rest, unit_len);
+        let ns_per_unit: u64 = match unit {
             "h" => 3_600_000_000_000,
             "m" => 60_000_000_000,
             "s" => 1_000_000_000,
@@ -102,7 +105,7 @@ pub fn parse_go_duration(text: &str) -> Option<u64> {
             "ns" => 1,
             _ => return None,
         };
-        rest = &rest[unit_len..];
+        rest = after;
         total_ns = total_ns.saturating_add(scaled_ns(value, ns_per_unit));
     }
     Some(ns_to_ms(total_ns))
@@ -136,7 +139,7 @@ pub fn parse_message_hint(message: &str) -> Option<u64> {
         }
         let at = search::find(message, phrase)? + phrase.len();
         // Only the few words after the phrase matter: lower-case just those.
-        let tail: String = message[at..].chars().take(32).collect();
+        let tail: String = cut::after(message, at).chars().take(32).collect();
         parse_hint_token(&tail.to_ascii_lowercase())
     })
 }
@@ -146,12 +149,13 @@ fn parse_hint_token(text: &str) -> Option<u64> {
     let token_len = text
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == 'µ'))
         .unwrap_or(text.len());
-    let token = text[..token_len].trim_end_matches('.');
+    let (token, word) = cut::split_at(text, token_len);
+    let token = token.trim_end_matches('.');
     if let Some(ms) = parse_go_duration(token) {
         return Some(ms);
     }
     let value = fixed9(token)?;
-    let word = text[token_len..].trim_start();
+    let word = word.trim_start();
     let ns_per_unit: u64 = if word.starts_with("ms") || word.starts_with("millisecond") {
         1_000_000
     } else if word.starts_with('s') {

@@ -8,6 +8,7 @@
 //! timeout, an abort, a failed request or no request failure at all.
 
 use crate::classify::kind::Kind;
+use crate::classify::search;
 use crate::classify::Classification;
 
 /// Only this much of a message is read for the rules.
@@ -144,8 +145,8 @@ fn decide(name: &str, message: &str) -> (Kind, &'static str) {
     while !message.is_char_boundary(end) {
         end -= 1;
     }
-    let lower = message[..end].to_ascii_lowercase();
-    let says = |phrases: &[&str]| phrases.iter().any(|p| lower.contains(p));
+    let lower = crate::cut::before(message, end).to_ascii_lowercase();
+    let says = |phrases: &[&str]| phrases.iter().any(|p| search::contains(&lower, p));
     if says(&WORKER_LIMIT) {
         (
             Kind::BadRequest,

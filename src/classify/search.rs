@@ -4,7 +4,11 @@
 //! `str::find` with a string needle builds a two-way searcher on every
 //! call; for these needles and texts its setup alone costs more than a scan
 //! for the needle's first two bytes followed by a compare (a profile of
-//! `classify()` put the two-way searcher at 6% of a full case).
+//! `classify()` put the two-way searcher at 6% of a full case). It also
+//! keeps the searcher's `&str` slicing, and the `core::fmt` of its panic
+//! message, out of the `.wasm`.
+
+use crate::cut;
 
 /// The byte index of the first occurrence of `needle` in `haystack`, as
 /// `haystack.find(needle)` gives it.
@@ -15,6 +19,43 @@ pub fn find(haystack: &str, needle: &str) -> Option<usize> {
 /// Whether `haystack` contains `needle`, as `haystack.contains(needle)`.
 pub fn contains(haystack: &str, needle: &str) -> bool {
     find(haystack, needle).is_some()
+}
+
+/// `haystack.split_once(needle)`: the text before and after the first
+/// `needle`, without the string searcher's panic path in the `.wasm`.
+pub fn split_once<'a>(haystack: &'a str, needle: &str) -> Option<(&'a str, &'a str)> {
+    let at = find(haystack, needle)?;
+    Some((
+        cut::before(haystack, at),
+        cut::after(haystack, at + needle.len()),
+    ))
+}
+
+/// `haystack.split(needle)` for a non-empty `needle`.
+pub fn split<'a>(haystack: &'a str, needle: &'a str) -> impl Iterator<Item = &'a str> {
+    let mut rest = Some(haystack);
+    std::iter::from_fn(move || {
+        let text = rest?;
+        let (piece, after) = match split_once(text, needle).filter(|_| !needle.is_empty()) {
+            Some((piece, after)) => (piece, Some(after)),
+            None => (text, None),
+        };
+        rest = after;
+        Some(piece)
+    })
+}
+
+/// `haystack.replace(needle, with)` for a non-empty `needle`.
+pub fn replace(haystack: &str, needle: &str, with: &str) -> String {
+    let mut out = String::with_capacity(haystack.len());
+    let mut rest = haystack;
+    while let Some((before, after)) = split_once(rest, needle).filter(|_| !needle.is_empty()) {
+        out.push_str(before);
+        out.push_str(with);
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The pairs of adjacent bytes of a text, hashed into 256 bits: a needle
@@ -134,6 +175,20 @@ mod tests {
             for n in words(3) {
                 assert_eq!(find(&h, &n), h.find(n.as_str()), "{h:?} {n:?}");
                 assert_eq!(contains(&h, &n), h.contains(n.as_str()), "{h:?} {n:?}");
+                assert_eq!(split_once(&h, &n), h.split_once(n.as_str()), "{h:?} {n:?}");
+                if !n.is_empty() {
+                    assert_eq!(
+                        replace(&h, &n, "xy"),
+                        h.replace(n.as_str(), "xy"),
+                        "{h:?} {n:?}"
+                    );
+                    let pieces: Vec<_> = split(&h, &n).collect();
+                    assert_eq!(
+                        pieces,
+                        h.split(n.as_str()).collect::<Vec<_>>(),
+                        "{h:?} {n:?}"
+                    );
+                }
             }
         }
     }

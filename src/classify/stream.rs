@@ -10,6 +10,7 @@
 //! - a `data:` line holding `{"error":{…}}` (Chat Completions, OpenRouter).
 
 use crate::classify::json::{self, Value};
+use crate::classify::search;
 use crate::classify::{classify, Classification, Headers, Response};
 
 /// The `reason` of a classification read from a 200 stream's error event.
@@ -44,8 +45,8 @@ impl StreamError {
 
 /// One event of a stream: its `event:` name and its `data:` lines joined.
 fn events(text: &str) -> impl Iterator<Item = (Option<&str>, String)> {
-    text.split("\n\n")
-        .flat_map(|block| block.split("\r\n\r\n"))
+    search::split(text, "\n\n")
+        .flat_map(|block| search::split(block, "\r\n\r\n"))
         .filter_map(|block| {
             let mut name = None;
             let mut data: Vec<&str> = Vec::new();
@@ -108,7 +109,7 @@ fn error_of(name: Option<&str>, data: &str) -> Option<StreamError> {
 
 /// The status an error's type and code stand for.
 fn status_for(words: &str, code: Option<&str>) -> u16 {
-    let has = |needle| words.contains(needle);
+    let has = |needle| search::contains(words, needle);
     if let Some(n) = code.and_then(|c| c.parse::<u16>().ok()) {
         if (400..600).contains(&n) {
             return n;

@@ -43,7 +43,7 @@ fn parse_clock(text: &str) -> Option<(u32, u32, u32)> {
 pub fn parse_http_date(text: &str) -> Option<f64> {
     let text = text.trim();
     // Drop the weekday ("Sun," / "Sunday,") when there is one.
-    let rest = match text.split_once(", ") {
+    let rest = match crate::classify::search::split_once(text, ", ") {
         Some((_, rest)) => rest,
         None => text.split_once(' ')?.1,
     };
@@ -106,9 +106,9 @@ pub fn parse_rfc3339(text: &str) -> Option<f64> {
         (clock, 0.0)
     } else {
         let at = time.rfind(['+', '-'])?;
-        let (clock, offset) = time.split_at(at);
+        let (clock, offset) = crate::cut::split_at(time, at);
         let sign = if offset.starts_with('-') { -1.0 } else { 1.0 };
-        let (oh, om) = offset[1..].split_once(':')?;
+        let (oh, om) = crate::cut::after(offset, 1).split_once(':')?;
         let minutes = oh.parse::<u32>().ok()? * 60 + om.parse::<u32>().ok()?;
         (clock, sign * f64::from(minutes) * 60_000.0)
     };

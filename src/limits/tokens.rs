@@ -73,7 +73,7 @@ pub fn estimate(body: &str) -> Tokens {
     while !body.is_char_boundary(cut) {
         cut -= 1;
     }
-    let (head, rest) = body.split_at(cut);
+    let (head, rest) = crate::cut::split_at(body, cut);
     let mut chars = rest.chars().count() as u64;
     let mut output = 0;
     if head.trim_start().starts_with(['{', '[']) {

@@ -22,6 +22,9 @@ pub mod scan;
 pub mod shapes;
 pub mod totals;
 
+use crate::classify::search;
+use crate::cut;
+
 /// How far from each end of a request body its `model` is looked for.
 const MODEL_EDGE: usize = 4096;
 
@@ -38,7 +41,7 @@ pub fn request_model(body: &str) -> Option<&str> {
     while !body.is_char_boundary(tail_start) {
         tail_start += 1;
     }
-    [&body[..head_end], &body[tail_start..]]
+    [cut::before(body, head_end), cut::after(body, tail_start)]
         .into_iter()
         .find_map(model_member)
 }
@@ -47,16 +50,19 @@ pub fn request_model(body: &str) -> Option<&str> {
 /// string (an escaped `\"model\"` is text).
 fn model_member(text: &str) -> Option<&str> {
     let mut from = 0;
-    while let Some(at) = text[from..].find("\"model\"") {
+    while let Some(at) = search::find(cut::after(text, from), "\"model\"") {
         let start = from + at;
         from = start + 7;
-        if text[..start].ends_with('\\') {
+        if cut::before(text, start).ends_with('\\') {
             continue;
         }
-        let rest = text[from..].trim_start().strip_prefix(':')?.trim_start();
+        let rest = cut::after(text, from)
+            .trim_start()
+            .strip_prefix(':')?
+            .trim_start();
         let value = rest.strip_prefix('"')?;
         let end = value.find(['"', '\\'])?;
-        return (end > 0 && value.as_bytes()[end] == b'"').then(|| &value[..end]);
+        return (end > 0 && value.as_bytes()[end] == b'"').then(|| cut::before(value, end));
     }
     None
 }
@@ -69,8 +75,8 @@ pub fn path_model(url: &str) -> Option<String> {
         return Some(m.to_owned());
     }
     let path = crate::url::split(url).path;
-    let id = path.split("/model/").nth(1)?.split('/').next()?;
-    (!id.is_empty()).then(|| id.replace("%3A", ":").replace("%3a", ":"))
+    let id = search::split_once(path, "/model/")?.1.split('/').next()?;
+    (!id.is_empty()).then(|| search::replace(&search::replace(id, "%3A", ":"), "%3a", ":"))
 }
 
 /// The usage fields one usage object reports: each `None` when it is not in

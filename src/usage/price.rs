@@ -57,7 +57,13 @@ pub fn lookup<'t>(table: &'t [(String, Price)], model: &str) -> Option<&'t Price
 fn version_suffix(rest: &str) -> bool {
     match rest.as_bytes().first() {
         Some(b'@' | b':') => true,
-        Some(b'-') => rest.len() > 1 && rest[1..].bytes().all(|b| b.is_ascii_digit() || b == b'-'),
+        Some(b'-') => {
+            rest.len() > 1
+                && rest
+                    .bytes()
+                    .skip(1)
+                    .all(|b| b.is_ascii_digit() || b == b'-')
+        }
         _ => false,
     }
 }

@@ -8,6 +8,7 @@
 use wasm_bindgen::prelude::*;
 
 use super::bindings::get;
+use crate::classify::search;
 use crate::secrets::mask_secrets;
 
 /// How deep a `cause` chain is followed.
@@ -53,7 +54,7 @@ fn masked_at(value: JsValue, depth: u32) -> JsValue {
     // requests. A stack that does not quote it whole is masked itself.
     let stack = match get(&value, "stack").as_string() {
         Some(s) if clean == message => s.into(),
-        Some(s) if s.contains(&message) => s.replace(&message, &clean).into(),
+        Some(s) if search::contains(&s, &message) => search::replace(&s, &message, &clean).into(),
         Some(s) => mask_secrets(&s).into(),
         None => JsValue::UNDEFINED,
     };

@@ -120,7 +120,7 @@ pub async fn read(
                 stream_error = first_event_error(&prefix);
                 // The peek may have read past the first event: later errors are reported.
                 if let (None, Some(f)) = (&stream_error, watch.dyn_ref::<js_sys::Function>()) {
-                    if prefix.contains("error") {
+                    if crate::classify::search::contains(&prefix, "error") {
                         let _ = f.call1(&JsValue::UNDEFINED, &prefix.as_str().into());
                     }
                 }

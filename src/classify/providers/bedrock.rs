@@ -23,7 +23,7 @@ pub const ERROR_TYPE_HEADER: &str = "x-amzn-errortype";
 
 fn headers(h: &Headers) -> bool {
     h.get(ERROR_TYPE_HEADER)
-        .is_some_and(|v| v.contains("bedrock"))
+        .is_some_and(|v| crate::classify::search::contains(v, "bedrock"))
 }
 
 const RULES: [Rule; 12] = [

@@ -8,6 +8,7 @@ use super::{Def, On, Rule, Signals};
 use crate::classify::kind::Kind;
 use crate::classify::kind::Period;
 use crate::classify::provider::Provider;
+use crate::classify::search;
 
 pub const DEF: Def = Def {
     id: Provider::Gemini,
@@ -84,7 +85,10 @@ const RULES: [Rule; 12] = [
 ];
 
 fn per_day(s: &Signals<'_>) -> bool {
-    s.body.quota_ids.iter().any(|q| q.contains("PerDay"))
+    s.body
+        .quota_ids
+        .iter()
+        .any(|q| search::contains(q, "PerDay"))
 }
 
 /// A zero limit (in `ErrorInfo`, or only in the message: "limit: 0,") or an
@@ -101,12 +105,15 @@ fn zero_or_unfunded(s: &Signals<'_>) -> bool {
 
 /// "… limit: 0, model: …": a zero limit stated only in the message.
 fn limit_zero_in(message: &str) -> bool {
-    message.match_indices("limit: 0").any(|(at, m)| {
-        !message[at + m.len()..]
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_digit() || b == b'.')
-    })
+    let mut rest = message;
+    while let Some((_, after)) = search::split_once(rest, "limit: 0") {
+        let more_digits = after.bytes().next();
+        if !more_digits.is_some_and(|b| b.is_ascii_digit() || b == b'.') {
+            return true;
+        }
+        rest = after;
+    }
+    false
 }
 
 #[cfg(test)]

@@ -322,8 +322,7 @@ fn host_matches(host: &str, pattern: &str) -> bool {
         return false;
     }
     // `split_once('*')` is a char searcher set up per pattern and host.
-    let star = crate::classify::search::find(pattern, "*");
-    match star.map(|at| (&pattern[..at], &pattern[at + 1..])) {
+    match crate::classify::search::split_once(pattern, "*") {
         Some((prefix, suffix)) => {
             host.len() > prefix.len() + suffix.len()
                 && host.starts_with(prefix)

@@ -163,7 +163,7 @@ pub fn requested_over_limit(s: &Signals<'_>) -> bool {
     let message = s.message();
     let number_after = |label: &str| {
         let at = crate::classify::search::find(message, label)? + label.len();
-        let digits: String = message[at..]
+        let digits: String = crate::cut::after(message, at)
             .chars()
             .skip_while(|c| *c == '~')
             .take_while(char::is_ascii_digit)
