@@ -188,14 +188,19 @@ export function store(cache, method, url, input, init, copy, nowMs, ttlMs, waitU
 
 /**
  * The stored answer to a request as `[response, storedAtMs]`, or undefined (no key, no entry). A
- * store of the same key still in flight is waited for first, when it was made without a `waitUntil`
- * or with this one: in Workers a promise of one invocation must never be awaited from another
- * (workerd cancels the request as hung). The caller bounds the wait (js/cache.js).
+ * store of the same key still in flight is waited for first, when it was made with this lookup's
+ * `waitUntil`, or (outside Workers) without one: in Workers a promise of one invocation must never be
+ * awaited from another (workerd cancels the request as hung). The caller bounds the wait (js/cache.js).
  */
 export async function find(cache, method, url, input, init, waitUntil) {
   const key = await keyOf(cache, method, url, input, init);
   if (key === undefined) return undefined;
-  const ours = [...(cache.flight ?? [])].filter((e) => typeof e.waitUntil !== 'function' || e.waitUntil === waitUntil);
+  // In Workers a store made without a `waitUntil` may be another invocation's (a module-scope
+  // createFetch() used without forInvocation): only stores of this lookup's own `waitUntil` are waited for.
+  const workers = globalThis.navigator?.userAgent === 'Cloudflare-Workers';
+  const ours = [...(cache.flight ?? [])].filter((e) =>
+    typeof e.waitUntil === 'function' ? e.waitUntil === waitUntil : !workers,
+  );
   await Promise.all(ours.map(async (e) => (await e.key) === key && e.done));
   const found = await storeOf(cache).get(key);
   if (!found || typeof found.status !== 'number' || !found.headers) return undefined;

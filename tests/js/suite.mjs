@@ -1355,7 +1355,11 @@ export const tests = [
           entries.set(key, response);
         },
       };
-      const fetch = ratewise.createFetch({ cache: { ttlMs: 60_000, store }, maxRetries: 0 });
+      // One invocation (its own waitUntil): in Workers a lookup waits only for its own invocation's stores.
+      const pending = [];
+      const fetch = ratewise
+        .createFetch({ cache: { ttlMs: 60_000, store }, maxRetries: 0 })
+        .forInvocation({ waitUntil: (p) => pending.push(p) });
       const init = uniqueChat();
       const text = await (await fetch(mock.chat, init)).text();
       await mock.script(['insufficient_quota']);
@@ -1371,6 +1375,7 @@ export const tests = [
         [200, 429],
         'the success, then the quota',
       );
+      await Promise.all(pending);
     },
   ],
 
