@@ -92,7 +92,9 @@ export function makeCache(given) {
  * the cache's byte bound) and put under the request's key. The caller's
  * response is not touched or waited for. `waitUntil` (a Worker's
  * `ctx.waitUntil`, from forInvocation) keeps the invocation alive until
- * the copy is stored. Never throws.
+ * the copy is stored; a lookup of the same request from the same invocation
+ * (or any, without `waitUntil`) waits for it (pkg-template/cache-store.js).
+ * Never throws.
  */
 export function cacheStore(cache, method, url, input, init, response, nowMs, ttlMs, waitUntil) {
   let copy;
@@ -101,7 +103,8 @@ export function cacheStore(cache, method, url, input, init, response, nowMs, ttl
   } catch {
     return; // a body already used or locked
   }
-  const done = (async () => (await load()).store(cache, method, url, input, init, copy, nowMs, ttlMs))().catch(() =>
+  const done = (async () =>
+    (await load()).store(cache, method, url, input, init, copy, nowMs, ttlMs, waitUntil))().catch(() =>
     copy.body?.cancel().catch(ignore),
   );
   if (typeof waitUntil === 'function') {
@@ -115,14 +118,16 @@ export function cacheStore(cache, method, url, input, init, response, nowMs, ttl
 
 /**
  * The stored answer to a request as `[response, storedAtMs]`, or undefined:
- * no entry, no key, a store that failed or took over a second. Never rejects.
+ * no entry, no key, a store that failed or took over a second (waiting for a
+ * store of the same request in flight included). `waitUntil` is the calling
+ * invocation's: a store made with another's is never awaited. Never rejects.
  */
-export async function cacheMatch(cache, method, url, input, init) {
+export async function cacheMatch(cache, method, url, input, init, waitUntil) {
   let timer;
   const timeout = new Promise((resolve) => {
     timer = setTimeout(resolve, LOOKUP_MS, undefined);
   });
-  const lookup = (async () => (await load()).find(cache, method, url, input, init))();
+  const lookup = (async () => (await load()).find(cache, method, url, input, init, waitUntil))();
   lookup.catch(ignore);
   try {
     const found = await Promise.race([lookup, timeout]);

@@ -8,6 +8,8 @@ const ignore = () => {};
 const STORED_AT = 'x-ratewise-stored-at';
 // Entries of the platform's Cache API live under this URL (never fetched).
 const KEY_URL = 'https://ratewise.invalid/cache/';
+// The most stores in flight a cache remembers for its lookups to wait for (more are not waited for).
+const FLIGHT = 64;
 
 /** The bounded in-memory LRU of Node, Deno and Bun: at most `maxEntries` entries and `maxBytes` of bodies. */
 class Memory {
@@ -149,9 +151,9 @@ async function readAll(response, limit) {
   return bytes;
 }
 
-/** Stores `copy` (a clone of a success, not read yet) under the request's key; cancels it when unkeyable. */
-export async function store(cache, method, url, input, init, copy, nowMs, ttlMs) {
-  const key = await keyOf(cache, method, url, input, init).catch(ignore);
+/** Puts `copy` (a clone of a success, not read yet) under `key` (a promise of keyOf's); cancels it when unkeyable. */
+async function put(cache, key, copy, nowMs, ttlMs) {
+  key = await key;
   if (key === undefined) {
     copy.body?.cancel().catch(ignore);
     return;
@@ -167,10 +169,39 @@ export async function store(cache, method, url, input, init, copy, nowMs, ttlMs)
   await storeOf(cache).put(key, stored);
 }
 
-/** The stored answer to a request as `[response, storedAtMs]`, or undefined (no key, no entry). */
-export async function find(cache, method, url, input, init) {
+/**
+ * Stores `copy` under the request's key, and remembers the store on the cache until it settles (at
+ * most FLIGHT of them) with the `waitUntil` it was made with, for `find` to wait for. Never rejects:
+ * a store that fails cancels the copy.
+ */
+export function store(cache, method, url, input, init, copy, nowMs, ttlMs, waitUntil) {
+  if (!cache.flight) cache.flight = new Set();
+  const { flight } = cache;
+  const key = keyOf(cache, method, url, input, init).catch(ignore);
+  const entry = { key, waitUntil };
+  entry.done = put(cache, key, copy, nowMs, ttlMs)
+    .catch(() => copy.body?.cancel().catch(ignore))
+    .finally(() => flight.delete(entry));
+  if (flight.size < FLIGHT) flight.add(entry);
+  return entry.done;
+}
+
+/**
+ * The stored answer to a request as `[response, storedAtMs]`, or undefined (no key, no entry). A
+ * store of the same key still in flight is waited for first, when it was made with this lookup's
+ * `waitUntil`, or (outside Workers) without one: in Workers a promise of one invocation must never be
+ * awaited from another (workerd cancels the request as hung). The caller bounds the wait (js/cache.js).
+ */
+export async function find(cache, method, url, input, init, waitUntil) {
   const key = await keyOf(cache, method, url, input, init);
   if (key === undefined) return undefined;
+  // In Workers a store made without a `waitUntil` may be another invocation's (a module-scope
+  // createFetch() used without forInvocation): only stores of this lookup's own `waitUntil` are waited for.
+  const workers = globalThis.navigator?.userAgent === 'Cloudflare-Workers';
+  const ours = [...(cache.flight ?? [])].filter((e) =>
+    typeof e.waitUntil === 'function' ? e.waitUntil === waitUntil : !workers,
+  );
+  await Promise.all(ours.map(async (e) => (await e.key) === key && e.done));
   const found = await storeOf(cache).get(key);
   if (!found || typeof found.status !== 'number' || !found.headers) return undefined;
   return [found, Number(found.headers.get(STORED_AT) ?? Number.NaN)];

@@ -603,7 +603,8 @@ export interface RatewiseOptions {
    * The cached-response fallback: successes are copied in the background (the caller's response is
    * neither delayed nor changed), and a call whose routes were all out of quota or down (quota_exhausted,
    * the open breaker, overloaded, 5xx, timeout, network) gets the last good answer to the same request,
-   * marked `x-ratewise-cache: hit` with `age` and `x-ratewise-cache-age-ms`.
+   * marked `x-ratewise-cache: hit` with `age` and `x-ratewise-cache-age-ms`. A lookup waits (up to
+   * 1 s) for a copy of the same request still being stored, unless a Worker's other invocation made it.
    */
   cache?: CacheOptions;
   /** Priority lanes: with `bulk.route`, bulk calls move to that route under pressure (see `Lane`). */

@@ -166,7 +166,9 @@ extern "C" {
         ttl_ms: f64,
         wait_until: &JsValue,
     );
-    /// `[response, storedAtMs]` stored for a request, or undefined; never rejects.
+    /// `[response, storedAtMs]` stored for a request, or undefined; never
+    /// rejects. Waits first for a store of the same request in flight, made
+    /// without a `waitUntil` or with this one (the same invocation).
     #[wasm_bindgen(js_name = cacheMatch)]
     pub fn cache_match(
         cache: &JsValue,
@@ -174,6 +176,7 @@ extern "C" {
         url: &str,
         input: &JsValue,
         init: &JsValue,
+        wait_until: &JsValue,
     ) -> js_sys::Promise;
     /// A stored answer marked `x-ratewise-cache: hit`, with its age; undefined
     /// when it cannot be one (never throws).

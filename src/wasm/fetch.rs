@@ -341,7 +341,9 @@ async fn answer(
         Fallback::Cache => {
             if let Some((cache, key_url)) = &cache {
                 // Out of line: only a call no route could answer looks.
-                let hit = cached(instance, cache, key_url, out, &outcome, started, trace);
+                let hit = cached(
+                    instance, cache, key_url, out, &outcome, wait_until, started, trace,
+                );
                 let hit = boxed(hit).await;
                 if let Some(hit) = hit {
                     return Ok(hit);
@@ -390,20 +392,24 @@ fn store(
 
 /// The cached-response fallback: the last good answer to the same request,
 /// if one is fresh, for a call whose routes were all out of quota or down.
-/// `None`: the outcome stands.
+/// `None`: the outcome stands. `wait_until` is the invocation's: a store it
+/// made may be waited for, another invocation's never.
+#[allow(clippy::too_many_arguments)]
 async fn cached(
     instance: &Instance,
     cache: &options::Cache,
     key_url: &str,
     out: &Outgoing,
     outcome: &Outcome<web_sys::Response, JsValue>,
+    wait_until: Option<&Function>,
     started: f64,
     trace: Option<&Trace>,
 ) -> Option<JsValue> {
     let rules = &cache.rules;
     let url = out.url(0);
     let (input, init) = out.given();
-    let found = bindings::cache_match(&cache.js, &out.method, key_url, input, init);
+    let wait_until = wait_until.map_or(JsValue::UNDEFINED, JsValue::from);
+    let found = bindings::cache_match(&cache.js, &out.method, key_url, input, init, &wait_until);
     let found = Settled::new(&found).await.ok()?;
     let pair: &Array = found.dyn_ref()?;
     let response = pair.get(0);

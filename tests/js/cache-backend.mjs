@@ -33,7 +33,7 @@ function parse(buffer) {
   return { status, headers: kept, body };
 }
 
-/** Starts the backend; `{ address, seen: { put, hit, miss, purge }, reset(), close() }`. */
+/** Starts the backend; `{ address, seen: { put, hit, miss, purge }, putDelayMs, reset(), close() }`. */
 export async function startCacheBackend() {
   const entries = new Map();
   const seen = { put: 0, hit: 0, miss: 0, purge: 0 };
@@ -43,9 +43,12 @@ export async function startCacheBackend() {
     req.on('end', () => {
       const key = `${req.headers['cf-cache-namespaces'] ?? ''} ${req.url}`;
       if (req.method === 'PUT') {
-        entries.set(key, parse(Buffer.concat(chunks)));
-        seen.put++;
-        res.writeHead(204).end();
+        // A slow store (backend.putDelayMs): the put lands, and is answered, that much later.
+        setTimeout(() => {
+          entries.set(key, parse(Buffer.concat(chunks)));
+          seen.put++;
+          res.writeHead(204).end();
+        }, backend.putDelayMs);
       } else if (req.method === 'PURGE') {
         seen.purge++;
         res.writeHead(entries.delete(key) ? 200 : 404).end();
@@ -63,12 +66,14 @@ export async function startCacheBackend() {
     });
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
+  const backend = {
     address: `127.0.0.1:${server.address().port}`,
     seen,
+    putDelayMs: 0,
     reset() {
       entries.clear();
       for (const k of Object.keys(seen)) seen[k] = 0;
+      backend.putDelayMs = 0;
     },
     close: () =>
       new Promise((resolve) => {
@@ -76,4 +81,5 @@ export async function startCacheBackend() {
         server.closeAllConnections();
       }),
   };
+  return backend;
 }

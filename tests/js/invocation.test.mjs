@@ -69,6 +69,53 @@ test('the default budget is the Workers free plan, 50', async () => {
   assert.deepEqual(inv.subrequests(), { limit: 50, spent: 0 });
 });
 
+test("a cache lookup waits for its own invocation's store in flight, never for another's", async () => {
+  const entries = new Map();
+  let gate;
+  const hold = () => {
+    let release;
+    gate = new Promise((r) => {
+      release = r;
+    });
+    return release;
+  };
+  const store = {
+    get: async (key) => entries.get(key)?.clone(),
+    put: async (key, response) => {
+      await gate; // the store stays in flight until the test lets it land
+      entries.set(key, response);
+    },
+  };
+  const llm = ratewise.createFetch({ cache: { ttlMs: 60_000, store }, maxRetries: 0 });
+  const pending = [];
+  const invocation = () => llm.forInvocation({ waitUntil: (p) => pending.push(p) });
+  const answer = async (res) => [res.status, res.headers.get('x-ratewise-cache'), (await res.text()).length > 0];
+
+  // A stores; B, out of quota while A's store is in flight (it lands 300 ms on), never waits for it.
+  const a = invocation();
+  let release = hold();
+  const first = chat({ body: '{"model":"gpt-4o-mini","n":1}' });
+  await (await a(mock.chat, first)).text();
+  assert.equal(pending.length, 1, "the store went to the invocation's waitUntil");
+  await mock.config({ quota: true });
+  setTimeout(release, 300);
+  assert.deepEqual(await answer(await invocation()(mock.chat, first)), [429, null, true], 'B: the failure as it was');
+  await Promise.all(pending);
+  assert.equal(entries.size, 1);
+
+  // A stores again (another tenant: B's 429 opened the first one's breaker); A's own lookup waits
+  // for it and is answered from it.
+  await mock.config({ quota: false });
+  release = hold();
+  const headers = { 'content-type': 'application/json', authorization: 'Bearer sk-test-invocation-2' };
+  const second = chat({ headers, body: '{"model":"gpt-4o-mini","n":2}' });
+  await (await a(mock.chat, second)).text();
+  await mock.config({ quota: true });
+  setTimeout(release, 300);
+  assert.deepEqual(await answer(await a(mock.chat, second)), [200, 'hit', true], 'A: its own store, waited for');
+  await Promise.all(pending);
+});
+
 test('forInvocation options are checked by name', () => {
   const llm = ratewise.createFetch();
   assert.throws(() => llm.forInvocation({ subrequests: -1 }), {

@@ -198,6 +198,32 @@ async function sharedInstance() {
       quiet();
     },
   );
+  await check(
+    "workerd: an invocation out of quota while another's store is still in flight never waits for it; no warning",
+    async () => {
+      cacheBackend.reset();
+      // A's caches.default put lands 0.8 s after A answered: were B to wait for it (a lookup waits up to
+      // 1 s), B would be answered from it.
+      cacheBackend.putDelayMs = 800;
+      const call = async (step) => {
+        const res = await fetch(`http://127.0.0.1:${port}/cache?key=sk-cached-in-flight`);
+        if (res.status !== 200) throw new Error(`${step}: invocation answered ${res.status}: ${await res.text()}`);
+        return res.json();
+      };
+      const stored = await call('store');
+      if (stored.status !== 200 || stored.cache !== null) throw new Error(`store: ${JSON.stringify(stored)}`);
+      await mock.setConfig({ quota: true });
+      // B's lookup skips A's store in flight (made with A's waitUntil): the failure as it was.
+      const other = await call('other');
+      if (other.status !== 429 || other.cache !== null || cacheBackend.seen.put !== 0) {
+        throw new Error(`other: ${JSON.stringify(other)}, backend ${JSON.stringify(cacheBackend.seen)}`);
+      }
+      for (let i = 0; i < 100 && cacheBackend.seen.put === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      const hit = await call('hit');
+      if (hit.cache !== 'hit' || hit.body !== stored.body) throw new Error(`hit: ${JSON.stringify(hit)}`);
+      quiet();
+    },
+  );
   for (const queue of ['off', 'on']) {
     await check(
       `workerd: 1,000 concurrent calls from one invocation through one module-scope instance, queue ${queue}${queue === 'on' ? ' (maxConcurrency 8)' : ''}: all settle, no listener left, no warning`,

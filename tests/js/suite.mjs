@@ -1344,6 +1344,42 @@ export const tests = [
   ],
 
   [
+    'cache: a call out of quota right after a success is answered from it, even while the copy is still being stored',
+    async ({ ratewise, mock }) => {
+      const entries = new Map();
+      const store = {
+        get: async (key) => entries.get(key)?.clone(),
+        // A slow store: the copy lands 300 ms after the success was given.
+        put: async (key, response) => {
+          await new Promise((r) => setTimeout(r, 300));
+          entries.set(key, response);
+        },
+      };
+      // One invocation (its own waitUntil): in Workers a lookup waits only for its own invocation's stores.
+      const pending = [];
+      const fetch = ratewise
+        .createFetch({ cache: { ttlMs: 60_000, store }, maxRetries: 0 })
+        .forInvocation({ waitUntil: (p) => pending.push(p) });
+      const init = uniqueChat();
+      const text = await (await fetch(mock.chat, init)).text();
+      await mock.script(['insufficient_quota']);
+      const later = await fetch(mock.chat, init);
+      equal(entries.size, 1, 'the lookup waited for the store in flight');
+      equal(
+        [later.status, later.headers.get('x-ratewise-cache'), await later.text()],
+        [200, 'hit', text],
+        'out of quota at once after the success: the stored answer, not the 429',
+      );
+      equal(
+        (await mock.stats()).log.map((l) => l.status),
+        [200, 429],
+        'the success, then the quota',
+      );
+      await Promise.all(pending);
+    },
+  ],
+
+  [
     'cache: a store and key of your own; event streams only with streams: true; onQuotaExhausted answers first',
     async ({ ratewise, mock }) => {
       const entries = new Map();

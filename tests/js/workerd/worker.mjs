@@ -73,7 +73,11 @@ export default {
       const call = cached.forInvocation({ waitUntil: (p) => ctx.waitUntil(p) });
       const res = await call(`${env.MOCK_URL}/v1/chat/completions`, {
         method: 'POST',
-        headers: { authorization: 'Bearer sk-cached', 'content-type': 'application/json' },
+        // `key`: a tenant of its own (its own breaker and entries), for a test after another.
+        headers: {
+          authorization: `Bearer ${url.searchParams.get('key') ?? 'sk-cached'}`,
+          'content-type': 'application/json',
+        },
         body: '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"cached across invocations"}]}',
       });
       return Response.json({
