@@ -90,15 +90,52 @@ impl TokenBook {
             .sum()
     }
 
+    /// The window's length a report shows, ms: its reset, or a whole
+    /// bucket's refill. A token bucket's reset is the time until it is full
+    /// again (OpenAI: until the limit "resets to its initial state"), `d /
+    /// limit` of a window with `d` tokens missing: taken as a window, a
+    /// report of a bucket not yet drained read as a short one (the cold
+    /// start's, 1 000 of 10 000 used, a tenth of it), the books let tokens
+    /// go that soon after their grant, and the bucket, refilled only that
+    /// much, answered 429s. A bucket shows one rate, reset ÷ `d`, whatever
+    /// `d`; a fixed window's reset shrinks as `d` grows, a sliding log's
+    /// stays a window. So when this report and the previous one, `d` apart
+    /// by half or more, agree on a rate (within the reset's rounding to the
+    /// ms and the count's down, as the instance's throttle learns a bucket,
+    /// `throttle/pace.rs`), the window is the slowest rate they allow times
+    /// the limit.
+    fn window_shown(&self, t: Counted, observed_ms: f64) -> f64 {
+        let reset = t.reset_at_ms - observed_ms;
+        let (Some(limit), Some(k)) = (self.limit, self.known) else {
+            return reset;
+        };
+        let rates = |d: f64, reset: f64| {
+            let slack = 1.0 + reset * 0.002;
+            ((reset - slack).max(0.0) / d, (reset + slack) / (d - 1.0))
+        };
+        let (was, now) = (limit - k.remaining, limit - t.remaining);
+        if was.min(now) < 2.0 || was.max(now) < 1.5 * was.min(now) {
+            return reset;
+        }
+        let (lo, hi) = rates(was, k.reset_at_ms - k.observed_at_ms);
+        let (lo2, hi2) = rates(now, reset);
+        let slowest = lo.max(lo2);
+        if slowest <= hi.min(hi2) {
+            reset.max(slowest * limit)
+        } else {
+            reset
+        }
+    }
+
     /// Takes what a report said of the tokens window: the request it
     /// reports went at `sent_ms` (if known) and was answered at
     /// `observed_ms`.
     pub fn report(&mut self, t: Counted, sent_ms: Option<f64>, observed_ms: f64) {
-        self.window_ms = self.window_ms.max(t.reset_at_ms - observed_ms);
-        self.settle(observed_ms);
         if let Some(limit) = t.limit {
             self.limit = Some(limit);
         }
+        self.window_ms = self.window_ms.max(self.window_shown(t, observed_ms));
+        self.settle(observed_ms);
         if let Some(sent) = sent_ms {
             self.reach_ms = self.reach_ms.max(observed_ms - sent);
         }
@@ -349,6 +386,41 @@ mod tests {
             "before the reset at {}",
             100.0 + W
         );
+    }
+
+    #[test]
+    fn a_bucket_s_tokens_stay_booked_a_whole_refill_not_its_first_reset() {
+        // A bucket of 10 000 tokens refilled over 1 000 ms: its reset is the
+        // time until it is full again, 0.1 ms a token missing. The cold
+        // start's report counts 1 000 used (100 ms), the next 2 560 (256).
+        let mut b = TokenBook::default();
+        b.book(1_000.0, 0.0);
+        b.report(counted(9_000.0, 130.0), Some(0.0), 30.0);
+        assert_eq!(b.room(9.0, 1_000.0, 45.0), Ok(9.0));
+        b.book(9_000.0, 45.0);
+        b.report(counted(7_440.0, 76.0 + 256.0), Some(46.0), 76.0);
+        // Taken for a 256 ms window, the ten left the books by 401 and ten
+        // more went there, where the bucket held about 3 400.
+        assert_eq!(granted(&mut b, 77.0, 1_000.0), 0);
+        assert!((b.window_ms - 994.1).abs() < 0.1, "{}", b.window_ms);
+        assert_eq!(granted(&mut b, 1_000.0, 1_200.0), 10);
+    }
+
+    #[test]
+    fn a_fixed_window_or_a_sliding_log_is_not_taken_for_a_bucket() {
+        // A fixed window of 1 000 ms: its reset shrinks as the count grows.
+        let mut b = TokenBook::default();
+        b.report(counted(9_000.0, 1_000.0), Some(0.0), 10.0);
+        b.report(counted(7_000.0, 1_000.0), Some(50.0), 100.0);
+        b.report(counted(3_000.0, 1_000.0), Some(350.0), 400.0);
+        assert_eq!(b.window_ms, 990.0);
+        // A sliding log: every reset a window, whatever the count.
+        let mut b = TokenBook::default();
+        for (i, left) in [9_000.0, 7_000.0, 3_000.0].into_iter().enumerate() {
+            let at = 100.0 * i as f64;
+            b.report(counted(left, at + 1_000.0), Some(at), at);
+        }
+        assert_eq!(b.window_ms, 1_000.0);
     }
 
     #[test]
