@@ -3,7 +3,7 @@
 //! bodies), the body is `{"message": "…"}`. The classifier puts the name
 //! in `error.type`, so these rules read it like any other type.
 
-use super::{Def, On, Rule};
+use super::{Def, Rule};
 use crate::classify::headers::Headers;
 use crate::classify::kind::Kind;
 use crate::classify::provider::Provider;
@@ -28,54 +28,54 @@ fn headers(h: &Headers) -> bool {
 
 const RULES: [Rule; 12] = [
     Rule {
-        when: &[(On::Ty, "ServiceQuotaExceededException")],
+        when: when![Ty "ServiceQuotaExceededException"],
         ..Rule::new(
             Kind::QuotaExhausted,
             "the account's Bedrock service quota is used up: it needs a quota increase, not a retry",
         )
     },
     Rule {
-        when: &[(On::Ty, "ValidationException"), (On::Says, "input is too long"), (On::Says, "prompt is too long"), (On::Says, "too many input tokens")],
+        when: when![Ty "ValidationException", Says "input is too long", Says "prompt is too long", Says "too many input tokens"],
                 ..Rule::new(Kind::ContextLength, "the prompt exceeds the model's context window")
     },
     Rule {
-        when: &[(On::Ty, "ThrottlingException")],
+        when: when![Ty "ThrottlingException"],
         ..Rule::new(Kind::RateLimit, "ThrottlingException: too many requests or tokens for now")
     },
     Rule {
-        when: &[(On::Ty, "ModelNotReadyException")],
+        when: when![Ty "ModelNotReadyException"],
         ..Rule::new(Kind::Overloaded, "the model is not ready to serve yet: it heals by waiting")
     },
     Rule {
-        when: &[(On::Ty, "ServiceUnavailableException")],
+        when: when![Ty "ServiceUnavailableException"],
         ..Rule::new(Kind::Overloaded, "the service is unavailable: it heals by waiting")
     },
     Rule {
-        when: &[(On::Ty, "UnrecognizedClientException")],
+        when: when![Ty "UnrecognizedClientException"],
         ..Rule::new(Kind::Auth, "the AWS credentials are missing or invalid")
     },
     Rule {
-        when: &[(On::Ty, "AccessDeniedException")],
+        when: when![Ty "AccessDeniedException"],
         ..Rule::new(Kind::Permission, "the credentials are not allowed to invoke this model")
     },
     Rule {
-        when: &[(On::Ty, "ResourceNotFoundException")],
+        when: when![Ty "ResourceNotFoundException"],
         ..Rule::new(Kind::NotFound, "the model or endpoint does not exist")
     },
     Rule {
-        when: &[(On::Ty, "InternalServerException"), (On::Ty, "ModelErrorException")],
+        when: when![Ty "InternalServerException", Ty "ModelErrorException"],
         ..Rule::new(Kind::ServerError, "the provider reports an internal error")
     },
     Rule {
-        when: &[(On::Ty, "ModelTimeoutException")],
+        when: when![Ty "ModelTimeoutException"],
         ..Rule::new(Kind::Timeout, "the model took too long to answer")
     },
     Rule {
-        when: &[(On::Ty, "ModelStreamErrorException")],
+        when: when![Ty "ModelStreamErrorException"],
         ..Rule::new(Kind::ServerError, "the model's stream failed")
     },
     Rule {
-        when: &[(On::Ty, "ValidationException")],
+        when: when![Ty "ValidationException"],
         ..Rule::new(Kind::BadRequest, "the request failed Bedrock's validation: sending it again will not help")
     },
 ];

@@ -7,7 +7,7 @@
 //! API, both a 429 that no wait before the next day heals). And ratewise's
 //! own local answer for a spent budget (`limits::spend::answer`).
 
-use super::{Def, On, Rule};
+use super::{Def, Rule};
 use crate::classify::kind::Kind;
 use crate::classify::provider::Provider;
 
@@ -17,9 +17,10 @@ pub const DEF: Def = Def {
     headers: super::no_headers,
     rules: &[
         Rule {
-            when: &[
-                (On::Ty, crate::limits::spend::answer::ERROR_TYPE),
-                (On::Code, crate::limits::spend::answer::ERROR_CODE),
+            // limits::spend::answer's ERROR_TYPE and ERROR_CODE (its tests classify its answer).
+            when: when![
+                Ty "ratewise_budget_exhausted",
+                Code "budget_exhausted",
             ],
             ..Rule::new(
                 Kind::BudgetExhausted,
@@ -27,21 +28,21 @@ pub const DEF: Def = Def {
             )
         },
         Rule {
-            when: &[(On::Ty, "budget_exceeded")],
+            when: when![Ty "budget_exceeded"],
             ..Rule::new(
                 Kind::QuotaExhausted,
                 "error.type is budget_exceeded: the gateway's spend budget for this key, user or team is used up",
             )
         },
         Rule {
-            when: &[(On::Says, "daily free allocation")],
+            when: when![Says "daily free allocation"],
             ..Rule::new(
                 Kind::QuotaExhausted,
                 "the message says the account's daily free allocation is used up",
             )
         },
         Rule {
-            when: &[(On::Says, "overloaded")],
+            when: when![Says "overloaded"],
             status: [429, 999],
             ..Rule::new(
                 Kind::Overloaded,
@@ -49,7 +50,7 @@ pub const DEF: Def = Def {
             )
         },
         Rule {
-            when: &[(On::Says, "at capacity"), (On::Says, "no capacity available")],
+            when: when![Says "at capacity", Says "no capacity available"],
             status: [429, 999],
             ..Rule::new(
                 Kind::Overloaded,
