@@ -4,7 +4,7 @@
 //! `rate_limit_error` with `details.error_code: enforced_spend_limit_reached`
 //! (the tier's monthly cap), 402 `billing_error`.
 
-use super::{Def, Rule};
+use super::{Def, On, Rule};
 use crate::classify::headers::Headers;
 use crate::classify::kind::Kind;
 use crate::classify::kind::Period;
@@ -23,16 +23,19 @@ fn headers(h: &Headers) -> bool {
 
 const RULES: [Rule; 12] = [
     Rule {
-        when: when![Says "credit balance is too low"],
+        when: &[(On::Says, "credit balance is too low")],
         ..Rule::new(
             Kind::QuotaExhausted,
             "the message says the credit balance is too low",
         )
     },
     Rule {
-        when: when![
-            Says "reached your specified api usage limits",
-            Says "reached your specified workspace api usage limits",
+        when: &[
+            (On::Says, "reached your specified api usage limits"),
+            (
+                On::Says,
+                "reached your specified workspace api usage limits",
+            ),
         ],
         ..Rule::new(
             Kind::QuotaExhausted,
@@ -40,7 +43,7 @@ const RULES: [Rule; 12] = [
         )
     },
     Rule {
-        when: when![Inner "enforced_spend_limit_reached"],
+        when: &[(On::Inner, "enforced_spend_limit_reached")],
         window: Some(Period::Month),
         ..Rule::new(
             Kind::QuotaExhausted,
@@ -48,9 +51,9 @@ const RULES: [Rule; 12] = [
         )
     },
     Rule {
-        when: when![
-            Says "reached your api usage limits",
-            Says "monthly spend limit",
+        when: &[
+            (On::Says, "reached your api usage limits"),
+            (On::Says, "monthly spend limit"),
         ],
         window: Some(Period::Month),
         ..Rule::new(
@@ -59,17 +62,17 @@ const RULES: [Rule; 12] = [
         )
     },
     Rule {
-        when: when![Ty "billing_error"],
+        when: &[(On::Ty, "billing_error")],
         ..Rule::new(
             Kind::QuotaExhausted,
             "error.type is billing_error: a payment problem",
         )
     },
     Rule {
-        when: when![
-            Says "prompt is too long",
-            Says "exceed context limit",
-            Says "exceeds model context window",
+        when: &[
+            (On::Says, "prompt is too long"),
+            (On::Says, "exceed context limit"),
+            (On::Says, "exceeds model context window"),
         ],
         ..Rule::new(
             Kind::ContextLength,
@@ -77,27 +80,27 @@ const RULES: [Rule; 12] = [
         )
     },
     Rule {
-        when: when![Ty "request_too_large"],
+        when: &[(On::Ty, "request_too_large")],
         ..Rule::new(Kind::RequestTooLarge, "error.type is request_too_large")
     },
     Rule {
-        when: when![Ty "overloaded_error"],
+        when: &[(On::Ty, "overloaded_error")],
         ..Rule::new(Kind::Overloaded, "the provider reports overload")
     },
     Rule {
-        when: when![Ty "authentication_error"],
+        when: &[(On::Ty, "authentication_error")],
         ..Rule::new(Kind::Auth, "the API key is missing or invalid")
     },
     Rule {
-        when: when![Ty "permission_error"],
+        when: &[(On::Ty, "permission_error")],
         ..Rule::new(Kind::Permission, "the key is not allowed to do this")
     },
     Rule {
-        when: when![Ty "not_found_error"],
+        when: &[(On::Ty, "not_found_error")],
         ..Rule::new(Kind::NotFound, "the model or endpoint does not exist")
     },
     Rule {
-        when: when![Ty "api_error"],
+        when: &[(On::Ty, "api_error")],
         ..Rule::new(Kind::ServerError, "the provider reports an internal error")
     },
 ];

@@ -1,7 +1,7 @@
 //! Azure OpenAI (`*.openai.azure.com`, `*.cognitiveservices.azure.com`):
 //! OpenAI's bodies, plus `innererror` from the content filter.
 
-use super::{Def, Rule};
+use super::{Def, On, Rule};
 use crate::classify::headers::Headers;
 use crate::classify::kind::Kind;
 use crate::classify::provider::Provider;
@@ -11,7 +11,7 @@ pub const DEF: Def = Def {
     hosts: &["openai.azure.com", "cognitiveservices.azure.com"],
     headers,
     rules: &[Rule {
-        when: when![Inner "ResponsibleAIPolicyViolation"],
+        when: &[(On::Inner, "ResponsibleAIPolicyViolation")],
         ..Rule::new(
             Kind::ContentFilter,
             "the content policy refused the request",

@@ -3,7 +3,7 @@
 //! bodies), the body is `{"message": "…"}`. The classifier puts the name
 //! in `error.type`, so these rules read it like any other type.
 
-use super::{Def, Rule};
+use super::{Def, On, Rule};
 use crate::classify::headers::Headers;
 use crate::classify::kind::Kind;
 use crate::classify::provider::Provider;
@@ -28,54 +28,54 @@ fn headers(h: &Headers) -> bool {
 
 const RULES: [Rule; 12] = [
     Rule {
-        when: when![Ty "ServiceQuotaExceededException"],
+        when: &[(On::Ty, "ServiceQuotaExceededException")],
         ..Rule::new(
             Kind::QuotaExhausted,
             "the account's Bedrock service quota is used up: it needs a quota increase, not a retry",
         )
     },
     Rule {
-        when: when![Ty "ValidationException", Says "input is too long", Says "prompt is too long", Says "too many input tokens"],
+        when: &[(On::Ty, "ValidationException"), (On::Says, "input is too long"), (On::Says, "prompt is too long"), (On::Says, "too many input tokens")],
                 ..Rule::new(Kind::ContextLength, "the prompt exceeds the model's context window")
     },
     Rule {
-        when: when![Ty "ThrottlingException"],
+        when: &[(On::Ty, "ThrottlingException")],
         ..Rule::new(Kind::RateLimit, "ThrottlingException: too many requests or tokens for now")
     },
     Rule {
-        when: when![Ty "ModelNotReadyException"],
+        when: &[(On::Ty, "ModelNotReadyException")],
         ..Rule::new(Kind::Overloaded, "the model is not ready to serve yet: it heals by waiting")
     },
     Rule {
-        when: when![Ty "ServiceUnavailableException"],
+        when: &[(On::Ty, "ServiceUnavailableException")],
         ..Rule::new(Kind::Overloaded, "the service is unavailable: it heals by waiting")
     },
     Rule {
-        when: when![Ty "UnrecognizedClientException"],
+        when: &[(On::Ty, "UnrecognizedClientException")],
         ..Rule::new(Kind::Auth, "the AWS credentials are missing or invalid")
     },
     Rule {
-        when: when![Ty "AccessDeniedException"],
+        when: &[(On::Ty, "AccessDeniedException")],
         ..Rule::new(Kind::Permission, "the credentials are not allowed to invoke this model")
     },
     Rule {
-        when: when![Ty "ResourceNotFoundException"],
+        when: &[(On::Ty, "ResourceNotFoundException")],
         ..Rule::new(Kind::NotFound, "the model or endpoint does not exist")
     },
     Rule {
-        when: when![Ty "InternalServerException", Ty "ModelErrorException"],
+        when: &[(On::Ty, "InternalServerException"), (On::Ty, "ModelErrorException")],
         ..Rule::new(Kind::ServerError, "the provider reports an internal error")
     },
     Rule {
-        when: when![Ty "ModelTimeoutException"],
+        when: &[(On::Ty, "ModelTimeoutException")],
         ..Rule::new(Kind::Timeout, "the model took too long to answer")
     },
     Rule {
-        when: when![Ty "ModelStreamErrorException"],
+        when: &[(On::Ty, "ModelStreamErrorException")],
         ..Rule::new(Kind::ServerError, "the model's stream failed")
     },
     Rule {
-        when: when![Ty "ValidationException"],
+        when: &[(On::Ty, "ValidationException")],
         ..Rule::new(Kind::BadRequest, "the request failed Bedrock's validation: sending it again will not help")
     },
 ];

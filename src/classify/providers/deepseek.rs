@@ -2,7 +2,7 @@
 //! (`type: unknown_error`, `code: invalid_request_error`). Documented: 402
 //! "Insufficient Balance", 429 rate limit, 503 "Server Overloaded".
 
-use super::{Def, Rule};
+use super::{Def, On, Rule};
 use crate::classify::kind::Kind;
 use crate::classify::provider::Provider;
 
@@ -11,7 +11,7 @@ pub const DEF: Def = Def {
     hosts: &["deepseek.com"],
     headers: super::no_headers,
     rules: &[Rule {
-        when: when![Says "insufficient balance"],
+        when: &[(On::Says, "insufficient balance")],
         ..Rule::new(
             Kind::QuotaExhausted,
             "the message says the balance is insufficient",

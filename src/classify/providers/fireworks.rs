@@ -3,7 +3,7 @@
 //! `PRECONDITION_FAILED`; its 429 says "exceeded your usage limits" and
 //! heals by waiting.
 
-use super::{Def, Rule};
+use super::{Def, On, Rule};
 use crate::classify::kind::Kind;
 use crate::classify::provider::Provider;
 
@@ -13,11 +13,11 @@ pub const DEF: Def = Def {
     headers: super::no_headers,
     rules: &[
         Rule {
-            when: when![
-                Says "is suspended",
-                AndSays "spending limit",
-                AndSays "invoice",
-                AndSays "billing",
+            when: &[
+                (On::Says, "is suspended"),
+                (On::AndSays, "spending limit"),
+                (On::AndSays, "invoice"),
+                (On::AndSays, "billing"),
             ],
             ..Rule::new(
                 Kind::QuotaExhausted,
@@ -25,9 +25,9 @@ pub const DEF: Def = Def {
             )
         },
         Rule {
-            when: when![
-                Says "exceeded your usage limits",
-                AndSays "try again later",
+            when: &[
+                (On::Says, "exceeded your usage limits"),
+                (On::AndSays, "try again later"),
             ],
             status: [429, 429],
             ..Rule::new(

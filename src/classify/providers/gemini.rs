@@ -4,7 +4,7 @@
 //! limit is zero (in `ErrorInfo`, or only in the message: "limit: 0").
 //! Vertex AI shares these rules (`vertex.rs`).
 
-use super::{Def, Rule, Signals};
+use super::{Def, On, Rule, Signals};
 use crate::classify::kind::Kind;
 use crate::classify::kind::Period;
 use crate::classify::provider::Provider;
@@ -19,7 +19,7 @@ pub const DEF: Def = Def {
 
 const RULES: [Rule; 12] = [
     Rule {
-        when: when![Ty "RESOURCE_EXHAUSTED"],
+        when: &[(On::Ty, "RESOURCE_EXHAUSTED")],
         test: Some(per_day),
         window: Some(Period::Day),
         ..Rule::new(
@@ -35,50 +35,50 @@ const RULES: [Rule; 12] = [
         )
     },
     Rule {
-        when: when![Ty "RESOURCE_EXHAUSTED"],
+        when: &[(On::Ty, "RESOURCE_EXHAUSTED")],
         ..Rule::new(
             Kind::RateLimit,
             "RESOURCE_EXHAUSTED on a quota that is neither per day nor zero: it heals by waiting",
         )
     },
     Rule {
-        when: when![Ty "UNAVAILABLE"],
+        when: &[(On::Ty, "UNAVAILABLE")],
         status: [429, 999],
         ..Rule::new(Kind::Overloaded, "the message says the engine or model is overloaded")
     },
     Rule {
-        when: when![Ty "UNAUTHENTICATED"],
+        when: &[(On::Ty, "UNAUTHENTICATED")],
         ..Rule::new(Kind::Auth, "the API key is missing or invalid")
     },
     Rule {
-        when: when![Says "api key not valid"],
+        when: &[(On::Says, "api key not valid")],
         ..Rule::new(Kind::Auth, "the API key is missing or invalid")
     },
     Rule {
-        when: when![Ty "PERMISSION_DENIED"],
+        when: &[(On::Ty, "PERMISSION_DENIED")],
         ..Rule::new(Kind::Permission, "the key is not allowed to do this")
     },
     Rule {
-        when: when![Ty "FAILED_PRECONDITION", Says "location is not supported", Says "not available in your country"],
+        when: &[(On::Ty, "FAILED_PRECONDITION"), (On::Says, "location is not supported"), (On::Says, "not available in your country")],
                 ..Rule::new(
             Kind::Permission,
             "the API (or its free tier) is not offered where the caller is: a region, not the request, is the problem",
         )
     },
     Rule {
-        when: when![Ty "NOT_FOUND"],
+        when: &[(On::Ty, "NOT_FOUND")],
         ..Rule::new(Kind::NotFound, "the model or endpoint does not exist")
     },
     Rule {
-        when: when![Ty "INTERNAL"],
+        when: &[(On::Ty, "INTERNAL")],
         ..Rule::new(Kind::ServerError, "the provider reports an internal error")
     },
     Rule {
-        when: when![Ty "DEADLINE_EXCEEDED"],
+        when: &[(On::Ty, "DEADLINE_EXCEEDED")],
         ..Rule::new(Kind::Timeout, "the provider's deadline was exceeded")
     },
     Rule {
-        when: when![Ty "INVALID_ARGUMENT", Ty "FAILED_PRECONDITION", Ty "OUT_OF_RANGE"],
+        when: &[(On::Ty, "INVALID_ARGUMENT"), (On::Ty, "FAILED_PRECONDITION"), (On::Ty, "OUT_OF_RANGE")],
         status: [400, 499],
         ..Rule::new(Kind::BadRequest, "the request itself is invalid: sending it again will not help")
     },

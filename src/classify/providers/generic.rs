@@ -7,7 +7,7 @@
 //! API, both a 429 that no wait before the next day heals). And ratewise's
 //! own local answer for a spent budget (`limits::spend::answer`).
 
-use super::{Def, Rule};
+use super::{Def, On, Rule};
 use crate::classify::kind::Kind;
 use crate::classify::provider::Provider;
 
@@ -17,10 +17,9 @@ pub const DEF: Def = Def {
     headers: super::no_headers,
     rules: &[
         Rule {
-            // limits::spend::answer's ERROR_TYPE and ERROR_CODE (its tests classify its answer).
-            when: when![
-                Ty "ratewise_budget_exhausted",
-                Code "budget_exhausted",
+            when: &[
+                (On::Ty, crate::limits::spend::answer::ERROR_TYPE),
+                (On::Code, crate::limits::spend::answer::ERROR_CODE),
             ],
             ..Rule::new(
                 Kind::BudgetExhausted,
@@ -28,21 +27,21 @@ pub const DEF: Def = Def {
             )
         },
         Rule {
-            when: when![Ty "budget_exceeded"],
+            when: &[(On::Ty, "budget_exceeded")],
             ..Rule::new(
                 Kind::QuotaExhausted,
                 "error.type is budget_exceeded: the gateway's spend budget for this key, user or team is used up",
             )
         },
         Rule {
-            when: when![Says "daily free allocation"],
+            when: &[(On::Says, "daily free allocation")],
             ..Rule::new(
                 Kind::QuotaExhausted,
                 "the message says the account's daily free allocation is used up",
             )
         },
         Rule {
-            when: when![Says "overloaded"],
+            when: &[(On::Says, "overloaded")],
             status: [429, 999],
             ..Rule::new(
                 Kind::Overloaded,
@@ -50,7 +49,7 @@ pub const DEF: Def = Def {
             )
         },
         Rule {
-            when: when![Says "at capacity", Says "no capacity available"],
+            when: &[(On::Says, "at capacity"), (On::Says, "no capacity available")],
             status: [429, 999],
             ..Rule::new(
                 Kind::Overloaded,

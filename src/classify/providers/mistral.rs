@@ -3,7 +3,7 @@
 //! type `rate_limited` is a rate limit; "Service tier capacity exceeded" is
 //! load on Mistral's side; 402 a billing limit.
 
-use super::{Def, Rule};
+use super::{Def, On, Rule};
 use crate::classify::kind::Kind;
 use crate::classify::provider::Provider;
 
@@ -13,14 +13,14 @@ pub const DEF: Def = Def {
     headers: super::no_headers,
     rules: &[
         Rule {
-            when: when![Ty "rate_limited"],
+            when: &[(On::Ty, "rate_limited")],
             ..Rule::new(
                 Kind::RateLimit,
                 "the body names a rate limit: it heals by waiting",
             )
         },
         Rule {
-            when: when![Says "capacity exceeded"],
+            when: &[(On::Says, "capacity exceeded")],
             status: [429, 599],
             ..Rule::new(
                 Kind::Overloaded,

@@ -21,22 +21,6 @@ use crate::classify::headers::Headers;
 use crate::classify::kind::{Kind, Period};
 use crate::classify::provider::Provider;
 use crate::classify::search::{find_bytes, Pairs};
-use crate::cut;
-
-/// A [`Rule`]'s conditions, `when![Ty "a", Says "b"]`: one string, each
-/// value after its field's marker byte ([`On`]'s index in [`FIELDS`] plus
-/// one). One string rather than a slice of `(On, &str)` pairs spares the
-/// `.wasm` 12 bytes of pointers and padding a condition (issue 25).
-macro_rules! when {
-    ($($on:ident $value:literal),* $(,)?) => {
-        concat!($(when!(@ $on), $value),*)
-    };
-    (@ Ty) => { "\u{1}" };
-    (@ Code) => { "\u{2}" };
-    (@ Inner) => { "\u{3}" };
-    (@ Says) => { "\u{4}" };
-    (@ AndSays) => { "\u{5}" };
-}
 
 mod anthropic;
 mod azure;
@@ -205,9 +189,8 @@ pub struct Rule {
     pub kind: Kind,
     /// The `reason` the classification carries.
     pub reason: &'static str,
-    /// The conditions, as `(field, value)` pairs written with [`when!`]
-    /// (read them with [`Rule::conditions`]).
-    pub when: &'static str,
+    /// The conditions, as `(field, value)` pairs.
+    pub when: &'static [(On, &'static str)],
     /// The status is in this inclusive range.
     pub status: [u16; 2],
     /// Anything else the rule needs to check.
@@ -222,28 +205,11 @@ impl Rule {
         Rule {
             kind,
             reason,
-            when: "",
+            when: &[],
             status: [0, 999],
             test: None,
             window: None,
         }
-    }
-
-    /// The conditions, `(field, value)`, in the order [`when!`] names them.
-    pub fn conditions(&self) -> impl Iterator<Item = (On, &'static str)> {
-        let when = self.when;
-        let bytes = when.as_bytes();
-        let mut at = 0;
-        std::iter::from_fn(move || {
-            let on = *FIELDS.get(usize::from(*bytes.get(at)?).wrapping_sub(1))?;
-            let mut end = at + 1;
-            while bytes.get(end).is_some_and(|&b| b > 5) {
-                end += 1;
-            }
-            let value = cut::between(when, at + 1, end);
-            at = end;
-            Some((on, value))
-        })
     }
 
     fn matches(&self, s: &Signals<'_>) -> bool {
@@ -263,7 +229,7 @@ impl Rule {
             if stage != COMPARES && named & stage == 0 {
                 continue;
             }
-            for (on, value) in self.conditions() {
+            for &(on, value) in self.when {
                 let b = bit(on);
                 if stage == COMPARES {
                     named |= b;
@@ -528,7 +494,7 @@ mod tests {
         let lower = Lowered::new(message);
         for def in REGISTRY {
             for rule in def.rules {
-                for (_, phrase) in rule.conditions() {
+                for &(_, phrase) in rule.when {
                     assert_eq!(
                         lower.contains(phrase.as_bytes()),
                         message.to_ascii_lowercase().contains(phrase),
@@ -560,7 +526,7 @@ mod tests {
         let mut values: Vec<(On, &str)> = vec![];
         for def in REGISTRY {
             for rule in def.rules {
-                values.extend(rule.conditions());
+                values.extend(rule.when.iter().copied());
             }
         }
         let body = |conditions: &[(On, &str)]| {
@@ -632,42 +598,11 @@ mod tests {
     }
 
     #[test]
-    fn conditions_read_back_as_written() {
-        let rule = Rule {
-            when: when![Ty "a_b", Code "c", Inner "d", Says "e f", AndSays "g"],
-            ..Rule::new(Kind::Unknown, "test")
-        };
-        let read: Vec<_> = rule.conditions().collect();
-        assert_eq!(
-            read,
-            [
-                (On::Ty, "a_b"),
-                (On::Code, "c"),
-                (On::Inner, "d"),
-                (On::Says, "e f"),
-                (On::AndSays, "g")
-            ]
-        );
-        assert_eq!(Rule::new(Kind::Unknown, "test").conditions().count(), 0);
-        for def in REGISTRY {
-            for rule in def.rules {
-                let mut again = String::new();
-                for (on, value) in rule.conditions() {
-                    assert!(!value.is_empty(), "{:?}", rule.when);
-                    again.push(char::from(on as u8 + 1));
-                    again.push_str(value);
-                }
-                assert_eq!(again, rule.when);
-            }
-        }
-    }
-
-    #[test]
     fn reasons_are_one_line() {
         for def in REGISTRY {
             for rule in def.rules {
                 assert!(!rule.reason.is_empty() && !rule.reason.contains('\n'));
-                for (on, phrase) in rule.conditions() {
+                for &(on, phrase) in rule.when {
                     if matches!(on, On::Says | On::AndSays) {
                         assert_eq!(
                             phrase,

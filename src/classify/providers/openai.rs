@@ -2,7 +2,7 @@
 //! other providers and proxies copy: `error.type` / `error.code`, the
 //! "maximum context length" message, "Limit N, Used M, Requested K".
 
-use super::{Def, Rule, Signals};
+use super::{Def, On, Rule, Signals};
 use crate::classify::headers::Headers;
 use crate::classify::kind::Kind;
 use crate::classify::provider::Provider;
@@ -20,7 +20,7 @@ fn headers(h: &Headers) -> bool {
 
 const RULES: [Rule; 17] = [
     Rule {
-        when: when![Ty "insufficient_quota"],
+        when: &[(On::Ty, "insufficient_quota")],
         ..Rule::new(
             Kind::QuotaExhausted,
             "error.type is insufficient_quota: the account has no quota left",
@@ -28,14 +28,14 @@ const RULES: [Rule; 17] = [
     },
     Rule {
         // The codes for an empty account, a hit budget or billing that is not set up.
-        when: when![
-            Code "insufficient_quota",
-            Code "credit_balance_exhausted",
-            Code "organization_spend_limit_exceeded",
-            Code "project_spend_limit_exceeded",
-            Code "organization_usage_limit_exceeded",
-            Code "billing_hard_limit_reached",
-            Code "billing_not_active",
+        when: &[
+            (On::Code, "insufficient_quota"),
+            (On::Code, "credit_balance_exhausted"),
+            (On::Code, "organization_spend_limit_exceeded"),
+            (On::Code, "project_spend_limit_exceeded"),
+            (On::Code, "organization_usage_limit_exceeded"),
+            (On::Code, "billing_hard_limit_reached"),
+            (On::Code, "billing_not_active"),
         ],
         ..Rule::new(
             Kind::QuotaExhausted,
@@ -43,14 +43,14 @@ const RULES: [Rule; 17] = [
         )
     },
     Rule {
-        when: when![Ty "billing_not_active"],
+        when: &[(On::Ty, "billing_not_active")],
         ..Rule::new(
             Kind::QuotaExhausted,
             "billing is not active on the account: a human must set it up",
         )
     },
     Rule {
-        when: when![Says "you exceeded your current quota"],
+        when: &[(On::Says, "you exceeded your current quota")],
         test: Some(bare),
         ..Rule::new(
             Kind::QuotaExhausted,
@@ -58,21 +58,21 @@ const RULES: [Rule; 17] = [
         )
     },
     Rule {
-        when: when![Code "context_length_exceeded"],
+        when: &[(On::Code, "context_length_exceeded")],
         ..Rule::new(
             Kind::ContextLength,
             "the prompt exceeds the model's context window",
         )
     },
     Rule {
-        when: when![Says "maximum context length"],
+        when: &[(On::Says, "maximum context length")],
         ..Rule::new(
             Kind::ContextLength,
             "the message names the model's maximum context length",
         )
     },
     Rule {
-        when: when![Code "rate_limit_exceeded"],
+        when: &[(On::Code, "rate_limit_exceeded")],
         test: Some(request_too_large),
         ..Rule::new(
             Kind::RequestTooLarge,
@@ -88,31 +88,31 @@ const RULES: [Rule; 17] = [
         )
     },
     Rule {
-        when: when![Code "rate_limit_exceeded", Code "slow_down"],
+        when: &[(On::Code, "rate_limit_exceeded"), (On::Code, "slow_down")],
         ..Rule::new(
             Kind::RateLimit,
             "the body names a rate limit: it heals by waiting",
         )
     },
     Rule {
-        when: when![Ty "rate_limit_error"],
+        when: &[(On::Ty, "rate_limit_error")],
         ..Rule::new(
             Kind::RateLimit,
             "the body names a rate limit: it heals by waiting",
         )
     },
     Rule {
-        when: when![Code "server_is_overloaded"],
+        when: &[(On::Code, "server_is_overloaded")],
         ..Rule::new(Kind::Overloaded, "the provider reports overload")
     },
     Rule {
-        when: when![Ty "server_is_overloaded"],
+        when: &[(On::Ty, "server_is_overloaded")],
         ..Rule::new(Kind::Overloaded, "the provider reports overload")
     },
     Rule {
-        when: when![
-            Code "content_filter",
-            Code "content_policy_violation",
+        when: &[
+            (On::Code, "content_filter"),
+            (On::Code, "content_policy_violation"),
         ],
         ..Rule::new(
             Kind::ContentFilter,
@@ -120,25 +120,25 @@ const RULES: [Rule; 17] = [
         )
     },
     Rule {
-        when: when![Code "invalid_api_key"],
+        when: &[(On::Code, "invalid_api_key")],
         ..Rule::new(Kind::Auth, "the API key is missing or invalid")
     },
     Rule {
-        when: when![
-            Code "unsupported_country_region_territory",
-            Code "access_terminated",
+        when: &[
+            (On::Code, "unsupported_country_region_territory"),
+            (On::Code, "access_terminated"),
         ],
         ..Rule::new(Kind::Permission, "the key is not allowed to do this")
     },
     Rule {
-        when: when![Ty "access_terminated"],
+        when: &[(On::Ty, "access_terminated")],
         ..Rule::new(
             Kind::Permission,
             "access was terminated for a policy violation: no retry or payment restores it",
         )
     },
     Rule {
-        when: when![Code "model_not_found"],
+        when: &[(On::Code, "model_not_found")],
         ..Rule::new(Kind::NotFound, "the model or endpoint does not exist")
     },
 ];

@@ -4,7 +4,7 @@
 //! classifier reads that code as the status (see `classify`). 402 is out of
 //! credits; 429 a rate limit (its own, or upstream's, in `metadata.raw`).
 
-use super::{Def, Rule};
+use super::{Def, On, Rule};
 use crate::classify::kind::Kind;
 use crate::classify::provider::Provider;
 
@@ -13,9 +13,9 @@ pub const DEF: Def = Def {
     hosts: &["openrouter.ai"],
     headers: super::no_headers,
     rules: &[Rule {
-        when: when![
-            Says "requires more credits",
-            Says "insufficient credits",
+        when: &[
+            (On::Says, "requires more credits"),
+            (On::Says, "insufficient credits"),
         ],
         ..Rule::new(
             Kind::QuotaExhausted,

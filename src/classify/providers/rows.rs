@@ -30,7 +30,7 @@ pub(super) fn rows() -> &'static [Row] {
         for def in REGISTRY {
             for rule in def.rules {
                 let (mut named, mut empty_ok) = (0, 0);
-                for (on, value) in rule.conditions() {
+                for &(on, value) in rule.when {
                     named |= bit(on);
                     if value.is_empty() && !matches!(on, On::Says | On::AndSays) {
                         empty_ok |= bit(on);

@@ -3,7 +3,7 @@
 //! request-rate limiting (429), so the message decides. 503 is "Engine
 //! Overloaded".
 
-use super::{Def, Rule};
+use super::{Def, On, Rule};
 use crate::classify::kind::Kind;
 use crate::classify::provider::Provider;
 
@@ -13,10 +13,10 @@ pub const DEF: Def = Def {
     headers: super::no_headers,
     rules: &[
         Rule {
-            when: when![
-                Ty "credit_limit",
-                Says "credit limit exceeded",
-                Says "add credit",
+            when: &[
+                (On::Ty, "credit_limit"),
+                (On::Says, "credit limit exceeded"),
+                (On::Says, "add credit"),
             ],
             ..Rule::new(
                 Kind::QuotaExhausted,
@@ -24,7 +24,7 @@ pub const DEF: Def = Def {
             )
         },
         Rule {
-            when: when![Ty "credit_limit", Says "rate limit"],
+            when: &[(On::Ty, "credit_limit"), (On::Says, "rate limit")],
             ..Rule::new(
                 Kind::RateLimit,
                 "the message says the request was rate limited",

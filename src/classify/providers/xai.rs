@@ -2,7 +2,7 @@
 //! A team out of credits or at its monthly spending limit gets a 429 (or
 //! 403) that no wait heals.
 
-use super::{Def, Rule};
+use super::{Def, On, Rule};
 use crate::classify::kind::Kind;
 use crate::classify::provider::Provider;
 
@@ -11,10 +11,10 @@ pub const DEF: Def = Def {
     hosts: &["x.ai"],
     headers: super::no_headers,
     rules: &[Rule {
-        when: when![
-            Says "used all available credits",
-            Says "reached its monthly spending limit",
-            Says "run out of credits",
+        when: &[
+            (On::Says, "used all available credits"),
+            (On::Says, "reached its monthly spending limit"),
+            (On::Says, "run out of credits"),
         ],
         ..Rule::new(
             Kind::QuotaExhausted,
