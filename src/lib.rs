@@ -17,6 +17,7 @@ mod cut;
 pub mod limits;
 pub mod retry;
 pub mod secrets;
+pub mod shared;
 pub mod stats;
 mod text;
 pub mod time;

@@ -2,7 +2,7 @@
 
 mod fakes;
 
-use std::cell::RefCell;
+use ratewise::shared::Shared;
 
 use fakes::{block_on, route_key, FakeClock, Scripted, Snapshot, Step, QUOTA, RATE_LIMIT};
 use ratewise::limits::budget::RetryBudget;
@@ -16,7 +16,7 @@ use ratewise::retry::engine::{self, Attempt, Halt, Source};
 use ratewise::{Backoff, Jitter, Kind, RetryPolicy, Stop};
 
 /// Limiters that never hold a call back: no queue, throttle or budget.
-fn open() -> RefCell<Limiters<Snapshot>> {
+fn open() -> Shared<Limiters<Snapshot>> {
     limiters(Settings {
         throttle: false,
         retry_budget: None,
@@ -24,8 +24,8 @@ fn open() -> RefCell<Limiters<Snapshot>> {
     })
 }
 
-fn limiters(settings: Settings) -> RefCell<Limiters<Snapshot>> {
-    RefCell::new(Limiters::new(settings))
+fn limiters(settings: Settings) -> Shared<Limiters<Snapshot>> {
+    Shared::new(Limiters::new(settings))
 }
 
 fn policy(max_retries: u32, jitter: Jitter) -> RetryPolicy {
@@ -63,10 +63,10 @@ struct Run {
 fn run_with(
     policy: &RetryPolicy,
     deadline: Option<f64>,
-    subrequests: Option<&RefCell<Subrequests>>,
+    subrequests: Option<&Shared<Subrequests>>,
     clock: &FakeClock,
     transport: Scripted<'_>,
-    limiters: &RefCell<Limiters<Snapshot>>,
+    limiters: &Shared<Limiters<Snapshot>>,
 ) -> Result<Run, Halt<&'static str>> {
     let scope = Scope {
         deadline_ms: deadline.map(|d| clock.now.get() + d),
@@ -82,7 +82,7 @@ fn run_in(
     scope: Scope<'_>,
     clock: &FakeClock,
     mut transport: Scripted<'_>,
-    limiters: &RefCell<Limiters<Snapshot>>,
+    limiters: &Shared<Limiters<Snapshot>>,
     store: &impl Store<Snapshot>,
 ) -> Result<Run, Halt<&'static str>> {
     let mut kinds = Vec::new();
@@ -347,7 +347,7 @@ fn full_jitter_sleeps_stay_in_bounds() {
     assert_eq!(r.sleeps, [0, 199, 200, 200, 1_200]);
 }
 
-fn budget(capacity: u32) -> RefCell<Limiters<Snapshot>> {
+fn budget(capacity: u32) -> Shared<Limiters<Snapshot>> {
     limiters(Settings {
         throttle: false,
         retry_budget: Some(RetryBudget::new(capacity, 1, 1)),
@@ -432,7 +432,7 @@ mod composed {
     use super::*;
     use ratewise::limits::bulkhead::SLOT_LEASE_MS;
 
-    fn breaker(cooldown_ms: f64) -> RefCell<Limiters<Snapshot>> {
+    fn breaker(cooldown_ms: f64) -> Shared<Limiters<Snapshot>> {
         limiters(Settings {
             retry_budget: None,
             quota_cooldown_ms: cooldown_ms,
@@ -441,7 +441,7 @@ mod composed {
     }
 
     /// One concurrency slot, nothing else.
-    fn one_slot() -> RefCell<Limiters<Snapshot>> {
+    fn one_slot() -> Shared<Limiters<Snapshot>> {
         limiters(Settings {
             max_concurrency: 1,
             throttle: false,
@@ -452,7 +452,7 @@ mod composed {
 
     fn call(
         clock: &FakeClock,
-        l: &RefCell<Limiters<Snapshot>>,
+        l: &Shared<Limiters<Snapshot>>,
         routes: usize,
         steps: Vec<Step>,
     ) -> Run {
@@ -615,7 +615,7 @@ mod composed {
     /// Calls of one invocation sharing a budget of `limit` subrequests.
     fn invocation(
         clock: &FakeClock,
-        budget: &RefCell<Subrequests>,
+        budget: &Shared<Subrequests>,
         retries: u32,
         routes: usize,
         steps: Vec<Step>,
@@ -634,7 +634,7 @@ mod composed {
     #[test]
     fn retries_and_routes_all_spend_the_invocations_subrequests() {
         let clock = FakeClock::new(vec![]);
-        let budget = RefCell::new(Subrequests::new(5));
+        let budget = Shared::new(Subrequests::new(5));
         // 2 sends: a 503 and a success.
         let steps = vec![Step::Http(503, vec![], ""), Step::Http(200, vec![], "")];
         let r = invocation(&clock, &budget, 3, 1, steps).unwrap();
@@ -669,7 +669,7 @@ mod composed {
         // but the invocation's only subrequest went on the first attempt:
         // the call ends with the quota answer, not with an error.
         let clock = FakeClock::new(vec![]);
-        let budget = RefCell::new(Subrequests::new(1));
+        let budget = Shared::new(Subrequests::new(1));
         let steps = vec![Step::Http(429, vec![], QUOTA), Step::Http(200, vec![], "")];
         let r = invocation(&clock, &budget, 3, 2, steps).unwrap();
         assert_eq!(
@@ -689,7 +689,7 @@ mod composed {
             retry_budget: None,
             ..Settings::default()
         });
-        let budget = RefCell::new(Subrequests::new(0));
+        let budget = Shared::new(Subrequests::new(0));
         let t = Scripted::new(&clock, vec![Step::Http(200, vec![], "")]);
         let r = run_with(&policy(0, Jitter::None), None, Some(&budget), &clock, t, &l);
         assert_eq!(r.err(), Some(Halt::SubrequestsSpent));
@@ -700,7 +700,7 @@ mod composed {
     fn a_breaker_answer_spends_no_subrequest() {
         let clock = FakeClock::new(vec![]);
         let l = breaker(60_000.0);
-        let budget = RefCell::new(Subrequests::new(1));
+        let budget = Shared::new(Subrequests::new(1));
         let t = Scripted::new(&clock, vec![Step::Http(429, vec![], QUOTA)]);
         run_with(&policy(0, Jitter::None), None, Some(&budget), &clock, t, &l).unwrap();
         assert_eq!(budget.borrow().spent(), 1);
@@ -714,7 +714,7 @@ mod composed {
     /// be made to fail.
     #[derive(Default)]
     struct Memory {
-        trips: RefCell<Vec<(LimitKey, Trip<Snapshot>)>>,
+        trips: Shared<Vec<(LimitKey, Trip<Snapshot>)>>,
         down: std::cell::Cell<bool>,
         lookups: std::cell::Cell<u32>,
         leases: std::cell::Cell<u32>,
@@ -771,7 +771,7 @@ mod composed {
 
     fn shared_call(
         clock: &FakeClock,
-        l: &RefCell<Limiters<Snapshot>>,
+        l: &Shared<Limiters<Snapshot>>,
         store: &Memory,
         steps: Vec<Step>,
     ) -> Run {
@@ -959,7 +959,7 @@ mod fallbacks {
     /// mock's `gemini_daily`, from googleapis/python-genai#2044).
     const GEMINI_DAILY: &str = r#"{"error":{"code":429,"message":"You exceeded your current quota, please check your plan and billing details. * Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, limit: 50, model: gemini-2.5-pro","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaMetric":"generativelanguage.googleapis.com/generate_content_free_tier_requests","quotaId":"GenerateRequestsPerDayPerProjectPerModel-FreeTier","quotaDimensions":{"location":"global","model":"gemini-2.5-pro"},"quotaValue":"50"}]},{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"47s"}]}}"#;
 
-    fn with(settings: Settings) -> RefCell<Limiters<Snapshot>> {
+    fn with(settings: Settings) -> Shared<Limiters<Snapshot>> {
         limiters(Settings {
             throttle: false,
             retry_budget: None,
@@ -968,14 +968,14 @@ mod fallbacks {
         })
     }
 
-    fn failing_over(kinds: &[Kind]) -> RefCell<Limiters<Snapshot>> {
+    fn failing_over(kinds: &[Kind]) -> Shared<Limiters<Snapshot>> {
         with(Settings {
             failover_on: KindSet::of(kinds),
             ..Settings::default()
         })
     }
 
-    fn outage(failures: u32) -> RefCell<Limiters<Snapshot>> {
+    fn outage(failures: u32) -> Shared<Limiters<Snapshot>> {
         with(Settings {
             outage: Some(OutageSettings {
                 failures,
@@ -996,7 +996,7 @@ mod fallbacks {
 
     fn call(
         clock: &FakeClock,
-        l: &RefCell<Limiters<Snapshot>>,
+        l: &Shared<Limiters<Snapshot>>,
         keys: &[RouteKey],
         retries: u32,
         steps: Vec<Step>,
@@ -1403,7 +1403,7 @@ mod lanes {
 
     fn call_in(
         clock: &FakeClock,
-        l: &RefCell<Limiters<Snapshot>>,
+        l: &Shared<Limiters<Snapshot>>,
         lane: Lane,
         steps: Vec<Step>,
     ) -> Run {
@@ -1420,7 +1420,7 @@ mod lanes {
     }
 
     /// One slot; `bulk_route` for bulk calls under pressure.
-    fn one_slot(throttle: bool, bulk_route: Option<usize>) -> RefCell<Limiters<Snapshot>> {
+    fn one_slot(throttle: bool, bulk_route: Option<usize>) -> Shared<Limiters<Snapshot>> {
         limiters(Settings {
             max_concurrency: 1,
             throttle,

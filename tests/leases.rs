@@ -11,7 +11,7 @@
 
 mod fakes;
 
-use std::cell::RefCell;
+use ratewise::shared::Shared;
 
 use fakes::sim::{batch_across, batch_across_tokens, Server, Shape, SimClock, SimCoordinator};
 use ratewise::limits::tokens::Tokens;
@@ -28,11 +28,11 @@ const COORDINATOR_RTT: f64 = 10.0;
 /// taking `latency` ms there and back and `service` ms (± 50%) more.
 fn run(shape: Shape, n: usize, c: usize, latency: f64, service: f64) -> (f64, usize, f64) {
     let clock = SimClock::new();
-    let server = RefCell::new(Server::new(shape, L, W, latency).with_service(service, 0.5, 7));
+    let server = Shared::new(Server::new(shape, L, W, latency).with_service(service, 0.5, 7));
     let coordinator = SimCoordinator::new(&clock, COORDINATOR_RTT);
     let instances: Vec<_> = (0..n)
         .map(|_| {
-            RefCell::new(Limiters::<fakes::Snapshot>::new(Settings {
+            Shared::new(Limiters::<fakes::Snapshot>::new(Settings {
                 retry_budget: None,
                 ..Settings::default()
             }))
@@ -132,11 +132,11 @@ fn tokens_bound(shape: Shape, n: usize) -> (usize, f64) {
     };
     let clock = SimClock::new();
     let server =
-        RefCell::new(Server::new(shape, 100.0, MINUTE, latency).with_tokens(shape, TOKENS, MINUTE));
+        Shared::new(Server::new(shape, 100.0, MINUTE, latency).with_tokens(shape, TOKENS, MINUTE));
     let coordinator = SimCoordinator::new(&clock, COORDINATOR_RTT);
     let instances: Vec<_> = (0..n)
         .map(|_| {
-            RefCell::new(Limiters::<fakes::Snapshot>::new(Settings {
+            Shared::new(Limiters::<fakes::Snapshot>::new(Settings {
                 retry_budget: None,
                 ..Settings::default()
             }))
@@ -175,11 +175,11 @@ fn tokens_burst(shape: Shape, n: usize, rtt: f64, jitter_ms: f64) -> (usize, f64
     let clock = SimClock::new();
     let mut server = Server::new(shape, 100.0, W, 30.0).with_tokens(shape, 10_000.0, W);
     server.jitter_ms = jitter_ms;
-    let server = RefCell::new(server);
+    let server = Shared::new(server);
     let coordinator = SimCoordinator::new(&clock, rtt);
     let instances: Vec<_> = (0..n)
         .map(|_| {
-            RefCell::new(Limiters::<fakes::Snapshot>::new(Settings {
+            Shared::new(Limiters::<fakes::Snapshot>::new(Settings {
                 retry_budget: None,
                 ..Settings::default()
             }))

@@ -15,7 +15,7 @@
 
 mod fakes;
 
-use std::cell::RefCell;
+use ratewise::shared::Shared;
 
 use fakes::sim::{batch, limiters, Batch, Server, Shape, SimClock, Speech};
 
@@ -117,7 +117,7 @@ fn floor_ms(cell: &Cell, busy_ms: f64) -> f64 {
 fn run(cell: Cell) -> Measured {
     let clock = SimClock::new();
     let seed = 0x5eed ^ (cell.c as u64) << 8 ^ cell.k as u64;
-    let server = RefCell::new(
+    let server = Shared::new(
         Server::new(cell.shape, L, W, RTT)
             .with_service(cell.latency * W, 0.5, seed)
             .with_speech(cell.speech),

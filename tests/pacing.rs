@@ -5,7 +5,7 @@
 
 mod fakes;
 
-use std::cell::RefCell;
+use ratewise::shared::Shared;
 
 use fakes::sim::{batch, limiters, sim_key, Batch, Server, Shape, SimClock};
 use ratewise::limits::throttle::Refill;
@@ -36,7 +36,7 @@ fn check(what: &str, b: &Batch, floor: f64) {
 /// batch's last window is still in use when it starts).
 fn two_batches(shape: Shape, c: usize) {
     let clock = SimClock::new();
-    let server = RefCell::new(Server::new(shape, L, W, RTT));
+    let server = Shared::new(Server::new(shape, L, W, RTT));
     let l = limiters(1);
     let start = batch(&clock, &server, &l, K, c, None);
     check(&format!("{shape:?} C={c} start"), &start, floor_ms(K, L, W));
@@ -91,7 +91,7 @@ fn a_token_bucket_is_paced() {
 fn a_cold_start_sends_one_request_before_the_rest() {
     let run = |cold_start| {
         let clock = SimClock::new();
-        let server = RefCell::new(Server::new(Shape::Fixed, L, W, RTT));
+        let server = Shared::new(Server::new(Shape::Fixed, L, W, RTT));
         batch(&clock, &server, &limiters(cold_start), 20, 20, None)
     };
     check("cold start", &run(1), floor_ms(20, L, W));
@@ -110,7 +110,7 @@ fn a_cold_start_sends_one_request_before_the_rest() {
 fn a_cold_start_does_not_hold_callers_for_a_whole_completion() {
     let clock = SimClock::new();
     let server =
-        RefCell::new(Server::new(Shape::Fixed, 100.0, 60_000.0, RTT).with_service(2_000.0, 0.0, 1));
+        Shared::new(Server::new(Shape::Fixed, 100.0, 60_000.0, RTT).with_service(2_000.0, 0.0, 1));
     let b = batch(&clock, &server, &limiters(1), 5, 5, None);
     assert_eq!((b.failed, b.rejected), (0, 0), "{b:?}");
     assert!(b.wall_ms <= 2_000.0 + 3.0 * 250.0 + 2.0 * RTT, "{b:?}");
@@ -122,8 +122,8 @@ const MAX_TOKENS: Tokens = Tokens {
     output: 4_000,
 };
 
-fn token_server(shape: Shape) -> RefCell<Server> {
-    RefCell::new(Server::new(shape, 100.0, W, RTT).with_tokens(shape, 10_000.0, TOKEN_WINDOW))
+fn token_server(shape: Shape) -> Shared<Server> {
+    Shared::new(Server::new(shape, 100.0, W, RTT).with_tokens(shape, 10_000.0, TOKEN_WINDOW))
 }
 
 #[test]
@@ -162,7 +162,7 @@ mod bounds {
     use ratewise::limits::shared::Local;
     use ratewise::limits::{Limiters, Scope, Settings};
     use ratewise::retry::engine;
-    use std::cell::RefCell;
+    use ratewise::shared::Shared;
 
     fn spent(reset: &'static str) -> Vec<(&'static str, &'static str)> {
         vec![
@@ -175,7 +175,7 @@ mod bounds {
     /// Sends one call with `deadline_ms`; returns the sleeps before it was sent.
     fn second_call(reset: &'static str, deadline_ms: Option<f64>) -> Vec<u64> {
         let clock = FakeClock::new(vec![]);
-        let l = RefCell::new(Limiters::<Snapshot>::new(Settings::default()));
+        let l = Shared::new(Limiters::<Snapshot>::new(Settings::default()));
         let policy = super::fakes::sim::policy();
         let mut first = Scripted::new(&clock, vec![Step::Http(200, spent(reset), "{}")]);
         block_on(engine::run(
@@ -230,7 +230,7 @@ fn requests_that_reach_the_server_out_of_order() {
             let clock = SimClock::new();
             let mut server = Server::new(shape, L, W, RTT);
             server.jitter_ms = 5.0;
-            let server = RefCell::new(server);
+            let server = Shared::new(server);
             let l = limiters(1);
             let start = batch(&clock, &server, &l, K, c, None);
             check(
@@ -262,8 +262,8 @@ mod shared {
     const LATENCY: f64 = 150.0;
     const COORDINATOR_RTT: f64 = 10.0;
 
-    fn instance() -> RefCell<Limiters<fakes::Snapshot>> {
-        RefCell::new(Limiters::new(Settings {
+    fn instance() -> Shared<Limiters<fakes::Snapshot>> {
+        Shared::new(Limiters::new(Settings {
             retry_budget: None,
             ..Settings::default()
         }))
@@ -276,7 +276,7 @@ mod shared {
         let run = |leased: bool| {
             let clock = SimClock::new();
             let server =
-                RefCell::new(Server::new(shape, L, W, LATENCY).with_service(service, 0.5, 7));
+                Shared::new(Server::new(shape, L, W, LATENCY).with_service(service, 0.5, 7));
             let coordinator = SimCoordinator::new(&clock, COORDINATOR_RTT);
             let instances: Vec<_> = (0..n).map(|_| instance()).collect();
             let refs: Vec<_> = instances.iter().collect();

@@ -3,7 +3,9 @@
 
 mod fakes;
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
+
+use ratewise::shared::Shared;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -100,7 +102,7 @@ fn empty_account(
 ) -> (Vec<(f64, Source)>, u32) {
     let clock = SimClock::new();
     let sent = Cell::new(0);
-    let l = RefCell::new(Limiters::<Snapshot>::new(Settings {
+    let l = Shared::new(Limiters::<Snapshot>::new(Settings {
         max_concurrency,
         throttle,
         ..Settings::default()

@@ -41,30 +41,45 @@ impl Index {
 /// `.wasm` where the standard library's sort is 4.6 KB; it runs only when a
 /// full map sweeps (O(n log n), in place, never recursing).
 pub(super) fn sort_pairs(pairs: &mut [(u64, usize)]) {
-    /// Moves `pairs[root]` down the heap of the first `end` pairs.
-    fn sift_down(pairs: &mut [(u64, usize)], mut root: usize, end: usize) {
+    /// Moves `heap[root]` down the heap. Read with `get` and written with
+    /// `get_mut`: an index or a `swap` would keep a panic location in the
+    /// `.wasm` for each (issue 25), and these cannot be out of range.
+    fn sift_down(heap: &mut [(u64, usize)], mut root: usize) {
         loop {
-            let mut child = 2 * root + 1;
-            if child >= end {
+            let left = 2 * root + 1;
+            let (Some(&top), Some(&l)) = (heap.get(root), heap.get(left)) else {
+                return;
+            };
+            let (child, below) = match heap.get(left + 1) {
+                Some(&r) if l < r => (left + 1, r),
+                _ => (left, l),
+            };
+            if top >= below {
                 return;
             }
-            if child + 1 < end && pairs[child] < pairs[child + 1] {
-                child += 1;
-            }
-            if pairs[root] >= pairs[child] {
-                return;
-            }
-            pairs.swap(root, child);
+            set(heap, root, below);
+            set(heap, child, top);
             root = child;
         }
     }
-    let len = pairs.len();
-    for root in (0..len / 2).rev() {
-        sift_down(pairs, root, len);
+    /// `heap[at] = pair`, for an `at` in range.
+    fn set(heap: &mut [(u64, usize)], at: usize, pair: (u64, usize)) {
+        if let Some(slot) = heap.get_mut(at) {
+            *slot = pair;
+        }
     }
-    for end in (1..len).rev() {
-        pairs.swap(0, end);
-        sift_down(pairs, 0, end);
+    for root in (0..pairs.len() / 2).rev() {
+        sift_down(pairs, root);
+    }
+    for end in (1..pairs.len()).rev() {
+        let (Some(&first), Some(&last)) = (pairs.first(), pairs.get(end)) else {
+            return;
+        };
+        set(pairs, 0, last);
+        set(pairs, end, first);
+        if let Some(heap) = pairs.get_mut(..end) {
+            sift_down(heap, 0);
+        }
     }
 }
 

@@ -69,7 +69,7 @@ pub mod subrequests;
 pub mod throttle;
 pub mod tokens;
 
-use std::cell::RefCell;
+use crate::shared::Shared;
 
 use breaker::{BreakerState, OutageBreaker, QuotaBreaker, Rule};
 use budget::RetryBudget;
@@ -130,7 +130,7 @@ pub struct Scope<'a> {
     /// When the call must be over, ms since the epoch.
     pub deadline_ms: Option<f64>,
     /// The invocation's subrequest budget, shared with its other calls.
-    pub subrequests: Option<&'a RefCell<Subrequests>>,
+    pub subrequests: Option<&'a Shared<Subrequests>>,
     /// The call's lane.
     pub lane: Lane,
     /// The route a spend budget past its soft threshold moved this bulk

@@ -14,7 +14,7 @@
 //! previous answer is let go, so a call never finds the budget spent after
 //! it has nothing left to return.
 
-use std::cell::RefCell;
+use crate::shared::Shared;
 
 use super::next::Next;
 use crate::retry::policy::Stop;
@@ -63,13 +63,13 @@ impl Subrequests {
 /// (its attempt never went) goes back to the budget.
 #[derive(Debug)]
 pub struct Claim<'a> {
-    budget: Option<&'a RefCell<Subrequests>>,
+    budget: Option<&'a Shared<Subrequests>>,
     held: bool,
 }
 
 impl<'a> Claim<'a> {
     /// A claim on `budget`; with none, every reservation succeeds.
-    pub fn new(budget: Option<&'a RefCell<Subrequests>>) -> Self {
+    pub fn new(budget: Option<&'a Shared<Subrequests>>) -> Self {
         Claim {
             budget,
             held: false,
@@ -134,7 +134,7 @@ mod tests {
 
     #[test]
     fn a_claim_takes_one_unit_per_attempt_sent() {
-        let budget = RefCell::new(Subrequests::new(2));
+        let budget = Shared::new(Subrequests::new(2));
         let mut claim = Claim::new(Some(&budget));
         assert!(claim.reserve());
         assert!(claim.reserve(), "a held unit is not taken twice");
@@ -148,7 +148,7 @@ mod tests {
 
     #[test]
     fn a_unit_reserved_but_not_sent_goes_back() {
-        let budget = RefCell::new(Subrequests::new(1));
+        let budget = Shared::new(Subrequests::new(1));
         {
             let mut claim = Claim::new(Some(&budget));
             assert!(claim.reserve());

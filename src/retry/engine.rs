@@ -3,7 +3,7 @@
 //! are `fetch` and `setTimeout`; in tests, a script and a fake clock. The
 //! [`Limiters`] decide, around every attempt, whether, where and when it goes.
 
-use std::cell::RefCell;
+use crate::shared::Shared;
 
 use crate::classify::Classification;
 use crate::limits::bulkhead::Admission;
@@ -225,7 +225,7 @@ pub enum Halt<A> {
 pub async fn run<T, C, St>(
     policy: &RetryPolicy,
     scope: Scope<'_>,
-    limiters: &RefCell<Limiters<T::Snapshot>>,
+    limiters: &Shared<Limiters<T::Snapshot>>,
     store: &St,
     transport: &mut T,
     clock: &mut C,
@@ -287,7 +287,7 @@ where
 struct Call<'a, S> {
     policy: &'a RetryPolicy,
     scope: Scope<'a>,
-    limiters: &'a RefCell<Limiters<S>>,
+    limiters: &'a Shared<Limiters<S>>,
     started: f64,
     queued: bool,
     /// How long the call waited for its slot, ms.

@@ -56,7 +56,7 @@ extern "C" {
 
 thread_local! {
     /// JS strings made for `'static` names, by the name's address.
-    static INTERNED: std::cell::RefCell<Vec<((usize, usize), JsValue)>> = const { std::cell::RefCell::new(Vec::new()) };
+    static INTERNED: crate::shared::Shared<Vec<((usize, usize), JsValue)>> = const { crate::shared::Shared::new(Vec::new()) };
 }
 
 /// A JS string for a `'static` name, made once and reused: copying a string

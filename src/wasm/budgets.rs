@@ -11,8 +11,8 @@
 //! (`Scope::moved_to`, the way `lanes.bulk.route` starts a bulk call under
 //! pressure); interactive calls keep the primary until the cap.
 
+use crate::shared::Shared;
 use crate::text::{dec, fill};
-use std::cell::RefCell;
 
 use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
@@ -27,14 +27,14 @@ use crate::limits::spend::{answer, Cost, Exhausted, Holds, OnExhausted, Spend, U
 
 /// An instance's budgets.
 pub struct Budgets {
-    pub(super) spend: RefCell<Spend>,
+    pub(super) spend: Shared<Spend>,
     pub(super) on_budget: Option<Function>,
     /// Each budget as a coordinator message carries it (`{ name, limitUsd |
     /// limitTokens, window, alertAt?, tag? }`), built once.
     pub(super) wire: Vec<JsValue>,
     /// What the coordinator last said of each scope's books (its reserve
     /// answers), for `stats().usage.byBudget`: at most [`SEEN`] scopes.
-    pub(super) seen: RefCell<Vec<Seen>>,
+    pub(super) seen: Shared<Vec<Seen>>,
     /// `{ down }`: whether the coordinator's last settle or release
     /// failed (a failure is reported once per incident).
     pub(super) settle_down: JsValue,
@@ -132,10 +132,10 @@ pub fn read(
         ))
     })?;
     Ok(Some(Budgets {
-        spend: RefCell::new(spend),
+        spend: Shared::new(spend),
         on_budget,
         wire,
-        seen: RefCell::default(),
+        seen: Shared::default(),
         settle_down: object(&[("down", false.into())]),
         post_hooks: std::cell::OnceCell::new(),
     }))

@@ -23,8 +23,8 @@
 //!
 //! The output record, read by `makeClassification`: see [`write`].
 
+use crate::shared::Shared;
 use std::borrow::Cow;
-use std::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 
@@ -55,9 +55,9 @@ extern "C" {
 thread_local! {
     /// The input record's room, reused (taken out while JavaScript runs, so
     /// a getter that calls classify() gets a buffer of its own).
-    static INPUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static INPUT: Shared<Vec<u8>> = const { Shared::new(Vec::new()) };
     /// The output record, reused.
-    static OUTPUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static OUTPUT: Shared<Vec<u8>> = const { Shared::new(Vec::new()) };
     static MEMORY: JsValue = wasm_bindgen::memory();
 }
 

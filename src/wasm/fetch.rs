@@ -175,7 +175,7 @@ async fn run(
     if let Some(trace) = trace {
         telemetry::begin(trace, out);
     }
-    let request_id = std::cell::RefCell::new(None);
+    let request_id = crate::shared::Shared::new(None);
     let scope = Scope {
         deadline_ms: config.deadline_ms.map(|d| js_sys::Date::now() + d),
         subrequests,

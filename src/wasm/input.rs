@@ -4,14 +4,14 @@
 
 use wasm_bindgen::JsValue;
 
-use std::cell::RefCell;
+use crate::shared::Shared;
 
 use super::bindings::{encode_text, flatten_headers};
 use crate::Headers;
 
 thread_local! {
     /// Where `encodeText` writes a string; reused.
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static SCRATCH: Shared<Vec<u8>> = const { Shared::new(Vec::new()) };
     static MEMORY: JsValue = wasm_bindgen::memory();
 }
 

@@ -3,7 +3,7 @@
 //! and no call ever waits on a promise another call created: in Workers the
 //! calls of one instance belong to different invocations.
 
-use std::cell::RefCell;
+use crate::shared::Shared;
 
 use wasm_bindgen::prelude::*;
 
@@ -18,11 +18,11 @@ use crate::{classify, Headers, Response};
 /// One instance's state.
 pub struct Instance {
     pub config: Config,
-    pub stats: RefCell<Stats>,
-    pub limiters: RefCell<Limiters<Snapshot>>,
+    pub stats: Shared<Stats>,
+    pub limiters: Shared<Limiters<Snapshot>>,
     /// The coordinator whose last exchange failed, if one did: an incident
     /// is reported once, when it begins.
-    pub coordinator_down: RefCell<Option<JsValue>>,
+    pub coordinator_down: Shared<Option<JsValue>>,
     /// What a peeked stream calls with later chunks that may hold an error
     /// event (undefined without `onStreamError`). A JS function that owns
     /// its Rust closure: a stream still being read keeps it alive after the
@@ -68,9 +68,9 @@ impl Instance {
             .map_or(JsValue::UNDEFINED, |hook| watcher(hook).into_js_value());
         Instance {
             config,
-            stats: RefCell::default(),
-            limiters: RefCell::new(limiters),
-            coordinator_down: RefCell::new(None),
+            stats: Shared::default(),
+            limiters: Shared::new(limiters),
+            coordinator_down: Shared::new(None),
             watch,
             taps,
             identity_names: super::request::identity_names(),

@@ -3,8 +3,8 @@
 //! RangeError naming a field), and reach the core as one flat array of
 //! checked values; this applies the core's defaults to what was not given.
 
+use crate::shared::Shared;
 use crate::text::{dec, fill};
-use std::cell::RefCell;
 
 use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
@@ -223,7 +223,7 @@ fn cache(value: JsValue) -> Result<Option<Cache>, JsValue> {
 /// What `forInvocation(options)` sets for one invocation.
 pub struct Invocation {
     /// Its subrequest budget, shared by its calls.
-    pub subrequests: RefCell<Subrequests>,
+    pub subrequests: Shared<Subrequests>,
     /// Its coordinator, in place of the instance's.
     pub coordinator: Option<JsValue>,
     /// The Worker's `ctx.waitUntil`, which keeps the invocation alive until
@@ -236,7 +236,7 @@ pub fn invocation(options: &JsValue) -> Result<Invocation, JsValue> {
     let mut f = Fields::new(read_invocation(options)?);
     let limit = f.number().map_or(DEFAULT_SUBREQUESTS, |n| n as u32);
     Ok(Invocation {
-        subrequests: RefCell::new(Subrequests::new(limit)),
+        subrequests: Shared::new(Subrequests::new(limit)),
         coordinator: coordinator::namespace(f.next(), "forInvocation: `coordinator`")?,
         wait_until: f.function(),
     })

@@ -7,7 +7,7 @@
 //! The callbacks are attached by the awaiting call to its own promise (see
 //! `settleInto` in js/request.js): no call waits on a promise another made.
 
-use std::cell::RefCell;
+use crate::shared::Shared;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -61,7 +61,7 @@ impl Slots {
 }
 
 thread_local! {
-    static SLOTS: RefCell<Slots> = RefCell::new(Slots {
+    static SLOTS: Shared<Slots> = Shared::new(Slots {
         slots: Vec::new(),
         free: Vec::new(),
         wake: Closure::<dyn Fn(u32, bool, JsValue)>::new(wake).into_js_value(),

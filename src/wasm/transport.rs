@@ -30,7 +30,7 @@ pub struct FetchTransport<'a> {
     pub trace: Option<&'a Trace>,
     /// Where the provider's request id of the latest response goes, when
     /// events are read.
-    pub request_id: Option<&'a std::cell::RefCell<Option<String>>>,
+    pub request_id: Option<&'a crate::shared::Shared<Option<String>>>,
 }
 
 /// The response headers that carry the provider's id of a request, in the

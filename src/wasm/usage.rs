@@ -9,7 +9,7 @@
 //! caller never reads nor cancels keeps its entry until [`MAX_LIVE`] newer
 //! ones push it out, charged then as cancelled.
 
-use std::cell::RefCell;
+use crate::shared::Shared as Cell;
 use std::rc::Rc;
 
 use js_sys::{Function, Uint8Array};
@@ -131,7 +131,7 @@ fn feed_part(scanner: &mut Scanner, buf: &mut Vec<u8>, part: &JsValue) {
 struct Shared {
     settings: Settings,
     on_event: Option<Function>,
-    state: RefCell<State>,
+    state: Cell<State>,
 }
 
 type FeedFn = Closure<dyn Fn(u32, JsValue)>;
@@ -163,7 +163,7 @@ impl Taps {
         let shared = Rc::new(Shared {
             settings,
             on_event,
-            state: RefCell::default(),
+            state: Cell::default(),
         });
         if !on {
             return Taps {

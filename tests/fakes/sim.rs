@@ -11,7 +11,9 @@
 //! fixed latency, 429 when a request does not fit.
 #![allow(dead_code)]
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
+
+use ratewise::shared::Shared;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -33,14 +35,14 @@ pub const T0: f64 = 1_700_000_000_000.0;
 /// A clock whose sleeps are futures woken by the executor.
 pub struct SimClock {
     pub now: Cell<f64>,
-    wakes: RefCell<Vec<f64>>,
+    wakes: Shared<Vec<f64>>,
 }
 
 impl SimClock {
     pub fn new() -> Self {
         SimClock {
             now: Cell::new(T0),
-            wakes: RefCell::new(Vec::new()),
+            wakes: Shared::new(Vec::new()),
         }
     }
 
@@ -120,7 +122,7 @@ pub use super::server::{Meter, Server, Shape, Speech, XorShift};
 
 /// One call's transport to the fake server.
 pub struct SimTransport<'a> {
-    pub server: &'a RefCell<Server>,
+    pub server: &'a Shared<Server>,
     pub clock: &'a SimClock,
     pub keys: Vec<RouteKey>,
     pub tokens: Option<Tokens>,
@@ -240,8 +242,8 @@ pub fn policy() -> RetryPolicy {
     }
 }
 
-pub fn limiters(cold_start: u32) -> RefCell<Limiters<Snapshot>> {
-    RefCell::new(Limiters::new(Settings {
+pub fn limiters(cold_start: u32) -> Shared<Limiters<Snapshot>> {
+    Shared::new(Limiters::new(Settings {
         cold_start,
         retry_budget: None,
         ..Settings::default()
@@ -252,8 +254,8 @@ pub fn limiters(cold_start: u32) -> RefCell<Limiters<Snapshot>> {
 /// expected to use `tokens`, through `limiters` against `server`.
 pub fn batch(
     clock: &SimClock,
-    server: &RefCell<Server>,
-    limiters: &RefCell<Limiters<Snapshot>>,
+    server: &Shared<Server>,
+    limiters: &Shared<Limiters<Snapshot>>,
     k: usize,
     c: usize,
     tokens: Option<Tokens>,
@@ -265,8 +267,8 @@ pub fn batch(
 /// isolates), each with its own limiters, sharing `store`.
 pub fn batch_across<St: Store<Snapshot>>(
     clock: &SimClock,
-    server: &RefCell<Server>,
-    instances: &[&RefCell<Limiters<Snapshot>>],
+    server: &Shared<Server>,
+    instances: &[&Shared<Limiters<Snapshot>>],
     store: &St,
     k: usize,
     c: usize,
@@ -277,8 +279,8 @@ pub fn batch_across<St: Store<Snapshot>>(
 /// [`batch_across`] with every call expected to use `tokens`.
 pub fn batch_across_tokens<St: Store<Snapshot>>(
     clock: &SimClock,
-    server: &RefCell<Server>,
-    instances: &[&RefCell<Limiters<Snapshot>>],
+    server: &Shared<Server>,
+    instances: &[&Shared<Limiters<Snapshot>>],
     store: &St,
     k: usize,
     c: usize,
@@ -291,7 +293,7 @@ pub fn batch_across_tokens<St: Store<Snapshot>>(
 /// `rtt_ms` away.
 pub struct SimCoordinator<'a> {
     pub clock: &'a SimClock,
-    pub ledger: RefCell<Ledger>,
+    pub ledger: Shared<Ledger>,
     pub rtt_ms: f64,
     /// Lease requests it answered.
     pub leases: Cell<u32>,
@@ -301,7 +303,7 @@ impl<'a> SimCoordinator<'a> {
     pub fn new(clock: &'a SimClock, rtt_ms: f64) -> Self {
         SimCoordinator {
             clock,
-            ledger: RefCell::default(),
+            ledger: Shared::default(),
             rtt_ms,
             leases: Cell::new(0),
         }
@@ -341,8 +343,8 @@ impl Store<Snapshot> for SimCoordinator<'_> {
 /// whatever the estimate.
 pub fn batch_charged(
     clock: &SimClock,
-    server: &RefCell<Server>,
-    limiters: &RefCell<Limiters<Snapshot>>,
+    server: &Shared<Server>,
+    limiters: &Shared<Limiters<Snapshot>>,
     k: usize,
     c: usize,
     tokens: Option<Tokens>,
@@ -363,8 +365,8 @@ pub fn batch_charged(
 #[allow(clippy::too_many_arguments)]
 fn run_batch<St: Store<Snapshot>>(
     clock: &SimClock,
-    server: &RefCell<Server>,
-    instances: &[&RefCell<Limiters<Snapshot>>],
+    server: &Shared<Server>,
+    instances: &[&Shared<Limiters<Snapshot>>],
     store: &St,
     k: usize,
     c: usize,
