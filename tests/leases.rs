@@ -22,6 +22,19 @@ const L: f64 = 10.0;
 const W: f64 = 1_000.0;
 const COORDINATOR_RTT: f64 = 10.0;
 
+/// `n` instances' limiters: the default settings without a retry budget,
+/// as every run here uses.
+fn instances(n: usize) -> Vec<Shared<Limiters<fakes::Snapshot>>> {
+    (0..n)
+        .map(|_| {
+            Shared::new(Limiters::<fakes::Snapshot>::new(Settings {
+                retry_budget: None,
+                ..Settings::default()
+            }))
+        })
+        .collect()
+}
+
 /// Lease requests per call, 429s, and the first batch's wall ÷ its floor
 /// (from a standing start: (⌈K/L⌉−1)·W and one answer's time), over two
 /// batches of K calls by `c` workers spread over `n` instances, answers
@@ -30,14 +43,7 @@ fn run(shape: Shape, n: usize, c: usize, latency: f64, service: f64) -> (f64, us
     let clock = SimClock::new();
     let server = Shared::new(Server::new(shape, L, W, latency).with_service(service, 0.5, 7));
     let coordinator = SimCoordinator::new(&clock, COORDINATOR_RTT);
-    let instances: Vec<_> = (0..n)
-        .map(|_| {
-            Shared::new(Limiters::<fakes::Snapshot>::new(Settings {
-                retry_budget: None,
-                ..Settings::default()
-            }))
-        })
-        .collect();
+    let instances = instances(n);
     let refs: Vec<_> = instances.iter().collect();
     let mut rejected = 0;
     let mut first = 0.0;
@@ -134,14 +140,7 @@ fn tokens_bound(shape: Shape, n: usize) -> (usize, f64) {
     let server =
         Shared::new(Server::new(shape, 100.0, MINUTE, latency).with_tokens(shape, TOKENS, MINUTE));
     let coordinator = SimCoordinator::new(&clock, COORDINATOR_RTT);
-    let instances: Vec<_> = (0..n)
-        .map(|_| {
-            Shared::new(Limiters::<fakes::Snapshot>::new(Settings {
-                retry_budget: None,
-                ..Settings::default()
-            }))
-        })
-        .collect();
+    let instances = instances(n);
     let refs: Vec<_> = instances.iter().collect();
     let b = batch_across_tokens(&clock, &server, &refs, &coordinator, CALLS, 8, need);
     assert_eq!(b.failed, 0, "{shape:?} N={n}: {b:?}");
@@ -177,14 +176,7 @@ fn tokens_burst(shape: Shape, n: usize, rtt: f64, jitter_ms: f64) -> (usize, f64
     server.jitter_ms = jitter_ms;
     let server = Shared::new(server);
     let coordinator = SimCoordinator::new(&clock, rtt);
-    let instances: Vec<_> = (0..n)
-        .map(|_| {
-            Shared::new(Limiters::<fakes::Snapshot>::new(Settings {
-                retry_budget: None,
-                ..Settings::default()
-            }))
-        })
-        .collect();
+    let instances = instances(n);
     let refs: Vec<_> = instances.iter().collect();
     let b = batch_across_tokens(&clock, &server, &refs, &coordinator, K, K, need);
     assert_eq!(b.failed, 0, "{shape:?} N={n}: {b:?}");
