@@ -13,7 +13,7 @@
 //! refill continuously, undone by a 429): at its reset every slot that
 //! surely reached the server before it is free.
 
-use super::ledger::{Known, Ledger, MAX_PLACED, MIN_WINDOW_MS, RUNS_PER_WINDOW};
+use super::ledger::{drop_front_while, Known, Ledger, MAX_PLACED, MIN_WINDOW_MS, RUNS_PER_WINDOW};
 use crate::limits::lease::{Report, LEASE_TTL_MS, MAX_SENDS};
 use crate::limits::throttle::Refill;
 
@@ -56,21 +56,9 @@ impl Ledger {
             return;
         }
         let hold = self.hold_ms();
-        while self
-            .runs
-            .front()
-            .is_some_and(|&(at, _)| at + hold <= now_ms)
-        {
-            self.runs.pop_front();
-        }
+        drop_front_while(&mut self.runs, |&(at, _)| at + hold <= now_ms);
         let window = self.window_ms.max(MIN_WINDOW_MS);
-        while self
-            .placed
-            .front()
-            .is_some_and(|&(_, from, _)| from + window <= now_ms)
-        {
-            self.placed.pop_front();
-        }
+        drop_front_while(&mut self.placed, |&(_, from, _)| from + window <= now_ms);
         if let Some(reset) = self.refill_at_ms.filter(|&r| r <= now_ms) {
             self.refill_at_ms = None;
             if self.whole {
@@ -80,13 +68,8 @@ impl Ledger {
                 // [`LEASE_TTL_MS`] and `reach` before it was sent and got
                 // there by then.
                 let end = reset - self.reach_ms;
-                while self
-                    .runs
-                    .front()
-                    .is_some_and(|&(at, _)| at + LEASE_TTL_MS + self.reach_ms <= end)
-                {
-                    self.runs.pop_front();
-                }
+                let reach = self.reach_ms;
+                drop_front_while(&mut self.runs, |&(at, _)| at + LEASE_TTL_MS + reach <= end);
                 self.placed.retain(|&(_, _, answered)| answered > end);
             }
         }

@@ -23,6 +23,14 @@ use crate::limits::lease::{Grant, COLD_WAIT_MS, LEASE_TTL_MS, MAX_LEASE, WAIT_MS
 /// The shortest window length assumed, ms.
 pub(super) const MIN_WINDOW_MS: f64 = 100.0;
 
+/// Drops the books' oldest entries while `gone` says they have left them
+/// (runs of grants or booked tokens, placed reports: each kept in order).
+pub(super) fn drop_front_while<T>(entries: &mut VecDeque<T>, gone: impl Fn(&T) -> bool) {
+    while entries.front().is_some_and(&gone) {
+        entries.pop_front();
+    }
+}
+
 /// Grants closer together than a window's length divided by this are booked
 /// as one run (at the later time: freed no sooner), so the books stay small.
 pub(super) const RUNS_PER_WINDOW: f64 = 32.0;

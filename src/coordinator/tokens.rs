@@ -23,7 +23,7 @@
 
 use std::collections::VecDeque;
 
-use super::ledger::MIN_WINDOW_MS;
+use super::ledger::{drop_front_while, MIN_WINDOW_MS};
 use crate::limits::lease::{Counted, LEASE_TTL_MS};
 
 /// The most runs of booked tokens kept (one a grant; past it the oldest
@@ -67,13 +67,7 @@ impl TokenBook {
     /// Lets out the tokens booked longer than a window ago.
     fn settle(&mut self, now_ms: f64) {
         let hold = self.hold_ms();
-        while self
-            .runs
-            .front()
-            .is_some_and(|&(at, _)| at + hold <= now_ms)
-        {
-            self.runs.pop_front();
-        }
+        drop_front_while(&mut self.runs, |&(at, _)| at + hold <= now_ms);
     }
 
     /// Tokens booked until `to_ms`.
