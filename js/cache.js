@@ -22,7 +22,15 @@ async function load() {
 // The keys of `createFetch({ cache })` (tests/contract.rs checks them against index.d.ts).
 const CACHE_KEYS = ['store', 'ttlMs', 'key', 'streams', 'anyRequest', 'shareAcrossKeys', 'maxEntries', 'maxBytes'];
 const MAX_MS = 2147483647;
-const typeName = (v) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+/** `Array.isArray`, false for a revoked Proxy (on which it throws: its keys then cannot be read). */
+const isArray = (v) => {
+  try {
+    return Array.isArray(v);
+  } catch {
+    return false;
+  }
+};
+const typeName = (v) => (v === null ? 'null' : isArray(v) ? 'array' : typeof v);
 
 /**
  * The cache of one createFetch() instance, from its `cache` option, read and checked: its own
@@ -33,8 +41,8 @@ const typeName = (v) => (v === null ? 'null' : Array.isArray(v) ? 'array' : type
  * `shareAcrossKeys` are read by the core.
  */
 export function makeCache(given) {
-  if (given === null || typeof given !== 'object' || Array.isArray(given)) {
-    throw new TypeError(`createFetch: cache must be an object, got ${typeName(given)}`);
+  if (given === null || typeof given !== 'object' || isArray(given)) {
+    throw new TypeError(`createFetch: \`cache\` must be an object, got ${typeName(given)}`);
   }
   const o = Object.create(null);
   let keys;

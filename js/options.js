@@ -5,7 +5,8 @@
 // the field, with what it threw as `cause`. The core (src/wasm/options.rs) gets one flat array of
 // checked values, `undefined` where an option was not given, and applies its own defaults. The
 // options that other glue checks (`cache`, `telemetry`) or that the core checks (`signal`,
-// `coordinator`, `usage`, `prices`, `budgets`) are read here and handed on as given.
+// `coordinator`, `usage`) are read here and handed on as given; `budgets` and a `prices` table are
+// copied into plain arrays and objects of their own fields, whose values the core checks.
 
 // classify::duration::MAX_DELAY_MS and classify::body::MAX_BODY_BYTES (tests/contract.rs checks them).
 const MAX_MS = 2147483647;
@@ -60,6 +61,8 @@ const THROTTLE_KEYS = ['coldStart'];
 const LANES_KEYS = ['bulk'];
 const BULK_LANE_KEYS = ['route'];
 const INVOCATION_KEYS = ['subrequests', 'coordinator', 'waitUntil'];
+const SPEND_KEYS = ['name', 'limitUsd', 'limitTokens', 'window', 'alertAt', 'tag', 'onExhausted'];
+const SPEND_MOVE_KEYS = ['route', 'from'];
 // limits::routes::FAILOVER_KINDS, in order: `failoverOn` reaches the core as a mask of these.
 const FAILOVER = ['quota_exhausted', 'rate_limit', 'overloaded', 'server_error', 'timeout', 'network'];
 const JITTER = ['full', 'equal', 'decorrelated', 'none'];
@@ -93,7 +96,7 @@ class Reader {
   constructor(caller, value, path, known) {
     if (!isObject(value)) {
       throw new TypeError(
-        `${caller}: ${path ? path.slice(0, -1) : 'options'} must be an object, got ${typeName(value)}`,
+        `${caller}: ${path ? `\`${path.slice(0, -1)}\`` : 'options'} must be an object, got ${typeName(value)}`,
       );
     }
     this.caller = caller;
@@ -408,11 +411,66 @@ export function readOptions(given) {
     o.get('cache'),
     o.get('telemetry'),
     o.get('usage'),
-    o.get('prices'),
+    prices(o),
     o.function('onUsage'),
-    o.get('budgets'),
+    budgets(o),
     o.function('onBudget'),
   ];
+}
+
+/** `value` as an array copied, or itself when it is none (the core says what it must be). */
+function list(value, name) {
+  if (!isArray(value)) return value;
+  try {
+    return Array.from(value);
+  } catch (cause) {
+    throw unreadable(`createFetch: \`${name}\``, cause);
+  }
+}
+
+/**
+ * `budgets`: each budget's own fields (a wrong key throws), copied with its `alertAt` and `onExhausted`,
+ * so the core reads plain values only; what the values must be is the core's check (src/wasm/spend.rs).
+ */
+function budgets(o) {
+  const given = list(o.get('budgets'), 'budgets');
+  if (!isArray(given)) return given;
+  return given.map((item, i) => {
+    if (!isObject(item)) return item;
+    const b = nested(item, `budgets[${i}].`, SPEND_KEYS);
+    const out = {};
+    for (const key of SPEND_KEYS) {
+      const v = key === 'alertAt' ? list(b.get(key), `budgets[${i}].alertAt`) : b.get(key);
+      if (v !== undefined) out[key] = v;
+    }
+    if (isObject(out.onExhausted)) {
+      const move = nested(out.onExhausted, `budgets[${i}].onExhausted.`, SPEND_MOVE_KEYS);
+      out.onExhausted = { route: move.get('route'), from: move.get('from') };
+    }
+    return out;
+  });
+}
+
+/**
+ * `prices`: a table `{ [model]: { input, output, ... } }` copied, own fields only, into objects without a
+ * prototype (a model may be named `__proto__`); a function or anything else as given (the core checks).
+ */
+function prices(o) {
+  const given = o.get('prices');
+  if (!isObject(given)) return given;
+  const table = nested(given, 'prices.');
+  const out = Object.create(null);
+  for (const model of table.keys()) {
+    const price = table.get(model);
+    if (!isObject(price)) {
+      out[model] = price;
+      continue;
+    }
+    const fields = new Reader('createFetch', price, `prices["${model}"].`);
+    out[model] = Object.create(null);
+    for (const key of fields.keys()) out[model][key] = fields.get(key);
+  }
+  return out;
 }
 
 /** Reads and checks `forInvocation(options)`: `[subrequests, coordinator, waitUntil]`. */

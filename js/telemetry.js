@@ -4,6 +4,14 @@
 
 const KEYS = ['tracer', 'meter', 'legacyMetrics', 'bodyWaitMs'];
 const isFn = (v) => typeof v === 'function';
+/** Whether `value` has each of `methods`; a getter or Proxy trap that throws is a TypeError naming `field`. */
+function has(value, methods, field) {
+  try {
+    return methods.every((m) => isFn(value?.[m]));
+  } catch (cause) {
+    throw new TypeError(`createFetch: \`telemetry.${field}\` could not be read`, { cause });
+  }
+}
 
 /**
  * Checks createFetch's `telemetry` (true, or `{ tracer, meter, legacyMetrics, bodyWaitMs }`), throwing a
@@ -11,19 +19,32 @@ const isFn = (v) => typeof v === 'function';
  */
 export function makeTelemetry(value) {
   if (value === false) return null;
-  if (value !== true && (typeof value !== 'object' || Array.isArray(value))) {
+  let o = {};
+  let stray;
+  try {
+    if (value !== true && (value === null || typeof value !== 'object' || Array.isArray(value))) o = undefined;
+    // Own fields only, each read once; a getter or a Proxy trap that throws is the cause.
+    else if (value !== true) {
+      for (const key of Object.keys(value)) {
+        if (!KEYS.includes(key)) stray ??= key;
+        else o[key] = value[key];
+      }
+    }
+  } catch (cause) {
+    throw new TypeError('createFetch: `telemetry` could not be read', { cause });
+  }
+  if (o === undefined) {
     throw new TypeError(
       'createFetch: `telemetry` must be true or an object { tracer, meter, legacyMetrics, bodyWaitMs }',
     );
   }
-  const o = value === true ? {} : value;
-  for (const key of Object.keys(o)) {
-    if (!KEYS.includes(key)) throw new TypeError(`createFetch: unknown option \`telemetry.${key}\``);
+  if (stray !== undefined) {
+    throw new TypeError(`createFetch: unknown option \`telemetry.${stray}\` (known: ${KEYS.join(', ')})`);
   }
-  if (o.tracer !== undefined && !isFn(o.tracer?.startSpan)) {
+  if (o.tracer !== undefined && !has(o.tracer, ['startSpan'], 'tracer')) {
     throw new TypeError('createFetch: `telemetry.tracer` must be an OpenTelemetry Tracer (with startSpan)');
   }
-  if (o.meter !== undefined && !(isFn(o.meter?.createHistogram) && isFn(o.meter?.createCounter))) {
+  if (o.meter !== undefined && !has(o.meter, ['createHistogram', 'createCounter'], 'meter')) {
     throw new TypeError('createFetch: `telemetry.meter` must be an OpenTelemetry Meter');
   }
   if (o.legacyMetrics !== undefined && typeof o.legacyMetrics !== 'boolean') {

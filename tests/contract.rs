@@ -108,6 +108,7 @@ fn the_options_read_are_the_options_typed() {
         ("BULK_LANE_KEYS", "BulkLaneOptions"),
         ("INVOCATION_KEYS", "InvocationOptions"),
         ("THROTTLE_KEYS", "ThrottleOptions"),
+        ("SPEND_KEYS", "SpendBudget"),
     ] {
         assert_eq!(properties(DTS, interface), names(list), "{interface}");
     }

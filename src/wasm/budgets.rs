@@ -18,7 +18,7 @@ use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
 
 use super::bindings::{get, is_array, make_error, object, range_error, type_error};
-use super::spend::{alert_js, budget_from_js, exhausted_js};
+use super::spend::{alert_js, budget_from_js, exhausted_js, At};
 use crate::limits::budgets::{self, Before};
 use crate::limits::key::DEFAULT_MAX_KEYS;
 use crate::limits::lanes::Lane;
@@ -116,7 +116,16 @@ pub fn read(
     let list = Array::from(&value)
         .iter()
         .enumerate()
-        .map(|(i, b)| budget_from_js(&b, &fill("createFetch: `budgets[{}]`", &[&dec(i as u64)])))
+        .map(|(i, b)| {
+            let path = fill("budgets[{}]", &[&dec(i as u64)]);
+            budget_from_js(
+                &b,
+                At {
+                    caller: "createFetch",
+                    path: &path,
+                },
+            )
+        })
         .collect::<Result<Vec<_>, _>>()?;
     for (i, b) in list.iter().enumerate() {
         if let OnExhausted::MoveBulk { route, .. } = b.on_exhausted() {

@@ -7,7 +7,7 @@ use crate::text::fill;
 use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
-use super::bindings::{js_string, object, range_error, type_error, type_name};
+use super::bindings::{is_array, js_string, object, range_error, type_error, type_name};
 use crate::usage::price::{lookup, Price};
 use crate::usage::Usage;
 use crate::Provider;
@@ -87,7 +87,9 @@ fn read_prices(value: &JsValue) -> Result<Prices, JsValue> {
     if let Some(f) = value.dyn_ref::<Function>() {
         return Ok(Prices::Function(f.clone()));
     }
-    if !value.is_object() || js_sys::Array::is_array(value) {
+    // js/options.js copied a table into plain objects: no getter or Proxy
+    // trap runs while this reads it.
+    if !value.is_object() || is_array(value) {
         return Err(type_error(fill(
             "createFetch: `prices` must be an object of models or a function, got {}",
             &[&type_name(value)],

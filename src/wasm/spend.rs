@@ -31,8 +31,27 @@ use crate::limits::spend::{
 /// The soft threshold of `onExhausted: { route }` when `from` is not given.
 pub const DEFAULT_MOVE_FROM: f64 = 0.8;
 
-/// A [`BudgetError`] as the JS error it stands for, naming `field`.
-fn budget_error(field: &str, e: &BudgetError) -> JsValue {
+/// Where a budget is read: the caller that reads it (`createFetch`) and
+/// the path of its object (`budgets[0]`), as its errors name them.
+#[derive(Clone, Copy)]
+pub struct At<'a> {
+    pub caller: &'a str,
+    pub path: &'a str,
+}
+
+impl At<'_> {
+    /// A `TypeError` "`<caller>: `<path><key>` <problem>`".
+    fn type_error(self, key: &str, problem: &str) -> JsValue {
+        type_error(self.message(key, problem))
+    }
+
+    fn message(self, key: &str, problem: &str) -> String {
+        fill("{}: `{}{}` {}", &[self.caller, self.path, key, problem])
+    }
+}
+
+/// A [`BudgetError`] as the JS error it stands for, naming its field.
+fn budget_error(at: At, e: &BudgetError) -> JsValue {
     // JavaScript formats the number: no float formatting in the `.wasm`.
     let got = e.value().map_or(String::new(), |v| {
         let v: String = js_sys::Number::from(v)
@@ -41,8 +60,8 @@ fn budget_error(field: &str, e: &BudgetError) -> JsValue {
         fill(", got {}", &[&v])
     });
     let message = fill(
-        "ratewise: {}: `{}` {}{}",
-        &[field, e.field(), e.problem(), &got],
+        "{}{}",
+        &[&at.message(&fill(".{}", &[e.field()]), e.problem()), &got],
     );
     if e.is_range() {
         range_error(message)
@@ -52,57 +71,45 @@ fn budget_error(field: &str, e: &BudgetError) -> JsValue {
 }
 
 /// `value[key]` as a number, `None` when undefined, a `TypeError` naming
-/// `field.key` otherwise.
-fn optional_number(
-    value: &JsValue,
-    key: &'static str,
-    field: &str,
-) -> Result<Option<f64>, JsValue> {
+/// `key` otherwise.
+fn optional_number(value: &JsValue, key: &'static str, at: At) -> Result<Option<f64>, JsValue> {
     let v = get(value, key);
     if v.is_undefined() {
         return Ok(None);
     }
     v.as_f64()
         .map(Some)
-        .ok_or_else(|| type_error(fill("ratewise: {}.{} must be a number", &[field, key])))
+        .ok_or_else(|| at.type_error(&fill(".{}", &[key]), "must be a number"))
 }
 
 /// `value[key]` as a string, `None` when undefined, a `TypeError` naming
-/// `field.key` otherwise.
-fn optional_string(
-    value: &JsValue,
-    key: &'static str,
-    field: &str,
-) -> Result<Option<String>, JsValue> {
+/// `key` otherwise.
+fn optional_string(value: &JsValue, key: &'static str, at: At) -> Result<Option<String>, JsValue> {
     let v = get(value, key);
     if v.is_undefined() {
         return Ok(None);
     }
     v.as_string()
         .map(Some)
-        .ok_or_else(|| type_error(fill("ratewise: {}.{} must be a string", &[field, key])))
+        .ok_or_else(|| at.type_error(&fill(".{}", &[key]), "must be a string"))
 }
 
 /// A budget from `{ name, limitUsd | limitTokens, window: 'day' | 'month' |
 /// ms, alertAt?, tag?, onExhausted?: 'fail' | { route, from? } }`; bad
-/// values are a `TypeError` or `RangeError` naming `field.<key>`.
-pub fn budget_from_js(value: &JsValue, field: &str) -> Result<Budget, JsValue> {
+/// values are a `TypeError` or `RangeError` naming the field (`at`'s path
+/// and the key).
+pub fn budget_from_js(value: &JsValue, at: At) -> Result<Budget, JsValue> {
     if !value.is_object() {
-        return Err(type_error(fill("ratewise: {} must be an object", &[field])));
+        return Err(at.type_error("", "must be an object"));
     }
-    let name = optional_string(value, "name", field)?.unwrap_or_default();
+    let name = optional_string(value, "name", at)?.unwrap_or_default();
     let limit = match (
-        optional_number(value, "limitUsd", field)?,
-        optional_number(value, "limitTokens", field)?,
+        optional_number(value, "limitUsd", at)?,
+        optional_number(value, "limitTokens", at)?,
     ) {
         (Some(usd), None) => Amount::usd(usd),
         (None, Some(tokens)) => Amount::tokens(tokens),
-        _ => {
-            return Err(type_error(fill(
-                "ratewise: {} needs one of limitUsd and limitTokens",
-                &[field],
-            )))
-        }
+        _ => return Err(at.type_error("", "needs one of `limitUsd` and `limitTokens`")),
     };
     let window = get(value, "window");
     let window = match (window.as_string().as_deref(), window.as_f64()) {
@@ -110,44 +117,35 @@ pub fn budget_from_js(value: &JsValue, field: &str) -> Result<Budget, JsValue> {
         (Some("month"), _) => Window::Month,
         (_, Some(ms)) => Window::Rolling(ms),
         _ => {
-            return Err(type_error(fill(
-                "ratewise: {}.window must be 'day', 'month' or a number of ms",
-                &[field],
-            )))
+            return Err(at.type_error(".window", "must be 'day', 'month' or a number of ms"));
         }
     };
-    let error = |e: BudgetError| budget_error(field, &e);
+    let error = |e: BudgetError| budget_error(at, &e);
     let mut budget = Budget::new(&name, limit, window).map_err(error)?;
     let alert_at = get(value, "alertAt");
     if !alert_at.is_undefined() {
         let numbers: Option<Vec<f64>> = is_array(&alert_at)
             .then(|| Array::from(&alert_at).iter().map(|n| n.as_f64()).collect())
             .flatten();
-        let numbers = numbers.ok_or_else(|| {
-            type_error(fill(
-                "ratewise: {}.alertAt must be an array of numbers",
-                &[field],
-            ))
-        })?;
+        let numbers =
+            numbers.ok_or_else(|| at.type_error(".alertAt", "must be an array of numbers"))?;
         budget = budget.with_alerts(&numbers).map_err(error)?;
     }
-    if let Some(tag) = optional_string(value, "tag", field)? {
+    if let Some(tag) = optional_string(value, "tag", at)? {
         budget = budget.with_tag(&tag).map_err(error)?;
     }
     let policy = get(value, "onExhausted");
     let policy = if policy.is_undefined() || policy.as_string().as_deref() == Some("fail") {
         OnExhausted::Fail
     } else {
-        let field = fill("{}.onExhausted", &[field]);
-        let route = optional_number(&policy, "route", &field)?
+        let path = fill("{}.onExhausted", &[at.path]);
+        let at = At { path: &path, ..at };
+        let route = optional_number(&policy, "route", at)?
             .filter(|r| r.fract() == 0.0 && *r >= 0.0)
             .ok_or_else(|| {
-                type_error(fill(
-                    "ratewise: {} must be 'fail' or { route, from? } with a route index",
-                    &[&field],
-                ))
+                at.type_error("", "must be 'fail' or { route, from? } with a route index")
             })?;
-        let from = optional_number(&policy, "from", &field)?.unwrap_or(DEFAULT_MOVE_FROM);
+        let from = optional_number(&policy, "from", at)?.unwrap_or(DEFAULT_MOVE_FROM);
         OnExhausted::MoveBulk {
             route: route.min(usize::MAX as f64) as usize,
             from,
@@ -247,7 +245,11 @@ pub(super) fn budget_step(
             "ratewise coordinator: `key` must be 16 hex digits",
         ));
     }
-    let budget = budget_from_js(&get(message, "budget"), "budget")?;
+    let at = At {
+        caller: "ratewise coordinator",
+        path: "budget",
+    };
+    let budget = budget_from_js(&get(message, "budget"), at)?;
     let stored: Option<Vec<f64>> = is_array(books).then(|| {
         Array::from(books)
             .iter()

@@ -87,5 +87,8 @@ test('a bad message is a 400 naming the field, and the books are untouched', asy
     `${workers.urls.a}/op?${new URLSearchParams({ message: JSON.stringify({ action: 'status' }), budget: JSON.stringify(budget) })}`,
   );
   assert.equal(res.status, 500);
-  assert.match((await res.json()).error, /HTTP 400: ratewise: budget: `limitUsd` must be a finite number >= 0, got -1/);
+  assert.match(
+    (await res.json()).error,
+    /HTTP 400: ratewise coordinator: `budget.limitUsd` must be a finite number >= 0, got -1/,
+  );
 });

@@ -17,34 +17,33 @@ import * as ratewise from 'ratewise';
 const COUNT = Number(process.env.RATEWISE_FUZZ_OPTIONS ?? 5_000);
 const SEED = Number(process.env.RATEWISE_FUZZ_SEED ?? 1);
 
-const KNOWN = [
-  'maxRetries',
-  'baseDelayMs',
-  'maxDelayMs',
-  'jitter',
-  'maxRetryAfterMs',
-  'deadlineMs',
-  'signal',
-  'throwOnError',
-  'onQuotaExhausted',
-  'onRetry',
-  'onEvent',
-  'fetch',
-  'maxErrorBodyBytes',
-  'maxConcurrency',
-  'maxQueue',
-  'throttle',
-  'retryBudget',
-  'quotaCooldownMs',
-  'routes',
-  'coordinator',
-  'onCoordinatorError',
-  'peekStream',
-  'onStreamError',
-];
-const ROUTE_KEYS = ['apiKey', 'baseURL', 'model'];
-const BUDGET_KEYS = ['capacity', 'retryCost', 'refund'];
-const INVOCATION_KEYS = ['subrequests', 'coordinator'];
+/**
+ * The names an options object takes, as the package itself lists them: an unknown key's TypeError says
+ * "unknown option `x` (known: a, b, ...)". Read from the package, not copied here, so every option it
+ * grows is fuzzed too. `valid`: the keys the object needs before its other keys are read. [] when
+ * `make` does not throw that error (it takes no object of options).
+ */
+function knownKeys(make, valid = {}) {
+  try {
+    make({ ...valid, zz_fuzz_probe: 1 });
+  } catch (e) {
+    const list = /unknown option `[^`]*zz_fuzz_probe` \(known: ([^)]*)\)/.exec(e?.message ?? '')?.[1];
+    if (list) return list.split(', ');
+  }
+  return [];
+}
+const KNOWN = knownKeys((o) => ratewise.createFetch(o));
+const ROUTE_KEYS = knownKeys((o) => ratewise.createFetch({ routes: [o] }));
+const INVOCATION_KEYS = knownKeys((o) => ratewise.createFetch().forInvocation(o));
+/** The keys of each option that takes an object of its own (retryBudget, throttle, lanes, budgets...). */
+const NESTED = new Map(
+  KNOWN.map((k) => [k, knownKeys((o) => ratewise.createFetch({ [k]: o }))]).filter(([, keys]) => keys.length > 0),
+);
+NESTED.set(
+  'budgets',
+  knownKeys((o) => ratewise.createFetch({ budgets: [o] }), { name: 'b', limitUsd: 1 }),
+);
+const BUDGET_KEYS = NESTED.get('retryBudget') ?? [];
 const JUNK_KEYS = ['', 'maxretries', 'max_retries', 'constructor', 'toString', '0', 'a.b', 'x`y', 'é', 'x'.repeat(300)];
 
 /** mulberry32: a small seeded PRNG, so a failure can be replayed from its seed. */
@@ -150,7 +149,7 @@ function value(depth, keys = KNOWN) {
   if (depth > 0) {
     kinds.push(
       () => options(depth - 1, keys),
-      () => options(depth - 1, pick([ROUTE_KEYS, BUDGET_KEYS, INVOCATION_KEYS, KNOWN])),
+      () => options(depth - 1, pick([ROUTE_KEYS, INVOCATION_KEYS, KNOWN, ...NESTED.values()])),
       () => Array.from({ length: int(4) }, () => value(depth - 1, ROUTE_KEYS)),
       () => Array.from({ length: int(3) }, () => options(depth - 1, ROUTE_KEYS)),
       () => proxy(options(depth - 1, keys)),
@@ -217,6 +216,9 @@ function valueFor(key, depth, keys) {
   if (key === 'retryBudget') return chance(0.3) ? chance(0.5) : options(depth - 1, BUDGET_KEYS);
   if (key === 'routes') return Array.from({ length: int(3) }, () => options(depth - 1, ROUTE_KEYS));
   if (key === 'coordinator') return pick([{ idFromName() {}, get() {} }, { idFromName: 1 }, undefined]);
+  if (key === 'budgets' && chance(0.6))
+    return Array.from({ length: int(3) }, () => options(depth - 1, NESTED.get(key)));
+  if (NESTED.has(key) && chance(0.6)) return options(depth - 1, NESTED.get(key));
   if (BOOLEANS.includes(key)) return chance(0.5);
   if (FUNCTIONS.includes(key)) return () => {};
   return number();
@@ -283,6 +285,17 @@ const show = (input) => {
   }
 };
 
+test('the option names are read from the package: every top-level, route, invocation and nested list', () => {
+  // The names this test was first written with must all still be there (a failed read gives []).
+  for (const k of ['maxRetries', 'jitter', 'signal', 'fetch', 'throttle', 'retryBudget', 'routes', 'coordinator']) {
+    assert.ok(KNOWN.includes(k), `${k} in ${KNOWN}`);
+  }
+  assert.deepEqual([...ROUTE_KEYS.slice(0, 3)], ['apiKey', 'baseURL', 'model']);
+  assert.ok(INVOCATION_KEYS.includes('subrequests') && INVOCATION_KEYS.includes('coordinator'), `${INVOCATION_KEYS}`);
+  assert.deepEqual(BUDGET_KEYS, ['capacity', 'retryCost', 'refund']);
+  assert.ok(NESTED.size >= 5 && NESTED.get('budgets').includes('limitUsd'), `objects of options: ${[...NESTED]}`);
+});
+
 test(`createFetch and forInvocation decode ${COUNT.toLocaleString('en')} random option objects: a fetch function or a TypeError/RangeError naming a field (seed ${SEED})`, (t) => {
   const started = performance.now();
   const outcomes = { fetch: 0, typeError: 0, rangeError: 0, forInvocation: 0 };
@@ -346,4 +359,82 @@ test('a polluted Object.prototype is never an option: random values planted unde
     assert.equal(typeof fetch, 'function', `createFetch({}) with ${names.join(', ')} planted`);
     assert.equal(typeof invocation, 'function', `forInvocation({}) with ${names.join(', ')} planted`);
   }
+});
+
+/** A Proxy whose every trap throws: a getter-laden or hostile object handed to an option. */
+const hostile = (target = {}) =>
+  new Proxy(target, {
+    get: () => {
+      throw planted();
+    },
+    ownKeys: () => {
+      throw planted();
+    },
+    getOwnPropertyDescriptor: () => {
+      throw planted();
+    },
+  });
+const revokedProxy = () => {
+  const { proxy: p, revoke } = Proxy.revocable({}, {});
+  revoke();
+  return p;
+};
+
+test('the options other glue or the core read (cache, telemetry, prices, budgets) are read like the rest: a revoked or throwing Proxy, or a stray key, is a TypeError naming the field', () => {
+  const budget = { name: 'b', limitUsd: 1, window: 'day' };
+  const cases = [
+    [{ cache: revokedProxy() }, /^createFetch: the keys of `cache` could not be read/],
+    [{ lanes: [] }, /^createFetch: `lanes` must be an object, got array/],
+    [{ telemetry: revokedProxy() }, /^createFetch: `telemetry` could not be read/],
+    [{ telemetry: { meter: revokedProxy() } }, /^createFetch: `telemetry.meter` could not be read/],
+    [{ telemetry: { traces: 1 } }, /^createFetch: unknown option `telemetry.traces` \(known: tracer, /],
+    [{ prices: revokedProxy() }, /^createFetch: the keys of `prices` could not be read/],
+    [{ prices: { 'gpt-x': hostile() } }, /^createFetch: the keys of `prices\["gpt-x"\]` could not be read/],
+    [{ budgets: hostile([]) }, /^createFetch: `budgets` could not be read/],
+    [
+      { budgets: [{ ...budget, alertat: [0.5] }] },
+      /^createFetch: unknown option `budgets\[0\].alertat` \(known: name, /,
+    ],
+    [{ budgets: [{ ...budget, alertAt: hostile([]) }] }, /^createFetch: `budgets\[0\].alertAt` could not be read/],
+    [
+      { budgets: [{ ...budget, onExhausted: { route: 1, form: 0.5 } }] },
+      /unknown option `budgets\[0\].onExhausted.form`/,
+    ],
+    [
+      { budgets: [{ name: 'b', window: 'day' }] },
+      /^createFetch: `budgets\[0\]` needs one of `limitUsd` and `limitTokens`/,
+    ],
+    [
+      { budgets: [{ ...budget, limitUsd: -1 }] },
+      /^createFetch: `budgets\[0\].limitUsd` must be a finite number >= 0, got -1/,
+    ],
+  ];
+  for (const [options, message] of cases) {
+    assert.throws(
+      () => ratewise.createFetch(options),
+      (e) => (e instanceof TypeError || e instanceof RangeError) && message.test(e.message),
+      show(options),
+    );
+  }
+});
+
+test('a throwing Proxy inside budgets or prices, 2,000 times, leaves the module working (no exception unwinds through wasm)', () => {
+  // An exception thrown through a wasm import without `catch` skips restoring the shadow stack
+  // pointer; after about a thousand, every call traps.
+  for (let i = 0; i < 2000; i++) {
+    for (const options of [
+      { budgets: [{ name: 'b', limitUsd: 1, window: 'day', alertAt: hostile([]) }] },
+      { prices: { m: hostile() } },
+    ]) {
+      assert.throws(() => ratewise.createFetch(options), TypeError);
+    }
+  }
+  assert.equal(
+    ratewise.classify({ status: 429, body: { error: { code: 'insufficient_quota' } } }).kind,
+    'quota_exhausted',
+  );
+  assert.equal(
+    typeof ratewise.createFetch({ budgets: [{ name: 'b', limitUsd: 1, window: 'day', alertAt: [0.5] }] }),
+    'function',
+  );
 });

@@ -1449,7 +1449,7 @@ export const tests = [
     'cache: each runtime uses its store (caches.default, caches.open, or a bounded in-memory LRU), and bad options throw by name',
     async ({ ratewise, mock }) => {
       const bad = [
-        [{ cache: true }, 'TypeError', /cache must be an object, got boolean/],
+        [{ cache: true }, 'TypeError', /`cache` must be an object, got boolean/],
         [{ cache: {} }, 'TypeError', /`cache.ttlMs` must be a number of milliseconds, got undefined/],
         [{ cache: { ttlMs: -1 } }, 'RangeError', /`cache.ttlMs` must be a number from 0/],
         [{ cache: { ttlMs: 1, store: {} } }, 'TypeError', /`cache.store` must be an object with get\(key\) and put/],
