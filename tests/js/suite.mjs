@@ -1034,7 +1034,7 @@ export const tests = [
         [{ routes: [{ azure: { ...azure, apiVersion: undefined } }] }, 'TypeError', /`routes\[0\].azure.apiVersion`/],
         [{ routes: [{ azure: { ...azure, key: 'k' } }] }, 'TypeError', /unknown option `routes\[0\].azure.key`/],
         [{ routes: [{ azure, model: 'gpt-4o' }] }, 'TypeError', /`routes\[0\].model` cannot be combined with/],
-        [{ routes: [{ azure: 'my-resource' }] }, 'TypeError', /routes\[0\].azure must be an object/],
+        [{ routes: [{ azure: 'my-resource' }] }, 'TypeError', /`routes\[0\].azure` must be an object/],
       ];
       for (const [options, name, pattern] of bad) {
         const e = await throws(() => ratewise.createFetch(options), name, pattern, JSON.stringify(options));
