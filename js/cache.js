@@ -5,6 +5,8 @@
 // first lookup or store: an import, or an instance without `cache`, never loads them. Every promise
 // made here is awaited or handled, and a store that throws or hangs is a miss, never a failed call.
 
+import { isArray, typeName } from './convert.js';
+
 const ignore = () => {};
 // The header under which an entry keeps when it was stored (pkg-template/cache-store.js writes it).
 const STORED_AT = 'x-ratewise-stored-at';
@@ -22,15 +24,6 @@ async function load() {
 // The keys of `createFetch({ cache })` (tests/contract.rs checks them against index.d.ts).
 const CACHE_KEYS = ['store', 'ttlMs', 'key', 'streams', 'anyRequest', 'shareAcrossKeys', 'maxEntries', 'maxBytes'];
 const MAX_MS = 2147483647;
-/** `Array.isArray`, false for a revoked Proxy (on which it throws: its keys then cannot be read). */
-const isArray = (v) => {
-  try {
-    return Array.isArray(v);
-  } catch {
-    return false;
-  }
-};
-const typeName = (v) => (v === null ? 'null' : isArray(v) ? 'array' : typeof v);
 
 /**
  * The cache of one createFetch() instance, from its `cache` option, read and checked: its own

@@ -4,9 +4,24 @@
 // results are built here from a few arguments. No decisions are made here:
 // only reading, checking shapes, and building objects.
 
+// What a value is, safe on any value (a revoked Proxy, on which Array.isArray throws, is an object
+// that is no array); shared by the glue's checks and messages.
+
+/** `Array.isArray`, false for a revoked Proxy (on which it throws: its keys then cannot be read). */
+export const isArray = (v) => {
+  try {
+    return Array.isArray(v);
+  } catch {
+    return false;
+  }
+};
+/** `typeof value` for messages, with `null` and `array` told apart. */
+export const typeName = (v) => (v === null ? 'null' : isArray(v) ? 'array' : typeof v);
+/** An object that is no array (nor null). */
+export const isObject = (v) => v !== null && typeof v === 'object' && !isArray(v);
+
 const MAX_BODY = 65536;
 
-const typeName = (v) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 const oneLine = (s) => (s.includes('\n') || s.includes('\r') ? s.replace(/[\r\n]/g, ' ') : s);
 
 // The only headers the classifier reads (kept equal to READ_HEADER_PREFIXES

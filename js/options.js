@@ -8,6 +8,8 @@
 // `coordinator`, `usage`) are read here and handed on as given; `budgets` and a `prices` table are
 // copied into plain arrays and objects of their own fields, whose values the core checks.
 
+import { isArray, isObject, typeName } from './convert.js';
+
 // classify::duration::MAX_DELAY_MS and classify::body::MAX_BODY_BYTES (tests/contract.rs checks them).
 const MAX_MS = 2147483647;
 const MAX_BODY = 65536;
@@ -68,16 +70,6 @@ const FAILOVER = ['quota_exhausted', 'rate_limit', 'overloaded', 'server_error',
 const JITTER = ['full', 'equal', 'decorrelated', 'none'];
 
 const ownProperty = Object.getOwnPropertyDescriptor;
-/** `Array.isArray`, false for a revoked Proxy (on which it throws). */
-const isArray = (v) => {
-  try {
-    return Array.isArray(v);
-  } catch {
-    return false;
-  }
-};
-const typeName = (v) => (v === null ? 'null' : isArray(v) ? 'array' : typeof v);
-const isObject = (v) => v !== null && typeof v === 'object' && !isArray(v);
 const quoted = (list) => `'${list.join("', '")}'`;
 
 /** The TypeError for `what`, whose getter (or Proxy trap) threw `cause`. */
