@@ -3,7 +3,10 @@
 //! that means). This file is the registry that ties them together.
 //!
 //! Adding a provider is one file here plus its line in [`REGISTRY`] and its
-//! [`Provider`] variant.
+//! [`Provider`] variant. The other files: `rule.rs` (a row of a table and
+//! how it matches), `signals.rs` (what the rules read from a response),
+//! `rows.rs` (every rule, pre-sorted for [`decide`]) and `window.rs` (the
+//! limit's window a message names).
 //!
 //! # How rules decide
 //!
@@ -14,13 +17,9 @@
 //! most wins, in the order of [`rank`]: a body that says both "rate limit"
 //! and "monthly spend limit" is out of quota, not rate-limited.
 
-use std::cell::OnceCell;
-
 use crate::classify::body::{ErrorBody, Shape};
 use crate::classify::headers::Headers;
-use crate::classify::kind::{Kind, Period};
 use crate::classify::provider::Provider;
-use crate::classify::search::{find_bytes, Pairs};
 
 mod anthropic;
 mod azure;
@@ -35,9 +34,17 @@ mod mistral;
 mod openai;
 mod openrouter;
 mod rows;
+mod rule;
+mod signals;
 mod together;
 mod vertex;
+mod window;
 mod xai;
+
+use rule::bit;
+pub use rule::{rank, On, Rule};
+pub use signals::Signals;
+pub use window::window;
 
 /// A provider: how to recognise it and what its error bodies mean.
 pub struct Def {
@@ -78,202 +85,6 @@ pub const REGISTRY: [&Def; 15] = [
     &generic::DEF,
 ];
 
-/// What the rules read from one response.
-pub struct Signals<'a> {
-    /// The status the rules go by: the HTTP status, or for a 2xx whose
-    /// body is an error object, that object's numeric `code`.
-    pub status: u16,
-    /// The error body.
-    pub body: &'a ErrorBody,
-    code: &'a str,
-    ty: &'a str,
-    message: &'a str,
-    lower: OnceCell<Lowered>,
-}
-
-/// The lower-cased message, with the set of its pairs of adjacent bytes: a
-/// phrase with a pair the set lacks is not in the message, which rules out
-/// most of the phrases the rules hold (about a hundred and fifty) without a
-/// scan; the others are looked for in full.
-struct Lowered {
-    text: Vec<u8>,
-    pairs: Pairs,
-}
-
-impl Lowered {
-    fn new(message: &str) -> Self {
-        let text = message.as_bytes().to_ascii_lowercase();
-        let pairs = Pairs::of(&text);
-        Lowered { text, pairs }
-    }
-
-    fn contains(&self, phrase: &[u8]) -> bool {
-        self.pairs.may_contain(phrase) && find_bytes(&self.text, phrase).is_some()
-    }
-}
-
-impl<'a> Signals<'a> {
-    /// The signals of `body` at `status`.
-    pub fn new(status: u16, body: &'a ErrorBody) -> Self {
-        Signals {
-            status,
-            body,
-            code: body.code.as_deref().unwrap_or_default(),
-            ty: body.error_type.as_deref().unwrap_or_default(),
-            message: body.message.as_deref().unwrap_or_default(),
-            lower: OnceCell::new(),
-        }
-    }
-
-    /// The message, lower-cased and indexed once, only if a rule gets as far as it.
-    fn lower(&self) -> &Lowered {
-        self.lower.get_or_init(|| Lowered::new(self.message))
-    }
-
-    /// Whether the lower-cased message contains any of `phrases`.
-    pub fn says(&self, phrases: &[&str]) -> bool {
-        if self.message.is_empty() {
-            // No phrase is empty: nothing to index or look through.
-            return false;
-        }
-        let lower = self.lower();
-        phrases.iter().any(|p| lower.contains(p.as_bytes()))
-    }
-
-    /// Whether the response's `on` field is `value` (for the message: contains it).
-    fn has(&self, on: On, value: &str) -> bool {
-        match on {
-            On::Ty => self.ty == value,
-            On::Code => self.code == value,
-            On::Inner => self.body.inner_code.as_deref().unwrap_or_default() == value,
-            On::Says | On::AndSays => self.says(&[value]),
-        }
-    }
-
-    /// The message as sent.
-    pub fn message(&self) -> &str {
-        self.message
-    }
-}
-
-/// Which field of a response one condition of a [`Rule`] reads.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum On {
-    /// `error.type` (Gemini: `error.status`; AWS: the exception name) is this.
-    Ty,
-    /// `error.code` is this.
-    Code,
-    /// A nested code (Azure `innererror.code`, Anthropic `details.error_code`) is this.
-    Inner,
-    /// The lower-cased message contains this.
-    Says,
-    /// ... and also contains one of these.
-    AndSays,
-}
-
-/// The fields a rule can name, in the order they are checked (the cheap
-/// compares before the message search).
-const FIELDS: [On; 5] = [On::Ty, On::Code, On::Inner, On::Says, On::AndSays];
-
-/// One row of a provider's table: when every condition that is set
-/// matches, the response is `kind`. A field named by several conditions
-/// matches when any of them does; a field named by none matches anything.
-///
-/// The conditions are one flat list of `(field, value)` pairs rather than a
-/// list per field: most rules name one or two fields, so a row is 28 bytes
-/// instead of 60 on wasm32 (five mostly empty slices), read by the one
-/// matcher below.
-#[derive(Clone, Copy)]
-pub struct Rule {
-    /// What the response is when the rule matches.
-    pub kind: Kind,
-    /// The `reason` the classification carries.
-    pub reason: &'static str,
-    /// The conditions, as `(field, value)` pairs.
-    pub when: &'static [(On, &'static str)],
-    /// The status is in this inclusive range.
-    pub status: [u16; 2],
-    /// Anything else the rule needs to check.
-    pub test: Option<fn(&Signals<'_>) -> bool>,
-    /// The window the limit covers, when the rule knows it better than the message.
-    pub window: Option<Period>,
-}
-
-impl Rule {
-    /// A rule that matches everything: fill in what it checks.
-    pub const fn new(kind: Kind, reason: &'static str) -> Rule {
-        Rule {
-            kind,
-            reason,
-            when: &[],
-            status: [0, 999],
-            test: None,
-            window: None,
-        }
-    }
-
-    fn matches(&self, s: &Signals<'_>) -> bool {
-        (self.status[0]..=self.status[1]).contains(&s.status)
-            && self.conditions_hold(s)
-            && self.test.is_none_or(|test| test(s))
-    }
-
-    /// Whether each field a condition names has a condition that holds,
-    /// the fields in the order of [`FIELDS`]: one pass over the conditions
-    /// for the cheap compares, then one per message search that some
-    /// condition names (most rules name none).
-    fn conditions_hold(&self, s: &Signals<'_>) -> bool {
-        // Bit `f` of each: field `f` is named / has a condition that holds.
-        let (mut named, mut held) = (0u8, 0u8);
-        for stage in [COMPARES, bit(On::Says), bit(On::AndSays)] {
-            if stage != COMPARES && named & stage == 0 {
-                continue;
-            }
-            for &(on, value) in self.when {
-                let b = bit(on);
-                if stage == COMPARES {
-                    named |= b;
-                }
-                if stage & b != 0 && held & b == 0 && s.has(on, value) {
-                    held |= b;
-                }
-            }
-            if (named ^ held) & stage != 0 {
-                return false;
-            }
-        }
-        true
-    }
-}
-
-/// The field `on` as a bit of a set.
-const fn bit(on: On) -> u8 {
-    1 << on as u8
-}
-
-/// The fields checked by a compare ([`FIELDS`] before the message searches).
-const COMPARES: u8 = bit(FIELDS[0]) | bit(FIELDS[1]) | bit(FIELDS[2]);
-
-/// How much a kind matters when rules disagree: a body that reads as out
-/// of quota and as rate-limited is out of quota; lower is stronger.
-pub fn rank(kind: Kind) -> u8 {
-    match kind {
-        Kind::BudgetExhausted | Kind::QuotaExhausted => 0,
-        Kind::ContextLength => 1,
-        Kind::RequestTooLarge => 2,
-        Kind::RateLimit => 3,
-        Kind::Overloaded => 4,
-        Kind::ContentFilter => 5,
-        Kind::Auth => 6,
-        Kind::Permission => 7,
-        Kind::NotFound => 8,
-        Kind::ServerError => 9,
-        Kind::Timeout => 10,
-        Kind::BadRequest => 11,
-        _ => 12,
-    }
-}
-
 /// The strongest rule that matches, from every provider's table: rules
 /// are tried kind by kind, strongest first (registry order among equals),
 /// and the first match wins, so a quota body stops at the first quota rule.
@@ -294,24 +105,6 @@ pub fn decide(s: &Signals<'_>) -> Option<&'static Rule> {
         }
     }
     best
-}
-
-/// Whether `haystack` contains `needle`: a scan for the needle's first
-/// byte, then a compare. The phrases the rules look for are a few bytes
-/// long and messages a few hundred, where this beats `str::contains`'
-/// two-way searcher, whose setup alone costs more than the scan.
-pub fn contains_short(haystack: &[u8], needle: &[u8]) -> bool {
-    let Some((&first, rest)) = needle.split_first() else {
-        return true;
-    };
-    if haystack.len() < needle.len() {
-        return false;
-    }
-    let last_start = haystack.len() - needle.len();
-    haystack[..=last_start]
-        .iter()
-        .enumerate()
-        .any(|(i, &b)| b == first && haystack[i + 1..i + needle.len()] == *rest)
 }
 
 /// Whether `host` (lower-case) matches a [`Def::hosts`] pattern.
@@ -364,146 +157,9 @@ pub fn from_body(body: &ErrorBody) -> Option<Provider> {
     })
 }
 
-/// Phrases that name a limit's window, longest window first, so a message
-/// naming several (Gemini lists every quota it hit) gets the one that
-/// heals last.
-const WINDOWS: [(Period, &[&str]); 5] = [
-    (
-        Period::Month,
-        &["per month", "monthly", "/ month", "/month"],
-    ),
-    (Period::Week, &["per week", "weekly", "/ week"]),
-    (
-        Period::Day,
-        &[
-            "per day", "per-day", "per_day", "perday", "(tpd)", "(rpd)", "/ day", "daily",
-        ],
-    ),
-    (
-        Period::Hour,
-        &[
-            "per hour", "per-hour", "per_hour", "perhour", "hourly", "/ hour",
-        ],
-    ),
-    (
-        Period::Minute,
-        &[
-            "per minute",
-            "per-minute",
-            "per_minute",
-            "perminute",
-            "(tpm)",
-            "(rpm)",
-            "/ minute",
-        ],
-    ),
-];
-
-/// The window of the limit a rate-limit or quota response names: from the
-/// rule, else the message and the quota ids. `None` when it names none.
-pub fn window(kind: Kind, rule: Option<&Rule>, s: &Signals<'_>) -> Option<Period> {
-    if !matches!(
-        kind,
-        Kind::RateLimit | Kind::QuotaExhausted | Kind::RequestTooLarge
-    ) {
-        return None;
-    }
-    if let Some(window) = rule.and_then(|r| r.window) {
-        return Some(window);
-    }
-    let ids: Vec<String> = s
-        .body
-        .quota_ids
-        .iter()
-        .map(|id| id.to_ascii_lowercase())
-        .collect();
-    WINDOWS.iter().find_map(|(period, phrases)| {
-        let named = s.says(phrases)
-            || ids.iter().any(|id| {
-                phrases
-                    .iter()
-                    .any(|p| contains_short(id.as_bytes(), p.as_bytes()))
-            });
-        named.then_some(*period)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn phrase_search_agrees_with_str_contains() {
-        // Every haystack of up to 6 bytes and needle of up to 3 over "ab".
-        let words = |max: usize| {
-            let mut all = vec![String::new()];
-            for len in 1..=max {
-                for bits in 0..1u32 << len {
-                    all.push(
-                        (0..len)
-                            .map(|i| if bits >> i & 1 == 1 { 'b' } else { 'a' })
-                            .collect(),
-                    );
-                }
-            }
-            all
-        };
-        for h in words(6) {
-            for n in words(3) {
-                assert_eq!(
-                    contains_short(h.as_bytes(), n.as_bytes()),
-                    h.contains(&n),
-                    "{h:?} {n:?}"
-                );
-            }
-        }
-        assert!(contains_short("rate limit per day".as_bytes(), b"per day"));
-        assert!(!contains_short("per da".as_bytes(), b"per day"));
-    }
-
-    #[test]
-    fn the_message_index_agrees_with_a_search_of_the_lowered_message() {
-        // Every message of up to 5 pieces over a few bytes, and every phrase
-        // of up to 3: the pair set may only rule out phrases that are absent.
-        let words = |pieces: &[&str], max: usize| {
-            let mut all = vec![String::new()];
-            let mut last = vec![String::new()];
-            for _ in 0..max {
-                last = last
-                    .iter()
-                    .flat_map(|w| pieces.iter().map(move |p| format!("{w}{p}")))
-                    .collect();
-                all.extend(last.iter().cloned());
-            }
-            all
-        };
-        let phrases = words(&["a", "b", " ", "é"], 3);
-        for message in words(&["a", "B", " ", "é", "ab"], 5) {
-            let lower = Lowered::new(&message);
-            let lowered = message.to_ascii_lowercase();
-            for phrase in &phrases {
-                assert_eq!(
-                    lower.contains(phrase.as_bytes()),
-                    lowered.contains(phrase.as_str()),
-                    "{message:?} {phrase:?}"
-                );
-            }
-        }
-        // The rules' own phrases in a real message.
-        let message = "Rate limit reached for gpt-4o on tokens per min (TPM): Limit 30000, Used 29000. You exceeded your current quota; the engine is currently overloaded, at capacity.";
-        let lower = Lowered::new(message);
-        for def in REGISTRY {
-            for rule in def.rules {
-                for &(_, phrase) in rule.when {
-                    assert_eq!(
-                        lower.contains(phrase.as_bytes()),
-                        message.to_ascii_lowercase().contains(phrase),
-                        "{phrase:?}"
-                    );
-                }
-            }
-        }
-    }
 
     /// `decide` as it was before the rows: every rule of every table read.
     fn decide_reading_every_rule(s: &Signals<'_>) -> Option<&'static Rule> {
