@@ -88,13 +88,12 @@ export function flattenHeaders(h, field, all = false) {
   if (h === undefined || h === null) return '';
   const parts = [];
   if (Array.isArray(h) || typeof h.forEach === 'function') {
-    if (typeof h[Symbol.iterator] !== 'function') throw new TypeError(`classify: \`${field}\` is not iterable`);
+    if (typeof h[Symbol.iterator] !== 'function') throw fieldError(`classify: \`${field}\` is not iterable`);
     let i = 0;
     for (const pair of h) {
       const ok = Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string';
       const value = ok ? headerValue(pair[1]) : undefined;
-      if (value === undefined)
-        throw new TypeError(`classify: \`${field}[${i}]\` must be a [name, value] pair of strings`);
+      if (value === undefined) throw fieldError(`classify: \`${field}[${i}]\` must be a [name, value] pair of strings`);
       const name = pair[0].trim().toLowerCase();
       if (keep(name)) parts.push(oneLine(name), oneLine(value));
       i++;
@@ -105,13 +104,13 @@ export function flattenHeaders(h, field, all = false) {
       if (raw === undefined || raw === null) continue;
       const value = headerValue(raw);
       if (value === undefined) {
-        throw new TypeError(`classify: \`${field}["${key}"]\` must be a string, got ${typeName(raw)}`);
+        throw fieldError(`classify: \`${field}["${key}"]\` must be a string, got ${typeName(raw)}`);
       }
       const name = key.trim().toLowerCase();
       if (keep(name)) parts.push(oneLine(name), oneLine(value));
     }
   } else {
-    throw new TypeError(
+    throw fieldError(
       `classify: \`${field}\` must be a Headers, a plain object or an array of [name, value] pairs, got ${typeName(h)}`,
     );
   }
@@ -131,11 +130,11 @@ function bodyText(b, field) {
     try {
       json = JSON.stringify(b);
     } catch {
-      throw new TypeError(`classify: \`${field}\` is an object that JSON.stringify cannot serialise`);
+      throw fieldError(`classify: \`${field}\` is an object that JSON.stringify cannot serialise`);
     }
     return json.slice(0, MAX_BODY);
   }
-  throw new TypeError(`classify: \`${field}\` must be a string or an object, got ${typeName(b)}`);
+  throw fieldError(`classify: \`${field}\` must be a string or an object, got ${typeName(b)}`);
 }
 
 /** openai-node keeps the body's inner `error` object; @anthropic-ai/sdk the whole body. */
@@ -149,7 +148,7 @@ function urlOf(url) {
   if (url === undefined || url === null) return undefined;
   if (typeof url === 'string') return url;
   if (typeof url.href === 'string') return url.href;
-  throw new TypeError(`classify: \`url\` must be a string or URL, got ${typeName(url)}`);
+  throw fieldError(`classify: \`url\` must be a string or URL, got ${typeName(url)}`);
 }
 
 const isError = (v) => v instanceof Error || Object.prototype.toString.call(v) === '[object Error]';
@@ -172,12 +171,35 @@ function lastAttempt(input) {
 
 /**
  * classify()'s input, any accepted form, as
- * [status, statusField, headers, body, url, now, errorName, errorMessage].
+ * [status, statusField, headers, body, url, now, errorName, errorMessage]. A getter or Proxy trap of
+ * the input that throws, or a revoked Proxy, is a TypeError naming the input, with what it threw as
+ * `cause`; the field checks' own TypeErrors pass as they are.
  */
 export function readClassifyInput(given) {
+  try {
+    return readInput(given);
+  } catch (cause) {
+    if (ours.has(cause)) throw cause;
+    let message = 'it threw';
+    try {
+      message = String(cause?.message ?? cause);
+    } catch {}
+    throw new TypeError(`classify: the input could not be read: ${message}`, { cause });
+  }
+}
+
+/** The TypeErrors the checks below throw (a getter's own TypeError is not one). */
+const ours = new WeakSet();
+const fieldError = (message) => {
+  const e = new TypeError(message);
+  ours.add(e);
+  return e;
+};
+
+function readInput(given) {
   const input = lastAttempt(given);
   if (input === null || typeof input !== 'object') {
-    throw new TypeError(`classify: input must be an object like { status, headers, body }, got ${typeName(input)}`);
+    throw fieldError(`classify: input must be an object like { status, headers, body }, got ${typeName(input)}`);
   }
   const url = urlOf(input.url);
   if (input.statusCode !== undefined && input.status === undefined) {
@@ -187,7 +209,7 @@ export function readClassifyInput(given) {
   }
   if (input.status === undefined || input.status === null) {
     if (isError(input)) return [undefined, 'status', '', '', url, input.now, String(input.name), String(input.message)];
-    throw new TypeError('classify: `status` is required (a number such as 429)');
+    throw fieldError('classify: `status` is required (a number such as 429)');
   }
   const body = input.body !== undefined ? bodyText(input.body, 'body') : sdkBody(input.error);
   return [input.status, 'status', flattenHeaders(input.headers, 'headers'), body, url, input.now];

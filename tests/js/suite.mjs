@@ -218,6 +218,44 @@ export const tests = [
       );
       await throws(() => ratewise.classify({ status: 429, body: 5 }), 'TypeError', /`body`/, 'numeric body');
       await throws(() => ratewise.classify({ status: 429, now: -1 }), 'RangeError', /`now`/, 'negative now');
+      // A getter or Proxy trap that throws, or a revoked Proxy: a TypeError naming the input, the cause kept.
+      const { proxy: revoked, revoke } = Proxy.revocable({}, {});
+      revoke();
+      const planted = new Error('planted');
+      const hostile = new Proxy(
+        {},
+        {
+          get: () => {
+            throw planted;
+          },
+          ownKeys: () => {
+            throw planted;
+          },
+        },
+      );
+      for (const [input, what] of [
+        [revoked, 'a revoked input'],
+        [{ status: 429, headers: revoked }, 'revoked headers'],
+        [{ status: 429, body: revoked }, 'a revoked body'],
+        [{ status: 429, headers: hostile }, 'headers whose traps throw'],
+        [
+          Object.defineProperty({}, 'status', {
+            get: () => {
+              throw planted;
+            },
+          }),
+          'a status getter that throws',
+        ],
+      ]) {
+        await throws(() => ratewise.classify(input), 'TypeError', /^classify: the input could not be read: /, what);
+      }
+      const e = await throws(
+        () => ratewise.classify({ status: 429, headers: hostile }),
+        'TypeError',
+        /could not be read: planted/,
+        'a trap that throws',
+      );
+      check(e.cause === planted, 'the cause is what the trap threw');
       const cyclic = {};
       cyclic.self = cyclic;
       await throws(
