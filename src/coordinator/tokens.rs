@@ -14,6 +14,12 @@
 //! - until its reset, the latest report's `remaining`, less what was
 //!   granted after the reported request went.
 //!
+//! A token bucket (two reports agreeing on one refill rate) refilled
+//! within `REFILL_AT_MOST_MS` (10 s) has books that refill as it does instead:
+//! the grants owed repaid at its rate, and the latest report's `remaining`
+//! grown at it, so a drained bucket's room comes back call by call rather
+//! than a whole refill after each grant.
+//!
 //! The server's count corrects the estimates, as an instance's own throttle
 //! does: a report that counts fewer tokens used than the books booked before
 //! its request went scales those down to the server's count (a completion
@@ -29,6 +35,15 @@ use crate::limits::lease::{Counted, LEASE_TTL_MS};
 /// The most runs of booked tokens kept (one a grant; past it the oldest
 /// two merge, at the later time: freed no sooner).
 pub(super) const MAX_TOKEN_RUNS: usize = 256;
+
+/// The longest refill of a bucket whose books refill as it does, ms; a
+/// longer one (a minute's tokens, as OpenAI's) holds booked tokens a
+/// whole refill. Refilled books grant a permit whenever one call's worth
+/// came back, to whichever instance asks first: over a minute's refill an
+/// instance may be refused past its retry policy's cap and go on alone
+/// (`Leases::need`), as it did on the fake clock (12 429s at N = 4,
+/// `tests/leases.rs`); held books grant a window's worth at once.
+pub(super) const REFILL_AT_MOST_MS: f64 = 10_000.0;
 
 /// The latest report of the tokens window.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,8 +64,12 @@ struct Known {
 pub struct TokenBook {
     /// The window's limit, once reported.
     limit: Option<f64>,
-    /// Its length: the longest reset reported, ms.
+    /// Its length: the longest reset reported, ms, or a bucket's whole
+    /// refill.
     window_ms: f64,
+    /// Whether two reports showed a token bucket (`window_ms` is then its
+    /// refill): the books refill as it does ([`TokenBook::bucket_room`]).
+    bucket: bool,
     /// Tokens booked, oldest first: (when, how many).
     runs: VecDeque<(f64, f64)>,
     known: Option<Known>,
@@ -64,8 +83,20 @@ impl TokenBook {
         self.window_ms.max(MIN_WINDOW_MS) + LEASE_TTL_MS
     }
 
-    /// Lets out the tokens booked longer than a window ago.
+    /// Lets out the tokens booked longer than a window ago (a bucket's:
+    /// those its books refilled, [`TokenBook::owed`]).
     fn settle(&mut self, now_ms: f64) {
+        if self.refills() {
+            // Not those the latest report's bound still counts.
+            let counted = self.known.map_or(f64::INFINITY, |k| k.counted_to_ms);
+            let (_, drained) = self.owed(now_ms);
+            for _ in 0..drained {
+                if self.runs.front().is_some_and(|r| r.0 <= counted) {
+                    self.runs.pop_front();
+                }
+            }
+            return;
+        }
         let hold = self.hold_ms();
         while self
             .runs
@@ -104,10 +135,10 @@ impl TokenBook {
     /// ms and the count's down, as the instance's throttle learns a bucket,
     /// `throttle/pace.rs`), the window is the slowest rate they allow times
     /// the limit.
-    fn window_shown(&self, t: Counted, observed_ms: f64) -> f64 {
+    fn window_shown(&self, t: Counted, observed_ms: f64) -> (f64, bool) {
         let reset = t.reset_at_ms - observed_ms;
         let (Some(limit), Some(k)) = (self.limit, self.known) else {
-            return reset;
+            return (reset, false);
         };
         let rates = |d: f64, reset: f64| {
             let slack = 1.0 + reset * 0.002;
@@ -115,16 +146,79 @@ impl TokenBook {
         };
         let (was, now) = (limit - k.remaining, limit - t.remaining);
         if was.min(now) < 2.0 || was.max(now) < 1.5 * was.min(now) {
-            return reset;
+            return (reset, false);
         }
         let (lo, hi) = rates(was, k.reset_at_ms - k.observed_at_ms);
         let (lo2, hi2) = rates(now, reset);
-        let slowest = lo.max(lo2);
-        if slowest <= hi.min(hi2) {
-            reset.max(slowest * limit)
+        let slowest = hi.min(hi2);
+        if lo.max(lo2) <= slowest {
+            (reset.max(slowest * limit), true)
         } else {
-            reset
+            (reset, false)
         }
+    }
+
+    /// Whether the books refill as a bucket does: a bucket was shown, and
+    /// it refills within [`REFILL_AT_MOST_MS`].
+    fn refills(&self) -> bool {
+        self.bucket && self.window_ms <= REFILL_AT_MOST_MS
+    }
+
+    /// A bucket's refill rate, tokens a ms.
+    fn rate(&self, limit: f64) -> f64 {
+        limit / self.window_ms.max(MIN_WINDOW_MS)
+    }
+
+    /// What the books owe a bucket at `now_ms`: every grant taken from it
+    /// as late as it may reach the server (its grant, [`LEASE_TTL_MS`] and
+    /// the longest round trip reported, not after now), refilled at its
+    /// rate since; and how many of the oldest runs it had refilled when
+    /// the next landed (those no longer count: a run dropped while the
+    /// books still owed for it would lose that debt).
+    fn owed(&self, now_ms: f64) -> (f64, usize) {
+        let rate = self.limit.map_or(0.0, |l| self.rate(l));
+        let mut owed = 0.0;
+        let mut last = f64::NEG_INFINITY;
+        let mut drained = 0;
+        for (i, &(at, n)) in self.runs.iter().enumerate() {
+            let lands = (at + LEASE_TTL_MS + self.reach_ms).min(now_ms).max(last);
+            if last.is_finite() {
+                owed = (owed - rate * (lands - last)).max(0.0);
+            }
+            if owed <= 0.0 {
+                drained = i;
+            }
+            owed += n;
+            last = lands;
+        }
+        if last.is_finite() {
+            owed = (owed - rate * (now_ms - last)).max(0.0);
+        }
+        if owed <= 0.0 {
+            drained = self.runs.len();
+        }
+        (owed, drained)
+    }
+
+    /// The room a token bucket's books leave at `now_ms` and, when it is
+    /// short of `each`, the ms until it may be: the bucket refills at the
+    /// rate its reports showed (`limit` a `window_ms`), so booked tokens
+    /// leave the books as it refills rather than a whole window after
+    /// their grant. Two bounds, the tighter wins:
+    ///
+    /// - the books as a bucket of their own ([`TokenBook::owed`]);
+    /// - the latest report's `remaining`, refilled at the rate since its
+    ///   answer (the server counted it before), at most the limit, less
+    ///   what was granted after the reported request went.
+    fn bucket_room(&self, limit: f64, each: f64, now_ms: f64) -> (f64, f64) {
+        let rate = self.rate(limit);
+        let owed = self.owed(now_ms).0;
+        let mut room = limit - owed;
+        if let Some(k) = self.known {
+            let refilled = (k.remaining + rate * (now_ms - k.observed_at_ms).max(0.0)).min(limit);
+            room = room.min(refilled - self.booked_after(k.counted_to_ms));
+        }
+        (room, ((each - room) / rate).max(1.0))
     }
 
     /// Takes what a report said of the tokens window: the request it
@@ -134,7 +228,9 @@ impl TokenBook {
         if let Some(limit) = t.limit {
             self.limit = Some(limit);
         }
-        self.window_ms = self.window_ms.max(self.window_shown(t, observed_ms));
+        let (window, bucket) = self.window_shown(t, observed_ms);
+        self.window_ms = self.window_ms.max(window);
+        self.bucket |= bucket;
         self.settle(observed_ms);
         if let Some(sent) = sent_ms {
             self.reach_ms = self.reach_ms.max(observed_ms - sent);
@@ -151,7 +247,9 @@ impl TokenBook {
         // server before the reported request (spent within LEASE_TTL_MS of
         // their grant, there within the longest round trip) are at most
         // the server's count: more, and they are scaled down to it.
-        if let (Some(limit), Some(sent)) = (self.limit, sent_ms) {
+        // A bucket's count is less than what went, by what it refilled
+        // since: its books refill at its rate and are left as booked.
+        if let (Some(limit), Some(sent), false) = (self.limit, sent_ms, self.refills()) {
             let surely = sent - LEASE_TTL_MS - self.reach_ms;
             let used = (limit - t.remaining).max(0.0);
             let before = self.booked_after(f64::NEG_INFINITY) - self.booked_after(surely);
@@ -185,6 +283,11 @@ impl TokenBook {
         let each = each.min(limit);
         if each <= 0.0 {
             return Ok(want);
+        }
+        if self.refills() {
+            let (room, next_ms) = self.bucket_room(limit, each, now_ms);
+            let n = (room / each).floor().min(want);
+            return if n >= 1.0 { Ok(n) } else { Err(next_ms) };
         }
         let mut room = limit - self.booked_after(f64::NEG_INFINITY);
         let mut next_ms = self
@@ -236,19 +339,34 @@ impl TokenBook {
 
     /// Until when the books matter, ms since the epoch.
     pub fn busy_until_ms(&self) -> f64 {
-        let last = self.runs.back().map_or(0.0, |&(at, _)| at + self.hold_ms());
+        // A bucket's books: until the last run landed and all of them
+        // refilled, at the latest.
+        let hold = match self.limit {
+            Some(limit) if self.refills() => {
+                LEASE_TTL_MS
+                    + self.reach_ms
+                    + self.booked_after(f64::NEG_INFINITY) / self.rate(limit)
+            }
+            _ => self.hold_ms(),
+        };
+        let last = self.runs.back().map_or(0.0, |&(at, _)| at + hold);
         last.max(self.known.map_or(0.0, |k| k.reset_at_ms))
     }
 
     /// The books as numbers, for storage: limit, window, the report's
     /// remaining, counted-to, reset, observation and held (`NaN` if none),
+    /// the window negative for a bucket's refill,
     /// the longest round trip, then the runs.
     pub fn to_vec(&self) -> Vec<f64> {
         let k = self.known;
         let n = |v: Option<f64>| v.unwrap_or(f64::NAN);
         let mut v = vec![
             n(self.limit),
-            self.window_ms,
+            if self.bucket {
+                -self.window_ms
+            } else {
+                self.window_ms
+            },
             n(k.map(|k| k.remaining)),
             n(k.map(|k| k.counted_to_ms)),
             n(k.map(|k| k.reset_at_ms)),
@@ -297,7 +415,8 @@ impl TokenBook {
         }
         TokenBook {
             limit: ok(*limit),
-            window_ms: ok(*window_ms).unwrap_or(0.0),
+            window_ms: ok(window_ms.abs()).unwrap_or(0.0),
+            bucket: *window_ms < 0.0 && window_ms.is_finite(),
             reach_ms: ok(*reach).unwrap_or(0.0),
             runs: kept,
             known,
@@ -388,22 +507,48 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_bucket_s_tokens_stay_booked_a_whole_refill_not_its_first_reset() {
-        // A bucket of 10 000 tokens refilled over 1 000 ms: its reset is the
-        // time until it is full again, 0.1 ms a token missing. The cold
-        // start's report counts 1 000 used (100 ms), the next 2 560 (256).
+    /// A bucket of 10 000 tokens refilled over 1 000 ms: its reset is the
+    /// time until it is full again, 0.1 ms a token missing. The cold
+    /// start's report counts 1 000 used (100 ms), the next 2 560 (256):
+    /// one rate, a bucket. The books then hold 10 calls of 1 000.
+    fn drained_bucket(limit_ms: f64) -> TokenBook {
+        let scale = limit_ms / 1_000.0;
         let mut b = TokenBook::default();
         b.book(1_000.0, 0.0);
-        b.report(counted(9_000.0, 130.0), Some(0.0), 30.0);
+        b.report(counted(9_000.0, 30.0 + 100.0 * scale), Some(0.0), 30.0);
         assert_eq!(b.room(9.0, 1_000.0, 45.0), Ok(9.0));
         b.book(9_000.0, 45.0);
-        b.report(counted(7_440.0, 76.0 + 256.0), Some(46.0), 76.0);
-        // Taken for a 256 ms window, the ten left the books by 401 and ten
-        // more went there, where the bucket held about 3 400.
-        assert_eq!(granted(&mut b, 77.0, 1_000.0), 0);
-        assert!((b.window_ms - 994.1).abs() < 0.1, "{}", b.window_ms);
-        assert_eq!(granted(&mut b, 1_000.0, 1_200.0), 10);
+        b.report(counted(7_440.0, 76.0 + 256.0 * scale), Some(46.0), 76.0);
+        assert!(b.bucket);
+        b
+    }
+
+    #[test]
+    fn a_drained_bucket_s_books_grant_again_at_its_refill_rate() {
+        let mut b = drained_bucket(1_000.0);
+        // The slowest rate both reports allow: 1 000 tokens a 100.63 ms.
+        assert!((b.window_ms - 1_006.3).abs() < 0.1, "{}", b.window_ms);
+        // Each grant taken from the books as late as it may reach the
+        // server (grant, 100 ms and the 30 ms round trip): 9 550 owed at
+        // 175, room for one more once 550 refilled, by 231; then one a
+        // refill of 1 000. Held a whole refill, none came before 1 106.
+        assert_eq!(granted(&mut b, 77.0, 231.0), 0);
+        assert_eq!(granted(&mut b, 231.0, 232.0), 1);
+        assert_eq!(granted(&mut b, 232.0, 332.0), 0);
+        assert_eq!(granted(&mut b, 332.0, 1_000.0), 7);
+        // Never more than the bucket held: a whole refill later, the 10
+        // first and the 8 since have left room for 10 more at most.
+        assert!(granted(&mut b, 1_000.0, 2_000.0) <= 10);
+    }
+
+    #[test]
+    fn a_bucket_refilled_over_a_minute_holds_its_tokens_a_whole_refill() {
+        // Refilled books grant one call at a time to whoever asks first:
+        // over a minute an instance could be refused past its policy's cap.
+        let mut b = drained_bucket(60_000.0);
+        assert!(b.window_ms > REFILL_AT_MOST_MS);
+        assert_eq!(granted(&mut b, 77.0, 60_000.0), 0);
+        assert_eq!(granted(&mut b, 60_460.0, 60_600.0), 10);
     }
 
     #[test]
@@ -414,6 +559,7 @@ mod tests {
         b.report(counted(7_000.0, 1_000.0), Some(50.0), 100.0);
         b.report(counted(3_000.0, 1_000.0), Some(350.0), 400.0);
         assert_eq!(b.window_ms, 990.0);
+        assert!(!b.bucket);
         // A sliding log: every reset a window, whatever the count.
         let mut b = TokenBook::default();
         for (i, left) in [9_000.0, 7_000.0, 3_000.0].into_iter().enumerate() {
@@ -421,6 +567,7 @@ mod tests {
             b.report(counted(left, at + 1_000.0), Some(at), at);
         }
         assert_eq!(b.window_ms, 1_000.0);
+        assert!(!b.bucket);
     }
 
     #[test]
@@ -437,10 +584,12 @@ mod tests {
         b.report(counted(9_000.0, W), Some(10.0), 50.0);
         b.book(3_000.0, 60.0);
         assert_eq!(TokenBook::from_slice(&b.to_vec()), b);
+        let bucket = drained_bucket(1_000.0);
+        assert_eq!(TokenBook::from_slice(&bucket.to_vec()), bucket);
         assert_eq!(TokenBook::from_slice(&[1.0]), TokenBook::default());
         let bad = [
             f64::NAN,
-            -1.0,
+            f64::NEG_INFINITY,
             f64::NAN,
             0.0,
             1.0,
@@ -455,6 +604,7 @@ mod tests {
         let back = TokenBook::from_slice(&bad);
         assert_eq!(back.limit, None);
         assert_eq!(back.window_ms, 0.0);
+        assert!(!back.bucket);
         assert_eq!(back.known, None);
         assert_eq!(back.reach_ms, 0.0);
         assert_eq!(back.runs, [(6.0, 1.0)]);
