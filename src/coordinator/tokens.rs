@@ -18,7 +18,9 @@
 //! within `REFILL_AT_MOST_MS` (10 s) has books that refill as it does instead:
 //! the grants owed repaid at its rate, and the latest report's `remaining`
 //! grown at it, so a drained bucket's room comes back call by call rather
-//! than a whole refill after each grant.
+//! than a whole refill after each grant; an instance told to wait is
+//! promised a turn of that refill, so that waiting instances come back one
+//! at a time, not all at each call's refill.
 //!
 //! The server's count corrects the estimates, as an instance's own throttle
 //! does: a report that counts fewer tokens used than the books booked before
@@ -30,7 +32,7 @@
 use std::collections::VecDeque;
 
 use super::ledger::MIN_WINDOW_MS;
-use crate::limits::lease::{Counted, LEASE_TTL_MS};
+use crate::limits::lease::{Counted, LEASE_TTL_MS, WAIT_MS};
 
 /// The most runs of booked tokens kept (one a grant; past it the oldest
 /// two merge, at the later time: freed no sooner).
@@ -44,6 +46,10 @@ pub(super) const MAX_TOKEN_RUNS: usize = 256;
 /// (`Leases::need`), as it did on the fake clock (12 429s at N = 4,
 /// `tests/leases.rs`); held books grant a window's worth at once.
 pub(super) const REFILL_AT_MOST_MS: f64 = 10_000.0;
+
+/// The most turns a bucket's books promise at once (past them a request
+/// is told to wait, and asks again, with no turn).
+pub(super) const MAX_PROMISED: usize = 16;
 
 /// The latest report of the tokens window.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -75,6 +81,9 @@ pub struct TokenBook {
     known: Option<Known>,
     /// The longest time from a request's send to its answer reported, ms.
     reach_ms: f64,
+    /// A bucket's refill promised to the lease requests told to wait for
+    /// it, in turn: (when, tokens), oldest first ([`TokenBook::queue`]).
+    promised: VecDeque<(f64, f64)>,
 }
 
 impl TokenBook {
@@ -200,17 +209,16 @@ impl TokenBook {
         (owed, drained)
     }
 
-    /// The room a token bucket's books leave at `now_ms` and, when it is
-    /// short of `each`, the ms until it may be: the bucket refills at the
-    /// rate its reports showed (`limit` a `window_ms`), so booked tokens
-    /// leave the books as it refills rather than a whole window after
-    /// their grant. Two bounds, the tighter wins:
+    /// The room a token bucket's books leave at `now_ms`: the bucket
+    /// refills at the rate its reports showed (`limit` a `window_ms`), so
+    /// booked tokens leave the books as it refills rather than a whole
+    /// window after their grant. Two bounds, the tighter wins:
     ///
     /// - the books as a bucket of their own ([`TokenBook::owed`]);
     /// - the latest report's `remaining`, refilled at the rate since its
     ///   answer (the server counted it before), at most the limit, less
     ///   what was granted after the reported request went.
-    fn bucket_room(&self, limit: f64, each: f64, now_ms: f64) -> (f64, f64) {
+    fn bucket_room(&self, limit: f64, now_ms: f64) -> f64 {
         let rate = self.rate(limit);
         let owed = self.owed(now_ms).0;
         let mut room = limit - owed;
@@ -218,7 +226,94 @@ impl TokenBook {
             let refilled = (k.remaining + rate * (now_ms - k.observed_at_ms).max(0.0)).min(limit);
             room = room.min(refilled - self.booked_after(k.counted_to_ms));
         }
-        (room, ((each - room) / rate).max(1.0))
+        room
+    }
+
+    /// How many of `want` calls of `each` tokens a bucket's books grant at
+    /// `now_ms`, or the ms until the request's turn. Every waiting
+    /// instance told to come back when one call's refill came would come
+    /// back at once, one granted and the others told to wait again (about
+    /// as many lease requests a call as instances); so each request refused
+    /// is promised a turn instead, the refill for all its calls after the
+    /// turns promised before it, and told to come back then. A request
+    /// that comes when a turn is due takes it (its owner, or one in its
+    /// place: the books cannot tell instances apart, and the other is
+    /// promised a later turn when it comes); one that comes between turns
+    /// may take only what the next turn leaves.
+    fn turn(&mut self, limit: f64, want: f64, each: f64, now_ms: f64) -> Result<f64, f64> {
+        let rate = self.rate(limit);
+        // A turn its owner did not take within a permit's way lapses.
+        while self
+            .promised
+            .front()
+            .is_some_and(|&(at, _)| at + LEASE_TTL_MS < now_ms)
+        {
+            self.promised.pop_front();
+        }
+        let room = self.bucket_room(limit, now_ms);
+        let due = self.promised.front().is_some_and(|&(at, _)| at <= now_ms);
+        let spare = match self.promised.front() {
+            Some(&(at, tokens)) if !due => room - (tokens - rate * (at - now_ms)).max(0.0),
+            _ => room,
+        };
+        let n = (spare / each).floor().min(want);
+        if n >= 1.0 {
+            if due {
+                self.promised.pop_front();
+            }
+            return Ok(n);
+        }
+        if due {
+            // Its turn came short (the estimates moved): it keeps its place.
+            let tokens = self.promised.front().map_or(each, |&(_, n)| n);
+            let at = self.ready_at(limit, tokens, room, now_ms);
+            if let Some(front) = self.promised.front_mut() {
+                front.0 = at;
+            }
+            return Err((at - now_ms).ceil().max(1.0));
+        }
+        // Its turn comes after those promised, when the refill has room for
+        // its calls; for fewer of them if that is more than a wait away
+        // (told less, it would come back before its turn).
+        let last = self
+            .promised
+            .back()
+            .map_or(f64::NEG_INFINITY, |&(at, _)| at);
+        let mut calls = want.min((limit / each).floor()).max(1.0);
+        let mut at = now_ms;
+        for _ in 0..2 {
+            let tokens = calls * each;
+            at = self
+                .ready_at(limit, tokens, room, now_ms)
+                .max(last + tokens / rate);
+            let over = at - now_ms - WAIT_MS.1;
+            if over <= 0.0 || calls <= 1.0 {
+                break;
+            }
+            calls = (calls - (over * rate / each).ceil()).max(1.0);
+        }
+        if at - now_ms <= WAIT_MS.1 && self.promised.len() < MAX_PROMISED {
+            self.promised.push_back((at, calls * each));
+        }
+        // In whole ms: come back then, and the room is there.
+        Err((at - now_ms).ceil().max(1.0))
+    }
+
+    /// When a bucket's books, with `room` at `now_ms`, have room for
+    /// `tokens`: their room grows at the rate, but no sooner than their
+    /// grants land, so found in a few steps, each to when the room would
+    /// be enough were it growing at the rate.
+    fn ready_at(&self, limit: f64, tokens: f64, room: f64, now_ms: f64) -> f64 {
+        let rate = self.rate(limit);
+        let (mut at, mut room) = (now_ms, room);
+        for _ in 0..4 {
+            if room >= tokens {
+                break;
+            }
+            at += (tokens - room) / rate;
+            room = self.bucket_room(limit, at);
+        }
+        at
     }
 
     /// Takes what a report said of the tokens window: the request it
@@ -285,9 +380,7 @@ impl TokenBook {
             return Ok(want);
         }
         if self.refills() {
-            let (room, next_ms) = self.bucket_room(limit, each, now_ms);
-            let n = (room / each).floor().min(want);
-            return if n >= 1.0 { Ok(n) } else { Err(next_ms) };
+            return self.turn(limit, want, each, now_ms);
         }
         let mut room = limit - self.booked_after(f64::NEG_INFINITY);
         let mut next_ms = self
@@ -351,12 +444,14 @@ impl TokenBook {
         };
         let last = self.runs.back().map_or(0.0, |&(at, _)| at + hold);
         last.max(self.known.map_or(0.0, |k| k.reset_at_ms))
+            .max(self.promised.back().map_or(0.0, |&(at, _)| at))
     }
 
     /// The books as numbers, for storage: limit, window, the report's
     /// remaining, counted-to, reset, observation and held (`NaN` if none),
     /// the window negative for a bucket's refill,
-    /// the longest round trip, then the runs.
+    /// the longest round trip, then the runs, and last the turns promised,
+    /// as runs of negative tokens (which a reader without them leaves out).
     pub fn to_vec(&self) -> Vec<f64> {
         let k = self.known;
         let n = |v: Option<f64>| v.unwrap_or(f64::NAN);
@@ -375,11 +470,12 @@ impl TokenBook {
             self.reach_ms,
         ];
         v.extend(self.runs.iter().flat_map(|&(at, n)| [at, n]));
+        v.extend(self.promised.iter().flat_map(|&(at, n)| [at, -n]));
         v
     }
 
     /// How many numbers [`TokenBook::to_vec`] writes at most.
-    pub const MAX_NUMBERS: usize = 8 + 2 * MAX_TOKEN_RUNS;
+    pub const MAX_NUMBERS: usize = 8 + 2 * (MAX_TOKEN_RUNS + MAX_PROMISED);
 
     /// Books read back from storage; anything unreadable is left out (all
     /// of it, if the fixed part is).
@@ -408,9 +504,15 @@ impl TokenBook {
             _ => None,
         };
         let mut kept = VecDeque::new();
+        let mut promised = VecDeque::new();
         for r in runs.chunks_exact(2) {
-            if kept.len() < MAX_TOKEN_RUNS && r[0].is_finite() && r[1].is_finite() && r[1] > 0.0 {
+            if !r[0].is_finite() || !r[1].is_finite() {
+                continue;
+            }
+            if kept.len() < MAX_TOKEN_RUNS && r[1] > 0.0 {
                 kept.push_back((r[0], r[1]));
+            } else if promised.len() < MAX_PROMISED && r[1] < 0.0 {
+                promised.push_back((r[0], -r[1]));
             }
         }
         TokenBook {
@@ -420,6 +522,7 @@ impl TokenBook {
             reach_ms: ok(*reach).unwrap_or(0.0),
             runs: kept,
             known,
+            promised,
         }
     }
 }
@@ -539,6 +642,36 @@ mod tests {
         // Never more than the bucket held: a whole refill later, the 10
         // first and the 8 since have left room for 10 more at most.
         assert!(granted(&mut b, 1_000.0, 2_000.0) <= 10);
+    }
+
+    #[test]
+    fn instances_told_to_wait_for_a_bucket_come_back_in_turn() {
+        let mut b = drained_bucket(1_000.0);
+        // Three instances refused at once, one call each: each told to come
+        // back a call's refill (100.63 ms) after the one before, not all
+        // when the first call's refill came (at 231, one granted then and
+        // the two others told to wait again).
+        let waits: Vec<f64> = (0..3)
+            .map(|_| b.room(1.0, 1_000.0, 100.0).unwrap_err())
+            .collect();
+        assert_eq!(waits, [131.0, 232.0, 332.0]);
+        // One that comes between turns leaves the next its room.
+        assert!(b.room(1.0, 1_000.0, 100.0 + waits[0] - 1.0).is_err());
+        assert_eq!(b.promised.len(), 4);
+        // Each takes its call in its turn.
+        for w in &waits {
+            let at = 100.0 + w;
+            assert_eq!(b.room(1.0, 1_000.0, at), Ok(1.0), "{waits:?} at {at}");
+            b.book(1_000.0, at);
+        }
+        // A wait longer than the longest answered promises no turn: told
+        // less, the instance comes back before it.
+        let mut b = drained_bucket(1_000.0);
+        for _ in 0..3 {
+            let _ = b.room(8.0, 1_000.0, 100.0);
+        }
+        assert!(b.promised.iter().all(|&(at, _)| at - 100.0 <= WAIT_MS.1));
+        assert_eq!(TokenBook::from_slice(&b.to_vec()), b);
     }
 
     #[test]
