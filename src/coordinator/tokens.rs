@@ -316,6 +316,17 @@ impl TokenBook {
         at
     }
 
+    /// The turns promised, as much as a store needs to tell whether they
+    /// changed: how many, the first's time and the last's.
+    pub fn turns(&self) -> (usize, f64, f64) {
+        let at = |t: Option<&(f64, f64)>| t.map_or(0.0, |&(at, _)| at);
+        (
+            self.promised.len(),
+            at(self.promised.front()),
+            at(self.promised.back()),
+        )
+    }
+
     /// Takes what a report said of the tokens window: the request it
     /// reports went at `sent_ms` (if known) and was answered at
     /// `observed_ms`.
