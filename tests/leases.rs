@@ -203,7 +203,8 @@ fn tokens_burst(shape: Shape, n: usize, rtt: f64, jitter_ms: f64) -> (usize, f64
 /// come back when one call's refill came, every waiting instance did, one
 /// was granted and the others told to wait again: 2.6-7.5 lease requests a
 /// call (held a whole refill, 0.75-2.57); each is now promised a turn of
-/// the refill (1.27-2.33).
+/// the refill (1.27-2.33), and an instance granted fewer permits than it
+/// asked for asks next for half of the rest (0.78-2.02).
 #[test]
 fn a_bucket_s_tokens_window_is_its_whole_refill_not_its_reset() {
     eprintln!(
@@ -219,7 +220,7 @@ fn a_bucket_s_tokens_window_is_its_whole_refill_not_its_reset() {
                 assert_eq!(rejected, 0, "{shape:?} N={n} rtt={rtt} late {jitter}");
                 if shape == Shape::Bucket {
                     assert!(ratio <= 1.10, "{shape:?} N={n} rtt={rtt}: {ratio:.2}×");
-                    assert!(per_call <= 2.5, "{shape:?} N={n} rtt={rtt}: {per_call:.2}");
+                    assert!(per_call <= 2.1, "{shape:?} N={n} rtt={rtt}: {per_call:.2}");
                 }
             }
         }
