@@ -19,7 +19,8 @@
 // time each call waited on the coordinator (p50, p99 over the calls), and with node-redis each Redis
 // round trip (how many, p50, p99: what the machine's load adds shows here), and with node-redis the
 // coordinator's sends, the script's reads and compare-and-sets and how many of those lost to a
-// newer value (each a round trip more), the sends by message op and by round trips taken; and each process's event-loop
+// newer value (each a round trip more), the sends by message op and by round trips taken, the sends and round trips
+// each of the slowest 1% of calls made (what the p99 is made of); and each process's event-loop
 // lag during the run (a round trip's time includes it: on a loaded machine it dominates). Needs redis-server
 // (scripts/setup.sh installs Debian's).
 import { parseArgs } from 'node:util';
@@ -67,6 +68,12 @@ async function scenario({
     const stats = mock.stats();
     const wall = Math.max(...children.map((c) => c.wallMs));
     const spent = children.flatMap((c) => c.coordinatorMs);
+    // The slowest 1% of calls by coordinator time: how many sends and Redis round trips each made.
+    const perCall = children.flatMap((c) =>
+      c.coordinatorMs.map((ms, i) => [ms, ...(c.coordinatorSends?.[i] ?? [0, 0])]),
+    );
+    const slowest = perCall.sort((a, b) => b[0] - a[0]).slice(0, Math.max(1, Math.ceil(perCall.length / 100)));
+    const mean = (i) => slowest.reduce((s, c) => s + c[i], 0) / slowest.length;
     const trips = children.flatMap((c) => c.roundTrips);
     const sum = (f) => children.reduce((s, c) => s + (f(c) ?? 0), 0);
     const cas = `${sum((c) => c.sends)} / ${sum((c) => c.scripts?.get)} / ${sum((c) => c.scripts?.set)} / ${sum((c) => c.scripts?.lost)}`;
@@ -77,6 +84,7 @@ async function scenario({
       ratio: wall / ((Math.ceil(k / perWindow) - 1) * windowMs),
       p50: quantile(spent, 0.5),
       p99: quantile(spent, 0.99),
+      slowest: `${mean(1).toFixed(1)} / ${mean(2).toFixed(1)}`,
       trips: trips.length,
       tripP50: quantile(trips, 0.5),
       tripP99: quantile(trips, 0.99),
@@ -120,9 +128,9 @@ export async function runRedis({
       `\n## ${k} calls over N Node processes sharing one limit of ${l} per ${windowMs} ms${tokenLimit ? ` and ${tokenLimit} tokens (${1 + (maxTokens ?? 0)} a call)` : ''} (redis-server on loopback, ${client}, mock latency ${latencyMs} ms)\n`,
     );
     console.log(
-      '| shape | N | coordinator | 200s | 429s / network calls | wall ÷ floor | coordinator ms per call p50 / p99 | Redis round trips, ms p50 / p99 | coordinator errors | coordinator sends / script reads / compare-and-sets / lost | sends by op | sends taking 1 / 2 / 3 / 4+ round trips | event-loop lag ms p99 / max (worst process) |',
+      '| shape | N | coordinator | 200s | 429s / network calls | wall ÷ floor | coordinator ms per call p50 / p99 | Redis round trips, ms p50 / p99 | coordinator errors | coordinator sends / script reads / compare-and-sets / lost | sends by op | sends taking 1 / 2 / 3 / 4+ round trips | slowest 1% of calls: sends / round trips each | event-loop lag ms p99 / max (worst process) |',
     );
-    console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|');
+    console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|');
     const rows = [];
     for (const shape of shapes) {
       for (const n of ns) {
@@ -133,7 +141,7 @@ export async function runRedis({
           const lat = shared ? `${r.p50.toFixed(1)} / ${r.p99.toFixed(1)}` : '–';
           const trips = r.trips ? `${r.trips}: ${r.tripP50.toFixed(1)} / ${r.tripP99.toFixed(1)}` : '–';
           console.log(
-            `| ${shape} | ${n} | ${shared ? (build ? 'Redis, baseline' : 'Redis') : 'none'} | ${r.ok} | ${r.r429} / ${r.calls} | ${r.ratio.toFixed(2)}× | ${lat} | ${trips} | ${shared ? r.errors : '–'} | ${shared ? r.cas : '–'} | ${shared ? JSON.stringify(r.ops) : '–'} | ${shared ? r.tries : '–'} | ${r.lag} |`,
+            `| ${shape} | ${n} | ${shared ? (build ? 'Redis, baseline' : 'Redis') : 'none'} | ${r.ok} | ${r.r429} / ${r.calls} | ${r.ratio.toFixed(2)}× | ${lat} | ${trips} | ${shared ? r.errors : '–'} | ${shared ? r.cas : '–'} | ${shared ? JSON.stringify(r.ops) : '–'} | ${shared ? r.tries : '–'} | ${shared ? r.slowest : '–'} | ${r.lag} |`,
           );
         }
       }

@@ -18,9 +18,9 @@
 // changed it (the failed compare answers with the value: no separate read),
 // unless the step on that newer value changes nothing (a lease answered with a
 // wait): then one, since the answer stands on the value just read. A step that
-// writes nothing (a lookup; a lease answered with a wait and carrying no report,
-// where only time let grants leave the books) reads once and answers on what it
-// read.
+// writes nothing (a lookup; a lease answered with a wait, carrying no report and
+// promising no turn of a bucket's refill, where only time let grants leave the
+// books) reads once and answers on what it read.
 import { coordinatorWasm } from './coordinator-wasm.js';
 
 // KEYS[1]: the key. ARGV: 'get' | 'set', the value read, the value to store, its TTL in ms.

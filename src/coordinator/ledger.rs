@@ -194,6 +194,18 @@ impl Ledger {
         )
     }
 
+    /// [`Ledger::lease_tokens`], and whether the books must be stored
+    /// after it: they granted permits or promised a turn of a bucket's
+    /// refill. A wait alone changes nothing a store must keep (only time
+    /// let grants leave the books): the Redis coordinator then writes
+    /// nothing.
+    pub fn lease_stored(&mut self, want: u32, each: f64, now_ms: f64) -> (Grant, bool) {
+        let turns = self.tokens.turns();
+        let grant = self.lease_tokens(want, each, now_ms);
+        let promised = self.tokens.turns() != turns;
+        (grant, promised || matches!(grant, Grant::Permits(_)))
+    }
+
     /// Grants `n` permits, or as many as the tokens window has room for:
     /// books them in both windows, or answers the tokens window's wait.
     fn grant(&mut self, n: f64, each: f64, now_ms: f64) -> Grant {
@@ -246,7 +258,7 @@ fn wait(ms: f64) -> Grant {
 mod tests {
     use super::*;
     use crate::limits::lease::wire::tests::report;
-    use crate::limits::lease::Report;
+    use crate::limits::lease::{Counted, Report};
 
     /// Permits granted over `[from, to)`, asking every ms for `want`.
     fn granted(l: &mut Ledger, from: f64, to: f64, want: u32) -> u32 {
@@ -324,6 +336,32 @@ mod tests {
         });
         assert_eq!(granted(&mut l, 11.0, 710.0, 8), 0);
         assert_eq!(l.lease(8, 711.0), Grant::Permits(8));
+    }
+
+    #[test]
+    fn a_turn_promised_is_stored_and_a_wait_alone_is_not() {
+        let mut l = Ledger::default();
+        // A wait for the cold start's report: nothing to store.
+        assert_eq!(l.lease_stored(1, 1_000.0, 0.0), (Grant::Permits(1), true));
+        assert_eq!(l.lease_stored(1, 1_000.0, 1.0), (Grant::Wait(20.0), false));
+        // A bucket of 10 000 tokens refilled over 1 000 ms, drained (as
+        // tokens.rs's tests drain it): a wait promises a turn, which a
+        // store must keep, or the next instance is promised the same one.
+        let bucket = |remaining, reset_in, sent, at| Report {
+            tokens: Some(Counted {
+                limit: Some(10_000.0),
+                remaining,
+                reset_at_ms: at + reset_in,
+            }),
+            sent_at_ms: Some(sent),
+            ..report(100.0, 99.0, 1_000.0, at)
+        };
+        l.report(bucket(9_000.0, 100.0, 0.0, 30.0));
+        assert_eq!(l.lease_stored(8, 1_000.0, 45.0), (Grant::Permits(8), true));
+        l.report(bucket(7_440.0, 256.0, 46.0, 76.0));
+        assert_eq!(l.lease_stored(1, 1_000.0, 100.0), (Grant::Permits(1), true));
+        let (grant, stored) = l.lease_stored(1, 1_000.0, 100.0);
+        assert!(matches!(grant, Grant::Wait(_)) && stored, "{grant:?}");
     }
 
     #[test]

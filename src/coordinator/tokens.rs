@@ -14,6 +14,14 @@
 //! - until its reset, the latest report's `remaining`, less what was
 //!   granted after the reported request went.
 //!
+//! A token bucket (two reports agreeing on one refill rate) refilled
+//! within `REFILL_AT_MOST_MS` (10 s) has books that refill as it does instead:
+//! the grants owed repaid at its rate, and the latest report's `remaining`
+//! grown at it, so a drained bucket's room comes back call by call rather
+//! than a whole refill after each grant; an instance told to wait is
+//! promised a turn of that refill, so that waiting instances come back one
+//! at a time, not all at each call's refill.
+//!
 //! The server's count corrects the estimates, as an instance's own throttle
 //! does: a report that counts fewer tokens used than the books booked before
 //! its request went scales those down to the server's count (a completion
@@ -24,11 +32,24 @@
 use std::collections::VecDeque;
 
 use super::ledger::{drop_front_while, MIN_WINDOW_MS};
-use crate::limits::lease::{Counted, LEASE_TTL_MS};
+use crate::limits::lease::{Counted, LEASE_TTL_MS, WAIT_MS};
 
 /// The most runs of booked tokens kept (one a grant; past it the oldest
 /// two merge, at the later time: freed no sooner).
 pub(super) const MAX_TOKEN_RUNS: usize = 256;
+
+/// The longest refill of a bucket whose books refill as it does, ms; a
+/// longer one (a minute's tokens, as OpenAI's) holds booked tokens a
+/// whole refill. Refilled books grant a permit whenever one call's worth
+/// came back, to whichever instance asks first: over a minute's refill an
+/// instance may be refused past its retry policy's cap and go on alone
+/// (`Leases::need`), as it did on the fake clock (12 429s at N = 4,
+/// `tests/leases.rs`); held books grant a window's worth at once.
+pub(super) const REFILL_AT_MOST_MS: f64 = 10_000.0;
+
+/// The most turns a bucket's books promise at once (past them a request
+/// is told to wait, and asks again, with no turn).
+pub(super) const MAX_PROMISED: usize = 16;
 
 /// The latest report of the tokens window.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,13 +70,20 @@ struct Known {
 pub struct TokenBook {
     /// The window's limit, once reported.
     limit: Option<f64>,
-    /// Its length: the longest reset reported, ms.
+    /// Its length: the longest reset reported, ms, or a bucket's whole
+    /// refill.
     window_ms: f64,
+    /// Whether two reports showed a token bucket (`window_ms` is then its
+    /// refill): the books refill as it does ([`TokenBook::bucket_room`]).
+    bucket: bool,
     /// Tokens booked, oldest first: (when, how many).
     runs: VecDeque<(f64, f64)>,
     known: Option<Known>,
     /// The longest time from a request's send to its answer reported, ms.
     reach_ms: f64,
+    /// A bucket's refill promised to the lease requests told to wait for
+    /// it, in turn: (when, tokens), oldest first ([`TokenBook::queue`]).
+    promised: VecDeque<(f64, f64)>,
 }
 
 impl TokenBook {
@@ -64,8 +92,20 @@ impl TokenBook {
         self.window_ms.max(MIN_WINDOW_MS) + LEASE_TTL_MS
     }
 
-    /// Lets out the tokens booked longer than a window ago.
+    /// Lets out the tokens booked longer than a window ago (a bucket's:
+    /// those its books refilled, [`TokenBook::owed`]).
     fn settle(&mut self, now_ms: f64) {
+        if self.refills() {
+            // Not those the latest report's bound still counts.
+            let counted = self.known.map_or(f64::INFINITY, |k| k.counted_to_ms);
+            let (_, drained) = self.owed(now_ms);
+            for _ in 0..drained {
+                if self.runs.front().is_some_and(|r| r.0 <= counted) {
+                    self.runs.pop_front();
+                }
+            }
+            return;
+        }
         let hold = self.hold_ms();
         drop_front_while(&mut self.runs, |&(at, _)| at + hold <= now_ms);
     }
@@ -98,10 +138,10 @@ impl TokenBook {
     /// ms and the count's down, as the instance's throttle learns a bucket,
     /// `throttle/pace.rs`), the window is the slowest rate they allow times
     /// the limit.
-    fn window_shown(&self, t: Counted, observed_ms: f64) -> f64 {
+    fn window_shown(&self, t: Counted, observed_ms: f64) -> (f64, bool) {
         let reset = t.reset_at_ms - observed_ms;
         let (Some(limit), Some(k)) = (self.limit, self.known) else {
-            return reset;
+            return (reset, false);
         };
         let rates = |d: f64, reset: f64| {
             let slack = 1.0 + reset * 0.002;
@@ -109,16 +149,176 @@ impl TokenBook {
         };
         let (was, now) = (limit - k.remaining, limit - t.remaining);
         if was.min(now) < 2.0 || was.max(now) < 1.5 * was.min(now) {
-            return reset;
+            return (reset, false);
         }
         let (lo, hi) = rates(was, k.reset_at_ms - k.observed_at_ms);
         let (lo2, hi2) = rates(now, reset);
-        let slowest = lo.max(lo2);
-        if slowest <= hi.min(hi2) {
-            reset.max(slowest * limit)
+        let slowest = hi.min(hi2);
+        if lo.max(lo2) <= slowest {
+            (reset.max(slowest * limit), true)
         } else {
-            reset
+            (reset, false)
         }
+    }
+
+    /// Whether the books refill as a bucket does: a bucket was shown, and
+    /// it refills within [`REFILL_AT_MOST_MS`].
+    fn refills(&self) -> bool {
+        self.bucket && self.window_ms <= REFILL_AT_MOST_MS
+    }
+
+    /// A bucket's refill rate, tokens a ms.
+    fn rate(&self, limit: f64) -> f64 {
+        limit / self.window_ms.max(MIN_WINDOW_MS)
+    }
+
+    /// What the books owe a bucket at `now_ms`: every grant taken from it
+    /// as late as it may reach the server (its grant, [`LEASE_TTL_MS`] and
+    /// the longest round trip reported, not after now), refilled at its
+    /// rate since; and how many of the oldest runs it had refilled when
+    /// the next landed (those no longer count: a run dropped while the
+    /// books still owed for it would lose that debt).
+    fn owed(&self, now_ms: f64) -> (f64, usize) {
+        let rate = self.limit.map_or(0.0, |l| self.rate(l));
+        let mut owed = 0.0;
+        let mut last = f64::NEG_INFINITY;
+        let mut drained = 0;
+        for (i, &(at, n)) in self.runs.iter().enumerate() {
+            let lands = (at + LEASE_TTL_MS + self.reach_ms).min(now_ms).max(last);
+            if last.is_finite() {
+                owed = (owed - rate * (lands - last)).max(0.0);
+            }
+            if owed <= 0.0 {
+                drained = i;
+            }
+            owed += n;
+            last = lands;
+        }
+        if last.is_finite() {
+            owed = (owed - rate * (now_ms - last)).max(0.0);
+        }
+        if owed <= 0.0 {
+            drained = self.runs.len();
+        }
+        (owed, drained)
+    }
+
+    /// The room a token bucket's books leave at `now_ms`: the bucket
+    /// refills at the rate its reports showed (`limit` a `window_ms`), so
+    /// booked tokens leave the books as it refills rather than a whole
+    /// window after their grant. Two bounds, the tighter wins:
+    ///
+    /// - the books as a bucket of their own ([`TokenBook::owed`]);
+    /// - the latest report's `remaining`, refilled at the rate since its
+    ///   answer (the server counted it before), at most the limit, less
+    ///   what was granted after the reported request went.
+    fn bucket_room(&self, limit: f64, now_ms: f64) -> f64 {
+        let rate = self.rate(limit);
+        let owed = self.owed(now_ms).0;
+        let mut room = limit - owed;
+        if let Some(k) = self.known {
+            let refilled = (k.remaining + rate * (now_ms - k.observed_at_ms).max(0.0)).min(limit);
+            room = room.min(refilled - self.booked_after(k.counted_to_ms));
+        }
+        room
+    }
+
+    /// How many of `want` calls of `each` tokens a bucket's books grant at
+    /// `now_ms`, or the ms until the request's turn. Every waiting
+    /// instance told to come back when one call's refill came would come
+    /// back at once, one granted and the others told to wait again (about
+    /// as many lease requests a call as instances); so each request refused
+    /// is promised a turn instead, the refill for all its calls after the
+    /// turns promised before it, and told to come back then. A request
+    /// that comes when a turn is due takes it (its owner, or one in its
+    /// place: the books cannot tell instances apart, and the other is
+    /// promised a later turn when it comes); one that comes between turns
+    /// may take only what the next turn leaves.
+    fn turn(&mut self, limit: f64, want: f64, each: f64, now_ms: f64) -> Result<f64, f64> {
+        let rate = self.rate(limit);
+        // A turn its owner did not take within a permit's way lapses.
+        while self
+            .promised
+            .front()
+            .is_some_and(|&(at, _)| at + LEASE_TTL_MS < now_ms)
+        {
+            self.promised.pop_front();
+        }
+        let room = self.bucket_room(limit, now_ms);
+        let due = self.promised.front().is_some_and(|&(at, _)| at <= now_ms);
+        let spare = match self.promised.front() {
+            Some(&(at, tokens)) if !due => room - (tokens - rate * (at - now_ms)).max(0.0),
+            _ => room,
+        };
+        let n = (spare / each).floor().min(want);
+        if n >= 1.0 {
+            if due {
+                self.promised.pop_front();
+            }
+            return Ok(n);
+        }
+        if due {
+            // Its turn came short (the estimates moved): it keeps its place.
+            let tokens = self.promised.front().map_or(each, |&(_, n)| n);
+            let at = self.ready_at(limit, tokens, room, now_ms);
+            if let Some(front) = self.promised.front_mut() {
+                front.0 = at;
+            }
+            return Err((at - now_ms).ceil().max(1.0));
+        }
+        // Its turn comes after those promised, when the refill has room for
+        // its calls; for fewer of them if that is more than a wait away
+        // (told less, it would come back before its turn).
+        let last = self
+            .promised
+            .back()
+            .map_or(f64::NEG_INFINITY, |&(at, _)| at);
+        let mut calls = want.min((limit / each).floor()).max(1.0);
+        let mut at = now_ms;
+        for _ in 0..2 {
+            let tokens = calls * each;
+            at = self
+                .ready_at(limit, tokens, room, now_ms)
+                .max(last + tokens / rate);
+            let over = at - now_ms - WAIT_MS.1;
+            if over <= 0.0 || calls <= 1.0 {
+                break;
+            }
+            calls = (calls - (over * rate / each).ceil()).max(1.0);
+        }
+        if at - now_ms <= WAIT_MS.1 && self.promised.len() < MAX_PROMISED {
+            self.promised.push_back((at, calls * each));
+        }
+        // In whole ms: come back then, and the room is there.
+        Err((at - now_ms).ceil().max(1.0))
+    }
+
+    /// When a bucket's books, with `room` at `now_ms`, have room for
+    /// `tokens`: their room grows at the rate, but no sooner than their
+    /// grants land, so found in a few steps, each to when the room would
+    /// be enough were it growing at the rate.
+    fn ready_at(&self, limit: f64, tokens: f64, room: f64, now_ms: f64) -> f64 {
+        let rate = self.rate(limit);
+        let (mut at, mut room) = (now_ms, room);
+        for _ in 0..4 {
+            if room >= tokens {
+                break;
+            }
+            at += (tokens - room) / rate;
+            room = self.bucket_room(limit, at);
+        }
+        at
+    }
+
+    /// The turns promised, as much as a store needs to tell whether they
+    /// changed: how many, the first's time and the last's.
+    pub fn turns(&self) -> (usize, f64, f64) {
+        let at = |t: Option<&(f64, f64)>| t.map_or(0.0, |&(at, _)| at);
+        (
+            self.promised.len(),
+            at(self.promised.front()),
+            at(self.promised.back()),
+        )
     }
 
     /// Takes what a report said of the tokens window: the request it
@@ -128,7 +328,9 @@ impl TokenBook {
         if let Some(limit) = t.limit {
             self.limit = Some(limit);
         }
-        self.window_ms = self.window_ms.max(self.window_shown(t, observed_ms));
+        let (window, bucket) = self.window_shown(t, observed_ms);
+        self.window_ms = self.window_ms.max(window);
+        self.bucket |= bucket;
         self.settle(observed_ms);
         if let Some(sent) = sent_ms {
             self.reach_ms = self.reach_ms.max(observed_ms - sent);
@@ -145,7 +347,9 @@ impl TokenBook {
         // server before the reported request (spent within LEASE_TTL_MS of
         // their grant, there within the longest round trip) are at most
         // the server's count: more, and they are scaled down to it.
-        if let (Some(limit), Some(sent)) = (self.limit, sent_ms) {
+        // A bucket's count is less than what went, by what it refilled
+        // since: its books refill at its rate and are left as booked.
+        if let (Some(limit), Some(sent), false) = (self.limit, sent_ms, self.refills()) {
             let surely = sent - LEASE_TTL_MS - self.reach_ms;
             let used = (limit - t.remaining).max(0.0);
             let before = self.booked_after(f64::NEG_INFINITY) - self.booked_after(surely);
@@ -179,6 +383,9 @@ impl TokenBook {
         let each = each.min(limit);
         if each <= 0.0 {
             return Ok(want);
+        }
+        if self.refills() {
+            return self.turn(limit, want, each, now_ms);
         }
         let mut room = limit - self.booked_after(f64::NEG_INFINITY);
         let mut next_ms = self
@@ -230,19 +437,36 @@ impl TokenBook {
 
     /// Until when the books matter, ms since the epoch.
     pub fn busy_until_ms(&self) -> f64 {
-        let last = self.runs.back().map_or(0.0, |&(at, _)| at + self.hold_ms());
+        // A bucket's books: until the last run landed and all of them
+        // refilled, at the latest.
+        let hold = match self.limit {
+            Some(limit) if self.refills() => {
+                LEASE_TTL_MS
+                    + self.reach_ms
+                    + self.booked_after(f64::NEG_INFINITY) / self.rate(limit)
+            }
+            _ => self.hold_ms(),
+        };
+        let last = self.runs.back().map_or(0.0, |&(at, _)| at + hold);
         last.max(self.known.map_or(0.0, |k| k.reset_at_ms))
+            .max(self.promised.back().map_or(0.0, |&(at, _)| at))
     }
 
     /// The books as numbers, for storage: limit, window, the report's
     /// remaining, counted-to, reset, observation and held (`NaN` if none),
-    /// the longest round trip, then the runs.
+    /// the window negative for a bucket's refill,
+    /// the longest round trip, then the runs, and last the turns promised,
+    /// as runs of negative tokens (which a reader without them leaves out).
     pub fn to_vec(&self) -> Vec<f64> {
         let k = self.known;
         let n = |v: Option<f64>| v.unwrap_or(f64::NAN);
         let mut v = vec![
             n(self.limit),
-            self.window_ms,
+            if self.bucket {
+                -self.window_ms
+            } else {
+                self.window_ms
+            },
             n(k.map(|k| k.remaining)),
             n(k.map(|k| k.counted_to_ms)),
             n(k.map(|k| k.reset_at_ms)),
@@ -251,11 +475,12 @@ impl TokenBook {
             self.reach_ms,
         ];
         v.extend(self.runs.iter().flat_map(|&(at, n)| [at, n]));
+        v.extend(self.promised.iter().flat_map(|&(at, n)| [at, -n]));
         v
     }
 
     /// How many numbers [`TokenBook::to_vec`] writes at most.
-    pub const MAX_NUMBERS: usize = 8 + 2 * MAX_TOKEN_RUNS;
+    pub const MAX_NUMBERS: usize = 8 + 2 * (MAX_TOKEN_RUNS + MAX_PROMISED);
 
     /// Books read back from storage; anything unreadable is left out (all
     /// of it, if the fixed part is).
@@ -284,17 +509,25 @@ impl TokenBook {
             _ => None,
         };
         let mut kept = VecDeque::new();
+        let mut promised = VecDeque::new();
         for r in runs.chunks_exact(2) {
-            if kept.len() < MAX_TOKEN_RUNS && r[0].is_finite() && r[1].is_finite() && r[1] > 0.0 {
+            if !r[0].is_finite() || !r[1].is_finite() {
+                continue;
+            }
+            if kept.len() < MAX_TOKEN_RUNS && r[1] > 0.0 {
                 kept.push_back((r[0], r[1]));
+            } else if promised.len() < MAX_PROMISED && r[1] < 0.0 {
+                promised.push_back((r[0], -r[1]));
             }
         }
         TokenBook {
             limit: ok(*limit),
-            window_ms: ok(*window_ms).unwrap_or(0.0),
+            window_ms: ok(window_ms.abs()).unwrap_or(0.0),
+            bucket: *window_ms < 0.0 && window_ms.is_finite(),
             reach_ms: ok(*reach).unwrap_or(0.0),
             runs: kept,
             known,
+            promised,
         }
     }
 }
@@ -382,22 +615,78 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_bucket_s_tokens_stay_booked_a_whole_refill_not_its_first_reset() {
-        // A bucket of 10 000 tokens refilled over 1 000 ms: its reset is the
-        // time until it is full again, 0.1 ms a token missing. The cold
-        // start's report counts 1 000 used (100 ms), the next 2 560 (256).
+    /// A bucket of 10 000 tokens refilled over 1 000 ms: its reset is the
+    /// time until it is full again, 0.1 ms a token missing. The cold
+    /// start's report counts 1 000 used (100 ms), the next 2 560 (256):
+    /// one rate, a bucket. The books then hold 10 calls of 1 000.
+    fn drained_bucket(limit_ms: f64) -> TokenBook {
+        let scale = limit_ms / 1_000.0;
         let mut b = TokenBook::default();
         b.book(1_000.0, 0.0);
-        b.report(counted(9_000.0, 130.0), Some(0.0), 30.0);
+        b.report(counted(9_000.0, 30.0 + 100.0 * scale), Some(0.0), 30.0);
         assert_eq!(b.room(9.0, 1_000.0, 45.0), Ok(9.0));
         b.book(9_000.0, 45.0);
-        b.report(counted(7_440.0, 76.0 + 256.0), Some(46.0), 76.0);
-        // Taken for a 256 ms window, the ten left the books by 401 and ten
-        // more went there, where the bucket held about 3 400.
-        assert_eq!(granted(&mut b, 77.0, 1_000.0), 0);
-        assert!((b.window_ms - 994.1).abs() < 0.1, "{}", b.window_ms);
-        assert_eq!(granted(&mut b, 1_000.0, 1_200.0), 10);
+        b.report(counted(7_440.0, 76.0 + 256.0 * scale), Some(46.0), 76.0);
+        assert!(b.bucket);
+        b
+    }
+
+    #[test]
+    fn a_drained_bucket_s_books_grant_again_at_its_refill_rate() {
+        let mut b = drained_bucket(1_000.0);
+        // The slowest rate both reports allow: 1 000 tokens a 100.63 ms.
+        assert!((b.window_ms - 1_006.3).abs() < 0.1, "{}", b.window_ms);
+        // Each grant taken from the books as late as it may reach the
+        // server (grant, 100 ms and the 30 ms round trip): 9 550 owed at
+        // 175, room for one more once 550 refilled, by 231; then one a
+        // refill of 1 000. Held a whole refill, none came before 1 106.
+        assert_eq!(granted(&mut b, 77.0, 231.0), 0);
+        assert_eq!(granted(&mut b, 231.0, 232.0), 1);
+        assert_eq!(granted(&mut b, 232.0, 332.0), 0);
+        assert_eq!(granted(&mut b, 332.0, 1_000.0), 7);
+        // Never more than the bucket held: a whole refill later, the 10
+        // first and the 8 since have left room for 10 more at most.
+        assert!(granted(&mut b, 1_000.0, 2_000.0) <= 10);
+    }
+
+    #[test]
+    fn instances_told_to_wait_for_a_bucket_come_back_in_turn() {
+        let mut b = drained_bucket(1_000.0);
+        // Three instances refused at once, one call each: each told to come
+        // back a call's refill (100.63 ms) after the one before, not all
+        // when the first call's refill came (at 231, one granted then and
+        // the two others told to wait again).
+        let waits: Vec<f64> = (0..3)
+            .map(|_| b.room(1.0, 1_000.0, 100.0).unwrap_err())
+            .collect();
+        assert_eq!(waits, [131.0, 232.0, 332.0]);
+        // One that comes between turns leaves the next its room.
+        assert!(b.room(1.0, 1_000.0, 100.0 + waits[0] - 1.0).is_err());
+        assert_eq!(b.promised.len(), 4);
+        // Each takes its call in its turn.
+        for w in &waits {
+            let at = 100.0 + w;
+            assert_eq!(b.room(1.0, 1_000.0, at), Ok(1.0), "{waits:?} at {at}");
+            b.book(1_000.0, at);
+        }
+        // A wait longer than the longest answered promises no turn: told
+        // less, the instance comes back before it.
+        let mut b = drained_bucket(1_000.0);
+        for _ in 0..3 {
+            let _ = b.room(8.0, 1_000.0, 100.0);
+        }
+        assert!(b.promised.iter().all(|&(at, _)| at - 100.0 <= WAIT_MS.1));
+        assert_eq!(TokenBook::from_slice(&b.to_vec()), b);
+    }
+
+    #[test]
+    fn a_bucket_refilled_over_a_minute_holds_its_tokens_a_whole_refill() {
+        // Refilled books grant one call at a time to whoever asks first:
+        // over a minute an instance could be refused past its policy's cap.
+        let mut b = drained_bucket(60_000.0);
+        assert!(b.window_ms > REFILL_AT_MOST_MS);
+        assert_eq!(granted(&mut b, 77.0, 60_000.0), 0);
+        assert_eq!(granted(&mut b, 60_460.0, 60_600.0), 10);
     }
 
     #[test]
@@ -408,6 +697,7 @@ mod tests {
         b.report(counted(7_000.0, 1_000.0), Some(50.0), 100.0);
         b.report(counted(3_000.0, 1_000.0), Some(350.0), 400.0);
         assert_eq!(b.window_ms, 990.0);
+        assert!(!b.bucket);
         // A sliding log: every reset a window, whatever the count.
         let mut b = TokenBook::default();
         for (i, left) in [9_000.0, 7_000.0, 3_000.0].into_iter().enumerate() {
@@ -415,6 +705,7 @@ mod tests {
             b.report(counted(left, at + 1_000.0), Some(at), at);
         }
         assert_eq!(b.window_ms, 1_000.0);
+        assert!(!b.bucket);
     }
 
     #[test]
@@ -431,10 +722,12 @@ mod tests {
         b.report(counted(9_000.0, W), Some(10.0), 50.0);
         b.book(3_000.0, 60.0);
         assert_eq!(TokenBook::from_slice(&b.to_vec()), b);
+        let bucket = drained_bucket(1_000.0);
+        assert_eq!(TokenBook::from_slice(&bucket.to_vec()), bucket);
         assert_eq!(TokenBook::from_slice(&[1.0]), TokenBook::default());
         let bad = [
             f64::NAN,
-            -1.0,
+            f64::NEG_INFINITY,
             f64::NAN,
             0.0,
             1.0,
@@ -449,6 +742,7 @@ mod tests {
         let back = TokenBook::from_slice(&bad);
         assert_eq!(back.limit, None);
         assert_eq!(back.window_ms, 0.0);
+        assert!(!back.bucket);
         assert_eq!(back.known, None);
         assert_eq!(back.reach_ms, 0.0);
         assert_eq!(back.runs, [(6.0, 1.0)]);

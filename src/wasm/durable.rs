@@ -19,7 +19,7 @@ use crate::coordinator::record::Replay;
 #[cfg(feature = "coordinator")]
 use crate::coordinator::tokens::TokenBook;
 use crate::coordinator::{Board, Ledger};
-use crate::limits::lease::{Grant, Report};
+use crate::limits::lease::Report;
 use crate::limits::shared::{Change, Trip};
 
 /// Applies a breaker message (`{ op: 'lookup' | 'tripped' | 'closed', key,
@@ -63,9 +63,9 @@ pub(super) fn board_op(
 /// Applies a lease message (see [`coordinator_lease`]) to a key's `books`
 /// at `now_ms`, answering `{ grant }`: the Durable Object's lease step and
 /// the Redis coordinator's share it. Also says whether the books changed
-/// but for the grants that left them with time (a wait with no report:
-/// any later step lets them go the same way, so a store need not write
-/// that).
+/// but for the grants that left them with time (a wait with no report and
+/// no turn promised, [`Ledger::lease_stored`]: any later step lets them go
+/// the same way, so a store need not write that).
 pub(super) fn lease_op(
     books: &mut Ledger,
     message: &JsValue,
@@ -94,8 +94,8 @@ pub(super) fn lease_op(
         .as_f64()
         .filter(|t| t.is_finite() && *t >= 0.0)
         .unwrap_or(0.0);
-    let grant = books.lease_tokens(want.min(f64::from(u32::MAX)) as u32, tokens, now_ms);
-    changed |= matches!(grant, Grant::Permits(_));
+    let (grant, stored) = books.lease_stored(want.min(f64::from(u32::MAX)) as u32, tokens, now_ms);
+    changed |= stored;
     Ok((object(&[("grant", grant.to_f64().into())]), changed))
 }
 

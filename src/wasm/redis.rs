@@ -23,8 +23,9 @@ use crate::coordinator::record::{Record, Replay};
 /// anything else for none) at `now_ms`. Returns `[value, answer, ttlMs,
 /// write]`: the value to store (with a TTL of `ttlMs`), the answer for the
 /// instance, and whether the value must be written at all (a lookup of a
-/// sound value changes nothing, nor does a lease answered with a wait and
-/// carrying no report: only time let grants leave the books). A stored value that is not an intact one
+/// sound value changes nothing, nor does a lease answered with a wait,
+/// carrying no report and promising no turn: only time let grants leave
+/// the books). A stored value that is not an intact one
 /// this build wrote for this key is ignored and replaced: the answer then
 /// carries a `problem` for `onCoordinatorError`.
 #[cfg(feature = "coordinator")]

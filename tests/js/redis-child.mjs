@@ -58,11 +58,12 @@ const coordinator = connection ? redisCoordinator(connection.client, { prefix: j
 // The coordinator's sends, in all and by message op (for bench/redis.mjs).
 let sends = 0;
 const ops = {};
-/** `coordinator`, with every round trip timed into `spent`. */
+/** `coordinator`, with every round trip timed into `spent` (and its sends and Redis round trips counted). */
 const timed = (spent) =>
   coordinator && {
     async send(key, message) {
       sends++;
+      spent.sends++;
       ops[message?.op] = (ops[message?.op] ?? 0) + 1;
       const started = performance.now();
       try {
@@ -71,6 +72,7 @@ const timed = (spent) =>
           return await sending.run(trip, () => coordinator.send(key, message));
         } finally {
           if (trip.n) tries[Math.min(trip.n, tries.length) - 1]++;
+          spent.trips += trip.n;
         }
       } finally {
         spent.ms += performance.now() - started;
@@ -79,7 +81,7 @@ const timed = (spent) =>
   };
 
 async function one() {
-  const spent = { ms: 0 };
+  const spent = { ms: 0, sends: 0, trips: 0 };
   // job.untimed: every call passes the one coordinator object, as an app does. A timing wrapper is a
   // coordinator of its own per call, and an incident is reported once per coordinator object.
   const call = llm.forInvocation({ subrequests: 1000, coordinator: job.untimed ? coordinator : timed(spent) });
@@ -96,7 +98,7 @@ async function one() {
   // A budget settles from the usage in the body: read it.
   if (job.budgets) await res.text();
   else await res.body?.cancel();
-  return { status: res.status, coordinatorMs: spent.ms, ms: performance.now() - started };
+  return { status: res.status, spent, ms: performance.now() - started };
 }
 
 if (job.startAt) await new Promise((r) => setTimeout(r, Math.max(0, job.startAt - Date.now())));
@@ -126,7 +128,9 @@ console.log(
     settled: results.length,
     statuses,
     wallMs,
-    coordinatorMs: results.map((r) => r.coordinatorMs),
+    coordinatorMs: results.map((r) => r.spent.ms),
+    // Each call's coordinator sends and their Redis round trips (node-redis), in the same order.
+    coordinatorSends: results.map((r) => [r.spent.sends, r.spent.trips]),
     errors,
     alerts,
     stats: llm.stats(),
