@@ -8,6 +8,9 @@
 //   ./scripts/build.sh && ./scripts/pack.sh && node bench/breaker-queue.mjs [--n 60] [--c 8] [--latency-ms 0] [--runs 5]
 import { createFetch } from '../pkg/node.js';
 import { startMock } from '../tests/mock/server.mjs';
+import { help } from './help.mjs';
+
+help(import.meta.url);
 
 const arg = (name, fallback) => {
   const at = process.argv.indexOf(`--${name}`);

@@ -8,6 +8,9 @@
 //   ./scripts/build.sh && ./scripts/pack.sh && node bench/budgets.mjs [--calls 2000] [--rounds 9]
 import http from 'node:http';
 import { createFetch } from '../pkg/node.js';
+import { help } from './help.mjs';
+
+help(import.meta.url);
 
 const arg = (name, fallback) => Number(process.argv[process.argv.indexOf(`--${name}`) + 1]) || fallback;
 const calls = arg('calls', 2000);

@@ -14,6 +14,9 @@
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { classify } from '../pkg/node.js';
+import { help } from './help.mjs';
+
+help(import.meta.url);
 
 const argv = process.argv;
 const seconds = Number(argv[argv.indexOf('--seconds') + 1]) || 1;

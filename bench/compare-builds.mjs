@@ -4,6 +4,10 @@
 // onEvent and with it, beside the in-memory fetch alone.
 //
 //   ./scripts/build.sh && node bench/compare-builds.mjs --baseline /path/to/other/pkg/node.js [--n 5000] [--runs 9]
+import { help } from './help.mjs';
+
+help(import.meta.url);
+
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : fallback;

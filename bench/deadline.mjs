@@ -24,6 +24,9 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { help } from './help.mjs';
+
+help(import.meta.url);
 
 const { values: args } = parseArgs({
   options: {

@@ -6,7 +6,7 @@
 //                          [--contenders ratewise,ratewise-blind,openai-2,openai-10,p-retry,ky]
 //                          [--token-k 6] [--token-limit 10000] [--token-window-ms 3000] [--max-tokens 4000]
 //                          [--no-tokens] [--no-quota] [--quota-timeout-ms 6000] [--timeout-ms N]
-//                          [--no-isolates]
+//                          [--no-isolates] [--help]
 //
 // Every contender gets its own freshly started mock (tests/mock/server.mjs: new port, zeroed
 // counters), so a retry left over from one contender can never reach the next one's server. Counts
@@ -54,6 +54,9 @@ import ky from 'ky';
 import OpenAI from 'openai';
 import pRetry, { AbortError } from 'p-retry';
 import { startMock } from '../tests/mock/server.mjs';
+import { help } from './help.mjs';
+
+help(import.meta.url);
 
 // ---------------------------------------------------------------------------
 // Options

@@ -24,6 +24,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startMock } from '../tests/mock/server.mjs';
 import { startWorkers } from '../tests/js/workerd-harness.mjs';
+import { help } from './help.mjs';
+
+help(import.meta.url);
 
 const here = dirname(fileURLToPath(import.meta.url));
 const entry = join(here, 'isolates-worker.mjs');
@@ -135,15 +138,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       baseline: { type: 'string' },
       'token-limit': { type: 'string' },
       'max-tokens': { type: 'string' },
-      help: { type: 'boolean', default: false },
     },
   });
-  if (values.help) {
-    const { readFileSync } = await import('node:fs');
-    const head = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\nimport ')[0];
-    console.log(head.replace(/^\/\/ ?/gm, ''));
-    process.exit(0);
-  }
   await runIsolates({
     tokenLimit: values['token-limit'] && Number(values['token-limit']),
     maxTokens: values['max-tokens'] && Number(values['max-tokens']),

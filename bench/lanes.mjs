@@ -8,6 +8,9 @@
 //   ./scripts/build.sh && ./scripts/pack.sh && node bench/lanes.mjs [--n 100] [--every-ms 40] [--l 10] [--c 4]
 import { createFetch } from '../pkg/node.js';
 import { startMock } from '../tests/mock/server.mjs';
+import { help } from './help.mjs';
+
+help(import.meta.url);
 
 const arg = (name, fallback) => {
   const at = process.argv.indexOf(`--${name}`);

@@ -31,6 +31,9 @@ import {
   memoryContenders,
   memoryFetch,
 } from './overhead-contenders.mjs';
+import { help } from './help.mjs';
+
+help(import.meta.url);
 
 const arg = (name, fallback) => Number(process.argv[process.argv.indexOf(`--${name}`) + 1]) || fallback;
 const n = arg('n', 5000);

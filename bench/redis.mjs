@@ -27,6 +27,9 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { startMock } from '../tests/mock/server.mjs';
 import { runChildren, startRedis, startUpstashRest } from '../tests/js/redis-harness.mjs';
+import { help } from './help.mjs';
+
+help(import.meta.url);
 
 const quantile = (xs, q) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -166,15 +169,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       baseline: { type: 'string' },
       'token-limit': { type: 'string' },
       'max-tokens': { type: 'string' },
-      help: { type: 'boolean', default: false },
     },
   });
-  if (values.help) {
-    const { readFileSync } = await import('node:fs');
-    const head = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\nimport ')[0];
-    console.log(head.replace(/^\/\/ ?/gm, ''));
-    process.exit(0);
-  }
   await runRedis({
     tokenLimit: values['token-limit'] && Number(values['token-limit']),
     maxTokens: values['max-tokens'] && Number(values['max-tokens']),

@@ -15,6 +15,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { help } from './help.mjs';
+
+help(import.meta.url);
 
 const argv = process.argv;
 const runs = Number(argv[argv.indexOf('--runs') + 1]) || 15;

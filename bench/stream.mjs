@@ -7,6 +7,9 @@
 //   ./scripts/build.sh && ./scripts/pack.sh && node bench/stream.mjs [--n 300] [--gap-ms 20]
 import { createFetch } from '../pkg/node.js';
 import { startMock } from '../tests/mock/server.mjs';
+import { help } from './help.mjs';
+
+help(import.meta.url);
 
 const arg = (name, fallback) => Number(process.argv[process.argv.indexOf(`--${name}`) + 1]) || fallback;
 const n = arg('n', 300);

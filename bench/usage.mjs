@@ -8,6 +8,9 @@
 //   ./scripts/build.sh && ./scripts/pack.sh && node bench/usage.mjs [--runs 40] [--calls 2000]
 import http from 'node:http';
 import { createFetch } from '../pkg/node.js';
+import { help } from './help.mjs';
+
+help(import.meta.url);
 
 const arg = (name, fallback) => Number(process.argv[process.argv.indexOf(`--${name}`) + 1]) || fallback;
 const runs = arg('runs', 40);
