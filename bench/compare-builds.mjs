@@ -3,7 +3,11 @@
 // costs nothing when its feature is off (telemetry, issue 24), or what it saves (issue 25). Without
 // onEvent and with it, beside the in-memory fetch alone.
 //
-//   ./scripts/build.sh && node bench/compare-builds.mjs --baseline /path/to/other/pkg/node.js [--n 5000] [--runs 9]
+//   ./scripts/build.sh && node bench/compare-builds.mjs --baseline /path/to/other/pkg/node.js [--n 5000] [--runs 9] [--c 1] [--reset 6ms]
+//
+// `--c 50` makes the calls 50 at a time (each fetch answers a microtask later), as a Worker serving
+// many requests does: the throttle then has calls in flight on every answer. `--reset` is the
+// `x-ratelimit-reset-requests` every answer carries (a longer one keeps more requests in the throttle's books).
 import { help } from './help.mjs';
 
 help(import.meta.url);
@@ -16,6 +20,8 @@ const baselinePath = arg('baseline');
 if (!baselinePath) throw new Error('--baseline path/to/pkg/node.js is required');
 const n = Number(arg('n', 5000));
 const runs = Number(arg('runs', 9));
+const concurrency = Number(arg('c', 1));
+const reset = arg('reset', '6ms');
 const baseline = await import(new URL(baselinePath, `file://${process.cwd()}/`).href);
 const current = await import('../pkg/node.js');
 
@@ -23,7 +29,7 @@ const HEADERS = {
   'content-type': 'application/json',
   'x-ratelimit-limit-requests': '10000',
   'x-ratelimit-remaining-requests': '9999',
-  'x-ratelimit-reset-requests': '6ms',
+  'x-ratelimit-reset-requests': reset,
   'x-request-id': 'req_0123456789abcdef',
 };
 const stub = async () => new Response('{"id":"chatcmpl-1","choices":[]}', { headers: HEADERS });
@@ -36,10 +42,18 @@ const contenders = {
   'this build, onEvent': current.createFetch({ fetch: stub, onEvent() {} }),
 };
 
-/** µs per call, `n` calls one after another. */
+/** µs per call, `n` calls, `concurrency` at a time. */
 async function measure(f) {
   const started = performance.now();
-  for (let i = 0; i < n; i++) await (await f('https://api.openai.com/v1/chat/completions', INIT)).text();
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      next++;
+      if (concurrency > 1) await null;
+      await (await f('https://api.openai.com/v1/chat/completions', INIT)).text();
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
   return ((performance.now() - started) * 1000) / n;
 }
 
@@ -48,7 +62,10 @@ for (const f of Object.values(contenders)) await measure(f); // warm-up
 for (let r = 0; r < runs; r++) {
   for (const [name, f] of Object.entries(contenders)) results[name].push(await measure(f));
 }
-console.log(`an in-memory fetch, ${n} calls in a row, median of ${runs} interleaved runs (Node ${process.version})\n`);
+const how = concurrency > 1 ? `${concurrency} at a time` : 'in a row';
+console.log(
+  `an in-memory fetch, ${n} calls ${how}, reset ${reset}, median of ${runs} interleaved runs (Node ${process.version})\n`,
+);
 console.log('| build | µs per call (median) | added to the fetch alone | fastest–slowest run |');
 console.log('|---|---:|---:|---:|');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -3,7 +3,7 @@
 
 import { pickHeaders } from './convert.js';
 import { ownInit, readLane, replayable } from './io.js';
-import { linkSignals } from './signals.js';
+import { linkSignals, UNLINKED } from './signals.js';
 import { readBudgetTag } from './usage.js';
 
 // A header name (an RFC 9110 token) and a header value a Headers object keeps exactly as given
@@ -69,7 +69,8 @@ function isRequest(value) {
  * (ownInit), its signals linked (the instance's `signal`, `init.signal`, the Request's, and the
  * deadline: linkSignals) and its request read (readRequest). Returns `[linked, own init, url,
  * method, body, replayable, request or undefined, lane index, budget tag, headers, stripped,
- * values]` (the last five as readRequest gives them). Throws the TypeError of a bad init, signal,
+ * values]` (the last five as readRequest gives them); `linked` is undefined when nothing can abort
+ * the call (nothing to finish, and five crossings fewer for a success). Throws the TypeError of a bad init, signal,
  * lane, budget tag or header; once the signals are linked, it finishes them before it throws.
  */
 export function readCall(input, init, signal, deadlineMs, needHeaders, names) {
@@ -94,7 +95,7 @@ export function readCall(input, init, signal, deadlineMs, needHeaders, names) {
     const method = typeof own.method === 'string' ? own.method : (request?.method ?? 'GET');
     const body = own.body;
     const read = readRequest(own, request, linked.signal, needHeaders, names);
-    return [linked, own, url, method, body, replayable(body), request, ...read];
+    return [linked === UNLINKED ? undefined : linked, own, url, method, body, replayable(body), request, ...read];
   } catch (e) {
     linked.finish();
     throw e;
@@ -108,7 +109,8 @@ export function readCall(input, init, signal, deadlineMs, needHeaders, names) {
  * `headers` is the Headers object the call reads (a copy without ratewise's own headers when
  * `stripped`), undefined when the init's headers were read as a plain object (only when
  * `needHeaders` is false: routes rewrite a Headers object); `values` are `names`' values joined
- * by newlines (which no header value holds), an absent one empty. Throws the TypeError of a bad lane, budget tag or header.
+ * by newlines (which no header value holds), an absent one empty, or undefined when all are
+ * absent (nothing to copy into wasm memory). Throws the TypeError of a bad lane, budget tag or header.
  */
 function readRequest(init, request, signal, needHeaders, names) {
   if (signal !== undefined) init.signal = signal;
@@ -139,7 +141,8 @@ function readRequest(init, request, signal, needHeaders, names) {
     const value = byName ? byName.get(names[i]) : headers?.get(names[i]);
     values += i === 0 ? (value ?? '') : `\n${value ?? ''}`;
   }
-  return [lane, tag, headers, stripped, values];
+  // Only the newlines between them: every value is absent.
+  return [lane, tag, headers, stripped, values.length < names.length ? undefined : values];
 }
 
 /** Calls `wake(id, fulfilled, value)` once `promise` settles (see src/wasm/settled.rs). */

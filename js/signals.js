@@ -17,9 +17,12 @@ export function deadlineError(deadlineMs) {
   return new DOMException(`ratewise: deadline of ${deadlineMs} ms exceeded`, 'TimeoutError');
 }
 
+/** What linkSignals gives when nothing can abort the call (no signal, no deadline): one object for all. */
+export const UNLINKED = Object.freeze({ signal: undefined, aborted: undefined, finish() {} });
+
 export function linkSignals(signals, deadlineMs) {
   const given = signals.filter((s) => s != null);
-  if (given.length === 0 && deadlineMs == null) return { signal: undefined, aborted: undefined, finish() {} };
+  if (given.length === 0 && deadlineMs == null) return UNLINKED;
   const controller = new AbortController();
   const abort = (reason) => {
     if (!controller.signal.aborted) controller.abort(reason);

@@ -153,18 +153,21 @@ async fn call(
         deadline_ms: config.deadline_ms,
         routes: &config.routes,
         describe: described,
+        model: instance.taps.on || instance.taps.budgets().is_some(),
         names: &instance.identity_names,
     };
     let (out, linked) = Outgoing::new(input, &init, &given)?;
-    let result = run(instance, invocation, &linked, &out, trace).await;
-    linked.finish();
+    let result = run(instance, invocation, linked.as_ref(), &out, trace).await;
+    if let Some(linked) = &linked {
+        linked.finish();
+    }
     result
 }
 
 async fn run(
     instance: &Instance,
     invocation: Option<&Invocation>,
-    linked: &bindings::Linked,
+    linked: Option<&bindings::Linked>,
     out: &Outgoing,
     trace: Option<&Trace>,
 ) -> Result<JsValue, JsValue> {
@@ -191,7 +194,7 @@ async fn run(
     let mut transport = FetchTransport {
         instance,
         out,
-        signal: linked.signal().dyn_into().ok(),
+        signal: linked.and_then(|l| l.signal().dyn_into().ok()),
         trace,
         request_id: described.then_some(&request_id),
     };
@@ -210,7 +213,7 @@ async fn run(
         moved_to: holds.moved,
         ..scope
     };
-    let mut clock = JsClock::new(linked.aborted());
+    let mut clock = JsClock::new(linked.map_or(JsValue::UNDEFINED, bindings::Linked::aborted));
     let mut observe = |e: &Event<'_>| {
         let about = About {
             trace,

@@ -36,7 +36,8 @@ pub struct Outgoing {
     pub replayable: bool,
     /// The tokens the request is expected to use, from a string body.
     pub tokens: Option<Tokens>,
-    /// The model a string body names near its start or end (`usage::request_model`).
+    /// The model a string body names near its start or end
+    /// (`usage::request_model`), read only when [`Given::model`] asks.
     pub body_model: Option<String>,
     /// The call's budget tag: `init.budget`, else `x-ratewise-budget`.
     pub budget_tag: Option<String>,
@@ -54,7 +55,8 @@ pub struct Outgoing {
 extern "C" {
     /// `[linked signals, own init, url, method, body, replayable, request,
     /// lane index, budget tag, headers or undefined, stripped, the values of
-    /// names joined by newlines]`: the init copied (own properties only), its
+    /// names joined by newlines]` (the signals undefined when nothing can
+    /// abort the call, the values when none is there): the init copied (own properties only), its
     /// signals linked with `signal` and the deadline, the linked signal set
     /// in it and ratewise's own members dropped (see js/request.js); throws
     /// the TypeError of a bad init, signal, lane, budget tag or header.
@@ -123,6 +125,9 @@ pub struct Given<'a> {
     /// Read the JSON body's model even without routes (for `onEvent` and
     /// telemetry).
     pub describe: bool,
+    /// Read the model a string body names ([`Outgoing::body_model`]): only
+    /// spend budgets and the usage tap use it.
+    pub model: bool,
     /// [`identity_names`].
     pub names: &'a Array,
 }
@@ -131,12 +136,13 @@ impl Outgoing {
     /// Reads `fetch(input, init)` and links the call's signals (the init's,
     /// the Request's, the instance's and its deadline) into the one its
     /// attempts send; the linked signals are finished here if reading fails,
-    /// else by the caller once the call ends.
+    /// else by the caller once the call ends. `None`: nothing can abort the
+    /// call (no signal, no deadline), and nothing is to be finished.
     pub fn new(
         input: JsValue,
         init: &JsValue,
         given: &Given,
-    ) -> Result<(Outgoing, Linked), JsValue> {
+    ) -> Result<(Outgoing, Option<Linked>), JsValue> {
         let routes = given.routes;
         // The init copied (own properties only), the signals linked, the
         // headers, the lane (`init.lane`, else the priority header) and the
@@ -150,11 +156,13 @@ impl Outgoing {
             !routes.is_empty(),
             given.names,
         )?;
-        let linked: Linked = read.get(0).unchecked_into();
-        match Self::read(input, &read, routes, given.describe) {
+        let linked = defined(read.get(0)).map(JsCast::unchecked_into::<Linked>);
+        match Self::read(input, &read, routes, given) {
             Ok(out) => Ok((out, linked)),
             Err(e) => {
-                linked.finish();
+                if let Some(linked) = &linked {
+                    linked.finish();
+                }
                 Err(e)
             }
         }
@@ -165,8 +173,9 @@ impl Outgoing {
         input: JsValue,
         read: &Array,
         routes: &[Route],
-        describe: bool,
+        given: &Given,
     ) -> Result<Outgoing, JsValue> {
+        let describe = given.describe;
         let init_copy: Object = read.get(1).unchecked_into();
         let url = read.get(2).as_string().unwrap_or_default();
         let method = read.get(3).as_string().unwrap_or_default();
@@ -174,7 +183,7 @@ impl Outgoing {
         let replayable = read.get(5).is_truthy();
         // Both undefined or what their names say (checked in readCall).
         let request = defined(read.get(6)).map(JsCast::unchecked_into::<web_sys::Request>);
-        let (tokens, body_model) = estimate(&body).unzip();
+        let (tokens, body_model) = estimate(&body, given.model).unzip();
         let body_model = body_model.flatten();
         let lane = match read.get(7).as_f64() {
             Some(1.0) => Lane::Bulk,
@@ -342,8 +351,9 @@ fn defined(value: JsValue) -> Option<JsValue> {
 /// The tokens a string body is expected to use. Only the first
 /// [`MAX_SCAN_BYTES`] characters are copied into wasm memory and read; the
 /// rest count as prompt text. Any other body (bytes, a form, a stream) is
-/// not read: `None`. Also the model the body names, read from the same copy.
-fn estimate(body: &JsValue) -> Option<(Tokens, Option<String>)> {
+/// not read: `None`. Also the model the body names, read from the same copy
+/// when `model` asks.
+fn estimate(body: &JsValue, model: bool) -> Option<(Tokens, Option<String>)> {
     let text = body.dyn_ref::<js_sys::JsString>()?;
     let length = text.length() as usize;
     let read = length.min(MAX_SCAN_BYTES);
@@ -354,10 +364,8 @@ fn estimate(body: &JsValue) -> Option<(Tokens, Option<String>)> {
     };
     let mut tokens = tokens::estimate(&head);
     tokens.input += ((length - read) as u64).div_ceil(CHARS_PER_TOKEN);
-    Some((
-        tokens,
-        crate::usage::request_model(&head).map(str::to_owned),
-    ))
+    let named = model.then(|| crate::usage::request_model(&head)).flatten();
+    Some((tokens, named.map(str::to_owned)))
 }
 
 /// The parsed JSON body with its `model` replaced, as text, or `None` if it

@@ -50,6 +50,14 @@ pub(super) struct WindowState {
     /// The report that set `level` and what it took off as perhaps not
     /// counted yet ([`super::order`]).
     pub(super) doubted: Option<super::order::Doubted>,
+    /// `(seq, by)`: every request in the log booked at or before `seq`,
+    /// from `freed` on, has left this window by `by` at the latest (its
+    /// `gone` is no later), as a report's walk back left them
+    /// ([`KeyState::mark_gone`](super::state::KeyState::mark_gone)). A
+    /// `gone` only ever moves earlier, but where one is put later
+    /// ([`keep_counted`](super::state::KeyState::keep_counted)) this is
+    /// dropped.
+    pub(super) floor: Option<(u64, f64)>,
 }
 
 impl Default for WindowState {
@@ -71,6 +79,7 @@ impl Default for WindowState {
             scale: 1.0,
             recent: VecDeque::new(),
             doubted: None,
+            floor: None,
         }
     }
 }

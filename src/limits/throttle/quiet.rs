@@ -135,6 +135,8 @@ impl KeyState {
         for sent in self.log.iter_mut().filter(let_through) {
             sent.gone[0] = free_at.max(sent.at + reach + length);
         }
+        // Some may now leave later than the walks back left them.
+        self.windows[0].floor = None;
     }
 
     /// A 429 whose headers report the requests window (a server that

@@ -29,6 +29,7 @@ pub(super) struct KeyState {
     pub(super) log: VecDeque<Sent>,
     pub(super) next_seq: u64,
     pub(super) booked: [f64; WINDOWS],
+    /// The requests in `log` not yet answered (nor presumed lost).
     pub(super) in_flight: u64,
     pub(super) waiters: super::line::Waiters,
     /// Whether any answer came back for this key.
@@ -315,10 +316,25 @@ impl KeyState {
                     };
                     let close = sent_at - self.reach_ms();
                     let mut overtaken = 0.0;
-                    let near = self.log.range(..at).rev().take_while(|s| s.at >= close);
-                    for s in near.filter(|s| !s.answered) {
-                        overtaken += s.need[i];
-                        taken = (taken.0 + 1, close);
+                    // The walk ends once every unanswered request has been
+                    // passed (`in_flight` counts them): with none out, as
+                    // on a sequential success, there is nothing to walk,
+                    // where a reach's worth of answered requests (hundreds
+                    // at a high rate) used to be read on every answer.
+                    let mut out = self.in_flight;
+                    debug_assert_eq!(
+                        out as usize,
+                        self.log.iter().filter(|s| !s.answered).count()
+                    );
+                    for s in self.log.range(..at).rev() {
+                        if out == 0 || s.at < close {
+                            break;
+                        }
+                        if !s.answered {
+                            out -= 1;
+                            overtaken += s.need[i];
+                            taken = (taken.0 + 1, close);
+                        }
                     }
                     after + overtaken
                 }
