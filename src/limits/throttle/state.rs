@@ -345,7 +345,7 @@ impl KeyState {
                     self.reach.report(sent_at, ms as f64);
                 }
                 self.learn_meaning(i, at, &window, sent_at);
-                self.cross(i, sent_at);
+                self.cross(i, sent_at, ms as f64, window.remaining.map(|r| r as f64));
                 let ms = ms as f64;
                 let heard = (sent_at + ms, self.measured_at(sent_at, now) + ms);
                 self.windows[i].announced = Some(heard);
