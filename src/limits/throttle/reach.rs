@@ -22,7 +22,9 @@
 //! on every request: its ends lie as far apart as the sends, no group.
 //!
 //! After [`GROUPS`] groups, the reach is twice the variation seen plus the
-//! rounding; a 429 casts doubt on it as before ([`super::state`]).
+//! rounding, and never less than [`SEND_JITTER_MS`] (this side's event
+//! loop, busier at times than the reports showed); a 429 casts doubt on it
+//! as before ([`super::state`]).
 
 use super::{ASSUMED_REACH_MS, SEND_JITTER_MS};
 
@@ -109,7 +111,13 @@ impl Reach {
     /// The longest a request may take to be counted beyond another one's
     /// way, ms, once learned (`None`: not yet).
     pub(super) fn learned_ms(&self) -> Option<f64> {
-        (self.groups >= GROUPS).then_some(2.0 * self.spread + ROUNDING_MS)
+        // This side's scheduling stays: a request leaves this process up
+        // to [`SEND_JITTER_MS`] after its send when the event loop is busy,
+        // which a quiet spell's reports do not show (the packed package,
+        // machine loaded: a whole window of 429s, 10 of 70, in 1 run of 5
+        // without this floor).
+        let seen = 2.0 * self.spread + ROUNDING_MS;
+        (self.groups >= GROUPS).then_some(seen.max(SEND_JITTER_MS))
     }
 }
 
@@ -131,7 +139,13 @@ mod tests {
         // The next window, to 2 000.
         r.report(1_001.0, 997.0);
         r.report(1_400.0, 598.0);
-        assert_eq!(r.learned_ms(), Some(2.0 * 3.0 + 1.0));
+        // 3 ms seen: twice that plus the rounding, 7 ms, is less than this
+        // side's own scheduling may add.
+        assert_eq!(r.learned_ms(), Some(SEND_JITTER_MS));
+        // A way that varies by 15 ms.
+        r.report(2_002.0, 985.0);
+        r.report(2_300.0, 702.0);
+        assert_eq!(r.learned_ms(), Some(2.0 * 15.0 + ROUNDING_MS));
     }
 
     #[test]
@@ -180,11 +194,8 @@ mod tests {
         let t = r.call();
         let due = wait_until(r.admit(t, 2_000.0)).expect("waits for the end");
         // The second window ends at 2 102 on the server's clock, 2 100
-        // as announced from the sends: released within the rounding, not
-        // the assumed reach (70 ms) later.
-        assert!(
-            due <= 2_100.0 + 2.0 * ROUNDING_MS + RESET_MARGIN_MS,
-            "{due}"
-        );
+        // as announced from the sends: released this side's scheduling
+        // (20 ms) later, not the assumed reach (70 ms).
+        assert_eq!(due, 2_100.0 + SEND_JITTER_MS + RESET_MARGIN_MS);
     }
 }
