@@ -190,10 +190,14 @@ fn fixed_window_opened_at_the_first_request() {
     });
 }
 
+/// With 0.3 W answers and C = 20, the first window (0.4 W left of it)
+/// was missed by 25 ms: the first answer came at 380 ms, the waiters
+/// holding for it polled an eighth of their wait apart and went at 405 ms,
+/// a window late (1.31x); they poll a sixteenth apart now (1.03x).
 #[test]
 fn fixed_window_aligned_to_the_clock() {
     check(&rows(Shape::Aligned, Speech::Always), |c| {
-        at_once(c) || slow_and_few(c) || (c.latency == 0.3 && c.c == 100)
+        at_once(c) || slow_and_few(c) || (c.latency == 0.3 && c.c >= 20)
     });
 }
 

@@ -37,6 +37,12 @@ pub(super) struct WindowState {
     /// before it: the longest reset then tells the window's length
     /// ([`super::flight`]).
     pub(super) crossed: bool,
+    /// The last report's send, reset and remaining count, to tell a reset
+    /// counted from each request ([`super::flight`]).
+    pub(super) last_reset: Option<(f64, f64, f64)>,
+    /// Whether its reset was seen counted from each request (the window's
+    /// whole length, [`super::flight`]).
+    pub(super) own_reset: bool,
     /// The time one unit takes to refill, as every report allows: [lo, hi].
     pub(super) tau: (f64, f64),
     /// Distinct deficits the reports behind `tau` had (0: none yet).
@@ -74,6 +80,8 @@ impl Default for WindowState {
             meaning: Meaning::Slot,
             announced: None,
             crossed: false,
+            last_reset: None,
+            own_reset: false,
             tau: (0.0, f64::INFINITY),
             deficits: [0.0; 3],
             scale: 1.0,

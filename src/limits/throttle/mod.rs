@@ -23,6 +23,8 @@
 //!   the key; nobody is woken by another caller: a waiter polls with its own
 //!   timer until the books say it may go (the Workers rule, as in
 //!   [`crate::limits::bulkhead`]);
+//! - `reach.rs`: how far apart requests are counted from their sends,
+//!   learned from how the ends their reports announce agree;
 //! - `quiet.rs`: limits heard of only through 429s or `retry-after`;
 //! - `span.rs`: a window's length, learned from a 429 that reports it early
 //!   in the window on a key whose other answers carry no headers;
@@ -38,6 +40,7 @@ mod line;
 mod order;
 mod pace;
 mod quiet;
+mod reach;
 mod release;
 mod span;
 mod stage;

@@ -88,7 +88,7 @@ impl KeyState {
         // after the reported one.
         let close = sent_at - reach;
         let w = &self.windows[i];
-        let freed = w.freed;
+        let (freed, own) = (w.freed, w.own_reset);
         if w.meaning == Meaning::Slot {
             // The oldest request counted when the report was measured (no
             // earlier than its send): not one surely gone by then, nor one
@@ -109,7 +109,15 @@ impl KeyState {
                 });
             if oldest <= at {
                 if let Some(sent) = self.log.get_mut(oldest) {
-                    sent.gone[i] = sent.gone[i].min(gone);
+                    // A reset counted from each request (a sliding log's
+                    // meaning "empty": when its newest entry leaves) comes
+                    // later than the slot it frees: a window after its
+                    // send, the oldest has left whatever the reset says.
+                    let by_flight = match flight {
+                        Some(ms) if own => sent.at + ms,
+                        _ => f64::INFINITY,
+                    };
+                    sent.gone[i] = sent.gone[i].min(gone).min(by_flight);
                 }
             }
             return;

@@ -49,6 +49,9 @@ pub(super) struct KeyState {
     /// Whether a 429 cast doubt on timing resets from the send: they are
     /// timed from the answer from then on.
     pub(super) doubt: bool,
+    /// How far apart its requests are counted from their sends, as its
+    /// reports showed ([`super::reach`]).
+    pub(super) reach: super::reach::Reach,
     /// The last booking or answer, ms since the epoch.
     pub(super) active_at: f64,
 }
@@ -69,6 +72,7 @@ impl Default for KeyState {
             min_rtt_ms: f64::INFINITY,
             avg_rtt_ms: None,
             doubt: false,
+            reach: Default::default(),
             active_at: 0.0,
         }
     }
@@ -115,14 +119,23 @@ impl KeyState {
     }
 
     /// The longest a request sent now may take to be counted by the
-    /// server, ms: [`ASSUMED_REACH_MS`] at most (plus [`SEND_JITTER_MS`]),
-    /// until a 429 casts doubt on it; then [`reorder_ms`](Self::reorder_ms).
+    /// server, ms, beyond the way of others: [`ASSUMED_REACH_MS`] at most
+    /// (plus [`SEND_JITTER_MS`]), or what the reports showed
+    /// ([`super::reach`]), until a 429 casts doubt on it; then
+    /// [`reorder_ms`](Self::reorder_ms).
     pub(super) fn reach_ms(&self) -> f64 {
         let reorder = self.reorder_ms();
         if self.doubt {
             reorder
         } else {
-            reorder.min(ASSUMED_REACH_MS + SEND_JITTER_MS)
+            let assumed = ASSUMED_REACH_MS + SEND_JITTER_MS;
+            // Learned where the requests window is known to refill whole:
+            // a sliding log's slots are told apart by the same reach.
+            let learned = self
+                .reach
+                .learned_ms()
+                .filter(|_| self.windows[0].meaning == Meaning::Full);
+            reorder.min(learned.unwrap_or(assumed))
         }
     }
 
@@ -344,8 +357,11 @@ impl KeyState {
                 }
             };
             if let (Some(at), Some(ms)) = (found, window.reset_ms) {
+                if i == 0 {
+                    self.reach.report(sent_at, ms as f64);
+                }
                 self.learn_meaning(i, at, &window, sent_at);
-                self.cross(i, sent_at);
+                self.cross(i, sent_at, ms as f64, window.remaining.map(|r| r as f64));
                 let ms = ms as f64;
                 let heard = (sent_at + ms, self.measured_at(sent_at, now) + ms);
                 self.windows[i].announced = Some(heard);
