@@ -103,6 +103,7 @@ impl Ledger {
                 self.place(sent, r.observed_at_ms);
             }
         }
+        self.refill_tokens(&r);
         if let (Some(remaining), Some(reset_at_ms)) = (r.remaining, r.reset_at_ms) {
             if self.whole && r.blocked_until_ms.is_none() {
                 self.refill_at_ms = Some(
@@ -127,6 +128,30 @@ impl Ledger {
                 });
             }
         }
+    }
+
+    /// Tells the tokens books when their window refills whole: at the
+    /// reset of a report without a 429, once this window is proved to
+    /// refill whole ([`Ledger::learn_whole`]), if the tokens window resets
+    /// with it (within both resets' rounding to the ms and 0.2%: the same
+    /// fixed window); never after a 429 or a continuous refill, nor past a
+    /// report whose tokens window resets apart. Otherwise the tokens books
+    /// hold each grant a window.
+    fn refill_tokens(&mut self, r: &Report) {
+        let Some(t) = r.tokens else {
+            if !self.whole {
+                self.tokens.refill_whole_at(None);
+            }
+            return;
+        };
+        let same = match r.reset_at_ms {
+            Some(reset) if self.whole && r.blocked_until_ms.is_none() => {
+                let slack = 2.0 + (reset - r.observed_at_ms).max(0.0) * 0.002;
+                ((t.reset_at_ms - reset).abs() <= slack).then_some(t.reset_at_ms)
+            }
+            _ => None,
+        };
+        self.tokens.refill_whole_at(same);
     }
 
     /// Learns from a report without a 429 whether the window refills whole
@@ -176,7 +201,8 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limits::lease::Grant;
+    use crate::coordinator::tokens::TokenBook;
+    use crate::limits::lease::{Counted, Grant};
 
     const W: f64 = 1_000.0;
 
@@ -338,6 +364,100 @@ mod tests {
         the_next_window(&mut l, Refill::AtReset);
         l.report(answered(9.0, 1_400.0, 1_170.0, Refill::Continuous));
         assert!(!l.whole && l.continuous);
+    }
+
+    /// A window of 100 requests and 10 000 tokens a second, both reset
+    /// together: the cold start (1 000 tokens) and nine calls at 40 spend
+    /// the tokens; three requests without tokens at 600 are reported, and
+    /// the next window's first request, sent at 1 031, is counted alone
+    /// (`refill` says how its instance saw the window refill; `tokens_reset`
+    /// when the tokens window resets, after its reset at 2 061). Then ten
+    /// calls of 1 000 tokens go at 1 070 and 1 071 (1 100 and 1 101 after
+    /// a 429).
+    fn tokens_window(refill: Refill, tokens_reset: f64, blocked: bool) -> Ledger {
+        let with = |remaining: f64, tokens: f64, reset: f64, sent: f64| Report {
+            limit: Some(100.0),
+            tokens: Some(Counted {
+                limit: Some(10_000.0),
+                remaining: tokens,
+                reset_at_ms: reset,
+            }),
+            ..answered(remaining, reset, sent, refill)
+        };
+        let mut l = Ledger::default();
+        assert_eq!(l.lease_tokens(1, 1_000.0, 0.0), Grant::Permits(1));
+        l.report(with(99.0, 9_000.0, 1_030.0, 0.0));
+        assert_eq!(l.lease_tokens(8, 1_000.0, 40.0), Grant::Permits(8));
+        assert_eq!(l.lease_tokens(1, 1_000.0, 41.0), Grant::Permits(1));
+        assert_eq!(l.lease(3, 600.0), Grant::Permits(3));
+        for (i, sent) in [600.0, 601.0, 602.0].into_iter().enumerate() {
+            l.report(with(89.0 - i as f64, 0.0, 1_030.0, sent));
+        }
+        assert_eq!(l.lease(1, 1_031.0), Grant::Permits(1));
+        let mut next = with(99.0, 10_000.0, 2_061.0, 1_031.0);
+        next.tokens = next.tokens.map(|t| Counted {
+            reset_at_ms: tokens_reset,
+            ..t
+        });
+        if blocked {
+            next.blocked_until_ms = Some(1_100.0);
+        }
+        l.report(next);
+        let at = if blocked { 1_100.0 } else { 1_070.0 };
+        assert_eq!(l.lease_tokens(8, 1_000.0, at), Grant::Permits(8));
+        assert_eq!(l.lease_tokens(2, 1_000.0, at + 1.0), Grant::Permits(2));
+        l
+    }
+
+    #[test]
+    fn a_fixed_window_s_tokens_leave_the_books_at_its_reset() {
+        let mut l = tokens_window(Refill::AtReset, 2_061.0, false);
+        assert!(l.whole);
+        // Spent by 1 200, counted in the window that ends at 2 061: all of
+        // it is free then, not a window (and the way there) after the
+        // grant, at 2 170.
+        assert!(matches!(
+            l.lease_tokens(1, 1_000.0, 2_060.0),
+            Grant::Wait(_)
+        ));
+        assert_eq!(l.lease_tokens(8, 1_000.0, 2_061.0), Grant::Permits(8));
+        assert_eq!(l.lease_tokens(2, 1_000.0, 2_062.0), Grant::Permits(2));
+        // Stored, the tokens books keep the reset (a `NaN` run, which an
+        // older reader leaves out).
+        let l = tokens_window(Refill::AtReset, 2_061.0, false);
+        let stored = l.tokens.to_vec();
+        assert_eq!(TokenBook::from_slice(&stored), l.tokens);
+        assert_eq!(stored[stored.len() - 2], 2_061.0);
+        assert!(stored[stored.len() - 1].is_nan());
+    }
+
+    #[test]
+    fn tokens_are_held_a_window_unless_the_window_is_proved_fixed_and_resets_with_them() {
+        for (refill, tokens_reset, blocked) in [
+            // No proof: a sliding log may still count them.
+            (Refill::Unknown, 2_061.0, false),
+            (Refill::Continuous, 2_061.0, false),
+            // The tokens window resets apart from the proved one.
+            (Refill::AtReset, 2_500.0, false),
+            // A 429 undoes the proof.
+            (Refill::AtReset, 2_061.0, true),
+        ] {
+            let mut l = tokens_window(refill, tokens_reset, blocked);
+            let granted = if blocked { 1_100.0 } else { 1_070.0 };
+            // Held a window (the longest tokens reset heard) and the way.
+            let window = (tokens_reset - 1_061.0).max(W);
+            let held = granted + window + LEASE_TTL_MS;
+            for at in [2_061.0, held - 1.0] {
+                assert!(
+                    matches!(l.lease_tokens(1, 1_000.0, at), Grant::Wait(_)),
+                    "{refill:?} {tokens_reset} {blocked} at {at}"
+                );
+            }
+            assert!(matches!(
+                l.lease_tokens(1, 1_000.0, held),
+                Grant::Permits(_)
+            ));
+        }
     }
 
     #[test]

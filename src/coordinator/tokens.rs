@@ -22,6 +22,12 @@
 //! promised a turn of that refill, so that waiting instances come back one
 //! at a time, not all at each call's refill.
 //!
+//! A fixed window, once the request books proved theirs refills whole at
+//! its reset (`freeing.rs`, `learn_whole`) and its reports say the tokens
+//! window resets with it, frees its room at that reset instead: every
+//! grant that surely reached the server before the window ended leaves the
+//! books then, as the request books free their slots.
+//!
 //! The server's count corrects the estimates, as an instance's own throttle
 //! does: a report that counts fewer tokens used than the books booked before
 //! its request went scales those down to the server's count (a completion
@@ -84,6 +90,12 @@ pub struct TokenBook {
     /// A bucket's refill promised to the lease requests told to wait for
     /// it, in turn: (when, tokens), oldest first ([`TokenBook::queue`]).
     promised: VecDeque<(f64, f64)>,
+    /// The reset of a fixed window not yet past, once the request books
+    /// proved their window refills whole and this one resets with it
+    /// ([`TokenBook::refill_whole_at`]): at it, the tokens booked early
+    /// enough to have surely reached the server before the window ended
+    /// leave the books, not a window after their grant.
+    refill_at_ms: Option<f64>,
 }
 
 impl TokenBook {
@@ -108,6 +120,28 @@ impl TokenBook {
         }
         let hold = self.hold_ms();
         drop_front_while(&mut self.runs, |&(at, _)| at + hold <= now_ms);
+        if let Some(reset) = self.refill_at_ms.filter(|&r| r <= now_ms) {
+            self.refill_at_ms = None;
+            // As the request books free their slots (`freeing.rs`): the
+            // reset was heard up to `reach` late, so the window ended no
+            // sooner than `reset - reach`; a grant spent within
+            // [`LEASE_TTL_MS`] and there within `reach` was counted in it.
+            let reach = self.reach_ms;
+            let end = reset - reach;
+            drop_front_while(&mut self.runs, |&(at, _)| at + LEASE_TTL_MS + reach <= end);
+        }
+    }
+
+    /// The request books' word on the window (`freeing.rs`,
+    /// `learn_whole`): `Some(reset)` when they proved theirs refills whole
+    /// and a report, without a 429, said that this one resets with it
+    /// (at `reset`, the latest such kept); `None` when a 429 or a
+    /// continuous refill undid it. A bucket's books keep theirs.
+    pub(super) fn refill_whole_at(&mut self, reset: Option<f64>) {
+        self.refill_at_ms = match reset {
+            Some(at) if !self.bucket => Some(self.refill_at_ms.map_or(at, |r| r.max(at))),
+            _ => None,
+        };
     }
 
     /// Tokens booked until `to_ms`.
@@ -391,7 +425,8 @@ impl TokenBook {
         let mut next_ms = self
             .runs
             .front()
-            .map_or(f64::INFINITY, |&(at, _)| at + self.hold_ms() - now_ms);
+            .map_or(f64::INFINITY, |&(at, _)| at + self.hold_ms() - now_ms)
+            .min(self.refill_at_ms.map_or(f64::INFINITY, |at| at - now_ms));
         if let Some(k) = self.known.filter(|k| now_ms < k.reset_at_ms) {
             // The counted tokens that left the books since have left the
             // server's window too (the books hold them at least as long).
@@ -450,13 +485,15 @@ impl TokenBook {
         let last = self.runs.back().map_or(0.0, |&(at, _)| at + hold);
         last.max(self.known.map_or(0.0, |k| k.reset_at_ms))
             .max(self.promised.back().map_or(0.0, |&(at, _)| at))
+            .max(self.refill_at_ms.unwrap_or(0.0))
     }
 
     /// The books as numbers, for storage: limit, window, the report's
     /// remaining, counted-to, reset, observation and held (`NaN` if none),
     /// the window negative for a bucket's refill,
-    /// the longest round trip, then the runs, and last the turns promised,
-    /// as runs of negative tokens (which a reader without them leaves out).
+    /// the longest round trip, then the runs, the turns promised, as runs
+    /// of negative tokens, and last a fixed window's reset, as a run of
+    /// `NaN` tokens (a reader without either leaves them out).
     pub fn to_vec(&self) -> Vec<f64> {
         let k = self.known;
         let n = |v: Option<f64>| v.unwrap_or(f64::NAN);
@@ -476,10 +513,17 @@ impl TokenBook {
         ];
         v.extend(self.runs.iter().flat_map(|&(at, n)| [at, n]));
         v.extend(self.promised.iter().flat_map(|&(at, n)| [at, -n]));
+        v.extend(
+            self.refill_at_ms
+                .map(|at| [at, f64::NAN])
+                .into_iter()
+                .flatten(),
+        );
         v
     }
 
-    /// How many numbers [`TokenBook::to_vec`] writes at most.
+    /// How many numbers [`TokenBook::to_vec`] writes at most (a fixed
+    /// window's reset only with no turns promised: a bucket's).
     pub const MAX_NUMBERS: usize = 8 + 2 * (MAX_TOKEN_RUNS + MAX_PROMISED);
 
     /// Books read back from storage; anything unreadable is left out (all
@@ -510,7 +554,11 @@ impl TokenBook {
         };
         let mut kept = VecDeque::new();
         let mut promised = VecDeque::new();
+        let mut refill_at_ms = None;
         for r in runs.chunks_exact(2) {
+            if r[0].is_finite() && r[0] >= 0.0 && r[1].is_nan() {
+                refill_at_ms = Some(r[0]);
+            }
             if !r[0].is_finite() || !r[1].is_finite() {
                 continue;
             }
@@ -528,6 +576,7 @@ impl TokenBook {
             runs: kept,
             known,
             promised,
+            refill_at_ms: refill_at_ms.filter(|_| *window_ms >= 0.0),
         }
     }
 }
