@@ -69,9 +69,8 @@ function isRequest(value) {
  * (ownInit), its signals linked (the instance's `signal`, `init.signal`, the Request's, and the
  * deadline: linkSignals) and its request read (readRequest). Returns `[linked, own init, url,
  * method, body, request or undefined, flags, budget tag, headers, values]` (the last four as
- * readRequest gives them; `flags` also 1 when the body is replayable, 8 when `linked` and 16 when
- * `request` is defined: the core reads only the elements that are there); `linked` is undefined
- * when nothing can abort the call (nothing to finish, and five crossings fewer for a success). Throws the TypeError of a bad init, signal,
+ * readRequest gives them, `flags` 1 when the body is replayable); `linked` is undefined when
+ * nothing can abort the call (nothing to finish, and five crossings fewer for a success). Throws the TypeError of a bad init, signal,
  * lane, budget tag or header; once the signals are linked, it finishes them before it throws.
  */
 export function readCall(input, init, signal, deadlineMs, needHeaders, names) {
@@ -95,8 +94,7 @@ export function readCall(input, init, signal, deadlineMs, needHeaders, names) {
     const url = typeof href === 'string' ? href : '';
     const method = typeof own.method === 'string' ? own.method : (request?.method ?? 'GET');
     const body = own.body;
-    const flags = (replayable(body) ? 1 : 0) | (linked === UNLINKED ? 0 : 8) | (request ? 16 : 0);
-    const read = readRequest(own, request, linked.signal, needHeaders, names, flags);
+    const read = readRequest(own, request, linked.signal, needHeaders, names, replayable(body) ? 1 : 0);
     return [linked === UNLINKED ? undefined : linked, own, url, method, body, request, ...read];
   } catch (e) {
     linked.finish();
@@ -108,9 +106,8 @@ export function readCall(input, init, signal, deadlineMs, needHeaders, names) {
  * Reads a call's headers, lane and budget tag, and drops ratewise's own init members from its
  * init (`init` is the call's own copy, see ownInit) after giving it `signal` (when defined).
  * Returns `[flags, budget tag or undefined, headers, values]`: `flags` is the given `flags`
- * (one number: one crossing to read, not one for each), plus 2 for the bulk lane, 4 when
- * ratewise's own headers were stripped, and 32, 64 and 128 when the budget tag, `headers` and
- * `values` are defined; `headers` is the Headers object the call reads (a copy
+ * (three in one number: one crossing to read, not three), plus 2 for the bulk lane and 4 when
+ * ratewise's own headers were stripped; `headers` is the Headers object the call reads (a copy
  * without ratewise's own headers when stripped), undefined when the init's headers were read as a plain object (only when
  * `needHeaders` is false: routes rewrite a Headers object); `values` are `names`' values joined
  * by newlines (which no header value holds), an absent one empty, or undefined when all are
@@ -146,9 +143,7 @@ function readRequest(init, request, signal, needHeaders, names, flags) {
     values += i === 0 ? (value ?? '') : `\n${value ?? ''}`;
   }
   // Only the newlines between them: every value is absent.
-  const any = values.length >= names.length;
-  flags |= (lane ? 2 : 0) | (stripped ? 4 : 0) | (tag !== undefined ? 32 : 0) | (headers ? 64 : 0) | (any ? 128 : 0);
-  return [flags, tag, headers, any ? values : undefined];
+  return [flags | (lane ? 2 : 0) | (stripped ? 4 : 0), tag, headers, values.length < names.length ? undefined : values];
 }
 
 /** Calls `wake(id, fulfilled, value)` once `promise` settles (see src/wasm/settled.rs). */

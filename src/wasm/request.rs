@@ -54,9 +54,8 @@ pub struct Outgoing {
 #[wasm_bindgen(module = "/js/request.js")]
 extern "C" {
     /// `[linked signals, own init, url, method, body, request, flags (1 a
-    /// replayable body, 2 the bulk lane, 4 ratewise's own headers stripped;
-    /// 8, 16, 32, 64 and 128 when the linked signals, the request, the budget
-    /// tag, the headers and the values are there), budget tag, headers or undefined, the values of names joined by
+    /// replayable body, 2 the bulk lane, 4 ratewise's own headers stripped),
+    /// budget tag, headers or undefined, the values of names joined by
     /// newlines]` (the signals undefined when nothing can abort the call,
     /// the values when none is there): the init copied (own properties only), its
     /// signals linked with `signal` and the deadline, the linked signal set
@@ -158,11 +157,8 @@ impl Outgoing {
             !routes.is_empty(),
             given.names,
         )?;
-        // What the call has, in one number (see read_call): only the
-        // elements that are there are read, each read a crossing.
-        let flags = read.get(6).as_f64().unwrap_or(0.0) as u32;
-        let linked = element(&read, flags, 8, 0).map(JsCast::unchecked_into::<Linked>);
-        match Self::read(input, &read, flags, routes, given) {
+        let linked = defined(read.get(0)).map(JsCast::unchecked_into::<Linked>);
+        match Self::read(input, &read, routes, given) {
             Ok(out) => Ok((out, linked)),
             Err(e) => {
                 if let Some(linked) = &linked {
@@ -177,7 +173,6 @@ impl Outgoing {
     fn read(
         input: JsValue,
         read: &Array,
-        flags: u32,
         routes: &[Route],
         given: &Given,
     ) -> Result<Outgoing, JsValue> {
@@ -186,9 +181,11 @@ impl Outgoing {
         let url = read.get(2).as_string().unwrap_or_default();
         let method = read.get(3).as_string().unwrap_or_default();
         let body = read.get(4);
+        // Three flags in one number (see read_call).
+        let flags = read.get(6).as_f64().unwrap_or(0.0) as u32;
         let replayable = flags & 1 != 0;
         // Both undefined or what their names say (checked in readCall).
-        let request = element(read, flags, 16, 5).map(JsCast::unchecked_into::<web_sys::Request>);
+        let request = defined(read.get(5)).map(JsCast::unchecked_into::<web_sys::Request>);
         let (tokens, body_model) = estimate(&body, given.model).unzip();
         let body_model = body_model.flatten();
         let lane = if flags & 2 != 0 {
@@ -196,12 +193,10 @@ impl Outgoing {
         } else {
             Lane::Interactive
         };
-        let budget_tag = element(read, flags, 32, 7).and_then(|t| t.as_string());
-        let headers = element(read, flags, 64, 8).map(JsCast::unchecked_into::<web_sys::Headers>);
+        let budget_tag = read.get(7).as_string();
+        let headers = defined(read.get(8)).map(JsCast::unchecked_into::<web_sys::Headers>);
         let priority = flags & 4 != 0;
-        let values = element(read, flags, 128, 9)
-            .and_then(|v| v.as_string())
-            .unwrap_or_default();
+        let values = read.get(9).as_string().unwrap_or_default();
         let mut values = values.split('\n');
         let values = [(); IDENTITY_HEADERS.len()].map(|()| values.next().filter(|v| !v.is_empty()));
         // The request's model: in a Gemini-style path, else in a JSON body
@@ -352,10 +347,9 @@ impl Outgoing {
     }
 }
 
-/// Element `index` of what `readCall` gave, when `flags` has `bit` (it is
-/// there); `None` without a crossing when it is undefined.
-fn element(read: &Array, flags: u32, bit: u32, index: u32) -> Option<JsValue> {
-    (flags & bit != 0).then(|| read.get(index))
+/// `value`, unless it is undefined.
+fn defined(value: JsValue) -> Option<JsValue> {
+    (!value.is_undefined()).then_some(value)
 }
 
 /// The tokens a string body is expected to use. Only the first
