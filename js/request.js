@@ -68,9 +68,9 @@ function isRequest(value) {
  * Opens one call of `fetch(input, init)`, in one crossing: the init as the call's own copy
  * (ownInit), its signals linked (the instance's `signal`, `init.signal`, the Request's, and the
  * deadline: linkSignals) and its request read (readRequest). Returns `[linked, own init, url,
- * method, body, request or undefined, flags, budget tag, headers, values]` (the last four as
- * readRequest gives them, `flags` 1 when the body is replayable); `linked` is undefined when
- * nothing can abort the call (nothing to finish, and five crossings fewer for a success). Throws the TypeError of a bad init, signal,
+ * method, body, replayable, request or undefined, lane index, budget tag, headers, stripped,
+ * values]` (the last five as readRequest gives them); `linked` is undefined when nothing can abort
+ * the call (nothing to finish, and five crossings fewer for a success). Throws the TypeError of a bad init, signal,
  * lane, budget tag or header; once the signals are linked, it finishes them before it throws.
  */
 export function readCall(input, init, signal, deadlineMs, needHeaders, names) {
@@ -94,8 +94,8 @@ export function readCall(input, init, signal, deadlineMs, needHeaders, names) {
     const url = typeof href === 'string' ? href : '';
     const method = typeof own.method === 'string' ? own.method : (request?.method ?? 'GET');
     const body = own.body;
-    const read = readRequest(own, request, linked.signal, needHeaders, names, replayable(body) ? 1 : 0);
-    return [linked === UNLINKED ? undefined : linked, own, url, method, body, request, ...read];
+    const read = readRequest(own, request, linked.signal, needHeaders, names);
+    return [linked === UNLINKED ? undefined : linked, own, url, method, body, replayable(body), request, ...read];
   } catch (e) {
     linked.finish();
     throw e;
@@ -105,15 +105,14 @@ export function readCall(input, init, signal, deadlineMs, needHeaders, names) {
 /**
  * Reads a call's headers, lane and budget tag, and drops ratewise's own init members from its
  * init (`init` is the call's own copy, see ownInit) after giving it `signal` (when defined).
- * Returns `[flags, budget tag or undefined, headers, values]`: `flags` is the given `flags`
- * (three in one number: one crossing to read, not three), plus 2 for the bulk lane and 4 when
- * ratewise's own headers were stripped; `headers` is the Headers object the call reads (a copy
- * without ratewise's own headers when stripped), undefined when the init's headers were read as a plain object (only when
+ * Returns `[lane index, budget tag or undefined, headers, stripped, values]`:
+ * `headers` is the Headers object the call reads (a copy without ratewise's own headers when
+ * `stripped`), undefined when the init's headers were read as a plain object (only when
  * `needHeaders` is false: routes rewrite a Headers object); `values` are `names`' values joined
  * by newlines (which no header value holds), an absent one empty, or undefined when all are
  * absent (nothing to copy into wasm memory). Throws the TypeError of a bad lane, budget tag or header.
  */
-function readRequest(init, request, signal, needHeaders, names, flags) {
+function readRequest(init, request, signal, needHeaders, names) {
   if (signal !== undefined) init.signal = signal;
   const given = init.headers;
   let headers;
@@ -143,7 +142,7 @@ function readRequest(init, request, signal, needHeaders, names, flags) {
     values += i === 0 ? (value ?? '') : `\n${value ?? ''}`;
   }
   // Only the newlines between them: every value is absent.
-  return [flags | (lane ? 2 : 0) | (stripped ? 4 : 0), tag, headers, values.length < names.length ? undefined : values];
+  return [lane, tag, headers, stripped, values.length < names.length ? undefined : values];
 }
 
 /** Calls `wake(id, fulfilled, value)` once `promise` settles (see src/wasm/settled.rs). */
@@ -165,25 +164,21 @@ function field(value, key) {
 }
 
 /**
- * What the core reads first of what a fetch resolved with, in one crossing: `[head, headers, url]`
- * of a Response-shaped value (a number `status` and an object `headers`), else undefined. `head`
- * is the status as the core keeps it, plus 65,536 when the content type is an event stream (one
- * number: no string crosses for the content type). `headers` is a 2xx answer's headers named in
- * `groups`, as pickHeaders gives them, and undefined for any other status.
+ * What the core reads first of what a fetch resolved with, in one crossing: `[status, headers,
+ * content type or null, url]` of a Response-shaped value (a number `status` and an object
+ * `headers`), else undefined. `headers` is a 2xx answer's headers named in `groups`, as
+ * pickHeaders gives them, and undefined for any other status.
  */
 export function readAnswer(value, groups) {
   const status = field(value, 'status');
   const headers = field(value, 'headers');
   if (typeof status !== 'number' || headers === null || typeof headers !== 'object') return undefined;
   const picked = status >= 200 && status < 300 ? pickHeaders(headers, groups) : undefined;
-  let stream = false;
+  let type = null;
   try {
-    const type = headers.get('content-type');
-    stream = typeof type === 'string' && type.startsWith('text/event-stream');
+    type = headers.get('content-type');
   } catch {
     // Not a Headers object: no content type.
   }
-  // The status as the core keeps it (a u16: truncated, clamped, NaN 0), 65,536 more for an event stream.
-  const code = status > 0 ? Math.min(Math.trunc(status), 65535) : 0;
-  return [stream ? code + 65536 : code, picked, field(value, 'url')];
+  return [status, picked, type, field(value, 'url')];
 }

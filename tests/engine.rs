@@ -162,25 +162,6 @@ fn two_rate_limits_then_success_sleep_exactly_the_hints() {
 }
 
 #[test]
-fn a_success_reads_the_clock_once_per_step() {
-    // Arriving, admission, routing, pacing and paying share one reading;
-    // the answer's decisions another; leaving (after `onEvent`) a third.
-    // The scripted transport reads it once more, to classify.
-    let clock = FakeClock::new(vec![]);
-    let r = run_with(
-        &policy(3, Jitter::Full),
-        Some(60_000.0),
-        None,
-        &clock,
-        Scripted::new(&clock, vec![Step::Http(200, vec![], "{}")]),
-        &limiters(Settings::default()),
-    )
-    .unwrap();
-    assert_eq!((r.stop, r.attempts), (Stop::Success, 1));
-    assert_eq!(clock.reads.get(), 3 + 1);
-}
-
-#[test]
 fn without_hints_backoff_doubles() {
     let clock = FakeClock::new(vec![]);
     let r = run(

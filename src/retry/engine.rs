@@ -216,28 +216,6 @@ pub enum Halt<A> {
     SubrequestsSpent,
 }
 
-/// The clock's reading for one step of a call: taken at the first decision
-/// that needs it, and shared by every decision until the call awaits or runs
-/// the caller's code ([`Reading::stale`]). The decisions still take `now` as
-/// a value; a success reads the clock three times instead of eight. NaN
-/// when there is no reading.
-struct Reading(f64);
-
-impl Reading {
-    /// The reading of this step, taken now if there is none.
-    fn now<C: Clock>(&mut self, clock: &C) -> f64 {
-        if self.0.is_nan() {
-            self.0 = clock.now_ms();
-        }
-        self.0
-    }
-
-    /// Time may pass from here: the next decision reads the clock again.
-    fn stale(&mut self) {
-        self.0 = f64::NAN;
-    }
-}
-
 /// Runs one call: waits for a concurrency slot, then sends until the call
 /// succeeds or the policy says stop, asking the limiters before every
 /// attempt and telling them after. What other instances know comes from
@@ -259,9 +237,6 @@ where
     St: Store<T::Snapshot>,
 {
     let started = clock.now_ms();
-    // The clock is read once per step: a reading serves every decision
-    // until the call next awaits or runs the caller's code (see `Reading`).
-    let mut reading = Reading(started);
     let (ticket, mut admission) =
         limiters
             .borrow_mut()
@@ -274,19 +249,18 @@ where
             Admission::Run => break Ok(()),
             Admission::Rejected => break Err(Halt::QueueFull),
             Admission::Wait { ms } => {
-                reading.stale();
                 if let Err(abort) = clock.sleep(ms).await {
                     break Err(Halt::Aborted(abort));
                 }
-                let now_ms = reading.now(clock);
-                admission = limiters
-                    .borrow_mut()
-                    .wait(ticket, transport.keys(), started, now_ms);
+                admission =
+                    limiters
+                        .borrow_mut()
+                        .wait(ticket, transport.keys(), started, clock.now_ms());
             }
         }
     };
     let result = match admitted {
-        Ok(()) if queue::late(scope.deadline_ms, reading.now(clock)) => Err(Halt::DeadlineQueued),
+        Ok(()) if queue::late(scope.deadline_ms, clock.now_ms()) => Err(Halt::DeadlineQueued),
         Ok(()) => {
             let call = Call {
                 policy,
@@ -295,18 +269,17 @@ where
                 started,
                 queued,
                 queued_ms: if queued {
-                    (reading.now(clock) - started).max(0.0) as u64
+                    (clock.now_ms() - started).max(0.0) as u64
                 } else {
                     0
                 },
                 ticket,
             };
-            call.attempts(store, transport, clock, observe, &mut reading)
-                .await
+            call.attempts(store, transport, clock, observe).await
         }
         Err(halt) => Err(halt),
     };
-    limiters.borrow_mut().leave(ticket, reading.now(clock));
+    limiters.borrow_mut().leave(ticket, clock.now_ms());
     result
 }
 
@@ -331,7 +304,6 @@ impl<S: Clone> Call<'_, S> {
         transport: &mut T,
         clock: &mut C,
         observe: &mut dyn FnMut(&Event<'_>),
-        reading: &mut Reading,
     ) -> Result<Outcome<T::Response, T::Failure>, Halt<T::Abort>>
     where
         T: Transport<Snapshot = S>,
@@ -345,7 +317,7 @@ impl<S: Clone> Call<'_, S> {
             self.queued,
             self.scope.moved_to,
             transport.keys(),
-            reading.now(clock),
+            clock.now_ms(),
         );
         let diverted = route > 0;
         let mut retries = 0;
@@ -357,7 +329,6 @@ impl<S: Clone> Call<'_, S> {
         let tokens = transport.tokens();
         loop {
             if store.shared() {
-                reading.stale();
                 self.refresh(
                     store,
                     transport.keys().get(route..).unwrap_or_default(),
@@ -373,11 +344,10 @@ impl<S: Clone> Call<'_, S> {
             let mut paced_why = None;
             let mut leased_ms = 0;
             let (last, source, heard) = loop {
-                let now_ms = reading.now(clock);
                 let plan = self.limiters.borrow_mut().before(
                     transport.keys(),
                     route,
-                    now_ms,
+                    clock.now_ms(),
                     self.policy,
                     self.scope.deadline_ms,
                     self.ticket,
@@ -386,7 +356,6 @@ impl<S: Clone> Call<'_, S> {
                 );
                 match plan {
                     Plan::Hold { ms, why } => {
-                        reading.stale();
                         clock.sleep(ms).await.map_err(Halt::Aborted)?;
                         paced_ms += ms;
                         paced_why = Some(why);
@@ -397,13 +366,13 @@ impl<S: Clone> Call<'_, S> {
                         tokens,
                         report,
                     } => {
-                        let asked_ms = now_ms;
-                        reading.stale();
+                        let asked_ms = clock.now_ms();
                         // A store that fails leaves the call on local state.
                         let grant = store.lease(key, want, tokens, report).await.ok();
-                        let now_ms = reading.now(clock);
-                        leased_ms += (now_ms - asked_ms).max(0.0) as u64;
-                        self.limiters.borrow_mut().leased(key, grant, now_ms);
+                        leased_ms += (clock.now_ms() - asked_ms).max(0.0) as u64;
+                        self.limiters
+                            .borrow_mut()
+                            .leased(key, grant, clock.now_ms());
                     }
                     Plan::Replay { route: r, failure } => {
                         route = r;
@@ -412,20 +381,21 @@ impl<S: Clone> Call<'_, S> {
                     }
                     Plan::Send(pass) => {
                         route = pass.route;
-                        let paid = self.limiters.borrow_mut().pay(&pass, &mut claim, now_ms);
+                        let paid =
+                            self.limiters
+                                .borrow_mut()
+                                .pay(&pass, &mut claim, clock.now_ms());
                         if !paid {
                             return Err(Halt::SubrequestsSpent);
                         }
-                        reading.stale();
                         let sent = transport.send(pass.route, attempt).await;
-                        let now_ms = reading.now(clock);
+                        let now_ms = clock.now_ms();
                         match sent {
                             Ok((last, snapshot)) => {
                                 let c = last.classification();
                                 let heard =
                                     self.limiters.borrow_mut().after(&pass, c, snapshot, now_ms);
                                 if store.shared() {
-                                    reading.stale();
                                     // A store that fails is a missed update, never a failed call.
                                     for change in &heard.changes {
                                         let _ = store.publish(change).await;
@@ -447,14 +417,13 @@ impl<S: Clone> Call<'_, S> {
             let c = last.classification();
             first_report |= heard.first_report();
             if fallback::tells_hook(c.kind) {
-                reading.stale();
                 let offered = transport
                     .quota_exhausted(c, attempt, route, source, heard.first_report())
                     .await
                     .map_err(Halt::Aborted)?;
                 fallback = fallback::keep(fallback, offered);
             }
-            let now_ms = reading.now(clock);
+            let now_ms = clock.now_ms();
             let answer = Answer {
                 classification: c,
                 from_breaker: source == Source::Breaker,
@@ -491,8 +460,6 @@ impl<S: Clone> Call<'_, S> {
                 lane: self.scope.lane,
                 diverted,
             });
-            // The caller's code ran: what comes next reads the clock again.
-            reading.stale();
             let delay_ms = match next {
                 Next::Stop(stop) => {
                     return Ok(Outcome {

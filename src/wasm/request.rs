@@ -53,11 +53,10 @@ pub struct Outgoing {
 
 #[wasm_bindgen(module = "/js/request.js")]
 extern "C" {
-    /// `[linked signals, own init, url, method, body, request, flags (1 a
-    /// replayable body, 2 the bulk lane, 4 ratewise's own headers stripped),
-    /// budget tag, headers or undefined, the values of names joined by
-    /// newlines]` (the signals undefined when nothing can abort the call,
-    /// the values when none is there): the init copied (own properties only), its
+    /// `[linked signals, own init, url, method, body, replayable, request,
+    /// lane index, budget tag, headers or undefined, stripped, the values of
+    /// names joined by newlines]` (the signals undefined when nothing can
+    /// abort the call, the values when none is there): the init copied (own properties only), its
     /// signals linked with `signal` and the deadline, the linked signal set
     /// in it and ratewise's own members dropped (see js/request.js); throws
     /// the TypeError of a bad init, signal, lane, budget tag or header.
@@ -181,22 +180,19 @@ impl Outgoing {
         let url = read.get(2).as_string().unwrap_or_default();
         let method = read.get(3).as_string().unwrap_or_default();
         let body = read.get(4);
-        // Three flags in one number (see read_call).
-        let flags = read.get(6).as_f64().unwrap_or(0.0) as u32;
-        let replayable = flags & 1 != 0;
+        let replayable = read.get(5).is_truthy();
         // Both undefined or what their names say (checked in readCall).
-        let request = defined(read.get(5)).map(JsCast::unchecked_into::<web_sys::Request>);
+        let request = defined(read.get(6)).map(JsCast::unchecked_into::<web_sys::Request>);
         let (tokens, body_model) = estimate(&body, given.model).unzip();
         let body_model = body_model.flatten();
-        let lane = if flags & 2 != 0 {
-            Lane::Bulk
-        } else {
-            Lane::Interactive
+        let lane = match read.get(7).as_f64() {
+            Some(1.0) => Lane::Bulk,
+            _ => Lane::Interactive,
         };
-        let budget_tag = read.get(7).as_string();
-        let headers = defined(read.get(8)).map(JsCast::unchecked_into::<web_sys::Headers>);
-        let priority = flags & 4 != 0;
-        let values = read.get(9).as_string().unwrap_or_default();
+        let budget_tag = read.get(8).as_string();
+        let headers = defined(read.get(9)).map(JsCast::unchecked_into::<web_sys::Headers>);
+        let priority = read.get(10).is_truthy();
+        let values = read.get(11).as_string().unwrap_or_default();
         let mut values = values.split('\n');
         let values = [(); IDENTITY_HEADERS.len()].map(|()| values.next().filter(|v| !v.is_empty()));
         // The request's model: in a Gemini-style path, else in a JSON body

@@ -52,9 +52,8 @@ thread_local! {
 
 #[wasm_bindgen(module = "/js/request.js")]
 extern "C" {
-    /// `[status (a u16, plus 65,536 for an event stream), a 2xx answer's
-    /// headers in groups, url]`, or undefined for a value that is not
-    /// Response-shaped.
+    /// `[status, a 2xx answer's headers in groups, content type, url]`, or
+    /// undefined for a value that is not Response-shaped.
     #[wasm_bindgen(js_name = readAnswer)]
     fn read_answer(value: &JsValue, groups: &Array) -> JsValue;
 }
@@ -65,9 +64,7 @@ pub struct Head {
     /// A success's headers the classifier reads (looked up by name), as
     /// "name\nvalue\n…"; `None` for any other status.
     success: Option<String>,
-    /// Whether the content type begins `text/event-stream` (read in JS: no
-    /// string crosses for it).
-    event_stream: bool,
+    content_type: Option<String>,
     url: String,
 }
 
@@ -76,12 +73,11 @@ pub struct Head {
 pub fn head(value: &JsValue) -> Option<Head> {
     let read = SUCCESS_NAMES.with(|names| read_answer(value, names));
     let read: &Array = read.dyn_ref()?;
-    let head = read.get(0).as_f64().unwrap_or(0.0) as u32;
     Some(Head {
-        status: head as u16,
+        status: read.get(0).as_f64().unwrap_or(0.0) as u16,
         success: read.get(1).as_string(),
-        event_stream: head > u32::from(u16::MAX),
-        url: read.get(2).as_string().unwrap_or_default(),
+        content_type: read.get(2).as_string(),
+        url: read.get(3).as_string().unwrap_or_default(),
     })
 }
 
@@ -105,8 +101,9 @@ pub async fn read(
     };
     let mut response = response;
     let mut stream_error = None;
-    // readAnswer read the content type (only the classifier's headers were copied).
-    let event_stream = head.event_stream;
+    // Only the headers the classifier reads were copied: this one was asked for.
+    let event_stream =
+        (head.content_type.as_deref()).is_some_and(|t| t.starts_with("text/event-stream"));
     let body = if success {
         match peek.filter(|_| event_stream) {
             Some(Peek { watch }) => {

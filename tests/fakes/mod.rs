@@ -192,8 +192,6 @@ pub struct FakeClock {
     pub now: std::cell::Cell<f64>,
     pub sleeps: std::cell::RefCell<Vec<u64>>,
     pub randoms: std::cell::RefCell<Vec<f64>>,
-    /// How many times the clock was read.
-    pub reads: std::cell::Cell<u32>,
     /// Abort the sleep with this index (0-based), if set.
     pub abort_sleep: Option<usize>,
 }
@@ -204,7 +202,6 @@ impl FakeClock {
             now: std::cell::Cell::new(1_700_000_000_000.0),
             sleeps: Default::default(),
             randoms: std::cell::RefCell::new(randoms),
-            reads: std::cell::Cell::new(0),
             abort_sleep: None,
         }
     }
@@ -216,7 +213,6 @@ impl FakeClock {
 impl Clock for &FakeClock {
     type Abort = &'static str;
     fn now_ms(&self) -> f64 {
-        self.reads.set(self.reads.get() + 1);
         self.now.get()
     }
     fn random(&mut self) -> f64 {
