@@ -113,20 +113,20 @@ pub fn read(
         ));
     }
     let wire: Vec<JsValue> = Array::from(&value).iter().map(|b| wire(&b)).collect();
-    let list = Array::from(&value)
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            let path = fill("budgets[{}]", &[&dec(i as u64)]);
-            budget_from_js(
-                &b,
-                At {
-                    caller: "createFetch",
-                    path: &path,
-                },
-            )
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    // A plain loop, not `.map(..).collect::<Result<Vec<_>, _>>()`: that one
+    // instantiated its own try_fold, shunt and collect around this body
+    // (issue 25).
+    let mut list = Vec::new();
+    for (i, b) in Array::from(&value).iter().enumerate() {
+        let path = fill("budgets[{}]", &[&dec(i as u64)]);
+        list.push(budget_from_js(
+            &b,
+            At {
+                caller: "createFetch",
+                path: &path,
+            },
+        )?);
+    }
     for (i, b) in list.iter().enumerate() {
         if let OnExhausted::MoveBulk { route, .. } = b.on_exhausted() {
             if route == 0 || route > routes {
