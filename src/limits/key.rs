@@ -286,16 +286,36 @@ impl<V: Idle> KeyMap<V> {
         }
         // Only reading the entries and dropping the unkept ones depend on
         // `V`: the choice is made once, in `sweep`, for every kind of map.
-        let entries: Vec<Entry> = self
-            .slots
-            .iter()
-            .map(|s| (s.key, s.used_ms, s.value.idle(now_ms)))
-            .collect();
+        // A loop and keep_only, not `.collect()` and `Vec::retain`: each is
+        // instantiated for every `V`, and theirs are bigger (issue 25).
+        let mut entries: Vec<Entry> = Vec::with_capacity(self.slots.len());
+        for s in &self.slots {
+            entries.push((s.key, s.used_ms, s.value.idle(now_ms)));
+        }
         let (keep, index) = sweep(&entries, self.max_keys);
-        let mut kept = keep.iter();
-        self.slots.retain(|_| kept.next().is_some_and(|&k| k));
+        keep_only(&mut self.slots, &keep);
         self.index = index;
     }
+}
+
+/// Keeps the `items` whose flag in `keep` is set, in their order, and drops
+/// the others (`keep` has one flag an item). Without the panic locations an
+/// index or a `swap` would keep: `kept <= at` always.
+fn keep_only<T>(items: &mut Vec<T>, keep: &[bool]) {
+    let mut kept = 0;
+    for (at, _) in keep.iter().enumerate().filter(|&(_, &k)| k) {
+        // Moves item `at` down to `kept`, the first not kept before it.
+        if let Some((first, rest)) = items
+            .get_mut(kept..=at)
+            .and_then(|run| run.split_first_mut())
+        {
+            if let Some(last) = rest.last_mut() {
+                std::mem::swap(first, last);
+            }
+        }
+        kept += 1;
+    }
+    items.truncate(kept);
 }
 
 #[path = "key_index.rs"]
