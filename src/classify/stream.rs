@@ -12,6 +12,7 @@
 use crate::classify::json::{self, Value};
 use crate::classify::search;
 use crate::classify::{classify, Classification, Headers, Response};
+use crate::text::join;
 
 /// The `reason` of a classification read from a 200 stream's error event.
 pub const STREAM_ERROR_REASON: &str = "the 200 event stream opened with an error event";
@@ -57,7 +58,7 @@ fn events(text: &str) -> impl Iterator<Item = (Option<&str>, String)> {
                     data.push(v.strip_prefix(' ').unwrap_or(v));
                 }
             }
-            (name.is_some() || !data.is_empty()).then(|| (name, data.join("\n")))
+            (name.is_some() || !data.is_empty()).then(|| (name, join(&data, "\n")))
         })
 }
 
@@ -89,7 +90,10 @@ fn error_of(name: Option<&str>, data: &str) -> Option<StreamError> {
     // An envelope's own `"type":"error"` says nothing about the error.
     let kind = field("type").filter(|t| t != "error");
     let (code, message) = (field("code"), field("message"));
-    let words = [kind.as_deref().unwrap_or(""), code.as_deref().unwrap_or("")].join(" ");
+    let words = join(
+        &[kind.as_deref().unwrap_or(""), code.as_deref().unwrap_or("")],
+        " ",
+    );
     let status = status_for(&words, code.as_deref());
     let mut body = String::from("{\"error\":{");
     for (key, value) in [("type", &kind), ("code", &code), ("message", &message)] {
