@@ -112,7 +112,10 @@ pub fn read(
             "createFetch: `budgets` must be an array of { name, limitUsd | limitTokens, window }",
         ));
     }
-    let wire: Vec<JsValue> = Array::from(&value).iter().map(|b| wire(&b)).collect();
+    let mut wire_form: Vec<JsValue> = Vec::new();
+    for b in Array::from(&value).iter() {
+        wire_form.push(wire(&b));
+    }
     // A plain loop, not `.map(..).collect::<Result<Vec<_>, _>>()`: that one
     // instantiated its own try_fold, shunt and collect around this body
     // (issue 25).
@@ -143,7 +146,7 @@ pub fn read(
     Ok(Some(Budgets {
         spend: Shared::new(spend),
         on_budget,
-        wire,
+        wire: wire_form,
         seen: Shared::default(),
         settle_down: object(&[("down", false.into())]),
         post_hooks: std::cell::OnceCell::new(),

@@ -303,10 +303,12 @@ impl Config {
             None => KindSet::of(&DEFAULT_FAILOVER),
             Some(mask) => {
                 let mask = mask as u32;
-                let kinds: Vec<_> = (0..FAILOVER_KINDS.len())
-                    .filter(|i| mask >> i & 1 == 1)
-                    .map(|i| FAILOVER_KINDS[i])
-                    .collect();
+                let mut kinds = Vec::new();
+                for (i, &kind) in FAILOVER_KINDS.iter().enumerate() {
+                    if mask >> i & 1 == 1 {
+                        kinds.push(kind);
+                    }
+                }
                 KindSet::of(&kinds)
             }
         };
