@@ -212,13 +212,14 @@ impl Budgets {
         stopped: Option<String>,
     ) {
         let spend = self.spend.borrow();
-        let applying: Array = match keys.first() {
-            Some(key) => spend
-                .scopes_for(key.account, tag)
-                .map(|(_, b, _)| Array::of2(&b.name().into(), &unit_js(b.limit().unit)))
-                .collect(),
-            None => Array::new(),
-        };
+        // A loop and `push`, not a collect into an Array: no Map::next and
+        // FromIterator of their own (issue 25).
+        let applying = Array::new();
+        if let Some(key) = keys.first() {
+            for (_, b, _) in spend.scopes_for(key.account, tag) {
+                applying.push(&Array::of2(&b.name().into(), &unit_js(b.limit().unit)));
+            }
+        }
         if applying.length() == 0 {
             return;
         }
@@ -280,7 +281,9 @@ impl Budgets {
             .spend
             .borrow_mut()
             .settle(holds, actual, js_sys::Date::now());
-        super::outputs::budget_alerts(self.on_budget.as_ref(), alerts.iter().map(alert_js));
+        for alert in &alerts {
+            super::outputs::budget_alert(self.on_budget.as_ref(), &alert_js(alert));
+        }
     }
 }
 

@@ -292,7 +292,9 @@ impl Budgets {
             let on_budget = self.on_budget.clone();
             Closure::<dyn Fn(u32, JsValue)>::new(move |what: u32, value: JsValue| {
                 if what == 0 {
-                    outputs::budget_alerts(on_budget.as_ref(), Array::from(&value).iter());
+                    for alert in Array::from(&value).iter() {
+                        outputs::budget_alert(on_budget.as_ref(), &alert);
+                    }
                 } else {
                     let message = value.as_string().unwrap_or_default();
                     outputs::coordinator_failed(on_error.as_ref(), "budget", &message);
