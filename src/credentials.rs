@@ -38,25 +38,32 @@ pub fn route_headers(
     present: impl Fn(&str) -> bool,
     route: RouteCredentials<'_>,
 ) -> Vec<HeaderChange> {
+    // Loops and pushes, not `extend` with iterator chains: each of those
+    // was an extend and an adapter of its own in the `.wasm` (issue 25).
     let mut changes: Vec<HeaderChange> = Vec::new();
     if let Some(key) = route.azure_key {
-        changes.extend(IDENTITY_HEADERS.map(|name| (name.to_owned(), None)));
+        for name in IDENTITY_HEADERS {
+            changes.push((name.to_owned(), None));
+        }
         changes.push(("api-key".to_owned(), Some(key.to_owned())));
     } else if let Some(key) = route.api_key {
         let value = |name: &str| match name {
             "authorization" => fill("Bearer {}", &[key]),
             _ => key.to_owned(),
         };
-        let mut replaced = KEY_HEADERS
-            .into_iter()
-            .filter(|name| present(name))
-            .peekable();
-        if replaced.peek().is_none() {
+        for name in KEY_HEADERS {
+            if present(name) {
+                changes.push((name.to_owned(), Some(value(name))));
+            }
+        }
+        // None of them: `authorization`.
+        if changes.is_empty() {
             changes.push(("authorization".to_owned(), Some(value("authorization"))));
         }
-        changes.extend(replaced.map(|name| (name.to_owned(), Some(value(name)))));
     }
-    changes.extend(route.headers.iter().cloned());
+    for change in route.headers {
+        changes.push(change.clone());
+    }
     changes
 }
 

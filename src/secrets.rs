@@ -154,11 +154,14 @@ fn redact_urls_in(text: &str) -> Cow<'_, str> {
     while let Some(found) = search::find(crate::cut::after(text, from), "://") {
         let sep = from + found;
         // Scheme characters are ASCII, so this stays on a char boundary.
-        let scheme_len = text.as_bytes()[..sep]
-            .iter()
-            .rev()
-            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-            .count();
+        // A loop, not rev().take_while().count(): no Rev::try_fold of its own.
+        let mut scheme_len = 0;
+        for b in text.as_bytes().get(..sep).unwrap_or_default().iter().rev() {
+            if !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')) {
+                break;
+            }
+            scheme_len += 1;
+        }
         let start = (sep - scheme_len).max(done);
         let end = crate::cut::after(text, sep)
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`'))

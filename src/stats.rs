@@ -1,5 +1,6 @@
 //! Running counts for `stats()`: what every attempt was and what it cost.
 
+use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
 use crate::classify::kind::Kind;
@@ -68,19 +69,21 @@ pub struct Stats {
 
 /// `counts` as a map from each item's wire name, leaving out the zeros
 /// unless `zeros`.
-fn named<T: Copy, S: Serializer>(
-    items: &[T],
+fn named<S: Serializer>(
+    names: &[&'static str],
     counts: &[u64],
-    name: fn(T) -> &'static str,
     zeros: bool,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    let pairs = items.iter().zip(counts);
-    serializer.collect_map(
-        pairs
-            .filter(|(_, n)| zeros || **n > 0)
-            .map(|(item, n)| (name(*item), *n as f64)),
-    )
+    // One function for every list of names, and a loop, not `collect_map`
+    // over a filtered iterator: no copy of it per item type (issue 25).
+    let mut map = serializer.serialize_map(None)?;
+    for (name, &n) in names.iter().zip(counts) {
+        if zeros || n > 0 {
+            map.serialize_entry(name, &(n as f64))?;
+        }
+    }
+    map.end()
 }
 
 /// A count as a JS number is: an `f64` (exact up to 2^53, which no count
@@ -91,22 +94,26 @@ fn number<S: Serializer>(n: &u64, serializer: S) -> Result<S::Ok, S::Error> {
 
 /// Counts as [`number`]s.
 fn numbers<S: Serializer>(counts: &[u64], serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_seq(counts.iter().map(|n| *n as f64))
+    let mut seq = serializer.serialize_seq(Some(counts.len()))?;
+    for &n in counts {
+        seq.serialize_element(&(n as f64))?;
+    }
+    seq.end()
 }
 
 /// `byKind`: the kinds seen.
 fn by_kind<S: Serializer>(counts: &[u64], serializer: S) -> Result<S::Ok, S::Error> {
-    named(&Kind::ALL, counts, Kind::as_str, false, serializer)
+    named(&Kind::ALL.map(Kind::as_str), counts, false, serializer)
 }
 
 /// `byStop`: the reasons seen.
 fn by_stop<S: Serializer>(counts: &[u64], serializer: S) -> Result<S::Ok, S::Error> {
-    named(&Stop::ALL, counts, Stop::as_str, false, serializer)
+    named(&Stop::ALL.map(Stop::as_str), counts, false, serializer)
 }
 
 /// `byLane`: every lane.
 fn by_lane<S: Serializer>(counts: &[u64], serializer: S) -> Result<S::Ok, S::Error> {
-    named(&Lane::ALL, counts, Lane::as_str, true, serializer)
+    named(&Lane::ALL.map(Lane::as_str), counts, true, serializer)
 }
 
 impl Stats {

@@ -5,6 +5,8 @@
 //! allocates except in [`origin`], never panics, and borrows every part from
 //! the input, so it is cheap enough to run on every request.
 
+use crate::text::join;
+
 /// The parts of a URL, each borrowed from the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Parts<'a> {
@@ -90,7 +92,7 @@ pub fn host(url: &str) -> Option<&str> {
 pub fn origin(url: &str) -> Option<String> {
     let parts = split(url);
     let scheme = parts.scheme?;
-    Some([scheme, "://", parts.host_port].concat())
+    Some(join(&[scheme, "://", parts.host_port], ""))
 }
 
 /// Everything after the authority, as written: the path, query and
@@ -127,7 +129,7 @@ pub fn rebase(url: &str, base: &str) -> String {
         })
         .map_or(0, str::len);
     let onwards = path_onwards(url);
-    [base, onwards.get(shared..).unwrap_or(onwards)].concat()
+    join(&[base, onwards.get(shared..).unwrap_or(onwards)], "")
 }
 
 /// Whether a path segment names an API version: `v1`, `v2`, `v1beta`.
@@ -176,7 +178,10 @@ pub fn with_path_model(url: &str, model: &str) -> Option<String> {
     // The path is a slice of the URL: find where it starts.
     let offset = url.len() - path_onwards(url).len();
     let (start, end) = (offset + range.start, offset + range.end);
-    Some([url.get(..start)?, &encode(model), url.get(end..)?].concat())
+    Some(join(
+        &[url.get(..start)?, &encode(model), url.get(end..)?],
+        "",
+    ))
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
@@ -201,15 +206,17 @@ fn encode(text: &str) -> String {
 /// keeping the request's other query parameters but its credentials.
 pub fn azure(endpoint: &str, deployment: &str, api_version: &str, url: &str) -> String {
     let parts = split(url);
-    let mut out = [
-        endpoint.trim_end_matches('/'),
-        "/openai/deployments/",
-        &encode(deployment),
-        api_path(parts.path),
-        "?api-version=",
-        &encode(api_version),
-    ]
-    .concat();
+    let mut out = join(
+        &[
+            endpoint.trim_end_matches('/'),
+            "/openai/deployments/",
+            &encode(deployment),
+            api_path(parts.path),
+            "?api-version=",
+            &encode(api_version),
+        ],
+        "",
+    );
     let dropped = |name: &str| {
         name.eq_ignore_ascii_case("api-version")
             || crate::limits::key::IDENTITY_PARAMS

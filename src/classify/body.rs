@@ -315,12 +315,12 @@ fn read_gemini_details(details: Option<&Value>, body: &mut ErrorBody) {
                 .get("violations")
                 .and_then(Value::as_array)
                 .unwrap_or_default();
-            body.quota_ids.extend(
-                violations
-                    .iter()
-                    .filter_map(|v| v.get("quotaId").and_then(Value::as_str))
-                    .map(str::to_owned),
-            );
+            // A loop, not extend with filter_map: no extend_desugared of its own.
+            for v in violations {
+                if let Some(id) = v.get("quotaId").and_then(Value::as_str) {
+                    body.quota_ids.push(id.to_owned());
+                }
+            }
         }
     }
 }

@@ -12,6 +12,7 @@
 use crate::classify::json::{self, Value};
 use crate::classify::search;
 use crate::classify::{classify, Classification, Headers, Response};
+use crate::text::join;
 
 /// The `reason` of a classification read from a 200 stream's error event.
 pub const STREAM_ERROR_REASON: &str = "the 200 event stream opened with an error event";
@@ -43,11 +44,13 @@ impl StreamError {
     }
 }
 
-/// One event of a stream: its `event:` name and its `data:` lines joined.
-fn events(text: &str) -> impl Iterator<Item = (Option<&str>, String)> {
-    search::split(text, "\n\n")
-        .flat_map(|block| search::split(block, "\r\n\r\n"))
-        .filter_map(|block| {
+/// Gives `each` the events of a stream in order, each as its `event:` name
+/// and its `data:` lines joined, until `each` answers `true`. Loops and a
+/// `dyn` callback, not an iterator of flat_map and filter_map: no FlatMap,
+/// FilterMap and try_fold for each way it is read (issue 25).
+fn each_event(text: &str, each: &mut dyn FnMut(Option<&str>, &str) -> bool) {
+    for blocks in search::split(text, "\n\n") {
+        for block in search::split(blocks, "\r\n\r\n") {
             let mut name = None;
             let mut data: Vec<&str> = Vec::new();
             for line in block.lines() {
@@ -57,20 +60,32 @@ fn events(text: &str) -> impl Iterator<Item = (Option<&str>, String)> {
                     data.push(v.strip_prefix(' ').unwrap_or(v));
                 }
             }
-            (name.is_some() || !data.is_empty()).then(|| (name, data.join("\n")))
-        })
+            if (name.is_some() || !data.is_empty()) && each(name, &join(&data, "\n")) {
+                return;
+            }
+        }
+    }
 }
 
 /// The error the stream opens with, if its first event (comments aside) is
 /// one; `None` for an ordinary first event or an incomplete prefix.
 pub fn first_event_error(prefix: &str) -> Option<StreamError> {
-    let (name, data) = events(prefix).next()?;
-    error_of(name, &data)
+    let mut found = None;
+    each_event(prefix, &mut |name, data| {
+        found = error_of(name, data);
+        true
+    });
+    found
 }
 
 /// The first error event in `text` (a later part of a stream), if any.
 pub fn any_error_event(text: &str) -> Option<StreamError> {
-    events(text).find_map(|(name, data)| error_of(name, &data))
+    let mut found = None;
+    each_event(text, &mut |name, data| {
+        found = error_of(name, data);
+        found.is_some()
+    });
+    found
 }
 
 /// The error an event stands for, if it is one.
@@ -89,7 +104,10 @@ fn error_of(name: Option<&str>, data: &str) -> Option<StreamError> {
     // An envelope's own `"type":"error"` says nothing about the error.
     let kind = field("type").filter(|t| t != "error");
     let (code, message) = (field("code"), field("message"));
-    let words = [kind.as_deref().unwrap_or(""), code.as_deref().unwrap_or("")].join(" ");
+    let words = join(
+        &[kind.as_deref().unwrap_or(""), code.as_deref().unwrap_or("")],
+        " ",
+    );
     let status = status_for(&words, code.as_deref());
     let mut body = String::from("{\"error\":{");
     for (key, value) in [("type", &kind), ("code", &code), ("message", &message)] {

@@ -89,15 +89,17 @@ pub fn targets(
     tag: Option<&str>,
     estimate: Cost,
 ) -> Vec<Target> {
-    spend
-        .scopes_for(key_on(keys, route), tag)
-        .map(|(budget, b, scope)| Target {
+    // A loop, not a collect: no from_iter, extend and Map::next of their own.
+    let mut targets = Vec::new();
+    for (budget, b, scope) in spend.scopes_for(key_on(keys, route), tag) {
+        targets.push(Target {
             budget,
             scope,
             amount: estimate.in_unit(b.limit().unit),
             limit: b.limit().value,
-        })
-        .collect()
+        });
+    }
+    targets
 }
 
 /// A coordinator's answer to one budget's reserve.

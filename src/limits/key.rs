@@ -17,17 +17,31 @@ const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LimitKey(u64);
 
+/// One byte into a 64-bit FNV-1a hash.
+fn fnv(hash: u64, b: u8) -> u64 {
+    (hash ^ u64::from(b)).wrapping_mul(FNV_PRIME)
+}
+
+/// `bytes` into a 64-bit FNV-1a hash: loops, not folds over chained
+/// iterators (a Chain's fold for each, issue 25).
+fn fnv_all(mut hash: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        hash = fnv(hash, b);
+    }
+    hash
+}
+
 impl LimitKey {
     /// Hashes `origin` (such as `https://api.openai.com`, compared
     /// case-insensitively), a 0 byte and `api_key` with 64-bit FNV-1a.
     /// No key and an empty key are the same key.
     pub fn new(origin: &str, api_key: Option<&str>) -> LimitKey {
-        let origin = origin.bytes().map(|b| b.to_ascii_lowercase());
-        let key = api_key.unwrap_or("").bytes();
-        let bytes = origin.chain([0]).chain(key);
-        LimitKey(bytes.fold(FNV_OFFSET, |hash, b| {
-            (hash ^ u64::from(b)).wrapping_mul(FNV_PRIME)
-        }))
+        let mut hash = FNV_OFFSET;
+        for b in origin.bytes() {
+            hash = fnv(hash, b.to_ascii_lowercase());
+        }
+        hash = fnv(hash, 0);
+        LimitKey(fnv_all(hash, api_key.unwrap_or("").as_bytes()))
     }
 
     /// The key of one model within this key's account: where a provider
@@ -37,9 +51,7 @@ impl LimitKey {
     pub fn with_model(self, model: Option<&str>) -> LimitKey {
         match model.filter(|m| !m.is_empty()) {
             // A 1 byte cannot occur in an origin, so no account key collides.
-            Some(model) => LimitKey([1].iter().chain(model.as_bytes()).fold(self.0, |hash, b| {
-                (hash ^ u64::from(*b)).wrapping_mul(FNV_PRIME)
-            })),
+            Some(model) => LimitKey(fnv_all(fnv(self.0, 1), model.as_bytes())),
             None => self,
         }
     }
@@ -286,16 +298,36 @@ impl<V: Idle> KeyMap<V> {
         }
         // Only reading the entries and dropping the unkept ones depend on
         // `V`: the choice is made once, in `sweep`, for every kind of map.
-        let entries: Vec<Entry> = self
-            .slots
-            .iter()
-            .map(|s| (s.key, s.used_ms, s.value.idle(now_ms)))
-            .collect();
+        // A loop and keep_only, not `.collect()` and `Vec::retain`: each is
+        // instantiated for every `V`, and theirs are bigger (issue 25).
+        let mut entries: Vec<Entry> = Vec::with_capacity(self.slots.len());
+        for s in &self.slots {
+            entries.push((s.key, s.used_ms, s.value.idle(now_ms)));
+        }
         let (keep, index) = sweep(&entries, self.max_keys);
-        let mut kept = keep.iter();
-        self.slots.retain(|_| kept.next().is_some_and(|&k| k));
+        keep_only(&mut self.slots, &keep);
         self.index = index;
     }
+}
+
+/// Keeps the `items` whose flag in `keep` is set, in their order, and drops
+/// the others (`keep` has one flag an item). Without the panic locations an
+/// index or a `swap` would keep: `kept <= at` always.
+fn keep_only<T>(items: &mut Vec<T>, keep: &[bool]) {
+    let mut kept = 0;
+    for (at, _) in keep.iter().enumerate().filter(|&(_, &k)| k) {
+        // Moves item `at` down to `kept`, the first not kept before it.
+        if let Some((first, rest)) = items
+            .get_mut(kept..=at)
+            .and_then(|run| run.split_first_mut())
+        {
+            if let Some(last) = rest.last_mut() {
+                std::mem::swap(first, last);
+            }
+        }
+        kept += 1;
+    }
+    items.truncate(kept);
 }
 
 #[path = "key_index.rs"]

@@ -92,7 +92,10 @@ pub(super) fn nth_oldest(used: &[f64], cut: usize) -> f64 {
         let bits = x.to_bits();
         bits ^ (((bits as i64 >> 63) as u64) | 1 << 63)
     };
-    let mut pairs: Vec<(u64, usize)> = used.iter().map(|&u| (order(u), 0)).collect();
+    let mut pairs: Vec<(u64, usize)> = Vec::with_capacity(used.len());
+    for &u in used {
+        pairs.push((order(u), 0));
+    }
     sort_pairs(&mut pairs);
     let bits = pairs[cut - 1].0;
     // Back to the f64: undo the flip.
@@ -108,13 +111,17 @@ pub(super) type Entry = (LimitKey, f64, bool);
 /// (in their order): none of the idle ones, and of the others, past
 /// `max_keys` less a quarter, not the least recently used.
 pub(super) fn sweep(entries: &[Entry], max_keys: usize) -> (Vec<bool>, Index) {
-    let mut keep: Vec<bool> = entries.iter().map(|&(_, _, idle)| !idle).collect();
+    // Loops, not iterator chains collected: each `collect` was a from_iter,
+    // an extend and an adapter's `next` of its own (issue 25).
+    let mut keep: Vec<bool> = Vec::with_capacity(entries.len());
+    let mut busy: Vec<f64> = Vec::new();
+    for &(_, used, idle) in entries {
+        keep.push(!idle);
+        if !idle {
+            busy.push(used);
+        }
+    }
     let room = max_keys - max_keys.div_ceil(4);
-    let busy: Vec<f64> = entries
-        .iter()
-        .filter(|&&(_, _, idle)| !idle)
-        .map(|&(_, used, _)| used)
-        .collect();
     if busy.len() > room {
         let cut = busy.len() - room;
         let threshold = nth_oldest(&busy, cut);
@@ -126,8 +133,10 @@ pub(super) fn sweep(entries: &[Entry], max_keys: usize) -> (Vec<bool>, Index) {
             }
         }
     }
-    let kept = entries.iter().zip(&keep).filter(|&(_, &k)| k);
-    let mut pairs: Vec<(u64, usize)> = kept.enumerate().map(|(i, (e, _))| (e.0 .0, i)).collect();
+    let mut pairs: Vec<(u64, usize)> = Vec::new();
+    for (e, _) in entries.iter().zip(&keep).filter(|&(_, &k)| k) {
+        pairs.push((e.0 .0, pairs.len()));
+    }
     sort_pairs(&mut pairs);
     (keep, Index(pairs))
 }

@@ -266,3 +266,24 @@ fn key_map_keeps_keys_sorted_and_unique() {
     m.clear();
     assert_eq!(m.iter().count(), 0);
 }
+
+#[test]
+fn keep_only_keeps_what_retain_keeps_in_order() {
+    // Every mask of up to 10 items (drops counted: each item an Rc).
+    for len in 0..=10usize {
+        for mask in 0..1u32 << len {
+            let keep: Vec<bool> = (0..len).map(|i| mask >> i & 1 == 1).collect();
+            let items: Vec<std::rc::Rc<usize>> = (0..len).map(std::rc::Rc::new).collect();
+            let mut kept = items.clone();
+            super::keep_only(&mut kept, &keep);
+            let mut flags = keep.iter();
+            let mut expected = items.clone();
+            expected.retain(|_| *flags.next().unwrap());
+            assert_eq!(kept, expected, "len {len} mask {mask:b}");
+            // The dropped ones are dropped: only `items` holds them.
+            for (item, &k) in items.iter().zip(&keep) {
+                assert_eq!(std::rc::Rc::strong_count(item), if k { 3 } else { 1 });
+            }
+        }
+    }
+}

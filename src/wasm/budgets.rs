@@ -112,21 +112,24 @@ pub fn read(
             "createFetch: `budgets` must be an array of { name, limitUsd | limitTokens, window }",
         ));
     }
-    let wire: Vec<JsValue> = Array::from(&value).iter().map(|b| wire(&b)).collect();
-    let list = Array::from(&value)
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            let path = fill("budgets[{}]", &[&dec(i as u64)]);
-            budget_from_js(
-                &b,
-                At {
-                    caller: "createFetch",
-                    path: &path,
-                },
-            )
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut wire_form: Vec<JsValue> = Vec::new();
+    for b in Array::from(&value).iter() {
+        wire_form.push(wire(&b));
+    }
+    // A plain loop, not `.map(..).collect::<Result<Vec<_>, _>>()`: that one
+    // instantiated its own try_fold, shunt and collect around this body
+    // (issue 25).
+    let mut list = Vec::new();
+    for (i, b) in Array::from(&value).iter().enumerate() {
+        let path = fill("budgets[{}]", &[&dec(i as u64)]);
+        list.push(budget_from_js(
+            &b,
+            At {
+                caller: "createFetch",
+                path: &path,
+            },
+        )?);
+    }
     for (i, b) in list.iter().enumerate() {
         if let OnExhausted::MoveBulk { route, .. } = b.on_exhausted() {
             if route == 0 || route > routes {
@@ -143,7 +146,7 @@ pub fn read(
     Ok(Some(Budgets {
         spend: Shared::new(spend),
         on_budget,
-        wire,
+        wire: wire_form,
         seen: Shared::default(),
         settle_down: object(&[("down", false.into())]),
         post_hooks: std::cell::OnceCell::new(),
@@ -209,13 +212,14 @@ impl Budgets {
         stopped: Option<String>,
     ) {
         let spend = self.spend.borrow();
-        let applying: Array = match keys.first() {
-            Some(key) => spend
-                .scopes_for(key.account, tag)
-                .map(|(_, b, _)| Array::of2(&b.name().into(), &unit_js(b.limit().unit)))
-                .collect(),
-            None => Array::new(),
-        };
+        // A loop and `push`, not a collect into an Array: no Map::next and
+        // FromIterator of their own (issue 25).
+        let applying = Array::new();
+        if let Some(key) = keys.first() {
+            for (_, b, _) in spend.scopes_for(key.account, tag) {
+                applying.push(&Array::of2(&b.name().into(), &unit_js(b.limit().unit)));
+            }
+        }
         if applying.length() == 0 {
             return;
         }
@@ -277,7 +281,9 @@ impl Budgets {
             .spend
             .borrow_mut()
             .settle(holds, actual, js_sys::Date::now());
-        super::outputs::budget_alerts(self.on_budget.as_ref(), alerts.iter().map(alert_js));
+        for alert in &alerts {
+            super::outputs::budget_alert(self.on_budget.as_ref(), &alert_js(alert));
+        }
     }
 }
 

@@ -220,60 +220,52 @@ impl Budgets {
     /// alerts the coordinator answers go to `onBudget`.
     pub(super) fn settle_remote(&self, remote: Remote, actual: Cost) {
         let spend = self.spend.borrow();
-        let messages: Vec<(LimitKey, JsValue)> = remote
-            .holds
-            .iter()
-            .map(|h| {
-                let unit = spend
-                    .budgets()
-                    .nth(h.budget)
-                    .map_or(Unit::Usd, |b| b.limit().unit);
-                let message = self.message(
-                    h.budget,
-                    h.scope,
-                    "settle",
-                    ("actual", actual.in_unit(unit).into()),
-                );
-                let _ = js_sys::Reflect::set(&message, &"reservation".into(), &h.reservation);
-                (h.scope, message)
-            })
-            .collect();
-        self.post(remote, messages, true);
+        // Loops that push the `[scope, message]` pairs, not a Vec collected
+        // and then collected again into an Array (issue 25).
+        let pairs = Array::new();
+        for h in &remote.holds {
+            let unit = spend
+                .budgets()
+                .nth(h.budget)
+                .map_or(Unit::Usd, |b| b.limit().unit);
+            let message = self.message(
+                h.budget,
+                h.scope,
+                "settle",
+                ("actual", actual.in_unit(unit).into()),
+            );
+            let _ = js_sys::Reflect::set(&message, &"reservation".into(), &h.reservation);
+            pairs.push(&pair(h.scope, &message));
+        }
+        self.post(remote, &pairs, true);
     }
 
     /// Frees the coordinator's holds of a call that sent nothing, in the
     /// background.
     pub(super) fn release_remote(&self, remote: Remote) {
-        let messages: Vec<(LimitKey, JsValue)> = remote
-            .holds
-            .iter()
-            .map(|h| {
-                let message = self.message(
-                    h.budget,
-                    h.scope,
-                    "release",
-                    ("reservation", h.reservation.clone()),
-                );
-                (h.scope, message)
-            })
-            .collect();
-        self.post(remote, messages, false);
+        let pairs = Array::new();
+        for h in &remote.holds {
+            let message = self.message(
+                h.budget,
+                h.scope,
+                "release",
+                ("reservation", h.reservation.clone()),
+            );
+            pairs.push(&pair(h.scope, &message));
+        }
+        self.post(remote, &pairs, false);
     }
 
-    /// Sends `messages` one after the other, in the background (kept alive
-    /// by `waitUntil` when the call had one; see `coordinatorPost` in
-    /// js/coordinator.js); with `alerts`, the alerts the coordinator answers
-    /// go to `onBudget`.
-    fn post(&self, remote: Remote, messages: Vec<(LimitKey, JsValue)>, alerts: bool) {
-        let pairs: Array = messages
-            .into_iter()
-            .map(|(scope, m)| JsValue::from(Array::of2(&scope.to_hex().into(), &m)))
-            .collect();
+    /// Sends `pairs` (`[scope, message]`, see [`pair`]) one after the
+    /// other, in the background (kept alive by `waitUntil` when the call had
+    /// one; see `coordinatorPost` in js/coordinator.js); with `alerts`, the
+    /// alerts the coordinator answers go to `onBudget`.
+    fn post(&self, remote: Remote, pairs: &Array, alerts: bool) {
         let told = self.told(remote.on_error);
         let wait_until = remote.wait_until.map_or(JsValue::UNDEFINED, JsValue::from);
         coordinator_post(
             &remote.namespace,
-            &pairs,
+            pairs,
             TIMEOUT_MS,
             told,
             alerts,
@@ -292,7 +284,9 @@ impl Budgets {
             let on_budget = self.on_budget.clone();
             Closure::<dyn Fn(u32, JsValue)>::new(move |what: u32, value: JsValue| {
                 if what == 0 {
-                    outputs::budget_alerts(on_budget.as_ref(), Array::from(&value).iter());
+                    for alert in Array::from(&value).iter() {
+                        outputs::budget_alert(on_budget.as_ref(), &alert);
+                    }
                 } else {
                     let message = value.as_string().unwrap_or_default();
                     outputs::coordinator_failed(on_error.as_ref(), "budget", &message);
@@ -301,4 +295,9 @@ impl Budgets {
             .into_js_value()
         })
     }
+}
+
+/// One message for `post`: `[scope as hex, message]`.
+fn pair(scope: LimitKey, message: &JsValue) -> Array {
+    Array::of2(&scope.to_hex().into(), message)
 }

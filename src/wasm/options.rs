@@ -188,14 +188,13 @@ fn route(mut r: Fields) -> Route {
         api_key: azure_key,
     });
     let h = r.fields().array;
-    let headers = (0..h.length() / 2)
-        .map(|i| {
-            (
-                h.get(2 * i).as_string().unwrap_or_default(),
-                h.get(2 * i + 1).as_string(),
-            )
-        })
-        .collect();
+    let mut headers = Vec::new();
+    for i in 0..h.length() / 2 {
+        headers.push((
+            h.get(2 * i).as_string().unwrap_or_default(),
+            h.get(2 * i + 1).as_string(),
+        ));
+    }
     Route {
         api_key,
         base_url,
@@ -246,12 +245,13 @@ impl Config {
     /// Reads `createFetch(options)`.
     pub fn from_js(options: &JsValue) -> Result<Config, JsValue> {
         let mut f = Fields::new(read_options(options)?);
-        let routes: Vec<Route> = f
-            .fields()
-            .array
-            .iter()
-            .map(|r| route(Fields::new(r.unchecked_into())))
-            .collect();
+        // Plain loops here and in route(): each `.map(..).collect()` over a
+        // JS array instantiated its own Map::next, from_iter and
+        // extend_desugared (issue 25).
+        let mut routes: Vec<Route> = Vec::new();
+        for r in f.fields().array.iter() {
+            routes.push(route(Fields::new(r.unchecked_into())));
+        }
         let jitter = f
             .string()
             .and_then(|name| Jitter::from_name(&name))
@@ -303,10 +303,12 @@ impl Config {
             None => KindSet::of(&DEFAULT_FAILOVER),
             Some(mask) => {
                 let mask = mask as u32;
-                let kinds: Vec<_> = (0..FAILOVER_KINDS.len())
-                    .filter(|i| mask >> i & 1 == 1)
-                    .map(|i| FAILOVER_KINDS[i])
-                    .collect();
+                let mut kinds = Vec::new();
+                for (i, &kind) in FAILOVER_KINDS.iter().enumerate() {
+                    if mask >> i & 1 == 1 {
+                        kinds.push(kind);
+                    }
+                }
                 KindSet::of(&kinds)
             }
         };

@@ -79,13 +79,12 @@ pub fn stream_error(hook: &Function, c: &Classification) {
     let _ = hook.call1(&JsValue::UNDEFINED, &info);
 }
 
-/// Budget alerts a settled call crossed, as JavaScript values, to `onBudget`.
-pub fn budget_alerts(hook: Option<&Function>, alerts: impl IntoIterator<Item = JsValue>) {
-    let Some(hook) = hook else {
-        return;
-    };
-    for alert in alerts {
-        let _ = hook.call1(&JsValue::UNDEFINED, &alert);
+/// A budget alert a settled call crossed, as a JavaScript value, to
+/// `onBudget`. One alert a call, not an iterator of them: no copy of the
+/// loop for each kind of iterator (issue 25).
+pub fn budget_alert(hook: Option<&Function>, alert: &JsValue) {
+    if let Some(hook) = hook {
+        let _ = hook.call1(&JsValue::UNDEFINED, alert);
     }
 }
 

@@ -112,7 +112,7 @@ fn read_prices(value: &JsValue) -> Result<Prices, JsValue> {
             if !PRICE_KEYS.contains(&key.as_str()) {
                 return Err(type_error(fill(
                     "{}.{}` is unknown (known: {})",
-                    &[&at, &key, &PRICE_KEYS.join(", ")],
+                    &[&at, &key, &crate::text::join(&PRICE_KEYS, ", ")],
                 )));
             }
         }

@@ -153,12 +153,16 @@ pub async fn read(
     }
     // A replay carries only what the caller needs, never cookies.
     let all = headers_from_js(&response.headers().into(), "headers", true).unwrap_or_default();
+    // A loop, not a filtered collect: no Headers::from_iter of its own.
+    let mut headers = Headers::new();
+    for (name, value) in all.iter() {
+        if replayed_header(name) {
+            headers.push(name, value);
+        }
+    }
     let snapshot = Snapshot {
         status,
-        headers: all
-            .iter()
-            .filter(|(name, _)| replayed_header(name))
-            .collect(),
+        headers,
         body,
         classification: classification.clone(),
     };

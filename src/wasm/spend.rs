@@ -124,11 +124,22 @@ pub fn budget_from_js(value: &JsValue, at: At) -> Result<Budget, JsValue> {
     let mut budget = Budget::new(&name, limit, window).map_err(error)?;
     let alert_at = get(value, "alertAt");
     if !alert_at.is_undefined() {
-        let numbers: Option<Vec<f64>> = is_array(&alert_at)
-            .then(|| Array::from(&alert_at).iter().map(|n| n.as_f64()).collect())
-            .flatten();
-        let numbers =
-            numbers.ok_or_else(|| at.type_error(".alertAt", "must be an array of numbers"))?;
+        // A loop, not `collect::<Option<Vec<_>>>()`: no try_process, shunt
+        // and from_iter of their own (issue 25).
+        let mut numbers = Vec::new();
+        let mut all = is_array(&alert_at);
+        if all {
+            for n in Array::from(&alert_at).iter() {
+                let Some(n) = n.as_f64() else {
+                    all = false;
+                    break;
+                };
+                numbers.push(n);
+            }
+        }
+        if !all {
+            return Err(at.type_error(".alertAt", "must be an array of numbers"));
+        }
         budget = budget.with_alerts(&numbers).map_err(error)?;
     }
     if let Some(tag) = optional_string(value, "tag", at)? {

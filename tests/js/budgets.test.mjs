@@ -128,6 +128,13 @@ test('bad budgets are a TypeError or RangeError naming the field', () => {
     () => ratewise.createFetch({ budgets: [{ name: 'x', limitUsd: 1, window: 'day', alertAt: [1.5] }] }),
     (e) => e instanceof RangeError && /alertAt/.test(e.message),
   );
+  // Not an array, or an array with a member that is not a number.
+  for (const alertAt of [0.5, [0.5, '0.9'], [null]]) {
+    assert.throws(
+      () => ratewise.createFetch({ budgets: [{ name: 'x', limitUsd: 1, window: 'day', alertAt }] }),
+      (e) => e instanceof TypeError && /budgets\[0\]\.alertAt` must be an array of numbers/.test(e.message),
+    );
+  }
   assert.throws(() => ratewise.createFetch({ budgets: [{ name: 'x', window: 'day' }] }), TypeError);
   assert.throws(
     () =>

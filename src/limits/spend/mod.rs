@@ -132,10 +132,11 @@ impl Spend {
                 return Err(BudgetError::DuplicateName(b.name().to_owned()));
             }
         }
-        let budgets = budgets
-            .into_iter()
-            .map(|b| (b, KeyMap::with_capacity(max_keys)))
-            .collect();
+        let mut with_books = Vec::with_capacity(budgets.len());
+        for b in budgets {
+            with_books.push((b, KeyMap::with_capacity(max_keys)));
+        }
+        let budgets = with_books;
         Ok(Spend { budgets })
     }
 
@@ -229,7 +230,10 @@ impl Spend {
             }
         }
         let mut holds = Holds::default();
-        let applying: Vec<usize> = self.applying(call.tag).map(|(i, _)| i).collect();
+        let mut applying: Vec<usize> = Vec::new();
+        for (i, _) in self.applying(call.tag) {
+            applying.push(i);
+        }
         for i in applying {
             let (budget, books) = &mut self.budgets[i];
             let scope = scope_of(budget, call.key);
@@ -281,10 +285,15 @@ impl Spend {
     /// Every scope's books of every budget at `now_ms`: the budget, the
     /// scope (show only [`LimitKey::short`]) and where it stands.
     pub fn statuses(&self, now_ms: f64) -> Vec<(&Budget, LimitKey, Status)> {
-        self.budgets
-            .iter()
-            .flat_map(|(b, books)| books.iter().map(move |(k, v)| (b, *k, v.status(b, now_ms))))
-            .collect()
+        // Loops, not a flat_map collected: no FlatMap, from_iter and extend
+        // of their own in the `.wasm` (issue 25).
+        let mut statuses = Vec::new();
+        for (b, books) in &self.budgets {
+            for (k, v) in books.iter() {
+                statuses.push((b, *k, v.status(b, now_ms)));
+            }
+        }
+        statuses
     }
 
     /// The books of budget `budget` (an index into [`budgets`](Self::budgets))

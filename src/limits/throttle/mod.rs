@@ -397,15 +397,17 @@ pub struct Learned {
 impl Throttle {
     /// What is known of every key held, in key order.
     pub fn learned(&self) -> Vec<Learned> {
-        self.keys
-            .iter()
-            .map(|(key, e)| Learned {
+        // A loop, not a collect: no from_iter, extend and Map::next of their own.
+        let mut learned = Vec::with_capacity(self.keys.len());
+        for (key, e) in self.keys.iter() {
+            learned.push(Learned {
                 key: *key,
                 windows: e.windows.each_ref().map(|w| (w.limit, w.level)),
                 in_flight: e.in_flight,
                 waiting: e.waiters.len(),
-            })
-            .collect()
+            });
+        }
+        learned
     }
 }
 
