@@ -5,3 +5,5 @@ pub mod backoff;
 pub mod boxed;
 pub mod engine;
 pub mod policy;
+pub mod report;
+pub mod seams;
