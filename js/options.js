@@ -299,15 +299,10 @@ function routes(o) {
 
 /** `failoverOn` as a mask of FAILOVER indices. */
 function failoverOn(o) {
-  const list = o.get('failoverOn');
-  if (list === undefined) return list;
-  if (!isArray(list)) throw o.wrong('failoverOn', 'an array of kinds', list);
-  let items;
-  try {
-    items = Array.from(list);
-  } catch (cause) {
-    throw unreadable('createFetch: `failoverOn`', cause);
-  }
+  const given = o.get('failoverOn');
+  if (given === undefined) return given;
+  if (!isArray(given)) throw o.wrong('failoverOn', 'an array of kinds', given);
+  const items = list(given, 'failoverOn');
   let mask = 0;
   for (let i = 0; i < items.length; i++) {
     const name = items[i];
