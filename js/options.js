@@ -425,7 +425,9 @@ function budgets(o) {
   return given.map((item, i) => {
     if (!isObject(item)) return item;
     const b = nested(item, `budgets[${i}].`, SPEND_KEYS);
-    const out = {};
+    // No prototype: the core reads fields with Reflect.get, which would find a polluted
+    // Object.prototype's `alertAt` or `limitTokens` on a plain object that lacks its own.
+    const out = Object.create(null);
     for (const key of SPEND_KEYS) {
       const v = key === 'alertAt' ? list(b.get(key), `budgets[${i}].alertAt`) : b.get(key);
       if (v !== undefined) out[key] = v;

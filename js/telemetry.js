@@ -19,7 +19,8 @@ function has(value, methods, field) {
  */
 export function makeTelemetry(value) {
   if (value === false) return null;
-  let o = {};
+  // No prototype: `o.tracer` must not find a polluted Object.prototype's.
+  let o = Object.create(null);
   let stray;
   try {
     if (value !== true && (value === null || typeof value !== 'object' || Array.isArray(value))) o = undefined;

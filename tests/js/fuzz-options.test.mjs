@@ -438,3 +438,19 @@ test('a throwing Proxy inside budgets or prices, 2,000 times, leaves the module 
     'function',
   );
 });
+
+test('a polluted Object.prototype reaches no budget or telemetry field: the copies the core reads have no prototype', () => {
+  const planted = [
+    ['limitTokens', 5],
+    ['alertAt', 'not an array'],
+    ['tracer', 5],
+  ];
+  for (const [k, v] of planted)
+    Object.defineProperty(Object.prototype, k, { value: v, configurable: true, writable: true });
+  try {
+    const fetch = ratewise.createFetch({ budgets: [{ name: 'b', limitUsd: 1, window: 'day' }], telemetry: true });
+    assert.equal(typeof fetch, 'function');
+  } finally {
+    for (const [k] of planted) delete Object.prototype[k];
+  }
+});
