@@ -112,15 +112,13 @@ pub fn read(
             "createFetch: `budgets` must be an array of { name, limitUsd | limitTokens, window }",
         ));
     }
+    // One pass, a plain loop, not `.map(..).collect::<Result<Vec<_>, _>>()`:
+    // that one instantiated its own try_fold, shunt and collect around this
+    // body (issue 25).
     let mut wire_form: Vec<JsValue> = Vec::new();
-    for b in Array::from(&value).iter() {
-        wire_form.push(wire(&b));
-    }
-    // A plain loop, not `.map(..).collect::<Result<Vec<_>, _>>()`: that one
-    // instantiated its own try_fold, shunt and collect around this body
-    // (issue 25).
     let mut list = Vec::new();
     for (i, b) in Array::from(&value).iter().enumerate() {
+        wire_form.push(wire(&b));
         let path = fill("budgets[{}]", &[&dec(i as u64)]);
         list.push(budget_from_js(
             &b,
