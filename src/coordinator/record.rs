@@ -28,7 +28,7 @@ use super::tokens::TokenBook;
 use super::{Board, Ledger};
 use crate::classify::body::MAX_BODY_BYTES;
 use crate::classify::headers::Headers;
-use crate::limits::key::LimitKey;
+use crate::limits::key::{fnv1a as fnv, LimitKey};
 use crate::limits::shared::{Change, Trip};
 use crate::text::{dec, hex};
 
@@ -51,15 +51,6 @@ const MAX_LEDGER_NUMBERS: usize = Ledger::FIXED_NUMBERS + 2 * 1_024;
 /// then (every key has a TTL, so memory stays bounded whatever the number
 /// of API keys).
 pub const TTL_MS: (f64, f64) = (60_000.0, 86_400_000.0);
-
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-
-fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(FNV_OFFSET, |hash, b| {
-        (hash ^ u64::from(*b)).wrapping_mul(FNV_PRIME)
-    })
-}
 
 /// A quota failure as a record keeps it: what a replay needs, and nothing
 /// else (a classification is made again from these when it is read back).

@@ -31,6 +31,12 @@ fn fnv_all(mut hash: u64, bytes: &[u8]) -> u64 {
     hash
 }
 
+/// The 64-bit FNV-1a hash of `bytes` (also the coordinator's record
+/// checksum, `coordinator::record`).
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    fnv_all(FNV_OFFSET, bytes)
+}
+
 impl LimitKey {
     /// Hashes `origin` (such as `https://api.openai.com`, compared
     /// case-insensitively), a 0 byte and `api_key` with 64-bit FNV-1a.

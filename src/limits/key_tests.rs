@@ -287,3 +287,12 @@ fn keep_only_keeps_what_retain_keeps_in_order() {
         }
     }
 }
+
+#[test]
+fn fnv1a_is_the_published_64_bit_hash() {
+    // The FNV-1a test vectors (the coordinator's record checksum is this hash:
+    // a value written before it was shared with the keys must still read).
+    assert_eq!(super::fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+    assert_eq!(super::fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    assert_eq!(super::fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+}
